@@ -1,0 +1,108 @@
+/**
+ * Configuration: read from the environment once, validated, frozen. Nothing else reads process.env.
+ */
+import path from "node:path";
+import { AppError } from "./errors.js";
+
+export type Mode = "development" | "production" | "test";
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  /** Public base URL, used in certificates (CRL distribution point), QR codes and links. */
+  readonly publicUrl: string;
+  /** SQLite database file (or ":memory:"). */
+  readonly dbPath: string;
+  /** `full` fsyncs every commit (durable across power loss); `normal` is durable across process crashes. */
+  readonly dbSync: "full" | "normal";
+  /** Folder with the CA material, IdP key and key-encryption key. */
+  readonly keysDir: string;
+  readonly logLevel: LogLevel;
+  /** Lifetime of access tokens from the token endpoint, seconds. */
+  readonly tokenTtlSeconds: number;
+  /** Max request body, bytes. */
+  readonly bodyLimit: number;
+  /** Requests per minute per IP on public (unauthenticated) routes. */
+  readonly publicRateLimit: number;
+  /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
+  readonly checkpointIntervalSeconds: number;
+  readonly checkpointMaxEntries: number;
+  /** Origin line of the log's checkpoints (C2SP checkpoint). */
+  readonly logOrigin: string;
+  /** Accepted issuer (`iss`) of holder tokens from the identity provider. */
+  readonly idpIssuer: string;
+  /** Trust proxy headers (X-Forwarded-For) for client IPs. */
+  readonly trustProxy: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  if (!/^\d+$/.test(raw)) {
+    problems.push(`${name} must be a whole number (got "${raw}")`);
+    return def;
+  }
+  const n = Number(raw);
+  if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T, problems: string[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    problems.push(`${name} must be one of ${allowed.join(", ")} (got "${raw}")`);
+    return def;
+  }
+  return raw as T;
+}
+
+/** Reads and validates the environment. Throws AppError CONFIG_INVALID listing every problem at once. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const mode = oneOf<Mode>(env, "SIDIAN_MODE", ["development", "production", "test"],
+    env.NODE_ENV === "production" ? "production" : "development", problems);
+  const host = env.SIDIAN_HOST || "127.0.0.1";
+  const port = int(env, "SIDIAN_PORT", 8080, 0, 65535, problems);
+  const publicUrl = (env.SIDIAN_PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== "http:" && u.protocol !== "https:") problems.push("SIDIAN_PUBLIC_URL must be http(s)");
+    if (mode === "production" && u.protocol !== "https:") problems.push("SIDIAN_PUBLIC_URL must be https in production");
+  } catch {
+    problems.push(`SIDIAN_PUBLIC_URL is not a URL (got "${publicUrl}")`);
+  }
+  const dbRaw = env.SIDIAN_DB || "./data/sidian.db";
+  const dbPath = dbRaw === ":memory:" ? dbRaw : path.resolve(cwd, dbRaw);
+  const keysDir = path.resolve(cwd, env.SIDIAN_KEYS_DIR || "./keys-dev");
+  const cfg: Config = {
+    mode,
+    host,
+    port,
+    publicUrl,
+    dbPath,
+    dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "normal"] as const, "full", problems),
+    keysDir,
+    logLevel: oneOf<LogLevel>(env, "SIDIAN_LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+      mode === "test" ? "silent" : "info", problems),
+    tokenTtlSeconds: int(env, "SIDIAN_TOKEN_TTL", 300, 30, 3600, problems),
+    bodyLimit: int(env, "SIDIAN_BODY_LIMIT", 1_048_576, 1024, 256 * 1_048_576, problems),
+    publicRateLimit: int(env, "SIDIAN_PUBLIC_RATE_LIMIT", 600, 1, 1_000_000, problems),
+    checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
+    checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),
+    logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",
+    idpIssuer: env.SIDIAN_IDP_ISSUER || "https://idp.dev.sidian.invalid",
+    trustProxy: env.SIDIAN_TRUST_PROXY === "1" || env.SIDIAN_TRUST_PROXY === "true",
+  };
+  if (/\s/.test(cfg.logOrigin) || cfg.logOrigin.length === 0) problems.push("SIDIAN_LOG_ORIGIN must be one line without spaces");
+  if (problems.length > 0) {
+    throw new AppError("CONFIG_INVALID", `Configuration is not valid:\n  - ${problems.join("\n  - ")}`, {
+      details: { problems },
+    });
+  }
+  return Object.freeze(cfg);
+}

@@ -1,0 +1,85 @@
+/**
+ * One error type for the whole service (DESIGN rule 2).
+ *
+ * Every code below MUST be documented in docs/errors.md (a test enforces it). Clients receive
+ * `{code, message, requestId}` where `message` is the public message; the `cause` only goes to logs.
+ */
+export const ERROR_TABLE = {
+  // --- generic request problems
+  VALIDATION_FAILED: { status: 400, message: "The request is not valid." },
+  BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
+  ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
+  RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
+  INTERNAL: { status: 500, message: "Internal error." },
+  NOT_READY: { status: 503, message: "The service is not ready." },
+  CONFIG_INVALID: { status: 500, message: "The configuration is not valid." },
+  DEV_KEYS_IN_PRODUCTION: { status: 500, message: "Development keys must not be used in production." },
+  CONFLICT: { status: 409, message: "The change conflicts with the current state." },
+
+  // --- authentication and authorisation
+  AUTH_REQUIRED: { status: 401, message: "Authentication is required." },
+  TOKEN_INVALID: { status: 401, message: "The access token is not valid." },
+  TOKEN_EXPIRED: { status: 401, message: "The access token has expired." },
+  INVALID_CLIENT: { status: 401, message: "Client authentication failed." },
+  UNSUPPORTED_GRANT_TYPE: { status: 400, message: "The grant type is not supported." },
+  INVALID_SCOPE: { status: 400, message: "The requested scope is not allowed for this client." },
+  FORBIDDEN_ROLE: { status: 403, message: "This role may not call this route." },
+  FORBIDDEN_SCOPE: { status: 403, message: "The token lacks the scope this route needs." },
+  FORBIDDEN_DEPARTMENT: { status: 403, message: "The object belongs to another department." },
+
+  // --- identity codes
+  USCC_INVALID: { status: 400, message: "The unified social credit code is not valid." },
+  CITIZEN_ID_INVALID: { status: 400, message: "The citizen ID number is not valid." },
+  LICENCE_ID_INVALID: { status: 400, message: "The licence identifier is not valid." },
+  REGION_CODE_INVALID: { status: 400, message: "The region code must be 6 digits." },
+
+  // --- directory
+  DEPARTMENT_NOT_FOUND: { status: 404, message: "No such department." },
+  DEPARTMENT_EXISTS: { status: 409, message: "A department with this USCC already exists." },
+  CLIENT_NOT_FOUND: { status: 404, message: "No such client." },
+  CLIENT_EXISTS: { status: 409, message: "A client with this id already exists." },
+  CLIENT_BINDING_INVALID: { status: 400, message: "The client's role does not match its department or matter binding." },
+
+  // --- keys and PKI
+  KEY_NOT_FOUND: { status: 404, message: "No such key." },
+  CERTIFICATE_NOT_FOUND: { status: 404, message: "No such certificate." },
+  CERTIFICATE_PROFILE_INVALID: { status: 400, message: "The certificate profile is not valid for this request." },
+  KEYSTORE_LOCKED: { status: 500, message: "The key store cannot be opened." },
+
+  // --- transparency log
+  LOG_ENTRY_NOT_FOUND: { status: 404, message: "No log entry at that index." },
+  LOG_RANGE_INVALID: { status: 400, message: "The requested tree sizes or indexes are out of range." },
+  LOG_CHECKPOINT_NOT_FOUND: { status: 404, message: "No checkpoint has been published yet." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Extra public details (validated field paths, limits…). Never put secrets or personal data here. */
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  override readonly name = "AppError";
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  /** `message` is public: it is sent to the client. Put internals in `cause`. */
+  constructor(code: ErrorCode, message?: string, opts: AppErrorOptions = {}) {
+    super(message ?? ERROR_TABLE[code].message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.status = ERROR_TABLE[code].status;
+    this.details = opts.details;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_TABLE[code].status;
+}

@@ -1,0 +1,69 @@
+/**
+ * What every domain module may depend on: a clock, a logger, and a unit of work over its repositories.
+ * Storage implements these (src/storage/); tests pass their own. No fastify, drizzle or process.env here.
+ */
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** A clock tests can move. */
+export function fixedClock(start: Date | string | number): Clock & { set(d: Date | string | number): void; advance(ms: number): void } {
+  let t = new Date(start).getTime();
+  return {
+    now: () => new Date(t),
+    set: (d) => void (t = new Date(d).getTime()),
+    advance: (ms) => void (t += ms),
+  };
+}
+
+/** The subset of pino the domain uses. Never log secrets or full personal identifiers. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface TxHooks {
+  /** Runs after a successful commit (e.g. publish an in-memory cache). */
+  afterCommit(fn: () => void): void;
+  /** Runs after a rollback (e.g. drop an in-memory cache that the transaction touched). */
+  afterRollback(fn: () => void): void;
+}
+
+/**
+ * Reads go through `read` (last committed state). Every change goes through `write`: one transaction, all or
+ * nothing; the repositories handed to `fn` see the transaction's own writes. MUST NOT do slow work (signing,
+ * network) inside `fn`: prepare it before, so the write lock is held only for the database work.
+ */
+export interface UnitOfWork<R> {
+  readonly read: R;
+  write<T>(fn: (repos: R, tx: TxHooks) => Promise<T>): Promise<T>;
+}
+
+/** The principal behind a request, as the auth plugin established it. */
+export type Role = "admin" | "issuer" | "consumer" | "counter";
+
+export type Actor =
+  | { kind: "client"; clientId: string; role: Role; departmentId: string | null; matters: string[]; scopes: string[] }
+  | { kind: "holder"; subjectHash: string; codeType: string; scopes: string[] }
+  | { kind: "system"; name: string }
+  | { kind: "anonymous" };
+
+export function actorLabel(a: Actor): string {
+  switch (a.kind) {
+    case "client":
+      return `client:${a.clientId}`;
+    case "holder":
+      return `holder:${a.subjectHash.slice(0, 16)}`;
+    case "system":
+      return `system:${a.name}`;
+    default:
+      return "anonymous";
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * All repositories over one drizzle handle. `createUnitOfWork` binds one set to the reader connection (reads) and
+ * one to the writer connection (used only inside a write transaction). A PostgreSQL implementation provides the
+ * same `Repos` shape; domain code sees only the port interfaces.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import type { Drizzle, SqliteHandle } from "../db.js";
+import type { UnitOfWork } from "../../modules/kernel.js";
+import { createDirectoryRepos } from "./directory.js";
+import { createPkiRepos } from "./pki.js";
+import { createTlogRepo } from "./tlog.js";
+
+export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
+  return {
+    ...createDirectoryRepos(db, raw),
+    ...createPkiRepos(db, raw),
+    tlog: createTlogRepo(db, raw),
+  };
+}
+
+export type Repos = ReturnType<typeof makeRepos>;
+
+export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
+  const read = makeRepos(h.r, h.reader);
+  const writeRepos = makeRepos(h.w, h.writer);
+  return {
+    read,
+    write: (fn) => h.transaction((tx) => fn(writeRepos, tx)),
+  };
+}
