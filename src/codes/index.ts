@@ -51,7 +51,7 @@ export function citizenIdCheckChar(first17: string): string | null {
 }
 
 /**
- * Validates an 18-character citizen ID number: digits, a real birth date (not in the future, after 1900),
+ * Validates an 18-character citizen ID number: digits, a real birth date (not in the future, after 1800),
  * a non-zero province code and the check character (upper-case X only).
  */
 export function checkCitizenId(id: string, today: Date = new Date()): CodeCheck {
@@ -63,7 +63,7 @@ export function checkCitizenId(id: string, today: Date = new Date()): CodeCheck 
   const m = Number(id.slice(10, 12));
   const d = Number(id.slice(12, 14));
   const birth = new Date(Date.UTC(y, m - 1, d));
-  if (y < 1900 || birth.getUTCFullYear() !== y || birth.getUTCMonth() !== m - 1 || birth.getUTCDate() !== d || birth.getTime() > today.getTime()) {
+  if (y < 1800 || birth.getUTCFullYear() !== y || birth.getUTCMonth() !== m - 1 || birth.getUTCDate() !== d || birth.getTime() > today.getTime()) {
     return { ok: false, problem: "date" };
   }
   return citizenIdCheckChar(id.slice(0, 17)) === id[17] ? { ok: true } : { ok: false, problem: "check" };

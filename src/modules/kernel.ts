@@ -67,3 +67,22 @@ export function actorLabel(a: Actor): string {
       return "anonymous";
   }
 }
+
+/**
+ * A trust event for the transparency log (DESIGN rule 5). `subject` is an opaque id or a keyed hash, never
+ * personal data in clear; `data` holds hashes and non-personal facts.
+ */
+export interface TrustEvent {
+  type: string;
+  subject: string;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * The port through which every module appends to the transparency log, inside its own write transaction.
+ * `repos` is the transaction's repository bundle. The index is final only once the transaction commits.
+ */
+export interface TrustLog<R = unknown> {
+  append(repos: R, tx: TxHooks, event: TrustEvent): Promise<{ index: number }>;
+}

@@ -1,0 +1,99 @@
+/**
+ * buildApp(deps): the whole HTTP surface as one Fastify instance. No I/O at import time; everything it needs
+ * is passed in, so tests build it with `app.inject` and production wraps it in server.ts.
+ */
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Config } from "./config.js";
+import { AppError } from "./errors.js";
+import authPlugin from "./http/plugins/auth.js";
+import errorsPlugin from "./http/plugins/errors.js";
+import directoryRoutes from "./http/routes/directory.js";
+import oauthRoutes from "./http/routes/oauth.js";
+import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
+import { ProblemSchema } from "./http/schemas.js";
+import type { AuthService } from "./modules/auth/index.js";
+import type { DirectoryService } from "./modules/directory/index.js";
+
+export const VERSION = "0.1.0";
+
+export interface AppDeps {
+  config: Config;
+  auth: AuthService;
+  directory: DirectoryService;
+  ready: ReadinessProbe;
+  /** Extra route plugins (PKI, log, …) registered after the core ones. */
+  routes?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** pino options or an instance; `false` in tests. */
+  logger?: FastifyServerOptions["logger"];
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export async function buildApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? {
+      level: config.logLevel,
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie", "*.client_secret", "*.secret", "*.holderCode"], censor: "[redacted]" },
+    },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers["x-request-id"];
+      return typeof h === "string" && REQUEST_ID_RE.test(h) ? h : randomUUID();
+    },
+    connectionTimeout: 30_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook("onSend", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+  });
+
+  app.addSchema(ProblemSchema);
+  await app.register(errorsPlugin);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", "data:"], frameAncestors: ["'none'"], objectSrc: ["'none'"], baseUri: ["'none'"] },
+    },
+    crossOriginResourcePolicy: { policy: "same-origin" },
+  });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => new AppError("RATE_LIMITED", `Too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Sidian (四电) API", version: VERSION, description: "E-licences, e-seals, e-signatures and e-materials: issue, sign, store, verify. Errors: see docs/errors.md." },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          basic: { type: "http", scheme: "basic" },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  await app.register(authPlugin, { auth: deps.auth });
+
+  await app.register(systemRoutes, { ready: deps.ready, version: VERSION });
+  await app.register(oauthRoutes, { auth: deps.auth, rateLimit: config.publicRateLimit });
+  await app.register(directoryRoutes, { directory: deps.directory });
+  for (const r of deps.routes ?? []) await app.register(r);
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,40 @@
+/**
+ * Personal data at rest (DESIGN rule 7): a keyed hash for lookup and AES-256-GCM for display.
+ * Both keys are derived from the key-encryption key with HKDF-SHA-256 under distinct labels, so a leaked lookup
+ * hash tells nothing about the ciphertext key and vice versa.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+
+export interface PiiProtector {
+  /** Deterministic keyed hash (hex) of a holder code, namespaced by its code type. */
+  lookupHash(codeType: string, code: string): string;
+  /** AES-256-GCM: base64url(iv12 ‖ ciphertext ‖ tag16). `aad` binds the ciphertext to its row/field. */
+  encrypt(plain: string, aad: string): string;
+  decrypt(sealed: string, aad: string): string;
+}
+
+export function derivePiiProtector(kek: Uint8Array): PiiProtector {
+  if (kek.length !== 32) throw new RangeError("the key-encryption key must be 32 bytes");
+  const macKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/lookup/v1", 32));
+  const encKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/encrypt/v1", 32));
+  return {
+    lookupHash(codeType, code) {
+      return createHmac("sha256", macKey).update(`${codeType}:${code}`).digest("hex");
+    },
+    encrypt(plain, aad) {
+      const iv = randomBytes(12);
+      const c = createCipheriv("aes-256-gcm", encKey, iv);
+      c.setAAD(Buffer.from(aad));
+      const body = Buffer.concat([c.update(plain, "utf8"), c.final()]);
+      return Buffer.concat([iv, body, c.getAuthTag()]).toString("base64url");
+    },
+    decrypt(sealed, aad) {
+      const buf = Buffer.from(sealed, "base64url");
+      if (buf.length < 28) throw new Error("ciphertext too short");
+      const d = createDecipheriv("aes-256-gcm", encKey, buf.subarray(0, 12));
+      d.setAAD(Buffer.from(aad));
+      d.setAuthTag(buf.subarray(buf.length - 16));
+      return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]).toString("utf8");
+    },
+  };
+}

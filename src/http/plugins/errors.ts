@@ -1,0 +1,89 @@
+/**
+ * One JSON problem shape for every failure: `{code, message, requestId, details?}` with the status from the
+ * error table. Public message to the client, cause to the log (never the other way round).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { AppError, ERROR_TABLE, type ErrorCode } from "../../errors.js";
+
+export interface Problem {
+  code: ErrorCode;
+  message: string;
+  requestId: string;
+  details?: Record<string, unknown>;
+  /** RFC 6749 §5.2 error, on the token endpoint only. */
+  error?: string;
+}
+
+const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
+  INVALID_CLIENT: "invalid_client",
+  UNSUPPORTED_GRANT_TYPE: "unsupported_grant_type",
+  INVALID_SCOPE: "invalid_scope",
+  VALIDATION_FAILED: "invalid_request",
+  BODY_TOO_LARGE: "invalid_request",
+  UNSUPPORTED_MEDIA_TYPE: "invalid_request",
+  RATE_LIMITED: "slow_down",
+};
+
+/** Maps any thrown value to an AppError. Fastify's own errors get stable codes too. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError & { validation?: Array<{ instancePath?: string; message?: string; params?: unknown; keyword?: string }>; validationContext?: string };
+  if (fe && Array.isArray(fe.validation)) {
+    const errors = fe.validation.slice(0, 10).map((v) => ({
+      in: fe.validationContext ?? "body",
+      path: v.instancePath || "/",
+      keyword: v.keyword,
+      message: v.message,
+      ...(v.keyword === "additionalProperties" ? { unknown: (v.params as { additionalProperty?: string })?.additionalProperty } : {}),
+    }));
+    return new AppError("VALIDATION_FAILED", "The request is not valid: " + errors.map((e) => `${e.in}${e.path} ${e.message}`).join("; "), { cause: err, details: { errors } });
+  }
+  switch (fe?.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("BODY_TOO_LARGE", undefined, { cause: err });
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new AppError("UNSUPPORTED_MEDIA_TYPE", undefined, { cause: err });
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new AppError("VALIDATION_FAILED", "The body is not valid JSON.", { cause: err });
+    case "FST_ERR_CTP_INVALID_TYPE":
+      return new AppError("UNSUPPORTED_MEDIA_TYPE", undefined, { cause: err });
+  }
+  if (fe?.statusCode === 429) return new AppError("RATE_LIMITED", undefined, { cause: err });
+  if (err instanceof SyntaxError) return new AppError("VALIDATION_FAILED", "The body could not be parsed.", { cause: err });
+  if (fe?.statusCode === 413) return new AppError("BODY_TOO_LARGE", undefined, { cause: err });
+  if (fe?.statusCode === 415) return new AppError("UNSUPPORTED_MEDIA_TYPE", undefined, { cause: err });
+  if (fe?.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return new AppError("VALIDATION_FAILED", fe.message, { cause: err });
+  return new AppError("INTERNAL", undefined, { cause: err });
+}
+
+export function problemOf(req: FastifyRequest, e: AppError): Problem {
+  const body: Problem = { code: e.code, message: e.message, requestId: String(req.id) };
+  if (e.details) body.details = e.details;
+  if (req.routeOptions.url === "/oauth/token") body.error = OAUTH_ERRORS[e.code] ?? "invalid_request";
+  return body;
+}
+
+export function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AppError): FastifyReply {
+  if (e.code === "INVALID_CLIENT" && req.routeOptions.url === "/oauth/token") reply.header("www-authenticate", 'Basic realm="sidian"');
+  if (e.status === 401 && req.routeOptions.url !== "/oauth/token") {
+    reply.header("www-authenticate", `Bearer realm="sidian"${e.code === "TOKEN_EXPIRED" || e.code === "TOKEN_INVALID" ? ', error="invalid_token"' : ""}`);
+  }
+  return reply.code(e.status).type("application/json; charset=utf-8").send(problemOf(req, e));
+}
+
+async function errorsPlugin(app: FastifyInstance) {
+  app.setErrorHandler((err, req, reply) => {
+    const e = toAppError(err);
+    if (e.status >= 500) req.log.error({ err, code: e.code }, "request failed");
+    else req.log.info({ code: e.code, cause: (err as Error)?.message !== e.message ? (err as Error)?.message : undefined }, "request rejected");
+    return sendProblem(req, reply, e);
+  });
+  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new AppError("ROUTE_NOT_FOUND")));
+}
+
+export default fp(errorsPlugin, { name: "sidian-errors" });
+
+export const ALL_ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];

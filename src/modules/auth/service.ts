@@ -1,0 +1,166 @@
+/**
+ * OAuth 2.0 client credentials (RFC 6749 §4.4) → short-lived ES256 JWT access tokens (RFC 9068 profile), and
+ * verification of both our access tokens and holder tokens from the identity provider (统一身份认证).
+ *
+ * Algorithm allow-list: ES256 only. `alg: none`, HS256 (with our public key as the secret) and every other
+ * algorithm are refused by jose before any key is used.
+ */
+import { randomUUID, type KeyObject } from "node:crypto";
+import { SignJWT, jwtVerify, decodeJwt, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { checkCitizenId, checkUscc, HOLDER_CODE_TYPES } from "../../codes/index.js";
+import { verifySecret } from "../../crypto/password.js";
+import type { PiiProtector } from "../../crypto/pii.js";
+import { AppError } from "../../errors.js";
+import type { Actor, Clock, Role, UnitOfWork } from "../kernel.js";
+import type { DirectoryRepos } from "../directory/ports.js";
+
+export const ACCESS_TOKEN_AUDIENCE = "sidian";
+export const ALLOWED_ALGS = ["ES256"] as const;
+
+export interface TokenSigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export interface AuthDeps {
+  uow: UnitOfWork<DirectoryRepos>;
+  clock: Clock;
+  /** `iss` of our access tokens: the public base URL. */
+  issuer: string;
+  tokenTtlSeconds: number;
+  signingKey: TokenSigningKey;
+  /** Accepted identity-provider keys (a local JWKS, e.g. jose's createLocalJWKSet). */
+  idpKeys: JWTVerifyGetKey;
+  idpIssuer: string;
+  pii: PiiProtector;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope: string;
+}
+
+// A dummy hash so a wrong client id costs the same as a wrong secret (no client enumeration by timing).
+const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+export function createAuthService(deps: AuthDeps) {
+  const { uow, clock, signingKey } = deps;
+  const ourKey: JWTVerifyGetKey = async (header) => {
+    if (header.kid !== signingKey.kid) throw new AppError("TOKEN_INVALID", "Unknown token key.");
+    return signingKey.publicKey;
+  };
+
+  async function issueToken(req: { grantType: string; clientId: string; clientSecret: string; scope?: string }): Promise<TokenResponse> {
+    if (req.grantType !== "client_credentials") throw new AppError("UNSUPPORTED_GRANT_TYPE");
+    const client = await uow.read.clients.byId(req.clientId);
+    const ok = await verifySecret(req.clientSecret, client?.secretHash ?? DUMMY_HASH);
+    if (!client || !ok || client.status !== "active") throw new AppError("INVALID_CLIENT");
+    let scopes = client.scopes;
+    if (req.scope !== undefined && req.scope.trim() !== "") {
+      const asked = [...new Set(req.scope.trim().split(/\s+/))];
+      const extra = asked.filter((s) => !client.scopes.includes(s));
+      if (extra.length) throw new AppError("INVALID_SCOPE", `Scopes not granted to this client: ${extra.join(", ")}`);
+      scopes = asked;
+    }
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const claims: JWTPayload & Record<string, unknown> = {
+      role: client.role,
+      scope: scopes.join(" "),
+      client_id: client.id,
+      ...(client.departmentId ? { dept: client.departmentId } : {}),
+      ...(client.matters.length ? { matters: client.matters } : {}),
+    };
+    const jwt = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: signingKey.kid, typ: "at+jwt" })
+      .setIssuer(deps.issuer)
+      .setSubject(client.id)
+      .setAudience(ACCESS_TOKEN_AUDIENCE)
+      .setIssuedAt(now)
+      .setExpirationTime(now + deps.tokenTtlSeconds)
+      .setJti(randomUUID())
+      .sign(signingKey.privateKey);
+    return { access_token: jwt, token_type: "Bearer", expires_in: deps.tokenTtlSeconds, scope: scopes.join(" ") };
+  }
+
+  function mapJoseError(e: unknown): AppError {
+    if (e instanceof AppError) return e;
+    if (e instanceof joseErrors.JWTExpired) return new AppError("TOKEN_EXPIRED", undefined, { cause: e });
+    return new AppError("TOKEN_INVALID", undefined, { cause: e });
+  }
+
+  /** Verifies a bearer token (ours or the IdP's) and returns the actor. Throws TOKEN_INVALID / TOKEN_EXPIRED. */
+  async function authenticate(token: string): Promise<Actor> {
+    if (token.length > 8192) throw new AppError("TOKEN_INVALID", "The token is too long.");
+    let iss: string | undefined;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch (e) {
+      throw new AppError("TOKEN_INVALID", undefined, { cause: e });
+    }
+    const currentDate = clock.now();
+    if (iss === deps.issuer) {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, ourKey, {
+          algorithms: [...ALLOWED_ALGS], issuer: deps.issuer, audience: ACCESS_TOKEN_AUDIENCE, typ: "at+jwt", currentDate, clockTolerance: 5,
+          requiredClaims: ["exp", "iat", "sub"],
+        }));
+      } catch (e) {
+        throw mapJoseError(e);
+      }
+      const client = await uow.read.clients.byId(String(payload.sub));
+      if (!client || client.status !== "active") throw new AppError("TOKEN_INVALID", "The client is no longer active.");
+      const scopes = String(payload.scope ?? "").split(" ").filter((s) => client.scopes.includes(s));
+      return {
+        kind: "client",
+        clientId: client.id,
+        role: client.role as Role,
+        // Bindings come from the database, not the token: a changed binding takes effect at once.
+        departmentId: client.departmentId,
+        matters: client.matters,
+        scopes,
+      };
+    }
+    if (iss === deps.idpIssuer) {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, deps.idpKeys, {
+          algorithms: [...ALLOWED_ALGS], issuer: deps.idpIssuer, audience: ACCESS_TOKEN_AUDIENCE, currentDate, clockTolerance: 5,
+          requiredClaims: ["exp", "iat", "sub"],
+        }));
+      } catch (e) {
+        throw mapJoseError(e);
+      }
+      const codeType = String(payload.code_type ?? "111");
+      const code = String(payload.sub);
+      if (!(codeType in HOLDER_CODE_TYPES)) throw new AppError("TOKEN_INVALID", "Unknown holder code type.");
+      if (codeType === "111" && !checkCitizenId(code, currentDate).ok) throw new AppError("TOKEN_INVALID", "The holder code is not valid.");
+      if (codeType === "001" && !checkUscc(code).ok) throw new AppError("TOKEN_INVALID", "The holder code is not valid.");
+      return { kind: "holder", subjectHash: deps.pii.lookupHash(codeType, code), codeType, scopes: ["holder"] };
+    }
+    throw new AppError("TOKEN_INVALID", "Unknown token issuer.");
+  }
+
+  return { issueToken, authenticate };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+/** DEV ONLY: mints a holder token as the identity provider would (used by `sidian dev holder-token` and tests). */
+export async function mintHolderToken(opts: {
+  idpPrivateKey: KeyObject; kid: string; idpIssuer: string; code: string; codeType?: string; name?: string; ttlSeconds?: number; now?: Date;
+}): Promise<string> {
+  const now = Math.floor((opts.now ?? new Date()).getTime() / 1000);
+  return new SignJWT({ code_type: opts.codeType ?? "111", ...(opts.name ? { name: opts.name } : {}) })
+    .setProtectedHeader({ alg: "ES256", kid: opts.kid, typ: "JWT" })
+    .setIssuer(opts.idpIssuer)
+    .setSubject(opts.code)
+    .setAudience(ACCESS_TOKEN_AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (opts.ttlSeconds ?? 900))
+    .setJti(randomUUID())
+    .sign(opts.idpPrivateKey);
+}

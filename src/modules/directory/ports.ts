@@ -1,0 +1,43 @@
+import type { Role } from "../kernel.js";
+
+export interface Department {
+  id: string;
+  name: string;
+  uscc: string;
+  regionCode: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Client {
+  id: string;
+  name: string;
+  role: Role;
+  departmentId: string | null;
+  matters: string[];
+  scopes: string[];
+  secretHash: string;
+  status: "active" | "disabled";
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface DepartmentRepo {
+  insert(d: Department): Promise<void>;
+  update(id: string, patch: Partial<Pick<Department, "name" | "regionCode">> & { updatedAt: Date }): Promise<void>;
+  byId(id: string): Promise<Department | undefined>;
+  byUscc(uscc: string): Promise<Department | undefined>;
+  list(opts: { limit: number; after?: string }): Promise<Department[]>;
+}
+
+export interface ClientRepo {
+  insert(c: Client): Promise<void>;
+  update(id: string, patch: Partial<Pick<Client, "name" | "matters" | "scopes" | "status" | "secretHash">> & { updatedAt: Date }): Promise<void>;
+  byId(id: string): Promise<Client | undefined>;
+  list(opts: { limit: number; after?: string; departmentId?: string }): Promise<Client[]>;
+}
+
+export interface DirectoryRepos {
+  departments: DepartmentRepo;
+  clients: ClientRepo;
+}

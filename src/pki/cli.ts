@@ -1,0 +1,234 @@
+/**
+ * Functions behind `sidian keys …` (src/main.ts parses the arguments and prints the results).
+ *
+ * `keysInit` creates a complete keys folder: root CA → issuing CA → TSA and token-signing certificates, the
+ * transparency-log key, the identity-provider key (dev only) and the key-encryption key. The layout is fixed;
+ * the keys are random. With `dev: true` every subject says "DEV ONLY - NOT FOR PRODUCTION" and the manifest says
+ * `"dev": true`, so a production service refuses the folder.
+ */
+import crypto, { type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { AppError } from "../errors.js";
+import { systemClock, type Clock } from "../modules/kernel.js";
+import { kekId } from "./keystore.js";
+import { KEY_FILES, loadKeyMaterial, type KeysManifest } from "./material.js";
+import { toPem } from "./pem.js";
+import { BACKDATE_MS, caSubject, PROFILES, serviceSubject, type ProfileName } from "./profiles.js";
+import { parseCertificate, type CertInfo } from "./reader.js";
+import { createCertificate, keyIdentifier, keyObjectSigner, spkiDer, type IssuerRef } from "./x509.js";
+
+export const DEV_WARNING =
+  "DEV ONLY - these keys are public (committed to the repository). Never use them in production: a service in production mode refuses them.";
+
+const DAY = 86_400_000;
+
+export interface KeysInitOptions {
+  readonly dir: string;
+  readonly dev: boolean;
+  /** Overwrite existing material (only the files listed in KEY_FILES; other files are left alone). */
+  readonly force?: boolean;
+  /** Base URL for the CRL distribution point in the TSA and token certificates. */
+  readonly publicUrl: string;
+  readonly clock?: Clock;
+}
+
+export interface KeysInitResult {
+  readonly dir: string;
+  readonly dev: boolean;
+  readonly files: readonly string[];
+  readonly rootSha256: string;
+  readonly issuingSha256: string;
+  readonly tokenKid: string;
+  readonly notes: readonly string[];
+}
+
+function ecKeyPair() {
+  return crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+}
+
+function keyPem(k: KeyObject): string {
+  return k.export({ type: "pkcs8", format: "pem" }).toString();
+}
+
+function issuerOf(cert: CertInfo, key: KeyObject): IssuerRef {
+  return { nameDer: cert.subjectDer, keyId: keyIdentifier(cert.spki), notAfter: cert.notAfter, signer: keyObjectSigner(key) };
+}
+
+async function issue(profile: ProfileName, subject: ReturnType<typeof caSubject>, pub: KeyObject, issuer: IssuerRef, now: Date, crlUrl: string): Promise<CertInfo> {
+  const p = PROFILES[profile];
+  const der = await createCertificate({
+    profile: p,
+    subject,
+    publicKey: pub,
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + p.validityDays * DAY),
+    issuer,
+    crlUrl,
+  });
+  return parseCertificate(der);
+}
+
+export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
+  const clock = opts.clock ?? systemClock;
+  const dir = path.resolve(opts.dir);
+  let base: URL;
+  try {
+    base = new URL(opts.publicUrl);
+  } catch {
+    throw new AppError("CONFIG_INVALID", `publicUrl is not a URL: ${opts.publicUrl}`);
+  }
+  const publicUrl = base.toString().replace(/\/+$/, "");
+  const crlUrl = `${publicUrl}/pki/crl`;
+  if (fs.existsSync(path.join(dir, KEY_FILES.manifest)) && !opts.force) {
+    throw new AppError("CONFLICT", `Key material already exists in ${dir}; pass force to replace it.`);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
+  const dev = opts.dev;
+
+  // Root CA (self-signed).
+  const root = ecKeyPair();
+  const rootProfile = PROFILES["root-ca"];
+  const rootDer = await createCertificate({
+    profile: rootProfile,
+    subject: caSubject("root", dev),
+    publicKey: root.publicKey,
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + rootProfile.validityDays * DAY),
+    issuer: { self: keyObjectSigner(root.privateKey) },
+  });
+  const rootCert = parseCertificate(rootDer);
+
+  const issuing = ecKeyPair();
+  const issuingCert = await issue("issuing-ca", caSubject("issuing", dev), issuing.publicKey, issuerOf(rootCert, root.privateKey), now, crlUrl);
+  const ica = issuerOf(issuingCert, issuing.privateKey);
+
+  const tsa = ecKeyPair();
+  const tsaCert = await issue("tsa", serviceSubject("tsa", dev), tsa.publicKey, ica, now, crlUrl);
+  const token = ecKeyPair();
+  const tokenCert = await issue("token", serviceSubject("token", dev), token.publicKey, ica, now, crlUrl);
+  const tokenKid = await calculateJwkThumbprint(token.publicKey.export({ format: "jwk" }) as JWK, "sha256");
+
+  const log = crypto.generateKeyPairSync("ed25519");
+
+  const files: Array<[string, string, number]> = [];
+  const manifest: KeysManifest = {
+    format: 1,
+    dev,
+    ...(dev ? { warning: DEV_WARNING } : {}),
+    created: now.toISOString(),
+    publicUrl,
+  };
+  files.push([KEY_FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`, 0o644]);
+  files.push([KEY_FILES.rootCert, toPem(rootCert.der, "CERTIFICATE"), 0o644]);
+  files.push([KEY_FILES.rootKey, keyPem(root.privateKey), 0o600]);
+  files.push([KEY_FILES.issuingCert, toPem(issuingCert.der, "CERTIFICATE"), 0o644]);
+  files.push([KEY_FILES.issuingKey, keyPem(issuing.privateKey), 0o600]);
+  files.push([KEY_FILES.tsaCert, toPem(tsaCert.der, "CERTIFICATE"), 0o644]);
+  files.push([KEY_FILES.tsaKey, keyPem(tsa.privateKey), 0o600]);
+  files.push([KEY_FILES.tokenCert, toPem(tokenCert.der, "CERTIFICATE"), 0o644]);
+  files.push([KEY_FILES.tokenKey, keyPem(token.privateKey), 0o600]);
+  files.push([KEY_FILES.logKey, keyPem(log.privateKey), 0o600]);
+  files.push([KEY_FILES.logPub, log.publicKey.export({ type: "spki", format: "pem" }).toString(), 0o644]);
+
+  const idpKeys: JWK[] = [];
+  if (dev) {
+    const idp = ecKeyPair();
+    const jwk = idp.publicKey.export({ format: "jwk" }) as JWK;
+    const kid = await calculateJwkThumbprint(jwk, "sha256");
+    idpKeys.push({ kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, kid, alg: "ES256", use: "sig" });
+    files.push([KEY_FILES.idpKey, keyPem(idp.privateKey), 0o600]);
+  } else {
+    fs.rmSync(path.join(dir, KEY_FILES.idpKey), { force: true });
+  }
+  files.push([KEY_FILES.idpJwks, `${JSON.stringify({ keys: idpKeys }, null, 2)}\n`, 0o644]);
+  files.push([KEY_FILES.kek, `${crypto.randomBytes(32).toString("base64")}\n`, 0o600]);
+
+  // Write everything to temporary names first, then rename, so a crash never leaves a half-written folder.
+  const tmp = files.map(([name, body, mode]) => {
+    const t = path.join(dir, `.${name}.tmp-${process.pid}`);
+    fs.writeFileSync(t, body, { mode });
+    fs.chmodSync(t, mode);
+    return [t, path.join(dir, name)] as const;
+  });
+  // manifest last: its presence marks a complete folder.
+  for (const [t, final] of tmp.slice(1)) fs.renameSync(t, final);
+  fs.renameSync(tmp[0]![0], tmp[0]![1]);
+
+  // Prove the result loads.
+  await loadKeyMaterial(dir, { now: clock.now() });
+
+  const notes: string[] = [];
+  if (dev) notes.push(DEV_WARNING);
+  else {
+    notes.push(`Move ${KEY_FILES.rootKey} to offline storage: the service never reads it.`);
+    notes.push(`Put the identity provider's public keys into ${KEY_FILES.idpJwks} (it is empty now).`);
+  }
+  return {
+    dir,
+    dev,
+    files: files.map(([n]) => n),
+    rootSha256: rootCert.sha256,
+    issuingSha256: issuingCert.sha256,
+    tokenKid,
+    notes,
+  };
+}
+
+export interface KeysSummary {
+  readonly dir: string;
+  readonly dev: boolean;
+  readonly created: string;
+  readonly certificates: ReadonlyArray<{
+    readonly role: string;
+    readonly subject: string;
+    readonly serial: string;
+    readonly notBefore: string;
+    readonly notAfter: string;
+    readonly sha256: string;
+  }>;
+  readonly tokenKid: string;
+  readonly logPublicKey: string;
+  readonly idpKids: readonly string[];
+  /** Identifies the KEK (first 8 bytes of SHA-256 over a label and the KEK); never the KEK itself. */
+  readonly kekId: string;
+}
+
+/** Loads the keys folder (with all checks) and describes it. Contains no secret. */
+export async function keysShow(dir: string, opts: { now?: Date } = {}): Promise<KeysSummary> {
+  const m = await loadKeyMaterial(dir, opts);
+  const row = (role: string, c: CertInfo) => ({
+    role,
+    subject: c.subject,
+    serial: c.serial,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    sha256: c.sha256,
+  });
+  return {
+    dir: m.dir,
+    dev: m.dev,
+    created: m.manifest.created,
+    certificates: [row("root-ca", m.rootCert), row("issuing-ca", m.issuingCa.cert), row("tsa", m.tsa.cert), row("token", m.token.cert)],
+    tokenKid: m.token.kid,
+    logPublicKey: Buffer.from(spkiDer(m.log.publicKey)).toString("base64"),
+    idpKids: m.idp.jwks.keys.map((k) => k.kid ?? "?"),
+    kekId: kekId(m.kek).toString("hex"),
+  };
+}
+
+/** Human-readable form of `keysShow` for the terminal. */
+export function formatKeysSummary(s: KeysSummary): string {
+  const lines = [
+    `keys folder  ${s.dir}`,
+    `dev          ${s.dev ? "YES - DEV ONLY, refused in production" : "no"}`,
+    `created      ${s.created}`,
+  ];
+  for (const c of s.certificates) {
+    lines.push(`${c.role.padEnd(12)} ${c.subject}`, `             serial ${c.serial}  valid ${c.notBefore} → ${c.notAfter}`, `             sha256 ${c.sha256}`);
+  }
+  lines.push(`token kid    ${s.tokenKid}`, `log key      ${s.logPublicKey}`, `idp kids     ${s.idpKids.join(", ") || "(none)"}`, `kek id       ${s.kekId}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,275 @@
+/**
+ * The keys folder (SIDIAN_KEYS_DIR): file names, and `loadKeyMaterial`, which reads and checks everything the
+ * service needs at start-up. The root CA private key is never read (keep it offline in production).
+ *
+ * Layout (written by `keysInit`, see keys-dev/README.md):
+ *   manifest.json                  {"format":1,"dev":true|false,"warning":…,"created":…,"publicUrl":…}
+ *   root-ca.crt.pem                root CA certificate (trust anchor)
+ *   root-ca.key.pem                root CA key — written by init, never loaded; move offline in production
+ *   issuing-ca.crt.pem / .key.pem  issuing CA (signs every end-entity certificate and the CRL)
+ *   tsa.crt.pem / tsa.key.pem      RFC 3161 time-stamping unit (EKU timeStamping, critical)
+ *   token.crt.pem / token.key.pem  ES256 access-token signing key (kid = RFC 7638 thumbprint)
+ *   log.key.pem / log.pub.pem      Ed25519 transparency-log checkpoint key (PKCS#8 / SPKI)
+ *   idp.key.pem                    DEV ONLY: ES256 key that mints holder tokens; absent in production
+ *   idp-jwks.json                  public keys of the accepted identity provider
+ *   kek.b64                        base64 of the 32-byte key-encryption key wrapping runtime keys
+ */
+import crypto, { type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { AppError } from "../errors.js";
+import { verifyChain } from "./chain.js";
+import { fromPem, toPem } from "./pem.js";
+import { DEV_OU, OID, type KeyUsageName } from "./profiles.js";
+import { parseCertificate, type CertInfo } from "./reader.js";
+import { keyObjectSigner, keyIdentifier, type CaSigner } from "./x509.js";
+
+export const KEY_FILES = {
+  manifest: "manifest.json",
+  rootCert: "root-ca.crt.pem",
+  rootKey: "root-ca.key.pem",
+  issuingCert: "issuing-ca.crt.pem",
+  issuingKey: "issuing-ca.key.pem",
+  tsaCert: "tsa.crt.pem",
+  tsaKey: "tsa.key.pem",
+  tokenCert: "token.crt.pem",
+  tokenKey: "token.key.pem",
+  logKey: "log.key.pem",
+  logPub: "log.pub.pem",
+  idpKey: "idp.key.pem",
+  idpJwks: "idp-jwks.json",
+  kek: "kek.b64",
+} as const;
+
+export interface KeysManifest {
+  readonly format: 1;
+  readonly dev: boolean;
+  readonly warning?: string;
+  readonly created: string;
+  readonly publicUrl?: string;
+}
+
+export interface CertAndKey {
+  readonly cert: CertInfo;
+  readonly key: KeyObject;
+}
+
+export interface KeyMaterial {
+  readonly dir: string;
+  /** True for development material. The service MUST refuse to start in production when this is true. */
+  readonly dev: boolean;
+  readonly manifest: KeysManifest;
+  readonly rootCert: CertInfo;
+  readonly issuingCa: CertAndKey & { readonly signer: CaSigner; readonly keyId: Uint8Array };
+  /** TSA certificate and key; `chain` is [tsa, issuing CA, root]. */
+  readonly tsa: CertAndKey & { readonly chain: readonly CertInfo[] };
+  readonly token: {
+    readonly kid: string;
+    readonly privateKey: KeyObject;
+    readonly publicKey: KeyObject;
+    /** Public JWK with kid, alg ES256, use sig. */
+    readonly publicJwk: JWK;
+    readonly cert: CertInfo;
+  };
+  readonly log: { readonly privateKey: KeyObject; readonly publicKey: KeyObject; readonly publicKeyPem: string };
+  readonly idp: { readonly jwks: { readonly keys: readonly JWK[] }; readonly privateKey: KeyObject | null; readonly kid: string | null };
+  readonly kek: Uint8Array;
+  /** Root + issuing CA certificates, PEM. */
+  readonly trustBundlePem: string;
+  /** Non-fatal problems worth logging at start-up (e.g. private-key files readable by group or others). */
+  readonly warnings: readonly string[];
+}
+
+export interface LoadOptions {
+  /** Time at which the certificates must be valid (default: now). */
+  readonly now?: Date;
+}
+
+function locked(file: string, problem: string, cause?: unknown): AppError {
+  return new AppError("KEYSTORE_LOCKED", `Key material ${file}: ${problem}`, { cause, details: { file } });
+}
+
+function readText(dir: string, file: string): string {
+  const p = path.join(dir, file);
+  try {
+    return fs.readFileSync(p, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw locked(p, code === "ENOENT" ? "file is missing" : `cannot be read (${code ?? "error"})`, cause);
+  }
+}
+
+function readCert(dir: string, file: string): CertInfo {
+  const p = path.join(dir, file);
+  const text = readText(dir, file);
+  try {
+    return parseCertificate(fromPem(text, "CERTIFICATE"));
+  } catch (cause) {
+    throw locked(p, `not a valid PEM certificate (${(cause as Error).message})`, cause);
+  }
+}
+
+function readPrivateKey(dir: string, file: string): KeyObject {
+  const p = path.join(dir, file);
+  const text = readText(dir, file);
+  try {
+    fromPem(text, "PRIVATE KEY");
+    return crypto.createPrivateKey({ key: text, format: "pem" });
+  } catch (cause) {
+    throw locked(p, `not a valid PKCS#8 PEM private key (${(cause as Error).message})`, cause);
+  }
+}
+
+function sameSpki(key: KeyObject, cert: CertInfo): boolean {
+  const spki = crypto.createPublicKey(key).export({ type: "spki", format: "der" });
+  return Buffer.compare(spki, Buffer.from(cert.spki)) === 0;
+}
+
+function checkEc256(file: string, key: KeyObject): void {
+  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    throw locked(file, "must be an ECDSA P-256 key");
+  }
+}
+
+export function certPem(c: CertInfo): string {
+  return toPem(c.der, "CERTIFICATE");
+}
+
+/** Reads and checks the keys folder. Throws AppError KEYSTORE_LOCKED naming the first bad file. */
+export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Promise<KeyMaterial> {
+  const now = opts.now ?? new Date();
+  const abs = path.resolve(dir);
+  const f = (name: string) => path.join(abs, name);
+
+  let manifest: KeysManifest;
+  try {
+    const m = JSON.parse(readText(abs, KEY_FILES.manifest)) as Partial<KeysManifest>;
+    if (m.format !== 1 || typeof m.dev !== "boolean" || typeof m.created !== "string") throw new Error("needs format 1, dev and created");
+    manifest = m as KeysManifest;
+  } catch (cause) {
+    if (cause instanceof AppError) throw cause;
+    throw locked(f(KEY_FILES.manifest), `not a valid manifest (${(cause as Error).message})`, cause);
+  }
+
+  const rootCert = readCert(abs, KEY_FILES.rootCert);
+  const issuingCert = readCert(abs, KEY_FILES.issuingCert);
+  const issuingKey = readPrivateKey(abs, KEY_FILES.issuingKey);
+  const tsaCert = readCert(abs, KEY_FILES.tsaCert);
+  const tsaKey = readPrivateKey(abs, KEY_FILES.tsaKey);
+  const tokenCert = readCert(abs, KEY_FILES.tokenCert);
+  const tokenKey = readPrivateKey(abs, KEY_FILES.tokenKey);
+
+  for (const [file, key] of [[KEY_FILES.issuingKey, issuingKey], [KEY_FILES.tsaKey, tsaKey], [KEY_FILES.tokenKey, tokenKey]] as const) {
+    checkEc256(f(file), key);
+  }
+  for (const [keyFile, certFile, key, cert] of [
+    [KEY_FILES.issuingKey, KEY_FILES.issuingCert, issuingKey, issuingCert],
+    [KEY_FILES.tsaKey, KEY_FILES.tsaCert, tsaKey, tsaCert],
+    [KEY_FILES.tokenKey, KEY_FILES.tokenCert, tokenKey, tokenCert],
+  ] as const) {
+    if (!sameSpki(key, cert)) throw locked(f(keyFile), `does not match the public key in ${certFile}`);
+  }
+
+  // The root must be a self-signed CA; every other certificate must chain to it.
+  const rootCheck = await verifyChain({ leaf: rootCert, anchors: [rootCert], at: now });
+  if (rootCheck.result !== "VALID" || !rootCert.basicConstraints?.ca || rootCert.issuer !== rootCert.subject ||
+      !new crypto.X509Certificate(Buffer.from(rootCert.der)).verify(crypto.createPublicKey({ key: Buffer.from(rootCert.spki), format: "der", type: "spki" }))) {
+    throw locked(f(KEY_FILES.rootCert), `is not a valid self-signed CA certificate at ${now.toISOString()}`);
+  }
+  const chainOf = async (file: string, leaf: CertInfo, extra: { keyUsage?: KeyUsageName[]; extKeyUsage?: string }) => {
+    const r = await verifyChain({ leaf, intermediates: [issuingCert], anchors: [rootCert], at: now, ...extra });
+    if (r.result !== "VALID") {
+      const failed = r.checks.find((c) => c.status !== "PASSED");
+      throw locked(f(file), `does not chain to ${KEY_FILES.rootCert} at ${now.toISOString()}: ${failed?.detail ?? r.problem}`);
+    }
+    return r.path;
+  };
+  await chainOf(KEY_FILES.issuingCert, issuingCert, {});
+  if (!issuingCert.basicConstraints?.ca) throw locked(f(KEY_FILES.issuingCert), "is not a CA certificate");
+  const tsaChain = await chainOf(KEY_FILES.tsaCert, tsaCert, { extKeyUsage: OID.kpTimeStamping, keyUsage: ["digitalSignature"] });
+  const eku = tsaCert.extKeyUsage;
+  if (!eku || !eku.critical || eku.oids.length !== 1) throw locked(f(KEY_FILES.tsaCert), "must carry a critical extended key usage of timeStamping only (RFC 3161)");
+  await chainOf(KEY_FILES.tokenCert, tokenCert, { keyUsage: ["digitalSignature"] });
+
+  // Token key → JWK.
+  const tokenPublic = crypto.createPublicKey(tokenKey);
+  const jwk = tokenPublic.export({ format: "jwk" }) as JWK;
+  const kid = await calculateJwkThumbprint(jwk, "sha256");
+  const publicJwk: JWK = { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, kid, alg: "ES256", use: "sig" };
+
+  // Transparency-log key.
+  const logKey = readPrivateKey(abs, KEY_FILES.logKey);
+  if (logKey.asymmetricKeyType !== "ed25519") throw locked(f(KEY_FILES.logKey), "must be an Ed25519 key");
+  const logPubPem = readText(abs, KEY_FILES.logPub);
+  let logPub: KeyObject;
+  try {
+    fromPem(logPubPem, "PUBLIC KEY");
+    logPub = crypto.createPublicKey({ key: logPubPem, format: "pem" });
+  } catch (cause) {
+    throw locked(f(KEY_FILES.logPub), `not a valid PEM public key (${(cause as Error).message})`, cause);
+  }
+  if (!crypto.createPublicKey(logKey).equals(logPub)) throw locked(f(KEY_FILES.logPub), `does not match ${KEY_FILES.logKey}`);
+
+  // Identity provider.
+  let idpJwks: { keys: JWK[] };
+  try {
+    const j = JSON.parse(readText(abs, KEY_FILES.idpJwks)) as { keys?: unknown };
+    if (!Array.isArray(j.keys)) throw new Error('needs a "keys" array');
+    for (const k of j.keys as JWK[]) {
+      if (typeof k !== "object" || k === null || typeof k.kty !== "string") throw new Error("every key needs kty");
+      if ("d" in k || "p" in k || "k" in k) throw new Error(`key ${k.kid ?? "?"} contains private or secret material`);
+      if (typeof k.kid !== "string" || k.kid.length === 0) throw new Error("every key needs a kid");
+      crypto.createPublicKey({ key: k as crypto.JsonWebKey, format: "jwk" });
+    }
+    idpJwks = { keys: j.keys as JWK[] };
+  } catch (cause) {
+    if (cause instanceof AppError) throw cause;
+    throw locked(f(KEY_FILES.idpJwks), `not a valid public JWKS (${(cause as Error).message})`, cause);
+  }
+  let idpPrivate: KeyObject | null = null;
+  let idpKid: string | null = null;
+  if (fs.existsSync(f(KEY_FILES.idpKey))) {
+    if (!manifest.dev) throw locked(f(KEY_FILES.idpKey), "an identity-provider private key must not be present in production material");
+    idpPrivate = readPrivateKey(abs, KEY_FILES.idpKey);
+    checkEc256(f(KEY_FILES.idpKey), idpPrivate);
+    idpKid = await calculateJwkThumbprint(crypto.createPublicKey(idpPrivate).export({ format: "jwk" }) as JWK, "sha256");
+    if (!idpJwks.keys.some((k) => k.kid === idpKid)) throw locked(f(KEY_FILES.idpJwks), `does not list the dev identity-provider key ${idpKid}`);
+  }
+
+  // Key-encryption key.
+  const kekText = readText(abs, KEY_FILES.kek).trim();
+  const kek = new Uint8Array(Buffer.from(kekText, "base64"));
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(kekText) || kek.length !== 32) throw locked(f(KEY_FILES.kek), "must hold the base64 of exactly 32 bytes");
+
+  // Dev material cannot be relabelled as production by editing the manifest: the certificates say it too.
+  const devByCert = [rootCert, issuingCert].some((c) => c.subject.includes(`OU=${DEV_OU}`));
+  const dev = manifest.dev || devByCert;
+
+  const warnings: string[] = [];
+  if (process.platform !== "win32") {
+    for (const file of [KEY_FILES.issuingKey, KEY_FILES.tsaKey, KEY_FILES.tokenKey, KEY_FILES.logKey, KEY_FILES.idpKey, KEY_FILES.kek]) {
+      try {
+        if ((fs.statSync(f(file)).mode & 0o077) !== 0) warnings.push(`${f(file)} is readable by group or others; chmod 600 it`);
+      } catch {
+        // absent optional file (idp.key.pem)
+      }
+    }
+  }
+  if (fs.existsSync(f(KEY_FILES.rootKey)) && !dev) warnings.push(`${f(KEY_FILES.rootKey)} is present; keep the root CA key offline`);
+
+  return {
+    dir: abs,
+    dev,
+    manifest,
+    rootCert,
+    issuingCa: { cert: issuingCert, key: issuingKey, signer: keyObjectSigner(issuingKey), keyId: keyIdentifier(issuingCert.spki) },
+    tsa: { cert: tsaCert, key: tsaKey, chain: tsaChain },
+    token: { kid, privateKey: tokenKey, publicKey: tokenPublic, publicJwk, cert: tokenCert },
+    log: { privateKey: logKey, publicKey: logPub, publicKeyPem: logPubPem },
+    idp: { jwks: idpJwks, privateKey: idpPrivate, kid: idpKid },
+    kek,
+    trustBundlePem: certPem(rootCert) + certPem(issuingCert),
+    warnings,
+  };
+}
