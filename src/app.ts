@@ -3,7 +3,7 @@
  * is passed in, so tests build it with `app.inject` and production wraps it in server.ts.
  */
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -29,8 +29,19 @@ export interface AppDeps {
   ready: ReadinessProbe;
   /** Extra route plugins (PKI, log, …) registered after the core ones. */
   routes?: Array<(app: FastifyInstance) => Promise<void>>;
-  /** pino options or an instance; `false` in tests. */
-  logger?: FastifyServerOptions["logger"];
+  /** A pino logger to use, or `false` for none (tests); default: a pino logger at config.logLevel. */
+  logger?: FastifyBaseLogger | false;
+}
+
+/** pino options: never log secrets, tokens or full personal identifiers. */
+export function loggerOptions(config: Config) {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: ["req.headers.authorization", "req.headers.cookie", "*.client_secret", "*.secret", "*.access_token", "*.holderCode", "*.holder_code"],
+      censor: "[redacted]",
+    },
+  };
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -38,10 +49,7 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 export async function buildApp(deps: AppDeps) {
   const { config } = deps;
   const app = Fastify({
-    logger: deps.logger ?? {
-      level: config.logLevel,
-      redact: { paths: ["req.headers.authorization", "req.headers.cookie", "*.client_secret", "*.secret", "*.holderCode"], censor: "[redacted]" },
-    },
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger === false ? false : loggerOptions(config) }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     requestIdHeader: false,
@@ -60,12 +68,20 @@ export async function buildApp(deps: AppDeps) {
     reply.header("x-request-id", req.id);
   });
 
+  // Only JSON by default: a route that takes another media type registers its own parser.
+  app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
   await app.register(errorsPlugin);
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", "data:"], frameAncestors: ["'none'"], objectSrc: ["'none'"], baseUri: ["'none'"] },
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", "data:"],
+        frameAncestors: ["'none'"], objectSrc: ["'none'"], baseUri: ["'none'"],
+        upgradeInsecureRequests: config.mode === "production" ? [] : null,
+      },
     },
+    // HSTS only where the service is really behind https (production requires an https public URL).
+    hsts: config.mode === "production" ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginResourcePolicy: { policy: "same-origin" },
   });
   await app.register(rateLimit, {

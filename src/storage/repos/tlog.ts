@@ -17,6 +17,17 @@ export function nodeKey(level: number, index: number): number {
 
 type Stmt = BetterSqlite3.Statement;
 
+const CHUNK = 64;
+
+function pushLeaf(args: unknown[], l: LeafRecord): void {
+  args.push(l.index, l.leafHash, l.data, l.type, l.subjectHash, l.createdAt.getTime(), leafKey(l.leafHash));
+}
+
+/** Lookup key of a leaf hash: its first 6 bytes as a (safe) integer. */
+export function leafKey(leafHash: Buffer): number {
+  return leafHash.readUIntBE(0, 6);
+}
+
 function lazy(raw: BetterSqlite3.Database, sql: string, pluck = false): () => Stmt {
   let s: Stmt | undefined;
   return () => {
@@ -34,12 +45,14 @@ function toCheckpoint(r: typeof tlogCheckpoints.$inferSelect): CheckpointRecord 
 
 export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRepo {
   const lastIdx = lazy(raw, "SELECT idx FROM tlog_leaves ORDER BY idx DESC LIMIT 1", true);
-  const insLeaf = lazy(raw, "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+  const insLeaf = lazy(raw, "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES (?, ?, ?, ?, ?, ?, ?)");
   const insNode = lazy(raw, "INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)");
+  const insLeafChunk = lazy(raw, `INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES ${Array(CHUNK).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
+  const insNodeChunk = lazy(raw, `INSERT INTO tlog_nodes (id, hash) VALUES ${Array(CHUNK).fill("(?, ?)").join(", ")}`);
   const getNode = lazy(raw, "SELECT hash FROM tlog_nodes WHERE id = ?", true);
   const getLeafHash = lazy(raw, "SELECT leaf_hash FROM tlog_leaves WHERE idx = ?", true);
   const getLeaf = lazy(raw, "SELECT idx, leaf_hash, data, type, subject_hash, created_at FROM tlog_leaves WHERE idx = ?");
-  const byHash = lazy(raw, "SELECT idx FROM tlog_leaves WHERE leaf_hash = ? ORDER BY idx LIMIT 1", true);
+  const byHash = lazy(raw, "SELECT idx FROM tlog_leaves WHERE leaf_key = ? AND leaf_hash = ? ORDER BY idx LIMIT 1", true);
 
   return {
     async size() {
@@ -47,12 +60,29 @@ export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRe
       return v === undefined ? 0 : v + 1;
     },
     async insertLeaves(leaves: readonly LeafRecord[]) {
+      // Multi-row INSERTs of CHUNK rows: one statement call per chunk instead of per row.
+      let i = 0;
+      for (; i + CHUNK <= leaves.length; i += CHUNK) {
+        const args: unknown[] = [];
+        for (let k = i; k < i + CHUNK; k++) pushLeaf(args, leaves[k]!);
+        insLeafChunk().run(args);
+      }
       const s = insLeaf();
-      for (const l of leaves) s.run(l.index, l.leafHash, l.data, l.type, l.subjectHash, l.createdAt.getTime());
+      for (; i < leaves.length; i++) {
+        const args: unknown[] = [];
+        pushLeaf(args, leaves[i]!);
+        s.run(args);
+      }
     },
     async insertNodes(nodes: readonly NodeRecord[]) {
+      let i = 0;
+      for (; i + CHUNK <= nodes.length; i += CHUNK) {
+        const args: unknown[] = [];
+        for (let k = i; k < i + CHUNK; k++) args.push(nodeKey(nodes[k]!.level, nodes[k]!.index), nodes[k]!.hash);
+        insNodeChunk().run(args);
+      }
       const s = insNode();
-      for (const n of nodes) s.run(nodeKey(n.level, n.index), n.hash);
+      for (; i < nodes.length; i++) s.run(nodeKey(nodes[i]!.level, nodes[i]!.index), nodes[i]!.hash);
     },
     async getNodes(ids: readonly NodeId[]) {
       return readNodes(ids, getNode(), getLeafHash());
@@ -65,7 +95,9 @@ export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRe
       return { index: r.idx, leafHash: r.leaf_hash, data: r.data, type: r.type, subjectHash: r.subject_hash, createdAt: new Date(r.created_at) };
     },
     async findByLeafHash(leafHash: Uint8Array) {
-      return byHash().get(Buffer.from(leafHash)) as number | undefined;
+      if (leafHash.length !== 32) return undefined;
+      const h = Buffer.from(leafHash);
+      return byHash().get(leafKey(h), h) as number | undefined;
     },
     async latestCheckpoint() {
       const r = db.select().from(tlogCheckpoints).orderBy(desc(tlogCheckpoints.size)).limit(1).get();

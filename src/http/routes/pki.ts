@@ -1,0 +1,131 @@
+/**
+ * Published keys and certificates (public), and department certificate management (admin).
+ *   GET  /.well-known/jwks.json      token key (ES256, x5c) + transparency-log key (Ed25519)
+ *   GET  /pki/trust-bundle.pem       root + issuing CA
+ *   GET  /pki/crl                    current CRL (DER; ?format=pem for PEM)
+ *   GET  /pki/certificates/:serial   one certificate Sidian issued, with status
+ *   GET  /departments/:id/certificates, POST /departments/:id/certificates, POST /pki/certificates/:serial/revoke
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { Context } from "../../context.js";
+import { AppError } from "../../errors.js";
+import { actorLabel } from "../../modules/kernel.js";
+import { TLOG_EVENTS } from "../../modules/tlog/index.js";
+import { REVOCATION_REASONS, toPem, type CertificateRecord, type RevocationReason } from "../../pki/index.js";
+import { requireDepartment } from "../plugins/auth.js";
+import { problems } from "../schemas.js";
+
+const CertificateOut = Type.Object({
+  serial: Type.String(), profile: Type.String(), subject: Type.String(), issuerSerial: Type.String(),
+  departmentId: Type.Union([Type.String(), Type.Null()]), sha256: Type.String(),
+  notBefore: Type.String({ format: "date-time" }), notAfter: Type.String({ format: "date-time" }),
+  status: Type.String(), revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  revocationReason: Type.Union([Type.String(), Type.Null()]), pem: Type.String(),
+}, { $id: "Certificate" });
+const SerialParam = Type.Object({ serial: Type.String({ pattern: "^[0-9a-fA-F]{2,64}$" }) });
+const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const IssueBody = Type.Object({
+  profile: Type.Union([Type.Literal("licence-signing"), Type.Literal("signer")], { description: "seal certificates are issued with seals" }),
+  commonName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "signer: the person's name" })),
+  validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1825 })),
+}, { additionalProperties: false });
+const RevokeBody = Type.Object({
+  reason: Type.Union(Object.keys(REVOCATION_REASONS).filter((r) => r !== "certificateHold" && r !== "removeFromCRL").map((r) => Type.Literal(r))),
+}, { additionalProperties: false });
+
+function certOut(c: CertificateRecord) {
+  return {
+    serial: c.serial, profile: c.profile, subject: c.subject, issuerSerial: c.issuerSerial, departmentId: c.departmentId, sha256: c.sha256,
+    notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), status: c.status,
+    revokedAt: c.revokedAt ? c.revokedAt.toISOString() : null, revocationReason: c.revocationReason, pem: toPem(c.der, "CERTIFICATE"),
+  };
+}
+
+export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Context }) {
+  const { ctx } = opts;
+  const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
+  app.addSchema(CertificateOut);
+
+  // The JWKS is static for the life of the process: build it once.
+  const logKey = ctx.tlog.publicKey();
+  const jwks = {
+    keys: [
+      ...ctx.pki.jwks().keys,
+      { ...(ctx.material.log.publicKey.export({ format: "jwk" }) as Record<string, unknown>), kid: `log:${logKey.keyId}`, alg: "EdDSA", use: "sig" },
+    ],
+  };
+  const jwksBody = JSON.stringify(jwks);
+
+  app.get("/.well-known/jwks.json", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], summary: "Public keys: access-token key (ES256) and transparency-log key (Ed25519)",
+      response: { 200: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }) } },
+  }, async (_req, reply) => reply.header("cache-control", "public, max-age=300").type("application/json").send(jwksBody));
+
+  app.get("/pki/trust-bundle.pem", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], summary: "Trust anchors: the root CA and the issuing CA (PEM)", response: { 200: Type.String() } },
+  }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").type("application/x-pem-file").send(ctx.pki.trustBundlePem()));
+
+  app.get<{ Querystring: { format?: "der" | "pem" } }>("/pki/crl", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], summary: "Current CRL of the issuing CA (DER, or PEM with ?format=pem)",
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }) },
+  }, async (req, reply) => {
+    const der = await ctx.pki.crl();
+    reply.header("cache-control", "public, max-age=60");
+    if (req.query.format === "pem") return reply.type("application/x-pem-file").send(toPem(der, "X509 CRL"));
+    return reply.type("application/pkix-crl").send(Buffer.from(der));
+  });
+
+  app.get<{ Params: Static<typeof SerialParam> }>("/pki/certificates/:serial", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], summary: "A certificate Sidian issued, with its status", params: SerialParam,
+      response: { 200: Type.Ref("Certificate"), ...problems(400, 404) } },
+  }, async (req) => certOut(await ctx.pki.certificate(req.params.serial.toLowerCase())));
+
+  app.get<{ Params: Static<typeof IdParam> }>("/departments/:id/certificates", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["pki"], summary: "A department's certificates (issuers: their own department only)", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Certificate")) }), ...problems(401, 403, 404) } },
+  }, async (req) => {
+    requireDepartment(req.actor, req.params.id);
+    await ctx.directory.getDepartment(req.params.id);
+    return { items: (await ctx.uow.read.certificates.listByDepartment(req.params.id)).map(certOut) };
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof IssueBody> }>("/departments/:id/certificates", {
+    config: { auth: { roles: ["admin"], scopes: ["admin"] } },
+    schema: { tags: ["pki"], summary: "Issue a licence-signing or signer certificate (new key) for a department", security: [{ bearer: [] }],
+      params: IdParam, body: IssueBody, response: { 201: Type.Ref("Certificate"), ...problems(400, 401, 403, 404) } },
+  }, async (req, reply) => {
+    const serial = await ctx.uow.write(async (repos, tx) => {
+      const d = await repos.departments.byId(req.params.id);
+      if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
+      const c = await ctx.issueCertificate(repos, tx, {
+        department: d, profile: req.body.profile,
+        ...(req.body.commonName ? { commonName: req.body.commonName } : {}),
+        ...(req.body.validityDays ? { validityDays: req.body.validityDays } : {}),
+      }, req.actor);
+      return c.serial;
+    });
+    return reply.code(201).send(certOut(await ctx.pki.certificate(serial)));
+  });
+
+  app.post<{ Params: Static<typeof SerialParam>; Body: Static<typeof RevokeBody> }>("/pki/certificates/:serial/revoke", {
+    config: { auth: { roles: ["admin"], scopes: ["admin"] } },
+    schema: { tags: ["pki"], summary: "Revoke a certificate (final; its key is retired and the CRL is re-signed)", security: [{ bearer: [] }],
+      params: SerialParam, body: RevokeBody, response: { 200: Type.Ref("Certificate"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req) => {
+    const serial = req.params.serial.toLowerCase();
+    await ctx.uow.write(async (repos, tx) => {
+      const r = await ctx.pki.revokeCertificate(repos, serial, req.body.reason as RevocationReason, ctx.clock.now(), tx);
+      await ctx.tlog.append(repos, tx, {
+        type: TLOG_EVENTS.certificateRevoked, subject: `certificate:${r.serial}`, actor: actorLabel(req.actor),
+        data: { serial: r.serial, profile: r.profile, reason: req.body.reason, keyId: r.keyId },
+      });
+    });
+    return certOut(await ctx.pki.certificate(serial));
+  });
+}

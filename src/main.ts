@@ -1,0 +1,193 @@
+/**
+ * The `sidian` command. `npm start` runs `sidian serve`.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, type Config } from "./config.js";
+import { createContext, type Context } from "./context.js";
+import { demoText, seedDemo } from "./demo.js";
+import { AppError } from "./errors.js";
+import { mintHolderToken } from "./modules/auth/index.js";
+import type { Actor, Role } from "./modules/kernel.js";
+import { logAudit, logVerifyProof } from "./modules/tlog/cli.js";
+import { formatKeysSummary, keysInit, keysShow, loadKeyMaterial } from "./pki/index.js";
+import { startServer } from "./server.js";
+
+const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
+
+usage: sidian <command> [options]
+
+  serve [--demo]                         migrate and serve (SIDIAN_* environment, see README)
+  demo                                   seed demo department and clients; print curl commands
+  keys init [--dev] [--dir D] [--force]  create key material (--dev: DEV-ONLY keys for keys-dev/)
+  keys show [--dir D]                    show the loaded chain, keys and fingerprints
+  departments create --name N --uscc U --region R
+  departments list
+  clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
+  clients list
+  clients rotate --id ID                 new secret for a client
+  dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
+  log audit [--json]                     recompute the transparency log and check every checkpoint
+  log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
+  log checkpoint                         sign a checkpoint now
+`;
+
+const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`sidian: ${msg}\n`);
+  process.exit(code);
+}
+
+async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await createContext(config, { autoCheckpoint: false });
+  try {
+    const r = await fn(ctx);
+    await ctx.tlog.checkpoint().catch(() => undefined);
+    return r;
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  const args = (options: ParseArgsConfig["options"], list = rest) =>
+    parseArgs({ args: list, options: options ?? {}, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+  const str = (v: string | boolean | undefined, name: string): string => (typeof v === "string" && v ? v : fail(`--${name} is required`));
+
+  if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  switch (cmd) {
+    case "serve": {
+      const o = args({ demo: { type: "boolean" } }, [sub, ...rest].filter((x): x is string => x !== undefined));
+      await startServer(config, {
+        onReady: async (r) => {
+          if (r.ctx.material.dev) r.app.log.warn("using DEVELOPMENT keys from " + config.keysDir + " (never in production)");
+          if (o.demo) process.stdout.write(demoText(await seedDemo(r.ctx), r.url));
+        },
+      });
+      return -1; // keep running
+    }
+    case "demo": {
+      const seed = await withContext(config, seedDemo);
+      process.stdout.write(demoText(seed, config.publicUrl));
+      return 0;
+    }
+    case "keys": {
+      if (sub === "init") {
+        const o = args({ dev: { type: "boolean" }, dir: { type: "string" }, force: { type: "boolean" } });
+        const dir = typeof o.dir === "string" ? o.dir : config.keysDir;
+        const r = await keysInit({ dir, dev: Boolean(o.dev), force: Boolean(o.force), publicUrl: config.publicUrl });
+        process.stdout.write(`key material written to ${dir}\n${JSON.stringify(r, null, 2)}\n`);
+        return 0;
+      }
+      if (sub === "show") {
+        const o = args({ dir: { type: "string" } });
+        process.stdout.write(formatKeysSummary(await keysShow(typeof o.dir === "string" ? o.dir : config.keysDir)) + "\n");
+        return 0;
+      }
+      return fail("keys init|show");
+    }
+    case "departments": {
+      if (sub === "create") {
+        const o = args({ name: { type: "string" }, uscc: { type: "string" }, region: { type: "string" } });
+        const d = await withContext(config, (ctx) => ctx.directory.createDepartment({ name: str(o.name, "name"), uscc: str(o.uscc, "uscc"), regionCode: str(o.region, "region") }, CLI_ACTOR));
+        process.stdout.write(JSON.stringify(d, null, 2) + "\n");
+        return 0;
+      }
+      if (sub === "list") {
+        const items = await withContext(config, (ctx) => ctx.directory.listDepartments({ limit: 500 }));
+        for (const d of items) process.stdout.write(`${d.id}  ${d.uscc}  ${d.regionCode}  ${d.name}\n`);
+        return 0;
+      }
+      return fail("departments create|list");
+    }
+    case "clients": {
+      if (sub === "create") {
+        const o = args({ name: { type: "string" }, role: { type: "string" }, id: { type: "string" }, department: { type: "string" }, matters: { type: "string" } });
+        const role = str(o.role, "role");
+        if (!["admin", "issuer", "consumer", "counter"].includes(role)) fail("--role must be admin, issuer, consumer or counter");
+        const r = await withContext(config, (ctx) => ctx.directory.createClient({
+          name: str(o.name, "name"), role: role as Role,
+          ...(typeof o.id === "string" ? { id: o.id } : {}),
+          departmentId: typeof o.department === "string" ? o.department : null,
+          matters: typeof o.matters === "string" ? o.matters.split(",").map((s) => s.trim()).filter(Boolean) : [],
+        }, CLI_ACTOR));
+        process.stdout.write(`client_id=${r.client.id}\nclient_secret=${r.secret}\n(the secret is shown once; only its hash is stored)\n`);
+        return 0;
+      }
+      if (sub === "list") {
+        const items = await withContext(config, (ctx) => ctx.directory.listClients({ limit: 500 }));
+        for (const c of items) process.stdout.write(`${c.id}  ${c.role}  ${c.status}  dept=${c.departmentId ?? "-"}  matters=${c.matters.join(",") || "-"}  ${c.name}\n`);
+        return 0;
+      }
+      if (sub === "rotate") {
+        const o = args({ id: { type: "string" } });
+        const r = await withContext(config, (ctx) => ctx.directory.updateClient(str(o.id, "id"), { rotateSecret: true }, CLI_ACTOR));
+        process.stdout.write(`client_id=${r.client.id}\nclient_secret=${r.secret}\n`);
+        return 0;
+      }
+      return fail("clients create|list|rotate");
+    }
+    case "dev": {
+      if (sub !== "holder-token") return fail("dev holder-token");
+      const o = args({ code: { type: "string" }, "code-type": { type: "string" }, ttl: { type: "string" }, name: { type: "string" } });
+      const m = await loadKeyMaterial(config.keysDir);
+      if (!m.dev || !m.idp.privateKey || !m.idp.kid) fail("dev holder-token works only with DEV key material that holds the dev IdP key");
+      const token = await mintHolderToken({
+        idpPrivateKey: m.idp.privateKey, kid: m.idp.kid, idpIssuer: config.idpIssuer, code: str(o.code, "code"),
+        codeType: typeof o["code-type"] === "string" ? o["code-type"] : "111",
+        ...(typeof o.name === "string" ? { name: o.name } : {}),
+        ttlSeconds: typeof o.ttl === "string" ? Number(o.ttl) : 900,
+      });
+      process.stdout.write(token + "\n");
+      return 0;
+    }
+    case "log": {
+      if (sub === "audit") {
+        const o = args({ json: { type: "boolean" } });
+        const m = await loadKeyMaterial(config.keysDir);
+        const r = await logAudit({ dbPath: config.dbPath, publicKeyPem: m.log.publicKeyPem, origin: config.logOrigin, json: Boolean(o.json) });
+        return r.ok ? 0 : 1;
+      }
+      if (sub === "verify-proof") {
+        const o = args({ proof: { type: "string" }, vkey: { type: "string" }, checkpoint: { type: "string" }, leaf: { type: "string" } });
+        const v = await logVerifyProof({
+          proofFile: str(o.proof, "proof"), vkey: str(o.vkey, "vkey"),
+          ...(typeof o.checkpoint === "string" ? { checkpointFile: o.checkpoint } : {}),
+          ...(typeof o.leaf === "string" ? { leafFile: o.leaf } : {}),
+        });
+        return v.result === "VALID" ? 0 : 1;
+      }
+      if (sub === "checkpoint") {
+        const cp = await withContext(config, (ctx) => ctx.tlog.checkpoint());
+        process.stdout.write(cp.note);
+        return 0;
+      }
+      return fail("log audit|verify-proof|checkpoint");
+    }
+    default:
+      return fail(`unknown command ${cmd}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof AppError) {
+      process.stderr.write(`sidian: ${e.code}: ${e.message}\n`);
+      process.exit(e.code === "CONFIG_INVALID" || e.code === "DEV_KEYS_IN_PRODUCTION" || e.code === "KEYSTORE_LOCKED" ? 78 : 1);
+    }
+    if ((e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (e as { code?: string }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      fail((e as Error).message);
+    }
+    process.stderr.write(`sidian: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
+

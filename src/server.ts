@@ -1,0 +1,75 @@
+/**
+ * The running service: context + app + listen, with graceful shutdown on SIGINT/SIGTERM (stop accepting, finish
+ * in-flight requests, publish a last checkpoint, close the database).
+ */
+import type { FastifyInstance } from "fastify";
+import pino from "pino";
+import { buildApp, loggerOptions, type AppDeps } from "./app.js";
+import type { Config } from "./config.js";
+import { createContext, type Context } from "./context.js";
+import logRoutes from "./http/routes/log.js";
+import pkiRoutes from "./http/routes/pki.js";
+
+/** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
+export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
+  return {
+    config: ctx.config,
+    auth: ctx.auth,
+    directory: ctx.directory,
+    ready: ctx.ready,
+    routes: [
+      (app: FastifyInstance) => pkiRoutes(app, { ctx }),
+      (app: FastifyInstance) => logRoutes(app, { tlog: ctx.tlog }),
+    ],
+    ...(logger !== undefined ? { logger } : {}),
+  };
+}
+
+export interface Running {
+  ctx: Context;
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, opts: { onReady?: (r: Running) => Promise<void> | void; handleSignals?: boolean } = {}): Promise<Running> {
+  const logger = pino(loggerOptions(config));
+  const ctx = await createContext(config, { log: logger });
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(appDeps(ctx, logger));
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const url = typeof addr === "object" && addr ? `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}` : config.publicUrl;
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info("shutting down");
+      await app.close();
+      await ctx.tlog.checkpoint().catch(() => undefined);
+      await ctx.close();
+      logger.info("stopped");
+    })());
+  const running: Running = { ctx, app, url, stop };
+  if (opts.handleSignals !== false) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.once(sig, () => {
+        const force = setTimeout(() => {
+          logger.error("shutdown took longer than 15 s; exiting");
+          process.exit(1);
+        }, 15_000);
+        force.unref();
+        stop().then(() => process.exit(0), (e) => {
+          logger.error({ err: e }, "shutdown failed");
+          process.exit(1);
+        });
+      });
+    }
+  }
+  await opts.onReady?.(running);
+  return running;
+}

@@ -1,0 +1,108 @@
+import t from "tap";
+import { loadConfig } from "../../src/config.js";
+import { createContext } from "../../src/context.js";
+import { AppError } from "../../src/errors.js";
+import { bearer, build, ROOT, testConfig } from "../helpers/app.js";
+
+t.test("health, readiness, request ids, headers, not found", async (t) => {
+  const h = await build(t);
+  const health = await h.app.inject({ url: "/healthz" });
+  t.same(health.json(), { status: "ok", version: "0.1.0" });
+  const ready = await h.app.inject({ url: "/readyz" });
+  t.same(ready.json(), { status: "ready", db: true, keys: true });
+
+  const withId = await h.app.inject({ url: "/healthz", headers: { "x-request-id": "abc-123" } });
+  t.equal(withId.headers["x-request-id"], "abc-123", "a sane incoming request id is kept");
+  const evil = await h.app.inject({ url: "/healthz", headers: { "x-request-id": "<script>" } });
+  t.match(evil.headers["x-request-id"], /^[0-9a-f-]{36}$/, "an unsafe one is replaced");
+
+  t.match(health.headers["content-security-policy"], /default-src 'self'/);
+  t.equal(health.headers["x-content-type-options"], "nosniff");
+  t.notOk(health.headers["strict-transport-security"], "no HSTS outside production");
+
+  const nf = await h.app.inject({ url: "/nope" });
+  t.equal(nf.statusCode, 404);
+  t.equal(nf.json().code, "ROUTE_NOT_FOUND");
+  t.equal(nf.json().requestId, nf.headers["x-request-id"]);
+});
+
+t.test("body limits and malformed bodies", async (t) => {
+  const h = await build(t, { SIDIAN_BODY_LIMIT: "2048" });
+  const admin = await h.client("admin");
+  const big = await h.app.inject({ method: "POST", url: "/departments", headers: { ...bearer(admin.token), "content-type": "application/json" }, payload: JSON.stringify({ name: "x".repeat(5000) }) });
+  t.equal(big.statusCode, 413);
+  t.equal(big.json().code, "BODY_TOO_LARGE");
+  const bad = await h.app.inject({ method: "POST", url: "/departments", headers: { ...bearer(admin.token), "content-type": "application/json" }, payload: "{not json" });
+  t.equal(bad.json().code, "VALIDATION_FAILED");
+  const xml = await h.app.inject({ method: "POST", url: "/departments", headers: { ...bearer(admin.token), "content-type": "application/xml" }, payload: "<a/>" });
+  t.equal(xml.statusCode, 415);
+  t.equal(xml.json().code, "UNSUPPORTED_MEDIA_TYPE");
+});
+
+t.test("public routes are rate limited", async (t) => {
+  const h = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "3" });
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) codes.push((await h.app.inject({ url: "/.well-known/jwks.json" })).statusCode);
+  t.same(codes, [200, 200, 200, 429, 429]);
+  const res = await h.app.inject({ url: "/.well-known/jwks.json" });
+  t.equal(res.json().code, "RATE_LIMITED");
+  t.type(res.json().details.retryAfterSeconds, "number");
+  const tok = await h.app.inject({ method: "POST", url: "/oauth/token", payload: { grant_type: "client_credentials", client_id: "a", client_secret: "b" } });
+  t.equal(tok.statusCode, 401, "token endpoint has its own bucket");
+});
+
+t.test("OpenAPI: every route documents its responses", async (t) => {
+  const h = await build(t);
+  const spec = (await h.app.inject({ url: "/docs/json" })).json();
+  t.equal(spec.openapi, "3.0.3");
+  let n = 0;
+  for (const [p, ops] of Object.entries(spec.paths as Record<string, Record<string, { responses?: Record<string, unknown>; summary?: string; tags?: string[] }>>)) {
+    for (const [m, op] of Object.entries(ops)) {
+      n++;
+      t.ok(op.summary, `${m} ${p} has a summary`);
+      t.ok(op.tags?.length, `${m} ${p} has a tag`);
+      t.ok(op.responses && Object.keys(op.responses).some((s) => s.startsWith("2")), `${m} ${p} documents a success response`);
+    }
+  }
+  t.ok(n >= 20, `${n} operations documented`);
+  const ui = await h.app.inject({ url: "/docs/" });
+  t.equal(ui.statusCode, 200);
+});
+
+t.test("JWKS and trust bundle are published", async (t) => {
+  const h = await build(t);
+  const jwks = (await h.app.inject({ url: "/.well-known/jwks.json" })).json();
+  const token = jwks.keys.find((k: { kid: string }) => k.kid === h.ctx.material.token.kid);
+  t.equal(token.alg, "ES256");
+  t.notOk("d" in token, "no private part");
+  t.ok(jwks.keys.find((k: { alg: string; kid: string }) => k.alg === "EdDSA" && k.kid.startsWith("log:")), "log key published");
+  const bundle = await h.app.inject({ url: "/pki/trust-bundle.pem" });
+  t.equal((bundle.body.match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+  const crl = await h.app.inject({ url: "/pki/crl" });
+  t.equal(crl.headers["content-type"], "application/pkix-crl");
+  t.equal(crl.rawPayload[0], 0x30, "DER");
+  const admin = await h.client("admin");
+  t.equal((await h.app.inject({ url: "/pki/certificates/00ff", headers: bearer(admin.token) })).json().code, "CERTIFICATE_NOT_FOUND");
+});
+
+t.test("configuration", async (t) => {
+  let err: unknown;
+  try {
+    loadConfig({ SIDIAN_PORT: "eighty", SIDIAN_LOG_LEVEL: "loud", SIDIAN_PUBLIC_URL: "ftp://x" });
+  } catch (e) {
+    err = e;
+  }
+  t.ok(err instanceof AppError && err.code === "CONFIG_INVALID");
+  for (const name of ["SIDIAN_PORT", "SIDIAN_LOG_LEVEL", "SIDIAN_PUBLIC_URL"]) t.match((err as Error).message, name, `lists ${name}`);
+  const c = loadConfig({}, "/srv/app");
+  t.equal(c.port, 8080);
+  t.equal(c.host, "127.0.0.1");
+  t.equal(c.dbPath, "/srv/app/data/sidian.db");
+  t.equal(c.publicUrl, "http://127.0.0.1:8080");
+  t.throws(() => loadConfig({ SIDIAN_MODE: "production", SIDIAN_PUBLIC_URL: "http://x.example" }), /https in production/);
+});
+
+t.test("production refuses the dev keys", async (t) => {
+  const config = { ...testConfig(t), mode: "production" as const, keysDir: `${ROOT}/keys-dev` };
+  await t.rejects(createContext(config), { code: "DEV_KEYS_IN_PRODUCTION", message: /DEVELOPMENT keys/ });
+});
