@@ -5,7 +5,7 @@
  * Algorithm allow-list: ES256 only. `alg: none`, HS256 (with our public key as the secret) and every other
  * algorithm are refused by jose before any key is used.
  */
-import { randomUUID, type KeyObject } from "node:crypto";
+import { createHash, randomUUID, type KeyObject } from "node:crypto";
 import { SignJWT, jwtVerify, decodeJwt, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { checkCitizenId, checkUscc, HOLDER_CODE_TYPES } from "../../codes/index.js";
 import { verifySecret } from "../../crypto/password.js";
@@ -46,8 +46,31 @@ export interface TokenResponse {
 // A dummy hash so a wrong client id costs the same as a wrong secret (no client enumeration by timing).
 const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
+/**
+ * Successful secret checks are remembered for a while so that a client fetching tokens often does not pay scrypt
+ * every time. The key is SHA-256(client id, secret, stored hash): it changes when the secret is rotated, and holds
+ * nothing that helps an attacker (the secrets are 256-bit random, so a fast hash of one cannot be brute-forced).
+ */
+const VERIFIED_TTL_MS = 10 * 60_000;
+const VERIFIED_MAX = 10_000;
+
 export function createAuthService(deps: AuthDeps) {
   const { uow, clock, signingKey } = deps;
+  const verified = new Map<string, number>();
+  /** Access tokens whose signature and claims were verified, by their exact text (bounded, oldest out first). */
+  const verifiedTokens = new Map<string, JWTPayload>();
+  async function checkSecret(clientId: string, secret: string, stored: string): Promise<boolean> {
+    const k = createHash("sha256").update(clientId).update("\0").update(secret).update("\0").update(stored).digest("base64");
+    const now = clock.now().getTime();
+    const until = verified.get(k);
+    if (until !== undefined && until > now) return true;
+    const ok = await verifySecret(secret, stored);
+    if (ok) {
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(k, now + VERIFIED_TTL_MS);
+    }
+    return ok;
+  }
   const ourKey: JWTVerifyGetKey = async (header) => {
     if (header.kid !== signingKey.kid) throw new AppError("TOKEN_INVALID", "Unknown token key.");
     return signingKey.publicKey;
@@ -56,7 +79,7 @@ export function createAuthService(deps: AuthDeps) {
   async function issueToken(req: { grantType: string; clientId: string; clientSecret: string; scope?: string }): Promise<TokenResponse> {
     if (req.grantType !== "client_credentials") throw new AppError("UNSUPPORTED_GRANT_TYPE");
     const client = await uow.read.clients.byId(req.clientId);
-    const ok = await verifySecret(req.clientSecret, client?.secretHash ?? DUMMY_HASH);
+    const ok = await checkSecret(req.clientId, req.clientSecret, client?.secretHash ?? DUMMY_HASH);
     if (!client || !ok || client.status !== "active") throw new AppError("INVALID_CLIENT");
     let scopes = client.scopes;
     if (req.scope !== undefined && req.scope.trim() !== "") {
@@ -102,14 +125,23 @@ export function createAuthService(deps: AuthDeps) {
     }
     const currentDate = clock.now();
     if (iss === deps.issuer) {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, ourKey, {
-          algorithms: [...ALLOWED_ALGS], issuer: deps.issuer, audience: ACCESS_TOKEN_AUDIENCE, typ: "at+jwt", currentDate, clockTolerance: 5,
-          requiredClaims: ["exp", "iat", "sub"],
-        }));
-      } catch (e) {
-        throw mapJoseError(e);
+      // A token whose signature was already checked is not checked again (same bytes, same result); its expiry is.
+      let payload = verifiedTokens.get(token);
+      if (payload && (payload.exp ?? 0) + 5 <= currentDate.getTime() / 1000) {
+        verifiedTokens.delete(token);
+        throw new AppError("TOKEN_EXPIRED");
+      }
+      if (!payload) {
+        try {
+          ({ payload } = await jwtVerify(token, ourKey, {
+            algorithms: [...ALLOWED_ALGS], issuer: deps.issuer, audience: ACCESS_TOKEN_AUDIENCE, typ: "at+jwt", currentDate, clockTolerance: 5,
+            requiredClaims: ["exp", "iat", "sub"],
+          }));
+        } catch (e) {
+          throw mapJoseError(e);
+        }
+        if (verifiedTokens.size >= VERIFIED_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+        verifiedTokens.set(token, payload);
       }
       const client = await uow.read.clients.byId(String(payload.sub));
       if (!client || client.status !== "active") throw new AppError("TOKEN_INVALID", "The client is no longer active.");

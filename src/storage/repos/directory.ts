@@ -1,10 +1,13 @@
 import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
 import { clients, departments } from "../schema/directory.js";
 import type { Client, ClientRepo, Department, DepartmentRepo } from "../../modules/directory/ports.js";
 
 export function createDirectoryRepos(db: Drizzle, _raw: BetterSqlite3.Database): { departments: DepartmentRepo; clients: ClientRepo } {
+  // Hot lookups (every authenticated request reads its client) use prepared statements.
+  const clientById = db.select().from(clients).where(eq(clients.id, sql.placeholder("id"))).prepare();
+  const departmentById = db.select().from(departments).where(eq(departments.id, sql.placeholder("id"))).prepare();
   const deps: DepartmentRepo = {
     async insert(d) {
       db.insert(departments).values(d).run();
@@ -13,7 +16,7 @@ export function createDirectoryRepos(db: Drizzle, _raw: BetterSqlite3.Database):
       db.update(departments).set(patch).where(eq(departments.id, id)).run();
     },
     async byId(id) {
-      return db.select().from(departments).where(eq(departments.id, id)).get() as Department | undefined;
+      return departmentById.get({ id }) as Department | undefined;
     },
     async byUscc(uscc) {
       return db.select().from(departments).where(eq(departments.uscc, uscc)).get() as Department | undefined;
@@ -31,7 +34,7 @@ export function createDirectoryRepos(db: Drizzle, _raw: BetterSqlite3.Database):
       db.update(clients).set(patch).where(eq(clients.id, id)).run();
     },
     async byId(id) {
-      return db.select().from(clients).where(eq(clients.id, id)).get() as Client | undefined;
+      return clientById.get({ id }) as Client | undefined;
     },
     async list({ limit, after, departmentId }) {
       const conds = [after ? gt(clients.id, after) : undefined, departmentId ? eq(clients.departmentId, departmentId) : undefined]

@@ -1,0 +1,56 @@
+/**
+ * A server for the benchmarks, run in a child process by bench/lib.ts `startServer(kind)`.
+ *   bare    a bare Fastify JSON route (the in-run baseline)
+ *   sidian  the real app on a temp SQLite file with the dev keys, plus an admin client
+ * Prints `READY {json}` on stdout when listening.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Fastify from "fastify";
+import { buildApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { createContext } from "../src/context.js";
+import { appDeps } from "../src/server.js";
+
+const kind = process.argv[2] ?? "bare";
+
+async function main() {
+  if (kind === "bare") {
+    const app = Fastify({ logger: false });
+    app.get("/bare", async () => ({ hello: "world" }));
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    console.log(`READY ${JSON.stringify({ port: String(port) })}`);
+    process.once("SIGTERM", () => void app.close().then(() => process.exit(0)));
+    return;
+  }
+  if (kind === "sidian") {
+    const dir = process.env.BENCH_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sidian-bench-"));
+    const config = loadConfig({
+      ...process.env,
+      SIDIAN_MODE: "test",
+      SIDIAN_DB: process.env.BENCH_DB ?? path.join(dir, "bench.db"),
+      SIDIAN_PORT: "0",
+      SIDIAN_LOG_LEVEL: "silent",
+      SIDIAN_PUBLIC_RATE_LIMIT: "1000000",
+    });
+    const ctx = await createContext(config);
+    const app = await buildApp(appDeps(ctx, false));
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const { client, secret } = await ctx.directory.createClient({ name: "bench admin", role: "admin" }, { kind: "system", name: "bench" });
+    console.log(`READY ${JSON.stringify({ port: String(port), clientId: client.id, secret, dir })}`);
+    process.once("SIGTERM", () => void app.close().then(() => ctx.close()).then(() => {
+      if (!process.env.BENCH_DIR) fs.rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }));
+    return;
+  }
+  throw new Error(`unknown bench server kind ${kind}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
