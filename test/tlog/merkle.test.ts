@@ -180,7 +180,7 @@ t.test("every size 1..64: roots, all inclusion and consistency proofs match the 
     f.append(leaves[n - 1]!);
     const d = leaves.slice(0, n);
     const root = mth(d);
-    let bad: string[] = [];
+    const bad: string[] = [];
     if (!f.root().equals(root)) bad.push("frontier root");
     if (!(await rootFromNodes(n, read)).equals(root)) bad.push("root from nodes");
     for (let m = 0; m < n; m++) {
