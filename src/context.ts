@@ -49,7 +49,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         "Create production key material (see keys-dev/README.md, 'Production') and point SIDIAN_KEYS_DIR at it.",
     );
   }
-  for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
+  // Dev material comes from git, which cannot keep 0600 modes: its warnings would be noise on every start.
+  if (material.dev) {
+    if (material.warnings.length) log.debug({ keysDir: config.keysDir, warnings: material.warnings }, "dev key material warnings");
+  } else {
+    for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
+  }
 
   const db = openSqlite(config.dbPath, { sync: config.dbSync });
   const uow = createUnitOfWork(db);
