@@ -7,6 +7,8 @@ import { Report, writeResults, type Figure } from "./lib.js";
 const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> }>> = {
   foundation: () => import("./foundation.js"),
   tlog: () => import("./tlog.js"),
+  seals: () => import("./seals.js"),
+  licences: () => import("./licences.js"),
 };
 
 async function main() {

@@ -2,14 +2,21 @@
  * Wiring: config → database → key material → services. The one place that knows every concrete part.
  * Tests call `createContext` with a temp database (and their own clock); server.ts and the CLI call it too.
  */
+import { hkdfSync } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { createLocalJWKSet } from "jose";
 import type { Config } from "./config.js";
 import { derivePiiProtector, type PiiProtector } from "./crypto/pii.js";
 import { AppError } from "./errors.js";
 import { createAuthService, type AuthService } from "./modules/auth/index.js";
 import { createDirectoryService, type DirectoryService } from "./modules/directory/index.js";
+import { createCatalogueService, type CatalogueService } from "./modules/catalogue/index.js";
+import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
+import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
+import { createSealService, type SealService } from "./modules/seals/index.js";
+import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
@@ -25,10 +32,45 @@ export interface Context {
   pki: PkiService;
   directory: DirectoryService;
   auth: AuthService;
+  catalogue: CatalogueService;
+  licences: LicenceService;
+  verifier: LicenceVerifier;
+  access: AccessService;
+  /** E-seals registry and PAdES stamping (issue 5). */
+  seals: SealService;
+  /** The internal RFC 3161 time-stamping authority. */
+  tsa: Tsa;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   ready(): { db: boolean; keys: boolean };
   close(): Promise<void>;
+}
+
+/**
+ * Appends `key.registered` for every service key and certificate of the keys folder that this deployment has not
+ * logged yet (root, issuing CA, TSA, token, log and IdP keys): a key swapped in later is visible in the log.
+ */
+async function registerServiceKeys(uow: ReturnType<typeof createUnitOfWork>, tlog: Tlog<Repos>, m: KeyMaterial, clock: Clock): Promise<void> {
+  const spkiSha = (k: KeyObject) => createHash("sha256").update(k.export({ format: "der", type: "spki" })).digest("hex");
+  const items: Array<{ role: string; sha256: string; data: Record<string, unknown> }> = [
+    ...([["root-ca", m.rootCert], ["issuing-ca", m.issuingCa.cert], ["tsa", m.tsa.cert], ["token", m.token.cert]] as const).map(([role, c]) => ({
+      role, sha256: c.sha256, data: { kind: "certificate", serial: c.serial, subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() },
+    })),
+    { role: "log", sha256: spkiSha(m.log.publicKey), data: { kind: "key", alg: "Ed25519" } },
+    ...m.idp.jwks.keys.map((jwk) => ({ role: "idp", sha256: spkiSha(createPublicKey({ key: jwk as import("node:crypto").JsonWebKey, format: "jwk" })), data: { kind: "key", alg: jwk.alg ?? null, kid: jwk.kid ?? null } })),
+  ];
+  const missing: typeof items = [];
+  for (const it of items) if (!(await uow.read.registeredKeys.has(it.sha256))) missing.push(it);
+  if (missing.length === 0) return;
+  await uow.write(async (repos, tx) => {
+    for (const it of missing) {
+      if (await repos.registeredKeys.has(it.sha256)) continue;
+      const { index } = await tlog.append(repos, tx, {
+        type: TLOG_EVENTS.keyRegistered, subject: `key:${it.sha256}`, actor: "system:startup", data: { role: it.role, sha256: it.sha256, ...it.data },
+      });
+      await repos.registeredKeys.insert({ sha256: it.sha256, role: it.role, logIndex: index, firstSeen: clock.now() });
+    }
+  });
 }
 
 export interface ContextOptions {
@@ -36,6 +78,8 @@ export interface ContextOptions {
   log?: Logger;
   /** Start the checkpoint timer (default true; tests may turn it off and checkpoint by hand). */
   autoCheckpoint?: boolean;
+  /** Run the licence expiry sweep every minute (default: as autoCheckpoint). */
+  autoExpire?: boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
@@ -85,6 +129,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     return c;
   }
 
+  await registerServiceKeys(uow, tlog, material, clock);
+
   const directory = createDirectoryService<Repos>({
     uow,
     clock,
@@ -108,13 +154,48 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     pii,
   });
 
+  // E-licences (issue 4): catalogue, licences (signing, lifecycle, status lists), verification, 免证办 access.
+  const catalogue = createCatalogueService<Repos>({ uow, clock, log: tlog });
+  const signer = createSigner<Repos>({ uow, pki, clock });
+  const licences = createLicenceService<Repos>({ uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log });
+  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
+  const access = createAccessService<Repos>({
+    uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
+    copySigner: createCopySigner({ privateKey: material.token.privateKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
+    linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/copy-link/v1", 32)),
+  });
+  let expiryTimer: NodeJS.Timeout | null = null;
+  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
+    expiryTimer = setInterval(() => {
+      licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
+    }, 60_000);
+    expiryTimer.unref();
+  }
+
+  // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
+  const tsa = createTsa({ material, clock });
+  const seals = createSealService<Repos>({
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa,
+    chain: [material.issuingCa.cert.der, material.rootCert.der],
+    issueCertificate,
+    revokeCertificate: async (repos, tx, serial, actor) => {
+      const r = await pki.revokeCertificate(repos, serial, "cessationOfOperation", clock.now(), tx);
+      await tlog.append(repos, tx, {
+        type: TLOG_EVENTS.certificateRevoked, subject: `certificate:${r.serial}`, actor: actorLabel(actor),
+        data: { serial: r.serial, profile: r.profile, reason: r.reason, keyId: r.keyId },
+      });
+    },
+  });
+
   let closed = false;
   return {
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa,
     ready: () => ({ db: !closed && db.ping(), keys: !closed }),
     async close() {
       if (closed) return;
       closed = true;
+      if (expiryTimer) clearInterval(expiryTimer);
+      await access.drain();
       await tlog.close();
       db.close();
     },

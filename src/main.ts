@@ -11,6 +11,8 @@ import type { Actor, Role } from "./modules/kernel.js";
 import { logAudit, logVerifyProof } from "./modules/tlog/cli.js";
 import { formatKeysSummary, keysInit, keysShow, loadKeyMaterial } from "./pki/index.js";
 import { startServer } from "./server.js";
+import { stampCommand, verifyCommand } from "./cli/seals.js";
+import { importFile } from "./cli/import.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -26,9 +28,14 @@ usage: sidian <command> [options]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
+  import FILE.ndjson --department ID [--errors F]   bulk-import licences (one JSON licence per line)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
+  stamp in.pdf --seal ID [--page N --x MM --y MM | --anchor TEXT] [--out F] [--reason R]
+                                         stamp a PDF with a seal (PAdES B-T, incremental)
+  verify file.pdf [--trust bundle.pem] [--json]
+                                         validate a signed PDF offline (exit 0 VALID, 1 INVALID, 3 INDETERMINATE)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -146,6 +153,15 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(token + "\n");
       return 0;
     }
+    case "import": {
+      if (!sub || sub.startsWith("-")) return fail("import FILE.ndjson --department ID [--errors FILE]");
+      const o = args({ department: { type: "string" }, errors: { type: "string" } });
+      const errors = typeof o.errors === "string" ? (await import("node:fs")).createWriteStream(o.errors) : undefined;
+      const r = await withContext(config, (ctx) => importFile(ctx, { file: sub, departmentId: str(o.department, "department"), ...(errors ? { errors } : {}) }));
+      errors?.end();
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      return r.failed > 0 ? 1 : 0;
+    }
     case "log": {
       if (sub === "audit") {
         const o = args({ json: { type: "boolean" } });
@@ -168,6 +184,16 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return fail("log audit|verify-proof|checkpoint");
+    }
+    case "stamp": {
+      const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
+      process.stdout.write(out);
+      return 0;
+    }
+    case "verify": {
+      const r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir)).trustBundlePem);
+      process.stdout.write(r.text);
+      return r.code;
     }
     default:
       return fail(`unknown command ${cmd}\n\n${USAGE}`);

@@ -9,6 +9,13 @@ import type { Config } from "./config.js";
 import { createContext, type Context } from "./context.js";
 import logRoutes from "./http/routes/log.js";
 import pkiRoutes from "./http/routes/pki.js";
+import sealRoutes from "./http/routes/seals.js";
+import tsaRoutes from "./http/routes/tsa.js";
+import verifyPdfRoutes from "./http/routes/verify-pdf.js";
+import catalogueRoutes from "./http/routes/catalogue.js";
+import licenceRoutes from "./http/routes/licences.js";
+import holderRoutes from "./http/routes/holders.js";
+import verifyRoutes from "./http/routes/verify.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
 export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
@@ -19,7 +26,14 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     ready: ctx.ready,
     routes: [
       (app: FastifyInstance) => pkiRoutes(app, { ctx }),
-      (app: FastifyInstance) => logRoutes(app, { tlog: ctx.tlog }),
+      (app: FastifyInstance) => sealRoutes(app, { ctx }),
+      (app: FastifyInstance) => tsaRoutes(app, { ctx }),
+      (app: FastifyInstance) => verifyPdfRoutes(app, { ctx }),
+      (app: FastifyInstance) => logRoutes(app, { tlog: ctx.tlog, rateLimit: ctx.config.publicRateLimit }),
+      (app: FastifyInstance) => catalogueRoutes(app, { catalogue: ctx.catalogue }),
+      (app: FastifyInstance) => licenceRoutes(app, { licences: ctx.licences, publicRateLimit: ctx.config.publicRateLimit }),
+      (app: FastifyInstance) => holderRoutes(app, { access: ctx.access }),
+      (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };

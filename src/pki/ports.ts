@@ -84,6 +84,12 @@ export interface CrlRepo {
   insert(rec: CrlRecord): Promise<void>;
 }
 
+/** Service keys already recorded in the transparency log (see `registerServiceKeys`). */
+export interface RegisteredKeyRepo {
+  has(sha256: string): Promise<boolean>;
+  insert(rec: { sha256: string; role: string; logIndex: number; firstSeen: Date }): Promise<void>;
+}
+
 export interface PkiRepos {
   readonly keys: KeyRepo;
   readonly certificates: CertificateRepo;

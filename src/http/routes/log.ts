@@ -18,6 +18,8 @@ export interface LogRoutesOptions {
   tlog: LogRoutesTlog;
   /** Who may see entries that name a holder; default: admins and that holder (`tlog.isEntitled`). */
   isEntitled?: (actor: Actor, event: LeafEvent) => boolean;
+  /** Requests per minute per IP on these public routes (default: unlimited, e.g. in tests). */
+  rateLimit?: number;
 }
 
 const Index = Type.Integer({ minimum: 0, maximum: 2 ** 48 });
@@ -53,9 +55,10 @@ const KeyOut = Type.Object({
 export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOptions) {
   const { tlog } = opts;
   const entitled = opts.isEntitled ?? tlog.isEntitled;
+  const limit = opts.rateLimit ? { rateLimit: { max: opts.rateLimit, timeWindow: "1 minute" } } : {};
 
   app.get<{ Querystring: Static<typeof CheckpointQuery> }>("/log/checkpoint", {
-    config: { auth: "public" },
+    config: { auth: "public", ...limit },
     schema: {
       tags: ["log"], summary: "Latest signed checkpoint (C2SP checkpoint, text/plain); ?size= for an earlier one",
       querystring: CheckpointQuery,
@@ -67,12 +70,12 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   });
 
   app.get("/log/key", {
-    config: { auth: "public" },
+    config: { auth: "public", ...limit },
     schema: { tags: ["log"], summary: "The log's public key (vkey and PEM)", response: { 200: KeyOut } },
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").send(tlog.publicKey()));
 
   app.get<{ Params: Static<typeof EntryParams> }>("/log/entries/:index", {
-    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true } },
+    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, ...limit },
     schema: {
       tags: ["log"], summary: "One log entry (redacted unless the caller may see the holder it names)",
       params: EntryParams, response: { 200: EntryOut, ...problems(400, 401, 403, 404) },
@@ -85,7 +88,7 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   });
 
   app.get<{ Querystring: Static<typeof InclusionQuery> }>("/log/proof/inclusion", {
-    config: { auth: "public" },
+    config: { auth: "public", ...limit },
     schema: {
       tags: ["log"], summary: "Inclusion proof of an entry (by index or leaf hash) in the tree of `size` (default: latest checkpoint)",
       querystring: InclusionQuery, response: { 200: InclusionOut, ...problems(400, 404) },
@@ -105,7 +108,7 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   });
 
   app.get<{ Querystring: Static<typeof ConsistencyQuery> }>("/log/proof/consistency", {
-    config: { auth: "public" },
+    config: { auth: "public", ...limit },
     schema: {
       tags: ["log"], summary: "Consistency proof between two tree sizes",
       querystring: ConsistencyQuery, response: { 200: ConsistencyOut, ...problems(400) },

@@ -10,8 +10,24 @@ export const TLOG_EVENTS = {
   clientUpdated: "client.updated",
   // keys and certificates (src/pki): data = { keyId, alg, spkiSha256 } / { serial, certSha256, profile, issuer }
   keyCreated: "key.created",
+  // service keys from the keys folder, logged once when a deployment first uses them (src/context.ts)
+  keyRegistered: "key.registered",
   certificateIssued: "certificate.issued",
   certificateRevoked: "certificate.revoked",
+  // e-seals (issue 5: src/modules/seals): data = { sealId, departmentId, certSerial, … }; stamps carry document hashes only
+  sealCreated: "seal.created",
+  sealStatusChanged: "seal.status-changed",
+  sealStamped: "seal.stamped",
+  // e-licences (issue 4: src/modules/catalogue, licences, access). Licence and access events carry `holder`.
+  licenceTypeCreated: "licence-type.created",
+  licenceTypeUpdated: "licence-type.updated",
+  matterCreated: "matter.created",
+  matterUpdated: "matter.updated",
+  licenceIssued: "licence.issued",
+  licenceStatusChanged: "licence.status-changed",
+  consentGranted: "consent.granted",
+  consentRevoked: "consent.revoked",
+  licenceAccessed: "licence.accessed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

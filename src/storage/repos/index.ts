@@ -7,14 +7,23 @@ import type BetterSqlite3 from "better-sqlite3";
 import type { Drizzle, SqliteHandle } from "../db.js";
 import type { UnitOfWork } from "../../modules/kernel.js";
 import { createDirectoryRepos } from "./directory.js";
-import { createPkiRepos } from "./pki.js";
+import { createPkiRepos, createRegisteredKeyRepo } from "./pki.js";
+import { createSealRepos } from "./seals.js";
 import { createTlogRepo } from "./tlog.js";
+import { createCatalogueRepos } from "./catalogue.js";
+import { createLicenceRepo } from "./licences.js";
+import { createAccessRepos } from "./access.js";
 
 export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
   return {
     ...createDirectoryRepos(db, raw),
     ...createPkiRepos(db, raw),
+    registeredKeys: createRegisteredKeyRepo(db),
+    ...createSealRepos(db, raw),
     tlog: createTlogRepo(db, raw),
+    ...createCatalogueRepos(db, raw),
+    licences: createLicenceRepo(db, raw),
+    ...createAccessRepos(db, raw),
   };
 }
 

@@ -5,8 +5,8 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { and, asc, desc, eq } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
-import { certificates, crls, keys } from "../schema/pki.js";
-import type { CertificateRecord, CertificateRepo, CrlRecord, CrlRepo, KeyRecord, KeyRepo, PkiRepos } from "../../pki/ports.js";
+import { certificates, crls, keys, registeredKeys } from "../schema/pki.js";
+import type { CertificateRecord, CertificateRepo, CrlRecord, CrlRepo, KeyRecord, KeyRepo, PkiRepos, RegisteredKeyRepo } from "../../pki/ports.js";
 import type { RevocationReason } from "../../pki/crl.js";
 import type { ProfileName } from "../../pki/profiles.js";
 
@@ -140,5 +140,16 @@ export function createPkiRepos(db: Drizzle, _raw: BetterSqlite3.Database): PkiRe
     keys: createKeyRepo(db),
     certificates: createCertificateRepo(db),
     crls: createCrlRepo(db),
+  };
+}
+
+export function createRegisteredKeyRepo(db: Drizzle): RegisteredKeyRepo {
+  return {
+    async has(sha256) {
+      return db.select({ s: registeredKeys.sha256 }).from(registeredKeys).where(eq(registeredKeys.sha256, sha256)).get() !== undefined;
+    },
+    async insert(rec) {
+      db.insert(registeredKeys).values(rec).run();
+    },
   };
 }

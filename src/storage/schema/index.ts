@@ -2,3 +2,7 @@
 export * from "./directory.js";
 export * from "./pki.js";
 export * from "./tlog.js";
+export * from "./catalogue.js";
+export * from "./licences.js";
+export * from "./access.js";
+export * from "./seals.js";

@@ -63,3 +63,16 @@ export const crls = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.issuerSerial, t.number] })],
 );
+
+/**
+ * Service keys and certificates from the keys folder (root, issuing CA, TSA, token, log, IdP keys) as first seen by
+ * this deployment: each is appended to the transparency log once (`key.registered`), so a key swapped in later
+ * shows up in the log.
+ */
+export const registeredKeys = sqliteTable("registered_keys", {
+  /** SHA-256 (hex) of the certificate DER, or of the SubjectPublicKeyInfo DER for bare keys. */
+  sha256: text("sha256").primaryKey(),
+  role: text("role").notNull(),
+  logIndex: integer("log_index").notNull(),
+  firstSeen: integer("first_seen", { mode: "timestamp_ms" }).notNull(),
+});

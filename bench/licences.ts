@@ -1,0 +1,167 @@
+/**
+ * E-licence benchmarks (issue 4). Seeds BENCH_LICENCES licences (default 1,000,000) through the bulk-import path
+ * (validated, signed ES256, encrypted, logged: the real service, in-process, synchronous=FULL), then serves the
+ * real app from a child process (bench/serve.ts `sidian` on the seeded file) and measures over HTTP, each with the
+ * bare Fastify route measured in the same run as baseline:
+ *   - bulk import, in-process (seeding) and over HTTP (POST /licences:batch, 10,000 lines per request);
+ *   - single issuance over HTTP (POST /licences, distinct holders, autocannon -c 50);
+ *   - 免证办 holder query (POST /holders/licences:query, consent-exempt matter, 10,000 distinct holders; each query
+ *     is recorded in the access log + transparency log before it returns);
+ *   - POST /verify of licence JWSs (1,000 distinct licences).
+ * Goals: holder query p99 ≤ 5 ms and ≥ 40% of bare; verify ≥ 30% of bare; single issuance ≥ 2,000/s;
+ * bulk import ≥ 8,000/s.
+ *
+ *   npx tsx bench/run.ts licences          (BENCH_LICENCES=100000 for a quicker run)
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+import { citizenIdCheckChar, usccCheckChar } from "../src/codes/index.js";
+import { loadConfig } from "../src/config.js";
+import { createContext } from "../src/context.js";
+import type { Actor } from "../src/modules/kernel.js";
+import type { IssueInput } from "../src/modules/licences/index.js";
+import { load, startServer, type Report } from "./lib.js";
+
+const N = Number(process.env.BENCH_LICENCES ?? 1_000_000);
+const SEED_BATCH = 10_000;
+const SYSTEM: Actor = { kind: "system", name: "bench" };
+const BARE = "bare Fastify route (baseline)";
+
+function uscc(n: number): string {
+  const body = `91350100${String(n).padStart(9, "0")}`;
+  return body + usccCheckChar(body);
+}
+
+/** Distinct valid citizen ID numbers: birth dates from 1950 on, 1000 sequence numbers per day. */
+function citizenId(n: number): string {
+  const day = new Date(Date.UTC(1950, 0, 1) + Math.floor(n / 1000) * 86_400_000);
+  const ymd = day.toISOString().slice(0, 10).replace(/-/g, "");
+  const body = `350102${ymd}${String(n % 1000).padStart(3, "0")}`;
+  return body + citizenIdCheckChar(body);
+}
+
+function licence(typeCode: string, n: number): IssueInput {
+  return {
+    typeCode, number: `JY${String(n).padStart(12, "0")}`,
+    holder: { name: "张三丰", code: citizenId(n), codeType: "111" },
+    fields: { scope: "预包装食品销售（含冷藏冷冻食品）", area: 35.5, category: "食品销售经营者" },
+    validFrom: "2024-01-01", validUntil: "2029-12-31",
+  };
+}
+
+async function rotating(opts: { url: string; headers: Record<string, string>; bodies: string[]; connections?: number; duration?: number }) {
+  let i = 0;
+  const r = await autocannon({
+    url: opts.url, method: "POST", connections: opts.connections ?? 50, duration: opts.duration ?? 5,
+    headers: { "content-type": "application/json", ...opts.headers },
+    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, body: opts.bodies[i++ % opts.bodies.length]! }) }],
+  });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+}
+
+export async function run(report: Report): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sidian-bench-licences-"));
+  const dbPath = path.join(dir, "bench.db");
+  try {
+    // ---- seed through the bulk-import path (in-process) ----
+    const config = loadConfig({ ...process.env, SIDIAN_MODE: "test", SIDIAN_DB: dbPath, SIDIAN_LOG_LEVEL: "silent" });
+    const ctx = await createContext(config, { autoCheckpoint: false, autoExpire: false });
+    const dept = await ctx.directory.createDepartment({ name: "福州市市场监督管理局", uscc: uscc(4242), regionCode: "350100" }, SYSTEM);
+    const typeCode = uscc(7777) + "001";
+    await ctx.catalogue.createType({
+      code: typeCode, name: "食品经营许可证", holderKind: "person", holderCodeTypes: ["111"],
+      fields: [
+        { name: "scope", label: "经营项目", type: "string", required: true, maxLength: 200 },
+        { name: "area", label: "经营面积", type: "number", minimum: 0 },
+        { name: "category", label: "主体业态", type: "enum", enum: ["食品销售经营者", "餐饮服务经营者"] },
+      ],
+      validityDays: 1825, issuers: [dept.id],
+    }, SYSTEM);
+    await ctx.catalogue.createMatter({ code: "BENCH-1", name: "行政检查", licenceTypes: [typeCode], consentExempt: true, exemptBasis: "bench" }, SYSTEM);
+    const issuer = await ctx.directory.createClient({ id: "bench-issuer", name: "bench issuer", role: "issuer", departmentId: dept.id }, SYSTEM);
+    const consumer = await ctx.directory.createClient({ id: "bench-consumer", name: "bench consumer", role: "consumer", matters: ["BENCH-1"] }, SYSTEM);
+    const ic = { actor: SYSTEM, departmentId: dept.id, idempotencyScope: "bench" };
+
+    console.log(`  seeding ${N.toLocaleString("en-US")} licences through the bulk-import path…`);
+    const t0 = performance.now();
+    let lastLog = t0;
+    const sampleIds: string[] = [];
+    for (let start = 0; start < N; start += SEED_BATCH) {
+      const items = Array.from({ length: Math.min(SEED_BATCH, N - start) }, (_, k) => licence(typeCode, start + k));
+      const res = await ctx.licences.issueBatch(items, ic);
+      const bad = res.find((r) => !r.ok);
+      if (bad) throw new Error(`seed failed: ${JSON.stringify(bad)}`);
+      if (sampleIds.length < 1000) for (const r of res.slice(0, 1000 - sampleIds.length)) if (r.ok) sampleIds.push(r.identifier);
+      await ctx.tlog.maybeCheckpoint();
+      if (performance.now() - lastLog > 15_000) {
+        lastLog = performance.now();
+        console.log(`    ${(start + items.length).toLocaleString("en-US")} (${Math.round((start + items.length) / ((lastLog - t0) / 1000))}/s)`);
+      }
+    }
+    const seedRate = N / ((performance.now() - t0) / 1000);
+    await ctx.tlog.checkpoint();
+    const jwss = await Promise.all(sampleIds.map(async (id) => ctx.licences.jwsOf(await ctx.licences.record(id))));
+    await ctx.close();
+    const dbBytes = fs.statSync(dbPath).size;
+
+    // ---- baseline ----
+    const bare = await startServer("bare");
+    try {
+      const r = await load({ url: `http://127.0.0.1:${bare.port}/bare` });
+      report.add({ name: BARE, value: r.rps, unit: "req/s", note: `p99 ${r.p99} ms` });
+    } finally {
+      await bare.stop();
+    }
+    report.add({ name: "bulk import in-process (seed), signed+encrypted+logged", value: seedRate, unit: "licences/s", goal: "≥ 8,000/s", note: `${N} licences, DB ${(dbBytes / 2 ** 20).toFixed(0)} MiB, synchronous=FULL` });
+
+    // ---- the real app on the seeded database ----
+    const s = await startServer("sidian", { BENCH_DIR: dir, BENCH_DB: dbPath });
+    try {
+      const base = `http://127.0.0.1:${s.port}`;
+      const tokenOf = async (id: string, secret: string) => {
+        const res = await fetch(`${base}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ grant_type: "client_credentials", client_id: id, client_secret: secret }) });
+        return ((await res.json()) as { access_token: string }).access_token;
+      };
+      const issuerAuth = { authorization: `Bearer ${await tokenOf(issuer.client.id, issuer.secret)}` };
+      const consumerAuth = { authorization: `Bearer ${await tokenOf(consumer.client.id, consumer.secret)}` };
+
+      // holder query: 10,000 distinct holders among the seeded ones
+      const queries = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({
+        holderCode: citizenId(Math.floor((i * 7919) % N)), holderCodeType: "111", matterCode: "BENCH-1", useCause: "行政检查核验经营许可",
+      }));
+      const probe = await fetch(`${base}/holders/licences:query`, { method: "POST", headers: { ...consumerAuth, "content-type": "application/json" }, body: queries[0] });
+      if (probe.status !== 200 || ((await probe.json()) as { items: unknown[] }).items.length !== 1) throw new Error(`holder query probe: ${probe.status}`);
+      const q = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries });
+      report.add({ name: "POST /holders/licences:query (recorded, group commit)", value: q.rps, unit: "req/s", baseline: BARE, goal: "≥ 40% of bare", note: `errors ${q.errors} non2xx ${q.non2xx}` });
+      report.add({ name: "holder query p99 latency", value: q.p99, unit: "ms", goal: "≤ 5 ms", note: `p50 ${q.p50} ms, -c 50` });
+
+      // verify
+      const bodies = jwss.map((jws) => JSON.stringify({ jws }));
+      const v = await rotating({ url: `${base}/verify`, headers: {}, bodies });
+      report.add({ name: "POST /verify (licence JWS, full verdict + proof)", value: v.rps, unit: "req/s", baseline: BARE, goal: "≥ 30% of bare", note: `p99 ${v.p99} ms, errors ${v.errors} non2xx ${v.non2xx}, ${bodies.length} distinct licences` });
+
+      // single issuance
+      const singles = Array.from({ length: 200_000 }, (_, i) => JSON.stringify(licence(typeCode, N + i)));
+      const iss = await rotating({ url: `${base}/licences`, headers: issuerAuth, bodies: singles });
+      report.add({ name: "POST /licences (single issuance)", value: iss.rps, unit: "licences/s", baseline: BARE, goal: "≥ 2,000/s", note: `p99 ${iss.p99} ms, errors ${iss.errors} non2xx ${iss.non2xx}` });
+
+      // bulk over HTTP: 5 requests of 10,000 lines, one at a time
+      const first = N + 200_000;
+      const t1 = performance.now();
+      let done = 0;
+      for (let b = 0; b < 5; b++) {
+        const body = Array.from({ length: 10_000 }, (_, k) => JSON.stringify(licence(typeCode, first + b * 10_000 + k))).join("\n");
+        const res = await fetch(`${base}/licences:batch`, { method: "POST", headers: { ...issuerAuth, "content-type": "application/x-ndjson" }, body });
+        const out = (await res.json()) as { summary: { issued: number } };
+        done += out.summary.issued;
+      }
+      report.add({ name: "POST /licences:batch (10,000 lines/request)", value: done / ((performance.now() - t1) / 1000), unit: "licences/s", goal: "≥ 8,000/s", note: `${done} issued over HTTP incl. NDJSON parse` });
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * 免证办 and the holder's own API.
+ *   POST /holders/licences:query         consumer: a holder's licences for a matter, with use cause (recorded)
+ *   GET  /copies/:token                  consumer: the use-annotated copy (加注件) behind a temporary link
+ *   GET  /holders/me/licences            holder: my licences
+ *   GET|POST /holders/me/consents, DELETE /holders/me/consents/:id    holder: consents
+ *   GET  /holders/me/accesses            holder: who used my licences
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { AccessService } from "../../modules/access/index.js";
+import { problems } from "../schemas.js";
+import { MatterCode, TypeCode } from "./catalogue.js";
+import { LicenceOutInline, licenceOut } from "./licences.js";
+
+const QueryBody = Type.Object({
+  holderCode: Type.String({ minLength: 1, maxLength: 64 }),
+  holderCodeType: Type.String({ pattern: "^[0-9]{3}$" }),
+  matterCode: MatterCode,
+  useCause: Type.String({ minLength: 1, maxLength: 200, description: "用证事由" }),
+  typeCodes: Type.Optional(Type.Array(TypeCode, { maxItems: 50 })),
+}, { additionalProperties: false });
+const ConsentBody = Type.Object({
+  clientId: Type.String({ minLength: 3, maxLength: 64 }),
+  matterCode: MatterCode,
+  days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365, default: 90 })),
+}, { additionalProperties: false });
+const ConsentOut = Type.Object({
+  id: Type.String(), clientId: Type.String(), clientName: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  matterCode: Type.String(), matterName: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  grantedAt: Type.String({ format: "date-time" }), expiresAt: Type.String({ format: "date-time" }),
+  revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]), status: Type.String(),
+});
+const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const TokenParam = Type.Object({ token: Type.String({ minLength: 10, maxLength: 1000, pattern: "^[A-Za-z0-9_.-]+$" }) });
+const AccessQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), before: Type.Optional(Type.String({ format: "date-time" })) }, { additionalProperties: false });
+
+const CONSUMER = { roles: ["consumer" as const], scopes: ["licences:query"] };
+const HOLDER = { holder: true };
+const SEC = [{ bearer: [] }];
+
+function consentOut(c: { id: string; clientId: string; matterCode: string; grantedAt: Date; expiresAt: Date; revokedAt: Date | null; clientName?: string | null; matterName?: string | null }, status: string) {
+  return {
+    id: c.id, clientId: c.clientId, matterCode: c.matterCode, grantedAt: c.grantedAt.toISOString(), expiresAt: c.expiresAt.toISOString(),
+    revokedAt: c.revokedAt ? c.revokedAt.toISOString() : null, status,
+    ...(c.clientName !== undefined ? { clientName: c.clientName } : {}), ...(c.matterName !== undefined ? { matterName: c.matterName } : {}),
+  };
+}
+
+export default async function holderRoutes(app: FastifyInstance, opts: { access: AccessService }) {
+  const acc = opts.access;
+
+  app.post<{ Body: Static<typeof QueryBody> }>("/holders/licences::query", {
+    config: { auth: CONSUMER },
+    schema: { tags: ["access"], summary: "免证办: fetch a holder's licences for a matter (consent or exemption required; recorded)", security: SEC,
+      body: QueryBody, response: { 200: Type.Object({
+        accessId: Type.String(), basis: Type.String(),
+        items: Type.Array(Type.Object({
+          identifier: Type.String(), typeCode: Type.String(), name: Type.String(), version: Type.String(), status: Type.String(), statusText: Type.String(),
+          validFrom: Type.String(), validUntil: Type.Union([Type.String(), Type.Null()]),
+          data: Type.Record(Type.String(), Type.Unknown()), jws: Type.String(),
+          copy: Type.Object({ url: Type.String(), expiresAt: Type.String({ format: "date-time" }) }),
+        })),
+      }), ...problems(400, 401, 403, 404) } },
+  }, async (req, reply) => {
+    const r = await acc.query(req.actor, req.body);
+    reply.header("cache-control", "no-store");
+    return {
+      accessId: r.accessId, basis: r.basis,
+      items: r.items.map((i) => ({
+        identifier: i.identifier, typeCode: i.typeCode, name: i.name, version: i.version, status: i.status, statusText: i.statusText,
+        validFrom: i.validFrom, validUntil: i.validUntil, data: i.data as unknown as Record<string, unknown>, jws: i.jws,
+        copy: { url: i.copy.url, expiresAt: i.copy.expiresAt.toISOString() },
+      })),
+    };
+  });
+
+  app.get<{ Params: Static<typeof TokenParam> }>("/copies/:token", {
+    config: { auth: CONSUMER },
+    schema: { tags: ["access"], summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry", security: SEC,
+      params: TokenParam, response: { 200: Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), ...problems(400, 401, 403, 404) } },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-store");
+    return acc.copy(req.actor, req.params.token);
+  });
+
+  app.get("/holders/me/licences", {
+    config: { auth: HOLDER },
+    schema: { tags: ["holder"], summary: "My licences (current versions)", security: SEC,
+      response: { 200: Type.Object({ items: Type.Array(LicenceOutInline) }), ...problems(401, 403) } },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-store");
+    return { items: (await acc.holderLicences(req.actor)).map(licenceOut) };
+  });
+
+  app.get("/holders/me/consents", {
+    config: { auth: HOLDER },
+    schema: { tags: ["holder"], summary: "My consents (active, expired, revoked)", security: SEC,
+      response: { 200: Type.Object({ items: Type.Array(ConsentOut) }), ...problems(401, 403) } },
+  }, async (req) => ({ items: (await acc.listConsents(req.actor)).map((c) => consentOut(c, c.status)) }));
+
+  app.post<{ Body: Static<typeof ConsentBody> }>("/holders/me/consents", {
+    config: { auth: HOLDER },
+    schema: { tags: ["holder"], summary: "Grant a consumer consent to fetch my licences for one matter, for N days", security: SEC, body: ConsentBody,
+      response: { 201: ConsentOut, ...problems(400, 401, 403, 404) } },
+  }, async (req, reply) => reply.code(201).send(consentOut(await acc.grantConsent(req.actor, req.body), "active")));
+
+  app.delete<{ Params: Static<typeof IdParam> }>("/holders/me/consents/:id", {
+    config: { auth: HOLDER },
+    schema: { tags: ["holder"], summary: "Revoke a consent", security: SEC, params: IdParam,
+      response: { 200: ConsentOut, ...problems(401, 403, 404, 409) } },
+  }, async (req) => consentOut(await acc.revokeConsent(req.actor, req.params.id), "revoked"));
+
+  app.get<{ Querystring: Static<typeof AccessQuery> }>("/holders/me/accesses", {
+    config: { auth: HOLDER },
+    schema: { tags: ["holder"], summary: "Who used my licences: every 免证办 fetch (client, matter, use cause, time)", security: SEC, querystring: AccessQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({
+        id: Type.String(), at: Type.String({ format: "date-time" }), client: Type.Object({ id: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
+        matter: Type.Object({ code: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }), useCause: Type.String(),
+        licences: Type.Array(Type.String()), basis: Type.String(), logIndex: Type.Integer(),
+      })) }), ...problems(400, 401, 403) } },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-store");
+    const items = await acc.accesses(req.actor, { limit: req.query.limit ?? 100, ...(req.query.before ? { before: new Date(req.query.before) } : {}) });
+    return { items: items.map((i) => ({ ...i, at: i.at.toISOString() })) };
+  });
+}

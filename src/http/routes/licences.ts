@@ -1,0 +1,230 @@
+/**
+ * E-licences (issuer side) and status publication (public).
+ *   POST /licences                     issue one (Idempotency-Key header makes retries safe)
+ *   POST /licences:batch               bulk import, NDJSON (one licence per line), per-line results
+ *   GET  /licences, /licences/:id, /licences/:id/history
+ *   POST /licences/:id/status          suspend | resume | cancel | deregister | revoke (with reason)
+ *   POST /licences/:id/versions        change: a new version superseding the current one
+ *   GET  /licences/:id/status          online status (public, no personal data)
+ *   GET  /status-lists/:departmentId/:list   signed status list (W3C Bitstring Status List style; ETag)
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { AppError } from "../../errors.js";
+import type { Actor } from "../../modules/kernel.js";
+import { MAX_BATCH_LINES, type IssueInput, type IssuerContext, type LicenceService, type LicenceView } from "../../modules/licences/index.js";
+import { problems } from "../schemas.js";
+import { TypeCode } from "./catalogue.js";
+
+const DateStr = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "YYYY-MM-DD" });
+export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "^1\\.2\\.156\\.3005\\.2\\.[0-9A-Z.]+$", description: "GB/T 36904 licence identifier" });
+// Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID): no coercion here,
+// so "35.5" stays a string and 35.5 a number.
+const FieldValues = Type.Record(Type.String({ maxLength: 48 }), Type.Unknown({ description: "string | number, per the type's field schema" }), { maxProperties: 64 });
+const Holder = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  code: Type.String({ minLength: 1, maxLength: 64 }),
+  codeType: Type.String({ pattern: "^[0-9]{3}$" }),
+}, { additionalProperties: false });
+const IssueFields = {
+  typeCode: TypeCode,
+  number: Type.String({ minLength: 1, maxLength: 64, description: "证照编号" }),
+  holder: Holder,
+  fields: FieldValues,
+  issueDate: Type.Optional(DateStr),
+  validFrom: Type.Optional(DateStr),
+  validUntil: Type.Optional(Type.Union([DateStr, Type.Null()], { description: "null = long-term; omitted = the type's default" })),
+};
+const IssueBody = Type.Object(IssueFields, { additionalProperties: false });
+const IdemKey = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" });
+const BatchLine = Type.Object({ ...IssueFields, idempotencyKey: Type.Optional(IdemKey) }, { additionalProperties: false });
+const batchLineCheck = TypeCompiler.Compile(BatchLine);
+const IssueHeaders = Type.Object({ "idempotency-key": Type.Optional(IdemKey) });
+
+const licenceFields = {
+  identifier: Type.String(), typeCode: Type.String(), name: Type.String(), version: Type.String(), departmentId: Type.String(),
+  status: Type.String(), statusText: Type.String(), statusAt: Type.String({ format: "date-time" }),
+  validFrom: Type.String(), validUntil: Type.Union([Type.String(), Type.Null()]),
+  supersedes: Type.Union([Type.String(), Type.Null()]), supersededBy: Type.Union([Type.String(), Type.Null()]),
+  statusList: Type.Object({ url: Type.String(), index: Type.Integer() }), logIndex: Type.Integer(),
+  createdAt: Type.String({ format: "date-time" }),
+  data: Type.Record(Type.String(), Type.Unknown(), { description: "the signed licence data (JWS payload)" }),
+  jws: Type.String({ description: "compact JWS, ES256, x5c = [signing certificate, issuing CA]" }),
+};
+const LicenceOut = Type.Object(licenceFields, { $id: "Licence" });
+/** The licence response schema for other route plugins (schemas added with addSchema are plugin-scoped). */
+export const LicenceOutInline = Type.Object(licenceFields);
+const IdParam = Type.Object({ id: LicenceId });
+const StatusBody = Type.Object({
+  action: Type.Union([Type.Literal("suspend"), Type.Literal("resume"), Type.Literal("cancel"), Type.Literal("deregister"), Type.Literal("revoke")]),
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+}, { additionalProperties: false });
+const ChangeBody = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 500 }),
+  number: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  holderName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  fields: Type.Optional(FieldValues),
+  issueDate: Type.Optional(DateStr),
+  validFrom: Type.Optional(DateStr),
+  validUntil: Type.Optional(Type.Union([DateStr, Type.Null()])),
+}, { additionalProperties: false });
+const ListQuery = Type.Object({
+  departmentId: Type.Optional(Type.String({ maxLength: 64 })),
+  typeCode: Type.Optional(TypeCode),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  after: Type.Optional(Type.String({ pattern: "^[0-9]{1,15}$" })),
+}, { additionalProperties: false });
+const ListParams = Type.Object({ departmentId: Type.String({ minLength: 1, maxLength: 64 }), list: Type.Integer({ minimum: 0, maximum: 1_000_000 }) });
+
+const ISSUE = { roles: ["issuer" as const], scopes: ["licences:issue"] };
+const MANAGE = { roles: ["issuer" as const], scopes: ["licences:manage"] };
+const READ = { roles: ["admin" as const, "issuer" as const] };
+const SEC = [{ bearer: [] }];
+
+export function licenceOut(v: LicenceView) {
+  return { ...v, statusAt: v.statusAt.toISOString(), createdAt: v.createdAt.toISOString(), data: v.data as unknown as Record<string, unknown> };
+}
+
+function issuerContext(actor: Actor): IssuerContext {
+  if (actor.kind !== "client" || actor.role !== "issuer" || !actor.departmentId) throw new AppError("FORBIDDEN_ROLE");
+  return { actor, departmentId: actor.departmentId, idempotencyScope: actor.clientId };
+}
+
+/** Splits an NDJSON body into checked lines (parse at the edge); bad lines become per-line errors. */
+export function parseNdjson(body: string): { items: Array<IssueInput | { error: AppError }>; lineNumbers: number[] } {
+  const raw = body.split("\n");
+  const items: Array<IssueInput | { error: AppError }> = [];
+  const lineNumbers: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const text = raw[i]!.trim();
+    if (text === "") continue;
+    lineNumbers.push(i + 1);
+    if (lineNumbers.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", `At most ${MAX_BATCH_LINES} lines per batch.`, { details: { maxLines: MAX_BATCH_LINES } });
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      items.push({ error: new AppError("VALIDATION_FAILED", "The line is not JSON.") });
+      continue;
+    }
+    if (!batchLineCheck.Check(v)) {
+      const e = batchLineCheck.Errors(v).First();
+      items.push({ error: new AppError("VALIDATION_FAILED", `The line is not valid: ${e?.path || "/"} ${e?.message ?? ""}`.trim(), { details: { path: e?.path || "/" } }) });
+      continue;
+    }
+    items.push(v as IssueInput);
+  }
+  return { items, lineNumbers };
+}
+
+export default async function licenceRoutes(app: FastifyInstance, opts: { licences: LicenceService; publicRateLimit: number }) {
+  const lic = opts.licences;
+  const rateLimit = { max: opts.publicRateLimit, timeWindow: "1 minute" };
+  app.addSchema(LicenceOut);
+  const batchBodyLimit = 32 * 1024 * 1024;
+  app.addContentTypeParser("application/x-ndjson", { parseAs: "string", bodyLimit: batchBodyLimit }, (_req, body, done) => done(null, body));
+
+  app.post<{ Body: Static<typeof IssueBody>; Headers: Static<typeof IssueHeaders> }>("/licences", {
+    config: { auth: ISSUE },
+    schema: { tags: ["licences"], summary: "Issue a licence: identifier assigned, signed (JWS ES256), stored and logged", security: SEC,
+      headers: IssueHeaders, body: IssueBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req, reply) => {
+    const key = req.headers["idempotency-key"];
+    const r = await lic.issue({ ...(req.body as IssueInput), ...(key ? { idempotencyKey: key } : {}) }, issuerContext(req.actor));
+    if (r.replay) reply.header("idempotent-replayed", "true");
+    return reply.code(201).send(licenceOut(r.licence));
+  });
+
+  app.post<{ Body: string }>("/licences::batch", {
+    config: { auth: ISSUE },
+    bodyLimit: batchBodyLimit,
+    schema: { tags: ["licences"], summary: `Bulk import (NDJSON, one licence per line, at most ${MAX_BATCH_LINES}); per-line results`, security: SEC,
+      consumes: ["application/x-ndjson"],
+      response: {
+        200: Type.Object({
+          summary: Type.Object({ lines: Type.Integer(), issued: Type.Integer(), replayed: Type.Integer(), failed: Type.Integer() }),
+          results: Type.Array(Type.Object({
+            line: Type.Integer(), ok: Type.Boolean(), identifier: Type.Optional(Type.String()), replay: Type.Optional(Type.Boolean()),
+            code: Type.Optional(Type.String()), message: Type.Optional(Type.String()), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          })),
+        }),
+        ...problems(400, 401, 403, 413, 415),
+      } },
+  }, async (req) => {
+    const ic = issuerContext(req.actor);
+    if (typeof req.body !== "string") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the batch as application/x-ndjson.");
+    const { items, lineNumbers } = parseNdjson(req.body);
+    const results = await lic.issueBatch(items, ic);
+    const out = results.map((r, i) => ({ ...r, line: lineNumbers[i]! }));
+    const issued = out.filter((r) => r.ok && !r.replay).length;
+    const replayed = out.filter((r) => r.ok && r.replay).length;
+    return { summary: { lines: out.length, issued, replayed, failed: out.length - issued - replayed }, results: out };
+  });
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>("/licences", {
+    config: { auth: READ },
+    schema: { tags: ["licences"], summary: "List a department's licences (issuers: their own; admins: ?departmentId=)", security: SEC, querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({
+        identifier: Type.String(), typeCode: Type.String(), version: Type.String(), status: Type.String(), validFrom: Type.String(),
+        validUntil: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: "date-time" }),
+      })), next: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) } },
+  }, async (req) => {
+    const limit = req.query.limit ?? 100;
+    const items = await lic.list(req.actor, { ...req.query, limit });
+    const recs = items.map((i) => ({ ...i, createdAt: i.createdAt.toISOString() }));
+    const last = items.length === limit ? await lic.record(items[items.length - 1]!.identifier) : null;
+    return { items: recs, next: last ? String(last.statusIndex) : null };
+  });
+
+  app.get<{ Params: Static<typeof IdParam> }>("/licences/:id", {
+    config: { auth: READ },
+    schema: { tags: ["licences"], summary: "A licence with its data and JWS (issuers: their department's only)", security: SEC, params: IdParam,
+      response: { 200: Type.Ref("Licence"), ...problems(400, 401, 403, 404) } },
+  }, async (req) => licenceOut(await lic.get(req.params.id, req.actor)));
+
+  app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/history", {
+    config: { auth: READ },
+    schema: { tags: ["licences"], summary: "Every version and every signed, logged status change", security: SEC, params: IdParam,
+      response: { 200: Type.Object({ identifier: Type.String(), lineage: Type.String(), versions: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...problems(400, 401, 403, 404) } },
+  }, async (req) => lic.history(req.params.id, req.actor));
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof StatusBody> }>("/licences/:id/status", {
+    config: { auth: MANAGE },
+    schema: { tags: ["licences"], summary: "Suspend (暂扣), resume, cancel (撤销), deregister (注销) or revoke (吊销); illegal transitions are 409", security: SEC,
+      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req) => {
+    if (req.body.action !== "resume" && !req.body.reason) throw new AppError("VALIDATION_FAILED", "A reason is required.", { details: { field: "reason" } });
+    return licenceOut(await lic.transition(req.params.id, req.body.action, req.body.reason ?? null, req.actor));
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof ChangeBody> }>("/licences/:id/versions", {
+    config: { auth: MANAGE },
+    schema: { tags: ["licences"], summary: "Change (变更): issue the next version; the current one is kept, marked superseded", security: SEC,
+      params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req, reply) => reply.code(201).send(licenceOut(await lic.change(req.params.id, req.body as Parameters<LicenceService["change"]>[1], req.actor))));
+
+  app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/status", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["status"], summary: "Online status of a licence (no personal data)", params: IdParam,
+      response: { 200: Type.Object({
+        identifier: Type.String(), status: Type.String(), statusText: Type.String(), since: Type.Union([Type.String(), Type.Null()]),
+        version: Type.String(), validFrom: Type.String(), validUntil: Type.Union([Type.String(), Type.Null()]),
+        supersededBy: Type.Union([Type.String(), Type.Null()]), statusList: Type.Object({ url: Type.String(), index: Type.Integer() }),
+      }), ...problems(400, 404, 429) } },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-cache");
+    return lic.status(req.params.id);
+  });
+
+  app.get<{ Params: Static<typeof ListParams> }>("/status-lists/:departmentId/:list", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["status"], summary: "Signed status list (JWS, W3C Bitstring Status List style: 4 bits per licence, gzip + base64url); ETag",
+      params: ListParams, response: { 200: Type.String(), ...problems(400, 404, 429) } },
+  }, async (req, reply) => {
+    const l = await lic.statusList(req.params.departmentId, req.params.list);
+    reply.header("etag", l.etag).header("cache-control", `public, max-age=${l.maxAge}`);
+    if (req.headers["if-none-match"] === l.etag) return reply.code(304).send();
+    return reply.type("application/vc+jwt").send(l.jws);
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * E-seals (issue 5).
+ *   POST /seals                      admin: create a seal (new key + seal certificate, logged)
+ *   GET  /seals                      admin (any department) / issuer (own department)
+ *   GET  /seals/:id                  admin / issuer of the seal's department
+ *   POST /seals/:id/status           admin: suspend, reactivate, revoke (revoking also revokes the certificate)
+ *   GET  /seals/:id/picture.svg      the seal picture at physical size
+ *   GET  /seals/:id/ses              GB/T 38540 SES_Seal fields as JSON
+ *   GET  /seals/:id/stamps           用印记录
+ *   POST /seals/:id/stamp            issuer of the seal's department (scope seals:stamp): application/pdf in, stamped PDF out
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { Context } from "../../context.js";
+import { AppError } from "../../errors.js";
+import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord } from "../../modules/seals/index.js";
+import { requireDepartment } from "../plugins/auth.js";
+import { problems } from "../schemas.js";
+
+export const PDF_BODY_LIMIT = 50 * 1024 * 1024;
+
+const SealOut = Type.Object({
+  id: Type.String(), departmentId: Type.String(), name: Type.String(), type: Type.String(), arcText: Type.String(), typeText: Type.String(),
+  diameterMm: Type.Number(), certSerial: Type.String(), validFrom: Type.String({ format: "date-time" }), validTo: Type.String({ format: "date-time" }),
+  status: Type.String(), statusReason: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
+}, { $id: "Seal" });
+const StampOut = Type.Object({
+  id: Type.String(), sealId: Type.String(), departmentId: Type.String(), certSerial: Type.String(), signer: Type.String(),
+  documentSha256: Type.String(), resultSha256: Type.String(), page: Type.Integer(), fieldName: Type.String(),
+  stampedAt: Type.String({ format: "date-time" }), timestampAt: Type.String({ format: "date-time" }),
+}, { $id: "StampRecord" });
+const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const CreateBody = Type.Object({
+  departmentId: Type.String({ minLength: 1, maxLength: 64 }),
+  type: Type.Union(SEAL_TYPES.map((t) => Type.Literal(t)), { description: "01 法定名称章, 02 财务专用章, 03 发票专用章, 04 合同专用章, 05 法定代表人名章, 99 other" }),
+  id: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{4,64}$", description: "esID; generated when absent" })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  arcText: Type.Optional(Type.String({ minLength: 1, maxLength: 24, description: "text along the arc; default: the department name" })),
+  typeText: Type.Optional(Type.String({ maxLength: 10, description: "text below the star; default from the type" })),
+  validFrom: Type.Optional(Type.String({ format: "date-time" })),
+  validTo: Type.Optional(Type.String({ format: "date-time" })),
+  diameterMm: Type.Optional(Type.Number({ minimum: 20, maximum: 60 })),
+}, { additionalProperties: false });
+const StatusBody = Type.Object({
+  status: Type.Union([Type.Literal("active"), Type.Literal("suspended"), Type.Literal("revoked")]),
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+}, { additionalProperties: false });
+const ListQuery = Type.Object({
+  departmentId: Type.Optional(Type.String({ maxLength: 64 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  after: Type.Optional(Type.String({ maxLength: 128 })),
+}, { additionalProperties: false });
+const StampQuery = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: "1-based page; with x/y, or to restrict the anchor search" })),
+  x: Type.Optional(Type.Number({ minimum: 0, maximum: 2000, description: "seal centre, mm from the left edge of the page" })),
+  y: Type.Optional(Type.Number({ minimum: 0, maximum: 2000, description: "seal centre, mm from the top edge of the page" })),
+  anchor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "place the seal on this text (first occurrence)" })),
+  dx: Type.Optional(Type.Number({ minimum: -500, maximum: 500, description: "offset from the anchor, mm (right)" })),
+  dy: Type.Optional(Type.Number({ minimum: -500, maximum: 500, description: "offset from the anchor, mm (down)" })),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  location: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false });
+
+function sealOut(s: Seal) {
+  return {
+    id: s.id, departmentId: s.departmentId, name: s.name, type: s.type, arcText: s.arcText, typeText: s.typeText, diameterMm: s.diameterMm,
+    certSerial: s.certSerial, validFrom: s.validFrom.toISOString(), validTo: s.validTo.toISOString(), status: s.status, statusReason: s.statusReason,
+    createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+export function stampOut(r: StampRecord) {
+  return {
+    id: r.id, sealId: r.sealId, departmentId: r.departmentId, certSerial: r.certSerial, signer: r.signer, documentSha256: r.documentSha256,
+    resultSha256: r.resultSha256, page: r.pageIndex + 1, fieldName: r.fieldName, stampedAt: r.stampedAt.toISOString(), timestampAt: r.timestampAt.toISOString(),
+  };
+}
+
+export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Context }) {
+  const { ctx } = opts;
+  const seals = ctx.seals;
+  app.addSchema(SealOut);
+  app.addSchema(StampOut);
+  app.addContentTypeParser("application/pdf", { parseAs: "buffer", bodyLimit: PDF_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  const visible = async (actor: Parameters<typeof requireDepartment>[0], id: string) => {
+    const s = await seals.get(id);
+    requireDepartment(actor, s.departmentId);
+    return s;
+  };
+
+  app.post<{ Body: Static<typeof CreateBody> }>("/seals", {
+    config: { auth: { roles: ["admin"], scopes: ["admin"] } },
+    schema: { tags: ["seals"], summary: "Create a seal: a new key and seal certificate for the department (logged)", security: [{ bearer: [] }],
+      body: CreateBody, response: { 201: Type.Ref("Seal"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req, reply) => {
+    const b = req.body;
+    const s = await seals.createSeal({
+      departmentId: b.departmentId, type: b.type as SealType,
+      ...(b.id ? { id: b.id } : {}), ...(b.name ? { name: b.name } : {}), ...(b.arcText ? { arcText: b.arcText } : {}),
+      ...(b.typeText !== undefined ? { typeText: b.typeText } : {}),
+      ...(b.validFrom ? { validFrom: new Date(b.validFrom) } : {}), ...(b.validTo ? { validTo: new Date(b.validTo) } : {}),
+      ...(b.diameterMm ? { diameterMm: b.diameterMm } : {}),
+    }, req.actor);
+    return reply.code(201).send(sealOut(s));
+  });
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>("/seals", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["seals"], summary: "List seals (issuers: their own department's)", security: [{ bearer: [] }], querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Seal")) }), ...problems(400, 401, 403) } },
+  }, async (req) => {
+    const a = req.actor;
+    let departmentId = req.query.departmentId;
+    if (a.kind === "client" && a.role === "issuer") {
+      if (departmentId && departmentId !== a.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
+      departmentId = a.departmentId ?? "-";
+    }
+    const items = await seals.list({ limit: req.query.limit ?? 100, ...(departmentId ? { departmentId } : {}), ...(req.query.after ? { after: req.query.after } : {}) });
+    return { items: items.map(sealOut) };
+  });
+
+  app.get<{ Params: Static<typeof IdParam> }>("/seals/:id", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["seals"], summary: "A seal", security: [{ bearer: [] }], params: IdParam, response: { 200: Type.Ref("Seal"), ...problems(401, 403, 404) } },
+  }, async (req) => sealOut(await visible(req.actor, req.params.id)));
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof StatusBody> }>("/seals/:id/status", {
+    config: { auth: { roles: ["admin"], scopes: ["admin"] } },
+    schema: { tags: ["seals"], summary: "Suspend, reactivate or revoke a seal (revocation is final and revokes its certificate)", security: [{ bearer: [] }],
+      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Seal"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req) => sealOut(await seals.setStatus(req.params.id, req.body.status, req.body.reason ?? null, req.actor)));
+
+  app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/picture.svg", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["seals"], summary: "The seal picture as SVG at its physical size (mm)", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.String({ description: "image/svg+xml" }), ...problems(401, 403, 404) } },
+  }, async (req, reply) => {
+    await visible(req.actor, req.params.id);
+    return reply.type("image/svg+xml").header("cache-control", "private, max-age=300").send(await seals.svg(req.params.id));
+  });
+
+  app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/ses", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["seals"], summary: "GB/T 38540 seal data (SES_Seal fields) as JSON", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }), ...problems(401, 403, 404) } },
+  }, async (req) => {
+    await visible(req.actor, req.params.id);
+    return seals.sesSeal(req.params.id);
+  });
+
+  app.get<{ Params: Static<typeof IdParam>; Querystring: { limit?: number; after?: string } }>("/seals/:id/stamps", {
+    config: { auth: { roles: ["admin", "issuer"] } },
+    schema: { tags: ["seals"], summary: "Stamp records (用印记录) of a seal", security: [{ bearer: [] }], params: IdParam,
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), after: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("StampRecord")) }), ...problems(401, 403, 404) } },
+  }, async (req) => {
+    await visible(req.actor, req.params.id);
+    const items = await seals.stamps(req.params.id, { limit: req.query.limit ?? 100, ...(req.query.after ? { after: req.query.after } : {}) });
+    return { items: items.map(stampOut) };
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Querystring: Static<typeof StampQuery>; Body: Buffer }>("/seals/:id/stamp", {
+    bodyLimit: PDF_BODY_LIMIT,
+    config: { auth: { roles: ["issuer"], scopes: ["seals:stamp"] } },
+    schema: {
+      tags: ["seals"],
+      summary: "Stamp a PDF with the seal: PAdES B-T signature (time-stamped) with the seal as its visible appearance, by incremental update",
+      description: "Body: the PDF (`content-type: application/pdf`, up to 50 MB). Placement: `page`+`x`+`y` (mm from the top-left corner to the seal centre), or `anchor` text (optionally `page`, `dx`, `dy`). Returns the stamped PDF; the stamp record id is in `x-stamp-id`.",
+      security: [{ bearer: [] }], params: IdParam, querystring: StampQuery,
+      response: { 200: Type.String({ description: "application/pdf" }), ...problems(400, 401, 403, 404, 409, 413, 415, 422) },
+    },
+  }, async (req, reply) => {
+    await visible(req.actor, req.params.id);
+    const q = req.query;
+    if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the PDF as the body with content-type application/pdf.");
+    let placement: Placement;
+    if (q.anchor !== undefined) {
+      if (q.x !== undefined || q.y !== undefined) throw new AppError("VALIDATION_FAILED", "Give either anchor or x/y, not both.");
+      placement = { anchor: q.anchor, ...(q.page !== undefined ? { page: q.page } : {}), ...(q.dx !== undefined ? { dxMm: q.dx } : {}), ...(q.dy !== undefined ? { dyMm: q.dy } : {}) };
+    } else {
+      if (q.x === undefined || q.y === undefined) throw new AppError("VALIDATION_FAILED", "Placement needs x and y (mm), or an anchor text.");
+      placement = { page: q.page ?? 1, xMm: q.x, yMm: q.y };
+    }
+    const r = await seals.stamp(req.params.id, {
+      pdf: req.body, placement, ...(q.reason ? { reason: q.reason } : {}), ...(q.location ? { location: q.location } : {}),
+    }, req.actor, (seal) => requireDepartment(req.actor, seal.departmentId));
+    return reply.type("application/pdf")
+      .header("x-stamp-id", r.record.id)
+      .header("x-document-sha256", r.record.resultSha256)
+      .header("content-disposition", "attachment; filename=\"stamped.pdf\"")
+      .send(r.pdf);
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * POST /verify (public, rate limited): a verdict for a licence JWS or identifier (DESIGN rule 4). Personal data is
+ * masked for anonymous callers; counter terminals see the holder's name; administrators see everything.
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { Actor } from "../../modules/kernel.js";
+import type { LicenceVerifier, Viewer } from "../../modules/licences/index.js";
+import { problems } from "../schemas.js";
+
+const VerifyBody = Type.Union([
+  Type.Object({ jws: Type.String({ minLength: 1, maxLength: 64_000 }) }, { additionalProperties: false }),
+  Type.Object({ identifier: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+]);
+const Check = Type.Object({ id: Type.String(), status: Type.String(), detail: Type.String() });
+const VerdictOut = Type.Object({
+  result: Type.String({ description: "VALID | INVALID | INDETERMINATE" }),
+  checks: Type.Array(Check),
+  licence: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "masked facts" })),
+  evidence: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "transparency-log inclusion proof + checkpoint" })),
+});
+
+function viewer(a: Actor): Viewer {
+  if (a.kind === "client" && a.role === "admin") return "full";
+  if (a.kind === "client" && a.role === "counter") return "counter";
+  return "public";
+}
+
+export default async function verifyRoutes(app: FastifyInstance, opts: { verifier: LicenceVerifier; publicRateLimit: number }) {
+  app.post<{ Body: Static<typeof VerifyBody> }>("/verify", {
+    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, rateLimit: { max: opts.publicRateLimit, timeWindow: "1 minute" } },
+    schema: { tags: ["verify"], summary: "Verify a licence (JWS or identifier): signature, chain, issuer, record, validity, status, log", body: VerifyBody,
+      response: { 200: VerdictOut, ...problems(400, 429) } },
+  }, async (req) => opts.verifier.verify(req.body as { jws?: string; identifier?: string }, viewer(req.actor)));
+}

@@ -1,0 +1,3 @@
+export * from "./ports.js";
+export * from "./fields.js";
+export * from "./service.js";

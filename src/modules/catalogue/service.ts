@@ -1,0 +1,199 @@
+/**
+ * The catalogue (admin): licence types and matters (事项). Read-mostly: a process-local snapshot serves the hot
+ * paths (issuance, 免证办 queries); it is replaced after every committed change here and re-read at most
+ * `cacheSeconds` after another instance changed the database.
+ */
+import { checkUscc, HOLDER_CODE_TYPES, type HolderCodeType } from "../../codes/index.js";
+import { AppError } from "../../errors.js";
+import { actorLabel, type Actor, type Clock, type TrustLog, type UnitOfWork } from "../kernel.js";
+import { TLOG_EVENTS } from "../tlog/events.js";
+import { fieldDefsProblem, type FieldDef } from "./fields.js";
+import type { CatalogueRepos, HolderKind, LicenceType, Matter } from "./ports.js";
+
+export const TYPE_CODE_RE = /^[0-9A-HJ-NPQRTUWXY]{18}\d{3}$/;
+export const MATTER_CODE_RE = /^[0-9A-Za-z._-]{1,64}$/;
+
+export interface CatalogueDeps<R extends CatalogueRepos> {
+  uow: UnitOfWork<R>;
+  clock: Clock;
+  log: TrustLog<R>;
+  cacheSeconds?: number;
+}
+
+export interface LicenceTypeInput {
+  code: string;
+  name: string;
+  holderKind: HolderKind;
+  holderCodeTypes: string[];
+  fields: FieldDef[];
+  validityDays?: number | null;
+  issuers: string[];
+}
+
+export interface MatterInput {
+  code: string;
+  name: string;
+  licenceTypes: string[];
+  consentExempt?: boolean;
+  exemptBasis?: string | null;
+}
+
+interface Snapshot {
+  types: Map<string, LicenceType>;
+  matters: Map<string, Matter>;
+  loadedAt: number;
+}
+
+function bad(problem: string): AppError {
+  return new AppError("LICENCE_TYPE_INVALID", `The licence type is not valid: ${problem}.`, { details: { problem } });
+}
+
+export function createCatalogueService<R extends CatalogueRepos>(deps: CatalogueDeps<R>) {
+  const { uow, clock, log } = deps;
+  const ttl = (deps.cacheSeconds ?? 30) * 1000;
+  let snap: Snapshot | null = null;
+  let loading: Promise<Snapshot> | null = null;
+
+  async function load(): Promise<Snapshot> {
+    const [types, ms] = await Promise.all([uow.read.licenceTypes.all(), uow.read.matters.all()]);
+    return { types: new Map(types.map((t) => [t.code, t])), matters: new Map(ms.map((m) => [m.code, m])), loadedAt: clock.now().getTime() };
+  }
+
+  async function snapshot(): Promise<Snapshot> {
+    if (snap && clock.now().getTime() - snap.loadedAt < ttl) return snap;
+    loading ??= load().then((s) => {
+      snap = s;
+      loading = null;
+      return s;
+    }, (e) => {
+      loading = null;
+      throw e;
+    });
+    return loading;
+  }
+
+  const invalidate = () => {
+    snap = null;
+  };
+
+  async function checkType(repos: R, input: LicenceTypeInput): Promise<LicenceType> {
+    if (!TYPE_CODE_RE.test(input.code) || !checkUscc(input.code.slice(0, 18)).ok) {
+      throw bad("the type code must be the defining authority's USCC (valid check character) followed by 3 digits");
+    }
+    const kinds = input.holderCodeTypes.map((c) => HOLDER_CODE_TYPES[c as HolderCodeType]?.kind);
+    if (input.holderCodeTypes.length === 0) throw bad("at least one holder code type is required");
+    if (kinds.some((k) => k === undefined)) throw bad("unknown holder code type");
+    if (kinds.some((k) => k !== input.holderKind)) throw bad(`every holder code type must be one for a ${input.holderKind}`);
+    const fp = fieldDefsProblem(input.fields);
+    if (fp) throw bad(fp);
+    const vd = input.validityDays ?? null;
+    if (vd !== null && (!Number.isInteger(vd) || vd < 1 || vd > 36_500)) throw bad("validityDays must be 1-36500 or null (long-term)");
+    const issuers = [...new Set(input.issuers)];
+    for (const id of issuers) if (!(await repos.departments.byId(id))) throw bad(`unknown issuing department ${id}`);
+    const now = clock.now();
+    return {
+      code: input.code, name: input.name.trim(), holderKind: input.holderKind,
+      holderCodeTypes: [...new Set(input.holderCodeTypes)] as HolderCodeType[],
+      fields: input.fields.map((f) => ({ ...f })), validityDays: vd, issuers, createdAt: now, updatedAt: now,
+    };
+  }
+
+  async function createType(input: LicenceTypeInput, actor: Actor): Promise<LicenceType> {
+    return uow.write(async (repos, tx) => {
+      const t = await checkType(repos, input);
+      if (await repos.licenceTypes.byCode(t.code)) throw new AppError("LICENCE_TYPE_EXISTS");
+      await repos.licenceTypes.insert(t);
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.licenceTypeCreated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
+        data: { name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers },
+      });
+      tx.afterCommit(invalidate);
+      return t;
+    });
+  }
+
+  async function updateType(code: string, patch: Partial<Omit<LicenceTypeInput, "code">>, actor: Actor): Promise<LicenceType> {
+    return uow.write(async (repos, tx) => {
+      const cur = await repos.licenceTypes.byCode(code);
+      if (!cur) throw new AppError("LICENCE_TYPE_NOT_FOUND");
+      const checked = await checkType(repos, { ...cur, ...patch, code });
+      const t: LicenceType = { ...checked, createdAt: cur.createdAt };
+      await repos.licenceTypes.update(t);
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.licenceTypeUpdated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
+        data: { name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers },
+      });
+      tx.afterCommit(invalidate);
+      return t;
+    });
+  }
+
+  async function checkMatter(repos: R, input: MatterInput): Promise<Matter> {
+    if (!MATTER_CODE_RE.test(input.code)) throw new AppError("VALIDATION_FAILED", "A matter code is 1-64 characters of 0-9 A-Z a-z . _ -.");
+    const types = [...new Set(input.licenceTypes)];
+    for (const c of types) if (!(await repos.licenceTypes.byCode(c))) throw new AppError("LICENCE_TYPE_NOT_FOUND", `No licence type ${c}.`, { details: { typeCode: c } });
+    const exempt = input.consentExempt ?? false;
+    const basis = input.exemptBasis?.trim() || null;
+    if (exempt && !basis) throw new AppError("VALIDATION_FAILED", "A consent-exempt matter must name its legal basis (exemptBasis).");
+    const now = clock.now();
+    return { code: input.code, name: input.name.trim(), licenceTypes: types, consentExempt: exempt, exemptBasis: exempt ? basis : null, createdAt: now, updatedAt: now };
+  }
+
+  async function createMatter(input: MatterInput, actor: Actor): Promise<Matter> {
+    return uow.write(async (repos, tx) => {
+      const m = await checkMatter(repos, input);
+      if (await repos.matters.byCode(m.code)) throw new AppError("MATTER_EXISTS");
+      await repos.matters.insert(m);
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.matterCreated, subject: `matter:${m.code}`, actor: actorLabel(actor),
+        data: { name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis },
+      });
+      tx.afterCommit(invalidate);
+      return m;
+    });
+  }
+
+  async function updateMatter(code: string, patch: Partial<Omit<MatterInput, "code">>, actor: Actor): Promise<Matter> {
+    return uow.write(async (repos, tx) => {
+      const cur = await repos.matters.byCode(code);
+      if (!cur) throw new AppError("MATTER_NOT_FOUND");
+      const m = { ...(await checkMatter(repos, { ...cur, ...patch, code })), createdAt: cur.createdAt };
+      await repos.matters.update(m);
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.matterUpdated, subject: `matter:${m.code}`, actor: actorLabel(actor),
+        data: { name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis },
+      });
+      tx.afterCommit(invalidate);
+      return m;
+    });
+  }
+
+  async function getType(code: string): Promise<LicenceType> {
+    const t = (await snapshot()).types.get(code);
+    if (!t) throw new AppError("LICENCE_TYPE_NOT_FOUND", `No licence type ${code}.`);
+    return t;
+  }
+
+  async function getMatter(code: string): Promise<Matter> {
+    const m = (await snapshot()).matters.get(code);
+    if (!m) throw new AppError("MATTER_NOT_FOUND", `No matter ${code}.`);
+    return m;
+  }
+
+  return {
+    createType,
+    updateType,
+    getType,
+    /** The snapshot's type, or undefined (no throw): for verification. */
+    findType: async (code: string) => (await snapshot()).types.get(code),
+    listTypes: async () => [...(await snapshot()).types.values()].sort((a, b) => (a.code < b.code ? -1 : 1)),
+    createMatter,
+    updateMatter,
+    getMatter,
+    listMatters: async () => [...(await snapshot()).matters.values()].sort((a, b) => (a.code < b.code ? -1 : 1)),
+    /** Drops the snapshot (tests; or after an out-of-band change). */
+    invalidate,
+  };
+}
+
+export type CatalogueService = ReturnType<typeof createCatalogueService>;

@@ -1,0 +1,751 @@
+/**
+ * E-licences (电子证照): issuance (single, idempotent; bulk), lifecycle, history, status publication.
+ *
+ * Every write follows the same shape (kernel rule + DESIGN rule 5): validate and reserve numbers, sign OUTSIDE the
+ * write transaction, then one `uow.write` that re-checks what may have changed, appends to the transparency log
+ * and stores the change with the log index. A licence never exists without its log entry.
+ */
+import { gzipSync } from "node:zlib";
+import { canonicalJson } from "../../crypto/canonical.js";
+import { sha256Hex } from "../../crypto/hash.js";
+import type { PiiProtector } from "../../crypto/pii.js";
+import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
+import { AppError } from "../../errors.js";
+import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
+import { isDate, validateFields } from "../catalogue/fields.js";
+import { actorLabel, type Actor, type Clock, type Logger, type TxHooks, type UnitOfWork } from "../kernel.js";
+import { TLOG_EVENTS } from "../tlog/events.js";
+import type { TlogEvent } from "../tlog/index.js";
+import { addDays, chinaDate } from "./dates.js";
+import { checkHolderCode } from "./holder.js";
+import { b64u } from "./jws.js";
+import type { LicenceEventRecord, LicenceRecord, LicenceRepos, LicenceStatus, LifecycleAction } from "./ports.js";
+import { STATUS_TEXT } from "./ports.js";
+import { TYP_LICENCE, TYP_STATEMENT, TYP_STATUS_LIST, type Signer } from "./signing.js";
+
+/** Entries per status list (W3C Bitstring Status List minimum, for herd privacy). */
+export const LIST_SIZE = 131_072;
+/** Bits per entry: the status code as a 4-bit value (0 = unassigned). */
+export const STATUS_BITS = 4;
+const STATUS_NIBBLE: Record<LicenceStatus, number> = { "01": 1, "02": 2, "03": 3, "04": 4, "05": 5, "07": 7, "99": 9 };
+export const STATUS_MESSAGES = [
+  { status: "0x0", message: "unassigned" },
+  ...Object.entries(STATUS_NIBBLE).map(([code, n]) => ({ status: `0x${n.toString(16)}`, message: `${code} ${STATUS_TEXT[code as LicenceStatus]}` })),
+];
+const SERIAL_BLOCK = 256;
+const CHUNK = 500;
+export const MAX_BATCH_LINES = 10_000;
+
+/** The transparency-log port as licences use it (TlogEvent: may carry the holder's keyed hash). */
+export interface LicenceLog<R> {
+  append(repos: R, tx: TxHooks, event: TlogEvent): Promise<{ index: number }>;
+  appendMany(repos: R, tx: TxHooks, events: readonly TlogEvent[]): Promise<ReadonlyArray<{ index: number }>>;
+}
+
+export interface LicencesDeps<R extends LicenceRepos> {
+  uow: UnitOfWork<R>;
+  clock: Clock;
+  tlog: LicenceLog<R>;
+  pii: PiiProtector;
+  signer: Signer;
+  catalogue: CatalogueService;
+  publicUrl: string;
+  log?: Logger;
+  /** Seconds a signed status list is served from memory before it is rebuilt (default 60). */
+  statusListCacheSeconds?: number;
+}
+
+export interface HolderInput {
+  name: string;
+  code: string;
+  codeType: string;
+}
+
+export interface IssueInput {
+  typeCode: string;
+  /** 证照编号 as printed on the licence. */
+  number: string;
+  holder: HolderInput;
+  fields: Record<string, FieldValue>;
+  issueDate?: string;
+  validFrom?: string;
+  /** null = long-term (长期); omitted = the type's default validity. */
+  validUntil?: string | null;
+  idempotencyKey?: string;
+}
+
+/** Who issues: the actor, its department, and the scope in which idempotency keys are unique (the client id). */
+export interface IssuerContext {
+  actor: Actor;
+  departmentId: string;
+  idempotencyScope: string;
+}
+
+/** The signed licence data (JWS payload). GB/T 36903 core metadata, plus where the status is published. */
+export interface LicencePayload {
+  v: 1;
+  id: string;
+  name: string;
+  typeCode: string;
+  number: string;
+  issuer: { name: string; code: string };
+  issueDate: string;
+  holder: { name: string; code: string; codeType: string };
+  validFrom: string;
+  validUntil: string | null;
+  fields: Record<string, FieldValue>;
+  version: string;
+  supersedes?: string;
+  status: { list: string; index: number; size: number; purpose: "message" };
+  signedAt: string;
+}
+
+export interface LicenceView {
+  identifier: string;
+  typeCode: string;
+  name: string;
+  version: string;
+  departmentId: string;
+  status: LicenceStatus;
+  statusText: string;
+  statusAt: Date;
+  validFrom: string;
+  validUntil: string | null;
+  supersedes: string | null;
+  supersededBy: string | null;
+  statusList: { url: string; index: number };
+  logIndex: number;
+  createdAt: Date;
+  data: LicencePayload;
+  jws: string;
+}
+
+export type BatchResult =
+  | { line: number; ok: true; identifier: string; replay: boolean }
+  | { line: number; ok: false; code: string; message: string; details?: Record<string, unknown> };
+
+/** Lifecycle table: action → statuses it may start from → resulting status. Everything else is 409. */
+export const TRANSITIONS: Record<"suspend" | "resume" | "cancel" | "deregister" | "revoke", { from: readonly LicenceStatus[]; to: LicenceStatus }> = {
+  suspend: { from: ["01"], to: "02" },
+  resume: { from: ["02"], to: "01" },
+  cancel: { from: ["01", "02"], to: "03" },
+  deregister: { from: ["01", "02"], to: "04" },
+  revoke: { from: ["01", "02"], to: "07" },
+};
+export type ManualAction = keyof typeof TRANSITIONS;
+/** A change (new version) is allowed only from a valid licence. */
+export const CHANGE_FROM: readonly LicenceStatus[] = ["01"];
+
+/** Status with automatic expiry applied: a valid or suspended licence past its validity end is expired (05). */
+export function effectiveStatus(rec: { status: LicenceStatus; validUntil: string | null }, today: string): LicenceStatus {
+  if ((rec.status === "01" || rec.status === "02") && rec.validUntil !== null && rec.validUntil < today) return "05";
+  return rec.status;
+}
+
+interface Prepared {
+  line: number;
+  ic: IssuerContext;
+  input: IssueInput;
+  type: LicenceType;
+  holderHash: string;
+  requestHash: string;
+  issueDate: string;
+  validFrom: string;
+  validUntil: string | null;
+}
+
+interface Built {
+  p: Prepared;
+  rec: LicenceRecord;
+  event: TlogEvent;
+}
+
+function appErr(e: unknown): AppError {
+  return e instanceof AppError ? e : new AppError("INTERNAL", undefined, { cause: e });
+}
+
+export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<R>) {
+  const { uow, clock, tlog, pii, signer, catalogue } = deps;
+  const publicUrl = deps.publicUrl.replace(/\/+$/, "");
+  const listTtl = (deps.statusListCacheSeconds ?? 60) * 1000;
+
+  // ---- departments (name + USCC go into the signed data) ----
+  const deptCache = new Map<string, { name: string; uscc: string; at: number }>();
+  async function department(id: string): Promise<{ name: string; uscc: string }> {
+    const hit = deptCache.get(id);
+    const now = clock.now().getTime();
+    if (hit && now - hit.at < 30_000) return hit;
+    const d = await uow.read.departments.byId(id);
+    if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
+    const v = { name: d.name, uscc: d.uscc, at: now };
+    deptCache.set(id, v);
+    return v;
+  }
+
+  // ---- counters: serials per department+type, status-list indexes per department; reserved in blocks ----
+  const blocks = new Map<string, { next: number; end: number }>();
+  const refills = new Map<string, Promise<void>>();
+  async function take(scope: string, n: number): Promise<number[]> {
+    const out: number[] = [];
+    while (out.length < n) {
+      const b = blocks.get(scope);
+      if (b && b.next < b.end) {
+        while (out.length < n && b.next < b.end) out.push(b.next++);
+        continue;
+      }
+      let p = refills.get(scope);
+      if (!p) {
+        const want = Math.max(SERIAL_BLOCK, n - out.length);
+        p = uow.write((repos) => repos.licences.reserve(scope, want))
+          .then((first) => void blocks.set(scope, { next: first, end: first + want }))
+          .finally(() => refills.delete(scope));
+        refills.set(scope, p);
+      }
+      await p;
+    }
+    return out;
+  }
+  const serialScope = (deptId: string, typeCode: string) => `serial:${deptId}:${typeCode}`;
+  const statusScope = (deptId: string) => `status:${deptId}`;
+  const formatSerial = (n: number) => String(n + 1).padStart(10, "0");
+
+  // ---- status-list cache generations (bumped after a committed status change) ----
+  const gens = new Map<string, number>();
+  const bump = (deptId: string) => gens.set(deptId, (gens.get(deptId) ?? 0) + 1);
+
+  const listUrl = (deptId: string, listNo: number) => `${publicUrl}/status-lists/${deptId}/${listNo}`;
+
+  function today(): string {
+    return chinaDate(clock.now());
+  }
+
+  // ---- reading stored licences ----
+  function openPayload(rec: LicenceRecord): { json: string; payload: LicencePayload } {
+    const json = pii.decrypt(rec.payloadEnc, `licence:${rec.identifier}`);
+    return { json, payload: JSON.parse(json) as LicencePayload };
+  }
+
+  async function jwsOf(rec: LicenceRecord, json?: string): Promise<string> {
+    const j = json ?? openPayload(rec).json;
+    return `${await signer.header(rec.certSerial, TYP_LICENCE)}.${b64u(j)}.${rec.signature}`;
+  }
+
+  async function view(rec: LicenceRecord): Promise<LicenceView> {
+    const { json, payload } = openPayload(rec);
+    const st = effectiveStatus(rec, today());
+    return {
+      identifier: rec.identifier, typeCode: rec.typeCode, name: payload.name, version: rec.version, departmentId: rec.departmentId,
+      status: st, statusText: STATUS_TEXT[st], statusAt: rec.statusAt, validFrom: rec.validFrom, validUntil: rec.validUntil,
+      supersedes: rec.supersedes, supersededBy: rec.supersededBy,
+      statusList: { url: payload.status.list, index: payload.status.index }, logIndex: rec.logIndex, createdAt: rec.createdAt,
+      data: payload, jws: await jwsOf(rec, json),
+    };
+  }
+
+  async function record(identifier: string): Promise<LicenceRecord> {
+    const parsed = parseLicenceId(identifier);
+    if (!parsed.ok) throw new AppError("LICENCE_ID_INVALID", `The licence identifier is not valid (${parsed.problem}).`, { details: { problem: parsed.problem } });
+    const rec = await uow.read.licences.byId(identifier);
+    if (!rec) throw new AppError("LICENCE_NOT_FOUND");
+    return rec;
+  }
+
+  /** Issuers act on their own department's licences only; admins and the system on any. */
+  function checkOwner(actor: Actor, rec: LicenceRecord): void {
+    if (actor.kind === "system") return;
+    if (actor.kind === "client" && actor.role === "admin") return;
+    if (actor.kind === "client" && actor.role === "issuer" && actor.departmentId === rec.departmentId) return;
+    throw new AppError("FORBIDDEN_DEPARTMENT");
+  }
+
+  // ---- issuance ----
+
+  function validity(type: LicenceType, input: { issueDate?: string; validFrom?: string; validUntil?: string | null }, t: string) {
+    const issueDate = input.issueDate ?? t;
+    const validFrom = input.validFrom ?? issueDate;
+    for (const [k, v] of [["issueDate", issueDate], ["validFrom", validFrom]] as const) {
+      if (!isDate(v)) throw new AppError("VALIDITY_INVALID", `${k} must be a date YYYY-MM-DD.`, { details: { field: k } });
+    }
+    let validUntil: string | null;
+    if (input.validUntil === undefined) validUntil = type.validityDays === null ? null : addDays(validFrom, type.validityDays - 1);
+    else validUntil = input.validUntil;
+    if (validUntil !== null && !isDate(validUntil)) throw new AppError("VALIDITY_INVALID", "validUntil must be a date YYYY-MM-DD or null (long-term).", { details: { field: "validUntil" } });
+    if (validUntil !== null && validUntil < validFrom) throw new AppError("VALIDITY_INVALID", "validUntil is before validFrom.", { details: { field: "validUntil" } });
+    return { issueDate, validFrom, validUntil };
+  }
+
+  async function prepare(line: number, input: IssueInput, ic: IssuerContext, t: string): Promise<Prepared> {
+    const type = await catalogue.getType(input.typeCode);
+    if (!type.issuers.includes(ic.departmentId)) throw new AppError("LICENCE_TYPE_NOT_ALLOWED");
+    if (!type.holderCodeTypes.includes(input.holder.codeType as never)) {
+      throw new AppError("HOLDER_CODE_TYPE_INVALID", `Holder code type ${input.holder.codeType} is not allowed for ${type.name} (allowed: ${type.holderCodeTypes.join(", ")}).`,
+        { details: { codeType: input.holder.codeType, allowed: type.holderCodeTypes } });
+    }
+    checkHolderCode(input.holder.codeType, input.holder.code, clock.now());
+    const problems = validateFields(type.fields, input.fields);
+    if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
+    const v = validity(type, input, t);
+    const { idempotencyKey: _k, ...rest } = input;
+    return {
+      line, ic, input, type, holderHash: pii.lookupHash(input.holder.codeType, input.holder.code),
+      // Only needed to recognise a retry; hashing every bulk line without a key would be wasted work.
+      requestHash: input.idempotencyKey !== undefined ? sha256Hex(canonicalJson(rest)) : "", ...v,
+    };
+  }
+
+  async function build(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Built> {
+    const dept = await department(ic.departmentId);
+    const serial = prev ? prev.rec.lineage.split(".")[2]! : formatSerial(serialN);
+    const version = prev ? prev.version : "001";
+    const id = formatLicenceId({ typeCode: p.type.code, issuerCode: dept.uscc, serial, version });
+    const payload: LicencePayload = {
+      v: 1, id, name: p.type.name, typeCode: p.type.code, number: p.input.number,
+      issuer: { name: dept.name, code: dept.uscc }, issueDate: p.issueDate,
+      holder: { name: p.input.holder.name, code: p.input.holder.code, codeType: p.input.holder.codeType },
+      validFrom: p.validFrom, validUntil: p.validUntil, fields: p.input.fields, version,
+      ...(prev ? { supersedes: prev.rec.identifier } : {}),
+      status: { list: listUrl(ic.departmentId, Math.floor(statusIdx / LIST_SIZE)), index: statusIdx % LIST_SIZE, size: STATUS_BITS, purpose: "message" },
+      signedAt: now.toISOString(),
+    };
+    const json = JSON.stringify(payload);
+    const signed = await signer.signCompact(ic.departmentId, TYP_LICENCE, b64u(json));
+    const jwsSha256 = sha256Hex(signed.jws);
+    const rec: LicenceRecord = {
+      identifier: id, lineage: `${p.type.code}.${dept.uscc}.${serial}`, version, typeCode: p.type.code, departmentId: ic.departmentId,
+      holderHash: p.holderHash, holderCodeType: p.input.holder.codeType, payloadEnc: pii.encrypt(json, `licence:${id}`),
+      signature: signed.signatureB64, certSerial: signed.cert.serial, jwsSha256, validFrom: p.validFrom, validUntil: p.validUntil,
+      status: "01", statusAt: now, statusIndex: statusIdx, supersedes: prev ? prev.rec.identifier : null, supersededBy: null,
+      logIndex: -1, createdAt: now,
+    };
+    const event: TlogEvent = {
+      type: TLOG_EVENTS.licenceIssued, subject: `licence:${id}`, actor: actorLabel(ic.actor), holder: p.holderHash,
+      data: {
+        id, typeCode: p.type.code, version, departmentId: ic.departmentId, certSerial: signed.cert.serial, jwsSha256,
+        statusIndex: statusIdx, ...(prev ? { supersedes: prev.rec.identifier } : {}),
+      },
+    };
+    return { p, rec, event };
+  }
+
+  /**
+   * Issues a batch (1 to MAX_BATCH_LINES); returns one result per input, in order. Each licence is all or nothing
+   * (row + log entry in one transaction); chunks of CHUNK share a transaction. Idempotency keys are honoured.
+   */
+  async function issueBatch(inputs: ReadonlyArray<IssueInput | { error: AppError }>, ic: IssuerContext, onProgress?: (done: number) => void): Promise<BatchResult[]> {
+    if (inputs.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", undefined, { details: { maxLines: MAX_BATCH_LINES } });
+    const results: BatchResult[] = new Array(inputs.length);
+    const fail = (line: number, e: unknown) => {
+      const a = appErr(e);
+      if (a.code === "INTERNAL") deps.log?.error({ err: e }, "licence issuance failed");
+      results[line] = { line: line + 1, ok: false, code: a.code, message: a.message, ...(a.details ? { details: a.details } : {}) };
+    };
+    for (let start = 0; start < inputs.length; start += CHUNK) {
+      const end = Math.min(inputs.length, start + CHUNK);
+      const t = today();
+      const prepared: Prepared[] = [];
+      const seenKeys = new Map<string, Prepared>();
+      const dupes: Array<{ line: number; key: string; hash: string }> = [];
+      for (let i = start; i < end; i++) {
+        const item = inputs[i]!;
+        if ("error" in item) {
+          fail(i, item.error);
+          continue;
+        }
+        try {
+          const p = await prepare(i, item, ic, t);
+          const key = item.idempotencyKey;
+          if (key !== undefined) {
+            const first = seenKeys.get(key);
+            if (first) {
+              dupes.push({ line: i, key, hash: p.requestHash });
+              continue;
+            }
+            const prior = await uow.read.licences.idempotency(ic.idempotencyScope, key);
+            if (prior) {
+              if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+              results[i] = { line: i + 1, ok: true, identifier: prior.identifier, replay: true };
+              continue;
+            }
+            seenKeys.set(key, p);
+          }
+          prepared.push(p);
+        } catch (e) {
+          fail(i, e);
+        }
+      }
+      if (prepared.length > 0) {
+        try {
+          await issuePrepared(prepared, results);
+        } catch (e) {
+          for (const p of prepared) fail(p.line, e);
+        }
+      }
+      for (const d of dupes) {
+        const prior = await uow.read.licences.idempotency(ic.idempotencyScope, d.key);
+        if (!prior) fail(d.line, results[seenKeys.get(d.key)!.line]?.ok === false ? new AppError("CONFLICT", "The first line with this Idempotency-Key failed.") : new AppError("INTERNAL"));
+        else if (prior.requestHash !== d.hash) fail(d.line, new AppError("IDEMPOTENCY_CONFLICT"));
+        else results[d.line] = { line: d.line + 1, ok: true, identifier: prior.identifier, replay: true };
+      }
+      onProgress?.(end);
+    }
+    return results;
+  }
+
+  /** Reserves numbers, signs and stores prepared licences (possibly of several issuers) in one write transaction. */
+  async function issuePrepared(prepared: Prepared[], results: BatchResult[]): Promise<void> {
+    const now = clock.now();
+    // Reserve serials per department + type and status indexes per department (outside the storing write).
+    const groups = new Map<string, Prepared[]>();
+    const add = (k: string, p: Prepared) => {
+      const g = groups.get(k);
+      if (g) g.push(p);
+      else groups.set(k, [p]);
+    };
+    for (const p of prepared) {
+      add(serialScope(p.ic.departmentId, p.type.code), p);
+      add(statusScope(p.ic.departmentId), p);
+    }
+    const serials = new Map<Prepared, number>();
+    const indexes = new Map<Prepared, number>();
+    for (const [scope, ps] of groups) {
+      const got = await take(scope, ps.length);
+      const into = scope.startsWith("serial:") ? serials : indexes;
+      ps.forEach((p, k) => into.set(p, got[k]!));
+    }
+    const built: Built[] = [];
+    for (const p of prepared) built.push(await build(p, p.ic, serials.get(p)!, indexes.get(p)!, now));
+
+    const outcome = await uow.write(async (repos, tx) => {
+      // Re-check idempotency keys inside the transaction: a concurrent retry may have committed meanwhile.
+      const keep: Built[] = [];
+      const replays: Array<{ b: Built; identifier?: string; conflict?: boolean }> = [];
+      const inThisTx = new Map<string, Built>();
+      for (const b of built) {
+        const key = b.p.input.idempotencyKey;
+        if (key !== undefined) {
+          const k = `${b.p.ic.idempotencyScope}\u0000${key}`;
+          const mate = inThisTx.get(k);
+          if (mate) {
+            replays.push(mate.p.requestHash === b.p.requestHash ? { b, identifier: mate.rec.identifier } : { b, conflict: true });
+            continue;
+          }
+          const prior = await repos.licences.idempotency(b.p.ic.idempotencyScope, key);
+          if (prior) {
+            replays.push(prior.requestHash === b.p.requestHash ? { b, identifier: prior.identifier } : { b, conflict: true });
+            continue;
+          }
+          inThisTx.set(k, b);
+        }
+        keep.push(b);
+      }
+      if (keep.length > 0) {
+        const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
+        keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
+        await repos.licences.insertMany(keep.map((b) => b.rec));
+        for (const b of keep) {
+          const key = b.p.input.idempotencyKey;
+          if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
+        }
+      }
+      return { keep, replays };
+    });
+    for (const b of outcome.keep) results[b.p.line] = { line: b.p.line + 1, ok: true, identifier: b.rec.identifier, replay: false };
+    for (const r of outcome.replays) {
+      if (r.conflict) {
+        const e = new AppError("IDEMPOTENCY_CONFLICT");
+        results[r.b.p.line] = { line: r.b.p.line + 1, ok: false, code: e.code, message: e.message };
+      } else results[r.b.p.line] = { line: r.b.p.line + 1, ok: true, identifier: r.identifier!, replay: true };
+    }
+  }
+
+  // Single issuance is group-committed: requests that arrive while a group is being signed and stored form the
+  // next group (one transaction, one fsync for all of them). Each request still gets its own result.
+  const singles: Array<{ p: Prepared; resolve(r: BatchResult): void; reject(e: unknown): void }> = [];
+  let singlesScheduled = false;
+  let singlesRunning = false;
+  function scheduleSingles(): void {
+    if (singlesScheduled || singlesRunning || singles.length === 0) return;
+    singlesScheduled = true;
+    setImmediate(() => void runSingles());
+  }
+  async function runSingles(): Promise<void> {
+    singlesScheduled = false;
+    singlesRunning = true;
+    const group = singles.splice(0, CHUNK);
+    const results: BatchResult[] = new Array(group.length);
+    try {
+      await issuePrepared(group.map((g, k) => ({ ...g.p, line: k })), results);
+      group.forEach((g, k) => g.resolve(results[k]!));
+    } catch (e) {
+      for (const g of group) g.reject(e);
+    } finally {
+      singlesRunning = false;
+      scheduleSingles();
+    }
+  }
+
+  /** Issues one licence. Returns the licence and whether it was an idempotent replay. */
+  async function issue(input: IssueInput, ic: IssuerContext): Promise<{ licence: LicenceView; replay: boolean }> {
+    const p = await prepare(0, input, ic, today());
+    let r: BatchResult;
+    const prior = input.idempotencyKey !== undefined ? await uow.read.licences.idempotency(ic.idempotencyScope, input.idempotencyKey) : undefined;
+    if (prior) {
+      if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+      r = { line: 1, ok: true, identifier: prior.identifier, replay: true };
+    } else {
+      r = await new Promise<BatchResult>((resolve, reject) => {
+        singles.push({ p, resolve, reject });
+        scheduleSingles();
+      });
+    }
+    if (!r.ok) throw new AppError(r.code as AppError["code"], r.message, r.details ? { details: r.details } : {});
+    return { licence: await view(await record(r.identifier)), replay: r.replay };
+  }
+
+  // ---- lifecycle ----
+
+  async function signStatement(departmentId: string, body: Record<string, unknown>): Promise<string> {
+    return (await signer.signCompact(departmentId, TYP_STATEMENT, b64u(JSON.stringify({ v: 1, ...body })))).jws;
+  }
+
+  async function transition(identifier: string, action: ManualAction, reason: string | null, actor: Actor): Promise<LicenceView> {
+    const rec = await record(identifier);
+    checkOwner(actor, rec);
+    const from = effectiveStatus(rec, today());
+    const rule = TRANSITIONS[action];
+    if (!rule || !rule.from.includes(from)) {
+      throw new AppError("LICENCE_TRANSITION_INVALID", `Cannot ${action} a licence whose status is ${from} (${STATUS_TEXT[from]}).`, { details: { from, action } });
+    }
+    const now = clock.now();
+    const seq = (await uow.read.licences.events(identifier)).length + 1;
+    const label = actorLabel(actor);
+    const statement = await signStatement(rec.departmentId, { id: identifier, seq, action, from, to: rule.to, reason, at: now.toISOString(), actor: label });
+    await uow.write(async (repos, tx) => {
+      if (!(await repos.licences.setStatus(identifier, rec.status, rule.to, now))) {
+        throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action } });
+      }
+      const { index } = await tlog.append(repos, tx, statusEvent(rec, seq, action, from, rule.to, reason, statement, label));
+      await repos.licences.insertEvent({ identifier, seq, action, fromStatus: from, toStatus: rule.to, reason, actor: label, at: now, statement, logIndex: index });
+      tx.afterCommit(() => bump(rec.departmentId));
+    });
+    return view(await record(identifier));
+  }
+
+  function statusEvent(rec: LicenceRecord, seq: number, action: LifecycleAction, from: LicenceStatus, to: LicenceStatus, reason: string | null, statement: string, actor: string, extra: Record<string, unknown> = {}): TlogEvent {
+    return {
+      type: TLOG_EVENTS.licenceStatusChanged, subject: `licence:${rec.identifier}`, actor, holder: rec.holderHash,
+      data: { id: rec.identifier, typeCode: rec.typeCode, seq, action, from, to, statementSha256: sha256Hex(statement), ...(reason ? { reasonSha256: sha256Hex(reason) } : {}), ...extra },
+    };
+  }
+
+  /** Change (变更): a new version (002, 003…) superseding the current one; both are kept. */
+  async function change(
+    identifier: string,
+    patch: { number?: string; holderName?: string; fields?: Record<string, FieldValue>; issueDate?: string; validFrom?: string; validUntil?: string | null; reason: string },
+    actor: Actor,
+  ): Promise<LicenceView> {
+    const old = await record(identifier);
+    checkOwner(actor, old);
+    const t = today();
+    const from = effectiveStatus(old, t);
+    if (!CHANGE_FROM.includes(from)) {
+      throw new AppError("LICENCE_TRANSITION_INVALID", `Cannot change a licence whose status is ${from} (${STATUS_TEXT[from]}).`, { details: { from, action: "change" } });
+    }
+    const { payload } = openPayload(old);
+    const nextVersion = Number(old.version) + 1;
+    if (nextVersion > 999) throw new AppError("LICENCE_TRANSITION_INVALID", "The licence has reached version 999.", { details: { from, action: "change" } });
+    const version = String(nextVersion).padStart(3, "0");
+    const type = await catalogue.getType(old.typeCode);
+    const input: IssueInput = {
+      typeCode: old.typeCode, number: patch.number ?? payload.number,
+      holder: { ...payload.holder, name: patch.holderName ?? payload.holder.name },
+      fields: patch.fields ?? payload.fields,
+      issueDate: patch.issueDate ?? t,
+      validFrom: patch.validFrom ?? payload.validFrom,
+      validUntil: patch.validUntil === undefined ? payload.validUntil : patch.validUntil,
+    };
+    const problems = validateFields(type.fields, input.fields);
+    if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
+    const v = validity(type, input, t);
+    const ic: IssuerContext = { actor, departmentId: old.departmentId, idempotencyScope: "" };
+    const p: Prepared = { line: 0, ic, input, type, holderHash: old.holderHash, requestHash: "", ...v };
+    const [statusIdx] = await take(statusScope(old.departmentId), 1);
+    const now = clock.now();
+    const b = await build(p, ic, 0, statusIdx!, now, { rec: old, version });
+    const seq = (await uow.read.licences.events(identifier)).length + 1;
+    const label = actorLabel(actor);
+    const statement = await signStatement(old.departmentId, { id: identifier, seq, action: "supersede", from, to: "99", reason: patch.reason, supersededBy: b.rec.identifier, at: now.toISOString(), actor: label });
+    await uow.write(async (repos, tx) => {
+      if (!(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
+        throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action: "change" } });
+      }
+      const [issued, superseded] = await tlog.appendMany(repos, tx, [
+        b.event,
+        statusEvent(old, seq, "supersede", from, "99", patch.reason, statement, label, { supersededBy: b.rec.identifier }),
+      ]);
+      b.rec.logIndex = issued!.index;
+      await repos.licences.insertMany([b.rec]);
+      await repos.licences.insertEvent({ identifier, seq, action: "supersede", fromStatus: from, toStatus: "99", reason: patch.reason, actor: label, at: now, statement, logIndex: superseded!.index });
+      tx.afterCommit(() => bump(old.departmentId));
+    });
+    return view(await record(b.rec.identifier));
+  }
+
+  /**
+   * Automatic expiry: persists status 05 (with a signed, logged event) for licences past their validity end.
+   * Reads already apply expiry (effectiveStatus), so this only makes it visible in the history and the log.
+   * Returns how many licences were expired.
+   */
+  async function expireDue(limit = 1000): Promise<number> {
+    const t = today();
+    const due = await uow.read.licences.dueForExpiry(t, limit);
+    if (due.length === 0) return 0;
+    const now = clock.now();
+    const label = "system:expiry";
+    const items: Array<{ rec: LicenceRecord; seq: number; statement: string }> = [];
+    for (const rec of due) {
+      const seq = (await uow.read.licences.events(rec.identifier)).length + 1;
+      try {
+        const statement = await signStatement(rec.departmentId, { id: rec.identifier, seq, action: "expire", from: rec.status, to: "05", reason: `validity ended ${rec.validUntil}`, at: now.toISOString(), actor: label });
+        items.push({ rec, seq, statement });
+      } catch (e) {
+        deps.log?.warn({ err: e, departmentId: rec.departmentId }, "licence expiry: cannot sign the statement");
+      }
+    }
+    return uow.write(async (repos, tx) => {
+      const done: typeof items = [];
+      for (const it of items) if (await repos.licences.setStatus(it.rec.identifier, it.rec.status, "05", now)) done.push(it);
+      if (done.length === 0) return 0;
+      const appended = await tlog.appendMany(repos, tx, done.map((it) => statusEvent(it.rec, it.seq, "expire", it.rec.status, "05", `validity ended ${it.rec.validUntil}`, it.statement, label)));
+      for (let k = 0; k < done.length; k++) {
+        const it = done[k]!;
+        await repos.licences.insertEvent({ identifier: it.rec.identifier, seq: it.seq, action: "expire", fromStatus: it.rec.status, toStatus: "05", reason: `validity ended ${it.rec.validUntil}`, actor: label, at: now, statement: it.statement, logIndex: appended[k]!.index });
+      }
+      const depts = new Set(done.map((it) => it.rec.departmentId));
+      tx.afterCommit(() => depts.forEach(bump));
+      return done.length;
+    });
+  }
+
+  // ---- reads ----
+
+  async function get(identifier: string, actor: Actor): Promise<LicenceView> {
+    const rec = await record(identifier);
+    checkOwner(actor, rec);
+    return view(rec);
+  }
+
+  async function history(identifier: string, actor: Actor) {
+    const rec = await record(identifier);
+    checkOwner(actor, rec);
+    const versions = (await uow.read.licences.lineage(rec.lineage)).sort((a, b) => (a.version < b.version ? -1 : 1));
+    const t = today();
+    const out = [];
+    for (const v of versions) {
+      const events = await uow.read.licences.events(v.identifier);
+      out.push({
+        identifier: v.identifier, version: v.version, status: effectiveStatus(v, t), issuedAt: v.createdAt, logIndex: v.logIndex,
+        supersedes: v.supersedes, supersededBy: v.supersededBy,
+        events: events.map((e: LicenceEventRecord) => ({ seq: e.seq, action: e.action, from: e.fromStatus, to: e.toStatus, reason: e.reason, actor: e.actor, at: e.at, statement: e.statement, logIndex: e.logIndex })),
+      });
+    }
+    return { identifier, lineage: rec.lineage, versions: out };
+  }
+
+  async function list(actor: Actor, q: { departmentId?: string; typeCode?: string; limit: number; after?: string }) {
+    const departmentId = actor.kind === "client" && actor.role === "issuer" ? actor.departmentId! : q.departmentId;
+    if (!departmentId) throw new AppError("VALIDATION_FAILED", "departmentId is required for administrators.");
+    if (actor.kind === "client" && actor.role === "issuer" && q.departmentId && q.departmentId !== actor.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
+    const recs = await uow.read.licences.byDepartment(departmentId, { limit: q.limit, ...(q.after ? { after: q.after } : {}), ...(q.typeCode ? { typeCode: q.typeCode } : {}) });
+    const t = today();
+    return recs.map((r) => ({ identifier: r.identifier, typeCode: r.typeCode, version: r.version, status: effectiveStatus(r, t), validFrom: r.validFrom, validUntil: r.validUntil, createdAt: r.createdAt }));
+  }
+
+  /** A holder's licences (current versions unless `all`), decrypted: for the holder themself or an entitled consumer. */
+  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; all?: boolean } = {}): Promise<LicenceView[]> {
+    const recs = await uow.read.licences.byHolder(holderHash, { ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}), current: !opts.all, limit: 500 });
+    return Promise.all(recs.map(view));
+  }
+
+  /** Online status (public): no personal data. */
+  async function status(identifier: string) {
+    const rec = await record(identifier);
+    const st = effectiveStatus(rec, today());
+    const listNo = Math.floor(rec.statusIndex / LIST_SIZE);
+    return {
+      identifier, status: st, statusText: STATUS_TEXT[st], since: st === "05" && rec.status !== "05" ? rec.validUntil : rec.statusAt.toISOString(),
+      version: rec.version, validFrom: rec.validFrom, validUntil: rec.validUntil, supersededBy: rec.supersededBy,
+      statusList: { url: listUrl(rec.departmentId, listNo), index: rec.statusIndex % LIST_SIZE },
+    };
+  }
+
+  // ---- status lists (W3C Bitstring Status List style, statusPurpose "message", 4 bits per entry) ----
+  const lists = new Map<string, { jws: string; etag: string; at: number; gen: number; day: string }>();
+  const building = new Map<string, Promise<{ jws: string; etag: string }>>();
+
+  async function statusList(departmentId: string, listNo: number): Promise<{ jws: string; etag: string; maxAge: number }> {
+    const dept = await department(departmentId);
+    const next = await uow.read.licences.peek(statusScope(departmentId));
+    if (!Number.isSafeInteger(listNo) || listNo < 0 || listNo * LIST_SIZE >= Math.max(next, 1)) throw new AppError("STATUS_LIST_NOT_FOUND");
+    const key = `${departmentId}/${listNo}`;
+    const gen = gens.get(departmentId) ?? 0;
+    const now = clock.now();
+    const day = chinaDate(now);
+    const hit = lists.get(key);
+    const maxAge = Math.ceil(listTtl / 1000);
+    if (hit && hit.gen === gen && hit.day === day && now.getTime() - hit.at < listTtl) return { jws: hit.jws, etag: hit.etag, maxAge };
+    let p = building.get(key);
+    if (!p) {
+      p = (async () => {
+        const rows = await uow.read.licences.statusRange(departmentId, listNo * LIST_SIZE, (listNo + 1) * LIST_SIZE);
+        const bits = Buffer.alloc((LIST_SIZE * STATUS_BITS) / 8);
+        for (const r of rows) {
+          const pos = r.statusIndex - listNo * LIST_SIZE;
+          const v = STATUS_NIBBLE[effectiveStatus(r, day)];
+          // entry i occupies bits 4i..4i+3, most significant bit first (index 0 = leftmost bit).
+          bits[pos >> 1]! |= pos % 2 === 0 ? v << 4 : v;
+        }
+        const url = listUrl(departmentId, listNo);
+        const vc = {
+          "@context": ["https://www.w3.org/ns/credentials/v2"],
+          id: url,
+          type: ["VerifiableCredential", "BitstringStatusListCredential"],
+          issuer: `urn:uscc:${dept.uscc}`,
+          validFrom: now.toISOString(),
+          validUntil: new Date(now.getTime() + 24 * 3600_000).toISOString(),
+          credentialSubject: {
+            id: `${url}#list`, type: "BitstringStatusList", statusPurpose: "message", statusSize: STATUS_BITS,
+            statusMessages: STATUS_MESSAGES, ttl: listTtl, encodedList: `u${gzipSync(bits).toString("base64url")}`,
+          },
+        };
+        const { jws } = await signer.signCompact(departmentId, TYP_STATUS_LIST, b64u(JSON.stringify(vc)));
+        const etag = `"${sha256Hex(jws).slice(0, 32)}"`;
+        lists.set(key, { jws, etag, at: now.getTime(), gen, day });
+        return { jws, etag };
+      })().finally(() => building.delete(key));
+      building.set(key, p);
+    }
+    return { ...(await p), maxAge };
+  }
+
+  return {
+    issue,
+    issueBatch,
+    transition,
+    change,
+    expireDue,
+    get,
+    history,
+    list,
+    forHolder,
+    status,
+    statusList,
+    record,
+    view,
+    openPayload,
+    jwsOf,
+    department,
+  };
+}
+
+export type LicenceService = ReturnType<typeof createLicenceService>;

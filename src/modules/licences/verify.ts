@@ -1,0 +1,307 @@
+/**
+ * Licence verification (DESIGN rule 4): a verdict, never an exception. Checks, in order:
+ *   format     the JWS parses (ES256 only, our licence type, x5c present) or the identifier is well formed
+ *   signature  the JWS signature verifies with the key of x5c[0]
+ *   chain      x5c[0] chains to the configured trust anchor and was valid (and not revoked) when the licence was
+ *              signed: the log entry's time, else the payload's signedAt
+ *   issuer     the certificate is a licence-signing certificate of the department named in the identifier, and
+ *              that department may issue the licence type
+ *   record     the licence is on record here and the presented JWS is exactly the one issued
+ *   validity   today (China time) is inside the validity period
+ *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…)
+ *   log        the issuance is in the transparency log with this JWS's hash; the inclusion proof travels along
+ * Result: INVALID if any check FAILED, else INDETERMINATE if any is INDETERMINATE, else VALID.
+ */
+import crypto, { type KeyObject } from "node:crypto";
+import { maskCode, parseLicenceId } from "../../codes/index.js";
+import { sha256Hex } from "../../crypto/hash.js";
+import type { ChainResult, PkiService } from "../../pki/index.js";
+import type { CatalogueService } from "../catalogue/index.js";
+import type { Clock, Logger, UnitOfWork } from "../kernel.js";
+import type { LogEntry, LogEvidence } from "../tlog/index.js";
+import { TLOG_EVENTS } from "../tlog/events.js";
+import { chinaDate } from "./dates.js";
+import { maskName } from "./holder.js";
+import { parseCompact, verifyEs256, type ParsedJws } from "./jws.js";
+import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
+import { STATUS_TEXT } from "./ports.js";
+import { effectiveStatus, type LicencePayload, type LicenceService } from "./service.js";
+import { TYP_LICENCE } from "./signing.js";
+
+export type CheckStatus = "PASSED" | "FAILED" | "INDETERMINATE";
+export interface Check {
+  id: "format" | "signature" | "chain" | "issuer" | "record" | "validity" | "status" | "log" | "internal";
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface MaskedLicence {
+  identifier: string;
+  name: string;
+  typeCode: string;
+  number: string;
+  issuer: { name: string; code: string };
+  issueDate: string;
+  holder: { name: string; code: string; codeType: string };
+  validFrom: string;
+  validUntil: string | null;
+  version: string;
+  status?: LicenceStatus;
+  statusText?: string;
+}
+
+export interface Verdict {
+  result: "VALID" | "INVALID" | "INDETERMINATE";
+  checks: Check[];
+  licence?: MaskedLicence;
+  evidence?: LogEvidence;
+}
+
+/** How much personal data the caller may see: anonymous → masked; counter → names; full → everything. */
+export type Viewer = "public" | "counter" | "full";
+
+export interface VerifierDeps<R extends LicenceRepos> {
+  uow: UnitOfWork<R>;
+  clock: Clock;
+  pki: Pick<PkiService, "checkCertificate">;
+  catalogue: CatalogueService;
+  licences: Pick<LicenceService, "jwsOf" | "openPayload">;
+  tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number): Promise<LogEvidence> };
+  log?: Logger;
+  /** How long a VALID chain result is reused (revocation freshness), default 60 s. */
+  chainCacheSeconds?: number;
+}
+
+function overall(checks: Check[]): Verdict["result"] {
+  if (checks.some((c) => c.status === "FAILED")) return "INVALID";
+  if (checks.some((c) => c.status === "INDETERMINATE")) return "INDETERMINATE";
+  return "VALID";
+}
+
+class Lru<K, V> {
+  private m = new Map<K, V>();
+  constructor(private max: number) {}
+  get(k: K): V | undefined {
+    const v = this.m.get(k);
+    if (v !== undefined) {
+      this.m.delete(k);
+      this.m.set(k, v);
+    }
+    return v;
+  }
+  set(k: K, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as K);
+  }
+}
+
+export function mask(p: LicencePayload, viewer: Viewer, isPerson: boolean): MaskedLicence {
+  const full = viewer === "full" || !isPerson;
+  return {
+    identifier: p.id, name: p.name, typeCode: p.typeCode, number: full ? p.number : maskCode(p.number, 2, 2),
+    issuer: p.issuer, issueDate: p.issueDate,
+    holder: {
+      name: full || viewer === "counter" ? p.holder.name : maskName(p.holder.name),
+      code: full ? p.holder.code : maskCode(p.holder.code),
+      codeType: p.holder.codeType,
+    },
+    validFrom: p.validFrom, validUntil: p.validUntil, version: p.version,
+  };
+}
+
+export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
+  const { uow, clock, pki, catalogue } = deps;
+  const chainTtl = (deps.chainCacheSeconds ?? 60) * 1000;
+  const keys = new Lru<string, KeyObject | null>(1000);
+  const chains = new Lru<string, { r: ChainResult; from: number; to: number; at: number }>(1000);
+  const evidences = new Lru<number, LogEvidence>(50_000);
+  const certDepts = new Lru<string, { departmentId: string | null; profile: string } | null>(1000);
+
+  function keyOf(x5c0: string): KeyObject | null {
+    let k = keys.get(x5c0);
+    if (k === undefined) {
+      try {
+        k = new crypto.X509Certificate(Buffer.from(x5c0, "base64")).publicKey;
+      } catch {
+        k = null;
+      }
+      keys.set(x5c0, k);
+    }
+    return k;
+  }
+
+  async function chainOf(x5c: string[], at: Date): Promise<ChainResult> {
+    const key = x5c.join(",");
+    const now = clock.now().getTime();
+    const hit = chains.get(key);
+    if (hit && now - hit.at < chainTtl && at.getTime() >= hit.from && at.getTime() <= hit.to) return hit.r;
+    const r = await pki.checkCertificate(Buffer.from(x5c[0]!, "base64"), {
+      at, keyUsage: ["digitalSignature"], intermediates: x5c.slice(1).map((c) => Buffer.from(c, "base64")),
+    });
+    if (r.result === "VALID" && r.path.length > 0) {
+      // A VALID result holds for any time inside every path certificate's validity (revocation re-read after the TTL).
+      const from = Math.max(...r.path.map((c) => c.notBefore.getTime()));
+      const to = Math.min(...r.path.map((c) => c.notAfter.getTime()));
+      chains.set(key, { r, from, to, at: now });
+    }
+    return r;
+  }
+
+  async function evidenceOf(index: number): Promise<LogEvidence> {
+    let ev = evidences.get(index);
+    if (!ev) {
+      ev = await deps.tlog.evidence(index);
+      evidences.set(index, ev);
+    }
+    return ev;
+  }
+
+  async function certDept(serial: string) {
+    let v = certDepts.get(serial);
+    if (v === undefined) {
+      const rec = await uow.read.certificates.get(serial);
+      v = rec ? { departmentId: rec.departmentId, profile: rec.profile } : null;
+      certDepts.set(serial, v);
+    }
+    return v;
+  }
+
+  async function verify(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<Verdict> {
+    const checks: Check[] = [];
+    const add = (id: Check["id"], status: CheckStatus, detail: string) => checks.push({ id, status, detail });
+    let licence: MaskedLicence | undefined;
+    let evidence: LogEvidence | undefined;
+    try {
+      let parsed: ParsedJws;
+      let rec: LicenceRecord | undefined;
+      let jws: string;
+      if (input.jws !== undefined) {
+        jws = input.jws.trim();
+        const p = parseCompact(jws);
+        if (typeof p === "string") {
+          add("format", "FAILED", p);
+          return { result: "INVALID", checks };
+        }
+        parsed = p;
+        const h = p.header;
+        const payload = p.payload as Partial<LicencePayload> | null;
+        const problem =
+          h.alg !== "ES256" ? `algorithm ${String(h.alg)} is not allowed (ES256 only)`
+          : h.typ !== TYP_LICENCE ? `not a licence (typ ${String(h.typ)})`
+          : !Array.isArray(h.x5c) || h.x5c.length < 1 || h.x5c.length > 4 || !h.x5c.every((c) => typeof c === "string") ? "the x5c certificate chain is missing"
+          : !payload || typeof payload !== "object" || typeof payload.id !== "string" ? "the payload has no licence identifier"
+          : !parseLicenceId(payload.id).ok ? "the licence identifier in the payload is not valid (GB/T 36904 check)"
+          : null;
+        if (problem) {
+          add("format", "FAILED", problem);
+          return { result: "INVALID", checks };
+        }
+        add("format", "PASSED", `licence JWS for ${payload!.id}`);
+        rec = await uow.read.licences.byId(payload!.id!);
+      } else {
+        const id = (input.identifier ?? "").trim();
+        const pr = parseLicenceId(id);
+        if (!pr.ok) {
+          add("format", "FAILED", `the licence identifier is not valid (${pr.problem})`);
+          return { result: "INVALID", checks };
+        }
+        rec = await uow.read.licences.byId(id);
+        if (!rec) {
+          add("format", "PASSED", "well-formed licence identifier");
+          add("record", "FAILED", "no licence with this identifier was issued by this service");
+          return { result: "INVALID", checks };
+        }
+        jws = await deps.licences.jwsOf(rec);
+        parsed = parseCompact(jws) as ParsedJws;
+        add("format", "PASSED", "well-formed licence identifier; the licence on record is verified");
+      }
+      const payload = parsed.payload as LicencePayload;
+      const x5c = parsed.header.x5c as string[];
+
+      // signature
+      const key = keyOf(x5c[0]!);
+      const sigOk = key !== null && verifyEs256(key, parsed.signingInput, parsed.signature);
+      add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? "ES256 signature verifies with x5c[0]" : "the signature does not verify: the licence was altered or signed with another key");
+
+      // log entry (gives the trustworthy signing time)
+      let entry: LogEntry | undefined;
+      if (rec) {
+        try {
+          entry = await deps.tlog.getEntry(rec.logIndex);
+        } catch {
+          entry = undefined;
+        }
+      }
+      const signedAt = entry ? new Date(entry.event.at) : new Date(typeof payload.signedAt === "string" ? payload.signedAt : NaN);
+
+      // chain
+      let leafSerial: string | null = null;
+      if (key === null) add("chain", "FAILED", "no usable signing certificate");
+      else if (Number.isNaN(signedAt.getTime())) add("chain", "INDETERMINATE", "no signing time");
+      else {
+        const ch = await chainOf(x5c, signedAt);
+        leafSerial = ch.path[0]?.serial ?? null;
+        const bad = ch.checks.find((c) => c.status !== "PASSED");
+        add("chain", ch.result === "VALID" ? "PASSED" : ch.result === "INVALID" ? "FAILED" : "INDETERMINATE",
+          ch.result === "VALID" ? `chains to ${ch.path[ch.path.length - 1]!.subject}; valid and not revoked at ${signedAt.toISOString()}` : bad?.detail ?? ch.result);
+      }
+
+      // issuer
+      const parts = parseLicenceId(payload.id);
+      const type = await catalogue.findType(payload.typeCode);
+      const cd = leafSerial ? await certDept(leafSerial) : null;
+      const dept = cd?.departmentId ? await uow.read.departments.byId(cd.departmentId) : undefined;
+      if (!cd || cd.profile !== "licence-signing" || !dept) add("issuer", "FAILED", "the signing certificate is not a licence-signing certificate issued by this service to a department");
+      else if (!parts.ok || parts.parts.issuerCode !== dept.uscc || payload.issuer?.code !== dept.uscc) add("issuer", "FAILED", `the certificate belongs to ${dept.name} (${dept.uscc}), not to the issuer named in the licence`);
+      else if (!type) add("issuer", "FAILED", `unknown licence type ${payload.typeCode}`);
+      else if (!type.issuers.includes(dept.id) || (parts.ok && parts.parts.typeCode !== type.code)) add("issuer", "FAILED", `${dept.name} may not issue ${type.name}`);
+      else add("issuer", "PASSED", `${dept.name} (${dept.uscc}) may issue ${type.name}`);
+
+      // record
+      const jwsHash = sha256Hex(jws);
+      if (!rec) add("record", "FAILED", "no licence with this identifier was issued by this service");
+      else if (rec.jwsSha256 !== jwsHash) add("record", "FAILED", "the JWS differs from the licence on record");
+      else add("record", "PASSED", `on record, version ${rec.version}`);
+
+      // validity
+      const today = chinaDate(clock.now());
+      const vf = rec?.validFrom ?? payload.validFrom;
+      const vu = rec ? rec.validUntil : payload.validUntil;
+      if (typeof vf !== "string") add("validity", "FAILED", "no validity period");
+      else if (today < vf) add("validity", "FAILED", `not valid before ${vf}`);
+      else if (vu !== null && vu !== undefined && today > vu) add("validity", "FAILED", `expired: valid until ${vu}`);
+      else add("validity", "PASSED", vu ? `valid ${vf} to ${vu}` : `valid from ${vf} (long-term)`);
+
+      // status
+      let st: LicenceStatus | undefined;
+      if (!rec) add("status", "INDETERMINATE", "no status for a licence that is not on record");
+      else {
+        st = effectiveStatus(rec, today);
+        if (st === "01") add("status", "PASSED", `01 ${STATUS_TEXT["01"]}`);
+        else add("status", "FAILED", `${st} ${STATUS_TEXT[st]}${st === "99" && rec.supersededBy ? `: current version is ${rec.supersededBy}` : ""} (since ${st === "05" && rec.status !== "05" ? rec.validUntil : rec.statusAt.toISOString()})`);
+      }
+
+      // log
+      if (!rec || !entry) add("log", "FAILED", "no transparency-log entry for this licence");
+      else if (entry.event.type !== TLOG_EVENTS.licenceIssued || entry.event.data.id !== rec.identifier || entry.event.data.jwsSha256 !== jwsHash) {
+        add("log", "FAILED", `log entry ${rec.logIndex} does not record this JWS`);
+      } else {
+        evidence = await evidenceOf(rec.logIndex);
+        add("log", "PASSED", `issuance logged at index ${rec.logIndex} (${entry.event.at}); inclusion proof in tree of size ${evidence.treeSize}`);
+      }
+
+      if (sigOk && type) {
+        licence = { ...mask(payload, viewer, type.holderKind === "person"), ...(st ? { status: st, statusText: STATUS_TEXT[st] } : {}) };
+      }
+    } catch (e) {
+      deps.log?.error({ err: e }, "licence verification failed unexpectedly");
+      add("internal", "INDETERMINATE", "the verification could not be completed; try again later");
+    }
+    return { result: overall(checks), checks, ...(licence ? { licence } : {}), ...(evidence ? { evidence } : {}) };
+  }
+
+  return { verify };
+}
+
+export type LicenceVerifier = ReturnType<typeof createVerifier>;

@@ -1,0 +1,366 @@
+/**
+ * E-seals: the registry (create, status changes), the seal picture, the GB/T 38540 seal data export, and
+ * stamping PDFs (PAdES B-T by incremental update) with a stamp record (用印记录) and a log entry per stamp.
+ *
+ * Stamping does the slow work (parse, hash, sign, time-stamp) outside the write transaction, then records the
+ * stamp in one short transaction that re-checks the seal and certificate status, so a seal revoked while a
+ * stamp was being prepared yields no output at all.
+ */
+import crypto, { randomUUID } from "node:crypto";
+import zlib from "node:zlib";
+import { AppError } from "../../errors.js";
+import { findText } from "../../pdf/text.js";
+import { openPdf } from "../../pdf/reader.js";
+import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
+import { dict, name } from "../../pdf/objects.js";
+import { attribute, buildSignedData, CMS_OID } from "../../pki/cms.js";
+import { bytesOf, children, readNode } from "../../pki/der.js";
+import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
+import type { Tsa } from "../../pki/tsa.js";
+import type { DirectoryRepos } from "../directory/index.js";
+import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
+import { TLOG_EVENTS } from "../tlog/events.js";
+import { checkSealText, drawSeal, sealPdfOps, sealSvg, type SealPicture } from "./picture.js";
+import type { Seal, SealEvent, SealRepos, SealStatus, SealType, StampRecord } from "./ports.js";
+
+export const SEAL_TYPE_TEXT: Record<SealType, string> = {
+  "01": "",
+  "02": "财务专用章",
+  "03": "发票专用章",
+  "04": "合同专用章",
+  "05": "法定代表人名章",
+  "99": "",
+};
+const DEFAULT_DIAMETER: Record<SealType, number> = { "01": 42, "02": 40, "03": 40, "04": 40, "05": 38, "99": 40 };
+
+const DAY = 86_400_000;
+const MM = 72 / 25.4;
+const SEAL_ID_RE = /^[0-9A-Za-z-]{4,64}$/;
+/** Bytes reserved in the PDF for the CMS (signature + certificates + time-stamp token). */
+export const CMS_RESERVE = 12_288;
+
+export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos> {
+  uow: UnitOfWork<R>;
+  clock: Clock;
+  log: TrustLog<R>;
+  keyStore: KeyStore;
+  tsa: Tsa;
+  /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
+  chain: readonly Uint8Array[];
+  issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
+  revokeCertificate(repos: R, tx: TxHooks, serial: string, actor: Actor): Promise<void>;
+}
+
+export interface CreateSealInput {
+  departmentId: string;
+  type: SealType;
+  /** esID; generated when absent. */
+  id?: string;
+  /** 印章名称; default: department name + type text. */
+  name?: string;
+  /** Text under the star; default from the type (required for 99 if wanted). */
+  typeText?: string;
+  /** Text along the arc; default: the department's name. */
+  arcText?: string;
+  validFrom?: Date;
+  validTo?: Date;
+  diameterMm?: number;
+}
+
+export type Placement =
+  | { page: number; xMm: number; yMm: number }
+  | { anchor: string; page?: number; dxMm?: number; dyMm?: number };
+
+export interface StampInput {
+  pdf: Buffer;
+  placement: Placement;
+  reason?: string;
+  location?: string;
+}
+
+export interface StampResult {
+  pdf: Buffer;
+  record: StampRecord;
+}
+
+/** GB/T 38540 SES_Seal fields (JSON rendering). */
+export interface SesSealJson {
+  esealInfo: {
+    header: { ID: "ES"; version: 4; Vid: string };
+    esID: string;
+    property: { type: number; name: string; certListType: 1; certList: string[]; createDate: string; validStart: string; validEnd: string };
+    picture: { type: "SVG"; data: string; width: number; height: number };
+  };
+  signInfo: null;
+  note: string;
+}
+
+export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepos>(deps: SealServiceDeps<R>) {
+  const { uow, clock, log } = deps;
+  const pictures = new Map<string, { picture: SealPicture; svg: string; appearance: Appearance }>();
+
+  function pictureOf(seal: Seal) {
+    const key = `${seal.id}|${seal.arcText}|${seal.typeText}|${seal.diameterMm}`;
+    let p = pictures.get(key);
+    if (!p) {
+      const picture = drawSeal({ name: seal.arcText, typeText: seal.typeText, code: seal.id, diameterMm: seal.diameterMm });
+      const R = seal.diameterMm / 2;
+      const ops = `q /GS0 gs\n${sealPdfOps(picture)}\nQ`;
+      p = {
+        picture,
+        svg: sealSvg(picture, seal.name),
+        appearance: {
+          content: zlib.deflateSync(Buffer.from(ops, "latin1")),
+          compressed: true,
+          bbox: [-R, -R, R, R],
+          matrix: [MM, 0, 0, MM, 0, 0],
+          // Multiply blending: text under the seal stays visible, like real ink.
+          resources: dict({ ExtGState: dict({ GS0: dict({ Type: name("ExtGState"), BM: name("Multiply") }) }) }),
+        },
+      };
+      pictures.set(key, p);
+    }
+    return p;
+  }
+
+  async function get(id: string): Promise<Seal> {
+    const s = await uow.read.seals.byId(id);
+    if (!s) throw new AppError("SEAL_NOT_FOUND");
+    return s;
+  }
+
+  async function createSeal(input: CreateSealInput, actor: Actor): Promise<Seal> {
+    const now = clock.now();
+    const id = input.id ?? null;
+    if (id !== null && !SEAL_ID_RE.test(id)) throw new AppError("VALIDATION_FAILED", "The seal ID must be 4 to 64 characters of 0-9 A-Z a-z -.", { details: { field: "id" } });
+    const validFrom = input.validFrom ?? now;
+    const validTo = input.validTo ?? new Date(validFrom.getTime() + 3 * 365 * DAY);
+    if (validTo <= validFrom) throw new AppError("VALIDATION_FAILED", "validTo must be after validFrom.", { details: { field: "validTo" } });
+    if (validTo.getTime() - now.getTime() > 3 * 365 * DAY) throw new AppError("VALIDATION_FAILED", "A seal may be valid for at most 3 years from now (its certificate's lifetime).", { details: { field: "validTo" } });
+    if (validTo <= now) throw new AppError("VALIDATION_FAILED", "validTo must be in the future.", { details: { field: "validTo" } });
+    const typeText = input.typeText ?? SEAL_TYPE_TEXT[input.type];
+    const diameterMm = input.diameterMm ?? DEFAULT_DIAMETER[input.type];
+    return uow.write(async (repos, tx) => {
+      const d = await repos.departments.byId(input.departmentId);
+      if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
+      const sealId = id ?? `${d.regionCode}${input.type}${crypto.randomBytes(4).toString("hex").toUpperCase()}`;
+      if (await repos.seals.byId(sealId)) throw new AppError("SEAL_EXISTS");
+      const arcText = (input.arcText ?? d.name).trim();
+      const sealName = (input.name ?? `${d.name}${typeText || "印章"}`).trim();
+      checkSealText([arcText, typeText, sealId]);
+      const validityDays = Math.max(1, Math.min(3 * 365, Math.ceil((validTo.getTime() - now.getTime()) / DAY) + 1));
+      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays }, actor);
+      const seal: Seal = {
+        id: sealId, departmentId: d.id, name: sealName, type: input.type, arcText, typeText, diameterMm,
+        certSerial: cert.serial, keyId: cert.keyId, validFrom, validTo: validTo > cert.notAfter ? cert.notAfter : validTo,
+        status: "active", statusReason: null, createdAt: now, updatedAt: now,
+      };
+      await repos.seals.insert(seal);
+      await repos.seals.insertEvent({ sealId, status: "active", reason: null, at: now });
+      const svg = pictureOf(seal).svg;
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.sealCreated,
+        subject: `seal:${sealId}`,
+        actor: actorLabel(actor),
+        data: {
+          sealId, departmentId: d.id, type: seal.type, name: seal.name, certSerial: cert.serial, certSha256: cert.sha256,
+          validFrom: seal.validFrom.toISOString(), validTo: seal.validTo.toISOString(),
+          pictureSha256: crypto.createHash("sha256").update(svg).digest("hex"),
+        },
+      });
+      return seal;
+    });
+  }
+
+  const TRANSITIONS: Record<SealStatus, readonly SealStatus[]> = { active: ["suspended", "revoked"], suspended: ["active", "revoked"], revoked: [] };
+
+  async function setStatus(id: string, status: SealStatus, reason: string | null, actor: Actor): Promise<Seal> {
+    return uow.write(async (repos, tx) => {
+      const cur = await repos.seals.byId(id);
+      if (!cur) throw new AppError("SEAL_NOT_FOUND");
+      if (!TRANSITIONS[cur.status].includes(status)) {
+        throw new AppError("SEAL_STATUS_INVALID", `A ${cur.status} seal cannot become ${status}.`, { details: { from: cur.status, to: status } });
+      }
+      const now = clock.now();
+      await repos.seals.update(id, { status, statusReason: reason, updatedAt: now });
+      await repos.seals.insertEvent({ sealId: id, status, reason, at: now });
+      if (status === "revoked") {
+        const c = await repos.certificates.get(cur.certSerial);
+        if (c && c.status === "valid") await deps.revokeCertificate(repos, tx, cur.certSerial, actor);
+      }
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.sealStatusChanged,
+        subject: `seal:${id}`,
+        actor: actorLabel(actor),
+        data: { sealId: id, from: cur.status, to: status, ...(reason ? { reason } : {}), certSerial: cur.certSerial },
+      });
+      return { ...cur, status, statusReason: reason, updatedAt: now };
+    });
+  }
+
+  /** Why the seal may not stamp at `at` (null = it may). */
+  function refusal(seal: Seal, cert: CertificateRecord | null, at: Date): AppError | null {
+    if (seal.status === "revoked" || cert?.status === "revoked") return new AppError("SEAL_REVOKED");
+    if (seal.status === "suspended") return new AppError("SEAL_SUSPENDED");
+    if (at < seal.validFrom || at > seal.validTo) return new AppError("SEAL_EXPIRED", `The seal is valid from ${seal.validFrom.toISOString()} to ${seal.validTo.toISOString()}.`);
+    if (!cert || at > cert.notAfter || at < cert.notBefore) return new AppError("SEAL_EXPIRED", "The seal's certificate is not valid now.");
+    return null;
+  }
+
+  async function stamp(sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void): Promise<StampResult> {
+    const seal = await get(sealId);
+    before?.(seal);
+    const cert = await uow.read.certificates.get(seal.certSerial);
+    const now = clock.now();
+    const no = refusal(seal, cert, now);
+    if (no) throw no;
+    const doc = openPdf(input.pdf);
+    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
+    const pageCount = doc.pageCount();
+    let pageIndex: number;
+    let cx: number, cy: number; // centre, default user space
+    const D = seal.diameterMm * MM;
+    const box = (pi: number) => {
+      const pg = doc.page(pi);
+      const b = doc.resolve(pg.dict.get("CropBox") ?? pg.inherited.get("CropBox") ?? pg.dict.get("MediaBox") ?? pg.inherited.get("MediaBox"));
+      const arr = Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number") ? (b as number[]) : [0, 0, 595.28, 841.89];
+      return [Math.min(arr[0]!, arr[2]!), Math.min(arr[1]!, arr[3]!), Math.max(arr[0]!, arr[2]!), Math.max(arr[1]!, arr[3]!)] as const;
+    };
+    const p = input.placement;
+    if ("anchor" in p) {
+      const pages = p.page !== undefined ? [p.page - 1] : Array.from({ length: pageCount }, (_, i) => i);
+      let found: [number, number] | null = null;
+      pageIndex = -1;
+      for (const pi of pages) {
+        if (pi < 0 || pi >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
+        found = findText(doc, pi, p.anchor);
+        if (found) {
+          pageIndex = pi;
+          break;
+        }
+      }
+      if (!found) throw new AppError("PDF_ANCHOR_NOT_FOUND", `The text "${p.anchor.slice(0, 40)}" was not found.`);
+      // Centre of the seal on the anchor's start, shifted by the requested offset (mm; y downwards).
+      cx = found[0] + (p.dxMm ?? 0) * MM + D / 2;
+      cy = found[1] - (p.dyMm ?? 0) * MM;
+    } else {
+      if (p.page < 1 || p.page > pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
+      pageIndex = p.page - 1;
+      const [x0, , , y1] = box(pageIndex);
+      cx = x0 + p.xMm * MM;
+      cy = y1 - p.yMm * MM;
+    }
+    const ap = pictureOf(seal).appearance;
+    const prepared = prepareSignature(doc, {
+      pageIndex,
+      rect: [cx - D / 2, cy - D / 2, cx + D / 2, cy + D / 2],
+      appearance: ap,
+      fieldName: `Seal-${seal.id}`,
+      signingTime: now,
+      signerName: seal.name,
+      ...(input.reason ? { reason: input.reason } : {}),
+      ...(input.location ? { location: input.location } : {}),
+      reserve: CMS_RESERVE,
+    });
+    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    let tstTime = now;
+    const cms = await buildSignedData({
+      eContentType: CMS_OID.data,
+      contentDigest: digest,
+      signer: { der: cert!.der, issuerDer: parseIssuer(cert!.der), serial: cert!.serial },
+      certificates: [cert!.der, ...deps.chain],
+      sign: (data) => deps.keyStore.sign(seal.keyId, data, { encoding: "der" }),
+      unsignedAttrs: async (sv) => {
+        const t = await deps.tsa.stamp(CMS_OID.sha256, crypto.createHash("sha256").update(sv).digest(), { certReq: true });
+        tstTime = t.genTime;
+        return [attribute(CMS_OID.signatureTimeStampToken, t.token)];
+      },
+    });
+    const out = embedSignature(prepared, cms);
+    const record: StampRecord = {
+      id: randomUUID(),
+      sealId: seal.id,
+      departmentId: seal.departmentId,
+      certSerial: seal.certSerial,
+      signer: actorLabel(actor),
+      documentSha256: crypto.createHash("sha256").update(input.pdf).digest("hex"),
+      resultSha256: crypto.createHash("sha256").update(out).digest("hex"),
+      pageIndex,
+      fieldName: prepared.fieldName,
+      stampedAt: now,
+      timestampAt: tstTime,
+    };
+    await uow.write(async (repos, tx) => {
+      const s2 = await repos.seals.byId(seal.id);
+      const c2 = await repos.certificates.get(seal.certSerial);
+      const again = s2 ? refusal(s2, c2, now) : new AppError("SEAL_NOT_FOUND");
+      if (again) throw again;
+      await repos.stamps.insert(record);
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.sealStamped,
+        subject: `seal:${seal.id}`,
+        actor: record.signer,
+        data: {
+          stampId: record.id, sealId: seal.id, departmentId: seal.departmentId, certSerial: seal.certSerial,
+          documentSha256: record.documentSha256, resultSha256: record.resultSha256, page: pageIndex + 1,
+          timestamp: tstTime.toISOString(),
+        },
+      });
+    });
+    return { pdf: out, record };
+  }
+
+  function sesSeal(seal: Seal, certDer: Uint8Array): SesSealJson {
+    const svg = pictureOf(seal).svg;
+    return {
+      esealInfo: {
+        header: { ID: "ES", version: 4, Vid: "Sidian" },
+        esID: seal.id,
+        property: {
+          type: Number(seal.type), name: seal.name, certListType: 1,
+          certList: [Buffer.from(certDer).toString("base64")],
+          createDate: seal.createdAt.toISOString(), validStart: seal.validFrom.toISOString(), validEnd: seal.validTo.toISOString(),
+        },
+        picture: { type: "SVG", data: Buffer.from(svg, "utf8").toString("base64"), width: seal.diameterMm, height: seal.diameterMm },
+      },
+      signInfo: null,
+      note: "SES_SealInfo fields per GB/T 38540; the seal maker's signature (SES_SignInfo) is not produced by this service.",
+    };
+  }
+
+  /** Status of a seal at a past time, from its event history. */
+  async function statusAt(sealId: string, at: Date): Promise<{ seal: Seal; status: SealStatus; reason: string | null } | null> {
+    const seal = await uow.read.seals.byId(sealId);
+    if (!seal) return null;
+    const events: SealEvent[] = await uow.read.seals.events(sealId);
+    let cur: SealEvent | undefined;
+    for (const e of events) if (e.at <= at) cur = e;
+    return { seal, status: cur?.status ?? "active", reason: cur?.reason ?? null };
+  }
+
+  return {
+    createSeal,
+    setStatus,
+    get,
+    list: (opts: { departmentId?: string; limit: number; after?: string }) => uow.read.seals.list(opts),
+    stamps: (sealId: string, opts: { limit: number; after?: string }) => uow.read.stamps.list({ sealId, ...opts }),
+    svg: async (id: string) => pictureOf(await get(id)).svg,
+    sesSeal: async (id: string) => {
+      const s = await get(id);
+      const c = await uow.read.certificates.get(s.certSerial);
+      return sesSeal(s, c!.der);
+    },
+    stamp,
+    statusAt,
+  };
+}
+
+export type SealService = ReturnType<typeof createSealService>;
+
+/** The issuer Name DER of a certificate (for issuerAndSerialNumber). */
+function parseIssuer(der: Uint8Array): Uint8Array {
+  const tbs = children(readNode(Buffer.from(der)))[0]!;
+  const f = children(tbs);
+  const off = f[0]!.tag === 0xa0 ? 1 : 0;
+  return bytesOf(f[off + 2]!);
+}

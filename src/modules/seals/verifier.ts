@@ -1,0 +1,41 @@
+/**
+ * Dependencies of the PDF validator (src/pdf/verify.ts): trust anchors from the key material (allow-list,
+ * DESIGN rule 6), revocation from the certificate registry and seal status from the seal registry when online;
+ * trust bundle only when offline (`sidian verify`).
+ */
+import type { VerifyPdfDeps } from "../../pdf/verify.js";
+import type { CertificateRepo, CertInfo, KeyMaterial } from "../../pki/index.js";
+import type { RevocationStatus } from "../../pki/chain.js";
+import type { Clock } from "../kernel.js";
+import type { SealService } from "./service.js";
+
+export function onlineVerifyDeps(o: { material: KeyMaterial; certificates: CertificateRepo; seals: SealService; clock: Clock }): VerifyPdfDeps {
+  const m = o.material;
+  const materialSerials = new Set([m.tsa.cert.serial, m.token.cert.serial, m.issuingCa.cert.serial]);
+  return {
+    anchors: [m.rootCert],
+    intermediates: [m.issuingCa.cert],
+    knownTsaCerts: [m.tsa.cert],
+    sealIssuer: m.issuingCa.cert,
+    now: () => o.clock.now(),
+    async revocation(c: CertInfo, iss: CertInfo): Promise<RevocationStatus> {
+      if (iss.serial === m.rootCert.serial || materialSerials.has(c.serial)) return { status: "good" };
+      const rec = await o.certificates.get(c.serial);
+      if (!rec || rec.sha256 !== c.sha256) return { status: "unknown", detail: "not issued by this service" };
+      return rec.status === "revoked" && rec.revokedAt
+        ? { status: "revoked", revokedAt: rec.revokedAt, ...(rec.revocationReason ? { reason: rec.revocationReason } : {}) }
+        : { status: "good" };
+    },
+    async sealStatus(sealId, at) {
+      const s = await o.seals.statusAt(sealId, at);
+      return s ? { status: s.status, reason: s.reason, validFrom: s.seal.validFrom, validTo: s.seal.validTo } : null;
+    },
+  };
+}
+
+/** Offline: anchors and intermediates from a trust bundle (self-signed certificates are anchors). */
+export function offlineVerifyDeps(bundle: readonly CertInfo[], now: () => Date = () => new Date()): VerifyPdfDeps {
+  const anchors = bundle.filter((c) => c.issuer === c.subject);
+  const intermediates = bundle.filter((c) => c.issuer !== c.subject);
+  return { anchors, intermediates, knownTsaCerts: [], ...(intermediates[0] ? { sealIssuer: intermediates[0] } : {}), now };
+}

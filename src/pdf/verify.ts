@@ -1,0 +1,552 @@
+/**
+ * Validation of signed PDFs (PAdES / adbe.pkcs7.detached). Never throws: returns a verdict (DESIGN rule 4) with
+ * document-level checks and, per signature, one check per concern:
+ *
+ *   byte-range    /ByteRange is [0 a b c], starts at 0, its gap is exactly this signature's /Contents hex string
+ *                 (signature wrapping), ends at the end of a revision (%%EOF), and the signed revision's own
+ *                 cross-reference puts the signature dictionary where it is (no duplicated keys either)
+ *   contents      /Contents holds a CMS SignedData (not missing, not zeroed: universal signature forgery)
+ *   digest        the message-digest attribute equals the hash of the byte ranges
+ *   signature     the CMS signature verifies with the signer certificate; ESS signing-certificate(-v2) names it
+ *   timestamp     RFC 3161 signature time-stamp: imprint = hash of the signature value, TSA signature and chain
+ *   certificate   chain to the configured trust anchors at the time-stamp time (or now), revocation when known
+ *   seal          for Sidian seal certificates: the seal's status and validity at signing time
+ *   modifications what later incremental updates changed: allowed (signatures, their widgets and fields,
+ *                 AcroForm/DSS bookkeeping) or not (page content, resources, other annotations, swapped objects:
+ *                 incremental saving and shadow attacks); and whether the signature covers the whole file
+ */
+import crypto from "node:crypto";
+import { AppError } from "../errors.js";
+import {
+  attr, attrCount, CMS_OID, DIGESTS, parseSignedData, signingCertHashes, verifySignatureValue, type ParsedSignedData,
+} from "../pki/cms.js";
+import { contentOf, readNode } from "../pki/der.js";
+import { verifyChain, type RevocationStatus } from "../pki/chain.js";
+import type { CertInfo } from "../pki/reader.js";
+import { cachedCertificate } from "../pki/cache.js";
+import { verifyTimestampToken } from "../pki/tsa.js";
+import { OID } from "../pki/profiles.js";
+import { PdfDict, PdfName, PdfRef, PdfStream, PdfString, type PdfObj } from "./objects.js";
+import { openPdf, type PdfDocument } from "./reader.js";
+
+export type Status = "PASSED" | "FAILED" | "INDETERMINATE";
+export interface Check {
+  id: string;
+  status: Status;
+  detail: string;
+}
+export type Result = "VALID" | "INVALID" | "INDETERMINATE";
+
+export interface SignatureReport {
+  index: number;
+  field: string | null;
+  subFilter: string | null;
+  signer: string | null;
+  signerSerial: string | null;
+  sealId: string | null;
+  /** /M of the signature dictionary (claimed, not trusted). */
+  claimedTime: string | null;
+  /** Time from the signature time-stamp, when valid. */
+  timestampTime: string | null;
+  byteRange: number[] | null;
+  coversWholeFile: boolean;
+  /** Revisions appended after this signature's revision. */
+  laterRevisions: number;
+  result: Result;
+  checks: Check[];
+}
+
+export interface PdfVerdict {
+  result: Result;
+  checks: Check[];
+  document: { size: number; sha256: string; revisions: number; pages: number | null };
+  signatures: SignatureReport[];
+}
+
+export interface SealStatusInfo {
+  status: "active" | "suspended" | "revoked";
+  reason: string | null;
+  validFrom: Date;
+  validTo: Date;
+}
+
+export interface VerifyPdfDeps {
+  anchors: readonly CertInfo[];
+  intermediates?: readonly CertInfo[];
+  knownTsaCerts?: readonly CertInfo[];
+  /** Revocation status from Sidian's database (online); omitted offline. */
+  revocation?: (cert: CertInfo, issuer: CertInfo) => Promise<RevocationStatus> | RevocationStatus;
+  /** Seal status at a time (online); omitted offline. */
+  sealStatus?: (sealId: string, at: Date) => Promise<SealStatusInfo | null>;
+  /** Certificates whose subject serialNumber is a Sidian seal ID: those issued by this CA (subject DER match). */
+  sealIssuer?: CertInfo;
+  now: () => Date;
+}
+
+const worst = (checks: readonly Check[]): Result =>
+  checks.some((c) => c.status === "FAILED") ? "INVALID" : checks.some((c) => c.status === "INDETERMINATE") ? "INDETERMINATE" : "VALID";
+
+const cert = (der: Buffer): CertInfo => cachedCertificate(der);
+
+interface SigRef {
+  field: string | null;
+  sigNum: number | null;
+  dict: PdfDict;
+}
+
+function findSignatures(doc: PdfDocument): SigRef[] {
+  const out: SigRef[] = [];
+  const acro = doc.dict(doc.catalog().get("AcroForm"));
+  const fields = acro ? doc.resolve(acro.get("Fields")) : undefined;
+  const seen = new Set<number>();
+  const walk = (arr: PdfObj[], parentName: string | null, inheritedFt: string | undefined, depth: number) => {
+    if (depth > 32) return;
+    for (const f of arr) {
+      if (f instanceof PdfRef) {
+        if (seen.has(f.num)) continue;
+        seen.add(f.num);
+      }
+      const d = doc.dict(f);
+      if (!d) continue;
+      const t = d.get("T");
+      const nm = t instanceof PdfString ? (parentName ? `${parentName}.${t.text()}` : t.text()) : parentName;
+      const ft = d.name("FT") ?? inheritedFt;
+      const kids = doc.resolve(d.get("Kids"));
+      if (ft === "Sig" && d.has("V")) {
+        const v = d.get("V");
+        const sd = doc.dict(v);
+        if (sd) out.push({ field: nm, sigNum: v instanceof PdfRef ? v.num : null, dict: sd });
+      }
+      if (Array.isArray(kids)) walk(kids, nm, ft, depth + 1);
+    }
+  };
+  if (Array.isArray(fields)) walk(fields, null, undefined, 0);
+  if (out.length === 0 && doc.repaired) {
+    // Damaged file: look for signature dictionaries directly so their problems can still be reported.
+    for (const [num] of doc.xref) {
+      let o: PdfObj | undefined;
+      try {
+        o = doc.get(num);
+      } catch {
+        continue;
+      }
+      if (o instanceof PdfDict && o.name("Type") === "Sig") out.push({ field: null, sigNum: num, dict: o });
+    }
+  }
+  return out;
+}
+
+function isTrailingSpace(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (![0x00, 0x09, 0x0a, 0x0c, 0x0d, 0x20].includes(buf[i]!)) return false;
+  return true;
+}
+
+/** Where each revision of the file ends (after its %%EOF), ascending. */
+function revisionEnds(doc: PdfDocument): number[] {
+  return [...new Set(doc.sections.map((s) => s.revisionEnd))].sort((a, b) => a - b);
+}
+
+// ------------------------------------------------------------------------------------- modification analysis
+
+interface ModResult {
+  allowed: string[];
+  disallowed: string[];
+}
+
+function keysOf(d: PdfDict | undefined): Set<string> {
+  return new Set(d ? [...d.map.keys()] : []);
+}
+
+function same(a: PdfObj | undefined, b: PdfObj | undefined, depth = 0): boolean {
+  if (depth > 32) return false;
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return a === b;
+  if (typeof a !== "object" || typeof b !== "object") return a === b;
+  if (a instanceof PdfName && b instanceof PdfName) return a.name === b.name;
+  if (a instanceof PdfRef && b instanceof PdfRef) return a.num === b.num && a.gen === b.gen;
+  if (a instanceof PdfString && b instanceof PdfString) return a.bytes.equals(b.bytes);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i], depth + 1));
+  if (a instanceof PdfStream && b instanceof PdfStream) return a.data.equals(b.data) && same(a.dict, b.dict, depth + 1);
+  if (a instanceof PdfDict && b instanceof PdfDict) {
+    if (a.map.size !== b.map.size) return false;
+    for (const [k, v] of a.map) if (!same(v, b.map.get(k), depth + 1)) return false;
+    return true;
+  }
+  return false;
+}
+
+function changedKeys(a: PdfDict | undefined, b: PdfDict | undefined): string[] {
+  const ks = new Set([...keysOf(a), ...keysOf(b)]);
+  return [...ks].filter((k) => !same(a?.get(k), b?.get(k)));
+}
+
+function refNums(arr: PdfObj | undefined): number[] {
+  return Array.isArray(arr) ? arr.filter((x): x is PdfRef => x instanceof PdfRef).map((r) => r.num) : [];
+}
+
+/**
+ * Compares the signed revision (`old`) with the final document (`cur`). `laterSigNums` are signature dictionaries
+ * signed after this signature (a widget pointing at one of them is a later signature, which is allowed).
+ */
+function analyse(old: PdfDocument, cur: PdfDocument, changed: Set<number>, laterSigNums: Set<number>): ModResult {
+  const allowed: string[] = [];
+  const disallowed: string[] = [];
+  const rootNum = (cur.trailer.get("Root") as PdfRef | undefined)?.num;
+  const oldRootNum = (old.trailer.get("Root") as PdfRef | undefined)?.num;
+  if (rootNum !== oldRootNum) disallowed.push("the document catalog was replaced");
+  const oldPages = new Set(old.allPageRefs().map((r) => r.num));
+  const curPages = cur.allPageRefs().map((r) => r.num);
+  if (curPages.length !== oldPages.size || curPages.some((n) => !oldPages.has(n))) disallowed.push("pages were added, removed or replaced");
+  const acroNumOld = (() => { const a = old.catalog().get("AcroForm"); return a instanceof PdfRef ? a.num : null; })();
+  const acroNumCur = (() => { const a = cur.catalog().get("AcroForm"); return a instanceof PdfRef ? a.num : null; })();
+  const typeOf = (o: PdfObj | undefined) => (o instanceof PdfDict ? o.name("Type") ?? o.name("Subtype") : o instanceof PdfStream ? o.dict.name("Type") ?? o.dict.name("Subtype") ?? "stream" : Array.isArray(o) ? "array" : typeof o);
+
+  const isSigWidgetOk = (num: number): string | null => {
+    const w = cur.dict(new PdfRef(num, 0));
+    if (!w) return `annotation ${num} is missing`;
+    const ft = w.name("FT") ?? cur.dict(w.get("Parent"))?.name("FT");
+    if (w.name("Subtype") !== "Widget" || ft !== "Sig") return `annotation ${num} (${w.name("Subtype") ?? "?"}) was added: annotations can change what is shown`;
+    const fieldDict = w.has("V") ? w : cur.dict(w.get("Parent"));
+    const v = fieldDict?.get("V");
+    if (v instanceof PdfRef && laterSigNums.has(v.num)) return null;
+    const rect = cur.resolve(w.get("Rect"));
+    const invisible = Array.isArray(rect) && rect.length === 4 && Math.abs(Number(rect[2]) - Number(rect[0])) * Math.abs(Number(rect[3]) - Number(rect[1])) === 0;
+    if (invisible) return null;
+    return `a visible signature field ${num} was added that no later signature covers`;
+  };
+
+  // Annotation additions per page and field additions.
+  const addedAnnots = new Set<number>();
+  for (const pn of curPages) {
+    const o = old.dict(new PdfRef(pn, 0));
+    const c = cur.dict(new PdfRef(pn, 0));
+    const ks = changedKeys(o, c);
+    const annotsOld = refNums(old.resolve(o?.get("Annots")));
+    const annotsNew = refNums(cur.resolve(c?.get("Annots")));
+    const annotsChanged = annotsOld.length !== annotsNew.length || annotsOld.some((n, i) => annotsNew[i] !== n);
+    const other = ks.filter((k) => k !== "Annots");
+    if (other.length) disallowed.push(`page object ${pn}: ${other.map((k) => "/" + k).join(", ")} changed (what the page shows)`);
+    if (annotsChanged) {
+      if (!annotsOld.every((n) => annotsNew.includes(n))) disallowed.push(`page object ${pn}: annotations were removed`);
+      for (const n of annotsNew) if (!annotsOld.includes(n)) addedAnnots.add(n);
+    }
+  }
+  for (const n of addedAnnots) {
+    const why = isSigWidgetOk(n);
+    if (why) disallowed.push(why);
+    else allowed.push(`signature field ${n} added`);
+  }
+
+  const pageSet = new Set(curPages);
+  for (const num of changed) {
+    const o = old.info(num) ? safeGet(old, num) : undefined;
+    const c = safeGet(cur, num);
+    if (c instanceof PdfStream && (c.dict.name("Type") === "XRef" || c.dict.name("Type") === "ObjStm")) continue;
+    if (o === undefined) continue; // new objects matter only through what references them (checked above/below)
+    if (c === undefined) {
+      disallowed.push(`object ${num} (${typeOf(o)}) was deleted`);
+      continue;
+    }
+    if (same(o, c)) continue;
+    if (pageSet.has(num)) continue; // analysed above
+    if (num === rootNum) {
+      const ks = changedKeys(o instanceof PdfDict ? o : undefined, c instanceof PdfDict ? c : undefined);
+      const bad = ks.filter((k) => !["AcroForm", "DSS", "Extensions"].includes(k));
+      if (bad.length) disallowed.push(`catalog: ${bad.map((k) => "/" + k).join(", ")} changed`);
+      else allowed.push(`catalog: ${ks.map((k) => "/" + k).join(", ")} updated`);
+      continue;
+    }
+    if (num === acroNumOld || num === acroNumCur) {
+      const ks = changedKeys(o as PdfDict, c as PdfDict);
+      const bad = ks.filter((k) => !["Fields", "SigFlags", "DR", "DA"].includes(k));
+      if (bad.length) disallowed.push(`AcroForm: ${bad.map((k) => "/" + k).join(", ")} changed`);
+      else allowed.push("AcroForm: fields added");
+      continue;
+    }
+    if (Array.isArray(o) && Array.isArray(c)) {
+      // /Fields or /Annots arrays held as separate objects: additions only.
+      const on = refNums(o), cn = refNums(c);
+      if (on.every((n) => cn.includes(n)) && o.length <= c.length) {
+        for (const n of cn) if (!on.includes(n) && !addedAnnots.has(n)) {
+          const d = cur.dict(new PdfRef(n, 0));
+          if (d?.name("Subtype") === "Widget" || d?.name("FT") === "Sig") {
+            const why = isSigWidgetOk(n);
+            if (why) disallowed.push(why);
+          } else if (d && d.name("Type") === "Annot") disallowed.push(`annotation ${n} (${d.name("Subtype") ?? "?"}) was added`);
+        }
+        allowed.push(`array object ${num}: entries added`);
+      } else disallowed.push(`array object ${num}: entries removed or replaced`);
+      continue;
+    }
+    if (o instanceof PdfDict && c instanceof PdfDict && (o.name("FT") === "Sig" || c.name("FT") === "Sig")) {
+      // An empty signature field filled in by a later signature.
+      const ks = changedKeys(o, c);
+      const v = c.get("V");
+      if (ks.every((k) => ["V", "AP", "Lock", "SV"].includes(k)) && v instanceof PdfRef && laterSigNums.has(v.num)) allowed.push(`signature field ${num} signed`);
+      else disallowed.push(`signature field ${num}: ${ks.map((k) => "/" + k).join(", ")} changed`);
+      continue;
+    }
+    const t = typeOf(c);
+    if (t === "DSS" || t === "VRI") {
+      allowed.push(`validation data (${t}) updated`);
+      continue;
+    }
+    disallowed.push(`object ${num} (${t}) was changed after signing`);
+  }
+  return { allowed, disallowed };
+}
+
+function safeGet(doc: PdfDocument, num: number): PdfObj | undefined {
+  try {
+    return doc.get(num);
+  } catch {
+    return undefined;
+  }
+}
+
+// --------------------------------------------------------------------------------------------- main
+
+export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVerdict> {
+  const checks: Check[] = [];
+  const sha256 = crypto.createHash("sha256").update(buf).digest("hex");
+  const base = { size: buf.length, sha256, revisions: 0, pages: null as number | null };
+  let doc: PdfDocument;
+  try {
+    doc = openPdf(buf, { repair: true });
+  } catch (e) {
+    checks.push({ id: "structure", status: "FAILED", detail: e instanceof AppError ? e.message : `The PDF cannot be read: ${(e as Error).message}` });
+    return { result: "INVALID", checks, document: base, signatures: [] };
+  }
+  if (doc.encrypted) {
+    checks.push({ id: "structure", status: "INDETERMINATE", detail: "the PDF is encrypted; encrypted documents are not validated" });
+    return { result: "INDETERMINATE", checks, document: base, signatures: [] };
+  }
+  if (doc.repaired) checks.push({ id: "structure", status: "FAILED", detail: "the cross-reference is damaged; the file was read by scanning for objects" });
+  else checks.push({ id: "structure", status: "PASSED", detail: `${doc.sections.length} cross-reference section(s)` });
+  const ends = revisionEnds(doc);
+  base.revisions = ends.length;
+  try {
+    base.pages = doc.pageCount();
+  } catch {
+    base.pages = null;
+  }
+  const lastEnd = ends[ends.length - 1] ?? buf.length;
+  if (!doc.repaired && !isTrailingSpace(buf, lastEnd)) {
+    checks.push({ id: "trailing-data", status: "FAILED", detail: `${buf.length - lastEnd} byte(s) after the last %%EOF are not part of any revision` });
+  }
+  let sigs: SigRef[];
+  try {
+    sigs = findSignatures(doc);
+  } catch (e) {
+    checks.push({ id: "signatures", status: "FAILED", detail: `the form fields cannot be read: ${(e as Error).message}` });
+    return { result: "INVALID", checks, document: base, signatures: [] };
+  }
+  if (sigs.length === 0) {
+    checks.push({ id: "signatures", status: "INDETERMINATE", detail: "the document has no signatures" });
+    return { result: worst(checks) === "INVALID" ? "INVALID" : "INDETERMINATE", checks, document: base, signatures: [] };
+  }
+  checks.push({ id: "signatures", status: "PASSED", detail: `${sigs.length} signature(s)` });
+
+  // Signed end of each signature, to tell which signatures come later.
+  const signedEnd = (s: SigRef) => {
+    const br = s.dict.get("ByteRange");
+    return Array.isArray(br) && br.length === 4 && br.every((x) => typeof x === "number") ? Number(br[2]) + Number(br[3]) : -1;
+  };
+  const reports: SignatureReport[] = [];
+  for (let i = 0; i < sigs.length; i++) {
+    const s = sigs[i]!;
+    const end = signedEnd(s);
+    const later = new Set(sigs.filter((x) => x !== s && x.sigNum !== null && signedEnd(x) > end).map((x) => x.sigNum!));
+    reports.push(await verifyOne(doc, buf, s, i, later, ends, deps));
+  }
+  const result = worst([...checks, ...reports.flatMap((r) => (r.result === "VALID" ? [] : [{ id: "", status: r.result === "INVALID" ? "FAILED" as const : "INDETERMINATE" as const, detail: "" }]))]);
+  return { result, checks, document: base, signatures: reports };
+}
+
+async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number, laterSigs: Set<number>, ends: number[], deps: VerifyPdfDeps): Promise<SignatureReport> {
+  const checks: Check[] = [];
+  const d = s.dict;
+  const rep: SignatureReport = {
+    index: index + 1, field: s.field, subFilter: d.name("SubFilter") ?? null, signer: null, signerSerial: null, sealId: null,
+    claimedTime: d.get("M") instanceof PdfString ? (d.get("M") as PdfString).text() : null, timestampTime: null,
+    byteRange: null, coversWholeFile: false, laterRevisions: 0, result: "INVALID", checks,
+  };
+  const done = () => {
+    rep.result = worst(checks);
+    return rep;
+  };
+  const fail = (id: string, detail: string) => {
+    checks.push({ id, status: "FAILED", detail });
+    return done();
+  };
+  const sub = rep.subFilter;
+  if (sub !== "ETSI.CAdES.detached" && sub !== "adbe.pkcs7.detached") {
+    return fail("format", `signature format ${sub ?? "(none)"} is not supported (ETSI.CAdES.detached, adbe.pkcs7.detached)`);
+  }
+  // 1. byte range ------------------------------------------------------------------------------------------
+  if (d.duplicates.length) return fail("byte-range", `the signature dictionary repeats ${d.duplicates.map((k) => "/" + k).join(", ")}`);
+  const br = d.get("ByteRange");
+  const contents = d.get("Contents");
+  if (!(contents instanceof PdfString)) return fail("contents", "the signature has no /Contents (universal signature forgery)");
+  if (!Array.isArray(br) || br.length !== 4 || !br.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0)) {
+    return fail("byte-range", "the signature has no valid /ByteRange (universal signature forgery)");
+  }
+  const [a, b, c, l] = br as [number, number, number, number];
+  rep.byteRange = [a, b, c, l];
+  const end = c + l;
+  if (a !== 0 || b <= 0 || c <= b || end > buf.length) return fail("byte-range", `/ByteRange [${br.join(" ")}] does not describe two ranges from the start of the file`);
+  if (contents.start !== b || contents.end !== c || !contents.hex) {
+    return fail("byte-range", `the gap of /ByteRange (${b}–${c}) is not exactly this signature's /Contents (${contents.start}–${contents.end}): signature wrapping`);
+  }
+  if (!ends.includes(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
+  let old: PdfDocument;
+  try {
+    old = openPdf(buf.subarray(0, end));
+  } catch (e) {
+    return fail("byte-range", `the signed revision cannot be read on its own: ${(e as Error).message}`);
+  }
+  const sigInfoOld = s.sigNum !== null ? old.info(s.sigNum) : undefined;
+  if (!sigInfoOld || sigInfoOld.offset < 0 || !(sigInfoOld.offset < b && b - sigInfoOld.offset < 65536)) {
+    return fail("byte-range", "the signed revision does not define this signature dictionary where the signature is");
+  }
+  rep.coversWholeFile = isTrailingSpace(buf, end);
+  rep.laterRevisions = ends.filter((e) => e > end).length;
+  checks.push({ id: "byte-range", status: "PASSED", detail: `bytes 0–${b} and ${c}–${end} signed; the gap is exactly /Contents` });
+
+  // 2. contents ----------------------------------------------------------------------------------------------
+  const raw = contents.bytes;
+  if (raw.length === 0 || raw.every((x) => x === 0)) return fail("contents", "/Contents is empty or zero-filled (universal signature forgery)");
+  let sd: ParsedSignedData;
+  let cmsDer: Buffer;
+  try {
+    const n = readNode(raw);
+    cmsDer = raw.subarray(0, n.end);
+    if (!raw.subarray(n.end).every((x) => x === 0)) throw new Error("data after the CMS");
+    sd = parseSignedData(cmsDer);
+  } catch (e) {
+    return fail("contents", `/Contents is not a CMS SignedData: ${(e as Error).message}`);
+  }
+  if (sd.signerInfos.length !== 1) return fail("contents", `the CMS has ${sd.signerInfos.length} signers (one expected)`);
+  if (sd.eContent !== null) return fail("contents", "the CMS is not detached");
+  const si = sd.signerInfos[0]!;
+  checks.push({ id: "contents", status: "PASSED", detail: `CMS SignedData, ${cmsDer.length} bytes` });
+
+  // 3. digest ------------------------------------------------------------------------------------------------
+  const hname = DIGESTS[si.digestAlgorithm];
+  if (!hname) return fail("digest", `digest algorithm ${si.digestAlgorithm} is not accepted`);
+  const digest = crypto.createHash(hname).update(buf.subarray(0, b)).update(buf.subarray(c, end)).digest();
+  const md = attr(si, CMS_OID.messageDigest);
+  if (!si.signedAttrsDer || !md || attrCount(si, CMS_OID.messageDigest) !== 1) return fail("digest", "the CMS has no (single) message-digest attribute");
+  if (!contentOf(md).equals(digest)) return fail("digest", "the signed bytes were changed: their digest does not match the signature");
+  const ct = attr(si, CMS_OID.contentType);
+  if (!ct || Buffer.compare(contentOf(ct), Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01])) !== 0) {
+    return fail("digest", "the content-type attribute is missing or not id-data");
+  }
+  checks.push({ id: "digest", status: "PASSED", detail: `${hname} of the signed bytes matches` });
+
+  // 4. signature ---------------------------------------------------------------------------------------------
+  const certs = sd.certificates.map((x) => {
+    try {
+      return cert(x);
+    } catch {
+      return null;
+    }
+  }).filter((x): x is CertInfo => x !== null);
+  const signer = certs.find((x) => ("serial" in si.sid ? x.serial === si.sid.serial && Buffer.from(x.issuerDer).equals(si.sid.issuerDer) : x.subjectKeyId === si.sid.ski));
+  if (!signer) return fail("signature", "the signer's certificate is not in the CMS");
+  rep.signer = signer.subject;
+  rep.signerSerial = signer.serial;
+  if (!verifySignatureValue(si.signatureAlgorithm, si.digestAlgorithm, signer.spki, si.signedAttrsDer, si.signature)) {
+    return fail("signature", "the CMS signature does not verify with the signer's certificate");
+  }
+  const ess = signingCertHashes(si);
+  if (ess.length === 0 && sub === "ETSI.CAdES.detached") return fail("signature", "PAdES requires the signing-certificate-v2 attribute");
+  if (ess.length && !ess.some((h) => crypto.createHash(DIGESTS[h.alg] ?? "sha1").update(signer.der).digest().equals(h.hash))) {
+    return fail("signature", "the signing-certificate attribute does not name the signer's certificate");
+  }
+  checks.push({ id: "signature", status: "PASSED", detail: `signed by ${signer.subject}` });
+
+  // 5. time-stamp -------------------------------------------------------------------------------------------
+  let at = deps.now();
+  const tsToken = si.unsignedAttrs.find((x) => x.type === CMS_OID.signatureTimeStampToken);
+  if (tsToken && tsToken.values[0]) {
+    const tv = await verifyTimestampToken(Buffer.from(tsToken.values[0].buf.subarray(tsToken.values[0].start, tsToken.values[0].end)), si.signature, {
+      anchors: deps.anchors, intermediates: deps.intermediates ?? [], knownTsaCerts: deps.knownTsaCerts ?? [],
+    });
+    const failed = tv.checks.find((x) => x.status !== "PASSED");
+    if (tv.result === "VALID" && tv.genTime) {
+      at = tv.genTime;
+      rep.timestampTime = tv.genTime.toISOString();
+      checks.push({ id: "timestamp", status: "PASSED", detail: `time-stamped ${tv.genTime.toISOString()} by ${tv.tsa}` });
+    } else {
+      checks.push({ id: "timestamp", status: tv.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: failed?.detail ?? "the time-stamp is not valid" });
+    }
+  } else {
+    checks.push({ id: "timestamp", status: "PASSED", detail: `no signature time-stamp (PAdES B-B): certificates are checked at validation time${rep.claimedTime ? `; claimed signing time ${rep.claimedTime}` : ""}` });
+  }
+
+  // 6. certificate chain ----------------------------------------------------------------------------------
+  const chain = await verifyChain({
+    leaf: signer,
+    intermediates: [...certs, ...(deps.intermediates ?? [])],
+    anchors: deps.anchors,
+    at,
+    ...(deps.revocation ? { revocation: deps.revocation } : {}),
+  });
+  if (chain.result === "VALID") {
+    checks.push({ id: "certificate", status: "PASSED", detail: `chains to ${chain.path[chain.path.length - 1]!.subject} at ${at.toISOString()}${deps.revocation ? ", not revoked" : " (revocation not checked offline)"}` });
+  } else {
+    const f = chain.checks.find((x) => x.status !== "PASSED");
+    checks.push({ id: "certificate", status: chain.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: f?.detail ?? String(chain.problem) });
+  }
+
+  // 7. seal status ----------------------------------------------------------------------------------------------
+  const sealId = signer.subjectAttrs[OID.serialNumber];
+  const ours = deps.sealIssuer && Buffer.from(signer.issuerDer).equals(Buffer.from(deps.sealIssuer.subjectDer));
+  if (sealId && ours) {
+    rep.sealId = sealId;
+    if (!deps.sealStatus) checks.push({ id: "seal", status: "INDETERMINATE", detail: `seal ${sealId}: status not checked offline` });
+    else {
+      const st = await deps.sealStatus(sealId, at);
+      if (!st) checks.push({ id: "seal", status: "INDETERMINATE", detail: `seal ${sealId} is not in this registry` });
+      else if (st.status !== "active") checks.push({ id: "seal", status: "FAILED", detail: `seal ${sealId} was ${st.status} at ${at.toISOString()}${st.reason ? ` (${st.reason})` : ""}` });
+      else if (at < st.validFrom || at > st.validTo) checks.push({ id: "seal", status: "FAILED", detail: `seal ${sealId} was outside its validity at ${at.toISOString()}` });
+      else checks.push({ id: "seal", status: "PASSED", detail: `seal ${sealId} was active at ${at.toISOString()}` });
+    }
+  }
+
+  // 8. modifications after signing ---------------------------------------------------------------------------
+  if (rep.laterRevisions === 0) {
+    checks.push({ id: "modifications", status: "PASSED", detail: rep.coversWholeFile ? "the signature covers the whole file" : "the signature covers the whole file up to trailing whitespace" });
+  } else {
+    const changed = new Set<number>();
+    for (const sec of doc.sections) if (sec.offset >= end) for (const k of sec.entries.keys()) changed.add(k);
+    let mod: ModResult;
+    try {
+      mod = analyse(old, doc, changed, laterSigs);
+    } catch (e) {
+      mod = { allowed: [], disallowed: [`later revisions cannot be analysed: ${(e as Error).message}`] };
+    }
+    const mdp = docMdp(old, s);
+    if (mdp === 1) mod.disallowed.push("this is a certification signature that allows no changes (DocMDP P=1)");
+    if (mod.disallowed.length) {
+      checks.push({ id: "modifications", status: "FAILED", detail: `${rep.laterRevisions} later revision(s) with changes not allowed after signing: ${mod.disallowed.slice(0, 8).join("; ")}` });
+    } else {
+      checks.push({ id: "modifications", status: "PASSED", detail: `${rep.laterRevisions} later revision(s), only allowed changes: ${[...new Set(mod.allowed)].slice(0, 8).join("; ") || "none"}` });
+    }
+  }
+  return done();
+}
+
+function docMdp(doc: PdfDocument, s: SigRef): number | null {
+  const refs = doc.resolve(s.dict.get("Reference"));
+  if (!Array.isArray(refs)) return null;
+  for (const r of refs) {
+    const rd = doc.dict(r);
+    if (rd?.name("TransformMethod") === "DocMDP") {
+      const p = doc.dict(rd.get("TransformParams"))?.get("P");
+      return typeof p === "number" ? p : 2;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,127 @@
+/**
+ * SQLite repository for licences (port: src/modules/licences/ports.ts). Hot paths (bulk insert, point and holder
+ * lookups) use raw prepared statements; the schema lives in ../schema/licences.ts.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import type { Drizzle } from "../db.js";
+import type { IdempotencyRecord, LicenceEventRecord, LicenceRecord, LicenceRepo, LicenceStatus } from "../../modules/licences/ports.js";
+
+const COLS = "identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, payload_enc, signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, supersedes, superseded_by, log_index, created_at";
+const NCOLS = 20;
+const CHUNK = 40;
+
+interface Row {
+  identifier: string; lineage: string; version: string; type_code: string; department_id: string; holder_hash: string;
+  holder_code_type: string; payload_enc: string; signature: string; cert_serial: string; jws_sha256: string;
+  valid_from: string; valid_until: string | null; status: string; status_at: number; status_index: number;
+  supersedes: string | null; superseded_by: string | null; log_index: number; created_at: number;
+}
+
+function toRec(r: Row): LicenceRecord {
+  return {
+    identifier: r.identifier, lineage: r.lineage, version: r.version, typeCode: r.type_code, departmentId: r.department_id,
+    holderHash: r.holder_hash, holderCodeType: r.holder_code_type, payloadEnc: r.payload_enc, signature: r.signature,
+    certSerial: r.cert_serial, jwsSha256: r.jws_sha256, validFrom: r.valid_from, validUntil: r.valid_until,
+    status: r.status as LicenceStatus, statusAt: new Date(r.status_at), statusIndex: r.status_index, supersedes: r.supersedes,
+    supersededBy: r.superseded_by, logIndex: r.log_index, createdAt: new Date(r.created_at),
+  };
+}
+
+function push(args: unknown[], l: LicenceRecord): void {
+  args.push(l.identifier, l.lineage, l.version, l.typeCode, l.departmentId, l.holderHash, l.holderCodeType, l.payloadEnc, l.signature,
+    l.certSerial, l.jwsSha256, l.validFrom, l.validUntil, l.status, l.statusAt.getTime(), l.statusIndex, l.supersedes, l.supersededBy,
+    l.logIndex, l.createdAt.getTime());
+}
+
+function lazy(raw: BetterSqlite3.Database, sql: string): () => BetterSqlite3.Statement {
+  let s: BetterSqlite3.Statement | undefined;
+  return () => (s ??= raw.prepare(sql));
+}
+
+export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): LicenceRepo {
+  const row = `(${Array(NCOLS).fill("?").join(", ")})`;
+  const ins1 = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${row}`);
+  const insN = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${Array(CHUNK).fill(row).join(", ")}`);
+  const byId = lazy(raw, `SELECT ${COLS} FROM licences WHERE identifier = ?`);
+  const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE holder_hash = ? LIMIT ?`);
+  const lineage = lazy(raw, `SELECT ${COLS} FROM licences WHERE lineage = ?`);
+  const setStatus = lazy(raw, "UPDATE licences SET status = ?, status_at = ?, superseded_by = COALESCE(?, superseded_by) WHERE identifier = ? AND status = ?");
+  const range = lazy(raw, "SELECT status_index, status, valid_until FROM licences WHERE department_id = ? AND status_index >= ? AND status_index < ?");
+  const due = lazy(raw, `SELECT ${COLS} FROM licences WHERE status IN ('01', '02') AND valid_until IS NOT NULL AND valid_until < ? LIMIT ?`);
+  const insEvent = lazy(raw, "INSERT INTO licence_events (identifier, seq, action, from_status, to_status, reason, actor, at, statement, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const events = lazy(raw, "SELECT * FROM licence_events WHERE identifier = ? ORDER BY seq");
+  const reserve = lazy(raw, "INSERT INTO licence_counters (scope, next) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET next = next + excluded.next RETURNING next");
+  const peek = lazy(raw, "SELECT next FROM licence_counters WHERE scope = ?");
+  const idem = lazy(raw, "SELECT client_id, key, request_hash, identifier, created_at FROM idempotency_keys WHERE client_id = ? AND key = ?");
+  const insIdem = lazy(raw, "INSERT INTO idempotency_keys (client_id, key, request_hash, identifier, created_at) VALUES (?, ?, ?, ?, ?)");
+
+  return {
+    async insertMany(recs) {
+      let i = 0;
+      for (; i + CHUNK <= recs.length; i += CHUNK) {
+        const args: unknown[] = [];
+        for (let k = i; k < i + CHUNK; k++) push(args, recs[k]!);
+        insN().run(args);
+      }
+      for (; i < recs.length; i++) {
+        const args: unknown[] = [];
+        push(args, recs[i]!);
+        ins1().run(args);
+      }
+    },
+    async byId(identifier) {
+      const r = byId().get(identifier) as Row | undefined;
+      return r ? toRec(r) : undefined;
+    },
+    async byHolder(holderHash, opts = {}) {
+      let rows = (byHolder().all(holderHash, opts.limit ?? 500) as Row[]).map(toRec);
+      if (opts.current) rows = rows.filter((r) => r.supersededBy === null);
+      if (opts.typeCodes) rows = rows.filter((r) => opts.typeCodes!.includes(r.typeCode));
+      return rows.sort((a, b) => (a.identifier < b.identifier ? -1 : 1));
+    },
+    async byDepartment(departmentId, opts) {
+      const after = opts.after !== undefined && /^\d+$/.test(opts.after) ? Number(opts.after) : -1;
+      const sql = `SELECT ${COLS} FROM licences WHERE department_id = ? AND status_index > ?${opts.typeCode ? " AND type_code = ?" : ""} ORDER BY status_index LIMIT ?`;
+      const args: unknown[] = [departmentId, after, ...(opts.typeCode ? [opts.typeCode] : []), opts.limit];
+      return (raw.prepare(sql).all(...args) as Row[]).map(toRec);
+    },
+    async lineage(l) {
+      return (lineage().all(l) as Row[]).map(toRec);
+    },
+    async setStatus(identifier, from, to, at, supersededBy) {
+      return setStatus().run(to, at.getTime(), supersededBy ?? null, identifier, from).changes === 1;
+    },
+    async statusRange(departmentId, from, to) {
+      return (range().all(departmentId, from, to) as Array<{ status_index: number; status: string; valid_until: string | null }>).map((r) => ({
+        statusIndex: r.status_index, status: r.status as LicenceStatus, validUntil: r.valid_until,
+      }));
+    },
+    async dueForExpiry(today, limit) {
+      return (due().all(today, limit) as Row[]).map(toRec);
+    },
+    async insertEvent(e) {
+      insEvent().run(e.identifier, e.seq, e.action, e.fromStatus, e.toStatus, e.reason, e.actor, e.at.getTime(), e.statement, e.logIndex);
+    },
+    async events(identifier) {
+      return (events().all(identifier) as Array<Record<string, unknown>>).map((r): LicenceEventRecord => ({
+        identifier: r.identifier as string, seq: r.seq as number, action: r.action as LicenceEventRecord["action"],
+        fromStatus: r.from_status as LicenceStatus, toStatus: r.to_status as LicenceStatus, reason: r.reason as string | null,
+        actor: r.actor as string, at: new Date(r.at as number), statement: r.statement as string, logIndex: r.log_index as number,
+      }));
+    },
+    async reserve(scope, n) {
+      const next = (reserve().get(scope, n) as { next: number }).next;
+      return next - n;
+    },
+    async peek(scope) {
+      return (peek().get(scope) as { next: number } | undefined)?.next ?? 0;
+    },
+    async idempotency(clientId, key) {
+      const r = idem().get(clientId, key) as { client_id: string; key: string; request_hash: string; identifier: string; created_at: number } | undefined;
+      return r ? ({ clientId: r.client_id, key: r.key, requestHash: r.request_hash, identifier: r.identifier, createdAt: new Date(r.created_at) } satisfies IdempotencyRecord) : undefined;
+    },
+    async insertIdempotency(r) {
+      insIdem().run(r.clientId, r.key, r.requestHash, r.identifier, r.createdAt.getTime());
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
+
+/**
+ * 电子证照: one row per licence version (a change adds a row; the old one is kept, marked superseded).
+ *
+ * Personal data (DESIGN rule 7): the holder is findable only through `holder_hash` (keyed hash of code type +
+ * code); the signed licence data (holder name and code, licence number, fields) is stored only as `payload_enc`
+ * (AES-256-GCM, AAD = the identifier). The compact JWS is `header(cert_serial).payload.signature`: the protected
+ * header is the same for every licence signed by one certificate, so it is stored once (by certificate).
+ */
+export const licences = sqliteTable(
+  "licences",
+  {
+    identifier: text("identifier").primaryKey(),
+    /** typeCode.issuerCode.serial: the same for every version of one licence. */
+    lineage: text("lineage").notNull(),
+    version: text("version").notNull(),
+    typeCode: text("type_code").notNull(),
+    departmentId: text("department_id").notNull(),
+    holderHash: text("holder_hash").notNull(),
+    holderCodeType: text("holder_code_type").notNull(),
+    payloadEnc: text("payload_enc").notNull(),
+    signature: text("signature").notNull(),
+    certSerial: text("cert_serial").notNull(),
+    jwsSha256: text("jws_sha256").notNull(),
+    validFrom: text("valid_from").notNull(),
+    validUntil: text("valid_until"),
+    status: text("status").notNull(),
+    statusAt: integer("status_at", { mode: "timestamp_ms" }).notNull(),
+    statusIndex: integer("status_index").notNull(),
+    supersedes: text("supersedes"),
+    supersededBy: text("superseded_by"),
+    logIndex: integer("log_index").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [
+    index("licences_holder_idx").on(t.holderHash),
+    index("licences_lineage_idx").on(t.lineage),
+    uniqueIndex("licences_status_idx").on(t.departmentId, t.statusIndex),
+    index("licences_expiry_idx").on(t.status, t.validUntil),
+  ],
+);
+
+/** Lifecycle events after issuance (suspend, resume, cancel, deregister, revoke, expire, supersede): signed and logged. */
+export const licenceEvents = sqliteTable(
+  "licence_events",
+  {
+    identifier: text("identifier").notNull(),
+    seq: integer("seq").notNull(),
+    action: text("action").notNull(),
+    fromStatus: text("from_status").notNull(),
+    toStatus: text("to_status").notNull(),
+    reason: text("reason"),
+    actor: text("actor").notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    /** Compact JWS of the signed status statement (small: its header references the certificate by kid only). */
+    statement: text("statement").notNull(),
+    logIndex: integer("log_index").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.identifier, t.seq] })],
+);
+
+/** Counters for serials (per department + type) and status-list indexes (per department), reserved in blocks. */
+export const licenceCounters = sqliteTable("licence_counters", {
+  scope: text("scope").primaryKey(),
+  next: integer("next").notNull(),
+});
+
+/** Idempotency-Key → the licence it created, per client. `request_hash` detects reuse with another body. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    clientId: text("client_id").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    identifier: text("identifier").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.key] })],
+);

@@ -1,0 +1,139 @@
+/**
+ * 免证办: the consumer query's authorisation (matter binding, matter ↔ type, consent: none, granted, expired,
+ * revoked, another client's; consent-exempt matters), input validation, the access log in the database, the
+ * transparency log and the holder's "who used my licences", and the use-annotated copy link.
+ */
+import { compactVerify, importX509 } from "jose";
+import t from "tap";
+import { bearer, citizenId, issued, personLicence, world } from "./helpers.js";
+
+t.test("免证办 query", async (t) => {
+  const w = await world(t);
+  const code = citizenId(901);
+  const lic = await issued(w, personLicence(w, 901));
+  await issued(w, personLicence(w, 902)); // another holder
+  const q = (body: object, token = w.tokens.consumer) => w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(token), payload: body });
+  const base = { holderCode: code, holderCodeType: "111", matterCode: w.matter, useCause: "办理食品经营许可变更" };
+  const holder = await w.h.holderToken(code);
+
+  t.equal((await q(base)).json().code, "CONSENT_REQUIRED", "no consent → refused");
+  const size0 = await w.h.ctx.tlog.size();
+
+  // the holder grants consent
+  const g = await w.h.app.inject({ method: "POST", url: "/holders/me/consents", headers: bearer(holder), payload: { clientId: w.consumerId, matterCode: w.matter, days: 30 } });
+  t.equal(g.statusCode, 201, g.body);
+  const consentId = g.json().id;
+  t.equal(await w.h.ctx.tlog.size(), size0 + 1, "the consent is logged");
+
+  const ok = await q(base);
+  t.equal(ok.statusCode, 200, ok.body);
+  const body = ok.json();
+  t.equal(body.basis, "consent");
+  t.equal(body.items.length, 1, "only this holder's licences");
+  t.equal(body.items[0].identifier, lic.identifier);
+  t.equal(body.items[0].data.holder.code, code, "the entitled consumer gets the licence data");
+  t.equal(body.items[0].jws, lic.jws);
+  t.match(body.items[0].copy.url, /\/copies\//);
+
+  // recorded: access log row + transparency log entry naming the holder by hash only
+  const row = w.h.ctx.db.reader.prepare("SELECT * FROM access_log WHERE id = ?").get(body.accessId) as Record<string, unknown>;
+  t.ok(row, "access log row");
+  t.equal(row.client_id, w.consumerId);
+  t.equal(row.matter_code, w.matter);
+  t.notMatch(JSON.stringify(row), "办理食品经营许可变更", "the use cause is encrypted at rest");
+  const entry = await w.h.ctx.tlog.getEntry(row.log_index as number);
+  t.equal(entry.event.type, "licence.accessed");
+  t.equal(entry.event.holder, w.h.ctx.pii.lookupHash("111", code));
+  t.same(entry.event.data.licences, [lic.identifier]);
+  t.notMatch(entry.leaf, code);
+
+  t.test("refusals", async (t) => {
+    const cases: Array<[string, object, string, string?]> = [
+      ["a matter the consumer does not serve", { ...base, matterCode: w.foreignMatter }, "FORBIDDEN_MATTER"],
+      ["a type the matter may not use", { ...base, matterCode: w.exemptMatter, typeCodes: [w.orgType] }, "FORBIDDEN_MATTER"],
+      ["an unknown matter the client is bound to", { ...base, matterCode: "NOPE" }, "FORBIDDEN_MATTER"],
+      ["bad check digit", { ...base, holderCode: code.slice(0, 17) + (code[17] === "1" ? "2" : "1") }, "HOLDER_CODE_INVALID"],
+      ["unknown code type", { ...base, holderCodeType: "777" }, "HOLDER_CODE_TYPE_INVALID"],
+      ["no use cause", { holderCode: code, holderCodeType: "111", matterCode: w.matter }, "VALIDATION_FAILED"],
+      ["use cause over 200 characters", { ...base, useCause: "因".repeat(201) }, "VALIDATION_FAILED"],
+    ];
+    for (const [name, b, c] of cases) t.equal((await q(b)).json().code, c, `${name} → ${c}`);
+    t.equal((await q(base, w.tokens.otherConsumer)).json().code, "CONSENT_REQUIRED", "consent to one client does not cover another");
+    t.equal((await q(base, w.tokens.issuer)).json().code, "FORBIDDEN_ROLE");
+  });
+
+  t.test("consent-exempt matter", async (t) => {
+    const r = await q({ holderCode: citizenId(902), holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政处罚案件调查" });
+    t.equal(r.statusCode, 200);
+    t.equal(r.json().basis, "exempt");
+    t.equal(r.json().items.length, 1);
+  });
+
+  t.test("the copy link (加注件)", async (t) => {
+    const url = new URL(body.items[0].copy.url);
+    const r = await w.h.app.inject({ url: url.pathname, headers: bearer(w.tokens.consumer) });
+    t.equal(r.statusCode, 200, r.body);
+    const c = r.json();
+    t.match(c.annotation, { consumer: { clientId: w.consumerId }, matter: { code: w.matter }, useCause: "办理食品经营许可变更" });
+    const header = JSON.parse(Buffer.from(c.copy.split(".")[0], "base64url").toString());
+    const key = await importX509(`-----BEGIN CERTIFICATE-----\n${header.x5c[0]}\n-----END CERTIFICATE-----`, "ES256");
+    const p = JSON.parse(Buffer.from((await compactVerify(c.copy, key)).payload).toString());
+    t.equal(p.licence, lic.jws, "the copy carries the original licence JWS");
+    t.equal(p.annotation.validUntil, body.items[0].copy.expiresAt);
+    t.equal((await w.h.app.inject({ url: url.pathname, headers: bearer(w.tokens.otherConsumer) })).json().code, "COPY_LINK_INVALID", "another client cannot use the link");
+    const forged = url.pathname.replace(/.$/, (ch) => (ch === "A" ? "B" : "A"));
+    t.equal((await w.h.app.inject({ url: forged, headers: bearer(w.tokens.consumer) })).json().code, "COPY_LINK_INVALID", "a forged link");
+  });
+
+  t.test("the holder sees who used their licences", async (t) => {
+    const r = await w.h.app.inject({ url: "/holders/me/accesses", headers: bearer(holder) });
+    t.equal(r.statusCode, 200);
+    const items = r.json().items;
+    t.ok(items.length >= 1);
+    t.match(items[items.length - 1], { client: { id: w.consumerId }, matter: { code: w.matter }, useCause: "办理食品经营许可变更", licences: [lic.identifier], basis: "consent" });
+    const stranger = await w.h.holderToken(citizenId(903));
+    t.same((await w.h.app.inject({ url: "/holders/me/accesses", headers: bearer(stranger) })).json().items, [], "another holder sees nothing");
+    const mine = await w.h.app.inject({ url: "/holders/me/licences", headers: bearer(holder) });
+    t.same(mine.json().items.map((l: { identifier: string }) => l.identifier), [lic.identifier]);
+    const consents = await w.h.app.inject({ url: "/holders/me/consents", headers: bearer(holder) });
+    t.match(consents.json().items, [{ id: consentId, status: "active", clientId: w.consumerId }]);
+    t.equal((await w.h.app.inject({ method: "DELETE", url: `/holders/me/consents/${consentId}`, headers: bearer(stranger) })).json().code, "CONSENT_NOT_FOUND", "only the holder can revoke");
+    const badGrant = await w.h.app.inject({ method: "POST", url: "/holders/me/consents", headers: bearer(holder), payload: { clientId: w.consumerId, matterCode: w.foreignMatter } });
+    t.equal(badGrant.json().code, "FORBIDDEN_MATTER", "consent only for a matter the client serves");
+    const noClient = await w.h.app.inject({ method: "POST", url: "/holders/me/consents", headers: bearer(holder), payload: { clientId: "nobody-here", matterCode: w.matter } });
+    t.equal(noClient.json().code, "CLIENT_NOT_FOUND");
+  });
+
+  t.test("revoked consent", async (t) => {
+    const r = await w.h.app.inject({ method: "DELETE", url: `/holders/me/consents/${consentId}`, headers: bearer(holder) });
+    t.equal(r.json().status, "revoked");
+    t.equal((await q(base)).json().code, "CONSENT_REQUIRED");
+  });
+
+  t.test("expired consent", async (t) => {
+    const h2 = await w.h.holderToken(code);
+    const g2 = await w.h.app.inject({ method: "POST", url: "/holders/me/consents", headers: bearer(h2), payload: { clientId: w.consumerId, matterCode: w.matter, days: 1 } });
+    t.equal(g2.statusCode, 201);
+    t.equal((await q(base)).statusCode, 200, "valid while unexpired");
+    const copyUrl = new URL((await q(base)).json().items[0].copy.url).pathname;
+    w.h.clock.advance(2 * 86_400_000);
+    const token = await w.token(w.consumerId, w.consumerSecret);
+    t.equal((await q(base, token)).json().code, "CONSENT_REQUIRED", "expired consent → refused");
+    t.equal((await w.h.app.inject({ url: copyUrl, headers: bearer(token) })).json().code, "COPY_LINK_INVALID", "the copy link expired too");
+    const list = await w.h.app.inject({ url: "/holders/me/consents", headers: bearer(await w.h.holderToken(code)) });
+    t.same(list.json().items.map((c: { status: string }) => c.status).sort(), ["expired", "revoked"]);
+  });
+});
+
+t.test("group commit: concurrent queries are all recorded", async (t) => {
+  const w = await world(t);
+  const code = citizenId(950);
+  await issued(w, personLicence(w, 950));
+  const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => w.h.app.inject({
+    method: "POST", url: "/holders/licences:query", headers: bearer(w.tokens.consumer),
+    payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: `调查 ${i}` },
+  })));
+  t.ok(rs.every((r) => r.statusCode === 200));
+  const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT log_index) AS d FROM access_log").get() as { n: number; d: number };
+  t.same(n, { n: 50, d: 50 }, "50 rows, 50 distinct log entries");
+});

@@ -1,0 +1,43 @@
+/** Catalogue: licence type and matter definitions are validated; changes are logged; readers per role. */
+import t from "tap";
+import { makeUscc } from "../helpers/app.js";
+import { bearer, world } from "./helpers.js";
+
+t.test("licence types and matters", async (t) => {
+  const w = await world(t);
+  const post = (url: string, payload: object, token = w.tokens.admin) => w.h.app.inject({ method: "POST", url, headers: bearer(token), payload });
+  const code = makeUscc(31337) + "010";
+  const good = { code, name: "道路运输经营许可证", holderKind: "organisation", holderCodeTypes: ["001"], fields: [{ name: "scope", label: "经营范围", type: "string" }], validityDays: 1460, issuers: [w.dept.id] };
+  const cases: Array<[string, object, string]> = [
+    ["type code with a bad USCC check character", { ...good, code: code.slice(0, 17) + (code[17] === "0" ? "1" : "0") + "010" }, "LICENCE_TYPE_INVALID"],
+    ["person code type for an organisation type", { ...good, holderCodeTypes: ["001", "111"] }, "LICENCE_TYPE_INVALID"],
+    ["unknown code type", { ...good, holderCodeTypes: ["555"] }, "LICENCE_TYPE_INVALID"],
+    ["enum without values", { ...good, fields: [{ name: "k", label: "类", type: "enum" }] }, "LICENCE_TYPE_INVALID"],
+    ["maxLength on a number", { ...good, fields: [{ name: "k", label: "数", type: "number", maxLength: 3 }] }, "LICENCE_TYPE_INVALID"],
+    ["duplicate field", { ...good, fields: [{ name: "k", label: "a", type: "string" }, { name: "k", label: "b", type: "string" }] }, "LICENCE_TYPE_INVALID"],
+    ["unknown issuing department", { ...good, issuers: ["nope"] }, "LICENCE_TYPE_INVALID"],
+    ["unsupported field type", { ...good, fields: [{ name: "k", label: "a", type: "object" }] }, "VALIDATION_FAILED"],
+  ];
+  for (const [name, body, c] of cases) t.equal((await post("/licence-types", body)).json().code, c, `${name} → ${c}`);
+  const ok = await post("/licence-types", good);
+  t.equal(ok.statusCode, 201, ok.body);
+  t.equal((await post("/licence-types", good)).json().code, "LICENCE_TYPE_EXISTS");
+  t.equal((await post("/licence-types", { ...good, code: makeUscc(31338) + "010" }, w.tokens.issuer)).json().code, "FORBIDDEN_ROLE");
+  const patched = await w.h.app.inject({ method: "PATCH", url: `/licence-types/${code}`, headers: bearer(w.tokens.admin), payload: { issuers: [w.dept.id, w.other.id] } });
+  t.same(patched.json().issuers, [w.dept.id, w.other.id]);
+  const read = await w.h.app.inject({ url: `/licence-types/${code}`, headers: bearer(w.tokens.consumer) });
+  t.equal(read.json().name, "道路运输经营许可证", "consumers read the catalogue");
+
+  t.equal((await post("/matters", { code: "X-1", name: "m", licenceTypes: [makeUscc(5) + "001"] })).json().code, "LICENCE_TYPE_NOT_FOUND");
+  t.equal((await post("/matters", { code: "X-2", name: "m", licenceTypes: [code], consentExempt: true })).json().code, "VALIDATION_FAILED", "an exemption needs its legal basis");
+  t.equal((await post("/matters", { code: "X-3", name: "m", licenceTypes: [code] })).statusCode, 201);
+  t.equal((await post("/matters", { code: "X-3", name: "m", licenceTypes: [code] })).json().code, "MATTER_EXISTS");
+  const m = await w.h.app.inject({ method: "PATCH", url: "/matters/X-3", headers: bearer(w.tokens.admin), payload: { consentExempt: true, exemptBasis: "某条例第十条" } });
+  t.equal(m.json().consentExempt, true);
+  t.equal((await w.h.app.inject({ url: "/matters/NOPE", headers: bearer(w.tokens.admin) })).json().code, "MATTER_NOT_FOUND");
+  // every change is in the log
+  const size = await w.h.ctx.tlog.size();
+  const types: string[] = [];
+  for (let i = 0; i < size; i++) types.push((await w.h.ctx.tlog.getEntry(i)).event.type);
+  t.ok(types.includes("licence-type.created") && types.includes("licence-type.updated") && types.includes("matter.created") && types.includes("matter.updated"));
+});

@@ -1,0 +1,175 @@
+/**
+ * Issuance: the happy path (identifier, JWS, log entry, personal data at rest), every bad input class,
+ * Idempotency-Key (sequential and concurrent retries), and the NDJSON bulk import.
+ */
+import t from "tap";
+import { parseLicenceId } from "../../src/codes/index.js";
+import { parseCompact } from "../../src/modules/licences/index.js";
+import { bearer, citizenId, issue, issued, personLicence, world } from "./helpers.js";
+
+t.test("issue a licence", async (t) => {
+  const w = await world(t);
+  const before = await w.h.ctx.tlog.size();
+  const res = await issue(w, personLicence(w, 1));
+  t.equal(res.statusCode, 201, res.body);
+  const l = res.json();
+  const parsed = parseLicenceId(l.identifier);
+  t.ok(parsed.ok, "the identifier passes the GB/T 36904 check");
+  if (parsed.ok) {
+    t.equal(parsed.parts.typeCode, w.personType);
+    t.equal(parsed.parts.issuerCode, w.dept.uscc);
+    t.equal(parsed.parts.version, "001");
+  }
+  t.equal(l.status, "01");
+  t.equal(l.data.holder.code, citizenId(1));
+  t.equal(l.data.validUntil !== null, true, "default validity from the type");
+  const jws = parseCompact(l.jws);
+  if (typeof jws === "string") throw new Error(jws);
+  t.equal(jws.header.alg, "ES256");
+  t.equal((jws.header.x5c as string[]).length, 2, "x5c = [leaf, issuing CA] (not the root)");
+  t.same(jws.payload, l.data, "the JWS payload is the licence data");
+
+  t.equal(await w.h.ctx.tlog.size(), before + 1, "one log entry");
+  const entry = await w.h.ctx.tlog.getEntry(l.logIndex);
+  t.equal(entry.event.type, "licence.issued");
+  t.equal(entry.event.holder, w.h.ctx.pii.lookupHash("111", citizenId(1)), "the entry names the holder by keyed hash");
+  t.notMatch(entry.leaf, citizenId(1), "no holder code in the log");
+  t.notMatch(entry.leaf, "张三丰", "no holder name in the log");
+
+  // personal data at rest: neither the code nor the name is stored in clear
+  const row = w.h.ctx.db.reader.prepare("SELECT * FROM licences WHERE identifier = ?").get(l.identifier) as Record<string, unknown>;
+  const text = JSON.stringify(row);
+  t.notMatch(text, citizenId(1));
+  t.notMatch(text, "张三丰");
+  t.notMatch(text, l.number ?? "JY1350102000001");
+  t.equal(row.holder_hash, w.h.ctx.pii.lookupHash("111", citizenId(1)));
+
+  const second = await issued(w, personLicence(w, 2));
+  t.not(second.identifier, l.identifier, "serials are unique per issuer + type");
+
+  const got = await w.h.app.inject({ url: `/licences/${encodeURIComponent(l.identifier)}`, headers: bearer(w.tokens.issuer) });
+  t.equal(got.statusCode, 200);
+  t.equal(got.json().jws, l.jws, "the stored JWS is rebuilt byte for byte");
+  const foreign = await w.h.app.inject({ url: `/licences/${l.identifier}`, headers: bearer(w.tokens.otherIssuer) });
+  t.equal(foreign.json().code, "FORBIDDEN_DEPARTMENT", "another department's issuer cannot read it");
+  const list = await w.h.app.inject({ url: "/licences?limit=1", headers: bearer(w.tokens.issuer) });
+  t.equal(list.json().items.length, 1);
+  t.type(list.json().next, "string");
+});
+
+t.test("bad input classes", async (t) => {
+  const w = await world(t);
+  const good = personLicence(w, 3);
+  const id = citizenId(3);
+  const badCheck = id.slice(0, 17) + (id[17] === "1" ? "2" : "1");
+  const cases: Array<[string, object, string, string?]> = [
+    ["bad citizen ID check digit", { ...good, holder: { ...good.holder, code: badCheck } }, "HOLDER_CODE_INVALID"],
+    ["wrong code type for the holder kind (USCC for a person licence)", { ...good, holder: { ...good.holder, code: w.dept.uscc, codeType: "001" } }, "HOLDER_CODE_TYPE_INVALID"],
+    ["citizen ID for an organisation licence", { typeCode: w.orgType, number: "N1", holder: { name: "某公司", code: id, codeType: "111" }, fields: { legalRep: "李四" } }, "HOLDER_CODE_TYPE_INVALID"],
+    ["bad USCC check character", { typeCode: w.orgType, number: "N1", holder: { name: "某公司", code: w.other.uscc.slice(0, 17) + (w.other.uscc.endsWith("0") ? "1" : "0"), codeType: "001" }, fields: { legalRep: "李四" } }, "HOLDER_CODE_INVALID"],
+    ["unknown code type", { ...good, holder: { ...good.holder, codeType: "123" } }, "HOLDER_CODE_TYPE_INVALID"],
+    ["missing required field", { ...good, fields: { area: 1 } }, "FIELDS_INVALID"],
+    ["unknown field", { ...good, fields: { ...good.fields, secret: "x" } }, "FIELDS_INVALID"],
+    ["string too long", { ...good, fields: { ...good.fields, scope: "很".repeat(101) } }, "FIELDS_INVALID"],
+    ["number out of range", { ...good, fields: { ...good.fields, area: -1 } }, "FIELDS_INVALID"],
+    ["not in the enum", { ...good, fields: { ...good.fields, category: "其他" } }, "FIELDS_INVALID"],
+    ["bad date in a field", { ...good, fields: { ...good.fields, approvedOn: "2024-02-30" } }, "FIELDS_INVALID"],
+    ["wrong type in a field", { ...good, fields: { ...good.fields, scope: 5 } }, "FIELDS_INVALID"],
+    ["unknown type", { ...good, typeCode: w.personType.slice(0, 18) + "999" }, "LICENCE_TYPE_NOT_FOUND"],
+    ["validity end before start", { ...good, validFrom: "2024-01-10", validUntil: "2024-01-01" }, "VALIDITY_INVALID"],
+    ["impossible validity date", { ...good, validFrom: "2024-13-01" }, "VALIDITY_INVALID"],
+    ["unknown top-level property", { ...good, extra: 1 }, "VALIDATION_FAILED"],
+    ["missing holder", { typeCode: w.personType, number: "x", fields: {} }, "VALIDATION_FAILED"],
+  ];
+  const before = await w.h.ctx.tlog.size();
+  for (const [name, body, code] of cases) {
+    const r = await issue(w, body);
+    t.equal(r.json().code, code, `${name} → ${code}`);
+  }
+  const fieldErr = await issue(w, { ...good, fields: { area: "x", bogus: 1 } });
+  t.same(fieldErr.json().details.errors.map((e: { field: string }) => e.field).sort(), ["area", "bogus", "scope"], "every field problem is listed");
+  const other = await issue(w, good, w.tokens.otherIssuer);
+  t.equal(other.json().code, "LICENCE_TYPE_NOT_ALLOWED", "a department not allowed for the type cannot issue it");
+  t.equal(await w.h.ctx.tlog.size(), before, "nothing was logged for refused requests");
+  const count = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences").get() as { n: number };
+  t.equal(count.n, 0, "nothing was stored");
+});
+
+t.test("Idempotency-Key", async (t) => {
+  const w = await world(t);
+  const body = personLicence(w, 4);
+  const first = await issue(w, body, w.tokens.issuer, { "idempotency-key": "req-0004" });
+  t.equal(first.statusCode, 201);
+  const again = await issue(w, body, w.tokens.issuer, { "idempotency-key": "req-0004" });
+  t.equal(again.statusCode, 201);
+  t.equal(again.headers["idempotent-replayed"], "true");
+  t.equal(again.json().identifier, first.json().identifier, "a retry returns the same licence");
+  const changed = await issue(w, { ...body, number: "OTHER" }, w.tokens.issuer, { "idempotency-key": "req-0004" });
+  t.equal(changed.statusCode, 409);
+  t.equal(changed.json().code, "IDEMPOTENCY_CONFLICT");
+
+  t.test("concurrent retries issue exactly once", async (t) => {
+    const size = await w.h.ctx.tlog.size();
+    const body5 = personLicence(w, 5);
+    const rs = await Promise.all(Array.from({ length: 12 }, () => issue(w, body5, w.tokens.issuer, { "idempotency-key": "req-0005" })));
+    t.ok(rs.every((r) => r.statusCode === 201), "every retry succeeds");
+    t.equal(new Set(rs.map((r) => r.json().identifier)).size, 1, "all get the same identifier");
+    t.equal(rs.filter((r) => r.headers["idempotent-replayed"] !== "true").length, 1, "exactly one is the original");
+    const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE holder_hash = ?").get(w.h.ctx.pii.lookupHash("111", citizenId(5))) as { n: number };
+    t.equal(n.n, 1, "one licence stored");
+    t.equal(await w.h.ctx.tlog.size(), size + 1, "one log entry");
+  });
+
+  t.test("keys are per client", async (t) => {
+    const mate = await w.h.client("issuer", { departmentId: w.dept.id });
+    const r = await issue(w, body, mate.token, { "idempotency-key": "req-0004" });
+    t.equal(r.statusCode, 201);
+    t.not(r.headers["idempotent-replayed"], "true");
+    t.not(r.json().identifier, first.json().identifier);
+  });
+});
+
+t.test("bulk import (NDJSON)", async (t) => {
+  const w = await world(t);
+  const lines = [
+    JSON.stringify(personLicence(w, 10)),
+    "",
+    JSON.stringify({ ...personLicence(w, 11), idempotencyKey: "imp-11" }),
+    "{not json",
+    JSON.stringify({ ...personLicence(w, 12), fields: {} }),
+    JSON.stringify({ ...personLicence(w, 13), extra: true }),
+    JSON.stringify({ ...personLicence(w, 11), idempotencyKey: "imp-11" }),
+  ];
+  const before = await w.h.ctx.tlog.size();
+  const post = (body: string, token = w.tokens.issuer) => w.h.app.inject({ method: "POST", url: "/licences:batch", headers: { ...bearer(token), "content-type": "application/x-ndjson" }, payload: body });
+  const r = await post(lines.join("\n") + "\n");
+  t.equal(r.statusCode, 200, r.body);
+  const b = r.json();
+  t.same(b.summary, { lines: 6, issued: 2, replayed: 1, failed: 3 });
+  t.same(b.results.map((x: { line: number; ok: boolean; code?: string }) => [x.line, x.ok, x.code ?? null]), [
+    [1, true, null], [3, true, null], [4, false, "VALIDATION_FAILED"], [5, false, "FIELDS_INVALID"], [6, false, "VALIDATION_FAILED"], [7, true, null],
+  ]);
+  t.equal(b.results[5].identifier, b.results[1].identifier, "a repeated idempotency key in one batch is a replay");
+  t.equal(await w.h.ctx.tlog.size(), before + 2, "one log entry per issued licence, none for failed lines");
+
+  const rerun = await post(lines[2]!);
+  t.equal(rerun.json().results[0].replay, true, "re-running an import with keys does not issue twice");
+
+  const many = Array.from({ length: 10_001 }, () => "{}").join("\n");
+  const big = await post(many);
+  t.equal(big.statusCode, 413);
+  t.equal(big.json().code, "BATCH_TOO_LARGE");
+  const json = await w.h.app.inject({ method: "POST", url: "/licences:batch", headers: bearer(w.tokens.issuer), payload: { a: 1 } });
+  t.equal(json.statusCode, 415, "the batch takes NDJSON only");
+  const consumer = await post(lines[0]!, w.tokens.consumer);
+  t.equal(consumer.json().code, "FORBIDDEN_ROLE");
+
+  // 1,200 lines: several transactions (chunks of 500), every one logged
+  const s0 = await w.h.ctx.tlog.size();
+  const bulk = Array.from({ length: 1200 }, (_, i) => JSON.stringify(personLicence(w, 100 + (i % 800), { number: `B${i}` }))).join("\n");
+  const res = await post(bulk);
+  t.equal(res.json().summary.issued, 1200);
+  t.equal(await w.h.ctx.tlog.size(), s0 + 1200);
+  const ids = new Set(res.json().results.map((x: { identifier: string }) => x.identifier));
+  t.equal(ids.size, 1200, "1200 distinct identifiers");
+});

@@ -1,0 +1,161 @@
+/**
+ * Lifecycle: the whole transition table (allowed → new status, signed statement, log entry, history; not allowed
+ * → 409 LICENCE_TRANSITION_INVALID), change (new version superseding the old), automatic expiry, online status and
+ * the signed status list (ETag, decoding the bitstring).
+ */
+import { gunzipSync } from "node:zlib";
+import { compactVerify, importX509 } from "jose";
+import t from "tap";
+import { TRANSITIONS, type LicenceStatus, type ManualAction } from "../../src/modules/licences/index.js";
+import { bearer, issued, personLicence, world, type World } from "./helpers.js";
+
+let n = 500;
+async function licenceIn(w: World, status: LicenceStatus): Promise<string> {
+  const l = await issued(w, personLicence(w, n++));
+  const act = async (action: ManualAction) => {
+    const r = await w.h.app.inject({ method: "POST", url: `/licences/${l.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "测试" } });
+    if (r.statusCode !== 200) throw new Error(`${action}: ${r.body}`);
+  };
+  if (status === "02") await act("suspend");
+  if (status === "03") await act("cancel");
+  if (status === "04") await act("deregister");
+  if (status === "07") await act("revoke");
+  if (status === "99") {
+    const r = await w.h.app.inject({ method: "POST", url: `/licences/${l.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更经营项目", fields: { scope: "散装食品销售" } } });
+    if (r.statusCode !== 201) throw new Error(r.body);
+  }
+  return l.identifier;
+}
+
+t.test("transition table", async (t) => {
+  const w = await world(t);
+  const statuses: LicenceStatus[] = ["01", "02", "03", "04", "07", "99"];
+  const actions = Object.keys(TRANSITIONS) as ManualAction[];
+  const expected: Record<string, Record<ManualAction, LicenceStatus | 409>> = {
+    "01": { suspend: "02", resume: 409, cancel: "03", deregister: "04", revoke: "07" },
+    "02": { suspend: 409, resume: "01", cancel: "03", deregister: "04", revoke: "07" },
+    "03": { suspend: 409, resume: 409, cancel: 409, deregister: 409, revoke: 409 },
+    "04": { suspend: 409, resume: 409, cancel: 409, deregister: 409, revoke: 409 },
+    "07": { suspend: 409, resume: 409, cancel: 409, deregister: 409, revoke: 409 },
+    "99": { suspend: 409, resume: 409, cancel: 409, deregister: 409, revoke: 409 },
+  };
+  for (const from of statuses) {
+    for (const action of actions) {
+      const id = await licenceIn(w, from);
+      const size = await w.h.ctx.tlog.size();
+      const r = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "依法处理" } });
+      const want = expected[from]![action];
+      if (want === 409) {
+        t.equal(r.statusCode, 409, `${from} --${action}--> 409`);
+        t.equal(r.json().code, "LICENCE_TRANSITION_INVALID");
+        t.same(r.json().details, { from, action });
+        t.equal(await w.h.ctx.tlog.size(), size, "nothing logged");
+      } else {
+        t.equal(r.statusCode, 200, `${from} --${action}--> ${want}`);
+        t.equal(r.json().status, want);
+        t.equal(await w.h.ctx.tlog.size(), size + 1, "one log entry");
+        const e = await w.h.ctx.tlog.getEntry(size);
+        t.match(e.event, { type: "licence.status-changed", data: { id, action, from, to: want } });
+      }
+    }
+  }
+  // change is allowed from valid only
+  for (const from of ["02", "03", "07", "99"] as LicenceStatus[]) {
+    const id = await licenceIn(w, from);
+    const r = await w.h.app.inject({ method: "POST", url: `/licences/${id}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "x" } });
+    t.equal(r.json().code, "LICENCE_TRANSITION_INVALID", `change from ${from} → 409`);
+  }
+  const id = await licenceIn(w, "01");
+  const noReason = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.issuer), payload: { action: "revoke" } });
+  t.equal(noReason.json().code, "VALIDATION_FAILED", "revocation needs a reason");
+  const foreign = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.otherIssuer), payload: { action: "revoke", reason: "x" } });
+  t.equal(foreign.json().code, "FORBIDDEN_DEPARTMENT", "another department cannot revoke it");
+  const unknown = await w.h.app.inject({ method: "POST", url: `/licences/${id.replace(/\.[0-9A-Z]$/, ".0")}/status`, headers: bearer(w.tokens.issuer), payload: { action: "revoke", reason: "x" } });
+  t.ok(["LICENCE_ID_INVALID", "LICENCE_NOT_FOUND"].includes(unknown.json().code), "a bad identifier is refused");
+});
+
+t.test("change, history and signed statements", async (t) => {
+  const w = await world(t);
+  const l = await issued(w, personLicence(w, 700));
+  const r = await w.h.app.inject({ method: "POST", url: `/licences/${l.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更经营项目", fields: { scope: "散装食品销售", category: "餐饮服务经营者" } } });
+  t.equal(r.statusCode, 201, r.body);
+  const v2 = r.json();
+  t.equal(v2.version, "002");
+  t.equal(v2.supersedes, l.identifier);
+  t.equal(v2.data.fields.scope, "散装食品销售");
+  t.equal(v2.identifier.split(".").slice(0, -2).join("."), l.identifier.split(".").slice(0, -2).join("."), "same serial, new version");
+  const bad = await w.h.app.inject({ method: "POST", url: `/licences/${v2.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "x", fields: { scope: 1 } } });
+  t.equal(bad.json().code, "FIELDS_INVALID", "a change is validated against the type");
+
+  const old = await w.h.app.inject({ url: `/licences/${l.identifier}`, headers: bearer(w.tokens.issuer) });
+  t.equal(old.json().status, "99", "the old version is kept, superseded");
+  t.equal(old.json().supersededBy, v2.identifier);
+
+  await w.h.app.inject({ method: "POST", url: `/licences/${v2.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "suspend", reason: "暂扣" } });
+  await w.h.app.inject({ method: "POST", url: `/licences/${v2.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "resume" } });
+  const hist = await w.h.app.inject({ url: `/licences/${v2.identifier}/history`, headers: bearer(w.tokens.admin) });
+  t.equal(hist.statusCode, 200);
+  const versions = hist.json().versions;
+  t.same(versions.map((v: { version: string; status: string }) => [v.version, v.status]), [["001", "99"], ["002", "01"]]);
+  t.same(versions[0].events.map((e: { action: string }) => e.action), ["supersede"]);
+  t.same(versions[1].events.map((e: { action: string; from: string; to: string }) => [e.action, e.from, e.to]), [["suspend", "01", "02"], ["resume", "02", "01"]]);
+  // each statement is a JWS signed by the department's certificate
+  const st = versions[1].events[0].statement as string;
+  const header = JSON.parse(Buffer.from(st.split(".")[0]!, "base64url").toString());
+  const key = await importX509(`-----BEGIN CERTIFICATE-----\n${header.x5c[0]}\n-----END CERTIFICATE-----`, "ES256");
+  const { payload } = await compactVerify(st, key);
+  t.match(JSON.parse(Buffer.from(payload).toString()), { id: v2.identifier, action: "suspend", from: "01", to: "02", reason: "暂扣" });
+  const entry = await w.h.ctx.tlog.getEntry(versions[1].events[0].logIndex);
+  t.equal(entry.event.type, "licence.status-changed");
+});
+
+t.test("automatic expiry, online status and the status list", async (t) => {
+  const w = await world(t);
+  const a = await issued(w, personLicence(w, 800, { validFrom: "2020-01-01", validUntil: "2020-12-31" }));
+  const b = await issued(w, personLicence(w, 801));
+  const c = await issued(w, personLicence(w, 802));
+  await w.h.app.inject({ method: "POST", url: `/licences/${c.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "revoke", reason: "吊销" } });
+
+  const st = await w.h.app.inject({ url: `/licences/${a.identifier}/status` });
+  t.equal(st.statusCode, 200);
+  t.equal(st.json().status, "05", "past its validity end, a licence reads as expired at once");
+  t.equal(st.json().since, "2020-12-31");
+  t.notMatch(st.body, "张三丰");
+  const susp = await w.h.app.inject({ method: "POST", url: `/licences/${a.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "suspend", reason: "x" } });
+  t.equal(susp.json().code, "LICENCE_TRANSITION_INVALID", "an expired licence cannot be suspended");
+
+  const size = await w.h.ctx.tlog.size();
+  t.equal(await w.h.ctx.licences.expireDue(), 1, "the sweep expires one licence");
+  t.equal(await w.h.ctx.licences.expireDue(), 0, "and only once");
+  t.equal(await w.h.ctx.tlog.size(), size + 1, "the expiry is logged");
+  const hist = await w.h.app.inject({ url: `/licences/${a.identifier}/history`, headers: bearer(w.tokens.issuer) });
+  t.same(hist.json().versions[0].events.map((e: { action: string; to: string }) => [e.action, e.to]), [["expire", "05"]]);
+
+  // status list
+  const url = new URL(b.data.status.list as string);
+  const res = await w.h.app.inject({ url: url.pathname });
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.headers["content-type"], "application/vc+jwt");
+  const etag = res.headers.etag as string;
+  t.ok(etag);
+  const again = await w.h.app.inject({ url: url.pathname, headers: { "if-none-match": etag } });
+  t.equal(again.statusCode, 304, "ETag revalidation");
+  const header = JSON.parse(Buffer.from(res.body.split(".")[0]!, "base64url").toString());
+  const key = await importX509(`-----BEGIN CERTIFICATE-----\n${header.x5c[0]}\n-----END CERTIFICATE-----`, "ES256");
+  const vc = JSON.parse(Buffer.from((await compactVerify(res.body, key)).payload).toString());
+  t.equal(vc.credentialSubject.statusPurpose, "message");
+  t.equal(vc.credentialSubject.statusSize, 4);
+  const bits = gunzipSync(Buffer.from(vc.credentialSubject.encodedList.slice(1), "base64url"));
+  const at = (i: number) => (i % 2 === 0 ? bits[i >> 1]! >> 4 : bits[i >> 1]! & 15);
+  t.equal(at(a.data.status.index as number), 5, "expired");
+  t.equal(at(b.data.status.index as number), 1, "valid");
+  t.equal(at(c.data.status.index as number), 7, "revoked");
+  t.equal(at(1000), 0, "unassigned");
+
+  // a status change invalidates the cached list
+  await w.h.app.inject({ method: "POST", url: `/licences/${b.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "suspend", reason: "暂扣" } });
+  const after = await w.h.app.inject({ url: url.pathname, headers: { "if-none-match": etag } });
+  t.equal(after.statusCode, 200, "a new list after a change");
+  t.not(after.headers.etag, etag);
+  t.equal((await w.h.app.inject({ url: `/status-lists/${w.dept.id}/9` })).json().code, "STATUS_LIST_NOT_FOUND");
+});
