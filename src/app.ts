@@ -4,7 +4,6 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -13,6 +12,7 @@ import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
 import errorsPlugin from "./http/plugins/errors.js";
+import headersPlugin from "./http/plugins/headers.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
 import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
@@ -64,26 +64,11 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.addHook("onSend", async (req, reply) => {
-    reply.header("x-request-id", req.id);
-  });
-
   // Only JSON by default: a route that takes another media type registers its own parser.
   app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
   await app.register(errorsPlugin);
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", "data:"],
-        frameAncestors: ["'none'"], objectSrc: ["'none'"], baseUri: ["'none'"],
-        upgradeInsecureRequests: config.mode === "production" ? [] : null,
-      },
-    },
-    // HSTS only where the service is really behind https (production requires an https public URL).
-    hsts: config.mode === "production" ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    crossOriginResourcePolicy: { policy: "same-origin" },
-  });
+  await app.register(headersPlugin, { config });
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) => new AppError("RATE_LIMITED", `Too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),

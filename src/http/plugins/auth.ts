@@ -52,14 +52,7 @@ async function authPlugin(app: FastifyInstance, opts: { auth: AuthService }) {
     }
   });
 
-  app.addHook("onRequest", async (req) => {
-    req.actor = ANON;
-    const rule = req.routeOptions.config?.auth ?? (req.routeOptions.url?.startsWith("/docs") ? "public" : undefined);
-    if (rule === undefined) {
-      // 404 routes have no options; everything else was checked at start-up.
-      return;
-    }
-    if (rule === "public") return;
+  async function authenticate(req: FastifyRequest, rule: Exclude<RouteAuth, "public">): Promise<void> {
     const token = bearer(req);
     if (!token) {
       if (rule.optional) return;
@@ -74,6 +67,15 @@ async function authPlugin(app: FastifyInstance, opts: { auth: AuthService }) {
       if (missing.length) throw new AppError("FORBIDDEN_SCOPE", `The token lacks scope: ${missing.join(", ")}.`);
     }
     req.actor = actor;
+  }
+
+  // Synchronous for public routes (no promise on the hot path); async only when a token must be checked.
+  app.addHook("onRequest", (req, _reply, done) => {
+    req.actor = ANON;
+    const rule = req.routeOptions.config?.auth;
+    // 404s have no route options; /docs (swagger-ui) is public; every other route was checked at start-up.
+    if (rule === undefined || rule === "public") return done();
+    authenticate(req, rule).then(() => done(), done);
   });
 }
 
