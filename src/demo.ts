@@ -11,6 +11,9 @@ const SYSTEM: Actor = { kind: "system", name: "demo" };
 const USCC17 = "11350100MB0000001";
 export const DEMO_USCC = `${USCC17}${usccCheckChar(USCC17)}`;
 export const DEMO_MATTER = "DEMO-MATTER-0001";
+/** Defining authority USCC (DESIGN.md's example) + 3 digits. */
+export const DEMO_TYPE = "11100000MB03271699901";
+export const DEMO_HOLDER = "11010519491231002X";
 
 export interface DemoSeed {
   departmentId: string;
@@ -20,6 +23,22 @@ export interface DemoSeed {
 export async function seedDemo(ctx: Context): Promise<DemoSeed> {
   let dept = await ctx.uow.read.departments.byUscc(DEMO_USCC);
   if (!dept) dept = await ctx.directory.createDepartment({ name: "演示市市场监督管理局", uscc: DEMO_USCC, regionCode: "350100" }, SYSTEM);
+  try {
+    await ctx.catalogue.createType({
+      code: DEMO_TYPE, name: "演示食品经营许可证", holderKind: "person", holderCodeTypes: ["111"], validityDays: 365 * 5, issuers: [dept.id],
+      fields: [
+        { name: "scope", label: "经营项目", type: "string", required: true, maxLength: 100 },
+        { name: "approvedOn", label: "核准日期", type: "date" },
+      ],
+    }, SYSTEM);
+  } catch (e) {
+    if (!(e instanceof AppError && e.status === 409)) throw e;
+  }
+  try {
+    await ctx.catalogue.createMatter({ code: DEMO_MATTER, name: "演示事项：食品经营许可变更", licenceTypes: [DEMO_TYPE] }, SYSTEM);
+  } catch (e) {
+    if (!(e instanceof AppError && e.status === 409)) throw e;
+  }
   const wanted: Array<{ role: Role; id: string; name: string; departmentId?: string; matters?: string[] }> = [
     { role: "admin", id: "demo-admin", name: "演示管理员" },
     { role: "issuer", id: "demo-issuer", name: "演示制证系统", departmentId: dept.id },
@@ -43,7 +62,8 @@ export async function seedDemo(ctx: Context): Promise<DemoSeed> {
 export function demoText(seed: DemoSeed, url: string): string {
   const c = (role: Role) => seed.clients.find((x) => x.role === role)!;
   const lines = [
-    "Demo data (DEV ONLY): department 演示市市场监督管理局 " + `(USCC ${DEMO_USCC}, id ${seed.departmentId})`,
+    "Demo data (DEV ONLY): department 演示市市场监督管理局 " + `(USCC ${DEMO_USCC}, id ${seed.departmentId}),`,
+    `  licence type ${DEMO_TYPE} 演示食品经营许可证, matter ${DEMO_MATTER}`,
     ...seed.clients.map((x) => `  ${x.role.padEnd(9)} client_id=${x.id}  client_secret=${x.secret}`),
     "",
     "Try:",
@@ -53,6 +73,17 @@ export function demoText(seed: DemoSeed, url: string): string {
     `  curl -s -H "authorization: Bearer $TOKEN" ${url}/departments`,
     `  curl -s -H "authorization: Bearer $TOKEN" ${url}/departments/${seed.departmentId}/certificates`,
     `  curl -s -u ${c("issuer").id}:${c("issuer").secret} -d grant_type=client_credentials -d scope=licences:issue ${url}/oauth/token`,
+    "",
+    "Issue a licence (issuer), let the holder consent, fetch it for a matter (consumer), verify it (anyone):",
+    `  ISSUER=$(curl -s -u ${c("issuer").id}:${c("issuer").secret} -d grant_type=client_credentials ${url}/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+    `  curl -s -H "authorization: Bearer $ISSUER" -H 'content-type: application/json' -d '{"typeCode":"${DEMO_TYPE}","number":"JY13501020000001","holder":{"name":"张三","code":"${DEMO_HOLDER}","codeType":"111"},"fields":{"scope":"预包装食品销售","approvedOn":"2026-01-05"}}' ${url}/licences`,
+    `  HOLDER=$(npx sidian dev holder-token --code ${DEMO_HOLDER})`,
+    `  curl -s -H "authorization: Bearer $HOLDER" -H 'content-type: application/json' -d '{"clientId":"${c("consumer").id}","matterCode":"${DEMO_MATTER}","days":30}' ${url}/holders/me/consents`,
+    `  CONSUMER=$(curl -s -u ${c("consumer").id}:${c("consumer").secret} -d grant_type=client_credentials ${url}/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+    `  curl -s -H "authorization: Bearer $CONSUMER" -H 'content-type: application/json' -d '{"holderCode":"${DEMO_HOLDER}","holderCodeType":"111","matterCode":"${DEMO_MATTER}","useCause":"办理食品经营许可变更"}' ${url}/holders/licences:query`,
+    `  curl -s -H "authorization: Bearer $HOLDER" ${url}/holders/me/accesses      # who used my licences`,
+    `  curl -s -H 'content-type: application/json' -d '{"jws":"<the jws from the issue response>"}' ${url}/verify`,
+    "",
     `  curl -s ${url}/.well-known/jwks.json`,
     `  curl -s ${url}/pki/trust-bundle.pem`,
     `  curl -s ${url}/log/checkpoint`,
