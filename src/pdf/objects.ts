@@ -96,8 +96,11 @@ export function pdfDate(d: Date): PdfString {
 // ------------------------------------------------------------------------------------------------ writer
 
 const NAME_SAFE = /^[!-~]$/;
+/** Names that need no escaping at all (nearly all of them). */
+const NAME_PLAIN = /^[A-Za-z0-9_.+-]*$/;
 
 function writeName(n: string): string {
+  if (NAME_PLAIN.test(n)) return "/" + n;
   let out = "/";
   for (const ch of Buffer.from(n, "utf8")) {
     const c = String.fromCharCode(ch);
@@ -126,37 +129,66 @@ function writeString(s: PdfString): string {
   return out + ")";
 }
 
-/** Serialises an object (streams: dictionary + stream body; /Length is set from the data). */
-export function serialize(o: PdfObj): Buffer {
-  const parts: Buffer[] = [];
+/**
+ * Serialises an object onto `out` (streams: dictionary + stream body; /Length is set from the data), between
+ * the Latin-1 texts `before` and `after`; returns the number of bytes pushed. Text is gathered into strings and
+ * binary data (stream bodies, raw bytes) is pushed as is, so the caller's final concatenation is the only copy.
+ */
+export function serializeTo(o: PdfObj, out: Buffer[], before = "", after = ""): number {
+  let s = before;
+  let n = 0;
+  const push = (b: Buffer) => {
+    if (s) {
+      const t = Buffer.from(s, "latin1");
+      out.push(t);
+      n += t.length;
+      s = "";
+    }
+    out.push(b);
+    n += b.length;
+  };
   const emit = (x: PdfObj) => {
-    if (x === null) parts.push(Buffer.from("null"));
-    else if (typeof x === "boolean") parts.push(Buffer.from(x ? "true" : "false"));
-    else if (typeof x === "number") parts.push(Buffer.from(formatNumber(x)));
-    else if (x instanceof PdfName) parts.push(Buffer.from(writeName(x.name), "latin1"));
-    else if (x instanceof PdfString) parts.push(Buffer.from(writeString(x), "latin1"));
-    else if (x instanceof PdfRef) parts.push(Buffer.from(`${x.num} ${x.gen} R`));
-    else if (x instanceof PdfRaw) parts.push(x.bytes);
+    if (x === null) s += "null";
+    else if (typeof x === "boolean") s += x ? "true" : "false";
+    else if (typeof x === "number") s += formatNumber(x);
+    else if (x instanceof PdfName) s += writeName(x.name);
+    else if (x instanceof PdfString) s += writeString(x);
+    else if (x instanceof PdfRef) s += `${x.num} ${x.gen} R`;
+    else if (x instanceof PdfRaw) push(x.bytes);
     else if (Array.isArray(x)) {
-      parts.push(Buffer.from("["));
-      x.forEach((v, i) => {
-        if (i) parts.push(Buffer.from(" "));
-        emit(v);
-      });
-      parts.push(Buffer.from("]"));
+      s += "[";
+      for (let i = 0; i < x.length; i++) {
+        if (i) s += " ";
+        emit(x[i]!);
+      }
+      s += "]";
     } else if (x instanceof PdfDict) {
-      parts.push(Buffer.from("<<"));
+      s += "<<";
       for (const [k, v] of x.map) {
-        parts.push(Buffer.from(writeName(k), "latin1"), Buffer.from(" "));
+        s += writeName(k) + " ";
         emit(v);
       }
-      parts.push(Buffer.from(">>"));
+      s += ">>";
     } else if (x instanceof PdfStream) {
-      const d = x.dict.clone().set("Length", x.data.length);
-      emit(d);
-      parts.push(Buffer.from("\nstream\n"), x.data, Buffer.from("\nendstream"));
+      emit(x.dict.clone().set("Length", x.data.length));
+      s += "\nstream\n";
+      push(x.data);
+      s += "\nendstream";
     }
   };
   emit(o);
+  s += after;
+  if (s) {
+    const t = Buffer.from(s, "latin1");
+    out.push(t);
+    n += t.length;
+  }
+  return n;
+}
+
+/** Serialises an object (streams: dictionary + stream body; /Length is set from the data). */
+export function serialize(o: PdfObj): Buffer {
+  const parts: Buffer[] = [];
+  serializeTo(o, parts);
   return Buffer.concat(parts);
 }

@@ -49,6 +49,14 @@ export interface Prepared {
 
 const BR_PLACEHOLDER = "[0 9999999999 9999999999 9999999999]";
 
+/** `<000…0>` with `hexLen` zeros. */
+function contentsPlaceholder(hexLen: number): Buffer {
+  const b = Buffer.alloc(hexLen + 2, 0x30);
+  b[0] = 0x3c;
+  b[hexLen + 1] = 0x3e;
+  return b;
+}
+
 function uniqueFieldName(doc: PdfDocument, fields: PdfObj[], prefix: string): string {
   const names = new Set<string>();
   const walk = (arr: PdfObj[], depth: number) => {
@@ -133,7 +141,7 @@ export function prepareSignature(doc: PdfDocument, o: PrepareOptions): Prepared 
     Filter: name("Adobe.PPKLite"),
     SubFilter: name(o.subFilter ?? "ETSI.CAdES.detached"),
     ByteRange: new PdfRaw(Buffer.from(BR_PLACEHOLDER)),
-    Contents: new PdfRaw(Buffer.from(`<${"0".repeat(hexLen)}>`)),
+    Contents: new PdfRaw(contentsPlaceholder(hexLen)),
     M: pdfDate(o.signingTime),
     Name: o.signerName ? text(o.signerName) : undefined,
     Reason: o.reason ? text(o.reason) : undefined,

@@ -7,7 +7,7 @@
 import crypto from "node:crypto";
 import zlib from "node:zlib";
 import { AppError } from "../errors.js";
-import { name, PdfDict, PdfRef, PdfStream, PdfString, serialize, type PdfObj } from "./objects.js";
+import { name, PdfDict, PdfRef, PdfStream, PdfString, serializeTo, type PdfObj } from "./objects.js";
 import type { PdfDocument } from "./reader.js";
 
 export interface UpdateObject {
@@ -65,10 +65,8 @@ export function writeIncremental(doc: PdfDocument, objects: readonly UpdateObjec
   const offsets = new Map<number, number>();
   let size = doc.nextObjectNumber;
   for (const o of objects) {
-    const b = Buffer.concat([Buffer.from(`${o.num} ${o.gen} obj\n`), serialize(o.obj), Buffer.from("\nendobj\n")]);
     offsets.set(o.num, pos);
-    parts.push(b);
-    pos += b.length;
+    pos += serializeTo(o.obj, parts, `${o.num} ${o.gen} obj\n`, "\nendobj\n");
     if (o.num + 1 > size) size = o.num + 1;
   }
   const xrefOffset = pos;
@@ -94,8 +92,7 @@ export function writeIncremental(doc: PdfDocument, objects: readonly UpdateObjec
     d.set("W", [1, 4, 2]);
     d.set("Index", subs.flatMap(([s, ns]) => [s, ns.length]));
     d.set("Filter", name("FlateDecode"));
-    const b = Buffer.concat([Buffer.from(`${xnum} 0 obj\n`), serialize(new PdfStream(d, zlib.deflateSync(rows))), Buffer.from("\nendobj\n")]);
-    parts.push(b, Buffer.from(`startxref\n${xrefOffset}\n%%EOF\n`));
+    serializeTo(new PdfStream(d, zlib.deflateSync(rows)), parts, `${xnum} 0 obj\n`, `\nendobj\nstartxref\n${xrefOffset}\n%%EOF\n`);
   } else {
     const lines: string[] = ["xref\n"];
     const gens = new Map(objects.map((o) => [o.num, o.gen]));
@@ -103,7 +100,8 @@ export function writeIncremental(doc: PdfDocument, objects: readonly UpdateObjec
       lines.push(`${start} ${ns.length}\n`);
       for (const n of ns) lines.push(`${String(offsets.get(n)!).padStart(10, "0")} ${String(gens.get(n) ?? 0).padStart(5, "0")} n\r\n`);
     }
-    parts.push(Buffer.from(lines.join(""), "latin1"), Buffer.from("trailer\n"), serialize(trailerBase(doc, size)), Buffer.from(`\nstartxref\n${xrefOffset}\n%%EOF\n`));
+    lines.push("trailer\n");
+    serializeTo(trailerBase(doc, size), parts, lines.join(""), `\nstartxref\n${xrefOffset}\n%%EOF\n`);
   }
   return { bytes: Buffer.concat(parts), offsets, originalLength: orig.length };
 }

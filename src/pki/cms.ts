@@ -11,7 +11,7 @@
  */
 import crypto from "node:crypto";
 import {
-  algId, bytesOf, children, contentOf, DerError, expectTag, explicit, implicitConstructed, integer, octets, oid,
+  algId, bytesOf, children, contentOf, DerError, derOrder, expectTag, explicit, implicitConstructed, integer, octets, oid,
   readNode, readOid, readTime, seq, setOf, tlv, type Node,
 } from "./der.js";
 import { cachedPublicKey } from "./cache.js";
@@ -55,15 +55,25 @@ export interface SignerCert {
   readonly serial: string;
 }
 
-export interface BuildSignedDataParams {
+/**
+ * The parts of a SignerInfo/SignedData that depend only on the signing certificate and the embedded chain,
+ * encoded once (`encodeSigner`) so a caller signing many times with one certificate can keep them.
+ */
+export interface EncodedSigner {
+  /** issuerAndSerialNumber. */
+  readonly sid: Buffer;
+  /** The ESS signing-certificate-v2 signed attribute. */
+  readonly essAttr: Buffer;
+  /** certificates [0] IMPLICIT CertificateSet (the certificates in the given order). */
+  readonly certificates: Buffer;
+}
+
+interface BuildSignedDataBase {
   readonly eContentType: string;
   /** Encapsulated content (time-stamp tokens); omit for a detached signature. */
   readonly eContent?: Uint8Array;
   /** Digest (SHA-256) of the content: the detached document bytes or eContent. */
   readonly contentDigest: Uint8Array;
-  readonly signer: SignerCert;
-  /** Certificates to embed (signer first, then its chain). */
-  readonly certificates: readonly Uint8Array[];
   /** Signs the DER signed attributes; returns a DER ECDSA-Sig-Value (ecdsa-with-SHA256). */
   readonly sign: (data: Buffer) => Promise<Uint8Array> | Uint8Array;
   /** Extra signed attributes, each a complete Attribute TLV. */
@@ -71,6 +81,21 @@ export interface BuildSignedDataParams {
   /** Unsigned attributes computed from the signature value (e.g. its time-stamp token). */
   readonly unsignedAttrs?: (signatureValue: Buffer) => Promise<readonly Uint8Array[]> | readonly Uint8Array[];
 }
+
+export type BuildSignedDataParams = BuildSignedDataBase & (
+  | {
+    readonly signer: SignerCert;
+    /** Certificates to embed (signer first, then its chain). */
+    readonly certificates: readonly Uint8Array[];
+    readonly encoded?: undefined;
+  }
+  | {
+    /** From `encodeSigner(signer, certificates)`. */
+    readonly encoded: EncodedSigner;
+    readonly signer?: undefined;
+    readonly certificates?: undefined;
+  }
+);
 
 function setOfRaw(items: Buffer[]): Buffer {
   return tlv(0x31, items);
@@ -89,32 +114,45 @@ export function signingCertificateV2(cert: SignerCert): Buffer {
   return attribute(CMS_OID.signingCertificateV2, seq(seq(seq(octets(certHash), issuerSerial))));
 }
 
+/** Encodes the certificate-dependent parts of a signature once (see EncodedSigner). */
+export function encodeSigner(signer: SignerCert, certificates: readonly Uint8Array[]): EncodedSigner {
+  return {
+    sid: seq(signer.issuerDer, serialInt(signer.serial)),
+    essAttr: signingCertificateV2(signer),
+    certificates: implicitConstructed(0, ...certificates),
+  };
+}
+
 /** Builds a ContentInfo(SignedData). */
 export async function buildSignedData(p: BuildSignedDataParams): Promise<Buffer> {
+  const enc = p.encoded ?? encodeSigner(p.signer, p.certificates);
   const attrs = [
     attribute(CMS_OID.contentType, oid(p.eContentType)),
     attribute(CMS_OID.messageDigest, octets(p.contentDigest)),
-    signingCertificateV2(p.signer),
+    enc.essAttr,
     ...(p.extraSignedAttrs ?? []),
   ];
   const signedAttrsSet = setOf(...attrs);
   const signature = Buffer.from(await p.sign(signedAttrsSet));
   const unsigned = p.unsignedAttrs ? await p.unsignedAttrs(signature) : [];
+  // The signed attributes are stored as [0] IMPLICIT: the same bytes with the SET tag replaced.
+  const signedAttrsField = Buffer.from(signedAttrsSet);
+  signedAttrsField[0] = 0xa0;
   const signerInfo = seq(
     integer(1),
-    seq(Buffer.from(p.signer.issuerDer), serialInt(p.signer.serial)),
+    enc.sid,
     algId(CMS_OID.sha256),
-    tlv(0xa0, contentOf(readNode(signedAttrsSet))),
+    signedAttrsField,
     algId(CMS_OID.ecdsaWithSha256),
     octets(signature),
-    ...(unsigned.length ? [implicitConstructed(1, ...[...unsigned].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))] : []),
+    ...(unsigned.length ? [implicitConstructed(1, ...[...unsigned].sort(derOrder))] : []),
   );
   const encap = p.eContent ? seq(oid(p.eContentType), explicit(0, octets(p.eContent))) : seq(oid(p.eContentType));
   const signedData = seq(
     integer(p.eContentType === CMS_OID.data ? 1 : 3),
     setOf(algId(CMS_OID.sha256)),
     encap,
-    implicitConstructed(0, ...p.certificates.map((c) => Buffer.from(c))),
+    enc.certificates,
     setOf(signerInfo),
   );
   return seq(oid(CMS_OID.signedData), explicit(0, signedData));

@@ -15,15 +15,38 @@ function lenBytes(n: number): Buffer {
   return Buffer.from([0x80 | out.length, ...out]);
 }
 
-/** One TLV with the given tag byte and content. */
-export function tlv(tag: number, content: Uint8Array | readonly Uint8Array[]): Buffer {
-  const body = content instanceof Uint8Array ? Buffer.from(content.buffer, content.byteOffset, content.byteLength) : Buffer.concat(content as Uint8Array[]);
-  return Buffer.concat([Buffer.from([tag]), lenBytes(body.length), body]);
+/** Bytes of the length octets for a content of `n` bytes. */
+function lenSize(n: number): number {
+  if (n < 0x80) return 1;
+  let k = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 256)) k++;
+  return 1 + k;
 }
+
+/** One TLV with the given tag byte and content (one allocation, one copy of each part). */
+export function tlv(tag: number, content: Uint8Array | readonly Uint8Array[]): Buffer {
+  const parts: readonly Uint8Array[] = content instanceof Uint8Array ? [content] : content;
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const hl = 1 + lenSize(len);
+  const out = Buffer.allocUnsafe(hl + len);
+  out[0] = tag;
+  if (len < 0x80) out[1] = len;
+  else out.set(lenBytes(len), 1);
+  let at = hl;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Orders DER encodings as X.690 §11.6 requires for SET OF (no copies: Buffer.compare takes any Uint8Array). */
+export const derOrder = (a: Uint8Array, b: Uint8Array): number => Buffer.compare(a, b);
 
 export const seq = (...items: Uint8Array[]): Buffer => tlv(0x30, items);
 /** SET OF: DER sorts the elements by their encodings (X.690 §11.6). */
-export const setOf = (...items: Uint8Array[]): Buffer => tlv(0x31, [...items].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+export const setOf = (...items: Uint8Array[]): Buffer => tlv(0x31, [...items].sort(derOrder));
 export const octets = (b: Uint8Array): Buffer => tlv(0x04, b);
 export const nullValue = (): Buffer => Buffer.from([0x05, 0x00]);
 export const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
@@ -36,11 +59,13 @@ export const implicitConstructed = (n: number, ...content: Uint8Array[]): Buffer
 export function integer(v: number | bigint | Uint8Array): Buffer {
   let bytes: Buffer;
   if (v instanceof Uint8Array) {
-    let b = Buffer.from(v);
+    let b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     let i = 0;
     while (i < b.length - 1 && b[i] === 0 && (b[i + 1]! & 0x80) === 0) i++;
     b = b.subarray(i);
     bytes = b.length === 0 ? Buffer.from([0]) : (b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+  } else if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 0x80) {
+    bytes = Buffer.from([v]);
   } else {
     let n = BigInt(v);
     if (n < 0n) throw new RangeError("negative INTEGER not supported");
@@ -55,7 +80,7 @@ export function integer(v: number | bigint | Uint8Array): Buffer {
   return tlv(0x02, bytes);
 }
 
-export function oid(dotted: string): Buffer {
+function encodeOid(dotted: string): Buffer {
   const parts = dotted.split(".").map((p) => BigInt(p));
   if (parts.length < 2) throw new RangeError(`bad OID ${dotted}`);
   const out: number[] = [];
@@ -67,6 +92,20 @@ export function oid(dotted: string): Buffer {
   push(parts[0]! * 40n + parts[1]!);
   for (const p of parts.slice(2)) push(p);
   return tlv(0x06, Buffer.from(out));
+}
+
+/** Encoded OIDs and parameterless AlgorithmIdentifiers (the same few dozen constants on every signature and
+ * time-stamp); bounded. */
+const oidCache = new Map<string, Buffer>();
+
+/** OID TLV. The result may be shared: treat it as read-only (the builders here only copy it). */
+export function oid(dotted: string): Buffer {
+  let b = oidCache.get(dotted);
+  if (!b) {
+    b = encodeOid(dotted);
+    if (oidCache.size < 512) oidCache.set(dotted, b);
+  }
+  return b;
 }
 
 /** GeneralizedTime, UTC, with milliseconds when not zero (DER: no trailing zeros in the fraction). */
@@ -81,9 +120,16 @@ export function generalizedTime(d: Date): Buffer {
 export const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, "utf8"));
 export const ia5 = (s: string): Buffer => tlv(0x16, Buffer.from(s, "ascii"));
 
-/** AlgorithmIdentifier; `params` null → explicit NULL, undefined → absent. */
+/** AlgorithmIdentifier; `params` null → explicit NULL, undefined → absent. Parameterless results may be shared. */
 export function algId(o: string, params?: Uint8Array | null): Buffer {
-  return params === undefined ? seq(oid(o)) : seq(oid(o), params === null ? nullValue() : params);
+  if (params !== undefined && params !== null) return seq(oid(o), params);
+  const k = params === null ? `alg:${o}/null` : `alg:${o}`;
+  let b = oidCache.get(k);
+  if (!b) {
+    b = params === undefined ? seq(oid(o)) : seq(oid(o), nullValue());
+    if (oidCache.size < 512) oidCache.set(k, b);
+  }
+  return b;
 }
 
 // ---------------------------------------------------------------------------------------------- reader

@@ -11,7 +11,7 @@
  * issuing CA. Policy: TSA_POLICY_OID (a UUID-based OID, X.667). Accuracy: 1 second; genTime has milliseconds.
  */
 import crypto from "node:crypto";
-import { buildSignedData, CMS_OID, DIGESTS, parseSignedData, attr, signingCertHashes, verifySignatureValue } from "./cms.js";
+import { buildSignedData, CMS_OID, DIGESTS, encodeSigner, parseSignedData, attr, signingCertHashes, verifySignatureValue } from "./cms.js";
 import {
   algId, children, contentOf, DerError, expectTag, generalizedTime, integer, octets, oid, readNode, readOid, readTime,
   seq, tlv, utf8, type Node,
@@ -101,7 +101,11 @@ function statusInfo(status: number, text?: string, failBit?: number): Buffer {
 export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa">; clock: { now(): Date } }): Tsa {
   const { tsa, issuingCa } = deps.material;
   const signerCert = { der: tsa.cert.der, issuerDer: tsa.cert.issuerDer, serial: tsa.cert.serial };
-  const sign = (data: Buffer) => new Uint8Array(crypto.sign("sha256", data, { key: tsa.key, dsaEncoding: "der" }));
+  const sign = (data: Buffer) => crypto.sign("sha256", data, { key: tsa.key, dsaEncoding: "der" });
+  // The certificate-dependent parts of every token, with and without the certificates (certReq).
+  const withCerts = encodeSigner(signerCert, [tsa.cert.der, issuingCa.cert.der]);
+  const withoutCerts = encodeSigner(signerCert, []);
+  const accuracy = seq(integer(1));
 
   async function stamp(hashAlg: string, digest: Uint8Array, opts: { nonce?: Uint8Array; certReq?: boolean } = {}) {
     const genTime = deps.clock.now();
@@ -113,15 +117,14 @@ export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa
       seq(algId(hashAlg), octets(digest)),
       integer(serialBytes),
       generalizedTime(genTime),
-      seq(integer(1)),
+      accuracy,
       ...(opts.nonce ? [tlv(0x02, opts.nonce)] : []),
     );
     const token = await buildSignedData({
       eContentType: CMS_OID.tstInfo,
       eContent: tstInfo,
       contentDigest: crypto.createHash("sha256").update(tstInfo).digest(),
-      signer: signerCert,
-      certificates: opts.certReq === false ? [] : [tsa.cert.der, issuingCa.cert.der],
+      encoded: opts.certReq === false ? withoutCerts : withCerts,
       sign,
     });
     return { token, genTime, serial: serialBytes.toString("hex") };

@@ -13,7 +13,7 @@ import { findText } from "../../pdf/text.js";
 import { openPdf } from "../../pdf/reader.js";
 import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
 import { dict, name } from "../../pdf/objects.js";
-import { attribute, buildSignedData, CMS_OID } from "../../pki/cms.js";
+import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner } from "../../pki/cms.js";
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
 import type { Tsa } from "../../pki/tsa.js";
@@ -121,6 +121,18 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       pictures.set(key, p);
     }
     return p;
+  }
+
+  /** Per certificate: issuerAndSerialNumber, ESS attribute and certificate set, encoded once (keyed by serial, checked against the DER). */
+  const signers = new Map<string, { der: Uint8Array; encoded: EncodedSigner }>();
+
+  function encodedSigner(cert: CertificateRecord): EncodedSigner {
+    const hit = signers.get(cert.serial);
+    if (hit && Buffer.compare(hit.der, cert.der) === 0) return hit.encoded;
+    const encoded = encodeSigner({ der: cert.der, issuerDer: parseIssuer(cert.der), serial: cert.serial }, [cert.der, ...deps.chain]);
+    if (signers.size >= 1024) signers.delete(signers.keys().next().value!);
+    signers.set(cert.serial, { der: Uint8Array.from(cert.der), encoded });
+    return encoded;
   }
 
   async function get(id: string): Promise<Seal> {
@@ -267,8 +279,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     const cms = await buildSignedData({
       eContentType: CMS_OID.data,
       contentDigest: digest,
-      signer: { der: cert!.der, issuerDer: parseIssuer(cert!.der), serial: cert!.serial },
-      certificates: [cert!.der, ...deps.chain],
+      encoded: encodedSigner(cert!),
       sign: (data) => deps.keyStore.sign(seal.keyId, data, { encoding: "der" }),
       unsignedAttrs: async (sv) => {
         const t = await deps.tsa.stamp(CMS_OID.sha256, crypto.createHash("sha256").update(sv).digest(), { certReq: true });

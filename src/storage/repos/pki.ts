@@ -87,12 +87,47 @@ export function createKeyRepo(db: Drizzle): KeyRepo {
   };
 }
 
-export function createCertificateRepo(db: Drizzle): CertificateRepo {
+/** Every column of `certificates`, in schema order (the raw statements below map rows with certRow). */
+const CERT_COLUMNS = "serial, profile, subject, issuer_serial, department_id, key_id, der, sha256, not_before, not_after, status, revoked_at, revocation_reason, created_at";
+
+interface RawCertRow {
+  serial: string;
+  profile: string;
+  subject: string;
+  issuer_serial: string;
+  department_id: string | null;
+  key_id: string | null;
+  der: Buffer;
+  sha256: string;
+  not_before: number;
+  not_after: number;
+  status: CertRow["status"];
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  created_at: number;
+}
+
+function certRow(r: RawCertRow): CertificateRecord {
+  return certRec({
+    serial: r.serial, profile: r.profile, subject: r.subject, issuerSerial: r.issuer_serial, departmentId: r.department_id,
+    keyId: r.key_id, der: r.der, sha256: r.sha256, notBefore: new Date(r.not_before), notAfter: new Date(r.not_after),
+    status: r.status, revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at), revocationReason: r.revocation_reason,
+    createdAt: new Date(r.created_at),
+  });
+}
+
+/** `raw`: the same connection as `db`; `get` (on the stamping and validation paths) then runs one prepared statement. */
+export function createCertificateRepo(db: Drizzle, raw?: BetterSqlite3.Database): CertificateRepo {
+  let bySerial: BetterSqlite3.Statement | undefined;
   return {
     async insert(rec) {
       db.insert(certificates).values({ ...rec, der: buf(rec.der) }).run();
     },
     async get(serial) {
+      if (raw) {
+        const r = (bySerial ??= raw.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`)).get(serial) as RawCertRow | undefined;
+        return r ? certRow(r) : null;
+      }
       const r = db.select().from(certificates).where(eq(certificates.serial, serial)).get();
       return r ? certRec(r) : null;
     },
@@ -135,10 +170,10 @@ export function createCrlRepo(db: Drizzle): CrlRepo {
   };
 }
 
-export function createPkiRepos(db: Drizzle, _raw: BetterSqlite3.Database): PkiRepos {
+export function createPkiRepos(db: Drizzle, raw: BetterSqlite3.Database): PkiRepos {
   return {
     keys: createKeyRepo(db),
-    certificates: createCertificateRepo(db),
+    certificates: createCertificateRepo(db, raw),
     crls: createCrlRepo(db),
   };
 }
