@@ -72,6 +72,17 @@ export interface VerifierDeps<R extends LicenceRepos> {
   chainCacheSeconds?: number;
 }
 
+interface JwsFacts {
+  /** The parsed header's x5c and payload (the rest of the parse is not kept). */
+  parsed: { x5c: string[]; payload: unknown } | null;
+  /** The format problem, or null when it is a well-formed licence JWS. */
+  problem: string | null;
+  /** null: x5c[0] is not a certificate. */
+  key: KeyObject | null;
+  sigOk: boolean;
+  sha256: string;
+}
+
 function overall(checks: Check[]): Verdict["result"] {
   if (checks.some((c) => c.status === "FAILED")) return "INVALID";
   if (checks.some((c) => c.status === "INDETERMINATE")) return "INDETERMINATE";
@@ -116,7 +127,21 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   const keys = new Lru<string, KeyObject | null>(1000);
   const chains = new Lru<string, { r: ChainResult; from: number; to: number; at: number }>(1000);
   const evidences = new Lru<number, LogEvidence>(50_000);
+  /**
+   * What depends only on the exact bytes of a presented JWS: its parse, format problem, ES256 result and hash.
+   * Same string, same answer — so a JWS seen before skips the signature verification; everything that can change
+   * (record, status, validity, chain revocation, log) is still checked on every call.
+   */
+  const statics = new Lru<string, JwsFacts>(10_000);
+  /** x5c arrays by protected header (one per signing certificate), so remembered facts share them. */
+  const x5cs = new Lru<string, string[]>(1000);
+  /** Log entries by index: append-only and immutable once committed. */
+  const entries = new Lru<number, LogEntry>(50_000);
   const certDepts = new Lru<string, { departmentId: string | null; profile: string } | null>(1000);
+  /** Departments (name, USCC) for the issuer check, re-read after 30 s like the licence service's own cache. */
+  const depts = new Lru<string, { d: { id: string; name: string; uscc: string } | undefined; at: number }>(1000);
+  /** Chain-cache keys per (shared) x5c array, so the joined key is built and hashed once. */
+  const chainKeys = new WeakMap<string[], string>();
 
   function keyOf(x5c0: string): KeyObject | null {
     let k = keys.get(x5c0);
@@ -131,8 +156,60 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return k;
   }
 
+  function formatProblem(p: ParsedJws): string | null {
+    const h = p.header;
+    const payload = p.payload as Partial<LicencePayload> | null;
+    return h.alg !== "ES256" ? `algorithm ${String(h.alg)} is not allowed (ES256 only)`
+      : h.typ !== TYP_LICENCE ? `not a licence (typ ${String(h.typ)})`
+      : !Array.isArray(h.x5c) || h.x5c.length < 1 || h.x5c.length > 4 || !h.x5c.every((c) => typeof c === "string") ? "the x5c certificate chain is missing"
+      : !payload || typeof payload !== "object" || typeof payload.id !== "string" ? "the payload has no licence identifier"
+      : !parseLicenceId(payload.id).ok ? "the licence identifier in the payload is not valid (GB/T 36904 check)"
+      : null;
+  }
+
+  /** Parse, format check, signature and hash of a JWS: pure functions of its bytes, so remembered per string. */
+  function factsOf(jws: string): JwsFacts {
+    let f = statics.get(jws);
+    if (f) return f;
+    const parsed = parseCompact(jws);
+    if (typeof parsed === "string") f = { parsed: null, problem: parsed, key: null, sigOk: false, sha256: "" };
+    else {
+      const problem = formatProblem(parsed);
+      const raw = parsed.header.x5c;
+      let x5c: string[] = Array.isArray(raw) && raw.every((c) => typeof c === "string") ? raw : [];
+      if (x5c.length > 0) {
+        const shared = x5cs.get(parsed.headerB64);
+        if (shared) x5c = shared;
+        else x5cs.set(parsed.headerB64, x5c);
+      }
+      const key = x5c.length > 0 ? keyOf(x5c[0]!) : null;
+      const sigOk = key !== null && verifyEs256(key, parsed.signingInput, parsed.signature);
+      f = { parsed: { x5c, payload: parsed.payload }, problem, key, sigOk, sha256: sha256Hex(jws) };
+    }
+    // Only JWSs of a plausible size are remembered (the route allows up to 64,000 characters).
+    if (jws.length <= 16_384) statics.set(jws, f);
+    return f;
+  }
+
+  async function entryOf(index: number): Promise<LogEntry | undefined> {
+    let e = entries.get(index);
+    if (!e) {
+      try {
+        e = await deps.tlog.getEntry(index);
+      } catch {
+        return undefined;
+      }
+      entries.set(index, e);
+    }
+    return e;
+  }
+
   async function chainOf(x5c: string[], at: Date): Promise<ChainResult> {
-    const key = x5c.join(",");
+    let key = chainKeys.get(x5c);
+    if (key === undefined) {
+      key = x5c.join(",");
+      chainKeys.set(x5c, key);
+    }
     const now = clock.now().getTime();
     const hit = chains.get(key);
     if (hit && now - hit.at < chainTtl && at.getTime() >= hit.from && at.getTime() <= hit.to) return hit.r;
@@ -157,6 +234,16 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return ev;
   }
 
+  async function department(id: string) {
+    const now = clock.now().getTime();
+    const hit = depts.get(id);
+    if (hit && now - hit.at < 30_000) return hit.d;
+    const rec = await uow.read.departments.byId(id);
+    const d = rec ? { id: rec.id, name: rec.name, uscc: rec.uscc } : undefined;
+    depts.set(id, { d, at: now });
+    return d;
+  }
+
   async function certDept(serial: string) {
     let v = certDepts.get(serial);
     if (v === undefined) {
@@ -173,32 +260,21 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     let licence: MaskedLicence | undefined;
     let evidence: LogEvidence | undefined;
     try {
-      let parsed: ParsedJws;
+      let parsed: { x5c: string[]; payload: unknown };
       let rec: LicenceRecord | undefined;
       let jws: string;
+      let facts: JwsFacts;
       if (input.jws !== undefined) {
         jws = input.jws.trim();
-        const p = parseCompact(jws);
-        if (typeof p === "string") {
-          add("format", "FAILED", p);
+        facts = factsOf(jws);
+        if (facts.parsed === null || facts.problem !== null) {
+          add("format", "FAILED", facts.problem ?? "not a licence JWS");
           return { result: "INVALID", checks };
         }
-        parsed = p;
-        const h = p.header;
-        const payload = p.payload as Partial<LicencePayload> | null;
-        const problem =
-          h.alg !== "ES256" ? `algorithm ${String(h.alg)} is not allowed (ES256 only)`
-          : h.typ !== TYP_LICENCE ? `not a licence (typ ${String(h.typ)})`
-          : !Array.isArray(h.x5c) || h.x5c.length < 1 || h.x5c.length > 4 || !h.x5c.every((c) => typeof c === "string") ? "the x5c certificate chain is missing"
-          : !payload || typeof payload !== "object" || typeof payload.id !== "string" ? "the payload has no licence identifier"
-          : !parseLicenceId(payload.id).ok ? "the licence identifier in the payload is not valid (GB/T 36904 check)"
-          : null;
-        if (problem) {
-          add("format", "FAILED", problem);
-          return { result: "INVALID", checks };
-        }
-        add("format", "PASSED", `licence JWS for ${payload!.id}`);
-        rec = await uow.read.licences.byId(payload!.id!);
+        parsed = facts.parsed;
+        const payload = parsed.payload as LicencePayload;
+        add("format", "PASSED", `licence JWS for ${payload.id}`);
+        rec = await uow.read.licences.byId(payload.id);
       } else {
         const id = (input.identifier ?? "").trim();
         const pr = parseLicenceId(id);
@@ -213,26 +289,21 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
           return { result: "INVALID", checks };
         }
         jws = await deps.licences.jwsOf(rec);
-        parsed = parseCompact(jws) as ParsedJws;
+        facts = factsOf(jws);
+        if (!facts.parsed) throw new Error("the JWS on record does not parse");
+        parsed = facts.parsed;
         add("format", "PASSED", "well-formed licence identifier; the licence on record is verified");
       }
       const payload = parsed.payload as LicencePayload;
-      const x5c = parsed.header.x5c as string[];
+      const x5c = parsed.x5c;
 
       // signature
-      const key = keyOf(x5c[0]!);
-      const sigOk = key !== null && verifyEs256(key, parsed.signingInput, parsed.signature);
+      const key = facts.key;
+      const sigOk = facts.sigOk;
       add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? "ES256 signature verifies with x5c[0]" : "the signature does not verify: the licence was altered or signed with another key");
 
       // log entry (gives the trustworthy signing time)
-      let entry: LogEntry | undefined;
-      if (rec) {
-        try {
-          entry = await deps.tlog.getEntry(rec.logIndex);
-        } catch {
-          entry = undefined;
-        }
-      }
+      const entry = rec ? await entryOf(rec.logIndex) : undefined;
       const signedAt = entry ? new Date(entry.event.at) : new Date(typeof payload.signedAt === "string" ? payload.signedAt : NaN);
 
       // chain
@@ -251,7 +322,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       const parts = parseLicenceId(payload.id);
       const type = await catalogue.findType(payload.typeCode);
       const cd = leafSerial ? await certDept(leafSerial) : null;
-      const dept = cd?.departmentId ? await uow.read.departments.byId(cd.departmentId) : undefined;
+      const dept = cd?.departmentId ? await department(cd.departmentId) : undefined;
       if (!cd || cd.profile !== "licence-signing" || !dept) add("issuer", "FAILED", "the signing certificate is not a licence-signing certificate issued by this service to a department");
       else if (!parts.ok || parts.parts.issuerCode !== dept.uscc || payload.issuer?.code !== dept.uscc) add("issuer", "FAILED", `the certificate belongs to ${dept.name} (${dept.uscc}), not to the issuer named in the licence`);
       else if (!type) add("issuer", "FAILED", `unknown licence type ${payload.typeCode}`);
@@ -259,7 +330,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       else add("issuer", "PASSED", `${dept.name} (${dept.uscc}) may issue ${type.name}`);
 
       // record
-      const jwsHash = sha256Hex(jws);
+      const jwsHash = facts.sha256;
       if (!rec) add("record", "FAILED", "no licence with this identifier was issued by this service");
       else if (rec.jwsSha256 !== jwsHash) add("record", "FAILED", "the JWS differs from the licence on record");
       else add("record", "PASSED", `on record, version ${rec.version}`);
