@@ -8,7 +8,9 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   foundation: () => import("./foundation.js"),
   tlog: () => import("./tlog.js"),
   seals: () => import("./seals.js"),
+  pages: () => import("./pages.js"),
   licences: () => import("./licences.js"),
+  documents: () => import("./documents.js"),
 };
 
 async function main() {

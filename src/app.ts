@@ -11,7 +11,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
-import errorsPlugin from "./http/plugins/errors.js";
+import errorsPlugin, { sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
@@ -61,6 +61,15 @@ export async function buildApp(deps: AppDeps) {
     requestTimeout: 60_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
+    // Live QR tokens travel in the path (/v/<token>, ~190 chars).
+    routerOptions: { maxParamLength: 512 },
+    // Errors raised before routing (bad URL encoding, over-long params) get the same problem shape as the rest.
+    frameworkErrors: (err, req, reply) => {
+      const code = (err as { code?: string }).code;
+      const e = code === "FST_ERR_MAX_PARAM_LENGTH" ? new AppError("VALIDATION_FAILED", "A path parameter is too long.", { cause: err })
+        : new AppError("VALIDATION_FAILED", "The request URL is not valid.", { cause: err });
+      void sendProblem(req, reply, e);
+    },
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -33,6 +33,8 @@ export interface Config {
   readonly logOrigin: string;
   /** Accepted issuer (`iss`) of holder tokens from the identity provider. */
   readonly idpIssuer: string;
+  /** Lifetime of a holder's live QR (亮证) token, seconds. */
+  readonly liveQrTtlSeconds: number;
   /** Trust proxy headers (X-Forwarded-For) for client IPs. */
   readonly trustProxy: boolean;
 }
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),
     logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",
     idpIssuer: env.SIDIAN_IDP_ISSUER || "https://idp.dev.sidian.invalid",
+    liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
     trustProxy: env.SIDIAN_TRUST_PROXY === "1" || env.SIDIAN_TRUST_PROXY === "true",
   };
   if (/\s/.test(cfg.logOrigin) || cfg.logOrigin.length === 0) problems.push("SIDIAN_LOG_ORIGIN must be one line without spaces");

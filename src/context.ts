@@ -14,8 +14,10 @@ import { createCatalogueService, type CatalogueService } from "./modules/catalog
 import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
+import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
 import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
+import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
@@ -38,6 +40,9 @@ export interface Context {
   access: AccessService;
   /** E-seals registry and PAdES stamping (issue 5). */
   seals: SealService;
+  /** Sealed licence PDFs and use-annotated copies (issue 6). */
+  documents: DocumentService;
+  qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
@@ -187,15 +192,25 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     },
   });
 
+  // Live QR (亮证) and the verification pages (issue 6): tokens signed with the published token key.
+  const qr = createQrService<Repos>({
+    uow, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
+    key: { hint: keyHintFromKid(material.token.kid), privateKey: material.token.privateKey, publicKey: material.token.publicKey },
+  });
+
+  // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
+  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, publicUrl: config.publicUrl });
+
   let closed = false;
   return {
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
     ready: () => ({ db: !closed && db.ping(), keys: !closed }),
     async close() {
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await access.drain();
+      await qr.close();
       await tlog.close();
       db.close();
     },

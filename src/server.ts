@@ -8,6 +8,7 @@ import { buildApp, loggerOptions, type AppDeps } from "./app.js";
 import type { Config } from "./config.js";
 import { createContext, type Context } from "./context.js";
 import logRoutes from "./http/routes/log.js";
+import pageRoutes from "./http/routes/pages.js";
 import pkiRoutes from "./http/routes/pki.js";
 import sealRoutes from "./http/routes/seals.js";
 import tsaRoutes from "./http/routes/tsa.js";
@@ -15,6 +16,7 @@ import verifyPdfRoutes from "./http/routes/verify-pdf.js";
 import catalogueRoutes from "./http/routes/catalogue.js";
 import licenceRoutes from "./http/routes/licences.js";
 import holderRoutes from "./http/routes/holders.js";
+import documentRoutes from "./http/routes/documents.js";
 import verifyRoutes from "./http/routes/verify.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
@@ -26,13 +28,15 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     ready: ctx.ready,
     routes: [
       (app: FastifyInstance) => pkiRoutes(app, { ctx }),
+      (app: FastifyInstance) => pageRoutes(app, { ctx }),
       (app: FastifyInstance) => sealRoutes(app, { ctx }),
       (app: FastifyInstance) => tsaRoutes(app, { ctx }),
       (app: FastifyInstance) => verifyPdfRoutes(app, { ctx }),
       (app: FastifyInstance) => logRoutes(app, { tlog: ctx.tlog, rateLimit: ctx.config.publicRateLimit }),
       (app: FastifyInstance) => catalogueRoutes(app, { catalogue: ctx.catalogue }),
       (app: FastifyInstance) => licenceRoutes(app, { licences: ctx.licences, publicRateLimit: ctx.config.publicRateLimit }),
-      (app: FastifyInstance) => holderRoutes(app, { access: ctx.access }),
+      (app: FastifyInstance) => holderRoutes(app, { access: ctx.access, documents: ctx.documents }),
+      (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),

@@ -6,6 +6,7 @@ import t from "tap";
 import { base32, keyHintFromKid, liveTokenKeyFromJwk, mintLiveToken, qrMatrix, qrPng, qrSvg, unbase32, verifyLiveToken, type LiveTokenKey } from "../../src/modules/qr/index.js";
 import { tempDir } from "../helpers/app.js";
 import { loadKeyMaterial } from "../../src/pki/index.js";
+import { formatLicenceId } from "../../src/codes/index.js";
 import { ROOT } from "../helpers/app.js";
 
 const zbar = (file: string) => execFileSync("zbarimg", ["-q", "--raw", file], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
@@ -38,17 +39,17 @@ t.test("QR PNG and SVG decode with zbarimg", async (t) => {
 t.test("live tokens", async (t) => {
   const m = await loadKeyMaterial(path.join(ROOT, "keys-dev"));
   const key: LiveTokenKey = { hint: keyHintFromKid(m.token.kid), privateKey: m.token.privateKey, publicKey: m.token.publicKey };
-  const id = "0b7c2a4e-5d6f-4a1b-9c3d-2e1f0a9b8c7d";
+  const id = formatLicenceId({ typeCode: "11100000MB03271699001", issuerCode: "91350100M000100Y43", serial: "2026000123", version: "001" });
   const now = new Date("2026-11-21T10:00:00Z");
   const { token, claims } = mintLiveToken(key, id, now, 300);
   t.ok(token.length <= 300, `token is ${token.length} chars`);
-  t.match(token, /^[A-Z2-7]+$/);
-  t.equal(claims.licenceId, id);
+  t.match(token, /^[0-9A-Z.]+$/, "only QR alphanumeric characters");
+  t.equal(claims.identifier, id);
 
   const v = verifyLiveToken(token, [key], new Date(now.getTime() + 60_000));
   t.equal(v.status, "VALID");
   if (v.status === "VALID") {
-    t.equal(v.claims.licenceId, id);
+    t.equal(v.claims.identifier, id);
     t.equal(v.expiresAt.toISOString(), "2026-11-21T10:05:00.000Z");
   }
   t.equal(verifyLiveToken(token, [key], new Date(now.getTime() + 301_000)).status, "EXPIRED", "replayed after expiry");
@@ -60,8 +61,13 @@ t.test("live tokens", async (t) => {
 
   // tampering: flip one character in the payload part and in the signature part
   const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === "A" ? "B" : "A") + s.slice(i + 1);
-  t.equal(verifyLiveToken(flip(token, 20), [key], now).status, "BAD_SIGNATURE");
-  t.equal(verifyLiveToken(flip(token, 120), [key], now).status, "BAD_SIGNATURE");
+  const blobAt = token.lastIndexOf(".") + 1;
+  t.equal(verifyLiveToken(flip(token, blobAt + 20), [key], now).status, "BAD_SIGNATURE", "payload changed");
+  t.equal(verifyLiveToken(flip(token, blobAt + 100), [key], now).status, "BAD_SIGNATURE", "signature changed");
+  const other2 = formatLicenceId({ typeCode: "11100000MB03271699001", issuerCode: "91350100M000100Y43", serial: "2026000124", version: "001" });
+  const swapped = other2.slice(15) + token.slice(token.lastIndexOf("."));
+  t.equal(verifyLiveToken(swapped, [key], now).status, "BAD_SIGNATURE", "token moved to another licence");
+  t.equal(verifyLiveToken(token.replace(".2026000123.", ".2026000124."), [key], now).status, "MALFORMED", "identifier check character catches a typo");
   t.equal(verifyLiveToken(token.slice(0, -1), [key], now).status, "MALFORMED");
   t.equal(verifyLiveToken("not a token", [key], now).status, "MALFORMED");
   const other = generateKeyPairSync("ec", { namedCurve: "P-256" });

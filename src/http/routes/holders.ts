@@ -1,7 +1,8 @@
 /**
  * 免证办 and the holder's own API.
  *   POST /holders/licences:query         consumer: a holder's licences for a matter, with use cause (recorded)
- *   GET  /copies/:token                  consumer: the use-annotated copy (加注件) behind a temporary link
+ *   GET  /copies/:token                  consumer: the use-annotated copy (加注件) behind a temporary link — signed JSON
+ *                                        by default; a sealed PDF with a visible watermark for ?format=pdf or Accept: application/pdf
  *   GET  /holders/me/licences            holder: my licences
  *   GET|POST /holders/me/consents, DELETE /holders/me/consents/:id    holder: consents
  *   GET  /holders/me/accesses            holder: who used my licences
@@ -9,6 +10,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { AccessService } from "../../modules/access/index.js";
+import type { DocumentService } from "../../modules/documents/index.js";
+import { AppError } from "../../errors.js";
+import { sendDocument } from "./documents.js";
 import { problems } from "../schemas.js";
 import { MatterCode, TypeCode } from "./catalogue.js";
 import { LicenceOutInline, licenceOut } from "./licences.js";
@@ -32,6 +36,7 @@ const ConsentOut = Type.Object({
   revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]), status: Type.String(),
 });
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const CopyQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pdf")], { description: "json (default) or pdf; without it, Accept: application/pdf selects the PDF" })) }, { additionalProperties: false });
 const TokenParam = Type.Object({ token: Type.String({ minLength: 10, maxLength: 1000, pattern: "^[A-Za-z0-9_.-]+$" }) });
 const AccessQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), before: Type.Optional(Type.String({ format: "date-time" })) }, { additionalProperties: false });
 
@@ -47,7 +52,16 @@ function consentOut(c: { id: string; clientId: string; matterCode: string; grant
   };
 }
 
-export default async function holderRoutes(app: FastifyInstance, opts: { access: AccessService }) {
+/** The copy's form: ?format wins; otherwise a PDF only when the client asks for application/pdf (and not JSON first). */
+function wantsPdf(format: string | undefined, accept: string | undefined): boolean {
+  if (format) return format === "pdf";
+  if (!accept) return false;
+  const pdf = accept.indexOf("application/pdf");
+  const json = accept.indexOf("application/json");
+  return pdf >= 0 && (json < 0 || pdf < json);
+}
+
+export default async function holderRoutes(app: FastifyInstance, opts: { access: AccessService; documents?: DocumentService }) {
   const acc = opts.access;
 
   app.post<{ Body: Static<typeof QueryBody> }>("/holders/licences::query", {
@@ -75,12 +89,19 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
     };
   });
 
-  app.get<{ Params: Static<typeof TokenParam> }>("/copies/:token", {
+  app.get<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof CopyQuery> }>("/copies/:token", {
     config: { auth: CONSUMER },
-    schema: { tags: ["access"], summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry", security: SEC,
-      params: TokenParam, response: { 200: Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["access"], summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry (JSON, default), or the licence PDF with that annotation as a visible watermark, sealed (?format=pdf or Accept: application/pdf)", security: SEC,
+      params: TokenParam, querystring: CopyQuery,
+      response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems(400, 401, 403, 404, 409) } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");
+    reply.header("vary", "accept");
+    if (wantsPdf(req.query.format, req.headers.accept)) {
+      if (!opts.documents) throw new AppError("ROUTE_NOT_FOUND", "PDF copies are not available here.");
+      const d = await opts.documents.copyDocument(req.params.token, req.actor);
+      return sendDocument(reply, d, `${d.identifier}-copy.pdf`);
+    }
     return acc.copy(req.actor, req.params.token);
   });
 

@@ -1,21 +1,25 @@
 /**
  * Live QR tokens (亮证): short-lived, signed, compact enough for a phone screen.
  *
- * Wire format (all upper-case RFC 4648 base32 without padding, so the QR code uses alphanumeric mode):
+ * Wire format — only characters of the QR alphanumeric set (0-9 A-Z . and upper-case base32), so the QR code uses
+ * alphanumeric mode (5.5 bits a character instead of 8):
  *
- *     payload  = 0x01 (version) ‖ keyHint[4] ‖ licenceId[16] (UUID bytes) ‖ iat u32 ‖ ttl u16 ‖ nonce[8]   (35 bytes)
- *     token    = base32(payload ‖ ES256 signature[64], IEEE P1363)                                        (159 chars)
- *     signed   = "SIDIAN-LIVE-QR-V1\0" ‖ payload                                                   (domain separation)
+ *     token   = idSuffix "." base32(payload ‖ signature)
+ *     idSuffix = the licence identifier without its fixed root "1.2.156.3005.2." (type.issuer.serial.version.check)
+ *     payload = 0x01 (version) ‖ keyHint[4] ‖ iat u32 ‖ ttl u16 ‖ nonce[8]                      (19 bytes)
+ *     signed  = "SIDIAN-LIVE-QR-V1\0" ‖ payload ‖ idSuffix                                   (domain separation)
+ *     signature: ES256, IEEE P1363 (64 bytes)                    → about 190 characters for a typical identifier
  *
  * `keyHint` is the first 4 bytes of the signing key's RFC 7638 thumbprint (its JWKS `kid`), so an offline verifier
  * holding the published JWKS picks the key without a lookup. Verification never throws.
  */
 import { createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { LICENCE_ID_ROOT, parseLicenceId } from "../../codes/index.js";
 
 const VERSION = 0x01;
 const DOMAIN = Buffer.from("SIDIAN-LIVE-QR-V1\0", "latin1");
-const PAYLOAD_LEN = 1 + 4 + 16 + 4 + 2 + 8;
-const SIG_LEN = 64;
+const PAYLOAD_LEN = 1 + 4 + 4 + 2 + 8;
+const BLOB_CHARS = Math.ceil(((PAYLOAD_LEN + 64) * 8) / 5);
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 export function base32(buf: Uint8Array): string {
@@ -51,17 +55,6 @@ export function unbase32(s: string): Buffer | null {
   return Buffer.from(out);
 }
 
-function uuidBytes(id: string): Buffer {
-  const hex = id.replace(/-/g, "");
-  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new RangeError("licence id must be a UUID");
-  return Buffer.from(hex, "hex");
-}
-
-function uuidString(b: Uint8Array): string {
-  const h = Buffer.from(b).toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 export interface LiveTokenKey {
   /** First 4 bytes of the key's RFC 7638 thumbprint (base64url `kid` decoded). */
   hint: Buffer;
@@ -74,7 +67,8 @@ export function keyHintFromKid(kid: string): Buffer {
 }
 
 export interface LiveTokenClaims {
-  licenceId: string;
+  /** The full licence identifier (GB/T 36904). */
+  identifier: string;
   /** Issued at, seconds since the epoch. */
   iat: number;
   /** Lifetime, seconds (1..65535). */
@@ -83,25 +77,25 @@ export interface LiveTokenClaims {
   nonce: string;
 }
 
-export function mintLiveToken(key: LiveTokenKey, licenceId: string, now: Date, ttlSeconds: number): { token: string; claims: LiveTokenClaims } {
+function signedBytes(payload: Uint8Array, suffix: string): Buffer {
+  return Buffer.concat([DOMAIN, payload, Buffer.from(suffix, "latin1")]);
+}
+
+export function mintLiveToken(key: LiveTokenKey, identifier: string, now: Date, ttlSeconds: number): { token: string; claims: LiveTokenClaims } {
   if (!key.privateKey) throw new Error("live token key has no private part");
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 65535) throw new RangeError("ttl must be 1..65535 s");
+  if (!parseLicenceId(identifier).ok) throw new RangeError("not a valid licence identifier");
+  const suffix = identifier.slice(LICENCE_ID_ROOT.length + 1);
   const iat = Math.floor(now.getTime() / 1000);
   const nonce = randomBytes(8);
   const payload = Buffer.alloc(PAYLOAD_LEN);
-  let o = 0;
-  payload[o++] = VERSION;
-  key.hint.copy(payload, o, 0, 4);
-  o += 4;
-  uuidBytes(licenceId).copy(payload, o);
-  o += 16;
-  payload.writeUInt32BE(iat, o);
-  o += 4;
-  payload.writeUInt16BE(ttlSeconds, o);
-  o += 2;
-  nonce.copy(payload, o);
-  const sig = nodeSign("sha256", Buffer.concat([DOMAIN, payload]), { key: key.privateKey, dsaEncoding: "ieee-p1363" });
-  return { token: base32(Buffer.concat([payload, sig])), claims: { licenceId, iat, ttl: ttlSeconds, nonce: nonce.toString("hex") } };
+  payload[0] = VERSION;
+  key.hint.copy(payload, 1, 0, 4);
+  payload.writeUInt32BE(iat, 5);
+  payload.writeUInt16BE(ttlSeconds, 9);
+  nonce.copy(payload, 11);
+  const sig = nodeSign("sha256", signedBytes(payload, suffix), { key: key.privateKey, dsaEncoding: "ieee-p1363" });
+  return { token: `${suffix}.${base32(Buffer.concat([payload, sig]))}`, claims: { identifier, iat, ttl: ttlSeconds, nonce: nonce.toString("hex") } };
 }
 
 export type LiveTokenResult =
@@ -112,25 +106,24 @@ export type LiveTokenResult =
 
 /** Checks a token against the given keys at `now` (clock skew tolerance 30 s). Never throws. */
 export function verifyLiveToken(token: string, keys: readonly LiveTokenKey[], now: Date): LiveTokenResult {
-  const raw = token.length === Math.ceil(((PAYLOAD_LEN + SIG_LEN) * 8) / 5) ? unbase32(token.toUpperCase()) : null;
-  if (!raw || raw.length !== PAYLOAD_LEN + SIG_LEN) return { status: "MALFORMED", detail: "not a Sidian live QR token" };
-  const payload = raw.subarray(0, PAYLOAD_LEN);
+  const t = token.toUpperCase();
+  const dot = t.lastIndexOf(".");
+  const suffix = dot > 0 ? t.slice(0, dot) : "";
+  const blob = dot > 0 && t.length - dot - 1 === BLOB_CHARS ? unbase32(t.slice(dot + 1)) : null;
+  if (!blob || blob.length !== PAYLOAD_LEN + 64 || suffix.length > 100) return { status: "MALFORMED", detail: "not a Sidian live QR token" };
+  const identifier = `${LICENCE_ID_ROOT}.${suffix}`;
+  if (!parseLicenceId(identifier).ok) return { status: "MALFORMED", detail: "the licence identifier in the token is not valid" };
+  const payload = blob.subarray(0, PAYLOAD_LEN);
   if (payload[0] !== VERSION) return { status: "MALFORMED", detail: `unknown token version ${payload[0]}` };
-  const hint = payload.subarray(1, 5);
-  const key = keys.find((k) => k.hint.equals(hint));
+  const key = keys.find((k) => k.hint.equals(payload.subarray(1, 5)));
   if (!key) return { status: "UNKNOWN_KEY", detail: "the token was signed by a key this verifier does not hold" };
-  const ok = nodeVerify("sha256", Buffer.concat([DOMAIN, payload]), { key: key.publicKey, dsaEncoding: "ieee-p1363" }, raw.subarray(PAYLOAD_LEN));
+  const ok = nodeVerify("sha256", signedBytes(payload, suffix), { key: key.publicKey, dsaEncoding: "ieee-p1363" }, blob.subarray(PAYLOAD_LEN));
   if (!ok) return { status: "BAD_SIGNATURE", detail: "the signature does not match" };
-  const claims: LiveTokenClaims = {
-    licenceId: uuidString(payload.subarray(5, 21)),
-    iat: payload.readUInt32BE(21),
-    ttl: payload.readUInt16BE(25),
-    nonce: payload.subarray(27, 35).toString("hex"),
-  };
-  const t = now.getTime() / 1000;
+  const claims: LiveTokenClaims = { identifier, iat: payload.readUInt32BE(5), ttl: payload.readUInt16BE(9), nonce: payload.subarray(11, 19).toString("hex") };
+  const nowS = now.getTime() / 1000;
   const expiresAt = new Date((claims.iat + claims.ttl) * 1000);
-  if (claims.iat - 30 > t) return { status: "NOT_YET_VALID", claims, expiresAt };
-  if (claims.iat + claims.ttl < t) return { status: "EXPIRED", claims, expiresAt };
+  if (claims.iat - 30 > nowS) return { status: "NOT_YET_VALID", claims, expiresAt };
+  if (claims.iat + claims.ttl < nowS) return { status: "EXPIRED", claims, expiresAt };
   return { status: "VALID", claims, expiresAt };
 }
 

@@ -219,7 +219,14 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     return null;
   }
 
-  async function stamp(sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void): Promise<StampResult> {
+  /**
+   * `within` runs inside the transaction that records the stamp (after the stamp record and its log entry): a
+   * caller that stores the stamped bytes does so atomically with the 用印记录.
+   */
+  async function stamp(
+    sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void,
+    within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>,
+  ): Promise<StampResult> {
     const seal = await get(sealId);
     before?.(seal);
     const cert = await uow.read.certificates.get(seal.certSerial);
@@ -317,6 +324,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           timestamp: tstTime.toISOString(),
         },
       });
+      if (within) await within(repos, tx, { pdf: out, record });
     });
     return { pdf: out, record };
   }

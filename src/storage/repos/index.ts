@@ -13,6 +13,8 @@ import { createTlogRepo } from "./tlog.js";
 import { createCatalogueRepos } from "./catalogue.js";
 import { createLicenceRepo } from "./licences.js";
 import { createAccessRepos } from "./access.js";
+import { createScanRepo } from "./qr.js";
+import { createDocumentRepo } from "./documents.js";
 
 export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
   return {
@@ -24,6 +26,8 @@ export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
     ...createCatalogueRepos(db, raw),
     licences: createLicenceRepo(db, raw),
     ...createAccessRepos(db, raw),
+    scans: createScanRepo(db, raw),
+    documents: createDocumentRepo(raw),
   };
 }
 

@@ -6,3 +6,5 @@ export * from "./catalogue.js";
 export * from "./licences.js";
 export * from "./access.js";
 export * from "./seals.js";
+export * from "./qr.js";
+export * from "./documents.js";

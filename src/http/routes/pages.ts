@@ -1,0 +1,88 @@
+/**
+ * What a person sees when scanning: the verification pages and the holder's live QR.
+ *   GET  /v/:token   (and /V/:token: live QR URLs are upper-case for QR alphanumeric mode)   public, rate limited
+ *   GET  /v/l/:id    static QR printed on a licence (the identifier)                          public, rate limited
+ *   POST /holders/me/licences/:id/qr   the holder mints a live QR (JSON, or ?format=svg|png)    holder
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { Context } from "../../context.js";
+import type { PageOutcome } from "../../modules/qr/index.js";
+import { renderVerifyPage, type Lang } from "../pages/verify-page.js";
+import { problems } from "../schemas.js";
+
+const TokenParam = Type.Object({ token: Type.String({ minLength: 1, maxLength: 400 }) });
+const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+const LangQuery = Type.Object({ lang: Type.Optional(Type.Union([Type.Literal("zh"), Type.Literal("en")])) }, { additionalProperties: false });
+const FormatQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("svg"), Type.Literal("png")])) }, { additionalProperties: false });
+
+export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Context }) {
+  const { ctx } = opts;
+  const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
+
+  // The issuing department's official seal picture (type 01, active), cached for a minute per department.
+  const seals = new Map<string, { svg: string | null; at: number }>();
+  async function sealSvgFor(identifier: string | undefined): Promise<string | null> {
+    if (!identifier) return null;
+    const rec = await ctx.uow.read.licences.byId(identifier);
+    if (!rec) return null;
+    const now = Date.now();
+    const hit = seals.get(rec.departmentId);
+    if (hit && now - hit.at < 60_000) return hit.svg;
+    const list = await ctx.seals.list({ departmentId: rec.departmentId, limit: 100 });
+    const seal = list.find((s) => s.type === "01" && s.status === "active") ?? null;
+    const svg = seal ? await ctx.seals.svg(seal.id) : null;
+    if (seals.size > 1000) seals.clear();
+    seals.set(rec.departmentId, { svg, at: now });
+    return svg;
+  }
+
+  async function send(req: FastifyRequest, reply: FastifyReply, o: PageOutcome, lang: Lang | undefined) {
+    const identifier = o.kind === "static" ? o.verdict.licence?.identifier : o.verdict?.licence?.identifier;
+    const html = renderVerifyPage(o, {
+      lang: lang ?? (/^en\b/i.test(String(req.headers["accept-language"] ?? "")) ? "en" : "zh"),
+      now: ctx.clock.now(),
+      sealSvg: await sealSvgFor(identifier),
+      selfPath: req.url.split("?")[0]!,
+    });
+    return reply
+      .header("cache-control", "no-store")
+      .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      .header("vary", "accept-language")
+      .type("text/html; charset=utf-8")
+      .send(html);
+  }
+
+  const liveSchema = {
+    tags: ["pages"], summary: "Verification page for a live QR (亮证) token (HTML)", params: TokenParam, querystring: LangQuery,
+    response: { 200: { content: { "text/html": { schema: Type.String() } } } },
+  };
+  const live = async (req: FastifyRequest<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof LangQuery> }>, reply: FastifyReply) =>
+    send(req, reply, await ctx.qr.checkLive(req.params.token, null), req.query.lang);
+  app.get("/v/:token", { config: { auth: "public", rateLimit }, schema: liveSchema }, live);
+  app.get("/V/:token", { config: { auth: "public", rateLimit }, schema: { ...liveSchema, hide: true } }, live);
+
+  app.get<{ Params: Static<typeof IdParam>; Querystring: Static<typeof LangQuery> }>("/v/l/:id", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pages"], summary: "Verification page for a printed (static) licence QR code (HTML)", params: IdParam, querystring: LangQuery,
+      response: { 200: { content: { "text/html": { schema: Type.String() } } } } },
+  }, async (req, reply) => send(req, reply, await ctx.qr.checkStatic(req.params.id, null), req.query.lang));
+
+  app.post<{ Params: Static<typeof IdParam>; Querystring: Static<typeof FormatQuery> }>("/holders/me/licences/:id/qr", {
+    config: { auth: { holder: true } },
+    schema: {
+      tags: ["holder"], summary: "Mint a live QR (亮证) for one of my licences: short-lived signed token, SVG and PNG",
+      security: [{ bearer: [] }], params: IdParam, querystring: FormatQuery,
+      response: {
+        200: Type.Object({ token: Type.String(), url: Type.String(), expiresAt: Type.String({ format: "date-time" }), qrVersion: Type.Integer(), svg: Type.String(), png: Type.String({ description: "base64" }) }),
+        ...problems(401, 403, 404),
+      },
+    },
+  }, async (req, reply) => {
+    const q = await ctx.qr.mint(req.actor, req.params.id);
+    reply.header("cache-control", "no-store");
+    if (req.query.format === "svg") return reply.type("image/svg+xml").send(q.svg);
+    if (req.query.format === "png") return reply.type("image/png").send(q.png);
+    return { token: q.token, url: q.url, expiresAt: q.expiresAt.toISOString(), qrVersion: q.qrVersion, svg: q.svg, png: q.png.toString("base64") };
+  });
+}

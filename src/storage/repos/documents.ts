@@ -1,0 +1,32 @@
+/** SQLite implementation of the documents port (src/modules/documents/ports.ts): raw prepared statements. */
+import type BetterSqlite3 from "better-sqlite3";
+import type { DocumentRecord, DocumentRepo } from "../../modules/documents/ports.js";
+
+interface Row {
+  key: string;
+  kind: DocumentRecord["kind"];
+  identifier: string;
+  sha256: string;
+  stamp_id: string;
+  created_at: number;
+  bytes: Buffer;
+}
+
+export function createDocumentRepo(raw: BetterSqlite3.Database): DocumentRepo {
+  let get: BetterSqlite3.Statement | undefined;
+  let insBlob: BetterSqlite3.Statement | undefined;
+  let insDoc: BetterSqlite3.Statement | undefined;
+  return {
+    async byKey(key) {
+      get ??= raw.prepare("SELECT d.key, d.kind, d.identifier, d.sha256, d.stamp_id, d.created_at, b.bytes FROM documents d JOIN document_blobs b ON b.sha256 = d.sha256 WHERE d.key = ?");
+      const r = get.get(key) as Row | undefined;
+      return r ? { key: r.key, kind: r.kind, identifier: r.identifier, sha256: r.sha256, stampId: r.stamp_id, createdAt: new Date(r.created_at), bytes: r.bytes } : undefined;
+    },
+    async insert(rec, bytes) {
+      insBlob ??= raw.prepare("INSERT OR IGNORE INTO document_blobs (sha256, bytes, size, created_at) VALUES (?, ?, ?, ?)");
+      insDoc ??= raw.prepare("INSERT OR IGNORE INTO documents (key, kind, identifier, sha256, stamp_id, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+      insBlob.run(rec.sha256, bytes, bytes.length, rec.createdAt.getTime());
+      return insDoc.run(rec.key, rec.kind, rec.identifier, rec.sha256, rec.stampId, rec.createdAt.getTime()).changes === 1;
+    },
+  };
+}
