@@ -2,6 +2,7 @@
 // fastify, drizzle or process.env).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", "data/", "migrations/", "coverage/", ".tap/", "test-artifacts/"] },
@@ -27,5 +28,10 @@ export default tseslint.config(
       ] }],
       "no-restricted-properties": ["error", { object: "process", property: "env", message: "Read configuration in src/config.ts only." }],
     },
+  },
+  {
+    // The counter page's browser script (served as-is, no build step).
+    files: ["assets/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.browser } },
   },
 );

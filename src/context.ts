@@ -194,7 +194,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   // Live QR (亮证) and the verification pages (issue 6): tokens signed with the published token key.
   const qr = createQrService<Repos>({
-    uow, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
+    uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
     key: { hint: keyHintFromKid(material.token.kid), privateKey: material.token.privateKey, publicKey: material.token.publicKey },
   });
 

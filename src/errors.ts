@@ -52,6 +52,9 @@ export const ERROR_TABLE = {
   LOG_RANGE_INVALID: { status: 400, message: "The requested tree sizes or indexes are out of range." },
   LOG_CHECKPOINT_NOT_FOUND: { status: 404, message: "No checkpoint has been published yet." },
 
+  // --- counter
+  CASE_ATTACH_REFUSED: { status: 409, message: "The licence cannot be attached to the case." },
+
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },
   SEAL_EXISTS: { status: 409, message: "A seal with this ID already exists." },

@@ -8,6 +8,7 @@ import { buildApp, loggerOptions, type AppDeps } from "./app.js";
 import type { Config } from "./config.js";
 import { createContext, type Context } from "./context.js";
 import logRoutes from "./http/routes/log.js";
+import counterRoutes from "./http/routes/counter.js";
 import pageRoutes from "./http/routes/pages.js";
 import pkiRoutes from "./http/routes/pki.js";
 import sealRoutes from "./http/routes/seals.js";
@@ -29,6 +30,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     routes: [
       (app: FastifyInstance) => pkiRoutes(app, { ctx }),
       (app: FastifyInstance) => pageRoutes(app, { ctx }),
+      (app: FastifyInstance) => counterRoutes(app, { ctx }),
       (app: FastifyInstance) => sealRoutes(app, { ctx }),
       (app: FastifyInstance) => tsaRoutes(app, { ctx }),
       (app: FastifyInstance) => verifyPdfRoutes(app, { ctx }),

@@ -82,31 +82,51 @@ function fmtTime(d: Date, lang: Lang): string {
   return lang === "zh" ? `${s}（北京时间）` : `${s} (UTC+8)`;
 }
 
-export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; sealSvg?: string | null; selfPath: string }): string {
-  const L = LABELS[opts.lang];
-  const h = headline(o);
-  const v: Verdict | undefined = o.kind === "static" ? o.verdict : o.verdict;
-  const lic = v?.licence;
-  const sym = h.tone === "ok" ? "✓" : h.tone === "warn" ? "!" : "✗";
-  const title = opts.lang === "zh" ? h.zh : h.en;
-  const other = opts.lang === "zh" ? "en" : "zh";
+/** The label/value rows both the page and the counter show. */
+export function factRows(o: PageOutcome, lang: Lang, now: Date): Array<[string, string]> {
+  const L = LABELS[lang];
+  const lic = o.verdict?.licence;
   const rows: Array<[string, string]> = [];
   if (lic) {
     rows.push([L.licence, lic.name], [L.number, lic.number], [L.holder, lic.holder.name], [L.code, lic.holder.code], [L.issuer, lic.issuer.name],
       [L.validity, `${lic.validFrom} — ${lic.validUntil ?? L.longTerm}`], [L.identifier, lic.identifier]);
   }
-  if (o.kind === "live" && "expiresAt" in o.token) rows.push([L.qrExpires, fmtTime(o.token.expiresAt, opts.lang)]);
-  rows.push([L.checkedAt, fmtTime(opts.now, opts.lang)]);
-  const checks = v?.checks ?? [];
-  const tokenCheck = o.kind === "live" ? `<li class="${o.token.status === "VALID" ? "PASSED" : "FAILED"}">${opts.lang === "zh" ? "亮证二维码" : "Live QR code"}: ${esc(o.token.status === "VALID" ? (opts.lang === "zh" ? "签名有效，未过期" : "signed and current") : "detail" in o.token ? o.token.detail : o.token.status)}</li>` : "";
+  if (o.kind === "live" && "expiresAt" in o.token) rows.push([L.qrExpires, fmtTime(o.token.expiresAt, lang)]);
+  rows.push([L.checkedAt, fmtTime(now, lang)]);
+  return rows;
+}
+
+/** The checks as shown: the live token's own check first, then the licence verdict's. */
+export function checkRows(o: PageOutcome, lang: Lang): Array<{ name: string; status: string; detail: string }> {
+  const out: Array<{ name: string; status: string; detail: string }> = [];
+  if (o.kind === "live") {
+    out.push({
+      name: lang === "zh" ? "亮证二维码" : "Live QR code",
+      status: o.token.status === "VALID" ? "PASSED" : "FAILED",
+      detail: o.token.status === "VALID" ? (lang === "zh" ? "签名有效，未过期" : "signed and current") : "detail" in o.token ? o.token.detail : o.token.status,
+    });
+  }
+  for (const c of o.verdict?.checks ?? []) out.push({ name: (CHECK_NAMES[c.id] ?? { zh: c.id, en: c.id })[lang], status: c.status, detail: c.detail });
+  return out;
+}
+
+export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; sealSvg?: string | null; selfPath: string }): string {
+  const L = LABELS[opts.lang];
+  const h = headline(o);
+  const v: Verdict | undefined = o.verdict;
+  const lic = v?.licence;
+  const sym = h.tone === "ok" ? "✓" : h.tone === "warn" ? "!" : "✗";
+  const title = opts.lang === "zh" ? h.zh : h.en;
+  const other = opts.lang === "zh" ? "en" : "zh";
+  const rows = factRows(o, opts.lang, opts.now);
   return `<!doctype html>
 <html lang="${opts.lang === "zh" ? "zh-CN" : "en"}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${esc(title)} · ${esc(L.title)}</title><style>${CSS}</style></head>
+<meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${esc(title)} · ${esc(L.title)}</title><style>${CSS}</style></head>
 <body><main>
 <section class="verdict ${h.tone}" role="status" aria-live="polite" data-verdict="${h.code}"><span class="sym" aria-hidden="true">${sym}</span><div><h1>${esc(title)}</h1><p>${esc(L.title)}${h.note ? ` — ${esc(opts.lang === "zh" ? h.note.zh : h.note.en)}` : ""}</p></div></section>
 <section class="card">${lic ? "" : `<p>${esc(L.none)}</p>`}<dl>${rows.map(([k, val]) => `<dt>${esc(k)}</dt><dd>${esc(val)}</dd>`).join("")}</dl>
 ${opts.sealSvg ? `<div class="seal" aria-hidden="true">${opts.sealSvg}</div>` : ""}
-<details><summary>${esc(L.details)}</summary><ul class="checks">${tokenCheck}${checks.map((c) => `<li class="${esc(c.status)}">${esc((CHECK_NAMES[c.id] ?? { zh: c.id, en: c.id })[opts.lang])}: ${esc(c.detail)}</li>`).join("")}</ul>
+<details><summary>${esc(L.details)}</summary><ul class="checks">${checkRows(o, opts.lang).map((c) => `<li class="${esc(c.status)}">${esc(c.name)}: ${esc(c.detail)}</li>`).join("")}</ul>
 ${v?.evidence ? `<p>${esc(L.log)}: ${esc(v.evidence.logIndex)} / ${esc(v.evidence.treeSize)}</p>` : ""}</details></section>
 <footer><span>四电 Sidian</span><a href="${esc(opts.selfPath)}?lang=${other}" hreflang="${other}">${esc(L.toggle)}</a></footer>
 </main></body></html>`;

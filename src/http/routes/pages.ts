@@ -40,7 +40,8 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   async function send(req: FastifyRequest, reply: FastifyReply, o: PageOutcome, lang: Lang | undefined) {
     const identifier = o.kind === "static" ? o.verdict.licence?.identifier : o.verdict?.licence?.identifier;
     const html = renderVerifyPage(o, {
-      lang: lang ?? (/^en\b/i.test(String(req.headers["accept-language"] ?? "")) ? "en" : "zh"),
+      // Chinese first, whatever the browser's language; English with ?lang=en (the page's toggle).
+      lang: lang ?? "zh",
       now: ctx.clock.now(),
       sealSvg: await sealSvgFor(identifier),
       selfPath: req.url.split("?")[0]!,
@@ -48,7 +49,6 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
     return reply
       .header("cache-control", "no-store")
       .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-      .header("vary", "accept-language")
       .type("text/html; charset=utf-8")
       .send(html);
   }

@@ -8,15 +8,23 @@
  *   lose the last ~200 ms of scan records, never a licence, status or access record.
  */
 import { AppError } from "../../errors.js";
-import type { Actor, Clock, Logger, UnitOfWork } from "../kernel.js";
+import { actorLabel, type Actor, type Clock, type Logger, type TxHooks, type UnitOfWork } from "../kernel.js";
 import type { LicenceRepos } from "../licences/ports.js";
 import type { LicenceVerifier, Verdict } from "../licences/index.js";
-import type { ScanRecord, ScanRepo } from "./ports.js";
+import type { CaseAttachment, CaseAttachmentRepo, ScanRecord, ScanRepo } from "./ports.js";
 import { qrMatrix, qrPng, qrSvg } from "./render.js";
 import { mintLiveToken, verifyLiveToken, type LiveTokenKey, type LiveTokenResult } from "./token.js";
 
-export interface QrDeps<R extends LicenceRepos & { scans: ScanRepo }> {
+type QrRepos = LicenceRepos & { scans: ScanRepo; caseAttachments: CaseAttachmentRepo };
+
+/** The transparency-log port, with the holder field that filters readers (see the tlog module). */
+export interface QrTrustLog<R> {
+  append(repos: R, tx: TxHooks, event: { type: string; subject: string; actor: string; holder?: string; data: Record<string, unknown> }): Promise<{ index: number }>;
+}
+
+export interface QrDeps<R extends QrRepos> {
   uow: UnitOfWork<R>;
+  tlog: QrTrustLog<R>;
   clock: Clock;
   log: Logger;
   key: LiveTokenKey;
@@ -41,7 +49,22 @@ export type PageOutcome =
   | { kind: "live"; token: LiveTokenResult; verdict?: Verdict }
   | { kind: "static"; identifier: string; verdict: Verdict };
 
-export function createQrService<R extends LicenceRepos & { scans: ScanRepo }>(deps: QrDeps<R>) {
+const LIVE_PATH = /\/v\/(?!l\/)([0-9A-Za-z.]{20,400})(?:[?#].*)?$/i;
+const STATIC_PATH = /\/v\/l\/([^/?#]{10,128})(?:[?#].*)?$/i;
+
+/** What a scanned text names: a live token, a licence identifier, or nothing we know. */
+export function parseScannedCode(text: string): { kind: "live"; token: string } | { kind: "static"; identifier: string } | null {
+  const s = text.trim();
+  if (s.length > 1000) return null;
+  const st = STATIC_PATH.exec(s);
+  if (st) return { kind: "static", identifier: decodeURIComponent(st[1]!) };
+  const lv = LIVE_PATH.exec(s);
+  if (lv) return { kind: "live", token: lv[1]! };
+  if (/^1\.2\.156\.3005\.2\.[0-9A-Z.]+$/.test(s)) return { kind: "static", identifier: s };
+  return null;
+}
+
+export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
   const { uow, clock, log } = deps;
   const liveBase = deps.publicUrl.toUpperCase() + "/V/";
   let queue: ScanRecord[] = [];
@@ -97,7 +120,43 @@ export function createQrService<R extends LicenceRepos & { scans: ScanRepo }>(de
     return { kind: "static", identifier, verdict };
   }
 
+  /** The counter's scan: whatever the QR held, as a page outcome (names visible to the counter, codes masked). */
+  async function checkCode(text: string, clientId: string): Promise<PageOutcome | null> {
+    const c = parseScannedCode(text);
+    if (!c) {
+      record({ kind: "static", identifier: null, outcome: "MALFORMED", clientId });
+      return null;
+    }
+    return c.kind === "live" ? checkLive(c.token, clientId) : checkStatic(c.identifier, clientId);
+  }
+
+  /**
+   * Attaches a licence the counter just verified to a case (办件). Refused unless the licence verifies as VALID
+   * now. Logged (with the holder's keyed hash) in the same transaction as the attachment.
+   */
+  async function attach(caseNo: string, identifier: string, actor: Actor): Promise<CaseAttachment> {
+    if (actor.kind !== "client") throw new AppError("FORBIDDEN_ROLE");
+    const verdict = await deps.verifier.verify({ identifier }, "counter");
+    if (verdict.result !== "VALID") {
+      throw new AppError("CASE_ATTACH_REFUSED", "Only a licence that verifies as valid can be attached to a case.", { details: { result: verdict.result } });
+    }
+    return uow.write(async (repos, tx) => {
+      const rec = await repos.licences.byId(identifier);
+      if (!rec) throw new AppError("LICENCE_NOT_FOUND");
+      const { index } = await deps.tlog.append(repos, tx, {
+        type: "licence.attached", subject: `licence:${identifier}`, actor: actorLabel(actor), holder: rec.holderHash,
+        data: { identifier, caseNo, verdict: verdict.result },
+      });
+      const a: CaseAttachment = { caseNo, identifier, clientId: actor.clientId, verdict: verdict.result, logIndex: index, at: clock.now() };
+      await repos.caseAttachments.insert(a);
+      return a;
+    });
+  }
+
   return {
+    checkCode,
+    attach,
+    attachments: (caseNo: string) => uow.read.caseAttachments.byCase(caseNo),
     mint,
     checkLive,
     checkStatic,

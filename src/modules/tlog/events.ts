@@ -28,6 +28,8 @@ export const TLOG_EVENTS = {
   consentGranted: "consent.granted",
   consentRevoked: "consent.revoked",
   licenceAccessed: "licence.accessed",
+  // counter (src/modules/qr): a verified licence attached to a case (办件)
+  licenceAttached: "licence.attached",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

@@ -13,7 +13,7 @@ import { createTlogRepo } from "./tlog.js";
 import { createCatalogueRepos } from "./catalogue.js";
 import { createLicenceRepo } from "./licences.js";
 import { createAccessRepos } from "./access.js";
-import { createScanRepo } from "./qr.js";
+import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
 import { createDocumentRepo } from "./documents.js";
 
 export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
@@ -27,6 +27,7 @@ export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
     licences: createLicenceRepo(db, raw),
     ...createAccessRepos(db, raw),
     scans: createScanRepo(db, raw),
+    caseAttachments: createCaseAttachmentRepo(db),
     documents: createDocumentRepo(raw),
   };
 }
