@@ -97,7 +97,9 @@ export interface Child {
 
 /** Starts `bench/serve.ts <kind>` in a child process and waits for its `READY {json}` line. */
 export async function startServer(kind: string, env: Record<string, string> = {}): Promise<Child> {
-  const proc = spawn(process.execPath, ["--import", "tsx", path.join(here, "serve.ts"), kind], {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server process.
+  const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, "--import", "tsx", path.join(here, "serve.ts"), kind], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

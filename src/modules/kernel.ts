@@ -43,7 +43,8 @@ export interface TxHooks {
  */
 export interface UnitOfWork<R> {
   readonly read: R;
-  write<T>(fn: (repos: R, tx: TxHooks) => Promise<T>): Promise<T>;
+  /** `relaxed`: no fsync of its own (durable across a process crash, not a power cut) — never for trust events. */
+  write<T>(fn: (repos: R, tx: TxHooks) => Promise<T>, opts?: { relaxed?: boolean }): Promise<T>;
 }
 
 /** The principal behind a request, as the auth plugin established it. */

@@ -32,9 +32,18 @@ export interface SqliteHandle {
   readonly w: Drizzle;
   readonly r: Drizzle;
   /** Runs `fn` in one write transaction; the only way to change data. */
-  transaction<T>(fn: (tx: TxScope) => Promise<T> | T): Promise<T>;
+  transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts?: WriteOptions): Promise<T>;
   ping(): boolean;
   close(): void;
+}
+
+export interface WriteOptions {
+  /**
+   * Commit without an fsync of its own (synchronous=NORMAL for this transaction only): the commit survives a
+   * process crash, and is made durable against power loss by the next ordinary commit. For records whose loss
+   * in a power cut is acceptable (page-scan statistics), never for trust events.
+   */
+  relaxed?: boolean;
 }
 
 /** What a transaction body can hook: run code after commit (publish caches) or after rollback (drop caches). */
@@ -83,8 +92,10 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
   const r = drizzle(reader, { schema });
   const mutex = new Mutex();
 
-  async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T): Promise<T> {
+  async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts: WriteOptions = {}): Promise<T> {
     const release = await mutex.lock();
+    const relax = Boolean(opts.relaxed) && sync === "full";
+    if (relax) writer.pragma("synchronous = NORMAL");
     const commits: Array<() => void> = [];
     const rollbacks: Array<() => void> = [];
     const scope: TxScope = { afterCommit: (f) => commits.push(f), afterRollback: (f) => rollbacks.push(f) };
@@ -102,6 +113,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
       for (const f of commits) f();
       return result;
     } finally {
+      if (relax) writer.pragma("synchronous = FULL");
       release();
     }
   }

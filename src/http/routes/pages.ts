@@ -22,18 +22,26 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   // The issuing department's official seal picture (type 01, active), cached for a minute per department.
   const seals = new Map<string, { svg: string | null; at: number }>();
+  /** Licence → issuing department never changes: remembered so a page does not read the licence twice. */
+  const departmentOf = new Map<string, string>();
   async function sealSvgFor(identifier: string | undefined): Promise<string | null> {
     if (!identifier) return null;
-    const rec = await ctx.uow.read.licences.byId(identifier);
-    if (!rec) return null;
+    let departmentId = departmentOf.get(identifier);
+    if (!departmentId) {
+      const rec = await ctx.uow.read.licences.byId(identifier);
+      if (!rec) return null;
+      departmentId = rec.departmentId;
+      if (departmentOf.size >= 10_000) departmentOf.clear();
+      departmentOf.set(identifier, departmentId);
+    }
     const now = Date.now();
-    const hit = seals.get(rec.departmentId);
+    const hit = seals.get(departmentId);
     if (hit && now - hit.at < 60_000) return hit.svg;
-    const list = await ctx.seals.list({ departmentId: rec.departmentId, limit: 100 });
+    const list = await ctx.seals.list({ departmentId, limit: 100 });
     const seal = list.find((s) => s.type === "01" && s.status === "active") ?? null;
     const svg = seal ? await ctx.seals.svg(seal.id) : null;
     if (seals.size > 1000) seals.clear();
-    seals.set(rec.departmentId, { svg, at: now });
+    seals.set(departmentId, { svg, at: now });
     return svg;
   }
 

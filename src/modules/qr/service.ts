@@ -13,7 +13,7 @@ import type { LicenceRepos } from "../licences/ports.js";
 import type { LicenceVerifier, Verdict } from "../licences/index.js";
 import type { CaseAttachment, CaseAttachmentRepo, ScanRecord, ScanRepo } from "./ports.js";
 import { qrMatrix, qrPng, qrSvg } from "./render.js";
-import { mintLiveToken, verifyLiveToken, type LiveTokenKey, type LiveTokenResult } from "./token.js";
+import { liveTokenTimeStatus, mintLiveToken, verifyLiveToken, type LiveTokenClaims, type LiveTokenKey, type LiveTokenResult } from "./token.js";
 
 type QrRepos = LicenceRepos & { scans: ScanRepo; caseAttachments: CaseAttachmentRepo };
 
@@ -78,7 +78,8 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     queue = [];
     if (rows.length === 0) return flushing;
     flushing = flushing
-      .then(() => uow.write(async (repos) => repos.scans.insertMany(rows)))
+      // Scan statistics do not need their own fsync; trust events in the same database keep theirs.
+      .then(() => uow.write(async (repos) => repos.scans.insertMany(rows), { relaxed: true }))
       .catch((e) => log.error({ err: e, rows: rows.length }, "qr: scan records lost"));
     return flushing;
   }
@@ -103,8 +104,25 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     return { token, url, expiresAt: new Date((claims.iat + claims.ttl) * 1000), qrVersion: m.version, svg: qrSvg(m, { title: "亮证二维码" }), png: qrPng(m, 6) };
   }
 
+  /**
+   * Tokens whose signature was verified, by their exact text (a QR is often scanned more than once). Only the
+   * signature result is remembered: expiry is judged again on every scan. Bounded; oldest out first.
+   */
+  const signed = new Map<string, LiveTokenClaims>();
+  function checkToken(token: string): LiveTokenResult {
+    const now = clock.now();
+    const hit = signed.get(token);
+    if (hit) return liveTokenTimeStatus(hit, now);
+    const t = verifyLiveToken(token, [deps.key], now);
+    if ("claims" in t) {
+      if (signed.size >= 10_000) signed.delete(signed.keys().next().value!);
+      signed.set(token, t.claims);
+    }
+    return t;
+  }
+
   async function checkLive(token: string, clientId: string | null): Promise<PageOutcome> {
-    const t = verifyLiveToken(token, [deps.key], clock.now());
+    const t = checkToken(token);
     if (t.status !== "VALID") {
       record({ kind: "live", identifier: "claims" in t ? t.claims.identifier : null, outcome: t.status === "EXPIRED" ? "QR_EXPIRED" : "MALFORMED", clientId });
       return { kind: "live", token: t };

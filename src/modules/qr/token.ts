@@ -120,6 +120,11 @@ export function verifyLiveToken(token: string, keys: readonly LiveTokenKey[], no
   const ok = nodeVerify("sha256", signedBytes(payload, suffix), { key: key.publicKey, dsaEncoding: "ieee-p1363" }, blob.subarray(PAYLOAD_LEN));
   if (!ok) return { status: "BAD_SIGNATURE", detail: "the signature does not match" };
   const claims: LiveTokenClaims = { identifier, iat: payload.readUInt32BE(5), ttl: payload.readUInt16BE(9), nonce: payload.subarray(11, 19).toString("hex") };
+  return liveTokenTimeStatus(claims, now);
+}
+
+/** The time part of a check, for claims whose signature was already verified. */
+export function liveTokenTimeStatus(claims: LiveTokenClaims, now: Date): Extract<LiveTokenResult, { claims: LiveTokenClaims }> {
   const nowS = now.getTime() / 1000;
   const expiresAt = new Date((claims.iat + claims.ttl) * 1000);
   if (claims.iat - 30 > nowS) return { status: "NOT_YET_VALID", claims, expiresAt };

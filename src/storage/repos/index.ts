@@ -39,6 +39,6 @@ export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
   const writeRepos = makeRepos(h.w, h.writer);
   return {
     read,
-    write: (fn) => h.transaction((tx) => fn(writeRepos, tx)),
+    write: (fn, opts) => h.transaction((tx) => fn(writeRepos, tx), opts),
   };
 }
