@@ -13,6 +13,7 @@ import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
 import type { Actor, Clock, Role, UnitOfWork } from "../kernel.js";
 import type { DirectoryRepos } from "../directory/ports.js";
+import { Lru } from "../../util/lru.js";
 
 export const ACCESS_TOKEN_AUDIENCE = "sidian";
 export const ALLOWED_ALGS = ["ES256"] as const;
@@ -56,19 +57,16 @@ const VERIFIED_MAX = 10_000;
 
 export function createAuthService(deps: AuthDeps) {
   const { uow, clock, signingKey } = deps;
-  const verified = new Map<string, number>();
-  /** Access tokens whose signature and claims were verified, by their exact text (bounded, oldest out first). */
-  const verifiedTokens = new Map<string, JWTPayload>();
+  const verified = new Lru<string, number>(VERIFIED_MAX);
+  /** Access tokens whose signature and claims were verified, by their exact text (bounded, least recent out). */
+  const verifiedTokens = new Lru<string, JWTPayload>(VERIFIED_MAX);
   async function checkSecret(clientId: string, secret: string, stored: string): Promise<boolean> {
     const k = createHash("sha256").update(clientId).update("\0").update(secret).update("\0").update(stored).digest("base64");
     const now = clock.now().getTime();
     const until = verified.get(k);
     if (until !== undefined && until > now) return true;
     const ok = await verifySecret(secret, stored);
-    if (ok) {
-      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
-      verified.set(k, now + VERIFIED_TTL_MS);
-    }
+    if (ok) verified.set(k, now + VERIFIED_TTL_MS);
     return ok;
   }
   const ourKey: JWTVerifyGetKey = async (header) => {
@@ -140,7 +138,6 @@ export function createAuthService(deps: AuthDeps) {
         } catch (e) {
           throw mapJoseError(e);
         }
-        if (verifiedTokens.size >= VERIFIED_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
         verifiedTokens.set(token, payload);
       }
       const client = await uow.read.clients.byId(String(payload.sub));

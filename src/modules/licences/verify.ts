@@ -27,6 +27,7 @@ import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
 import { effectiveStatus, type LicencePayload, type LicenceService } from "./service.js";
 import { TYP_LICENCE } from "./signing.js";
+import { Lru } from "../../util/lru.js";
 
 export type CheckStatus = "PASSED" | "FAILED" | "INDETERMINATE";
 export interface Check {
@@ -35,20 +36,12 @@ export interface Check {
   detail: string;
 }
 
-export interface MaskedLicence {
+/** The core metadata of the signed payload as shown to a verifier (number and holder masked per viewer). */
+export type MaskedLicence = Pick<LicencePayload, "name" | "typeCode" | "number" | "issuer" | "issueDate" | "holder" | "validFrom" | "validUntil" | "version"> & {
   identifier: string;
-  name: string;
-  typeCode: string;
-  number: string;
-  issuer: { name: string; code: string };
-  issueDate: string;
-  holder: { name: string; code: string; codeType: string };
-  validFrom: string;
-  validUntil: string | null;
-  version: string;
   status?: LicenceStatus;
   statusText?: string;
-}
+};
 
 export interface Verdict {
   result: "VALID" | "INVALID" | "INDETERMINATE";
@@ -87,24 +80,6 @@ function overall(checks: Check[]): Verdict["result"] {
   if (checks.some((c) => c.status === "FAILED")) return "INVALID";
   if (checks.some((c) => c.status === "INDETERMINATE")) return "INDETERMINATE";
   return "VALID";
-}
-
-class Lru<K, V> {
-  private m = new Map<K, V>();
-  constructor(private max: number) {}
-  get(k: K): V | undefined {
-    const v = this.m.get(k);
-    if (v !== undefined) {
-      this.m.delete(k);
-      this.m.set(k, v);
-    }
-    return v;
-  }
-  set(k: K, v: V): void {
-    this.m.delete(k);
-    this.m.set(k, v);
-    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as K);
-  }
 }
 
 export function mask(p: LicencePayload, viewer: Viewer, isPerson: boolean): MaskedLicence {

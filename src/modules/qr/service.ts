@@ -11,6 +11,7 @@ import { AppError } from "../../errors.js";
 import { actorLabel, type Actor, type Clock, type Logger, type TxHooks, type UnitOfWork } from "../kernel.js";
 import type { LicenceRepos } from "../licences/ports.js";
 import type { LicenceVerifier, Verdict } from "../licences/index.js";
+import { Lru } from "../../util/lru.js";
 import type { CaseAttachment, CaseAttachmentRepo, ScanRecord, ScanRepo } from "./ports.js";
 import { qrMatrix, qrPng, qrSvg } from "./render.js";
 import { liveTokenTimeStatus, mintLiveToken, verifyLiveToken, type LiveTokenClaims, type LiveTokenKey, type LiveTokenResult } from "./token.js";
@@ -108,16 +109,13 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
    * Tokens whose signature was verified, by their exact text (a QR is often scanned more than once). Only the
    * signature result is remembered: expiry is judged again on every scan. Bounded; oldest out first.
    */
-  const signed = new Map<string, LiveTokenClaims>();
+  const signed = new Lru<string, LiveTokenClaims>(10_000);
   function checkToken(token: string): LiveTokenResult {
     const now = clock.now();
     const hit = signed.get(token);
     if (hit) return liveTokenTimeStatus(hit, now);
     const t = verifyLiveToken(token, [deps.key], now);
-    if ("claims" in t) {
-      if (signed.size >= 10_000) signed.delete(signed.keys().next().value!);
-      signed.set(token, t.claims);
-    }
+    if ("claims" in t) signed.set(token, t.claims);
     return t;
   }
 
