@@ -20,7 +20,7 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   const { ctx } = opts;
   const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
 
-  // The issuing department's official seal picture (type 01, active), cached for a minute per department.
+  // The issuing department's current official seal picture (SealService.officialSeal), cached for a minute per department.
   const seals = new Map<string, { svg: string | null; at: number }>();
   /** Licence → issuing department never changes: remembered so a page does not read the licence twice. */
   const departmentOf = new Map<string, string>();
@@ -37,8 +37,7 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
     const now = Date.now();
     const hit = seals.get(departmentId);
     if (hit && now - hit.at < 60_000) return hit.svg;
-    const list = await ctx.seals.list({ departmentId, limit: 100 });
-    const seal = list.find((s) => s.type === "01" && s.status === "active") ?? null;
+    const seal = await ctx.seals.officialSeal(departmentId);
     const svg = seal ? await ctx.seals.svg(seal.id) : null;
     if (seals.size > 1000) seals.clear();
     seals.set(departmentId, { svg, at: now });

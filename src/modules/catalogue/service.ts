@@ -48,6 +48,10 @@ function bad(problem: string): AppError {
   return new AppError("LICENCE_TYPE_INVALID", `The licence type is not valid: ${problem}.`, { details: { problem } });
 }
 
+/** What the log records of a licence type or matter when it is created or changed (no personal data). */
+const typeEventData = (t: LicenceType) => ({ name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers });
+const matterEventData = (m: Matter) => ({ name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis });
+
 export function createCatalogueService<R extends CatalogueRepos>(deps: CatalogueDeps<R>) {
   const { uow, clock, log } = deps;
   const ttl = (deps.cacheSeconds ?? 30) * 1000;
@@ -105,7 +109,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       await repos.licenceTypes.insert(t);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.licenceTypeCreated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
-        data: { name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers },
+        data: typeEventData(t),
       });
       tx.afterCommit(invalidate);
       return t;
@@ -121,7 +125,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       await repos.licenceTypes.update(t);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.licenceTypeUpdated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
-        data: { name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers },
+        data: typeEventData(t),
       });
       tx.afterCommit(invalidate);
       return t;
@@ -146,7 +150,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       await repos.matters.insert(m);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.matterCreated, subject: `matter:${m.code}`, actor: actorLabel(actor),
-        data: { name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis },
+        data: matterEventData(m),
       });
       tx.afterCommit(invalidate);
       return m;
@@ -161,7 +165,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       await repos.matters.update(m);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.matterUpdated, subject: `matter:${m.code}`, actor: actorLabel(actor),
-        data: { name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis },
+        data: matterEventData(m),
       });
       tx.afterCommit(invalidate);
       return m;

@@ -25,7 +25,7 @@ export interface DocumentsDeps<R extends DocumentRepos & SealRepos> {
   catalogue: Pick<CatalogueService, "getType">;
   licences: Pick<LicenceService, "get" | "record" | "view">;
   access: Pick<AccessService, "copy">;
-  seals: { stamp(sealId: string, input: Parameters<SealService["stamp"]>[1], actor: Actor, before?: (s: Seal) => void, within?: (repos: R, tx: TxHooks, r: { pdf: Buffer; record: { id: string } }) => Promise<void>): Promise<{ pdf: Buffer }> };
+  seals: { officialSeal(departmentId: string): Promise<Seal | null>; stamp(sealId: string, input: Parameters<SealService["stamp"]>[1], actor: Actor, before?: (s: Seal) => void, within?: (repos: R, tx: TxHooks, r: { pdf: Buffer; record: { id: string } }) => Promise<void>): Promise<{ pdf: Buffer }> };
   publicUrl: string;
 }
 
@@ -91,13 +91,9 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     };
   }
 
-  /** The department's official seal (type 01) that may stamp now: active and within its validity; newest first. */
+  /** The department's official seal that may stamp now (see SealService.officialSeal), or LICENCE_SEAL_MISSING. */
   async function officialSeal(departmentId: string): Promise<Seal> {
-    const now = clock.now();
-    const seals = (await uow.read.seals.list({ departmentId, limit: 500 }))
-      .filter((s) => s.type === "01" && s.status === "active" && s.validFrom <= now && now <= s.validTo)
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-    const seal = seals[0];
+    const seal = await deps.seals.officialSeal(departmentId);
     if (!seal) throw new AppError("LICENCE_SEAL_MISSING", "The issuing department has no active official seal (type 01); an administrator must create one.", { details: { departmentId } });
     return seal;
   }

@@ -357,10 +357,20 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     return { seal, status: cur?.status ?? "active", reason: cur?.reason ?? null };
   }
 
+  /** The department's official seal (type 01) that may stamp now: active and within its validity; the newest. */
+  async function officialSeal(departmentId: string): Promise<Seal | null> {
+    const now = clock.now();
+    const seals = (await uow.read.seals.list({ departmentId, limit: 500 }))
+      .filter((s) => s.type === "01" && s.status === "active" && s.validFrom <= now && now <= s.validTo)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    return seals[0] ?? null;
+  }
+
   return {
     createSeal,
     setStatus,
     get,
+    officialSeal,
     list: (opts: { departmentId?: string; limit: number; after?: string }) => uow.read.seals.list(opts),
     stamps: (sealId: string, opts: { limit: number; after?: string }) => uow.read.stamps.list({ sealId, ...opts }),
     svg: async (id: string) => pictureOf(await get(id)).svg,
