@@ -36,7 +36,7 @@ export interface Harness {
   ctx: Context;
   app: App;
   clock: ReturnType<typeof fixedClock>;
-  /** Creates a client and returns a bearer token for it. */
+  /** Creates a client and returns a bearer token for it (a consumer's matters must exist; the default M-0001 is created). */
   client(role: Role, opts?: { id?: string; departmentId?: string | null; matters?: string[]; scopes?: string[] }): Promise<{ id: string; secret: string; token: string }>;
   holderToken(code: string, opts?: { codeType?: string; ttlSeconds?: number }): Promise<string>;
   /** A department with a valid USCC made from a counter. */
@@ -67,6 +67,10 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
   const h: Harness = {
     ctx, app, clock,
     async client(role, opts = {}) {
+      // A consumer needs a matter that exists: the default one is created on first use (no licence types).
+      if (role === "consumer" && !opts.matters && !(await ctx.uow.read.matters.byCode("M-0001"))) {
+        await ctx.catalogue.createMatter({ code: "M-0001", name: "测试事项", licenceTypes: [] }, ADMIN_ACTOR);
+      }
       const { client, secret } = await ctx.directory.createClient({
         role, name: `${role} test client`,
         ...(opts.id ? { id: opts.id } : {}),

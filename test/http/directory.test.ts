@@ -1,8 +1,8 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
-import { bearer, build, makeUscc, tempDir } from "../helpers/app.js";
+import { bearer, build, makeUscc, ROOT, tempDir } from "../helpers/app.js";
 
 t.test("departments", async (t) => {
   const h = await build(t);
@@ -123,4 +123,69 @@ t.test("clients", async (t) => {
   t.type(rot.json().secret, "string");
   t.not(rot.json().secret, secret);
   t.equal((await h.app.inject({ url: "/clients/none-such", headers: bearer(admin.token) })).json().code, "CLIENT_NOT_FOUND");
+});
+
+t.test("consumer clients are bound only to matters that exist", async (t) => {
+  const h = await build(t);
+  const admin = await h.client("admin");
+  await h.ctx.catalogue.createMatter({ code: "M-KNOWN", name: "已知事项", licenceTypes: [] }, { kind: "system", name: "test" });
+  await h.ctx.catalogue.createMatter({ code: "M-OTHER", name: "另一事项", licenceTypes: [] }, { kind: "system", name: "test" });
+  const post = (payload: object) => h.app.inject({ method: "POST", url: "/clients", headers: bearer(admin.token), payload });
+  const patch = (id: string, payload: object) => h.app.inject({ method: "PATCH", url: `/clients/${id}`, headers: bearer(admin.token), payload });
+
+  const before = await h.ctx.tlog.size();
+  const bad = await post({ id: "consumer-bad", name: "审批系统", role: "consumer", matters: ["M-KNOWN", "M-NOPE", "M-GONE", "M-NOPE"] });
+  t.equal(bad.statusCode, 404, bad.body);
+  t.equal(bad.json().code, "MATTER_NOT_FOUND");
+  t.same(bad.json().details.matters, ["M-NOPE", "M-GONE"], "the unknown codes are listed once each, the known one is not");
+  t.match(bad.json().message, /M-NOPE, M-GONE/);
+  t.equal((await h.app.inject({ url: "/clients/consumer-bad", headers: bearer(admin.token) })).json().code, "CLIENT_NOT_FOUND", "nothing was stored");
+  t.equal(await h.ctx.tlog.size(), before, "and nothing logged");
+
+  const ok = await post({ id: "consumer-ok", name: "审批系统", role: "consumer", matters: ["M-KNOWN"] });
+  t.equal(ok.statusCode, 201, ok.body);
+  t.same(ok.json().client.matters, ["M-KNOWN"]);
+
+  const badPatch = await patch("consumer-ok", { matters: ["M-OTHER", "M-NOPE"] });
+  t.equal(badPatch.statusCode, 404);
+  t.equal(badPatch.json().code, "MATTER_NOT_FOUND");
+  t.same(badPatch.json().details.matters, ["M-NOPE"]);
+  t.same((await h.ctx.uow.read.clients.byId("consumer-ok"))!.matters, ["M-KNOWN"], "a rejected update changes nothing");
+
+  const goodPatch = await patch("consumer-ok", { matters: ["M-OTHER", "M-KNOWN"] });
+  t.equal(goodPatch.statusCode, 200, goodPatch.body);
+  t.same(goodPatch.json().client.matters, ["M-OTHER", "M-KNOWN"]);
+  t.equal((await patch("consumer-ok", { name: "审批系统（新）" })).statusCode, 200, "a patch without matters does not re-check them");
+
+  // The bound matter works end to end: a token, then a query for it reaches the consent check (not MATTER_NOT_FOUND).
+  const tok = await h.app.inject({ method: "POST", url: "/oauth/token", payload: { grant_type: "client_credentials", client_id: "consumer-ok", client_secret: ok.json().secret } });
+  const q = await h.app.inject({
+    method: "POST", url: "/holders/licences:query", headers: bearer(tok.json().access_token),
+    payload: { holderCode: "11010519491231002X", holderCodeType: "111", matterCode: "M-KNOWN", useCause: "测试" },
+  });
+  t.equal(q.json().code, "CONSENT_REQUIRED");
+
+  // Service level (the CLI path calls this directly).
+  await t.rejects(h.ctx.directory.createClient({ name: "x", role: "consumer", matters: ["M-NOPE"] }, { kind: "system", name: "test" }), { code: "MATTER_NOT_FOUND", details: { matters: ["M-NOPE"] } });
+});
+
+t.test("CLI: sidian clients create checks the matters; sidian demo seeds the matter before its consumer", async (t) => {
+  const dir = tempDir(t);
+  const env = { ...process.env, SIDIAN_MODE: "test", SIDIAN_DB: path.join(dir, "cli.db"), SIDIAN_KEYS_DIR: path.join(ROOT, "keys-dev"), SIDIAN_DB_SYNC: "normal" };
+  const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), ...args], { encoding: "utf8", env, cwd: ROOT });
+
+  const demo = run("demo");
+  t.equal(demo.status, 0, demo.stderr);
+  t.match(demo.stdout, /consumer\s+client_id=demo-consumer/);
+  t.equal(run("demo").status, 0, "re-running the demo works (secrets rotated)");
+
+  const bad = run("clients", "create", "--name", "审批", "--role", "consumer", "--matters", "DEMO-MATTER-0001,NO-SUCH-MATTER");
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /MATTER_NOT_FOUND: .*NO-SUCH-MATTER/);
+  t.notMatch(bad.stderr, /DEMO-MATTER-0001/, "only the unknown code is named");
+  const good = run("clients", "create", "--name", "审批", "--role", "consumer", "--id", "cli-consumer", "--matters", "DEMO-MATTER-0001");
+  t.equal(good.status, 0, good.stderr);
+  t.match(good.stdout, /client_id=cli-consumer/);
+  const list = run("clients", "list");
+  t.match(list.stdout, /cli-consumer\s+consumer\s+active\s+dept=-\s+matters=DEMO-MATTER-0001/);
 });

@@ -54,6 +54,8 @@ const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA
  */
 const VERIFIED_TTL_MS = 10 * 60_000;
 const VERIFIED_MAX = 10_000;
+/** How long a client record (status, role, bindings) read for authentication is reused. */
+export const CLIENT_CACHE_MS = 2000;
 
 export function createAuthService(deps: AuthDeps) {
   const { uow, clock, signingKey } = deps;
@@ -112,19 +114,36 @@ export function createAuthService(deps: AuthDeps) {
     return new AppError("TOKEN_INVALID", undefined, { cause: e });
   }
 
+  /**
+   * Clients by id, re-read after CLIENT_CACHE_MS. A change made through this process (DirectoryService →
+   * `forgetClient`) takes effect at once; a change made by another process sharing the database within
+   * CLIENT_CACHE_MS.
+   */
+  const clients = new Lru<string, { c: Awaited<ReturnType<typeof uow.read.clients.byId>>; at: number }>(VERIFIED_MAX);
+  async function clientById(id: string, now: number) {
+    const hit = clients.get(id);
+    if (hit && now - hit.at < CLIENT_CACHE_MS) return hit.c;
+    const c = await uow.read.clients.byId(id);
+    clients.set(id, { c, at: now });
+    return c;
+  }
+
   /** Verifies a bearer token (ours or the IdP's) and returns the actor. Throws TOKEN_INVALID / TOKEN_EXPIRED. */
   async function authenticate(token: string): Promise<Actor> {
     if (token.length > 8192) throw new AppError("TOKEN_INVALID", "The token is too long.");
+    // A token whose signature was already checked is not checked again (same bytes, same result); its expiry is.
+    let payload = verifiedTokens.get(token);
     let iss: string | undefined;
-    try {
-      iss = decodeJwt(token).iss;
-    } catch (e) {
-      throw new AppError("TOKEN_INVALID", undefined, { cause: e });
+    if (payload) iss = deps.issuer;
+    else {
+      try {
+        iss = decodeJwt(token).iss;
+      } catch (e) {
+        throw new AppError("TOKEN_INVALID", undefined, { cause: e });
+      }
     }
     const currentDate = clock.now();
     if (iss === deps.issuer) {
-      // A token whose signature was already checked is not checked again (same bytes, same result); its expiry is.
-      let payload = verifiedTokens.get(token);
       if (payload && (payload.exp ?? 0) + 5 <= currentDate.getTime() / 1000) {
         verifiedTokens.delete(token);
         throw new AppError("TOKEN_EXPIRED");
@@ -140,14 +159,14 @@ export function createAuthService(deps: AuthDeps) {
         }
         verifiedTokens.set(token, payload);
       }
-      const client = await uow.read.clients.byId(String(payload.sub));
+      const client = await clientById(String(payload.sub), currentDate.getTime());
       if (!client || client.status !== "active") throw new AppError("TOKEN_INVALID", "The client is no longer active.");
       const scopes = String(payload.scope ?? "").split(" ").filter((s) => client.scopes.includes(s));
       return {
         kind: "client",
         clientId: client.id,
         role: client.role as Role,
-        // Bindings come from the database, not the token: a changed binding takes effect at once.
+        // Bindings come from the database (at most CLIENT_CACHE_MS old), not the token.
         departmentId: client.departmentId,
         matters: client.matters,
         scopes,
@@ -173,7 +192,7 @@ export function createAuthService(deps: AuthDeps) {
     throw new AppError("TOKEN_INVALID", "Unknown token issuer.");
   }
 
-  return { issueToken, authenticate };
+  return { issueToken, authenticate, forgetClient: (id: string) => void clients.delete(id) };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -37,7 +37,13 @@ export interface ClientRepo {
   list(opts: { limit: number; after?: string; departmentId?: string }): Promise<Client[]>;
 }
 
+/** Matters (事项) are defined by the catalogue; the directory only checks that a client's matters exist. */
+export interface MatterLookup {
+  byCode(code: string): Promise<{ code: string } | undefined>;
+}
+
 export interface DirectoryRepos {
   departments: DepartmentRepo;
   clients: ClientRepo;
+  matters: MatterLookup;
 }

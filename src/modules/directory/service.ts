@@ -29,6 +29,8 @@ export interface DirectoryDeps<R extends DirectoryRepos> {
   clock: Clock;
   log: TrustLog<R>;
   hooks?: DepartmentHooks<R>;
+  /** Called after a client's record changed (committed): drop cached copies (the auth service's client cache). */
+  onClientChanged?(id: string): void;
 }
 
 const REGION_RE = /^\d{6}$/;
@@ -94,6 +96,15 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     if (role === "counter" && matters.length) throw bad("A counter client is not bound to matters.");
   }
 
+  /** Every matter a client is bound to must exist (MATTER_NOT_FOUND lists the unknown codes). */
+  async function checkMatters(repos: R, matters: readonly string[]): Promise<void> {
+    const unknown: string[] = [];
+    for (const code of matters) if (!(await repos.matters.byCode(code))) unknown.push(code);
+    if (unknown.length) {
+      throw new AppError("MATTER_NOT_FOUND", `No matter with code${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}.`, { details: { field: "matters", matters: unknown } });
+    }
+  }
+
   function checkScopes(role: Role, scopes: string[] | undefined): string[] {
     const allowed = ROLE_SCOPES[role];
     if (!scopes) return [...allowed];
@@ -119,6 +130,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     const c: Client = { id, name: input.name.trim(), role: input.role, departmentId, matters, scopes, secretHash, status: "active", createdAt: now, updatedAt: now };
     await uow.write(async (repos, tx) => {
       if (departmentId && !(await repos.departments.byId(departmentId))) throw new AppError("DEPARTMENT_NOT_FOUND");
+      await checkMatters(repos, matters);
       if (await repos.clients.byId(id)) throw new AppError("CLIENT_EXISTS");
       await repos.clients.insert(c);
       await log.append(repos, tx, {
@@ -143,6 +155,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
       if (!cur) throw new AppError("CLIENT_NOT_FOUND");
       const matters = patch.matters ? [...new Set(patch.matters)] : cur.matters;
       checkBinding(cur.role, cur.departmentId, matters);
+      if (patch.matters) await checkMatters(repos, matters);
       const scopes = patch.scopes ? checkScopes(cur.role, patch.scopes) : cur.scopes;
       const next: Client = {
         ...cur,
@@ -160,6 +173,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
         actor: actorLabel(actor),
         data: { status: next.status, matters, scopes, secretRotated: Boolean(secret) },
       });
+      tx.afterCommit(() => deps.onClientChanged?.(id));
       return next;
     });
     return secret ? { client: toPublicClient(client), secret } : { client: toPublicClient(client) };
