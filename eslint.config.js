@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "data/", "migrations/", "coverage/", ".tap/", "test-artifacts/"] },
+  { ignores: ["node_modules/", "dist/", "data/", "migrations/", "coverage/", ".tap/", "test-artifacts/", ".prof/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,6 +17,8 @@ export interface Config {
   readonly dbPath: string;
   /** `full` fsyncs every commit (durable across power loss); `normal` is durable across process crashes. */
   readonly dbSync: "full" | "normal";
+  /** `on`: bulk issuance signs and encrypts on a worker thread (a second core); `off`: all on the main thread. */
+  readonly sealWorker: "on" | "off";
   /** Folder with the CA material, IdP key and key-encryption key. */
   readonly keysDir: string;
   readonly logLevel: LogLevel;
@@ -88,6 +90,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl,
     dbPath,
     dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "normal"] as const, "full", problems),
+    sealWorker: oneOf(env, "SIDIAN_SEAL_WORKER", ["on", "off"] as const, "on", problems),
     keysDir,
     logLevel: oneOf<LogLevel>(env, "SIDIAN_LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
       mode === "test" ? "silent" : "info", problems),

@@ -11,6 +11,7 @@ import { AppError } from "./errors.js";
 import { createAuthService, type AuthService } from "./modules/auth/index.js";
 import { createDirectoryService, type DirectoryService } from "./modules/directory/index.js";
 import { createCatalogueService, type CatalogueService } from "./modules/catalogue/index.js";
+import { createSealWorker } from "./crypto/seal-worker.js";
 import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
@@ -83,7 +84,7 @@ export interface ContextOptions {
   log?: Logger;
   /** Start the checkpoint timer (default true; tests may turn it off and checkpoint by hand). */
   autoCheckpoint?: boolean;
-  /** Run the licence expiry sweep every minute (default: as autoCheckpoint). */
+  /** Run the licence expiry sweep and the expired-copy sweep every minute (default: as autoCheckpoint). */
   autoExpire?: boolean;
 }
 
@@ -147,6 +148,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
       },
     },
+    // A disabled client or a changed binding takes effect on its next request.
+    onClientChanged: (id) => auth.forgetClient(id),
   });
   const auth = createAuthService({
     uow,
@@ -162,21 +165,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // E-licences (issue 4): catalogue, licences (signing, lifecycle, status lists), verification, 免证办 access.
   const catalogue = createCatalogueService<Repos>({ uow, clock, log: tlog });
   const signer = createSigner<Repos>({ uow, pki, clock });
-  const licences = createLicenceService<Repos>({ uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log });
+  // Bulk issuance signs and encrypts on a second core (started on first use).
+  const sealWorker = createSealWorker();
+  const licences = createLicenceService<Repos>({
+    uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
+  });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
     uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
     copySigner: createCopySigner({ privateKey: material.token.privateKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
     linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/copy-link/v1", 32)),
   });
-  let expiryTimer: NodeJS.Timeout | null = null;
-  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
-    expiryTimer = setInterval(() => {
-      licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
-    }, 60_000);
-    expiryTimer.unref();
-  }
-
   // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
   const tsa = createTsa({ material, clock });
   const seals = createSealService<Repos>({
@@ -201,6 +200,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
   const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, publicUrl: config.publicUrl });
 
+  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
+  let expiryTimer: NodeJS.Timeout | null = null;
+  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
+    expiryTimer = setInterval(() => {
+      licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
+      documents.sweepExpiredCopies().then(
+        (r) => void (r.documents > 0 && log.info(r, "expired use-annotated copies deleted")),
+        (e) => log.error({ err: e }, "expired copy sweep failed"),
+      );
+    }, 60_000);
+    expiryTimer.unref();
+  }
+
   let closed = false;
   return {
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
@@ -211,6 +223,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (expiryTimer) clearInterval(expiryTimer);
       await access.drain();
       await qr.close();
+      await sealWorker.close();
       await tlog.close();
       db.close();
     },

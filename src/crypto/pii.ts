@@ -11,13 +11,15 @@ export interface PiiProtector {
   /** AES-256-GCM: base64url(iv12 ‖ ciphertext ‖ tag16). `aad` binds the ciphertext to its row/field. */
   encrypt(plain: string, aad: string): string;
   decrypt(sealed: string, aad: string): string;
+  /** The AES-256-GCM key, for encrypting on a worker thread of this process (bulk issuance): same format as `encrypt`. */
+  readonly aeadKey: Uint8Array;
 }
 
 export function derivePiiProtector(kek: Uint8Array): PiiProtector {
   if (kek.length !== 32) throw new RangeError("the key-encryption key must be 32 bytes");
   const macKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/lookup/v1", 32));
   const encKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/encrypt/v1", 32));
-  return {
+  const protector: Omit<PiiProtector, "aeadKey"> = {
     lookupHash(codeType, code) {
       return createHmac("sha256", macKey).update(`${codeType}:${code}`).digest("hex");
     },
@@ -37,4 +39,6 @@ export function derivePiiProtector(kek: Uint8Array): PiiProtector {
       return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]).toString("utf8");
     },
   };
+  // Not enumerable: the key never shows up when the protector is logged or serialised.
+  return Object.defineProperty(protector, "aeadKey", { value: new Uint8Array(encKey), enumerable: false }) as PiiProtector;
 }

@@ -1,7 +1,8 @@
 /**
  * Licence document rendering (issue 6): one A4 page — title, the GB/T 36903 core facts and the type's fields with
  * their Chinese labels, the identifier, a vector QR code (modules drawn as filled rectangles, no raster) and a
- * reserved seal position — optionally with a use-annotation (加注件) banner and a tiled diagonal watermark.
+ * reserved seal position — optionally with a use-annotation (加注件) banner and a tiled diagonal watermark, and for
+ * a licence that is no longer valid a status banner and a large diagonal status mark.
  *
  * Text is drawn with the committed GB 2312 TrueType subset of WenQuanYi Micro Hei, embedded as a subset
  * (pdf-lib + fontkit, Identity-H with a ToUnicode map, so `pdftotext` extracts it). The subset has no ASCII
@@ -41,6 +42,11 @@ export interface LicenceSheet {
   qr: { size: number; modules: Uint8Array; text: string };
   /** Use annotation (加注件): banner lines and a short phrase tiled diagonally over the page. */
   annotation?: { heading: string; lines: readonly string[]; watermark: string };
+  /**
+   * A licence that is no longer valid (suspended, revoked, superseded…): a banner above everything else and a
+   * large diagonal mark (e.g. "已吊销 REVOKED"), so the document never presents it as current.
+   */
+  status?: { heading: string; lines: readonly string[]; mark: string };
   /** Document information dictionary. */
   createdAt: Date;
   producer?: string;
@@ -187,6 +193,19 @@ export async function renderLicenceSheet(s: LicenceSheet): Promise<RenderedSheet
     page.pushOperators(popGraphicsState());
   }
 
+  // Status mark: a few large diagonal lines across the page, under the content.
+  if (s.status) {
+    const size = 44;
+    const mark = s.status.mark;
+    const w = widthOf(f, mark, size);
+    const a = Math.PI / 6;
+    page.pushOperators(pushGraphicsState(), rectangle(32, 32, W - 64, H - 64), clip(), endPath());
+    for (const cy of [H * 0.42, H * 0.7]) {
+      draw(page, f, mark, W / 2 - (w / 2) * Math.cos(a), cy - (w / 2) * Math.sin(a), size, RED, { rotate: 30, opacity: 0.16 });
+    }
+    page.pushOperators(popGraphicsState());
+  }
+
   // Title
   const titleSize = s.title.length > 12 ? 24 : 28;
   const tw = widthOf(f, s.title, titleSize);
@@ -197,21 +216,23 @@ export async function renderLicenceSheet(s: LicenceSheet): Promise<RenderedSheet
 
   let y = H - 170;
 
-  // Use annotation banner (加注件)
-  if (s.annotation) {
+  // Banners: the licence's status (when not valid) first, then the use annotation (加注件).
+  const banner = (b: { heading: string; lines: readonly string[] }, headingSize: number) => {
     const lineH = 15;
     const body: string[] = [];
-    for (const l of s.annotation.lines) body.push(...wrap(f, l, 10, W - 160));
-    const h = 26 + body.length * lineH + 8;
+    for (const l of b.lines) body.push(...wrap(f, l, 10, W - 160));
+    const h = headingSize + 14 + body.length * lineH + 8;
     page.drawRectangle({ x: 64, y: y - h + 10, width: W - 128, height: h, borderColor: RED, borderWidth: 1, color: rgb(1, 0.97, 0.96) });
-    draw(page, f, s.annotation.heading, 76, y - 8, 12, RED);
-    let by = y - 8 - 20;
+    draw(page, f, b.heading, 76, y - 8 - (headingSize - 12), headingSize, RED);
+    let by = y - 8 - (headingSize - 12) - 20;
     for (const l of body) {
       draw(page, f, l, 76, by, 10, RED);
       by -= lineH;
     }
     y -= h + 14;
-  }
+  };
+  if (s.status) banner(s.status, 16);
+  if (s.annotation) banner(s.annotation, 12);
 
   // Facts table: right-aligned labels, wrapped values.
   const labelRight = 200;

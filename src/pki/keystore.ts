@@ -44,6 +44,11 @@ export interface KeyStore {
   /** Signs `data` (hashing it with SHA-256 for ES256). Only `active` keys sign. */
   sign(keyId: string, data: Uint8Array, opts?: SignOptions): Promise<Uint8Array>;
   publicKey(keyId: string, repo?: KeyRepo): Promise<KeyObject>;
+  /**
+   * The private key of an active key, for signing on a worker thread of this process (bulk issuance). Backends
+   * whose keys never leave them (HSM, KMS) do not implement it; callers then sign through `sign`.
+   */
+  inProcessKey?(keyId: string): Promise<{ alg: KeyAlg; key: KeyObject }>;
   /** Drops a key from the in-memory cache (after retiring or destroying it). */
   forget(keyId: string): void;
 }
@@ -172,6 +177,9 @@ export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
     async sign(keyId, data, so = {}) {
       const { alg, key } = await load(keyId, so.repo ?? opts.repo);
       return signWith(alg, key, data, so.encoding);
+    },
+    async inProcessKey(keyId) {
+      return load(keyId, opts.repo);
     },
     async publicKey(keyId, repo = opts.repo) {
       const rec = await repo.get(keyId);

@@ -38,6 +38,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /log/proof/consistency": PUBLIC,
   "GET /v/{token}": PUBLIC,
   "GET /v/l/{id}": PUBLIC,
+  "GET /v/s/{id}": PUBLIC,
   "POST /holders/me/licences/{id}/qr": ["holder"],
   "GET /counter": PUBLIC,
   "POST /counter/verify": ["counter"],
@@ -87,6 +88,7 @@ t.test("every route × every caller", async (t) => {
   const h = await build(t);
   const dept = await h.department("甲市市场监督管理局");
   const other = await h.department("乙市市场监督管理局");
+  await h.ctx.catalogue.createMatter({ code: "M-1", name: "测试事项", licenceTypes: [] }, { kind: "system", name: "test" });
   const tokens: Record<Exclude<Who, "anonymous">, string> = {
     admin: (await h.client("admin")).token,
     issuer: (await h.client("issuer", { departmentId: dept.id })).token,

@@ -125,3 +125,166 @@ t.test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async 
   const stranger = await w.h.app.inject({ url: `${copyPath}?format=pdf`, headers: bearer(w.tokens.otherConsumer) });
   t.equal(stranger.json().code, "COPY_LINK_INVALID", "another client cannot use the link");
 });
+
+t.test("after a status change the document is rendered again with a status banner", async (t) => {
+  const w = await world(t);
+  await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
+  const trust = w.h.ctx.pki.trustBundlePem();
+  const get = async (id: string) => {
+    const r = await w.h.app.inject({ url: `/licences/${id}/document`, headers: bearer(w.tokens.issuer) });
+    t.equal(r.statusCode, 200, r.statusCode === 200 ? `document of ${id}` : r.body);
+    return { pdf: r.rawPayload, sha: r.headers["x-document-sha256"] as string, status: r.headers["x-licence-status"] as string };
+  };
+  const act = async (id: string, action: string) => {
+    const r = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "测试" } });
+    t.equal(r.statusCode, 200, r.body);
+  };
+  const stampCount = async () => (w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM stamps").get() as { n: number }).n;
+
+  const lic = await issued(w, personLicence(w, 21));
+  const valid = await get(lic.identifier);
+  t.equal(valid.status, "01");
+  const validText = pdftotext(t, valid.pdf, "-raw");
+  t.notMatch(validText, /REVOKED|SUSPENDED|本证照已/, "a valid licence has no status banner");
+
+  t.test("suspended, then resumed: banner while suspended, the original document again once valid", async (t) => {
+    await act(lic.identifier, "suspend");
+    const s = await get(lic.identifier);
+    t.equal(s.status, "02");
+    t.not(s.sha, valid.sha, "a new document");
+    const text = pdftotext(t, s.pdf, "-raw");
+    for (const x of ["本证照已暂扣 / SUSPENDED", "证照状态：02 暂扣 (suspended)", "本文件不代表证照现行有效，证照的当前状态以扫描二维码核验的结果为准。", "张三丰", lic.identifier]) {
+      t.ok(text.includes(x), `pdftotext shows ${x}`);
+    }
+    await act(lic.identifier, "resume");
+    const again = await get(lic.identifier);
+    t.equal(again.status, "01");
+    t.equal(again.sha, valid.sha, "valid again: the stored valid document is served");
+  });
+
+  t.test("revoked: the document hash changes, the banner shows, the seal still validates", async (t) => {
+    const before = await stampCount();
+    await act(lic.identifier, "revoke");
+    const r = await get(lic.identifier);
+    t.equal(r.status, "07");
+    t.not(r.sha, valid.sha, "the document hash changed");
+    t.equal(await stampCount(), before + 1, "sealed once for the new status");
+    if (process.env.SIDIAN_DUMP) fs.writeFileSync(path.join(process.env.SIDIAN_DUMP, "licence-revoked.pdf"), r.pdf);
+    const text = pdftotext(t, r.pdf, "-raw");
+    for (const x of ["本证照已吊销 / REVOKED", "已吊销", "REVOKED", "证照状态：07 吊销 (revoked)", "食品经营许可证（个人）", "张三丰", lic.identifier]) t.ok(text.includes(x), `pdftotext shows ${x}`);
+    const ps = pdfsig(t, r.pdf, trust);
+    t.match(ps, /Signature is Valid/, ps);
+    t.match(ps, /Certificate is Trusted/, ps);
+    t.equal(qpdfCheck(t, r.pdf).status, 0);
+    t.same(qrOnPage(t, r.pdf), [`${w.h.ctx.config.publicUrl}/v/l/${lic.identifier}`], "the QR code (live verification) still decodes under the mark");
+
+    const again = await get(lic.identifier);
+    t.ok(again.pdf.equals(r.pdf), "the revoked document is stored and reused");
+    t.equal(await stampCount(), before + 1, "no second stamp");
+    const holder = await w.h.app.inject({ url: `/holders/me/licences/${lic.identifier}/document`, headers: bearer(await w.h.holderToken(citizenId(21))) });
+    t.equal(holder.headers["x-document-sha256"], r.sha, "the holder gets the same document with the banner");
+
+    const rows = w.h.ctx.db.reader.prepare("SELECT key, licence_status, expires_at FROM documents WHERE identifier = ? ORDER BY key").all(lic.identifier);
+    t.same(rows, [
+      { key: `licence:${lic.identifier}`, licence_status: "01", expires_at: null },
+      { key: `licence:${lic.identifier}:02`, licence_status: "02", expires_at: null },
+      { key: `licence:${lic.identifier}:07`, licence_status: "07", expires_at: null },
+    ], "each stored document records the status it was rendered for; the valid snapshot is kept");
+  });
+
+  t.test("superseded by a new version: the old version's document names the new one", async (t) => {
+    const l = await issued(w, personLicence(w, 22));
+    const first = await get(l.identifier);
+    const ch = await w.h.app.inject({ method: "POST", url: `/licences/${l.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更经营项目", fields: { scope: "散装食品销售" } } });
+    t.equal(ch.statusCode, 201, ch.body);
+    const old = await get(l.identifier);
+    t.equal(old.status, "99");
+    t.not(old.sha, first.sha);
+    const text = pdftotext(t, old.pdf, "-raw");
+    for (const x of ["本证照已变更 / SUPERSEDED", "已由新版本替代"]) t.ok(text.includes(x), `pdftotext shows ${x}`);
+    t.ok(text.replace(/\s+/g, "").includes(ch.json().identifier), "and the new version's identifier");
+    const v2 = await get(ch.json().identifier);
+    t.equal(v2.status, "01", "the new version's document is valid");
+    t.notMatch(pdftotext(t, v2.pdf, "-raw"), /SUPERSEDED/);
+  });
+
+  t.test("expired by date: rendered as expired without any stored status change", async (t) => {
+    const l = await issued(w, personLicence(w, 23, { validFrom: "2020-01-01", issueDate: "2020-01-01", validUntil: "2021-12-31" }));
+    const r = await get(l.identifier);
+    t.equal(r.status, "05");
+    const text = pdftotext(t, r.pdf, "-raw");
+    for (const x of ["本证照已失效 / EXPIRED", "有效期已于2021年12月31日届满"]) t.ok(text.includes(x), `pdftotext shows ${x}`);
+  });
+});
+
+t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link answers COPY_LINK_INVALID", async (t) => {
+  const w = await world(t);
+  await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
+  const lic = await issued(w, personLicence(w, 31));
+  const licenceDoc = await w.h.app.inject({ url: `/licences/${lic.identifier}/document`, headers: bearer(w.tokens.issuer) });
+  t.equal(licenceDoc.statusCode, 200);
+  let token = w.tokens.consumer;
+  const refresh = async () => void (token = await w.token(w.consumerId, w.consumerSecret));
+  const copyLink = async () => {
+    const q = await w.h.app.inject({
+      method: "POST", url: "/holders/licences:query", headers: bearer(token),
+      payload: { holderCode: citizenId(31), holderCodeType: "111", matterCode: w.exemptMatter, useCause: "核查经营场所" },
+    });
+    t.equal(q.statusCode, 200, q.body);
+    return new URL(q.json().items[0].copy.url).pathname;
+  };
+  const pdf = (p: string) => w.h.app.inject({ url: `${p}?format=pdf`, headers: bearer(token) });
+  const blob = (sha: string) => w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM document_blobs WHERE sha256 = ?").get(sha) as { n: number };
+  const docRow = (sha: string) => w.h.ctx.db.reader.prepare("SELECT kind, expires_at FROM documents WHERE sha256 = ?").get(sha) as { kind: string; expires_at: number } | undefined;
+
+  const oldLink = await copyLink();
+  const oldCopy = await pdf(oldLink);
+  t.equal(oldCopy.statusCode, 200, oldCopy.body);
+  const oldSha = oldCopy.headers["x-document-sha256"] as string;
+  t.equal(blob(oldSha).n, 1, "the copy is stored");
+  t.equal(docRow(oldSha)!.kind, "copy");
+  t.equal(docRow(oldSha)!.expires_at, w.h.clock.now().getTime() - (w.h.clock.now().getTime() % 1000) + 3600_000, "with its link's expiry");
+
+  w.h.clock.advance(50 * 60_000);
+  await refresh();
+  t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 0, blobs: 0 }, "nothing has expired yet");
+  const freshLink = await copyLink();
+  const freshCopy = await pdf(freshLink);
+  t.equal(freshCopy.statusCode, 200);
+  const freshSha = freshCopy.headers["x-document-sha256"] as string;
+  t.not(freshSha, oldSha);
+
+  w.h.clock.advance(15 * 60_000); // the old link (1 h) has expired, the fresh one has 45 minutes left
+  await refresh();
+  t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 1, blobs: 1 }, "one expired copy deleted");
+  t.equal(blob(oldSha).n, 0, "the expired copy's blob is gone");
+  t.equal(docRow(oldSha), undefined, "and its document row");
+  t.equal(blob(freshSha).n, 1, "the fresh copy stays");
+  t.equal(blob(licenceDoc.headers["x-document-sha256"] as string).n, 1, "licence documents are never swept");
+  t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM stamps").get() as { n: number }).n, 3, "stamp records stay");
+
+  for (const p of [`${oldLink}?format=pdf`, oldLink]) {
+    const r = await w.h.app.inject({ url: p, headers: bearer(token) });
+    t.equal(r.statusCode, 404, p);
+    t.equal(r.json().code, "COPY_LINK_INVALID", "the expired link is invalid, not re-rendered");
+  }
+  const again = await pdf(freshLink);
+  t.equal(again.headers["x-document-sha256"], freshSha, "the fresh copy is served from storage");
+  t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 0, blobs: 0 }, "a second sweep finds nothing");
+
+  // The licence is revoked while the fresh link is still valid: its copy is rendered again, with the status banner.
+  t.equal((await w.h.ctx.licences.transition(lic.identifier, "revoke", "测试", ADMIN_ACTOR)).status, "07");
+  const revokedCopy = await pdf(freshLink);
+  t.equal(revokedCopy.headers["x-licence-status"], "07");
+  const revokedSha = revokedCopy.headers["x-document-sha256"] as string;
+  t.not(revokedSha, freshSha);
+  const text = pdftotext(t, revokedCopy.rawPayload, "-raw");
+  for (const x of ["本证照已吊销 / REVOKED", "加注件（仅供下列用途使用，他用无效）"]) t.ok(text.includes(x), `the copy shows ${x}`);
+  t.match(pdfsig(t, revokedCopy.rawPayload, w.h.ctx.pki.trustBundlePem()), /Signature is Valid/);
+
+  w.h.clock.advance(60 * 60_000);
+  t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 2, blobs: 2 }, "both renderings of the fresh copy go once it has expired too");
+  t.equal(blob(freshSha).n, 0);
+  t.equal(blob(revokedSha).n, 0);
+  t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM documents WHERE kind = 'copy'").get() as { n: number }).n, 0, "no copy left");
+});

@@ -2,6 +2,7 @@
  * Issuance: the happy path (identifier, JWS, log entry, personal data at rest), every bad input class,
  * Idempotency-Key (sequential and concurrent retries), and the NDJSON bulk import.
  */
+import { createHash } from "node:crypto";
 import t from "tap";
 import { parseLicenceId } from "../../src/codes/index.js";
 import { parseCompact } from "../../src/modules/licences/index.js";
@@ -172,4 +173,25 @@ t.test("bulk import (NDJSON)", async (t) => {
   t.equal(await w.h.ctx.tlog.size(), s0 + 1200);
   const ids = new Set(res.json().results.map((x: { identifier: string }) => x.identifier));
   t.equal(ids.size, 1200, "1200 distinct identifiers");
+
+  // Chunks are signed on the seal worker while the previous chunk is stored: keys repeated across chunks, a bad
+  // line in the middle, results in input order, and licences signed there verify like any other.
+  const pLines = Array.from({ length: 1300 }, (_, i) => JSON.stringify({ ...personLicence(w, 2000 + (i % 700), { number: `P${i}` }), ...(i === 10 || i === 20 ? { idempotencyKey: `k-${i}` } : {}) }));
+  pLines[700] = pLines[10]!; // same key, same request, next chunk → replay of line 11
+  pLines[900] = JSON.stringify({ ...personLicence(w, 2000, { number: "OTHER" }), idempotencyKey: "k-20" }); // same key, other request
+  pLines[600] = "{not json";
+  const piped = (await post(pLines.join("\n"))).json();
+  t.same(piped.summary, { lines: 1300, issued: 1297, replayed: 1, failed: 2 });
+  t.same(piped.results.map((r: { line: number }) => r.line), Array.from({ length: 1300 }, (_, i) => i + 1), "results in input order");
+  t.equal(piped.results[700].replay, true);
+  t.equal(piped.results[700].identifier, piped.results[10].identifier, "a key repeated in a later chunk replays the first");
+  t.equal(piped.results[900].code, "IDEMPOTENCY_CONFLICT");
+  t.equal(piped.results[600].code, "VALIDATION_FAILED");
+  for (const line of [0, 499, 500, 1299]) {
+    const v = await w.h.app.inject({ method: "POST", url: "/verify", payload: { identifier: piped.results[line].identifier } });
+    t.equal(v.json().result, "VALID", `line ${line + 1} verifies`);
+    const rec = await w.h.ctx.licences.record(piped.results[line].identifier);
+    const jws = await w.h.ctx.licences.jwsOf(rec);
+    t.equal(rec.jwsSha256, createHash("sha256").update(jws).digest("hex"), "stored hash is the JWS's");
+  }
 });

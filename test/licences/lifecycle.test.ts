@@ -7,7 +7,8 @@ import { gunzipSync } from "node:zlib";
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
 import { TRANSITIONS, type LicenceStatus, type ManualAction } from "../../src/modules/licences/index.js";
-import { bearer, issued, personLicence, world, type World } from "./helpers.js";
+import { ADMIN_ACTOR } from "../helpers/app.js";
+import { bearer, issue, issued, personLicence, world, type World } from "./helpers.js";
 
 let n = 500;
 async function licenceIn(w: World, status: LicenceStatus): Promise<string> {
@@ -158,4 +159,100 @@ t.test("automatic expiry, online status and the status list", async (t) => {
   t.equal(after.statusCode, 200, "a new list after a change");
   t.not(after.headers.etag, etag);
   t.equal((await w.h.app.inject({ url: `/status-lists/${w.dept.id}/9` })).json().code, "STATUS_LIST_NOT_FOUND");
+});
+
+t.test("change with an Idempotency-Key: retries return the same new version", async (t) => {
+  const w = await world(t);
+  const change = (id: string, payload: object, key?: string, token = w.tokens.issuer) => w.h.app.inject({
+    method: "POST", url: `/licences/${id}/versions`, headers: { ...bearer(token), ...(key ? { "idempotency-key": key } : {}) }, payload,
+  });
+  const body = { reason: "变更经营项目", fields: { scope: "散装食品销售" } };
+
+  t.test("sequential retry, conflicts, and keys apart from issuance keys", async (t) => {
+    const l = await issued(w, personLicence(w, 710));
+    const size = await w.h.ctx.tlog.size();
+    const first = await change(l.identifier, body, "chg-0710");
+    t.equal(first.statusCode, 201, first.body);
+    t.not(first.headers["idempotent-replayed"], "true");
+    t.equal(first.json().version, "002");
+    t.equal(await w.h.ctx.tlog.size(), size + 2, "new version + supersede, logged once");
+
+    const again = await change(l.identifier, body, "chg-0710");
+    t.equal(again.statusCode, 201, "a replay has the status of the original (as POST /licences)");
+    t.equal(again.headers["idempotent-replayed"], "true");
+    t.equal(again.json().identifier, first.json().identifier, "the same new version, although 001 is now superseded");
+    t.same(again.json().data, first.json().data);
+    t.equal(await w.h.ctx.tlog.size(), size + 2, "nothing new logged");
+
+    const other = await change(l.identifier, { ...body, fields: { scope: "热食类食品制售" } }, "chg-0710");
+    t.equal(other.statusCode, 409);
+    t.equal(other.json().code, "IDEMPOTENCY_CONFLICT", "the key with another body");
+    const otherLicence = await issued(w, personLicence(w, 711));
+    const elsewhere = await change(otherLicence.identifier, body, "chg-0710");
+    t.equal(elsewhere.json().code, "IDEMPOTENCY_CONFLICT", "the key for another licence");
+    t.equal((await w.h.app.inject({ url: `/licences/${otherLicence.identifier}`, headers: bearer(w.tokens.issuer) })).json().version, "001", "which is left unchanged");
+
+    const noKey = await change(l.identifier, body);
+    t.equal(noKey.json().code, "LICENCE_TRANSITION_INVALID", "without the key a second change of 001 is refused as before");
+
+    // The same key string on POST /licences is another namespace: it issues, and the change key still replays.
+    const issuedWithKey = await issue(w, personLicence(w, 712), w.tokens.issuer, { "idempotency-key": "chg-0710" });
+    t.equal(issuedWithKey.statusCode, 201);
+    t.not(issuedWithKey.headers["idempotent-replayed"], "true", "an issuance with the change's key is not a replay");
+    t.equal(issuedWithKey.json().version, "001");
+    t.equal((await change(l.identifier, body, "chg-0710")).json().identifier, first.json().identifier);
+
+    const mate = await w.h.client("issuer", { departmentId: w.dept.id });
+    const v2 = first.json().identifier as string;
+    const byMate = await change(v2, body, "chg-0710", mate.token);
+    t.equal(byMate.statusCode, 201, "keys are per client: another client's key does not replay");
+    t.not(byMate.headers["idempotent-replayed"], "true");
+    t.equal(byMate.json().version, "003");
+
+    const rows = w.h.ctx.db.reader.prepare("SELECT client_id, identifier FROM idempotency_keys WHERE key = 'chg-0710' ORDER BY client_id").all() as Array<{ client_id: string; identifier: string }>;
+    t.equal(rows.length, 3, "issuance key, and one change key per client");
+    t.ok(rows.some((r) => r.client_id.startsWith("versions/") && r.identifier === v2), "the change key is stored under its own scope");
+  });
+
+  t.test("8 concurrent retries create exactly one new version", async (t) => {
+    const l = await issued(w, personLicence(w, 720));
+    const size = await w.h.ctx.tlog.size();
+    const rs = await Promise.all(Array.from({ length: 8 }, () => change(l.identifier, body, "chg-0720")));
+    t.same(rs.map((r) => r.statusCode), Array(8).fill(201), rs.map((r) => r.statusCode === 201 ? "" : r.body).join(" "));
+    t.equal(new Set(rs.map((r) => r.json().identifier)).size, 1, "all get the same new version");
+    t.equal(rs.filter((r) => r.headers["idempotent-replayed"] !== "true").length, 1, "exactly one is the original");
+    const lineage = l.identifier.split(".").slice(5, 8).join(".");
+    const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?").get(lineage) as { n: number };
+    t.equal(n.n, 2, "001 and one 002 stored");
+    t.equal(await w.h.ctx.tlog.size(), size + 2, "one issue + one supersede entry");
+    const hist = await w.h.app.inject({ url: `/licences/${l.identifier}/history`, headers: bearer(w.tokens.issuer) });
+    t.same(hist.json().versions.map((v: { version: string; status: string }) => [v.version, v.status]), [["001", "99"], ["002", "01"]]);
+    t.equal(hist.json().versions[0].events.length, 1, "one supersede event");
+  });
+
+  t.test("retries that all pass the pre-check before the first commits: the write transaction decides", async (t) => {
+    // Simulates the race deterministically: the read-side lookup sees no key, so every attempt signs a new version
+    // and only the check inside the write transaction can keep the 2nd..8th from being stored.
+    const reads = w.h.ctx.uow.read.licences;
+    const original = reads.idempotency;
+    reads.idempotency = async () => undefined;
+    t.teardown(() => void (reads.idempotency = original));
+    const l = await issued(w, personLicence(w, 725));
+    const size = await w.h.ctx.tlog.size();
+    const rs = await Promise.all(Array.from({ length: 8 }, () => w.h.ctx.licences.change(l.identifier, body, ADMIN_ACTOR, { key: "chg-0725", scope: "svc" })));
+    reads.idempotency = original;
+    t.equal(new Set(rs.map((r) => r.licence.identifier)).size, 1, "all get the same new version");
+    t.equal(rs.filter((r) => !r.replay).length, 1, "exactly one is the original");
+    t.equal(await w.h.ctx.tlog.size(), size + 2, "one issue + one supersede entry");
+    const lineage = l.identifier.split(".").slice(5, 8).join(".");
+    t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?").get(lineage) as { n: number }).n, 2);
+    await t.rejects(w.h.ctx.licences.change(l.identifier, { ...body, reason: "另一个理由" }, ADMIN_ACTOR, { key: "chg-0725", scope: "svc" }), { code: "IDEMPOTENCY_CONFLICT" });
+  });
+
+  t.test("concurrent retries with different bodies: one wins, the others conflict", async (t) => {
+    const l = await issued(w, personLicence(w, 730));
+    const rs = await Promise.all(Array.from({ length: 4 }, (_, i) => change(l.identifier, { ...body, number: `JY-730-${i}` }, "chg-0730")));
+    t.equal(rs.filter((r) => r.statusCode === 201).length, 1, "one new version");
+    t.same(rs.filter((r) => r.statusCode !== 201).map((r) => r.json().code), Array(3).fill("IDEMPOTENCY_CONFLICT"));
+  });
 });

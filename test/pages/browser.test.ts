@@ -45,7 +45,8 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.goto(base + livePath(q.url));
     t.equal(await verdictOf(), "VALID", "valid token");
     t.equal((await page.textContent("h1"))?.trim(), "有效");
-    t.ok(await page.isVisible(".seal svg"), "the seal picture is shown");
+    t.ok(await page.isVisible(".seal img"), "the seal picture is shown");
+    t.ok(await page.$eval(".seal img", (img) => { const i = img as unknown as { complete: boolean; naturalWidth: number }; return i.complete && i.naturalWidth > 0; }), "and it loaded under the page's CSP");
     t.notMatch(await page.content(), citizenId(n), "no full ID number in the page");
     await page.screenshot({ path: path.join(ART, "verify-valid.png"), fullPage: true });
     await page.click("text=English");

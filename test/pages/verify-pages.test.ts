@@ -55,7 +55,16 @@ t.test("live QR and verification pages", async (t) => {
     t.notMatch(r.body, citizenId(n), "the full ID number is not shown");
     t.notMatch(r.body, "张三丰", "the full name is not shown");
     t.match(r.body, "张**", "masked name");
-    t.match(r.body, "<svg", "the seal picture is drawn");
+    const seal = /<div class="seal"><img src="(\/v\/s\/[^"]+)" alt="[^"]+印章"/.exec(r.body);
+    t.ok(seal, "the seal picture is shown, with a text alternative");
+    const pic = await h.app.inject({ url: seal![1]! });
+    t.equal(pic.statusCode, 200, "the seal picture is public");
+    t.match(pic.headers["content-type"], /image\/svg\+xml/);
+    t.match(pic.headers["cache-control"], /immutable/, "and cached by the browser");
+    t.match(pic.body, "<svg");
+    const other = await h.app.inject({ url: "/v/s/NO-SUCH-SEAL" });
+    t.equal(other.statusCode, 404, "only official seals' pictures are served");
+    t.equal(other.json().code, "SEAL_NOT_FOUND");
     t.notMatch(r.body, /<script/i, "no JavaScript");
     t.match(r.headers["content-security-policy"], /default-src 'none'/);
     t.ok(Buffer.byteLength(r.body) < 100_000, `page weight ${Buffer.byteLength(r.body)} bytes`);

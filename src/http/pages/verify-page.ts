@@ -57,7 +57,7 @@ main{max-width:34rem;margin:0 auto;padding:1rem}
 .ok{background:#1d6b33}.warn{background:#8a5a00}.bad{background:#a1161b}
 .card{background:#fff;border-radius:.75rem;padding:1rem 1.25rem;margin-top:1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0}dt{color:#555}dd{margin:0;word-break:break-all}
-.seal{display:flex;justify-content:center;margin-top:.5rem}.seal svg{width:9rem;height:9rem}
+.seal{display:flex;justify-content:center;margin-top:.5rem}.seal img{width:9rem;height:9rem}
 details{margin-top:1rem}summary{cursor:pointer;font-weight:600}
 ul.checks{list-style:none;padding:0;margin:.5rem 0 0}ul.checks li{padding:.35rem 0;border-top:1px solid #eee}
 .PASSED::before{content:"✓ ";color:#1d6b33}.FAILED::before{content:"✗ ";color:#a1161b}.INDETERMINATE::before{content:"? ";color:#8a5a00}
@@ -110,7 +110,11 @@ export function checkRows(o: PageOutcome, lang: Lang): Array<{ name: string; sta
   return out;
 }
 
-export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; sealSvg?: string | null; selfPath: string }): string {
+/**
+ * `sealUrl`: the issuing department's official seal picture (an SVG the browser caches: it never changes for a
+ * seal id), referenced rather than inlined so every scan does not resend ~20 KB.
+ */
+export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; sealUrl?: string | null; selfPath: string }): string {
   const L = LABELS[opts.lang];
   const h = headline(o);
   const v: Verdict | undefined = o.verdict;
@@ -125,7 +129,7 @@ export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; 
 <body><main>
 <section class="verdict ${h.tone}" role="status" aria-live="polite" data-verdict="${h.code}"><span class="sym" aria-hidden="true">${sym}</span><div><h1>${esc(title)}</h1><p>${esc(L.title)}${h.note ? ` — ${esc(opts.lang === "zh" ? h.note.zh : h.note.en)}` : ""}</p></div></section>
 <section class="card">${lic ? "" : `<p>${esc(L.none)}</p>`}<dl>${rows.map(([k, val]) => `<dt>${esc(k)}</dt><dd>${esc(val)}</dd>`).join("")}</dl>
-${opts.sealSvg ? `<div class="seal" aria-hidden="true">${opts.sealSvg}</div>` : ""}
+${opts.sealUrl ? `<div class="seal"><img src="${esc(opts.sealUrl)}" alt="${esc(opts.lang === "zh" ? `${lic?.issuer.name ?? ""}印章` : `Seal of ${lic?.issuer.name ?? "the issuer"}`)}" width="144" height="144"></div>` : ""}
 <details><summary>${esc(L.details)}</summary><ul class="checks">${checkRows(o, opts.lang).map((c) => `<li class="${esc(c.status)}">${esc(c.name)}: ${esc(c.detail)}</li>`).join("")}</ul>
 ${v?.evidence ? `<p>${esc(L.log)}: ${esc(v.evidence.logIndex)} / ${esc(v.evidence.treeSize)}</p>` : ""}</details></section>
 <footer><span>四电 Sidian</span><a href="${esc(opts.selfPath)}?lang=${other}" hreflang="${other}">${esc(L.toggle)}</a></footer>

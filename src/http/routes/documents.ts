@@ -12,7 +12,7 @@ import { LicenceId } from "./licences.js";
 
 const IdParam = Type.Object({ id: LicenceId });
 const SEC = [{ bearer: [] }];
-const PDF = Type.String({ description: "application/pdf: one A4 page, PAdES B-T sealed with the issuing department's official seal" });
+const PDF = Type.String({ description: "application/pdf: one A4 page, PAdES B-T sealed with the issuing department's official seal; a licence that is not valid (x-licence-status ≠ 01) carries a status banner (e.g. 已吊销 / REVOKED)" });
 
 /** Sends a sealed document: personal data, so never cached by intermediaries. */
 export function sendDocument(reply: FastifyReply, d: LicenceDocument, filename: string) {
@@ -20,6 +20,7 @@ export function sendDocument(reply: FastifyReply, d: LicenceDocument, filename: 
     .header("cache-control", "private, no-store")
     .header("etag", `"${d.sha256}"`)
     .header("x-document-sha256", d.sha256)
+    .header("x-licence-status", d.status)
     .header("content-disposition", `inline; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`)
     .send(d.pdf);
 }

@@ -4,7 +4,7 @@
  *   POST /licences:batch               bulk import, NDJSON (one licence per line), per-line results
  *   GET  /licences, /licences/:id, /licences/:id/history
  *   POST /licences/:id/status          suspend | resume | cancel | deregister | revoke (with reason)
- *   POST /licences/:id/versions        change: a new version superseding the current one
+ *   POST /licences/:id/versions        change: a new version superseding the current one (Idempotency-Key too)
  *   GET  /licences/:id/status          online status (public, no personal data)
  *   GET  /status-lists/:departmentId/:list   signed status list (W3C Bitstring Status List style; ETag)
  */
@@ -13,7 +13,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { AppError } from "../../errors.js";
 import type { Actor } from "../../modules/kernel.js";
-import { MAX_BATCH_LINES, type IssueInput, type IssuerContext, type LicenceService, type LicenceView } from "../../modules/licences/index.js";
+import { MAX_BATCH_LINES, type ChangePatch, type IssueInput, type IssuerContext, type LicenceService, type LicenceView } from "../../modules/licences/index.js";
 import { problems } from "../schemas.js";
 import { TypeCode } from "./catalogue.js";
 
@@ -198,11 +198,18 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
     return licenceOut(await lic.transition(req.params.id, req.body.action, req.body.reason ?? null, req.actor));
   });
 
-  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof ChangeBody> }>("/licences/:id/versions", {
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof ChangeBody>; Headers: Static<typeof IssueHeaders> }>("/licences/:id/versions", {
     config: { auth: MANAGE },
-    schema: { tags: ["licences"], summary: "Change (变更): issue the next version; the current one is kept, marked superseded", security: SEC,
-      params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
-  }, async (req, reply) => reply.code(201).send(licenceOut(await lic.change(req.params.id, req.body as Parameters<LicenceService["change"]>[1], req.actor))));
+    schema: { tags: ["licences"], summary: "Change (变更): issue the next version; the current one is kept, marked superseded (Idempotency-Key header makes retries safe)", security: SEC,
+      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+  }, async (req, reply) => {
+    const key = req.headers["idempotency-key"];
+    const scope = req.actor.kind === "client" ? req.actor.clientId : null;
+    if (key && !scope) throw new AppError("FORBIDDEN_ROLE");
+    const r = await lic.change(req.params.id, req.body as ChangePatch, req.actor, key && scope ? { key, scope } : undefined);
+    if (r.replay) reply.header("idempotent-replayed", "true");
+    return reply.code(201).send(licenceOut(r.licence));
+  });
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/status", {
     config: { auth: "public", rateLimit },

@@ -2,6 +2,7 @@
  * What a person sees when scanning: the verification pages and the holder's live QR.
  *   GET  /v/:token   (and /V/:token: live QR URLs are upper-case for QR alphanumeric mode)   public, rate limited
  *   GET  /v/l/:id    static QR printed on a licence (the identifier)                          public, rate limited
+ *   GET  /v/s/:id    an official seal's picture (SVG) as shown on those pages                  public, cached
  *   POST /holders/me/licences/:id/qr   the holder mints a live QR (JSON, or ?format=svg|png)    holder
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -9,6 +10,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import type { PageOutcome } from "../../modules/qr/index.js";
 import { renderVerifyPage, type Lang } from "../pages/verify-page.js";
+import { AppError } from "../../errors.js";
 import { problems } from "../schemas.js";
 
 const TokenParam = Type.Object({ token: Type.String({ minLength: 1, maxLength: 400 }) });
@@ -20,11 +22,11 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   const { ctx } = opts;
   const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
 
-  // The issuing department's current official seal picture (SealService.officialSeal), cached for a minute per department.
-  const seals = new Map<string, { svg: string | null; at: number }>();
+  // The issuing department's current official seal (SealService.officialSeal), looked up once a minute per department.
+  const seals = new Map<string, { id: string | null; at: number }>();
   /** Licence → issuing department never changes: remembered so a page does not read the licence twice. */
   const departmentOf = new Map<string, string>();
-  async function sealSvgFor(identifier: string | undefined): Promise<string | null> {
+  async function sealUrlFor(identifier: string | undefined): Promise<string | null> {
     if (!identifier) return null;
     let departmentId = departmentOf.get(identifier);
     if (!departmentId) {
@@ -36,13 +38,36 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
     }
     const now = Date.now();
     const hit = seals.get(departmentId);
-    if (hit && now - hit.at < 60_000) return hit.svg;
-    const seal = await ctx.seals.officialSeal(departmentId);
-    const svg = seal ? await ctx.seals.svg(seal.id) : null;
-    if (seals.size > 1000) seals.clear();
-    seals.set(departmentId, { svg, at: now });
-    return svg;
+    let id: string | null;
+    if (hit && now - hit.at < 60_000) id = hit.id;
+    else {
+      id = (await ctx.seals.officialSeal(departmentId))?.id ?? null;
+      if (seals.size > 1000) seals.clear();
+      seals.set(departmentId, { id, at: now });
+    }
+    return id ? `/v/s/${encodeURIComponent(id)}` : null;
   }
+
+  // Only what a verification page shows: a department's current official seal, not any seal by id.
+  const pictures = new Map<string, string>();
+  app.get<{ Params: Static<typeof IdParam> }>("/v/s/:id", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pages"], summary: "The picture (SVG) of a department's current official seal, as shown on the verification pages", params: IdParam,
+      response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, ...problems(404) } },
+  }, async (req, reply) => {
+    const id = req.params.id;
+    let svg = pictures.get(id);
+    if (svg === undefined) {
+      const seal = await ctx.seals.get(id).catch(() => null);
+      const official = seal?.departmentId ? await ctx.seals.officialSeal(seal.departmentId) : null;
+      if (!seal || official?.id !== seal.id) throw new AppError("SEAL_NOT_FOUND");
+      svg = await ctx.seals.svg(id);
+      if (pictures.size > 1000) pictures.clear();
+      pictures.set(id, svg);
+    }
+    // A seal's picture never changes; whether it is still the official one is for the page that shows it.
+    return reply.header("cache-control", "public, max-age=86400, immutable").type("image/svg+xml").send(svg);
+  });
 
   async function send(req: FastifyRequest, reply: FastifyReply, o: PageOutcome, lang: Lang | undefined) {
     const identifier = o.kind === "static" ? o.verdict.licence?.identifier : o.verdict?.licence?.identifier;
@@ -50,7 +75,7 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
       // Chinese first, whatever the browser's language; English with ?lang=en (the page's toggle).
       lang: lang ?? "zh",
       now: ctx.clock.now(),
-      sealSvg: await sealSvgFor(identifier),
+      sealUrl: await sealUrlFor(identifier),
       selfPath: req.url.split("?")[0]!,
     });
     return reply

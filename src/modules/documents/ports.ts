@@ -12,12 +12,21 @@ export interface DocumentRecord {
   sha256: string;
   stampId: string;
   createdAt: Date;
+  /** The licence's effective status the document was rendered for (null: recorded before this existed; rendered as valid). */
+  licenceStatus: string | null;
+  /** Copies: when the copy link expires (the sweep deletes the copy after it); null for licence documents. */
+  expiresAt: Date | null;
 }
 
 export interface DocumentRepo {
   byKey(key: string): Promise<(DocumentRecord & { bytes: Buffer }) | undefined>;
   /** Stores the bytes (once per SHA-256) and the record; false when the key was already taken. */
   insert(rec: DocumentRecord, bytes: Buffer): Promise<boolean>;
+  /**
+   * Deletes up to `limit` copies whose `expiresAt` ≤ `now`, and the blobs no remaining document refers to.
+   * Returns how many document rows and blobs were deleted.
+   */
+  deleteExpiredCopies(now: Date, limit: number): Promise<{ documents: number; blobs: number }>;
 }
 
 export interface DocumentRepos {

@@ -7,6 +7,12 @@
  * record and its log entry, and reused: a second request for the same licence (or copy link) returns the stored
  * bytes without rendering or stamping again. Without an active official seal there is no document
  * (LICENCE_SEAL_MISSING), never an unsealed one.
+ *
+ * A stored document is a snapshot for one licence status: it records the effective status it was rendered for,
+ * and once the licence is no longer valid (suspended, cancelled, deregistered, expired, revoked, superseded) the
+ * next request renders, seals and stores a new one with a status banner and a diagonal status mark ("已吊销
+ * REVOKED"). Printed copies of the earlier document stay verifiable: their QR code verifies the licence live.
+ * Stored 加注件 PDFs are deleted by `sweepExpiredCopies` once their link has expired.
  */
 import crypto from "node:crypto";
 import { AppError } from "../../errors.js";
@@ -14,7 +20,7 @@ import { renderLicenceSheet, type LicenceSheet, type SheetRow } from "../../pdf/
 import type { CatalogueService } from "../catalogue/index.js";
 import type { Actor, Clock, TxHooks, UnitOfWork } from "../kernel.js";
 import type { AccessService } from "../access/index.js";
-import type { LicencePayload, LicenceService, LicenceView } from "../licences/index.js";
+import { STATUS_TEXT, type LicencePayload, type LicenceService, type LicenceStatus, type LicenceView } from "../licences/index.js";
 import { qrMatrix } from "../qr/render.js";
 import type { Seal, SealRepos, SealService } from "../seals/index.js";
 import type { DocumentKind, DocumentRepos } from "./ports.js";
@@ -33,9 +39,24 @@ export interface LicenceDocument {
   pdf: Buffer;
   sha256: string;
   identifier: string;
+  /** The licence's effective status the document was rendered for (a banner says so when it is not 01). */
+  status: LicenceStatus;
   /** True when the stored bytes were reused. */
   stored: boolean;
 }
+
+/** Banner heading and diagonal mark for a licence that is no longer valid. */
+export const STATUS_BANNER: Record<Exclude<LicenceStatus, "01">, { zh: string; en: string }> = {
+  "02": { zh: "已暂扣", en: "SUSPENDED" },
+  "03": { zh: "已撤销", en: "CANCELLED" },
+  "04": { zh: "已注销", en: "DEREGISTERED" },
+  "05": { zh: "已失效", en: "EXPIRED" },
+  "07": { zh: "已吊销", en: "REVOKED" },
+  "99": { zh: "已变更", en: "SUPERSEDED" },
+};
+
+/** How many expired copies one sweep deletes at most (the next sweep takes the rest). */
+const SWEEP_LIMIT = 1000;
 
 /** Labels of the holder code by code type (GB/T 36903). */
 const HOLDER_CODE_LABEL: Record<string, string> = {
@@ -65,7 +86,18 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
   const publicUrl = deps.publicUrl.replace(/\/+$/, "");
   const inflight = new Map<string, Promise<LicenceDocument>>();
 
-  async function sheet(data: LicencePayload, annotation?: LicenceSheet["annotation"]): Promise<LicenceSheet> {
+  /** The status banner of a licence that is not valid now; undefined for a valid one. */
+  function statusBanner(lic: LicenceView): LicenceSheet["status"] {
+    if (lic.status === "01") return undefined;
+    const b = STATUS_BANNER[lic.status];
+    const lines = [`证照状态：${lic.status} ${STATUS_TEXT[lic.status]}`];
+    if (lic.status === "99" && lic.supersededBy) lines.push(`已由新版本替代：${lic.supersededBy}`);
+    if (lic.status === "05" && lic.validUntil) lines.push(`有效期已于${cnDate(lic.validUntil)}届满。`);
+    lines.push("本文件不代表证照现行有效，证照的当前状态以扫描二维码核验的结果为准。");
+    return { heading: `本证照${b.zh} / ${b.en}`, lines, mark: `${b.zh} ${b.en}` };
+  }
+
+  async function sheet(data: LicencePayload, annotation?: LicenceSheet["annotation"], status?: LicenceSheet["status"]): Promise<LicenceSheet> {
     const type = await deps.catalogue.getType(data.typeCode);
     const rows: SheetRow[] = [
       { label: "证照编号", value: data.number },
@@ -88,8 +120,12 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
       title: data.name, rows, issuer: data.issuer.name, issueDate: cnDate(data.issueDate), identifier: data.id,
       qr: { size: m.size, modules: m.modules, text: url }, createdAt: clock.now(),
       ...(annotation ? { annotation } : {}),
+      ...(status ? { status } : {}),
     };
   }
+
+  /** `licence:<id>` while valid (as before statuses were recorded), `licence:<id>:<status>` otherwise. */
+  const licenceKey = (lic: LicenceView) => `licence:${lic.identifier}${lic.status === "01" ? "" : `:${lic.status}`}`;
 
   /** The department's official seal that may stamp now (see SealService.officialSeal), or LICENCE_SEAL_MISSING. */
   async function officialSeal(departmentId: string): Promise<Seal> {
@@ -98,23 +134,30 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     return seal;
   }
 
-  /** Stored document for `key`, or render + seal + store it (once per key in this process). */
-  function obtain(key: string, kind: DocumentKind, lic: LicenceView, actor: Actor, annotation?: LicenceSheet["annotation"]): Promise<LicenceDocument> {
+  /**
+   * Stored document for `key`, or render + seal + store it (once per key in this process). Every key names the
+   * licence's effective status (see licenceKey), so a status change after the first rendering gives a new
+   * document with the status banner instead of the stored one that shows the licence as valid.
+   */
+  function obtain(key: string, kind: DocumentKind, lic: LicenceView, actor: Actor, annotation?: LicenceSheet["annotation"], expiresAt?: Date): Promise<LicenceDocument> {
     let p = inflight.get(key);
     if (!p) {
       p = (async (): Promise<LicenceDocument> => {
         const hit = await uow.read.documents.byKey(key);
-        if (hit) return { pdf: hit.bytes, sha256: hit.sha256, identifier: hit.identifier, stored: true };
+        // Rows from before the status was recorded were rendered without a banner, i.e. as valid.
+        if (hit && (hit.licenceStatus ?? "01") === lic.status) return { pdf: hit.bytes, sha256: hit.sha256, identifier: hit.identifier, status: lic.status, stored: true };
         const seal = await officialSeal(lic.departmentId);
-        const rendered = await renderLicenceSheet(await sheet(lic.data, annotation));
+        const rendered = await renderLicenceSheet(await sheet(lic.data, annotation, statusBanner(lic)));
         let sha256 = "";
         const { pdf } = await deps.seals.stamp(seal.id, {
           pdf: rendered.pdf, placement: rendered.seal, reason: kind === "copy" ? "加注件" : "电子证照", location: lic.data.issuer.name,
         }, actor, undefined, async (repos, _tx, r) => {
           sha256 = crypto.createHash("sha256").update(r.pdf).digest("hex");
-          await repos.documents.insert({ key, kind, identifier: lic.identifier, sha256, stampId: r.record.id, createdAt: clock.now() }, r.pdf);
+          await repos.documents.insert({
+            key, kind, identifier: lic.identifier, sha256, stampId: r.record.id, createdAt: clock.now(), licenceStatus: lic.status, expiresAt: expiresAt ?? null,
+          }, r.pdf);
         });
-        return { pdf, sha256, identifier: lic.identifier, stored: false };
+        return { pdf, sha256, identifier: lic.identifier, status: lic.status, stored: false };
       })().finally(() => inflight.delete(key));
       inflight.set(key, p);
     }
@@ -124,7 +167,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
   /** The sealed licence PDF, for the issuing department's issuers and administrators (FORBIDDEN_DEPARTMENT otherwise). */
   async function licenceDocument(identifier: string, actor: Actor): Promise<LicenceDocument> {
     const lic = await deps.licences.get(identifier, actor);
-    return obtain(`licence:${lic.identifier}`, "licence", lic, actor);
+    return obtain(licenceKey(lic), "licence", lic, actor);
   }
 
   /** The sealed licence PDF for its holder; another holder's licence is LICENCE_NOT_FOUND (no existence oracle). */
@@ -133,7 +176,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     const rec = await deps.licences.record(identifier);
     if (rec.holderHash !== actor.subjectHash) throw new AppError("LICENCE_NOT_FOUND");
     const lic = await deps.licences.view(rec);
-    return obtain(`licence:${lic.identifier}`, "licence", lic, actor);
+    return obtain(licenceKey(lic), "licence", lic, actor);
   }
 
   /** The 加注件 as a sealed PDF: the licence with the use annotation as a banner and a tiled watermark. */
@@ -154,10 +197,21 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
       ],
       watermark: `仅供${consumer}办理${a.matter.name}使用  ${cnDateTime(a.validUntil)}前有效`,
     };
-    return obtain(`copy:${a.accessId}:${lic.identifier}:${a.validUntil}`, "copy", lic, actor, annotation);
+    const key = `copy:${a.accessId}:${lic.identifier}:${a.validUntil}${lic.status === "01" ? "" : `:${lic.status}`}`;
+    return obtain(key, "copy", lic, actor, annotation, new Date(a.validUntil));
   }
 
-  return { licenceDocument, holderDocument, copyDocument };
+  /**
+   * Deletes the stored 加注件 PDFs whose link has expired (their links only answer COPY_LINK_INVALID now), with
+   * their blobs. The stamp records and log entries stay. Run periodically (context.ts) and by tests.
+   */
+  async function sweepExpiredCopies(limit = SWEEP_LIMIT): Promise<{ documents: number; blobs: number }> {
+    const now = clock.now();
+    // Not a trust event (nothing is logged): no fsync of its own.
+    return uow.write((repos) => repos.documents.deleteExpiredCopies(now, limit), { relaxed: true });
+  }
+
+  return { licenceDocument, holderDocument, copyDocument, sweepExpiredCopies };
 }
 
 export type DocumentService = ReturnType<typeof createDocumentService>;

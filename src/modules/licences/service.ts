@@ -9,6 +9,7 @@ import { gzipSync } from "node:zlib";
 import { canonicalJson } from "../../crypto/canonical.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
+import type { SealWorker } from "../../crypto/seal-worker.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
@@ -34,6 +35,8 @@ export const STATUS_MESSAGES = [
 ];
 const SERIAL_BLOCK = 256;
 const CHUNK = 500;
+/** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
+const WORKER_MIN = 8;
 export const MAX_BATCH_LINES = 10_000;
 
 /** The transparency-log port as licences use it (TlogEvent: may carry the holder's keyed hash). */
@@ -53,6 +56,8 @@ export interface LicencesDeps<R extends LicenceRepos> {
   log?: Logger;
   /** Seconds a signed status list is served from memory before it is rebuilt (default 60). */
   statusListCacheSeconds?: number;
+  /** Signs and encrypts bulk issuance on a second core (optional: without it, everything runs on this thread). */
+  sealWorker?: SealWorker;
 }
 
 export interface HolderInput {
@@ -135,6 +140,19 @@ export const TRANSITIONS: Record<"suspend" | "resume" | "cancel" | "deregister" 
 export type ManualAction = keyof typeof TRANSITIONS;
 /** A change (new version) is allowed only from a valid licence. */
 export const CHANGE_FROM: readonly LicenceStatus[] = ["01"];
+/** Idempotency keys of changes are stored under this prefix + the client id ('/' is in no issuance scope). */
+export const CHANGE_IDEMPOTENCY_PREFIX = "versions/";
+
+/** What a change (new version) may set; everything else is carried over from the current version. */
+export interface ChangePatch {
+  number?: string;
+  holderName?: string;
+  fields?: Record<string, FieldValue>;
+  issueDate?: string;
+  validFrom?: string;
+  validUntil?: string | null;
+  reason: string;
+}
 
 /** Status with automatic expiry applied: a valid or suspended licence past its validity end is expired (05). */
 export function effectiveStatus(rec: { status: LicenceStatus; validUntil: string | null }, today: string): LicenceStatus {
@@ -293,7 +311,20 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     };
   }
 
-  async function build(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Built> {
+  interface Draft {
+    p: Prepared;
+    ic: IssuerContext;
+    id: string;
+    lineage: string;
+    version: string;
+    json: string;
+    statusIdx: number;
+    now: Date;
+    prev?: { rec: LicenceRecord; version: string };
+  }
+
+  /** The signed payload of a new licence (or of a new version of `prev`), as JSON. */
+  async function draft(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Draft> {
     const dept = await department(ic.departmentId);
     const serial = prev ? prev.rec.lineage.split(".")[2]! : formatSerial(serialN);
     const version = prev ? prev.version : "001";
@@ -307,92 +338,68 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       status: { list: listUrl(ic.departmentId, Math.floor(statusIdx / LIST_SIZE)), index: statusIdx % LIST_SIZE, size: STATUS_BITS, purpose: "message" },
       signedAt: now.toISOString(),
     };
-    const json = JSON.stringify(payload);
-    const signed = await signer.signCompact(ic.departmentId, TYP_LICENCE, b64u(json));
-    const jwsSha256 = sha256Hex(signed.jws);
+    return { p, ic, id, lineage: `${p.type.code}.${dept.uscc}.${serial}`, version, json: JSON.stringify(payload), statusIdx, now, ...(prev ? { prev } : {}) };
+  }
+
+  /** The stored record and the log event of a signed draft. */
+  function finish(d: Draft, sealed: { signatureB64: string; jwsSha256: string; enc: string; certSerial: string }): Built {
+    const { p, ic, id, version, statusIdx, now, prev } = d;
     const rec: LicenceRecord = {
-      identifier: id, lineage: `${p.type.code}.${dept.uscc}.${serial}`, version, typeCode: p.type.code, departmentId: ic.departmentId,
-      holderHash: p.holderHash, holderCodeType: p.input.holder.codeType, payloadEnc: pii.encrypt(json, `licence:${id}`),
-      signature: signed.signatureB64, certSerial: signed.cert.serial, jwsSha256, validFrom: p.validFrom, validUntil: p.validUntil,
+      identifier: id, lineage: d.lineage, version, typeCode: p.type.code, departmentId: ic.departmentId,
+      holderHash: p.holderHash, holderCodeType: p.input.holder.codeType, payloadEnc: sealed.enc,
+      signature: sealed.signatureB64, certSerial: sealed.certSerial, jwsSha256: sealed.jwsSha256, validFrom: p.validFrom, validUntil: p.validUntil,
       status: "01", statusAt: now, statusIndex: statusIdx, supersedes: prev ? prev.rec.identifier : null, supersededBy: null,
       logIndex: -1, createdAt: now,
     };
     const event: TlogEvent = {
       type: TLOG_EVENTS.licenceIssued, subject: `licence:${id}`, actor: actorLabel(ic.actor), holder: p.holderHash,
       data: {
-        id, typeCode: p.type.code, version, departmentId: ic.departmentId, certSerial: signed.cert.serial, jwsSha256,
+        id, typeCode: p.type.code, version, departmentId: ic.departmentId, certSerial: sealed.certSerial, jwsSha256: sealed.jwsSha256,
         statusIndex: statusIdx, ...(prev ? { supersedes: prev.rec.identifier } : {}),
       },
     };
     return { p, rec, event };
   }
 
-  /**
-   * Issues a batch (1 to MAX_BATCH_LINES); returns one result per input, in order. Each licence is all or nothing
-   * (row + log entry in one transaction); chunks of CHUNK share a transaction. Idempotency keys are honoured.
-   */
-  async function issueBatch(inputs: ReadonlyArray<IssueInput | { error: AppError }>, ic: IssuerContext, onProgress?: (done: number) => void): Promise<BatchResult[]> {
-    if (inputs.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", undefined, { details: { maxLines: MAX_BATCH_LINES } });
-    const results: BatchResult[] = new Array(inputs.length);
-    const fail = (line: number, e: unknown) => {
-      const a = appErr(e);
-      if (a.code === "INTERNAL") deps.log?.error({ err: e }, "licence issuance failed");
-      results[line] = { line: line + 1, ok: false, code: a.code, message: a.message, ...(a.details ? { details: a.details } : {}) };
-    };
-    for (let start = 0; start < inputs.length; start += CHUNK) {
-      const end = Math.min(inputs.length, start + CHUNK);
-      const t = today();
-      const prepared: Prepared[] = [];
-      const seenKeys = new Map<string, Prepared>();
-      const dupes: Array<{ line: number; key: string; hash: string }> = [];
-      for (let i = start; i < end; i++) {
-        const item = inputs[i]!;
-        if ("error" in item) {
-          fail(i, item.error);
-          continue;
-        }
-        try {
-          const p = await prepare(i, item, ic, t);
-          const key = item.idempotencyKey;
-          if (key !== undefined) {
-            const first = seenKeys.get(key);
-            if (first) {
-              dupes.push({ line: i, key, hash: p.requestHash });
-              continue;
-            }
-            const prior = await uow.read.licences.idempotency(ic.idempotencyScope, key);
-            if (prior) {
-              if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
-              results[i] = { line: i + 1, ok: true, identifier: prior.identifier, replay: true };
-              continue;
-            }
-            seenKeys.set(key, p);
-          }
-          prepared.push(p);
-        } catch (e) {
-          fail(i, e);
-        }
-      }
-      if (prepared.length > 0) {
-        try {
-          await issuePrepared(prepared, results);
-        } catch (e) {
-          for (const p of prepared) fail(p.line, e);
-        }
-      }
-      for (const d of dupes) {
-        const prior = await uow.read.licences.idempotency(ic.idempotencyScope, d.key);
-        if (!prior) fail(d.line, results[seenKeys.get(d.key)!.line]?.ok === false ? new AppError("CONFLICT", "The first line with this Idempotency-Key failed.") : new AppError("INTERNAL"));
-        else if (prior.requestHash !== d.hash) fail(d.line, new AppError("IDEMPOTENCY_CONFLICT"));
-        else results[d.line] = { line: d.line + 1, ok: true, identifier: prior.identifier, replay: true };
-      }
-      onProgress?.(end);
-    }
-    return results;
+  /** Signs and encrypts one draft on this thread. */
+  async function sealHere(d: Draft): Promise<Built> {
+    const signed = await signer.signCompact(d.ic.departmentId, TYP_LICENCE, b64u(d.json));
+    return finish(d, { signatureB64: signed.signatureB64, jwsSha256: sha256Hex(signed.jws), enc: pii.encrypt(d.json, `licence:${d.id}`), certSerial: signed.cert.serial });
   }
 
-  /** Reserves numbers, signs and stores prepared licences (possibly of several issuers) in one write transaction. */
-  async function issuePrepared(prepared: Prepared[], results: BatchResult[]): Promise<void> {
+  async function build(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Built> {
+    return sealHere(await draft(p, ic, serialN, statusIdx, now, prev));
+  }
+
+  /**
+   * Signs and encrypts drafts: on the seal worker (a second core) when there is one, the group is big enough to be
+   * worth a message, and the department's key can sign in this process; otherwise here, one by one.
+   */
+  async function sealMany(drafts: Draft[]): Promise<Built[]> {
+    const worker = deps.sealWorker;
+    if (!worker || drafts.length < WORKER_MIN) return Promise.all(drafts.map(sealHere));
+    const byDept = new Map<string, number[]>();
+    drafts.forEach((d, i) => {
+      const g = byDept.get(d.ic.departmentId);
+      if (g) g.push(i);
+      else byDept.set(d.ic.departmentId, [i]);
+    });
+    const out: Built[] = new Array(drafts.length);
+    await Promise.all([...byDept].map(async ([deptId, idx]) => {
+      // A key retired since it was cached: sealHere looks the certificate up again.
+      const k = await signer.inProcessKey(deptId, TYP_LICENCE).catch(() => (signer.forget(deptId), null));
+      if (!k) {
+        for (const i of idx) out[i] = await sealHere(drafts[i]!);
+        return;
+      }
+      const sealed = await worker.seal(k.key, pii.aeadKey, idx.map((i) => ({ headerB64: k.headerB64, json: drafts[i]!.json, aad: `licence:${drafts[i]!.id}` })));
+      idx.forEach((i, j) => (out[i] = finish(drafts[i]!, { ...sealed[j]!, certSerial: k.cert.serial })));
+    }));
+    return out;
+  }
+
+  /** Reserves numbers and builds (signs, encrypts) prepared licences, possibly of several issuers. */
+  async function stage(prepared: Prepared[]): Promise<Built[]> {
     const now = clock.now();
     // Reserve serials per department + type and status indexes per department (outside the storing write).
     const groups = new Map<string, Prepared[]>();
@@ -412,9 +419,119 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       const into = scope.startsWith("serial:") ? serials : indexes;
       ps.forEach((p, k) => into.set(p, got[k]!));
     }
-    const built: Built[] = [];
-    for (const p of prepared) built.push(await build(p, p.ic, serials.get(p)!, indexes.get(p)!, now));
+    const drafts: Draft[] = [];
+    for (const p of prepared) drafts.push(await draft(p, p.ic, serials.get(p)!, indexes.get(p)!, now));
+    return sealMany(drafts);
+  }
 
+  /**
+   * Issues a batch (1 to MAX_BATCH_LINES); returns one result per input, in order. Each licence is all or nothing
+   * (row + log entry in one transaction); chunks of CHUNK share a transaction. Idempotency keys are honoured.
+   *
+   * Pipelined: while chunk k is signed and encrypted (on the seal worker), this thread validates chunk k+1 and
+   * stores chunk k-1. A key repeated across chunks is caught by the re-check inside the storing transaction.
+   */
+  async function issueBatch(inputs: ReadonlyArray<IssueInput | { error: AppError }>, ic: IssuerContext, onProgress?: (done: number) => void): Promise<BatchResult[]> {
+    if (inputs.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", undefined, { details: { maxLines: MAX_BATCH_LINES } });
+    const results: BatchResult[] = new Array(inputs.length);
+    const fail = (line: number, e: unknown) => {
+      const a = appErr(e);
+      if (a.code === "INTERNAL") deps.log?.error({ err: e }, "licence issuance failed");
+      results[line] = { line: line + 1, ok: false, code: a.code, message: a.message, ...(a.details ? { details: a.details } : {}) };
+    };
+
+    interface Chunk {
+      end: number;
+      prepared: Prepared[];
+      seenKeys: Map<string, Prepared>;
+      dupes: Array<{ line: number; key: string; hash: string }>;
+    }
+    async function prep(start: number): Promise<Chunk> {
+      const end = Math.min(inputs.length, start + CHUNK);
+      const t = today();
+      const c: Chunk = { end, prepared: [], seenKeys: new Map(), dupes: [] };
+      for (let i = start; i < end; i++) {
+        const item = inputs[i]!;
+        if ("error" in item) {
+          fail(i, item.error);
+          continue;
+        }
+        try {
+          const p = await prepare(i, item, ic, t);
+          const key = item.idempotencyKey;
+          if (key !== undefined) {
+            const first = c.seenKeys.get(key);
+            if (first) {
+              c.dupes.push({ line: i, key, hash: p.requestHash });
+              continue;
+            }
+            const prior = await uow.read.licences.idempotency(ic.idempotencyScope, key);
+            if (prior) {
+              if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+              results[i] = { line: i + 1, ok: true, identifier: prior.identifier, replay: true };
+              continue;
+            }
+            c.seenKeys.set(key, p);
+          }
+          c.prepared.push(p);
+        } catch (e) {
+          fail(i, e);
+        }
+      }
+      return c;
+    }
+    type Staged = { ok: true; built: Built[] } | { ok: false; e: unknown } | null;
+    const stageOf = (c: Chunk): Promise<Staged> =>
+      c.prepared.length === 0 ? Promise.resolve(null) : stage(c.prepared).then((built) => ({ ok: true as const, built }), (e: unknown) => ({ ok: false as const, e }));
+    async function finishChunk(c: Chunk, st: Staged): Promise<void> {
+      if (st) {
+        try {
+          if (!st.ok) throw st.e;
+          await store(st.built, results);
+        } catch (e) {
+          for (const p of c.prepared) fail(p.line, e);
+        }
+      }
+      for (const d of c.dupes) {
+        try {
+          const prior = await uow.read.licences.idempotency(ic.idempotencyScope, d.key);
+          if (!prior) fail(d.line, results[c.seenKeys.get(d.key)!.line]?.ok === false ? new AppError("CONFLICT", "The first line with this Idempotency-Key failed.") : new AppError("INTERNAL"));
+          else if (prior.requestHash !== d.hash) fail(d.line, new AppError("IDEMPOTENCY_CONFLICT"));
+          else results[d.line] = { line: d.line + 1, ok: true, identifier: prior.identifier, replay: true };
+        } catch (e) {
+          fail(d.line, e);
+        }
+      }
+      onProgress?.(c.end);
+    }
+
+    if (inputs.length === 0) return results;
+    let cur = await prep(0);
+    let curStaged = stageOf(cur);
+    let pending: Promise<void> | null = null;
+    for (;;) {
+      // Chunk `cur` is being signed; validate the next one and store the previous one meanwhile.
+      const next = cur.end < inputs.length ? await prep(cur.end) : null;
+      if (pending) await pending;
+      const st = await curStaged;
+      const nextStaged = next ? stageOf(next) : null;
+      pending = finishChunk(cur, st);
+      if (!next) break;
+      cur = next;
+      curStaged = nextStaged!;
+    }
+    await pending;
+    return results;
+  }
+
+  /** Reserves numbers, signs and stores prepared licences (possibly of several issuers) in one write transaction. */
+  async function issuePrepared(prepared: Prepared[], results: BatchResult[]): Promise<void> {
+    await store(await stage(prepared), results);
+  }
+
+  /** Stores built licences and their log entries in one write transaction; fills in their results. */
+  async function store(built: Built[], results: BatchResult[]): Promise<void> {
+    const now = clock.now();
     const outcome = await uow.write(async (repos, tx) => {
       // Re-check idempotency keys inside the transaction: a concurrent retry may have committed meanwhile.
       const keep: Built[] = [];
@@ -538,14 +655,31 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     };
   }
 
-  /** Change (变更): a new version (002, 003…) superseding the current one; both are kept. */
+  /**
+   * Change (变更): a new version (002, 003…) superseding the current one; both are kept. With `idem` (the
+   * Idempotency-Key and the client it is unique for) a retry of the same change returns the version the first
+   * attempt created (`replay`), also after the old version was superseded; the key with another request (another
+   * licence or body) is IDEMPOTENCY_CONFLICT. Keys are stored apart from issuance keys (scope `versions/<scope>`).
+   */
   async function change(
     identifier: string,
-    patch: { number?: string; holderName?: string; fields?: Record<string, FieldValue>; issueDate?: string; validFrom?: string; validUntil?: string | null; reason: string },
+    patch: ChangePatch,
     actor: Actor,
-  ): Promise<LicenceView> {
+    idem?: { key: string; scope: string },
+  ): Promise<{ licence: LicenceView; replay: boolean }> {
     const old = await record(identifier);
     checkOwner(actor, old);
+    const idemScope = idem ? `${CHANGE_IDEMPOTENCY_PREFIX}${idem.scope}` : "";
+    const requestHash = idem ? sha256Hex(canonicalJson({ identifier, patch })) : "";
+    const replayOf = async (prior: { requestHash: string; identifier: string }) => {
+      if (prior.requestHash !== requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+      return { licence: await view(await record(prior.identifier)), replay: true };
+    };
+    if (idem) {
+      // Before the status check: once the first attempt committed, the old version is superseded.
+      const prior = await uow.read.licences.idempotency(idemScope, idem.key);
+      if (prior) return replayOf(prior);
+    }
     const t = today();
     const from = effectiveStatus(old, t);
     if (!CHANGE_FROM.includes(from)) {
@@ -575,7 +709,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const seq = (await uow.read.licences.events(identifier)).length + 1;
     const label = actorLabel(actor);
     const statement = await signStatement(old.departmentId, { id: identifier, seq, action: "supersede", from, to: "99", reason: patch.reason, supersededBy: b.rec.identifier, at: now.toISOString(), actor: label });
-    await uow.write(async (repos, tx) => {
+    const prior = await uow.write(async (repos, tx) => {
+      // A concurrent retry with the same key may have committed meanwhile: then this attempt stores nothing.
+      if (idem) {
+        const done = await repos.licences.idempotency(idemScope, idem.key);
+        if (done) return done;
+      }
       if (!(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
         throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action: "change" } });
       }
@@ -586,9 +725,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       b.rec.logIndex = issued!.index;
       await repos.licences.insertMany([b.rec]);
       await repos.licences.insertEvent({ identifier, seq, action: "supersede", fromStatus: from, toStatus: "99", reason: patch.reason, actor: label, at: now, statement, logIndex: superseded!.index });
+      if (idem) await repos.licences.insertIdempotency({ clientId: idemScope, key: idem.key, requestHash, identifier: b.rec.identifier, createdAt: now });
       tx.afterCommit(() => bump(old.departmentId));
+      return undefined;
     });
-    return view(await record(b.rec.identifier));
+    if (prior) return replayOf(prior);
+    return { licence: await view(await record(b.rec.identifier)), replay: false };
   }
 
   /**

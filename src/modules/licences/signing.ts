@@ -6,6 +6,7 @@
  * The protected header of a certificate is the same for every licence it signs, so licences are stored without
  * it (see the `licences` table) and the header is rebuilt from the certificate here.
  */
+import type { KeyObject } from "node:crypto";
 import { AppError } from "../../errors.js";
 import type { PkiService } from "../../pki/index.js";
 import type { Clock, UnitOfWork } from "../kernel.js";
@@ -30,6 +31,11 @@ export interface Signer {
   header(certSerial: string, typ: string): Promise<string>;
   /** Signs `headerB64.payloadB64`, returns the compact JWS. Retries once with a fresh certificate if the key was retired. */
   signCompact(departmentId: string, typ: string, payloadB64: string): Promise<{ jws: string; cert: SigningCert; signatureB64: string; headerB64: string }>;
+  /**
+   * The department's current key as an in-process KeyObject with its certificate and protected header, for
+   * signing on a worker thread; null when the key store keeps its keys to itself (HSM, KMS).
+   */
+  inProcessKey(departmentId: string, typ: string): Promise<{ cert: SigningCert; headerB64: string; key: KeyObject } | null>;
   forget(departmentId?: string): void;
 }
 
@@ -92,6 +98,13 @@ export function createSigner<R extends LicenceRepos>(deps: { uow: UnitOfWork<R>;
           throw e;
         }
       }
+    },
+    async inProcessKey(departmentId, typ) {
+      if (!pki.keyStore.inProcessKey) return null;
+      const cert = await findCurrent(departmentId);
+      const k = await pki.keyStore.inProcessKey(cert.keyId);
+      if (k.alg !== "ES256") return null;
+      return { cert, headerB64: await header(cert.serial, typ), key: k.key };
     },
     forget(departmentId) {
       if (departmentId) current.delete(departmentId);

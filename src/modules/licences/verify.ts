@@ -108,6 +108,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
    * (record, status, validity, chain revocation, log) is still checked on every call.
    */
   const statics = new Lru<string, JwsFacts>(10_000);
+  /** The same facts by the JWS's SHA-256 (a stored licence names its JWS by hash). */
+  const byHash = new Lru<string, JwsFacts>(10_000);
   /** x5c arrays by protected header (one per signing certificate), so remembered facts share them. */
   const x5cs = new Lru<string, string[]>(1000);
   /** Log entries by index: append-only and immutable once committed. */
@@ -162,7 +164,10 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       f = { parsed: { x5c, payload: parsed.payload }, problem, key, sigOk, sha256: sha256Hex(jws) };
     }
     // Only JWSs of a plausible size are remembered (the route allows up to 64,000 characters).
-    if (jws.length <= 16_384) statics.set(jws, f);
+    if (jws.length <= 16_384) {
+      statics.set(jws, f);
+      if (f.parsed) byHash.set(f.sha256, f);
+    }
     return f;
   }
 
@@ -263,8 +268,13 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
           add("record", "FAILED", "no licence with this identifier was issued by this service");
           return { result: "INVALID", checks };
         }
-        jws = await deps.licences.jwsOf(rec);
-        facts = factsOf(jws);
+        // The JWS on record is known by its hash: a licence verified before is not decrypted and re-parsed.
+        const known = byHash.get(rec.jwsSha256);
+        if (known) facts = known;
+        else {
+          jws = await deps.licences.jwsOf(rec);
+          facts = factsOf(jws);
+        }
         if (!facts.parsed) throw new Error("the JWS on record does not parse");
         parsed = facts.parsed;
         add("format", "PASSED", "well-formed licence identifier; the licence on record is verified");

@@ -8,7 +8,11 @@ export const documentBlobs = sqliteTable("document_blobs", {
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 });
 
-/** Which document serves which purpose (`licence:<identifier>`, `copy:<access id>:<identifier>:<expiry>`). */
+/**
+ * Which document serves which purpose: `licence:<identifier>` (rendered while valid), `licence:<identifier>:<status>`
+ * (rendered with the status banner of a licence that is no longer valid), `copy:<access id>:<identifier>:<expiry>`
+ * (+ `:<status>` when not valid). Copies are deleted (row and blob) by the sweep once `expires_at` has passed.
+ */
 export const documents = sqliteTable(
   "documents",
   {
@@ -18,6 +22,10 @@ export const documents = sqliteTable(
     sha256: text("sha256").notNull().references(() => documentBlobs.sha256),
     stampId: text("stamp_id").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    /** The licence's effective status the document was rendered for (null: before this was recorded, rendered as valid). */
+    licenceStatus: text("licence_status"),
+    /** Copies (加注件): when the copy link expires; null for licence documents. */
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
   },
-  (t) => [index("documents_identifier_idx").on(t.identifier)],
+  (t) => [index("documents_identifier_idx").on(t.identifier), index("documents_expires_idx").on(t.expiresAt)],
 );

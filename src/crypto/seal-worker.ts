@@ -1,0 +1,149 @@
+/**
+ * A worker thread for the CPU-heavy half of issuing licences in bulk: for each licence, the ES256 signature over
+ * `header.payload`, the SHA-256 of the compact JWS and the AES-256-GCM encryption of the payload at rest. The main
+ * thread validates the next chunk and writes the previous one meanwhile, so bulk import uses a second core.
+ *
+ * The worker is a few lines of plain JavaScript run with `eval: true`, so it needs no TypeScript loader and works
+ * the same under tsx, tap and the compiled dist. Keys reach it by postMessage (KeyObjects are cloneable) and stay in
+ * this process; results are byte-for-byte what the in-thread code produces (tests compare them).
+ */
+import { Worker } from "node:worker_threads";
+import type { KeyObject } from "node:crypto";
+
+export interface SealJob {
+  /** base64url protected header. */
+  headerB64: string;
+  /** The payload JSON (UTF-8); signed as base64url and encrypted as is. */
+  json: string;
+  /** AES-GCM additional data binding the ciphertext to its row. */
+  aad: string;
+}
+
+export interface SealResult {
+  payloadB64: string;
+  /** base64url ES256 signature (r‖s). */
+  signatureB64: string;
+  /** hex SHA-256 of the compact JWS. */
+  jwsSha256: string;
+  /** base64url(iv12 ‖ ciphertext ‖ tag16), as PiiProtector.encrypt. */
+  enc: string;
+}
+
+export interface SealWorker {
+  /** Signs with `signingKey` (ES256, P-1363) and encrypts with the 32-byte `aeadKey`. */
+  seal(signingKey: KeyObject, aeadKey: Uint8Array, jobs: readonly SealJob[]): Promise<SealResult[]>;
+  close(): Promise<void>;
+}
+
+const SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const crypto = require("node:crypto");
+const keys = new Map();
+parentPort.on("message", (m) => {
+  try {
+    if (m.key) keys.set(m.keyId, m.key);
+    if (m.aeadKey) keys.set(m.aeadId, Buffer.from(m.aeadKey));
+    const key = keys.get(m.keyId);
+    const aead = keys.get(m.aeadId);
+    if (!key || !aead) throw new Error("unknown key");
+    const n = m.headers.length;
+    const out = { payloadB64: new Array(n), signatureB64: new Array(n), jwsSha256: new Array(n), enc: new Array(n) };
+    for (let i = 0; i < n; i++) {
+      const payloadB64 = Buffer.from(m.jsons[i], "utf8").toString("base64url");
+      const input = m.headers[i] + "." + payloadB64;
+      const sig = crypto.sign("sha256", Buffer.from(input, "ascii"), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+      out.payloadB64[i] = payloadB64;
+      out.signatureB64[i] = sig;
+      out.jwsSha256[i] = crypto.createHash("sha256").update(input + "." + sig).digest("hex");
+      const iv = crypto.randomBytes(12);
+      const c = crypto.createCipheriv("aes-256-gcm", aead, iv);
+      c.setAAD(Buffer.from(m.aads[i]));
+      const body = Buffer.concat([c.update(m.jsons[i], "utf8"), c.final()]);
+      out.enc[i] = Buffer.concat([iv, body, c.getAuthTag()]).toString("base64url");
+    }
+    parentPort.postMessage({ id: m.id, out });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  out?: { payloadB64: string[]; signatureB64: string[]; jwsSha256: string[]; enc: string[] };
+  error?: string;
+}
+
+export function createSealWorker(): SealWorker {
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
+  // Keys already sent (by object identity), so each crosses the thread boundary once.
+  let sentKeys = new WeakMap<KeyObject, number>();
+  let sentAead = new Map<string, number>();
+
+  function start(): Worker {
+    if (worker) return worker;
+    const w = new Worker(SOURCE, { eval: true });
+    w.unref();
+    w.on("message", (r: Reply) => {
+      const p = pending.get(r.id);
+      if (!p) return;
+      pending.delete(r.id);
+      p.resolve(r);
+    });
+    const fail = (e: Error) => {
+      if (worker !== w) return;
+      // A new worker starts empty: keys are sent again.
+      worker = null;
+      sentKeys = new WeakMap();
+      sentAead = new Map();
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    };
+    w.on("error", fail);
+    w.on("exit", (code) => fail(new Error(`seal worker exited (${code})`)));
+    worker = w;
+    return w;
+  }
+
+  return {
+    async seal(signingKey, aeadKey, jobs) {
+      if (jobs.length === 0) return [];
+      const w = start();
+      const id = nextId++;
+      const msg: Record<string, unknown> = {
+        id, headers: jobs.map((j) => j.headerB64), jsons: jobs.map((j) => j.json), aads: jobs.map((j) => j.aad),
+      };
+      let keyId = sentKeys.get(signingKey);
+      if (keyId === undefined) {
+        keyId = nextId++;
+        sentKeys.set(signingKey, keyId);
+        msg.key = signingKey;
+      }
+      msg.keyId = keyId;
+      const aeadHex = Buffer.from(aeadKey).toString("hex");
+      let aeadId = sentAead.get(aeadHex);
+      if (aeadId === undefined) {
+        aeadId = nextId++;
+        sentAead.set(aeadHex, aeadId);
+        msg.aeadKey = new Uint8Array(aeadKey);
+      }
+      msg.aeadId = aeadId;
+      const r = await new Promise<Reply>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.postMessage(msg);
+      });
+      if (r.error || !r.out) throw new Error(`seal worker: ${r.error ?? "no result"}`);
+      const o = r.out;
+      return jobs.map((_, i) => ({ payloadB64: o.payloadB64[i]!, signatureB64: o.signatureB64[i]!, jwsSha256: o.jwsSha256[i]!, enc: o.enc[i]! }));
+    },
+    async close() {
+      const w = worker;
+      worker = null;
+      sentKeys = new WeakMap();
+      sentAead = new Map();
+      if (w) await w.terminate();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The seal worker produces exactly what the in-thread code does: an ES256 signature that verifies, the SHA-256 of
+ * the compact JWS, and an AES-256-GCM ciphertext PiiProtector.decrypt opens (bound to its AAD).
+ */
+import crypto from "node:crypto";
+import t from "tap";
+import { derivePiiProtector } from "../../src/crypto/pii.js";
+import { createSealWorker } from "../../src/crypto/seal-worker.js";
+
+t.test("seal worker: signatures, hashes and ciphertexts match the in-thread code", async (t) => {
+  const worker = createSealWorker();
+  t.teardown(() => worker.close());
+  const pii = derivePiiProtector(crypto.randomBytes(32));
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const headerB64 = Buffer.from(JSON.stringify({ alg: "ES256", typ: "sidian-licence+jws" })).toString("base64url");
+  const jobs = Array.from({ length: 50 }, (_, i) => ({ headerB64, json: JSON.stringify({ n: i, name: "张三丰", note: "预包装食品销售" }), aad: `licence:${i}` }));
+  const out = await worker.seal(privateKey, pii.aeadKey, jobs);
+  t.equal(out.length, jobs.length);
+  for (const [i, r] of out.entries()) {
+    const job = jobs[i]!;
+    t.equal(r.payloadB64, Buffer.from(job.json).toString("base64url"));
+    const input = `${headerB64}.${r.payloadB64}`;
+    const sig = Buffer.from(r.signatureB64, "base64url");
+    t.equal(sig.length, 64, "P-1363 r‖s");
+    t.ok(crypto.verify("sha256", Buffer.from(input), { key: publicKey, dsaEncoding: "ieee-p1363" }, sig), `signature ${i} verifies`);
+    t.equal(r.jwsSha256, crypto.createHash("sha256").update(`${input}.${r.signatureB64}`).digest("hex"));
+    t.equal(pii.decrypt(r.enc, job.aad), job.json, "decrypts with the protector");
+    t.throws(() => pii.decrypt(r.enc, `licence:other`), "bound to its AAD");
+    if (i > 3) break;
+  }
+  t.equal(new Set(out.map((r) => r.enc.slice(0, 16))).size, out.length, "a fresh IV per ciphertext");
+
+  // A second key and a second batch on the same worker; an empty batch needs no round trip.
+  const other = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const [r2] = await worker.seal(other.privateKey, pii.aeadKey, [jobs[0]!]);
+  t.ok(crypto.verify("sha256", Buffer.from(`${headerB64}.${r2!.payloadB64}`), { key: other.publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(r2!.signatureB64, "base64url")));
+  t.same(await worker.seal(privateKey, pii.aeadKey, []), []);
+  t.notOk(Object.keys(pii).includes("aeadKey"), "the AEAD key is not enumerable (never logged with the protector)");
+
+  // After close, the worker starts again on demand and is sent the keys again.
+  await worker.close();
+  const [r3] = await worker.seal(privateKey, pii.aeadKey, [jobs[1]!]);
+  t.equal(pii.decrypt(r3!.enc, jobs[1]!.aad), jobs[1]!.json, "restarts after close");
+});
