@@ -8,8 +8,12 @@ import type { PageOutcome } from "../../modules/qr/index.js";
 
 export type Lang = "zh" | "en";
 
+const SPECIAL = /[&<>"']/;
+const SPECIALS = /[&<>"']/g;
 export function esc(s: unknown): string {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const str = String(s ?? "");
+  // Most values (names, dates, identifiers) have nothing to escape: skip the replace.
+  return SPECIAL.test(str) ? str.replace(SPECIALS, (c) => `&#${c.charCodeAt(0)};`) : str;
 }
 
 type Tone = "ok" | "warn" | "bad";

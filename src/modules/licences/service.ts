@@ -10,6 +10,7 @@ import { canonicalJson } from "../../crypto/canonical.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import type { SealWorker } from "../../crypto/seal-worker.js";
+import { Lru } from "../../util/lru.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
@@ -35,6 +36,8 @@ export const STATUS_MESSAGES = [
 ];
 const SERIAL_BLOCK = 256;
 const CHUNK = 500;
+/** How long verification reuses a licence record read from the database (see currentRecord). */
+export const RECORD_CACHE_MS = 1000;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
 export const MAX_BATCH_LINES = 10_000;
@@ -258,6 +261,22 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       statusList: { url: payload.status.list, index: payload.status.index }, logIndex: rec.logIndex, createdAt: rec.createdAt,
       data: payload, jws: await jwsOf(rec, json),
     };
+  }
+
+  /**
+   * The stored record for verification, reused for RECORD_CACHE_MS: a status change committed by this process
+   * drops it at once; one committed by another process sharing the database shows within RECORD_CACHE_MS.
+   * Licences not (yet) on record are not remembered.
+   */
+  const recent = new Lru<string, { rec: LicenceRecord; at: number }>(20_000);
+  async function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
+    const now = Date.now();
+    const hit = recent.get(identifier);
+    if (hit && now - hit.at < RECORD_CACHE_MS) return hit.rec;
+    const rec = await uow.read.licences.byId(identifier);
+    if (rec) recent.set(identifier, { rec, at: now });
+    else recent.delete(identifier);
+    return rec;
   }
 
   async function record(identifier: string): Promise<LicenceRecord> {
@@ -643,7 +662,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       }
       const { index } = await tlog.append(repos, tx, statusEvent(rec, seq, action, from, rule.to, reason, statement, label));
       await repos.licences.insertEvent({ identifier, seq, action, fromStatus: from, toStatus: rule.to, reason, actor: label, at: now, statement, logIndex: index });
-      tx.afterCommit(() => bump(rec.departmentId));
+      tx.afterCommit(() => {
+        bump(rec.departmentId);
+        recent.delete(identifier);
+      });
     });
     return view(await record(identifier));
   }
@@ -726,7 +748,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       await repos.licences.insertMany([b.rec]);
       await repos.licences.insertEvent({ identifier, seq, action: "supersede", fromStatus: from, toStatus: "99", reason: patch.reason, actor: label, at: now, statement, logIndex: superseded!.index });
       if (idem) await repos.licences.insertIdempotency({ clientId: idemScope, key: idem.key, requestHash, identifier: b.rec.identifier, createdAt: now });
-      tx.afterCommit(() => bump(old.departmentId));
+      tx.afterCommit(() => {
+        bump(old.departmentId);
+        recent.delete(identifier);
+      });
       return undefined;
     });
     if (prior) return replayOf(prior);
@@ -764,7 +789,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         await repos.licences.insertEvent({ identifier: it.rec.identifier, seq: it.seq, action: "expire", fromStatus: it.rec.status, toStatus: "05", reason: `validity ended ${it.rec.validUntil}`, actor: label, at: now, statement: it.statement, logIndex: appended[k]!.index });
       }
       const depts = new Set(done.map((it) => it.rec.departmentId));
-      tx.afterCommit(() => depts.forEach(bump));
+      tx.afterCommit(() => {
+        depts.forEach(bump);
+        for (const it of done) recent.delete(it.rec.identifier);
+      });
       return done.length;
     });
   }
@@ -883,6 +911,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     status,
     statusList,
     record,
+    currentRecord,
     view,
     openPayload,
     jwsOf,

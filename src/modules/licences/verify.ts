@@ -8,7 +8,8 @@
  *              that department may issue the licence type
  *   record     the licence is on record here and the presented JWS is exactly the one issued
  *   validity   today (China time) is inside the validity period
- *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…)
+ *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…). A change
+ *              made by this process shows at once; one made by another process within RECORD_CACHE_MS (1 s)
  *   log        the issuance is in the transparency log with this JWS's hash; the inclusion proof travels along
  * Result: INVALID if any check FAILED, else INDETERMINATE if any is INDETERMINATE, else VALID.
  */
@@ -58,7 +59,7 @@ export interface VerifierDeps<R extends LicenceRepos> {
   clock: Clock;
   pki: Pick<PkiService, "checkCertificate">;
   catalogue: CatalogueService;
-  licences: Pick<LicenceService, "jwsOf" | "openPayload">;
+  licences: Pick<LicenceService, "jwsOf" | "openPayload" | "currentRecord">;
   tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number): Promise<LogEvidence> };
   log?: Logger;
   /** How long a VALID chain result is reused (revocation freshness), default 60 s. */
@@ -254,7 +255,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
         parsed = facts.parsed;
         const payload = parsed.payload as LicencePayload;
         add("format", "PASSED", `licence JWS for ${payload.id}`);
-        rec = await uow.read.licences.byId(payload.id);
+        rec = await deps.licences.currentRecord(payload.id);
       } else {
         const id = (input.identifier ?? "").trim();
         const pr = parseLicenceId(id);
@@ -262,7 +263,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
           add("format", "FAILED", `the licence identifier is not valid (${pr.problem})`);
           return { result: "INVALID", checks };
         }
-        rec = await uow.read.licences.byId(id);
+        rec = await deps.licences.currentRecord(id);
         if (!rec) {
           add("format", "PASSED", "well-formed licence identifier");
           add("record", "FAILED", "no licence with this identifier was issued by this service");

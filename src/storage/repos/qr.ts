@@ -4,10 +4,13 @@ import type { Drizzle } from "../db.js";
 import { caseAttachments, scans } from "../schema/qr.js";
 import type { CaseAttachmentRepo, ScanRepo } from "../../modules/qr/ports.js";
 
-export function createScanRepo(db: Drizzle, _raw: BetterSqlite3.Database): ScanRepo {
+export function createScanRepo(db: Drizzle, raw: BetterSqlite3.Database): ScanRepo {
+  // Written on every page view (in batches): a raw prepared statement, not a query built each time.
+  let ins: BetterSqlite3.Statement | undefined;
   return {
     async insertMany(rows) {
-      if (rows.length) db.insert(scans).values(rows.map((r) => ({ ...r }))).run();
+      ins ??= raw.prepare("INSERT INTO scans (at, kind, identifier, outcome, client_id) VALUES (?, ?, ?, ?, ?)");
+      for (const r of rows) ins.run(r.at.getTime(), r.kind, r.identifier, r.outcome, r.clientId);
     },
     async byIdentifier(identifier, limit) {
       return db.select({ at: scans.at, kind: scans.kind, identifier: scans.identifier, outcome: scans.outcome, clientId: scans.clientId })
