@@ -28,6 +28,7 @@ const N = Number(process.env.BENCH_LICENCES ?? 1_000_000);
 const SEED_BATCH = 10_000;
 const SYSTEM: Actor = { kind: "system", name: "bench" };
 const BARE = "bare Fastify route (baseline)";
+const ECHO = "bare Fastify POST of the same JWS bodies (I/O only)";
 
 function uscc(n: number): string {
   const body = `91350100${String(n).padStart(9, "0")}`;
@@ -74,6 +75,29 @@ interface SeedMeta {
   nextNumber: number;
 }
 
+const NO_WORKER_N = 20_000;
+
+/** The same bulk import on the same database with SIDIAN_SEAL_WORKER=off. */
+async function importWithoutWorker(config: ReturnType<typeof loadConfig>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">): Promise<number> {
+  const off = await createContext({ ...config, sealWorker: "off" }, { autoCheckpoint: false, autoExpire: false });
+  try {
+    const ic = { actor: SYSTEM, departmentId: meta.departmentId, idempotencyScope: "bench" };
+    const t0 = performance.now();
+    for (let start = 0; start < NO_WORKER_N; start += SEED_BATCH) {
+      const items = Array.from({ length: SEED_BATCH }, (_, k) => licence(meta.typeCode, meta.nextNumber + start + k));
+      const res = await off.licences.issueBatch(items, ic);
+      const bad = res.find((r) => !r.ok);
+      if (bad) throw new Error(`bulk import failed: ${JSON.stringify(bad)}`);
+    }
+    meta.nextNumber += NO_WORKER_N;
+    const rate = NO_WORKER_N / ((performance.now() - t0) / 1000);
+    await off.tlog.checkpoint();
+    return rate;
+  } finally {
+    await off.close();
+  }
+}
+
 export async function run(report: Report): Promise<void> {
   // BENCH_LICENCE_DB=/tmp/x.db keeps the seeded database (outside the repo) and reuses it on the next run; the
   // in-process bulk-import figure is then measured on 50,000 more licences instead of the whole seed.
@@ -87,6 +111,7 @@ export async function run(report: Report): Promise<void> {
     const ctx = await createContext(config, { autoCheckpoint: false, autoExpire: false });
     let meta: SeedMeta;
     let seedNote: string;
+    let noWorkerRate = 0;
     if (reuse) {
       meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as SeedMeta;
       console.log(`  reusing ${dbPath} (${meta.n.toLocaleString("en-US")} seeded licences, next number ${meta.nextNumber})`);
@@ -147,6 +172,8 @@ export async function run(report: Report): Promise<void> {
     }
     await ctx.tlog.checkpoint();
     await ctx.close();
+    // The same import with everything on the main thread, in a context of its own (one log writer at a time).
+    noWorkerRate = await importWithoutWorker(config, meta);
     const dbBytes = fs.statSync(dbPath).size;
     const { typeCode, jwss, seedRate } = meta;
     const n = meta.n;
@@ -160,10 +187,15 @@ export async function run(report: Report): Promise<void> {
     try {
       const r = await load({ url: `http://127.0.0.1:${bare.port}/bare` });
       report.add({ name: BARE, value: r.rps, unit: "req/s", note: `p99 ${r.p99} ms` });
+      // The bytes of a verification without the work: the same JWS bodies in, a fixed answer of the verdict's size out.
+      const sample = (await (await fetch(`http://127.0.0.1:${bare.port}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jws: meta.jwss[0] }) })).text()).length;
+      const e = await rotating({ url: `http://127.0.0.1:${bare.port}/echo`, headers: {}, bodies: meta.jwss.map((jws) => JSON.stringify({ jws })) });
+      report.add({ name: ECHO, value: e.rps, unit: "req/s", baseline: BARE, note: `same request bodies (~${JSON.stringify({ jws: meta.jwss[0] }).length} B), ${sample} B answer, no work` });
     } finally {
       await bare.stop();
     }
-    report.add({ name: "bulk import in-process (seed), signed+encrypted+logged", value: seedRate, unit: "licences/s", goal: "≥ 8,000/s", note: `${seedNote}, DB ${(dbBytes / 2 ** 20).toFixed(0)} MiB, synchronous=FULL` });
+    report.add({ name: "bulk import in-process (seed), signed+encrypted+logged", value: seedRate, unit: "licences/s", goal: "≥ 8,000/s", note: `${seedNote}, DB ${(dbBytes / 2 ** 20).toFixed(0)} MiB, synchronous=FULL, seal worker on` });
+    report.add({ name: "bulk import in-process, seal worker off (comparison)", value: noWorkerRate, unit: "licences/s", note: `${NO_WORKER_N} licences, everything on the main thread (SIDIAN_SEAL_WORKER=off)` });
 
     // ---- the real app on the seeded database ----
     const s = await startServer("sidian", { BENCH_DIR: dir, BENCH_DB: dbPath });
@@ -182,14 +214,18 @@ export async function run(report: Report): Promise<void> {
       }));
       const probe = await fetch(`${base}/holders/licences:query`, { method: "POST", headers: { ...consumerAuth, "content-type": "application/json" }, body: queries[0] });
       if (probe.status !== 200 || ((await probe.json()) as { items: unknown[] }).items.length !== 1) throw new Error(`holder query probe: ${probe.status}`);
+      // Warm-up (not measured): each of the 10,000 holders read once, as a running service would have them cached.
+      await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries, duration: 3 });
       const q = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries });
       report.add({ name: "POST /holders/licences:query (recorded, group commit)", value: q.rps, unit: "req/s", baseline: BARE, goal: "≥ 40% of bare", note: `errors ${q.errors} non2xx ${q.non2xx}` });
       report.add({ name: "holder query p99 latency", value: q.p99, unit: "ms", goal: "≤ 5 ms", note: `p50 ${q.p50} ms, -c 50` });
 
       // verify
       const bodies = jwss.map((jws) => JSON.stringify({ jws }));
+      await rotating({ url: `${base}/verify`, headers: {}, bodies, duration: 2 });
       const v = await rotating({ url: `${base}/verify`, headers: {}, bodies });
       report.add({ name: "POST /verify (licence JWS, full verdict + proof)", value: v.rps, unit: "req/s", baseline: BARE, goal: "≥ 30% of bare", note: `p99 ${v.p99} ms, errors ${v.errors} non2xx ${v.non2xx}, ${bodies.length} distinct licences` });
+      report.add({ name: "POST /verify vs the same I/O with no work", value: v.rps, unit: "req/s", baseline: ECHO });
 
       // single issuance
       const singles = Array.from({ length: 200_000 }, (_, i) => JSON.stringify(licence(typeCode, runBase + i)));

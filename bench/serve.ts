@@ -19,6 +19,9 @@ async function main() {
   if (kind === "bare") {
     const app = Fastify({ logger: false });
     app.get("/bare", async () => ({ hello: "world" }));
+    // The I/O of a verification without the verification: parse a JSON body, answer a fixed JSON of BENCH_ECHO_BYTES.
+    const echo = { result: "VALID", pad: "x".repeat(Math.max(0, Number(process.env.BENCH_ECHO_BYTES ?? 2300) - 30)) };
+    app.post("/echo", async (req) => (typeof (req.body as { jws?: unknown }).jws === "string" ? echo : { result: "INVALID" }));
     await app.listen({ host: "127.0.0.1", port: 0 });
     const port = (app.server.address() as { port: number }).port;
     console.log(`READY ${JSON.stringify({ port: String(port) })}`);
