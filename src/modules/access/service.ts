@@ -21,6 +21,7 @@ import { actorLabel, type Actor, type Clock, type Logger, type UnitOfWork } from
 import { b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService, type LicenceView } from "../licences/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
+import { uuidv7 } from "../../util/uuid7.js";
 import type { AccessRecord, AccessRepos, ConsentRecord } from "./ports.js";
 
 export const TYP_COPY = "sidian-annotated-copy+jws";
@@ -179,7 +180,8 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     }
     const basis = matter.consentExempt ? "exempt" as const : "consent" as const;
     const licences = types.length ? (await deps.licences.forHolder(holderHash, { typeCodes: types })).filter((l) => l.data.holder.codeType === q.holderCodeType) : [];
-    const accessId = randomUUID();
+    // Time-ordered: the access log's primary key is appended to rather than written at a random page.
+    const accessId = uuidv7(now.getTime());
     const identifiers = licences.map((l) => l.identifier);
     const rec: AccessRecord = {
       id: accessId, at: now, clientId: actor.clientId, matterCode: matter.code, holderHash, identifiers,

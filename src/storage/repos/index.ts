@@ -34,11 +34,21 @@ export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
 
 export type Repos = ReturnType<typeof makeRepos>;
 
+/**
+ * Reads run on the writer connection whenever it is between transactions, and on the reader connection while a
+ * write transaction is open (so a read never sees uncommitted changes). Why: in WAL mode SQLite drops a
+ * connection's whole page cache whenever another connection has committed, so under a steady stream of commits
+ * (access records, scans) the reader re-reads every page from the OS, while the writer's own cache stays warm
+ * (measured: the holder look-up went from ~300 µs to ~20 µs). Each statement still reads the last committed state.
+ */
 export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
-  const read = makeRepos(h.r, h.reader);
+  const readerRepos = makeRepos(h.r, h.reader);
   const writeRepos = makeRepos(h.w, h.writer);
+  const shared = h.reader === h.writer;
   return {
-    read,
+    get read() {
+      return shared || h.writer.inTransaction ? readerRepos : writeRepos;
+    },
     write: (fn, opts) => h.transaction((tx) => fn(writeRepos, tx), opts),
   };
 }
