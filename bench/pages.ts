@@ -67,11 +67,20 @@ export async function run(report: Report): Promise<void> {
       name: "verification page weight (first visit: HTML + seal picture)", value: Buffer.byteLength(html) + Buffer.byteLength(seal), unit: "bytes", goal: "≤ 100 KB",
       note: `HTML ${Buffer.byteLength(html)} B on every scan; seal SVG ${Buffer.byteLength(seal)} B, cached by the browser (immutable)`,
     });
+    // Second baseline: a bare route sending an HTML document of the same size (the bytes without the work).
+    const same = await startServer("bare", { BENCH_HTML_BYTES: String(Buffer.byteLength(html)) });
+    try {
+      const b = await load({ url: `http://127.0.0.1:${same.port}/html` });
+      report.add({ name: "bare Fastify route, same-size HTML (I/O only)", value: b.rps, unit: "req/s", baseline: "bare Fastify route (baseline, pages)", note: `${Buffer.byteLength(html)} B, p99 ${b.p99} ms` });
+    } finally {
+      await same.stop();
+    }
     await load({ url: `${base}${pagePath}`, duration: 2 }); // warm-up, not measured
     const r = await load({ url: `${base}${pagePath}` });
     if (r.non2xx) throw new Error(`page: ${r.non2xx} non-2xx`);
     report.add({ name: "GET /v/:token verification page (live QR)", value: r.rps, unit: "req/s", baseline: "bare Fastify route (baseline, pages)", goal: "≥ 30% of bare" });
     report.add({ name: "verification page p99 latency (50 connections)", value: r.p99, unit: "ms", goal: "≤ 20 ms" });
+    report.add({ name: "GET /v/:token vs the same bytes with no work", value: r.rps, unit: "req/s", baseline: "bare Fastify route, same-size HTML (I/O only)" });
   } finally {
     await s.stop();
   }

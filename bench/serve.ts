@@ -22,6 +22,9 @@ async function main() {
     // The I/O of a verification without the verification: parse a JSON body, answer a fixed JSON of BENCH_ECHO_BYTES.
     const echo = { result: "VALID", pad: "x".repeat(Math.max(0, Number(process.env.BENCH_ECHO_BYTES ?? 2300) - 30)) };
     app.post("/echo", async (req) => (typeof (req.body as { jws?: unknown }).jws === "string" ? echo : { result: "INVALID" }));
+    // The I/O of a verification page without the page: a fixed HTML document of BENCH_HTML_BYTES.
+    const html = `<!doctype html><p>${"x".repeat(Math.max(0, Number(process.env.BENCH_HTML_BYTES ?? 4000) - 20))}</p>`;
+    app.get("/html", (_req, reply) => reply.type("text/html; charset=utf-8").send(html));
     await app.listen({ host: "127.0.0.1", port: 0 });
     const port = (app.server.address() as { port: number }).port;
     console.log(`READY ${JSON.stringify({ port: String(port) })}`);
