@@ -77,18 +77,24 @@ interface SeedMeta {
 
 const NO_WORKER_N = 20_000;
 
+/** Imports `n` licences numbered from meta.nextNumber, SEED_BATCH per call, checkpointing the log as it goes. */
+async function importRange(ctx: Awaited<ReturnType<typeof createContext>>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">, n: number): Promise<void> {
+  const ic = { actor: SYSTEM, departmentId: meta.departmentId, idempotencyScope: "bench" };
+  for (let start = 0; start < n; start += SEED_BATCH) {
+    const items = Array.from({ length: Math.min(SEED_BATCH, n - start) }, (_, k) => licence(meta.typeCode, meta.nextNumber + start + k));
+    const res = await ctx.licences.issueBatch(items, ic);
+    const bad = res.find((r) => !r.ok);
+    if (bad) throw new Error(`bulk import failed: ${JSON.stringify(bad)}`);
+    await ctx.tlog.maybeCheckpoint();
+  }
+}
+
 /** The same bulk import on the same database with SIDIAN_SEAL_WORKER=off. */
 async function importWithoutWorker(config: ReturnType<typeof loadConfig>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">): Promise<number> {
   const off = await createContext({ ...config, sealWorker: "off" }, { autoCheckpoint: false, autoExpire: false });
   try {
-    const ic = { actor: SYSTEM, departmentId: meta.departmentId, idempotencyScope: "bench" };
     const t0 = performance.now();
-    for (let start = 0; start < NO_WORKER_N; start += SEED_BATCH) {
-      const items = Array.from({ length: SEED_BATCH }, (_, k) => licence(meta.typeCode, meta.nextNumber + start + k));
-      const res = await off.licences.issueBatch(items, ic);
-      const bad = res.find((r) => !r.ok);
-      if (bad) throw new Error(`bulk import failed: ${JSON.stringify(bad)}`);
-    }
+    await importRange(off, meta, NO_WORKER_N);
     meta.nextNumber += NO_WORKER_N;
     const rate = NO_WORKER_N / ((performance.now() - t0) / 1000);
     await off.tlog.checkpoint();
@@ -116,15 +122,8 @@ export async function run(report: Report): Promise<void> {
       meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as SeedMeta;
       console.log(`  reusing ${dbPath} (${meta.n.toLocaleString("en-US")} seeded licences, next number ${meta.nextNumber})`);
       const extra = 50_000;
-      const ic = { actor: SYSTEM, departmentId: meta.departmentId, idempotencyScope: "bench" };
       const t0 = performance.now();
-      for (let start = 0; start < extra; start += SEED_BATCH) {
-        const items = Array.from({ length: SEED_BATCH }, (_, k) => licence(meta.typeCode, meta.nextNumber + start + k));
-        const res = await ctx.licences.issueBatch(items, ic);
-        const bad = res.find((r) => !r.ok);
-        if (bad) throw new Error(`bulk import failed: ${JSON.stringify(bad)}`);
-        await ctx.tlog.maybeCheckpoint();
-      }
+      await importRange(ctx, meta, extra);
       meta.seedRate = extra / ((performance.now() - t0) / 1000);
       meta.nextNumber += extra;
       seedNote = `${extra} licences on the reused ${meta.n}-licence DB`;

@@ -213,7 +213,7 @@ t.test("after a status change the document is rendered again with a status banne
     const r = await get(l.identifier);
     t.equal(r.status, "05");
     const text = pdftotext(t, r.pdf, "-raw");
-    for (const x of ["本证照已失效 / EXPIRED", "有效期已于2021年12月31日届满"]) t.ok(text.includes(x), `pdftotext shows ${x}`);
+    for (const x of ["本证照已过期 / EXPIRED", "有效期已于2021年12月31日届满"]) t.ok(text.includes(x), `pdftotext shows ${x}`);
   });
 });
 

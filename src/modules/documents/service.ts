@@ -50,7 +50,7 @@ export const STATUS_BANNER: Record<Exclude<LicenceStatus, "01">, { zh: string; e
   "02": { zh: "已暂扣", en: "SUSPENDED" },
   "03": { zh: "已撤销", en: "CANCELLED" },
   "04": { zh: "已注销", en: "DEREGISTERED" },
-  "05": { zh: "已失效", en: "EXPIRED" },
+  "05": { zh: "已过期", en: "EXPIRED" },
   "07": { zh: "已吊销", en: "REVOKED" },
   "99": { zh: "已变更", en: "SUPERSEDED" },
 };
