@@ -63,8 +63,11 @@ t.test("live QR and verification pages", async (t) => {
     t.match(pic.headers["cache-control"], /immutable/, "and cached by the browser");
     t.match(pic.body, "<svg");
     const other = await h.app.inject({ url: "/v/s/NO-SUCH-SEAL" });
-    t.equal(other.statusCode, 404, "only official seals' pictures are served");
+    t.equal(other.statusCode, 404, "an unknown seal: 404");
     t.equal(other.json().code, "SEAL_NOT_FOUND");
+    const contract = await h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "04" }, { kind: "system", name: "test" });
+    const notOfficial = await h.app.inject({ url: `/v/s/${contract.id}` });
+    t.equal(notOfficial.statusCode, 404, "a real seal that is not the department's official seal is not served");
     t.notMatch(r.body, /<script/i, "no JavaScript");
     t.match(r.headers["content-security-policy"], /default-src 'none'/);
     t.ok(Buffer.byteLength(r.body) < 100_000, `page weight ${Buffer.byteLength(r.body)} bytes`);

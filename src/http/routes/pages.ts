@@ -36,37 +36,42 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
       if (departmentOf.size >= 10_000) departmentOf.clear();
       departmentOf.set(identifier, departmentId);
     }
-    const now = Date.now();
-    const hit = seals.get(departmentId);
-    let id: string | null;
-    if (hit && now - hit.at < 60_000) id = hit.id;
-    else {
-      id = (await ctx.seals.officialSeal(departmentId))?.id ?? null;
-      if (seals.size > 1000) seals.clear();
-      seals.set(departmentId, { id, at: now });
-    }
+    const id = await officialSealId(departmentId);
     return id ? `/v/s/${encodeURIComponent(id)}` : null;
   }
 
   // Only what a verification page shows: a department's current official seal, not any seal by id.
-  const pictures = new Map<string, string>();
+  // Pictures by seal id, with the department whose official seal each was; re-checked like the pages' own lookup.
+  const pictures = new Map<string, { svg: string; departmentId: string }>();
+  async function officialSealId(departmentId: string): Promise<string | null> {
+    const now = Date.now();
+    const hit = seals.get(departmentId);
+    if (hit && now - hit.at < 60_000) return hit.id;
+    const id = (await ctx.seals.officialSeal(departmentId))?.id ?? null;
+    if (seals.size > 1000) seals.clear();
+    seals.set(departmentId, { id, at: now });
+    return id;
+  }
   app.get<{ Params: Static<typeof IdParam> }>("/v/s/:id", {
     config: { auth: "public", rateLimit },
     schema: { tags: ["pages"], summary: "The picture (SVG) of a department's current official seal, as shown on the verification pages", params: IdParam,
       response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, ...problems(404) } },
   }, async (req, reply) => {
     const id = req.params.id;
-    let svg = pictures.get(id);
-    if (svg === undefined) {
-      const seal = await ctx.seals.get(id).catch(() => null);
-      const official = seal?.departmentId ? await ctx.seals.officialSeal(seal.departmentId) : null;
-      if (!seal || official?.id !== seal.id) throw new AppError("SEAL_NOT_FOUND");
-      svg = await ctx.seals.svg(id);
+    let pic = pictures.get(id);
+    if (pic && (await officialSealId(pic.departmentId)) !== id) pic = undefined;
+    if (!pic) {
+      const seal = await ctx.seals.get(id).catch((e: unknown) => {
+        if (e instanceof AppError && e.code === "SEAL_NOT_FOUND") return null;
+        throw e;
+      });
+      if (!seal?.departmentId || (await officialSealId(seal.departmentId)) !== id) throw new AppError("SEAL_NOT_FOUND");
+      pic = { svg: await ctx.seals.svg(id), departmentId: seal.departmentId };
       if (pictures.size > 1000) pictures.clear();
-      pictures.set(id, svg);
+      pictures.set(id, pic);
     }
-    // A seal's picture never changes; whether it is still the official one is for the page that shows it.
-    return reply.header("cache-control", "public, max-age=86400, immutable").type("image/svg+xml").send(svg);
+    // A seal's picture never changes for its id; whether it is still the official one is re-checked (within a minute).
+    return reply.header("cache-control", "public, max-age=86400, immutable").type("image/svg+xml").send(pic.svg);
   });
 
   async function send(req: FastifyRequest, reply: FastifyReply, o: PageOutcome, lang: Lang | undefined) {
