@@ -137,7 +137,7 @@ t.test("after a status change the document is rendered again with a status banne
   };
   const act = async (id: string, action: string) => {
     const r = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "测试" } });
-    t.equal(r.statusCode, 200, r.body);
+    t.equal(r.statusCode, 200, r.statusCode === 200 ? "the document is served" : r.body.slice(0, 300));
   };
   const stampCount = async () => (w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM stamps").get() as { n: number }).n;
 
@@ -239,7 +239,7 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
 
   const oldLink = await copyLink();
   const oldCopy = await pdf(oldLink);
-  t.equal(oldCopy.statusCode, 200, oldCopy.body);
+  t.equal(oldCopy.statusCode, 200, oldCopy.statusCode === 200 ? "the copy PDF is served" : oldCopy.body.slice(0, 300));
   const oldSha = oldCopy.headers["x-document-sha256"] as string;
   t.equal(blob(oldSha).n, 1, "the copy is stored");
   t.equal(docRow(oldSha)!.kind, "copy");
