@@ -19,6 +19,17 @@ export interface LicenceType {
   updatedAt: Date;
 }
 
+/**
+ * A period in which a department was allowed to issue a licence type: from `validFrom` to `validTo`, both
+ * inclusive (null = still allowed). A department removed and added again has several grants.
+ */
+export interface IssuerGrant {
+  typeCode: string;
+  departmentId: string;
+  validFrom: Date;
+  validTo: Date | null;
+}
+
 export interface Matter {
   code: string;
   name: string;
@@ -37,6 +48,18 @@ export interface LicenceTypeRepo {
   all(): Promise<LicenceType[]>;
 }
 
+/** Issuer grants: append-only history, except that an open grant is closed once. */
+export interface IssuerGrantRepo {
+  /** Every grant of every type, by type, department and start. */
+  all(): Promise<IssuerGrant[]>;
+  /** The grants of one type, by department and start. */
+  ofType(typeCode: string): Promise<IssuerGrant[]>;
+  /** Opens a grant from `at` (the department must not have an open grant for the type). */
+  open(typeCode: string, departmentId: string, at: Date): Promise<void>;
+  /** Closes the department's open grant for the type at `at`; false when it had none. */
+  close(typeCode: string, departmentId: string, at: Date): Promise<boolean>;
+}
+
 export interface MatterRepo {
   insert(m: Matter): Promise<void>;
   update(m: Matter): Promise<void>;
@@ -46,5 +69,6 @@ export interface MatterRepo {
 
 export interface CatalogueRepos extends DirectoryRepos {
   licenceTypes: LicenceTypeRepo;
+  issuerGrants: IssuerGrantRepo;
   matters: MatterRepo;
 }

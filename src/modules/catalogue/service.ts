@@ -2,13 +2,18 @@
  * The catalogue (admin): licence types and matters (事项). Read-mostly: a process-local snapshot serves the hot
  * paths (issuance, 免证办 queries); it is replaced after every committed change here and re-read at most
  * `cacheSeconds` after another instance changed the database.
+ *
+ * Issuer grants: besides a type's current `issuers` (what issuance checks), the catalogue keeps when each
+ * department was allowed to issue each type (`issuerAllowedAt`, what verification checks at the signing time). The
+ * grants change in the same write transaction as the type: a department added to the issuers gets a grant from
+ * now, one removed has its grant closed now; the others are left alone.
  */
 import { checkUscc, HOLDER_CODE_TYPES, type HolderCodeType } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import { actorLabel, type Actor, type Clock, type TrustLog, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import { fieldDefsProblem, type FieldDef } from "./fields.js";
-import type { CatalogueRepos, HolderKind, LicenceType, Matter } from "./ports.js";
+import type { CatalogueRepos, HolderKind, IssuerGrant, LicenceType, Matter } from "./ports.js";
 
 export const TYPE_CODE_RE = /^[0-9A-HJ-NPQRTUWXY]{18}\d{3}$/;
 export const MATTER_CODE_RE = /^[0-9A-Za-z._-]{1,64}$/;
@@ -41,8 +46,14 @@ export interface MatterInput {
 interface Snapshot {
   types: Map<string, LicenceType>;
   matters: Map<string, Matter>;
+  /** Grants by type code, in repository order (department, start). */
+  grants: Map<string, IssuerGrant[]>;
+  /** Grant periods [from, to] in ms (to = Infinity while open) by `typeCode NUL departmentId`. */
+  periods: Map<string, Array<readonly [number, number]>>;
   loadedAt: number;
 }
+
+const pairKey = (typeCode: string, departmentId: string) => `${typeCode}\u0000${departmentId}`;
 
 function bad(problem: string): AppError {
   return new AppError("LICENCE_TYPE_INVALID", `The licence type is not valid: ${problem}.`, { details: { problem } });
@@ -59,8 +70,20 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
   let loading: Promise<Snapshot> | null = null;
 
   async function load(): Promise<Snapshot> {
-    const [types, ms] = await Promise.all([uow.read.licenceTypes.all(), uow.read.matters.all()]);
-    return { types: new Map(types.map((t) => [t.code, t])), matters: new Map(ms.map((m) => [m.code, m])), loadedAt: clock.now().getTime() };
+    const [types, ms, gs] = await Promise.all([uow.read.licenceTypes.all(), uow.read.matters.all(), uow.read.issuerGrants.all()]);
+    const grants = new Map<string, IssuerGrant[]>();
+    const periods = new Map<string, Array<readonly [number, number]>>();
+    for (const g of gs) {
+      const list = grants.get(g.typeCode);
+      if (list) list.push(g);
+      else grants.set(g.typeCode, [g]);
+      const k = pairKey(g.typeCode, g.departmentId);
+      const p = [g.validFrom.getTime(), g.validTo ? g.validTo.getTime() : Infinity] as const;
+      const ps = periods.get(k);
+      if (ps) ps.push(p);
+      else periods.set(k, [p]);
+    }
+    return { types: new Map(types.map((t) => [t.code, t])), matters: new Map(ms.map((m) => [m.code, m])), grants, periods, loadedAt: clock.now().getTime() };
   }
 
   async function snapshot(): Promise<Snapshot> {
@@ -102,11 +125,22 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     };
   }
 
+  /**
+   * Brings the type's open grants in line with its issuers (inside the type's write transaction): new issuers get
+   * a grant from `at`, removed ones have theirs closed at `at`, unchanged ones are not touched.
+   */
+  async function syncGrants(repos: R, t: LicenceType, at: Date): Promise<void> {
+    const open = new Set((await repos.issuerGrants.ofType(t.code)).filter((g) => g.validTo === null).map((g) => g.departmentId));
+    for (const id of t.issuers) if (!open.has(id)) await repos.issuerGrants.open(t.code, id, at);
+    for (const id of open) if (!t.issuers.includes(id)) await repos.issuerGrants.close(t.code, id, at);
+  }
+
   async function createType(input: LicenceTypeInput, actor: Actor): Promise<LicenceType> {
     return uow.write(async (repos, tx) => {
       const t = await checkType(repos, input);
       if (await repos.licenceTypes.byCode(t.code)) throw new AppError("LICENCE_TYPE_EXISTS");
       await repos.licenceTypes.insert(t);
+      await syncGrants(repos, t, t.createdAt);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.licenceTypeCreated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
         data: typeEventData(t),
@@ -123,6 +157,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       const checked = await checkType(repos, { ...cur, ...patch, code });
       const t: LicenceType = { ...checked, createdAt: cur.createdAt };
       await repos.licenceTypes.update(t);
+      await syncGrants(repos, t, t.updatedAt);
       await log.append(repos, tx, {
         type: TLOG_EVENTS.licenceTypeUpdated, subject: `licence-type:${t.code}`, actor: actorLabel(actor),
         data: typeEventData(t),
@@ -190,6 +225,18 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     getType,
     /** The snapshot's type, or undefined (no throw): for verification. */
     findType: async (code: string) => (await snapshot()).types.get(code),
+    /**
+     * Whether the department was allowed to issue the type at `at` (a grant with validFrom ≤ at ≤ validTo): for
+     * verification at the signing time. From the snapshot: no database read once it is loaded.
+     */
+    issuerAllowedAt: async (typeCode: string, departmentId: string, at: Date): Promise<boolean> => {
+      const ms = at.getTime();
+      if (Number.isNaN(ms)) return false;
+      const ps = (await snapshot()).periods.get(pairKey(typeCode, departmentId));
+      return ps !== undefined && ps.some(([from, to]) => from <= ms && ms <= to);
+    },
+    /** The type's issuer grants, oldest first per department (empty for an unknown type). */
+    issuerGrants: async (typeCode: string): Promise<IssuerGrant[]> => [...((await snapshot()).grants.get(typeCode) ?? [])],
     listTypes: async () => [...(await snapshot()).types.values()].sort((a, b) => (a.code < b.code ? -1 : 1)),
     createMatter,
     updateMatter,

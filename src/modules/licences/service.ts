@@ -553,7 +553,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const now = clock.now();
     const outcome = await uow.write(async (repos, tx) => {
       // Re-check idempotency keys inside the transaction: a concurrent retry may have committed meanwhile.
-      const keep: Built[] = [];
+      let keep: Built[] = [];
       const replays: Array<{ b: Built; identifier?: string; conflict?: boolean }> = [];
       const inThisTx = new Map<string, Built>();
       for (const b of built) {
@@ -574,6 +574,16 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         }
         keep.push(b);
       }
+      // The issuer must still hold its grant when the licence is logged (the log time is the signing time a
+      // verifier judges): a grant withdrawn since `prepare` checked the catalogue refuses the line here.
+      const granted = new Map<string, boolean>();
+      for (const b of keep) {
+        const k = `${b.p.type.code}\u0000${b.p.ic.departmentId}`;
+        if (granted.has(k)) continue;
+        granted.set(k, (await repos.issuerGrants.ofType(b.p.type.code)).some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null));
+      }
+      const refused = keep.filter((b) => !granted.get(`${b.p.type.code}\u0000${b.p.ic.departmentId}`));
+      if (refused.length > 0) keep = keep.filter((b) => granted.get(`${b.p.type.code}\u0000${b.p.ic.departmentId}`));
       if (keep.length > 0) {
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
@@ -583,8 +593,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
         }
       }
-      return { keep, replays };
+      return { keep, replays, refused };
     });
+    for (const b of outcome.refused) {
+      const e = new AppError("LICENCE_TYPE_NOT_ALLOWED");
+      results[b.p.line] = { line: b.p.line + 1, ok: false, code: e.code, message: e.message };
+    }
     for (const b of outcome.keep) results[b.p.line] = { line: b.p.line + 1, ok: true, identifier: b.rec.identifier, replay: false };
     for (const r of outcome.replays) {
       if (r.conflict) {
@@ -712,6 +726,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     if (nextVersion > 999) throw new AppError("LICENCE_TRANSITION_INVALID", "The licence has reached version 999.", { details: { from, action: "change" } });
     const version = String(nextVersion).padStart(3, "0");
     const type = await catalogue.getType(old.typeCode);
+    // A new version is signed now: the department must be an issuer of the type now (as for a new licence).
+    if (!type.issuers.includes(old.departmentId)) throw new AppError("LICENCE_TYPE_NOT_ALLOWED", "The department is no longer an issuer of this licence type; it cannot sign a new version.");
     const input: IssueInput = {
       typeCode: old.typeCode, number: patch.number ?? payload.number,
       holder: { ...payload.holder, name: patch.holderName ?? payload.holder.name },

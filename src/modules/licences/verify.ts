@@ -5,7 +5,9 @@
  *   chain      x5c[0] chains to the configured trust anchor and was valid (and not revoked) when the licence was
  *              signed: the log entry's time, else the payload's signedAt
  *   issuer     the certificate is a licence-signing certificate of the department named in the identifier, and
- *              that department may issue the licence type
+ *              that department was allowed to issue the licence type at the signing time (the catalogue's issuer
+ *              grants, not its current issuers: a department later removed from a type's issuers — 机构改革 —
+ *              leaves its earlier licences valid, and one added later does not make licences signed before valid)
  *   record     the licence is on record here and the presented JWS is exactly the one issued
  *   validity   today (China time) is inside the validity period
  *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…). A change
@@ -312,8 +314,10 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       if (!cd || cd.profile !== "licence-signing" || !dept) add("issuer", "FAILED", "the signing certificate is not a licence-signing certificate issued by this service to a department");
       else if (!parts.ok || parts.parts.issuerCode !== dept.uscc || payload.issuer?.code !== dept.uscc) add("issuer", "FAILED", `the certificate belongs to ${dept.name} (${dept.uscc}), not to the issuer named in the licence`);
       else if (!type) add("issuer", "FAILED", `unknown licence type ${payload.typeCode}`);
-      else if (!type.issuers.includes(dept.id) || (parts.ok && parts.parts.typeCode !== type.code)) add("issuer", "FAILED", `${dept.name} may not issue ${type.name}`);
-      else add("issuer", "PASSED", `${dept.name} (${dept.uscc}) may issue ${type.name}`);
+      else if (parts.ok && parts.parts.typeCode !== type.code) add("issuer", "FAILED", `the identifier names licence type ${parts.parts.typeCode}, not ${type.code} (${type.name})`);
+      else if (Number.isNaN(signedAt.getTime())) add("issuer", "INDETERMINATE", `no signing time to check that ${dept.name} was authorised to issue ${type.name}`);
+      else if (!(await catalogue.issuerAllowedAt(type.code, dept.id, signedAt))) add("issuer", "FAILED", `${dept.name} (${dept.uscc}) was not authorised to issue ${type.name} on ${signedAt.toISOString()}, when the licence was signed`);
+      else add("issuer", "PASSED", `${dept.name} (${dept.uscc}) was authorised to issue ${type.name} on ${signedAt.toISOString()}, when the licence was signed`);
 
       // record
       const jwsHash = facts.sha256;

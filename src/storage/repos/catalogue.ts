@@ -1,11 +1,16 @@
-/** SQLite repositories for the catalogue (licence types, matters). Read-mostly: the service keeps a snapshot. */
+/**
+ * SQLite repositories for the catalogue (licence types, issuer grants, matters). Read-mostly: the service keeps a
+ * snapshot.
+ */
 import type BetterSqlite3 from "better-sqlite3";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
-import { licenceTypes, matters } from "../schema/catalogue.js";
-import type { LicenceType, LicenceTypeRepo, Matter, MatterRepo } from "../../modules/catalogue/ports.js";
+import { issuerGrants, licenceTypes, matters } from "../schema/catalogue.js";
+import type { IssuerGrant, IssuerGrantRepo, LicenceType, LicenceTypeRepo, Matter, MatterRepo } from "../../modules/catalogue/ports.js";
 
-export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; matters: MatterRepo } {
+export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
+  const grantColumns = { typeCode: issuerGrants.typeCode, departmentId: issuerGrants.departmentId, validFrom: issuerGrants.validFrom, validTo: issuerGrants.validTo };
+  const grantOrder = [asc(issuerGrants.typeCode), asc(issuerGrants.departmentId), asc(issuerGrants.validFrom), asc(issuerGrants.id)];
   return {
     licenceTypes: {
       async insert(t) {
@@ -20,6 +25,22 @@ export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database):
       },
       async all() {
         return db.select().from(licenceTypes).orderBy(asc(licenceTypes.code)).all() as LicenceType[];
+      },
+    },
+    issuerGrants: {
+      async all() {
+        return db.select(grantColumns).from(issuerGrants).orderBy(...grantOrder).all() as IssuerGrant[];
+      },
+      async ofType(typeCode) {
+        return db.select(grantColumns).from(issuerGrants).where(eq(issuerGrants.typeCode, typeCode)).orderBy(...grantOrder).all() as IssuerGrant[];
+      },
+      async open(typeCode, departmentId, at) {
+        db.insert(issuerGrants).values({ typeCode, departmentId, validFrom: at, validTo: null }).run();
+      },
+      async close(typeCode, departmentId, at) {
+        const r = db.update(issuerGrants).set({ validTo: at })
+          .where(and(eq(issuerGrants.typeCode, typeCode), eq(issuerGrants.departmentId, departmentId), isNull(issuerGrants.validTo))).run();
+        return r.changes > 0;
       },
     },
     matters: {

@@ -1,0 +1,59 @@
+/**
+ * Migrations on a database that already holds data: 0011_issuer_grants backfills an open issuer grant for every
+ * (licence type, issuer) pair from the type's creation time, and allows one open grant per pair only.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import t from "tap";
+import { MIGRATIONS_DIR, openSqlite } from "../../src/storage/db.js";
+import { makeUscc, tempDir } from "../helpers/app.js";
+
+/** A copy of migrations/ whose journal stops before `tag`. */
+function migrationsBefore(dir: string, tag: string): string {
+  const out = path.join(dir, "migrations-before");
+  fs.cpSync(MIGRATIONS_DIR, out, { recursive: true });
+  const journalPath = path.join(out, "meta", "_journal.json");
+  const journal = JSON.parse(fs.readFileSync(journalPath, "utf8")) as { entries: Array<{ idx: number; tag: string }> };
+  const stop = journal.entries.find((e) => e.tag === tag);
+  if (!stop) throw new Error(`no migration ${tag}`);
+  journal.entries = journal.entries.filter((e) => e.idx < stop.idx);
+  fs.writeFileSync(journalPath, JSON.stringify(journal));
+  return out;
+}
+
+t.test("0011_issuer_grants backfills grants for existing licence types", async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, "old.db");
+  const old = new BetterSqlite3(file);
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(dir, "0011_issuer_grants") });
+  t.notOk(old.prepare("SELECT name FROM sqlite_master WHERE name = 'issuer_grants'").get(), "the table is new in 0011");
+  const dept = old.prepare("INSERT INTO departments (id, name, uscc, region_code, created_at, updated_at) VALUES (?, ?, ?, '350100', 1, 1)");
+  dept.run("d-a", "甲局", makeUscc(1));
+  dept.run("d-b", "乙局", makeUscc(2));
+  const type = old.prepare("INSERT INTO licence_types (code, name, holder_kind, holder_code_types, fields, validity_days, issuers, created_at, updated_at) VALUES (?, ?, 'person', '[\"111\"]', '[]', NULL, ?, ?, ?)");
+  const a = makeUscc(10) + "001";
+  const b = makeUscc(11) + "001";
+  const c = makeUscc(12) + "001";
+  type.run(a, "甲证", JSON.stringify(["d-a", "d-b"]), 1_600_000_000_000, 1_700_000_000_000);
+  type.run(b, "乙证", JSON.stringify(["d-b"]), 1_650_000_000_000, 1_650_000_000_000);
+  type.run(c, "丙证", "[]", 1_660_000_000_000, 1_660_000_000_000);
+  old.close();
+
+  const h = openSqlite(file);
+  t.teardown(() => h.close());
+  const rows = h.reader.prepare("SELECT type_code, department_id, valid_from, valid_to FROM issuer_grants ORDER BY type_code, department_id").all();
+  t.same(rows, [
+    { type_code: a, department_id: "d-a", valid_from: 1_600_000_000_000, valid_to: null },
+    { type_code: a, department_id: "d-b", valid_from: 1_600_000_000_000, valid_to: null },
+    { type_code: b, department_id: "d-b", valid_from: 1_650_000_000_000, valid_to: null },
+  ], "one open grant per current issuer, from the type's created_at; none for a type without issuers");
+
+  const open = h.writer.prepare("INSERT INTO issuer_grants (type_code, department_id, valid_from, valid_to) VALUES (?, ?, ?, ?)");
+  t.throws(() => open.run(a, "d-a", 1_800_000_000_000, null), /UNIQUE/, "a second open grant for the same pair is refused");
+  t.doesNotThrow(() => open.run(b, "d-a", 1_800_000_000_000, null));
+  t.doesNotThrow(() => open.run(b, "d-a", 1_700_000_000_000, 1_750_000_000_000), "closed grants may be many");
+  t.throws(() => open.run(b, "no-such-department", 1_800_000_000_000, null), /FOREIGN KEY/, "grants name existing departments");
+});
