@@ -85,7 +85,9 @@ if (!fs.existsSync(CHROMIUM)) {
     t.notMatch(await cp.textContent("#facts") ?? "", citizenId(n), "but not the full ID number");
     await cp.fill("#case-no", "CASE-2026-0001");
     await cp.click("#attach-form button[type=submit]");
-    await cp.waitForFunction('document.getElementById("attach-out").textContent.includes("已关联")');
+    // A locator, not waitForFunction: polling a string predicate needs eval, which the page's CSP forbids (it only
+    // worked when the answer was already there on the first check).
+    await cp.locator("#attach-out", { hasText: "已关联" }).waitFor({ timeout: 15_000 });
     t.match(await cp.textContent("#history") ?? "", lic.identifier, "local history keeps the scan");
     await cp.screenshot({ path: path.join(ART, "counter.png"), fullPage: true });
     const att = await h.ctx.qr.attachments("CASE-2026-0001");
