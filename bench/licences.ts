@@ -75,7 +75,8 @@ interface SeedMeta {
   nextNumber: number;
 }
 
-const NO_WORKER_N = 20_000;
+/** Licences per run of the seal-worker comparison (off, on, off, on: alternated so neither gets the warmer cache). */
+const AB_N = 10_000;
 
 /** Imports `n` licences numbered from meta.nextNumber, SEED_BATCH per call, checkpointing the log as it goes. */
 async function importRange(ctx: Awaited<ReturnType<typeof createContext>>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">, n: number): Promise<void> {
@@ -89,18 +90,18 @@ async function importRange(ctx: Awaited<ReturnType<typeof createContext>>, meta:
   }
 }
 
-/** The same bulk import on the same database with SIDIAN_SEAL_WORKER=off. */
-async function importWithoutWorker(config: ReturnType<typeof loadConfig>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">): Promise<number> {
-  const off = await createContext({ ...config, sealWorker: "off" }, { autoCheckpoint: false, autoExpire: false });
+/** A bulk import of AB_N licences on the same database with the seal worker on or off (a context of its own). */
+async function importTimed(config: ReturnType<typeof loadConfig>, meta: Pick<SeedMeta, "typeCode" | "departmentId" | "nextNumber">, sealWorker: "on" | "off"): Promise<number> {
+  const c = await createContext({ ...config, sealWorker }, { autoCheckpoint: false, autoExpire: false });
   try {
     const t0 = performance.now();
-    await importRange(off, meta, NO_WORKER_N);
-    meta.nextNumber += NO_WORKER_N;
-    const rate = NO_WORKER_N / ((performance.now() - t0) / 1000);
-    await off.tlog.checkpoint();
+    await importRange(c, meta, AB_N);
+    meta.nextNumber += AB_N;
+    const rate = AB_N / ((performance.now() - t0) / 1000);
+    await c.tlog.checkpoint();
     return rate;
   } finally {
-    await off.close();
+    await c.close();
   }
 }
 
@@ -117,7 +118,7 @@ export async function run(report: Report): Promise<void> {
     const ctx = await createContext(config, { autoCheckpoint: false, autoExpire: false });
     let meta: SeedMeta;
     let seedNote: string;
-    let noWorkerRate = 0;
+    const ab = { on: [] as number[], off: [] as number[] };
     if (reuse) {
       meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as SeedMeta;
       console.log(`  reusing ${dbPath} (${meta.n.toLocaleString("en-US")} seeded licences, next number ${meta.nextNumber})`);
@@ -171,8 +172,8 @@ export async function run(report: Report): Promise<void> {
     }
     await ctx.tlog.checkpoint();
     await ctx.close();
-    // The same import with everything on the main thread, in a context of its own (one log writer at a time).
-    noWorkerRate = await importWithoutWorker(config, meta);
+    // Seal worker A/B on the same database, each run in a context of its own (one log writer at a time).
+    for (const w of ["off", "on", "off", "on"] as const) ab[w].push(await importTimed(config, meta, w));
     const dbBytes = fs.statSync(dbPath).size;
     const { typeCode, jwss, seedRate } = meta;
     const n = meta.n;
@@ -194,7 +195,9 @@ export async function run(report: Report): Promise<void> {
       await bare.stop();
     }
     report.add({ name: "bulk import in-process (seed), signed+encrypted+logged", value: seedRate, unit: "licences/s", goal: "≥ 8,000/s", note: `${seedNote}, DB ${(dbBytes / 2 ** 20).toFixed(0)} MiB, synchronous=FULL, seal worker on` });
-    report.add({ name: "bulk import in-process, seal worker off (comparison)", value: noWorkerRate, unit: "licences/s", note: `${NO_WORKER_N} licences, everything on the main thread (SIDIAN_SEAL_WORKER=off)` });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    report.add({ name: "bulk import, seal worker off (A/B, main thread only)", value: mean(ab.off), unit: "licences/s", note: `runs of ${AB_N}: ${ab.off.map((x) => Math.round(x)).join(", ")}` });
+    report.add({ name: "bulk import, seal worker on (A/B)", value: mean(ab.on), unit: "licences/s", baseline: "bulk import, seal worker off (A/B, main thread only)", note: `runs of ${AB_N}: ${ab.on.map((x) => Math.round(x)).join(", ")}; alternated off, on, off, on` });
 
     // ---- the real app on the seeded database ----
     const s = await startServer("sidian", { BENCH_DIR: dir, BENCH_DB: dbPath });
