@@ -29,3 +29,33 @@ export class Lru<K, V> {
     return this.m.size;
   }
 }
+
+/**
+ * A read-through cache over an Lru: a value is loaded once and reused for `ttlMs` by the given clock, then loaded
+ * again. `keep` decides which loaded values are remembered (e.g. not "not found"); a load that throws is not.
+ */
+export class TtlCache<K, V> {
+  private readonly lru: Lru<K, { v: V; at: number }>;
+  constructor(
+    max: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly keep: (v: V) => boolean = () => true,
+  ) {
+    this.lru = new Lru(max);
+  }
+
+  async get(k: K, load: (k: K) => Promise<V>): Promise<V> {
+    const now = this.now();
+    const hit = this.lru.get(k);
+    if (hit && now - hit.at < this.ttlMs) return hit.v;
+    const v = await load(k);
+    if (this.keep(v)) this.lru.set(k, { v, at: now });
+    else this.lru.delete(k);
+    return v;
+  }
+
+  delete(k: K): void {
+    this.lru.delete(k);
+  }
+}

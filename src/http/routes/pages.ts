@@ -11,6 +11,7 @@ import type { Context } from "../../context.js";
 import type { PageOutcome } from "../../modules/qr/index.js";
 import { renderVerifyPage, type Lang } from "../pages/verify-page.js";
 import { AppError } from "../../errors.js";
+import { TtlCache } from "../../util/lru.js";
 import { problems } from "../schemas.js";
 
 const TokenParam = Type.Object({ token: Type.String({ minLength: 1, maxLength: 400 }) });
@@ -23,7 +24,7 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
 
   // The issuing department's current official seal (SealService.officialSeal), looked up once a minute per department.
-  const seals = new Map<string, { id: string | null; at: number }>();
+  const seals = new TtlCache<string, string | null>(1000, 60_000);
   /** Licence → issuing department never changes: remembered so a page does not read the licence twice. */
   const departmentOf = new Map<string, string>();
   async function sealUrlFor(identifier: string | undefined): Promise<string | null> {
@@ -43,14 +44,8 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   // Only what a verification page shows: a department's current official seal, not any seal by id.
   // Pictures by seal id, with the department whose official seal each was; re-checked like the pages' own lookup.
   const pictures = new Map<string, { svg: string; departmentId: string }>();
-  async function officialSealId(departmentId: string): Promise<string | null> {
-    const now = Date.now();
-    const hit = seals.get(departmentId);
-    if (hit && now - hit.at < 60_000) return hit.id;
-    const id = (await ctx.seals.officialSeal(departmentId))?.id ?? null;
-    if (seals.size > 1000) seals.clear();
-    seals.set(departmentId, { id, at: now });
-    return id;
+  function officialSealId(departmentId: string): Promise<string | null> {
+    return seals.get(departmentId, async (d) => (await ctx.seals.officialSeal(d))?.id ?? null);
   }
   app.get<{ Params: Static<typeof IdParam> }>("/v/s/:id", {
     config: { auth: "public", rateLimit },

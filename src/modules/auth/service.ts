@@ -13,7 +13,7 @@ import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
 import type { Actor, Clock, Role, UnitOfWork } from "../kernel.js";
 import type { DirectoryRepos } from "../directory/ports.js";
-import { Lru } from "../../util/lru.js";
+import { Lru, TtlCache } from "../../util/lru.js";
 
 export const ACCESS_TOKEN_AUDIENCE = "sidian";
 export const ALLOWED_ALGS = ["ES256"] as const;
@@ -119,14 +119,7 @@ export function createAuthService(deps: AuthDeps) {
    * `forgetClient`) takes effect at once; a change made by another process sharing the database within
    * CLIENT_CACHE_MS.
    */
-  const clients = new Lru<string, { c: Awaited<ReturnType<typeof uow.read.clients.byId>>; at: number }>(VERIFIED_MAX);
-  async function clientById(id: string, now: number) {
-    const hit = clients.get(id);
-    if (hit && now - hit.at < CLIENT_CACHE_MS) return hit.c;
-    const c = await uow.read.clients.byId(id);
-    clients.set(id, { c, at: now });
-    return c;
-  }
+  const clients = new TtlCache<string, Awaited<ReturnType<typeof uow.read.clients.byId>>>(VERIFIED_MAX, CLIENT_CACHE_MS, () => clock.now().getTime());
 
   /** Verifies a bearer token (ours or the IdP's) and returns the actor. Throws TOKEN_INVALID / TOKEN_EXPIRED. */
   async function authenticate(token: string): Promise<Actor> {
@@ -159,7 +152,7 @@ export function createAuthService(deps: AuthDeps) {
         }
         verifiedTokens.set(token, payload);
       }
-      const client = await clientById(String(payload.sub), currentDate.getTime());
+      const client = await clients.get(String(payload.sub), (id) => uow.read.clients.byId(id));
       if (!client || client.status !== "active") throw new AppError("TOKEN_INVALID", "The client is no longer active.");
       const scopes = String(payload.scope ?? "").split(" ").filter((s) => client.scopes.includes(s));
       return {

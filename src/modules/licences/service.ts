@@ -10,7 +10,7 @@ import { canonicalJson } from "../../crypto/canonical.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import type { SealWorker } from "../../crypto/seal-worker.js";
-import { Lru } from "../../util/lru.js";
+import { TtlCache } from "../../util/lru.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
@@ -191,16 +191,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   const listTtl = (deps.statusListCacheSeconds ?? 60) * 1000;
 
   // ---- departments (name + USCC go into the signed data) ----
-  const deptCache = new Map<string, { name: string; uscc: string; at: number }>();
-  async function department(id: string): Promise<{ name: string; uscc: string }> {
-    const hit = deptCache.get(id);
-    const now = clock.now().getTime();
-    if (hit && now - hit.at < 30_000) return hit;
-    const d = await uow.read.departments.byId(id);
-    if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
-    const v = { name: d.name, uscc: d.uscc, at: now };
-    deptCache.set(id, v);
-    return v;
+  const departments = new TtlCache<string, { name: string; uscc: string }>(1000, 30_000, () => clock.now().getTime());
+  function department(id: string): Promise<{ name: string; uscc: string }> {
+    return departments.get(id, async () => {
+      const d = await uow.read.departments.byId(id);
+      if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
+      return { name: d.name, uscc: d.uscc };
+    });
   }
 
   // ---- counters: serials per department+type, status-list indexes per department; reserved in blocks ----
@@ -268,15 +265,9 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * drops it at once; one committed by another process sharing the database shows within RECORD_CACHE_MS.
    * Licences not (yet) on record are not remembered.
    */
-  const recent = new Lru<string, { rec: LicenceRecord; at: number }>(20_000);
-  async function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
-    const now = Date.now();
-    const hit = recent.get(identifier);
-    if (hit && now - hit.at < RECORD_CACHE_MS) return hit.rec;
-    const rec = await uow.read.licences.byId(identifier);
-    if (rec) recent.set(identifier, { rec, at: now });
-    else recent.delete(identifier);
-    return rec;
+  const recent = new TtlCache<string, LicenceRecord | undefined>(20_000, RECORD_CACHE_MS, Date.now, (rec) => rec !== undefined);
+  function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
+    return recent.get(identifier, (id) => uow.read.licences.byId(id));
   }
 
   async function record(identifier: string): Promise<LicenceRecord> {
@@ -577,13 +568,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       // The issuer must still hold its grant when the licence is logged (the log time is the signing time a
       // verifier judges): a grant withdrawn since `prepare` checked the catalogue refuses the line here.
       const granted = new Map<string, boolean>();
+      const grantKey = (b: Built) => `${b.p.type.code}\u0000${b.p.ic.departmentId}`;
       for (const b of keep) {
-        const k = `${b.p.type.code}\u0000${b.p.ic.departmentId}`;
-        if (granted.has(k)) continue;
-        granted.set(k, (await repos.issuerGrants.ofType(b.p.type.code)).some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null));
+        if (granted.has(grantKey(b))) continue;
+        granted.set(grantKey(b), (await repos.issuerGrants.ofType(b.p.type.code)).some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null));
       }
-      const refused = keep.filter((b) => !granted.get(`${b.p.type.code}\u0000${b.p.ic.departmentId}`));
-      if (refused.length > 0) keep = keep.filter((b) => granted.get(`${b.p.type.code}\u0000${b.p.ic.departmentId}`));
+      const refused = keep.filter((b) => !granted.get(grantKey(b)));
+      if (refused.length > 0) keep = keep.filter((b) => granted.get(grantKey(b)));
       if (keep.length > 0) {
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));

@@ -30,7 +30,7 @@ import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
 import { effectiveStatus, type LicencePayload, type LicenceService } from "./service.js";
 import { TYP_LICENCE } from "./signing.js";
-import { Lru } from "../../util/lru.js";
+import { Lru, TtlCache } from "../../util/lru.js";
 
 export type CheckStatus = "PASSED" | "FAILED" | "INDETERMINATE";
 export interface Check {
@@ -119,7 +119,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   const entries = new Lru<number, LogEntry>(50_000);
   const certDepts = new Lru<string, { departmentId: string | null; profile: string } | null>(1000);
   /** Departments (name, USCC) for the issuer check, re-read after 30 s like the licence service's own cache. */
-  const depts = new Lru<string, { d: { id: string; name: string; uscc: string } | undefined; at: number }>(1000);
+  const depts = new TtlCache<string, { id: string; name: string; uscc: string } | undefined>(1000, 30_000, () => clock.now().getTime());
   /** Chain-cache keys per (shared) x5c array, so the joined key is built and hashed once. */
   const chainKeys = new WeakMap<string[], string>();
 
@@ -217,14 +217,11 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return ev;
   }
 
-  async function department(id: string) {
-    const now = clock.now().getTime();
-    const hit = depts.get(id);
-    if (hit && now - hit.at < 30_000) return hit.d;
-    const rec = await uow.read.departments.byId(id);
-    const d = rec ? { id: rec.id, name: rec.name, uscc: rec.uscc } : undefined;
-    depts.set(id, { d, at: now });
-    return d;
+  function department(id: string) {
+    return depts.get(id, async () => {
+      const rec = await uow.read.departments.byId(id);
+      return rec ? { id: rec.id, name: rec.name, uscc: rec.uscc } : undefined;
+    });
   }
 
   async function certDept(serial: string) {
