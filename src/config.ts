@@ -17,6 +17,8 @@ export interface Config {
   readonly dbPath: string;
   /** `full` fsyncs every commit (durable across power loss); `normal` is durable across process crashes. */
   readonly dbSync: "full" | "normal";
+  /** Who copies the WAL into the database file: a background worker thread (default) or the committing call. */
+  readonly dbCheckpoint: "background" | "inline";
   /** `on`: bulk issuance signs and encrypts on a worker thread (a second core); `off`: all on the main thread. */
   readonly sealWorker: "on" | "off";
   /** Folder with the CA material, IdP key and key-encryption key. */
@@ -90,6 +92,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl,
     dbPath,
     dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "normal"] as const, "full", problems),
+    dbCheckpoint: oneOf(env, "SIDIAN_DB_CHECKPOINT", ["background", "inline"] as const, "background", problems),
     sealWorker: oneOf(env, "SIDIAN_SEAL_WORKER", ["on", "off"] as const, "on", problems),
     keysDir,
     logLevel: oneOf<LogLevel>(env, "SIDIAN_LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"],

@@ -106,7 +106,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
   }
 
-  const db = openSqlite(config.dbPath, { sync: config.dbSync });
+  const db = openSqlite(config.dbPath, {
+    sync: config.dbSync, checkpoint: config.dbCheckpoint,
+    onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
+  });
   const uow = createUnitOfWork(db);
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
@@ -225,7 +228,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await qr.close();
       await sealWorker.close();
       await tlog.close();
-      db.close();
+      await db.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3"
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { AppError } from "../errors.js";
 import * as schema from "./schema/index.js";
+import { FALLBACK_PAGES, startCheckpointer, type Checkpointer } from "./checkpointer.js";
 
 export type Schema = typeof schema;
 export type Drizzle = BetterSQLite3Database<Schema>;
@@ -23,6 +24,13 @@ export interface OpenOptions {
   sync?: "full" | "normal";
   /** Apply pending migrations (default true). */
   migrate?: boolean;
+  /**
+   * Who copies the WAL back into the database file: "background" (a worker thread, see checkpointer.ts; the
+   * writer's own automatic checkpoint stays as a fallback at FALLBACK_PAGES) or "inline" (SQLite's default: the
+   * committing call does it). Default "inline"; the service turns "background" on (SIDIAN_DB_CHECKPOINT).
+   */
+  checkpoint?: "background" | "inline";
+  onCheckpointerError?: (e: unknown) => void;
 }
 
 export interface SqliteHandle {
@@ -34,7 +42,10 @@ export interface SqliteHandle {
   /** Runs `fn` in one write transaction; the only way to change data. */
   transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts?: WriteOptions): Promise<T>;
   ping(): boolean;
-  close(): void;
+  /** The background checkpointer, when one runs. */
+  readonly checkpointer: Checkpointer | null;
+  /** Stops the checkpointer (if any) and closes both connections. */
+  close(): Promise<void>;
 }
 
 export interface WriteOptions {
@@ -88,6 +99,11 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
   } catch (cause) {
     throw new AppError("CONFIG_INVALID", `Cannot open the database at ${file}: ${(cause as Error).message}`, { cause });
   }
+  let checkpointer: Checkpointer | null = null;
+  if (opts.checkpoint === "background" && file !== ":memory:") {
+    writer.pragma(`wal_autocheckpoint = ${FALLBACK_PAGES}`);
+    checkpointer = startCheckpointer(file, { ...(opts.onCheckpointerError ? { onError: opts.onCheckpointerError } : {}) });
+  }
   const w = drizzle(writer, { schema });
   const r = drizzle(reader, { schema });
   const mutex = new Mutex();
@@ -132,9 +148,15 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
         return false;
       }
     },
+    checkpointer,
     close() {
-      if (reader !== writer && reader.open) reader.close();
-      if (writer.open) writer.close();
+      const closeConnections = () => {
+        if (reader !== writer && reader.open) reader.close();
+        if (writer.open) writer.close();
+      };
+      // Without a checkpointer the connections are closed before this returns (callers may delete the file next).
+      if (!checkpointer) return Promise.resolve(closeConnections());
+      return checkpointer.stop().then(closeConnections);
     },
   };
 }

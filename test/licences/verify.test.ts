@@ -140,3 +140,42 @@ t.test("interop: plain jose + the published trust bundle", async (t) => {
   t.equal(protectedHeader.alg, "ES256");
   t.equal(JSON.parse(new TextDecoder().decode(payload)).id, lic.identifier);
 });
+
+t.test("verdicts are reused only while the record, the catalogue and the day are unchanged", async (t) => {
+  const w = await world(t);
+  const lic = await issued(w, personLicence(w, 301));
+  const v = w.h.ctx.verifier;
+  const first = await v.verify({ jws: lic.jws });
+  t.equal(first.result, "VALID");
+  t.equal(await v.verify({ jws: lic.jws }), first, "the same verdict for the same JWS, viewer and state");
+  t.not(await v.verify({ jws: lic.jws }, "counter"), first, "not across viewers");
+  t.equal(await v.verifyJson({ jws: lic.jws }), JSON.stringify(first), "the JSON text is the verdict's");
+  // the same signature with another payload is not mistaken for the reused one
+  const [h, , s] = lic.jws.split(".");
+  const forged = `${h}.${b64u(JSON.stringify({ id: lic.identifier }))}.${s}`;
+  t.equal((await v.verify({ jws: forged })).result, "INVALID", "a forged payload under a known signature");
+  t.equal((await v.verify({ jws: lic.jws })).result, "VALID");
+
+  // a status change shows at once
+  const act = async (action: string) => {
+    const r = await w.h.app.inject({ method: "POST", url: `/licences/${lic.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "测试" } });
+    t.equal(r.statusCode, 200, r.body.slice(0, 200));
+  };
+  await act("suspend");
+  const suspended = await v.verify({ jws: lic.jws });
+  t.equal(suspended.result, "INVALID");
+  t.equal(checks(suspended).status, "FAILED", "suspended: shown at once");
+  await act("resume");
+  const resumed = await v.verify({ jws: lic.jws });
+  t.equal(resumed.result, "VALID", "resumed: shown at once");
+
+  // a catalogue change (issuer grants) recomputes
+  w.h.ctx.catalogue.invalidate();
+  t.not(await v.verify({ jws: lic.jws }), resumed, "recomputed after the catalogue was reloaded");
+
+  // and nothing is reused past VERDICT_REUSE_MS
+  const again = await v.verify({ jws: lic.jws });
+  t.equal(await v.verify({ jws: lic.jws }), again);
+  w.h.clock.advance(5_001);
+  t.not(await v.verify({ jws: lic.jws }), again, "recomputed after 5 s");
+});

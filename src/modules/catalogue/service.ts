@@ -51,6 +51,8 @@ interface Snapshot {
   /** Grant periods [from, to] in ms (to = Infinity while open) by `typeCode NUL departmentId`. */
   periods: Map<string, Array<readonly [number, number]>>;
   loadedAt: number;
+  /** Increases with every load: what was derived from a snapshot is current while this is unchanged. */
+  generation: number;
 }
 
 const pairKey = (typeCode: string, departmentId: string) => `${typeCode}\u0000${departmentId}`;
@@ -68,6 +70,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
   const ttl = (deps.cacheSeconds ?? 30) * 1000;
   let snap: Snapshot | null = null;
   let loading: Promise<Snapshot> | null = null;
+  let generations = 0;
 
   async function load(): Promise<Snapshot> {
     const [types, ms, gs] = await Promise.all([uow.read.licenceTypes.all(), uow.read.matters.all(), uow.read.issuerGrants.all()]);
@@ -83,7 +86,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       if (ps) ps.push(p);
       else periods.set(k, [p]);
     }
-    return { types: new Map(types.map((t) => [t.code, t])), matters: new Map(ms.map((m) => [m.code, m])), grants, periods, loadedAt: clock.now().getTime() };
+    return { types: new Map(types.map((t) => [t.code, t])), matters: new Map(ms.map((m) => [m.code, m])), grants, periods, loadedAt: clock.now().getTime(), generation: ++generations };
   }
 
   async function snapshot(): Promise<Snapshot> {
@@ -242,6 +245,8 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     updateMatter,
     getMatter,
     listMatters: async () => [...(await snapshot()).matters.values()].sort((a, b) => (a.code < b.code ? -1 : 1)),
+    /** The current snapshot's generation: a verdict derived from the catalogue holds while it is unchanged. */
+    generation: async (): Promise<number> => (await snapshot()).generation,
     /** Drops the snapshot (tests; or after an out-of-band change). */
     invalidate,
   };

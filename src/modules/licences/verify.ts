@@ -79,6 +79,28 @@ interface JwsFacts {
   sha256: string;
 }
 
+/** How long a verdict is reused for the same input while its record is unchanged (see createVerifier). */
+export const VERDICT_REUSE_MS = 5000;
+
+interface Remembered {
+  verdict: Verdict;
+  /** The JWS or identifier as presented. */
+  input: string;
+  /** The licence identifier the verdict is about (null: the input named none, e.g. a malformed JWS). */
+  id: string | null;
+  /** What of the record the verdict depends on (stampOf), null when not on record. */
+  stamp: string | null;
+  day: string;
+  at: number;
+  /** The catalogue generation it was computed under (types, issuer grants). */
+  catalogue: number;
+  json?: string;
+}
+
+function stampOf(rec: LicenceRecord | undefined): string | null {
+  return rec ? `${rec.version}|${rec.status}|${rec.statusAt.getTime()}|${rec.supersededBy ?? ""}|${rec.validUntil ?? ""}|${rec.validFrom}|${rec.jwsSha256}|${rec.logIndex}` : null;
+}
+
 function overall(checks: Check[]): Verdict["result"] {
   if (checks.some((c) => c.status === "FAILED")) return "INVALID";
   if (checks.some((c) => c.status === "INDETERMINATE")) return "INDETERMINATE";
@@ -234,7 +256,67 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return v;
   }
 
+  /**
+   * Verdicts reused for the same presented JWS (or identifier) and viewer, for at most VERDICT_REUSE_MS, and only
+   * while today's date and the licence record are what they were: the record is re-read through currentRecord on
+   * every call (a status change by this process shows at once, by another within RECORD_CACHE_MS), and any change
+   * to its version, status, validity, successor or JWS hash recomputes the verdict, as does any change to the
+   * catalogue (types, issuer grants: CatalogueService.generation). What else a verdict depends on
+   * is already reused for longer by the caches above (chain revocation 60 s, departments 30 s, log entries and
+   * proofs for good), so reuse adds nothing to how stale an answer can be beyond VERDICT_REUSE_MS.
+   */
+  const reused: Record<Viewer, { jws: Lru<string, Remembered>; id: Lru<string, Remembered> }> = {
+    public: { jws: new Lru(5000), id: new Lru(5000) },
+    counter: { jws: new Lru(1000), id: new Lru(5000) },
+    full: { jws: new Lru(1000), id: new Lru(1000) },
+  };
+  let dayCache = { until: 0, day: "" };
+  function todayNow(now: number): string {
+    // chinaDate changes at most once a day; recomputed at most once a second.
+    if (now >= dayCache.until || now < dayCache.until - 1000) dayCache = { until: now + 1000, day: chinaDate(new Date(now)) };
+    return dayCache.day;
+  }
+
+  /** The verdict for a JWS or identifier, reused while nothing it depends on can have changed (see `reused`). */
+  async function check(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<Remembered> {
+    const byJws = input.jws !== undefined;
+    const text = byJws ? input.jws! : (input.identifier ?? "");
+    // A JWS is looked up by its signature (the text after the last dot) and then compared in full: hashing a
+    // few-KB string for the map on every call costs more than the rest of a reused answer.
+    const key = byJws ? text.slice(text.lastIndexOf(".") + 1) : text;
+    const lru = byJws ? reused[viewer].jws : reused[viewer].id;
+    const now = clock.now().getTime();
+    const day = todayNow(now);
+    const hit = text.length <= 16_384 ? lru.get(key) : undefined;
+    if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && hit.stamp === stampOf(await deps.licences.currentRecord(hit.id)) && hit.catalogue === (await catalogue.generation())) return hit;
+    const generation = await catalogue.generation();
+    const r = await run(input, viewer);
+    const out: Remembered = { ...r, input: text, day, at: now, catalogue: generation };
+    if (r.id !== null && text.length <= 16_384 && !r.verdict.checks.some((c) => c.id === "internal")) lru.set(key, out);
+    return out;
+  }
+
   async function verify(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<Verdict> {
+    return (await check(input, viewer)).verdict;
+  }
+
+  /** The verdict as JSON text (what POST /verify sends), serialised once per reused verdict. */
+  async function verifyJson(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<string> {
+    const r = await check(input, viewer);
+    return (r.json ??= JSON.stringify(r.verdict));
+  }
+
+  async function run(input: { jws?: string; identifier?: string }, viewer: Viewer): Promise<{ verdict: Verdict; id: string | null; stamp: string | null }> {
+    let id: string | null = null;
+    let stamp: string | null = null;
+    const verdict = await runChecks(input, viewer, (i, rec) => {
+      id = i;
+      stamp = stampOf(rec);
+    });
+    return { verdict, id, stamp };
+  }
+
+  async function runChecks(input: { jws?: string; identifier?: string }, viewer: Viewer, seen: (id: string, rec: LicenceRecord | undefined) => void): Promise<Verdict> {
     const checks: Check[] = [];
     const add = (id: Check["id"], status: CheckStatus, detail: string) => checks.push({ id, status, detail });
     let licence: MaskedLicence | undefined;
@@ -255,6 +337,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
         const payload = parsed.payload as LicencePayload;
         add("format", "PASSED", `licence JWS for ${payload.id}`);
         rec = await deps.licences.currentRecord(payload.id);
+        seen(payload.id, rec);
       } else {
         const id = (input.identifier ?? "").trim();
         const pr = parseLicenceId(id);
@@ -263,6 +346,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
           return { result: "INVALID", checks };
         }
         rec = await deps.licences.currentRecord(id);
+        seen(id, rec);
         if (!rec) {
           add("format", "PASSED", "well-formed licence identifier");
           add("record", "FAILED", "no licence with this identifier was issued by this service");
@@ -359,7 +443,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return { result: overall(checks), checks, ...(licence ? { licence } : {}), ...(evidence ? { evidence } : {}) };
   }
 
-  return { verify };
+  return { verify, verifyJson };
 }
 
 export type LicenceVerifier = ReturnType<typeof createVerifier>;
