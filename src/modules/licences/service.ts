@@ -179,6 +179,8 @@ interface Built {
   p: Prepared;
   rec: LicenceRecord;
   event: TlogEvent;
+  /** The signed payload's JSON (what rec.payloadEnc encrypts): a new licence's view needs no decryption. */
+  json: string;
 }
 
 function appErr(e: unknown): AppError {
@@ -248,8 +250,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return `${await signer.header(rec.certSerial, TYP_LICENCE)}.${b64u(j)}.${rec.signature}`;
   }
 
-  async function view(rec: LicenceRecord): Promise<LicenceView> {
-    const { json, payload } = openPayload(rec);
+  async function view(rec: LicenceRecord, plain?: string): Promise<LicenceView> {
+    const { json, payload } = plain !== undefined ? { json: plain, payload: JSON.parse(plain) as LicencePayload } : openPayload(rec);
     const st = effectiveStatus(rec, today());
     return {
       identifier: rec.identifier, typeCode: rec.typeCode, name: payload.name, version: rec.version, departmentId: rec.departmentId,
@@ -368,7 +370,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         statusIndex: statusIdx, ...(prev ? { supersedes: prev.rec.identifier } : {}),
       },
     };
-    return { p, rec, event };
+    return { p, rec, event, json: d.json };
   }
 
   /** Signs and encrypts one draft on this thread. */
@@ -535,12 +537,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   /** Reserves numbers, signs and stores prepared licences (possibly of several issuers) in one write transaction. */
-  async function issuePrepared(prepared: Prepared[], results: BatchResult[]): Promise<void> {
-    await store(await stage(prepared), results);
+  async function issuePrepared(prepared: Prepared[], results: BatchResult[], stored?: Array<Built | undefined>): Promise<void> {
+    await store(await stage(prepared), results, stored);
   }
 
   /** Stores built licences and their log entries in one write transaction; fills in their results. */
-  async function store(built: Built[], results: BatchResult[]): Promise<void> {
+  async function store(built: Built[], results: BatchResult[], stored?: Array<Built | undefined>): Promise<void> {
     const now = clock.now();
     const outcome = await uow.write(async (repos, tx) => {
       // Re-check idempotency keys inside the transaction: a concurrent retry may have committed meanwhile.
@@ -590,7 +592,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       const e = new AppError("LICENCE_TYPE_NOT_ALLOWED");
       results[b.p.line] = { line: b.p.line + 1, ok: false, code: e.code, message: e.message };
     }
-    for (const b of outcome.keep) results[b.p.line] = { line: b.p.line + 1, ok: true, identifier: b.rec.identifier, replay: false };
+    for (const b of outcome.keep) {
+      results[b.p.line] = { line: b.p.line + 1, ok: true, identifier: b.rec.identifier, replay: false };
+      if (stored) stored[b.p.line] = b;
+    }
     for (const r of outcome.replays) {
       if (r.conflict) {
         const e = new AppError("IDEMPOTENCY_CONFLICT");
@@ -601,7 +606,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
 
   // Single issuance is group-committed: requests that arrive while a group is being signed and stored form the
   // next group (one transaction, one fsync for all of them). Each request still gets its own result.
-  const singles: Array<{ p: Prepared; resolve(r: BatchResult): void; reject(e: unknown): void }> = [];
+  const singles: Array<{ p: Prepared; resolve(r: { r: BatchResult; built: Built | undefined }): void; reject(e: unknown): void }> = [];
   let singlesScheduled = false;
   let singlesRunning = false;
   function scheduleSingles(): void {
@@ -614,9 +619,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     singlesRunning = true;
     const group = singles.splice(0, CHUNK);
     const results: BatchResult[] = new Array(group.length);
+    const stored: Array<Built | undefined> = new Array(group.length);
     try {
-      await issuePrepared(group.map((g, k) => ({ ...g.p, line: k })), results);
-      group.forEach((g, k) => g.resolve(results[k]!));
+      await issuePrepared(group.map((g, k) => ({ ...g.p, line: k })), results, stored);
+      group.forEach((g, k) => g.resolve({ r: results[k]!, built: stored[k] }));
     } catch (e) {
       for (const g of group) g.reject(e);
     } finally {
@@ -629,18 +635,20 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   async function issue(input: IssueInput, ic: IssuerContext): Promise<{ licence: LicenceView; replay: boolean }> {
     const p = await prepare(0, input, ic, today());
     let r: BatchResult;
+    let built: Built | undefined;
     const prior = input.idempotencyKey !== undefined ? await uow.read.licences.idempotency(ic.idempotencyScope, input.idempotencyKey) : undefined;
     if (prior) {
       if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
       r = { line: 1, ok: true, identifier: prior.identifier, replay: true };
     } else {
-      r = await new Promise<BatchResult>((resolve, reject) => {
+      ({ r, built } = await new Promise<{ r: BatchResult; built: Built | undefined }>((resolve, reject) => {
         singles.push({ p, resolve, reject });
         scheduleSingles();
-      });
+      }));
     }
     if (!r.ok) throw new AppError(r.code as AppError["code"], r.message, r.details ? { details: r.details } : {});
-    return { licence: await view(await record(r.identifier)), replay: r.replay };
+    // A licence stored just now is shown from what was stored (no read back, no decryption); a replay is read.
+    return { licence: built ? await view(built.rec, built.json) : await view(await record(r.identifier)), replay: r.replay };
   }
 
   // ---- lifecycle ----
@@ -841,7 +849,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   /** A holder's licences (current versions unless `all`), decrypted: for the holder themself or an entitled consumer. */
   async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; all?: boolean } = {}): Promise<LicenceView[]> {
     const recs = await uow.read.licences.byHolder(holderHash, { ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}), current: !opts.all, limit: 500 });
-    return Promise.all(recs.map(view));
+    return Promise.all(recs.map((r) => view(r)));
   }
 
   /** Online status (public): no personal data. */
