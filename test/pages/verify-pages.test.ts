@@ -96,6 +96,18 @@ t.test("live QR and verification pages", async (t) => {
     t.match(bad.body, /data-verdict="INVALID"/, "wrong check character");
   });
 
+  t.test("a page shown again: the same content, the checked-at time of this scan", async (t) => {
+    const checkedAt = (body: string) => /<dt>核验时间<\/dt><dd>([^<]+)<\/dd>/.exec(body)?.[1];
+    const a = await h.app.inject({ url: path1 });
+    h.clock.advance(2_000);
+    const b = await h.app.inject({ url: path1 });
+    t.ok(checkedAt(a.body), "the page shows when it was checked");
+    t.not(checkedAt(a.body), checkedAt(b.body), "each scan shows its own time");
+    t.equal(a.body.replace(checkedAt(a.body)!, ""), b.body.replace(checkedAt(b.body)!, ""), "nothing else differs");
+    const en = await h.app.inject({ url: `${path1}?lang=en` });
+    t.match(en.body, /<h1>Valid<\/h1>/, "the English page is its own rendering");
+  });
+
   t.test("revoked licence: 已吊销; expired token: 二维码已过期", async (t) => {
     const revoke = await h.app.inject({ method: "POST", url: `/licences/${lic.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "revoke", reason: "测试吊销" } });
     t.equal(revoke.statusCode, 200, revoke.body);

@@ -86,8 +86,11 @@ function fmtTime(d: Date, lang: Lang): string {
   return lang === "zh" ? `${s}（北京时间）` : `${s} (UTC+8)`;
 }
 
+/** Stands for the checked-at time in a page rendered once and reused (see renderVerifyPageParts). */
+const NOW_MARK = "\u0000now\u0000";
+
 /** The label/value rows both the page and the counter show. */
-export function factRows(o: PageOutcome, lang: Lang, now: Date): Array<[string, string]> {
+export function factRows(o: PageOutcome, lang: Lang, now: Date | typeof NOW_MARK): Array<[string, string]> {
   const L = LABELS[lang];
   const lic = o.verdict?.licence;
   const rows: Array<[string, string]> = [];
@@ -96,7 +99,7 @@ export function factRows(o: PageOutcome, lang: Lang, now: Date): Array<[string, 
       [L.validity, `${lic.validFrom} — ${lic.validUntil ?? L.longTerm}`], [L.identifier, lic.identifier]);
   }
   if (o.kind === "live" && "expiresAt" in o.token) rows.push([L.qrExpires, fmtTime(o.token.expiresAt, lang)]);
-  rows.push([L.checkedAt, fmtTime(now, lang)]);
+  rows.push([L.checkedAt, now === NOW_MARK ? NOW_MARK : fmtTime(now, lang)]);
   return rows;
 }
 
@@ -119,6 +122,26 @@ export function checkRows(o: PageOutcome, lang: Lang): Array<{ name: string; sta
  * seal id), referenced rather than inlined so every scan does not resend ~20 KB.
  */
 export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; sealUrl?: string | null; selfPath: string }): string {
+  return withTime(renderVerifyPageParts(o, opts), opts.now, opts.lang);
+}
+
+/** A page rendered without its checked-at time: the same outcome is shown again with only the time changed. */
+export interface PageParts {
+  head: string;
+  tail: string;
+}
+
+export function withTime(p: PageParts, now: Date, lang: Lang): string {
+  return p.head + esc(fmtTime(now, lang)) + p.tail;
+}
+
+export function renderVerifyPageParts(o: PageOutcome, opts: { lang: Lang; sealUrl?: string | null; selfPath: string }): PageParts {
+  const html = render(o, opts);
+  const at = html.indexOf(NOW_MARK);
+  return { head: html.slice(0, at), tail: html.slice(at + NOW_MARK.length) };
+}
+
+function render(o: PageOutcome, opts: { lang: Lang; sealUrl?: string | null; selfPath: string }): string {
   const L = LABELS[opts.lang];
   const h = headline(o);
   const v: Verdict | undefined = o.verdict;
@@ -126,7 +149,7 @@ export function renderVerifyPage(o: PageOutcome, opts: { lang: Lang; now: Date; 
   const sym = h.tone === "ok" ? "✓" : h.tone === "warn" ? "!" : "✗";
   const title = opts.lang === "zh" ? h.zh : h.en;
   const other = opts.lang === "zh" ? "en" : "zh";
-  const rows = factRows(o, opts.lang, opts.now);
+  const rows = factRows(o, opts.lang, NOW_MARK);
   return `<!doctype html>
 <html lang="${opts.lang === "zh" ? "zh-CN" : "en"}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${esc(title)} · ${esc(L.title)}</title><style>${CSS}</style></head>

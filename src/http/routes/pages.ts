@@ -9,7 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import type { PageOutcome } from "../../modules/qr/index.js";
-import { renderVerifyPage, type Lang } from "../pages/verify-page.js";
+import { renderVerifyPageParts, withTime, type Lang, type PageParts } from "../pages/verify-page.js";
+import type { Verdict } from "../../modules/licences/index.js";
 import { AppError } from "../../errors.js";
 import { TtlCache } from "../../util/lru.js";
 import { problems } from "../schemas.js";
@@ -69,15 +70,29 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
     return reply.header("cache-control", "public, max-age=86400, immutable").type("image/svg+xml").send(pic.svg);
   });
 
+  /**
+   * Pages rendered for a verdict the verifier reused (same object), by what else the page shows: rendered once,
+   * then sent again with only the checked-at time changed. A new verdict is a new object, so nothing stale is shown.
+   */
+  const rendered = new WeakMap<Verdict, Map<string, PageParts>>();
   async function send(req: FastifyRequest, reply: FastifyReply, o: PageOutcome, lang: Lang | undefined) {
     const identifier = o.kind === "static" ? o.verdict.licence?.identifier : o.verdict?.licence?.identifier;
-    const html = renderVerifyPage(o, {
-      // Chinese first, whatever the browser's language; English with ?lang=en (the page's toggle).
-      lang: lang ?? "zh",
-      now: ctx.clock.now(),
-      sealUrl: await sealUrlFor(identifier),
-      selfPath: req.url.split("?")[0]!,
-    });
+    // Chinese first, whatever the browser's language; English with ?lang=en (the page's toggle).
+    const language = lang ?? "zh";
+    const selfPath = req.url.split("?")[0]!;
+    const sealUrl = await sealUrlFor(identifier);
+    const token = o.kind === "live" ? o.token : undefined;
+    const key = `${language}|${selfPath}|${sealUrl ?? ""}|${token ? `${token.status}|${"expiresAt" in token ? token.expiresAt.getTime() : ""}` : ""}`;
+    let byPage = o.verdict ? rendered.get(o.verdict) : undefined;
+    let parts = byPage?.get(key);
+    if (!parts) {
+      parts = renderVerifyPageParts(o, { lang: language, sealUrl, selfPath });
+      if (o.verdict) {
+        if (!byPage) rendered.set(o.verdict, (byPage = new Map()));
+        if (byPage.size < 64) byPage.set(key, parts);
+      }
+    }
+    const html = withTime(parts, ctx.clock.now(), language);
     return reply
       .header("cache-control", "no-store")
       .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
