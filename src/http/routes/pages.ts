@@ -89,7 +89,8 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
       parts = renderVerifyPageParts(o, { lang: language, sealUrl, selfPath });
       if (o.verdict) {
         if (!byPage) rendered.set(o.verdict, (byPage = new Map()));
-        if (byPage.size < 64) byPage.set(key, parts);
+        // A few pages per verdict (languages, a token or two): bounded, as verdicts are (at most 5,000 × 4 × ~4 KB).
+        if (byPage.size < 4) byPage.set(key, parts);
       }
     }
     const html = withTime(parts, ctx.clock.now(), language);
