@@ -16,9 +16,25 @@ t.test("health, readiness, request ids, headers, not found", async (t) => {
   const evil = await h.app.inject({ url: "/healthz", headers: { "x-request-id": "<script>" } });
   t.match(evil.headers["x-request-id"], /^[0-9a-f-]{36}$/, "an unsafe one is replaced");
 
-  t.match(health.headers["content-security-policy"], /default-src 'self'/);
+  // A JSON answer: the API set (OWASP REST): nothing allowed, no framing, no sniffing, no referrer.
+  t.equal(health.headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
   t.equal(health.headers["x-content-type-options"], "nosniff");
+  t.equal(health.headers["x-frame-options"], "DENY");
+  t.equal(health.headers["referrer-policy"], "no-referrer");
+  t.equal(health.headers["cross-origin-resource-policy"], "same-origin");
+  t.notOk(health.headers["cross-origin-opener-policy"], "document-only headers are left off JSON");
   t.notOk(health.headers["strict-transport-security"], "no HSTS outside production");
+  // A document (the counter page, HTML): the full set.
+  const page = await h.app.inject({ url: "/counter" });
+  t.match(page.headers["content-type"], /text\/html/);
+  t.match(page.headers["content-security-policy"], /default-src 'self'.*frame-ancestors 'none'.*script-src 'self'/);
+  t.equal(page.headers["cross-origin-opener-policy"], "same-origin");
+  t.equal(page.headers["x-content-type-options"], "nosniff");
+  t.equal(page.headers["x-frame-options"], "DENY");
+  t.equal(page.headers["x-permitted-cross-domain-policies"], "none");
+  // Every route is one or the other: document routes are marked, everything else is JSON.
+  const docs = await h.app.inject({ url: "/docs/json" });
+  t.equal(docs.headers["x-frame-options"], "DENY");
 
   const nf = await h.app.inject({ url: "/nope" });
   t.equal(nf.statusCode, 404);

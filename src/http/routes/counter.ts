@@ -36,7 +36,7 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   };
   for (const [url, f] of Object.entries(files)) {
     app.get(url, {
-      config: { auth: "public", rateLimit },
+      config: { auth: "public", rateLimit, document: true },
       schema: { tags: ["pages"], summary: url === "/counter" ? "Counter terminal page (scan with the camera, an image or pasted text)" : `Counter page asset ${path.basename(url)}`, hide: url !== "/counter",
         response: { 200: { content: { [f.type.split(";")[0]!]: { schema: Type.String() } } } } },
     }, async (_req, reply) => reply.header("cache-control", "no-cache").type(f.type).send(f.body));

@@ -29,7 +29,7 @@ export default async function documentRoutes(app: FastifyInstance, opts: { docum
   const docs = opts.documents;
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/document", {
-    config: { auth: { roles: ["admin" as const, "issuer" as const] } },
+    config: { auth: { roles: ["admin" as const, "issuer" as const] }, document: true },
     schema: { tags: ["licences"], summary: "The licence as a sealed PDF (official seal of the issuing department, PAdES B-T); issuers: their department's only", security: SEC,
       params: IdParam, response: { 200: PDF, ...problems(400, 401, 403, 404, 409) } },
   }, async (req, reply) => {
@@ -38,7 +38,7 @@ export default async function documentRoutes(app: FastifyInstance, opts: { docum
   });
 
   app.get<{ Params: Static<typeof IdParam> }>("/holders/me/licences/:id/document", {
-    config: { auth: { holder: true } },
+    config: { auth: { holder: true }, document: true },
     schema: { tags: ["holder"], summary: "One of my licences as a sealed PDF", security: SEC,
       params: IdParam, response: { 200: PDF, ...problems(400, 401, 403, 404, 409) } },
   }, async (req, reply) => {

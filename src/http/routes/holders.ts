@@ -90,7 +90,7 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
   });
 
   app.get<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof CopyQuery> }>("/copies/:token", {
-    config: { auth: CONSUMER },
+    config: { auth: CONSUMER, document: true },
     schema: { tags: ["access"], summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry (JSON, default), or the licence PDF with that annotation as a visible watermark, sealed (?format=pdf or Accept: application/pdf)", security: SEC,
       params: TokenParam, querystring: CopyQuery,
       response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems(400, 401, 403, 404, 409) } },

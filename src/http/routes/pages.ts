@@ -49,7 +49,7 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
     return seals.get(departmentId, async (d) => (await ctx.seals.officialSeal(d))?.id ?? null);
   }
   app.get<{ Params: Static<typeof IdParam> }>("/v/s/:id", {
-    config: { auth: "public", rateLimit },
+    config: { auth: "public", rateLimit, document: true },
     schema: { tags: ["pages"], summary: "The picture (SVG) of a department's current official seal, as shown on the verification pages", params: IdParam,
       response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, ...problems(404) } },
   }, async (req, reply) => {
@@ -107,17 +107,17 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   };
   const live = async (req: FastifyRequest<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof LangQuery> }>, reply: FastifyReply) =>
     send(req, reply, await ctx.qr.checkLive(req.params.token, null), req.query.lang);
-  app.get("/v/:token", { config: { auth: "public", rateLimit }, schema: liveSchema }, live);
-  app.get("/V/:token", { config: { auth: "public", rateLimit }, schema: { ...liveSchema, hide: true } }, live);
+  app.get("/v/:token", { config: { auth: "public", rateLimit, document: true }, schema: liveSchema }, live);
+  app.get("/V/:token", { config: { auth: "public", rateLimit, document: true }, schema: { ...liveSchema, hide: true } }, live);
 
   app.get<{ Params: Static<typeof IdParam>; Querystring: Static<typeof LangQuery> }>("/v/l/:id", {
-    config: { auth: "public", rateLimit },
+    config: { auth: "public", rateLimit, document: true },
     schema: { tags: ["pages"], summary: "Verification page for a printed (static) licence QR code (HTML)", params: IdParam, querystring: LangQuery,
       response: { 200: { content: { "text/html": { schema: Type.String() } } } } },
   }, async (req, reply) => send(req, reply, await ctx.qr.checkStatic(req.params.id, null), req.query.lang));
 
   app.post<{ Params: Static<typeof IdParam>; Querystring: Static<typeof FormatQuery> }>("/holders/me/licences/:id/qr", {
-    config: { auth: { holder: true } },
+    config: { auth: { holder: true }, document: true },
     schema: {
       tags: ["holder"], summary: "Mint a live QR (亮证) for one of my licences: short-lived signed token, SVG and PNG",
       security: [{ bearer: [] }], params: IdParam, querystring: FormatQuery,

@@ -133,7 +133,7 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
   }, async (req) => sealOut(await seals.setStatus(req.params.id, req.body.status, req.body.reason ?? null, req.actor)));
 
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/picture.svg", {
-    config: { auth: { roles: ["admin", "issuer"] } },
+    config: { auth: { roles: ["admin", "issuer"] }, document: true },
     schema: { tags: ["seals"], summary: "The seal picture as SVG at its physical size (mm)", security: [{ bearer: [] }], params: IdParam,
       response: { 200: Type.String({ description: "image/svg+xml" }), ...problems(401, 403, 404) } },
   }, async (req, reply) => {
@@ -163,7 +163,7 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.post<{ Params: Static<typeof IdParam>; Querystring: Static<typeof StampQuery>; Body: Buffer }>("/seals/:id/stamp", {
     bodyLimit: PDF_BODY_LIMIT,
-    config: { auth: { roles: ["issuer"], scopes: ["seals:stamp"] } },
+    config: { auth: { roles: ["issuer"], scopes: ["seals:stamp"] }, document: true },
     schema: {
       tags: ["seals"],
       summary: "Stamp a PDF with the seal: PAdES B-T signature (time-stamped) with the seal as its visible appearance, by incremental update",
