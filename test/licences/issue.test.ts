@@ -121,6 +121,24 @@ t.test("Idempotency-Key", async (t) => {
     t.equal(await w.h.ctx.tlog.size(), size + 1, "one log entry");
   });
 
+  t.test("more concurrent requests than one group: every one answered, retries across groups issue once", async (t) => {
+    const size = await w.h.ctx.tlog.size();
+    // 90 requests at once: three groups of at most 32, signed and stored in a pipeline. Every tenth is a retry
+    // of the same key, so its copies land in different groups.
+    const body7 = personLicence(w, 7);
+    const rs = await Promise.all(Array.from({ length: 90 }, (_, i) => i % 10 === 0
+      ? issue(w, body7, w.tokens.issuer, { "idempotency-key": "req-0007" })
+      : issue(w, personLicence(w, 1000 + i), w.tokens.issuer)));
+    t.ok(rs.every((r) => r.statusCode === 201), "all issued");
+    const retries = rs.filter((_, i) => i % 10 === 0);
+    t.equal(new Set(retries.map((r) => r.json().identifier)).size, 1, "the retried key names one licence");
+    t.equal(retries.filter((r) => r.headers["idempotent-replayed"] !== "true").length, 1, "exactly one original");
+    t.equal(new Set(rs.map((r) => r.json().identifier)).size, 82, "81 distinct licences + the retried one");
+    t.equal(await w.h.ctx.tlog.size(), size + 82, "one log entry each");
+    const serials = rs.filter((r) => r.headers["idempotent-replayed"] !== "true").map((r) => r.json().identifier.split(".")[7]);
+    t.equal(new Set(serials).size, 82, "no serial handed out twice");
+  });
+
   t.test("keys are per client", async (t) => {
     const mate = await w.h.client("issuer", { departmentId: w.dept.id });
     const r = await issue(w, body, mate.token, { "idempotency-key": "req-0004" });

@@ -40,6 +40,11 @@ const CHUNK = 500;
 export const RECORD_CACHE_MS = 1000;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
+/**
+ * Most single issuances signed and stored together. Smaller than a batch chunk so that under load two groups are
+ * in flight: one signed on the seal worker while the one before is stored on this thread.
+ */
+const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
 
 /** The transparency-log port as licences use it (TlogEvent: may carry the holder's keyed hash). */
@@ -614,20 +619,31 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     singlesScheduled = true;
     setImmediate(() => void runSingles());
   }
+  /** The store of the group before: groups are stored in order, one after the other. */
+  let singlesStoring: Promise<void> = Promise.resolve();
   async function runSingles(): Promise<void> {
     singlesScheduled = false;
     singlesRunning = true;
-    const group = singles.splice(0, CHUNK);
+    const group = singles.splice(0, SINGLES_GROUP);
     const results: BatchResult[] = new Array(group.length);
     const stored: Array<Built | undefined> = new Array(group.length);
+    let done: Promise<void>;
     try {
-      await issuePrepared(group.map((g, k) => ({ ...g.p, line: k })), results, stored);
+      const built = await stage(group.map((g, k) => ({ ...g.p, line: k })));
+      // Pipelined: once this group is signed, the next one may be signed (on the seal worker) while this one is
+      // stored. Idempotency keys are re-checked inside each store, and stores keep their order.
+      done = singlesStoring.then(() => store(built, results, stored));
+    } catch (e) {
+      done = Promise.reject(e);
+    }
+    singlesStoring = done.catch(() => undefined);
+    singlesRunning = false;
+    scheduleSingles();
+    try {
+      await done;
       group.forEach((g, k) => g.resolve({ r: results[k]!, built: stored[k] }));
     } catch (e) {
       for (const g of group) g.reject(e);
-    } finally {
-      singlesRunning = false;
-      scheduleSingles();
     }
   }
 
