@@ -541,11 +541,6 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return results;
   }
 
-  /** Reserves numbers, signs and stores prepared licences (possibly of several issuers) in one write transaction. */
-  async function issuePrepared(prepared: Prepared[], results: BatchResult[], stored?: Array<Built | undefined>): Promise<void> {
-    await store(await stage(prepared), results, stored);
-  }
-
   /** Stores built licences and their log entries in one write transaction; fills in their results. */
   async function store(built: Built[], results: BatchResult[], stored?: Array<Built | undefined>): Promise<void> {
     const now = clock.now();
