@@ -1,14 +1,21 @@
 /**
  * A bounded least-recently-used map for in-process memoisation (verified signatures, parsed certificates…).
  * Bounded so that hostile input cannot grow it without limit.
+ *
+ * A hit moves the entry to the young end only while the map is more than half full: below that nothing can be
+ * evicted before another max/2 insertions, and moving costs a delete and an insert on every hit of a hot path.
+ * Eviction order is therefore exact LRU among the entries used since the map was last half full.
  */
 export class Lru<K, V> {
   private readonly m = new Map<K, V>();
-  constructor(private readonly max: number) {}
+  private readonly half: number;
+  constructor(private readonly max: number) {
+    this.half = max >> 1;
+  }
 
   get(k: K): V | undefined {
     const v = this.m.get(k);
-    if (v !== undefined) {
+    if (v !== undefined && this.m.size > this.half) {
       this.m.delete(k);
       this.m.set(k, v);
     }
