@@ -45,6 +45,12 @@ export interface UnitOfWork<R> {
   readonly read: R;
   /** `relaxed`: no fsync of its own (durable across a process crash, not a power cut) — never for trust events. */
   write<T>(fn: (repos: R, tx: TxHooks) => Promise<T>, opts?: { relaxed?: boolean }): Promise<T>;
+  /**
+   * A value that changes whenever another connection (another process) has committed to the store since it was
+   * last read; this process's own commits leave it as it is. Undefined where the store cannot tell: caches then
+   * rely on their time limits alone.
+   */
+  changeMark?(): number;
 }
 
 /** The principal behind a request, as the auth plugin established it. */

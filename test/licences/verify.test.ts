@@ -7,6 +7,7 @@
 import crypto from "node:crypto";
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
+import { createContext } from "../../src/context.js";
 import { verifyLogEvidence } from "../../src/modules/tlog/index.js";
 import { bearer, citizenId, issued, personLicence, world } from "./helpers.js";
 
@@ -178,4 +179,18 @@ t.test("verdicts are reused only while the record, the catalogue and the day are
   t.equal(await v.verify({ jws: lic.jws }), again);
   w.h.clock.advance(5_001);
   t.not(await v.verify({ jws: lic.jws }), again, "recomputed after 5 s");
+});
+
+t.test("a status change made by another process on the same database shows on the next verification", async (t) => {
+  const w = await world(t);
+  const lic = await issued(w, personLicence(w, 302));
+  t.equal((await w.h.ctx.verifier.verify({ identifier: lic.identifier })).result, "VALID");
+  t.equal((await w.h.ctx.verifier.verify({ identifier: lic.identifier })).result, "VALID", "reused while nothing changed");
+  // A second process: its own context (connections, caches) on the same file.
+  const other = await createContext(w.h.ctx.config, { autoCheckpoint: false, autoExpire: false });
+  t.teardown(() => other.close());
+  await other.licences.transition(lic.identifier, "suspend", "暂扣（另一进程）", { kind: "system", name: "test" });
+  const v = await w.h.ctx.verifier.verify({ identifier: lic.identifier });
+  t.equal(checks(v).status, "FAILED", "this process sees the other's change at once, not after its record cache's second");
+  t.match(v.checks.find((c) => c.id === "status")?.detail, /^02/);
 });

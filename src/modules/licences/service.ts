@@ -10,7 +10,7 @@ import { canonicalJson } from "../../crypto/canonical.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import type { SealWorker } from "../../crypto/seal-worker.js";
-import { TtlCache } from "../../util/lru.js";
+import { Lru, TtlCache } from "../../util/lru.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
@@ -38,6 +38,8 @@ const SERIAL_BLOCK = 256;
 const CHUNK = 500;
 /** How long verification reuses a licence record read from the database (see currentRecord). */
 export const RECORD_CACHE_MS = 1000;
+/** How long a record may be reused while no other process has committed to the database (see currentRecord). */
+export const RECORD_KEEP_MS = 60_000;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
 /**
@@ -268,13 +270,24 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   /**
-   * The stored record for verification, reused for RECORD_CACHE_MS: a status change committed by this process
-   * drops it at once; one committed by another process sharing the database shows within RECORD_CACHE_MS.
-   * Licences not (yet) on record are not remembered.
+   * The stored record for verification. A status change committed by this process drops it at once. Where the
+   * store can tell that another process has committed (UnitOfWork.changeMark), the record is reused while none has
+   * (for at most RECORD_KEEP_MS), so a change made elsewhere also shows at once; where it cannot, the record is
+   * reused for RECORD_CACHE_MS. Licences not (yet) on record are not remembered.
    */
-  const recent = new TtlCache<string, LicenceRecord | undefined>(20_000, RECORD_CACHE_MS, Date.now, (rec) => rec !== undefined);
-  function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
-    return recent.get(identifier, (id) => uow.read.licences.byId(id));
+  const recent = new Lru<string, { rec: LicenceRecord; at: number; mark: number | undefined }>(20_000);
+  async function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
+    const now = Date.now();
+    const hit = recent.get(identifier);
+    if (hit) {
+      const age = now - hit.at;
+      if (hit.mark === undefined ? age < RECORD_CACHE_MS : age < RECORD_KEEP_MS && hit.mark === uow.changeMark?.()) return hit.rec;
+    }
+    const mark = uow.changeMark?.();
+    const rec = await uow.read.licences.byId(identifier);
+    if (rec) recent.set(identifier, { rec, at: now, mark });
+    else recent.delete(identifier);
+    return rec;
   }
 
   async function record(identifier: string): Promise<LicenceRecord> {

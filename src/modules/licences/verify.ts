@@ -11,7 +11,8 @@
  *   record     the licence is on record here and the presented JWS is exactly the one issued
  *   validity   today (China time) is inside the validity period
  *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…). A change
- *              made by this process shows at once; one made by another process within RECORD_CACHE_MS (1 s)
+ *              made by this process, or by another process on the same SQLite file, shows at once (elsewhere within
+ *              RECORD_CACHE_MS, 1 s: LicenceService.currentRecord)
  *   log        the issuance is in the transparency log with this JWS's hash; the inclusion proof travels along
  * Result: INVALID if any check FAILED, else INDETERMINATE if any is INDETERMINATE, else VALID.
  */
@@ -259,7 +260,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   /**
    * Verdicts reused for the same presented JWS (or identifier) and viewer, for at most VERDICT_REUSE_MS, and only
    * while today's date and the licence record are what they were: the record is re-read through currentRecord on
-   * every call (a status change by this process shows at once, by another within RECORD_CACHE_MS), and any change
+   * every call (a status change shows at once: see LicenceService.currentRecord), and any change
    * to its version, status, validity, successor or JWS hash recomputes the verdict, as does any change to the
    * catalogue (types, issuer grants: CatalogueService.generation). What else a verdict depends on
    * is already reused for longer by the caches above (chain revocation 60 s, departments 30 s, log entries and

@@ -45,10 +45,13 @@ export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
   const readerRepos = makeRepos(h.r, h.reader);
   const writeRepos = makeRepos(h.w, h.writer);
   const shared = h.reader === h.writer;
+  const dataVersion = h.writer.prepare("PRAGMA data_version").pluck();
   return {
     get read() {
       return shared || h.writer.inTransaction ? readerRepos : writeRepos;
     },
     write: (fn, opts) => h.transaction((tx) => fn(writeRepos, tx), opts),
+    // SQLite's data_version on the writer: changes when any other connection commits, never for the writer's own.
+    changeMark: shared ? undefined : () => dataVersion.get() as number,
   };
 }
