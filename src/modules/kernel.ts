@@ -47,8 +47,8 @@ export interface UnitOfWork<R> {
   write<T>(fn: (repos: R, tx: TxHooks) => Promise<T>, opts?: { relaxed?: boolean }): Promise<T>;
   /**
    * A value that changes whenever another connection (another process) has committed to the store since it was
-   * last read; this process's own commits leave it as it is. Undefined where the store cannot tell: caches then
-   * rely on their time limits alone.
+   * last read; this process's own commits leave it as it is. It may lag by a few milliseconds (SQLite: 20 ms).
+   * Undefined where the store cannot tell: caches then rely on their time limits alone.
    */
   changeMark?(): number;
 }

@@ -89,7 +89,8 @@ interface Remembered {
   input: string;
   /** The licence identifier the verdict is about (null: the input named none, e.g. a malformed JWS). */
   id: string | null;
-  /** What of the record the verdict depends on (stampOf), null when not on record. */
+  /** The record it was computed from, and what of it the verdict depends on (stampOf; null when not on record). */
+  rec: LicenceRecord | undefined;
   stamp: string | null;
   day: string;
   at: number;
@@ -100,6 +101,11 @@ interface Remembered {
 
 function stampOf(rec: LicenceRecord | undefined): string | null {
   return rec ? `${rec.version}|${rec.status}|${rec.statusAt.getTime()}|${rec.supersededBy ?? ""}|${rec.validUntil ?? ""}|${rec.validFrom}|${rec.jwsSha256}|${rec.logIndex}` : null;
+}
+
+/** Is `now` (the record as it is now) what the verdict was computed from? The same object, or the same stamp. */
+function sameRecord(r: Remembered, now: LicenceRecord | undefined): boolean {
+  return (now !== undefined && now === r.rec) || stampOf(now) === r.stamp;
 }
 
 function overall(checks: Check[]): Verdict["result"] {
@@ -289,7 +295,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     const now = clock.now().getTime();
     const day = todayNow(now);
     const hit = text.length <= 16_384 ? lru.get(key) : undefined;
-    if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && hit.stamp === stampOf(await deps.licences.currentRecord(hit.id)) && hit.catalogue === (await catalogue.generation())) return hit;
+    if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && sameRecord(hit, await deps.licences.currentRecord(hit.id)) && hit.catalogue === (await catalogue.generation())) return hit;
     const generation = await catalogue.generation();
     const r = await run(input, viewer);
     const out: Remembered = { ...r, input: text, day, at: now, catalogue: generation };
@@ -307,14 +313,14 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return (r.json ??= JSON.stringify(r.verdict));
   }
 
-  async function run(input: { jws?: string; identifier?: string }, viewer: Viewer): Promise<{ verdict: Verdict; id: string | null; stamp: string | null }> {
+  async function run(input: { jws?: string; identifier?: string }, viewer: Viewer): Promise<{ verdict: Verdict; id: string | null; rec: LicenceRecord | undefined; stamp: string | null }> {
     let id: string | null = null;
-    let stamp: string | null = null;
-    const verdict = await runChecks(input, viewer, (i, rec) => {
+    let rec: LicenceRecord | undefined;
+    const verdict = await runChecks(input, viewer, (i, r) => {
       id = i;
-      stamp = stampOf(rec);
+      rec = r;
     });
-    return { verdict, id, stamp };
+    return { verdict, id, rec, stamp: stampOf(rec) };
   }
 
   async function runChecks(input: { jws?: string; identifier?: string }, viewer: Viewer, seen: (id: string, rec: LicenceRecord | undefined) => void): Promise<Verdict> {
