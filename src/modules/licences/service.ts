@@ -273,8 +273,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * The stored record for verification. A status change committed by this process drops it at once. Where the
    * store can tell that another process has committed (UnitOfWork.changeMark), the record is reused while none has
    * (for at most RECORD_KEEP_MS), so a change made elsewhere also shows at once (within the mark's lag, 20 ms on
-   * SQLite); where it cannot, the record is
-   * reused for RECORD_CACHE_MS. Licences not (yet) on record are not remembered.
+   * SQLite); where it cannot, the record is reused for RECORD_CACHE_MS. Licences not (yet) on record are not
+   * remembered.
    */
   const recent = new Lru<string, { rec: LicenceRecord; at: number; mark: number | undefined }>(20_000);
   async function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {

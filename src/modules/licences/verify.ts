@@ -80,6 +80,9 @@ interface JwsFacts {
   sha256: string;
 }
 
+/** The longest JWS whose facts and verdicts are remembered (the route accepts up to 64,000 characters). */
+const MAX_REMEMBERED = 16_384;
+
 /** How long a verdict is reused for the same input while its record is unchanged (see createVerifier). */
 export const VERDICT_REUSE_MS = 5000;
 
@@ -196,7 +199,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       f = { parsed: { x5c, payload: parsed.payload }, problem, key, sigOk, sha256: sha256Hex(jws) };
     }
     // Only JWSs of a plausible size are remembered (the route allows up to 64,000 characters).
-    if (jws.length <= 16_384) {
+    if (jws.length <= MAX_REMEMBERED) {
       statics.set(jws, f);
       if (f.parsed) byHash.set(f.sha256, f);
     }
@@ -294,12 +297,12 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     const lru = byJws ? reused[viewer].jws : reused[viewer].id;
     const now = clock.now().getTime();
     const day = todayNow(now);
-    const hit = text.length <= 16_384 ? lru.get(key) : undefined;
-    if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && sameRecord(hit, await deps.licences.currentRecord(hit.id)) && hit.catalogue === (await catalogue.generation())) return hit;
     const generation = await catalogue.generation();
+    const hit = text.length <= MAX_REMEMBERED ? lru.get(key) : undefined;
+    if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && hit.catalogue === generation && sameRecord(hit, await deps.licences.currentRecord(hit.id))) return hit;
     const r = await run(input, viewer);
     const out: Remembered = { ...r, input: text, day, at: now, catalogue: generation };
-    if (r.id !== null && text.length <= 16_384 && !r.verdict.checks.some((c) => c.id === "internal")) lru.set(key, out);
+    if (r.id !== null && text.length <= MAX_REMEMBERED && !r.verdict.checks.some((c) => c.id === "internal")) lru.set(key, out);
     return out;
   }
 
