@@ -39,6 +39,18 @@ const SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
 const keys = new Map();
+// GCM nonces from a pool of CSPRNG bytes (one random fill per 341 nonces), each slice used once (as in pii.ts).
+const ivPool = Buffer.alloc(12 * 341);
+let ivNext = ivPool.length;
+function freshIv() {
+  if (ivNext === ivPool.length) {
+    crypto.randomFillSync(ivPool);
+    ivNext = 0;
+  }
+  const iv = ivPool.subarray(ivNext, ivNext + 12);
+  ivNext += 12;
+  return iv;
+}
 parentPort.on("message", (m) => {
   try {
     if (m.key) keys.set(m.keyId, m.key);
@@ -55,7 +67,7 @@ parentPort.on("message", (m) => {
       out.payloadB64[i] = payloadB64;
       out.signatureB64[i] = sig;
       out.jwsSha256[i] = crypto.createHash("sha256").update(input + "." + sig).digest("hex");
-      const iv = crypto.randomBytes(12);
+      const iv = freshIv();
       const c = crypto.createCipheriv("aes-256-gcm", aead, iv);
       c.setAAD(Buffer.from(m.aads[i]));
       const body = Buffer.concat([c.update(m.jsons[i], "utf8"), c.final()]);
