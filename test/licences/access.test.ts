@@ -5,6 +5,7 @@
  */
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
+import { createContext } from "../../src/context.js";
 import { bearer, citizenId, issued, personLicence, world } from "./helpers.js";
 
 t.test("免证办 query", async (t) => {
@@ -136,4 +137,44 @@ t.test("group commit: concurrent queries are all recorded", async (t) => {
   t.ok(rs.every((r) => r.statusCode === 200));
   const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT log_index) AS d FROM access_log").get() as { n: number; d: number };
   t.same(n, { n: 50, d: 50 }, "50 rows, 50 distinct log entries");
+});
+
+t.test("the query's kept holder records never hide a change", async (t) => {
+  const w = await world(t);
+  const code = citizenId(931);
+  const first = await issued(w, personLicence(w, 931));
+  const q = async () => {
+    const r = await w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(w.tokens.consumer), payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政检查" } });
+    t.equal(r.statusCode, 200, r.body);
+    return (r.json() as { items: Array<{ identifier: string; status: string; version: string }> }).items;
+  };
+  const act = (id: string, url: string, payload: object) => w.h.app.inject({ method: "POST", url: `/licences/${id}/${url}`, headers: bearer(w.tokens.issuer), payload });
+  t.same((await q()).map((i) => i.status), ["01"]);
+  t.same((await q()).map((i) => i.status), ["01"], "kept while nothing changed");
+
+  // This process's writes show at once: a status change, a new version, a new licence for the same holder.
+  t.equal((await act(first.identifier, "status", { action: "suspend", reason: "暂扣" })).statusCode, 200);
+  t.same((await q()).map((i) => i.status), ["02"], "suspended");
+  t.equal((await act(first.identifier, "status", { action: "resume", reason: "恢复" })).statusCode, 200);
+  const changed = await act(first.identifier, "versions", { reason: "变更经营项目", fields: { scope: "散装食品销售" } });
+  t.equal(changed.statusCode, 201, changed.body);
+  const v2 = changed.json().identifier as string;
+  t.same((await q()).map((i) => i.identifier), [v2], "the new version replaces the superseded one");
+  const second = await issued(w, personLicence(w, 931, { number: "JY-SECOND" }));
+  t.same((await q()).map((i) => i.identifier).sort(), [v2, second.identifier].sort(), "a new licence of the holder shows");
+
+  // Another process's write shows within the change mark's lag (20 ms).
+  const other = await createContext(w.h.ctx.config, { autoCheckpoint: false, autoExpire: false });
+  t.teardown(() => other.close());
+  await other.licences.transition(second.identifier, "revoke", "吊销（另一进程）", { kind: "system", name: "test" });
+  await new Promise((r) => setTimeout(r, 30));
+  const after = await q();
+  t.equal(after.find((i) => i.identifier === second.identifier)?.status, "07", "revoked by another process: shown");
+
+  // The holder's own list reads the same kept records.
+  const holder = await w.h.holderToken(code);
+  const mine = await w.h.app.inject({ method: "GET", url: "/holders/me/licences", headers: bearer(holder) });
+  t.equal(mine.statusCode, 200, mine.body);
+  const items = (mine.json() as { items: Array<{ identifier: string; status: string }> }).items;
+  t.same(items.map((i) => `${i.identifier} ${i.status}`).sort(), [`${v2} 01`, `${second.identifier} 07`].sort(), "the holder's own list: current versions, as they are now");
 });

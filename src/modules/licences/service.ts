@@ -40,6 +40,9 @@ const CHUNK = 500;
 export const RECORD_CACHE_MS = 1000;
 /** How long a record may be reused while no other process has committed to the database (see currentRecord). */
 export const RECORD_KEEP_MS = 60_000;
+/** Holders whose licence records are kept for the 免证办 query (see holderRecords); a holder with more is not kept. */
+const HOLDERS_KEPT = 20_000;
+const HOLDER_KEPT_MAX_RECORDS = 50;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
 /**
@@ -48,6 +51,7 @@ const WORKER_MIN = 8;
  */
 const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
+
 
 /** The transparency-log port as licences use it (TlogEvent: may carry the holder's keyed hash). */
 export interface LicenceLog<R> {
@@ -222,8 +226,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       }
       let p = refills.get(scope);
       if (!p) {
-        const want = Math.max(SERIAL_BLOCK, n - out.length);
-        p = uow.write((repos) => repos.licences.reserve(scope, want))
+        // Twice what is still needed: a bulk import's next chunk finds its numbers waiting (no write of its own).
+        const want = Math.max(SERIAL_BLOCK, 2 * (n - out.length));
+        // No fsync of its own: every licence numbered from this block is committed after it with an fsync, which
+        // makes the block durable too (the WAL is written in order). A block lost in a power cut was never used.
+        p = uow.write((repos) => repos.licences.reserve(scope, want), { relaxed: true })
           .then((first) => void blocks.set(scope, { next: first, end: first + want }))
           .finally(() => refills.delete(scope));
         refills.set(scope, p);
@@ -277,18 +284,52 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * remembered.
    */
   const recent = new Lru<string, { rec: LicenceRecord; at: number; mark: number | undefined }>(20_000);
+  /**
+   * Bumped after every committed licence write of this process (issuance, lifecycle, expiry). A read that saw the
+   * epoch change while it ran may have read the state before that commit, so it is returned but not kept.
+   */
+  let epoch = 0;
+  const fresh = (hit: { at: number; mark: number | undefined }, now: number) =>
+    hit.mark === undefined ? now - hit.at < RECORD_CACHE_MS : now - hit.at < RECORD_KEEP_MS && hit.mark === uow.changeMark?.();
   async function currentRecord(identifier: string): Promise<LicenceRecord | undefined> {
     const now = Date.now();
     const hit = recent.get(identifier);
-    if (hit) {
-      const age = now - hit.at;
-      if (hit.mark === undefined ? age < RECORD_CACHE_MS : age < RECORD_KEEP_MS && hit.mark === uow.changeMark?.()) return hit.rec;
-    }
+    if (hit && fresh(hit, now)) return hit.rec;
     const mark = uow.changeMark?.();
+    const seen = epoch;
     const rec = await uow.read.licences.byId(identifier);
-    if (rec) recent.set(identifier, { rec, at: now, mark });
+    if (rec && seen === epoch) recent.set(identifier, { rec, at: now, mark });
     else recent.delete(identifier);
     return rec;
+  }
+
+  /**
+   * A holder's stored records (every version), for the 免证办 query and the holder's own list: kept by keyed hash
+   * under the same rule as currentRecord (until this process writes one of the holder's licences, another process
+   * commits, or RECORD_KEEP_MS passes). Only ciphertext is kept; each answer decrypts afresh. A query reads a random
+   * index page and a random table page otherwise, and SQLite drops a reading connection's page cache whenever
+   * another connection has committed, which the access log does for every group of queries.
+   */
+  const holders = new Lru<string, { recs: LicenceRecord[]; at: number; mark: number | undefined }>(HOLDERS_KEPT);
+  async function holderRecords(holderHash: string): Promise<LicenceRecord[]> {
+    const now = Date.now();
+    const hit = holders.get(holderHash);
+    if (hit && fresh(hit, now)) return hit.recs;
+    const mark = uow.changeMark?.();
+    const seen = epoch;
+    const recs = await uow.read.licences.byHolder(holderHash, { limit: 500 });
+    if (seen === epoch && recs.length <= HOLDER_KEPT_MAX_RECORDS) holders.set(holderHash, { recs, at: now, mark });
+    else holders.delete(holderHash);
+    return recs;
+  }
+
+  /** After a commit that wrote these licence records: drop what is kept of them and of their holders. */
+  function written(recs: ReadonlyArray<{ identifier: string; holderHash: string }>): void {
+    epoch++;
+    for (const r of recs) {
+      recent.delete(r.identifier);
+      holders.delete(r.holderHash);
+    }
   }
 
   async function record(identifier: string): Promise<LicenceRecord> {
@@ -355,8 +396,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   /** The signed payload of a new licence (or of a new version of `prev`), as JSON. */
-  async function draft(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Draft> {
-    const dept = await department(ic.departmentId);
+  function draft(p: Prepared, ic: IssuerContext, dept: { name: string; uscc: string }, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Draft {
     const serial = prev ? prev.rec.lineage.split(".")[2]! : formatSerial(serialN);
     const version = prev ? prev.version : "001";
     const id = formatLicenceId({ typeCode: p.type.code, issuerCode: dept.uscc, serial, version });
@@ -399,7 +439,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   async function build(p: Prepared, ic: IssuerContext, serialN: number, statusIdx: number, now: Date, prev?: { rec: LicenceRecord; version: string }): Promise<Built> {
-    return sealHere(await draft(p, ic, serialN, statusIdx, now, prev));
+    return sealHere(draft(p, ic, await department(ic.departmentId), serialN, statusIdx, now, prev));
   }
 
   /**
@@ -450,9 +490,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       const into = scope.startsWith("serial:") ? serials : indexes;
       ps.forEach((p, k) => into.set(p, got[k]!));
     }
-    const drafts: Draft[] = [];
-    for (const p of prepared) drafts.push(await draft(p, p.ic, serials.get(p)!, indexes.get(p)!, now));
-    return sealMany(drafts);
+    // Drafted without a pause per licence: a bulk import validates its next chunk meanwhile, and the signing should
+    // reach the seal worker before that work, not interleaved with it.
+    const depts = new Map<string, { name: string; uscc: string }>();
+    for (const p of prepared) if (!depts.has(p.ic.departmentId)) depts.set(p.ic.departmentId, await department(p.ic.departmentId));
+    return sealMany(prepared.map((p) => draft(p, p.ic, depts.get(p.ic.departmentId)!, serials.get(p)!, indexes.get(p)!, now)));
   }
 
   /**
@@ -595,6 +637,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
         await repos.licences.insertMany(keep.map((b) => b.rec));
+        tx.afterCommit(() => written(keep.map((b) => b.rec)));
         for (const b of keep) {
           const key = b.p.input.idempotencyKey;
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
@@ -702,7 +745,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       await repos.licences.insertEvent({ identifier, seq, action, fromStatus: from, toStatus: rule.to, reason, actor: label, at: now, statement, logIndex: index });
       tx.afterCommit(() => {
         bump(rec.departmentId);
-        recent.delete(identifier);
+        written([rec]);
       });
     });
     return view(await record(identifier));
@@ -790,7 +833,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       if (idem) await repos.licences.insertIdempotency({ clientId: idemScope, key: idem.key, requestHash, identifier: b.rec.identifier, createdAt: now });
       tx.afterCommit(() => {
         bump(old.departmentId);
-        recent.delete(identifier);
+        written([old, b.rec]);
       });
       return undefined;
     });
@@ -831,7 +874,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       const depts = new Set(done.map((it) => it.rec.departmentId));
       tx.afterCommit(() => {
         depts.forEach(bump);
-        for (const it of done) recent.delete(it.rec.identifier);
+        written(done.map((it) => it.rec));
       });
       return done.length;
     });
@@ -873,7 +916,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
 
   /** A holder's licences (current versions unless `all`), decrypted: for the holder themself or an entitled consumer. */
   async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; all?: boolean } = {}): Promise<LicenceView[]> {
-    const recs = await uow.read.licences.byHolder(holderHash, { ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}), current: !opts.all, limit: 500 });
+    const recs = (await holderRecords(holderHash)).filter((r) => (opts.all || r.supersededBy === null) && (!opts.typeCodes || opts.typeCodes.includes(r.typeCode)));
     return Promise.all(recs.map((r) => view(r)));
   }
 
