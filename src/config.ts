@@ -16,7 +16,7 @@ export interface Config {
   /** SQLite database file (or ":memory:"). */
   readonly dbPath: string;
   /** `full` fsyncs every commit (durable across power loss); `normal` is durable across process crashes. */
-  readonly dbSync: "full" | "normal";
+  readonly dbSync: "full" | "grouped" | "normal";
   /** Who copies the WAL into the database file: a background worker thread (default) or the committing call. */
   readonly dbCheckpoint: "background" | "inline";
   /** `on`: bulk issuance signs and encrypts on a worker thread (a second core); `off`: all on the main thread. */
@@ -91,7 +91,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port,
     publicUrl,
     dbPath,
-    dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "normal"] as const, "full", problems),
+    dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "grouped", "normal"] as const, "grouped", problems),
     dbCheckpoint: oneOf(env, "SIDIAN_DB_CHECKPOINT", ["background", "inline"] as const, "background", problems),
     sealWorker: oneOf(env, "SIDIAN_SEAL_WORKER", ["on", "off"] as const, "on", problems),
     keysDir,

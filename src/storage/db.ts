@@ -20,8 +20,19 @@ export type Drizzle = BetterSQLite3Database<Schema>;
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
 
+/**
+ * When a commit is made durable (fsync of the WAL):
+ * - "full": inside COMMIT, by SQLite, on the calling thread (the event loop waits for the disk);
+ * - "grouped": COMMIT writes the WAL without an fsync; the write's promise resolves only once an fdatasync of the
+ *   WAL that started after that COMMIT has finished, on libuv's thread pool. Commits made while one fdatasync runs
+ *   share the next one. Every answered write is as durable as with "full" and the event loop never waits for the
+ *   disk; a reader may see a commit up to one fdatasync (about a millisecond) before it is durable;
+ * - "normal": no fsync per commit (durable across a process crash, not a power cut).
+ */
+export type SyncMode = "full" | "grouped" | "normal";
+
 export interface OpenOptions {
-  sync?: "full" | "normal";
+  sync?: SyncMode;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
   /**
@@ -63,7 +74,7 @@ export interface TxScope {
   afterRollback(fn: () => void): void;
 }
 
-function pragmas(db: BetterSqlite3.Database, sync: "full" | "normal"): void {
+function pragmas(db: BetterSqlite3.Database, sync: SyncMode): void {
   db.pragma("journal_mode = WAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
@@ -107,6 +118,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
   const w = drizzle(writer, { schema });
   const r = drizzle(reader, { schema });
   const mutex = new Mutex();
+  const flusher = sync === "grouped" && file !== ":memory:" ? createFlusher(`${file}-wal`) : null;
 
   async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts: WriteOptions = {}): Promise<T> {
     const release = await mutex.lock();
@@ -115,9 +127,9 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     const commits: Array<() => void> = [];
     const rollbacks: Array<() => void> = [];
     const scope: TxScope = { afterCommit: (f) => commits.push(f), afterRollback: (f) => rollbacks.push(f) };
+    let result: T;
     try {
       writer.exec("BEGIN IMMEDIATE");
-      let result: T;
       try {
         result = await fn(scope);
         writer.exec("COMMIT");
@@ -127,11 +139,13 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
         throw e;
       }
       for (const f of commits) f();
-      return result;
     } finally {
       if (relax) writer.pragma("synchronous = FULL");
       release();
     }
+    // Outside the write lock: the next transaction runs while this one's fdatasync does.
+    if (flusher && !opts.relaxed) await flusher.durable();
+    return result;
   }
 
   return {
@@ -142,6 +156,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     r,
     transaction,
     ping() {
+      if (flusher?.failed()) return false;
       try {
         return reader.prepare("SELECT 1 AS ok").get() !== undefined;
       } catch {
@@ -151,12 +166,70 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     checkpointer,
     close() {
       const closeConnections = () => {
+        flusher?.close();
         if (reader !== writer && reader.open) reader.close();
         if (writer.open) writer.close();
       };
-      // Without a checkpointer the connections are closed before this returns (callers may delete the file next).
-      if (!checkpointer) return Promise.resolve(closeConnections());
-      return checkpointer.stop().then(closeConnections);
+      // Without a checkpointer or a flush in flight the connections are closed before this returns (callers may
+      // delete the file next).
+      if (!checkpointer && !flusher?.busy()) return Promise.resolve(closeConnections());
+      return Promise.resolve(flusher?.idle()).then(() => checkpointer?.stop()).then(closeConnections);
+    },
+  };
+}
+
+/**
+ * Group durability for SyncMode "grouped": fdatasync of the WAL on libuv's thread pool, at most one at a time.
+ * `durable()` resolves once an fdatasync that started after the call has finished; callers arriving while one
+ * runs share the next. A failed fdatasync is final: the kernel may have dropped the unwritten pages, so a later
+ * success would prove nothing; every later write fails and the readiness probe reports the store as down.
+ */
+function createFlusher(walPath: string) {
+  let fd: number | null = null;
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  let failure: Error | null = null;
+
+  function once(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        fd ??= fs.openSync(walPath, "r");
+      } catch (e) {
+        reject(e as Error);
+        return;
+      }
+      fs.fdatasync(fd, (e) => (e ? reject(e) : resolve()));
+    }).catch((e: unknown) => {
+      failure ??= e as Error;
+      throw new AppError("INTERNAL", "The database could not make a commit durable (fdatasync of the WAL failed).", { cause: e });
+    });
+  }
+
+  function durable(): Promise<void> {
+    if (failure) return Promise.reject(new AppError("INTERNAL", "The database could not make an earlier commit durable; restart the service.", { cause: failure }));
+    if (!running) {
+      running = once().finally(() => (running = null));
+      return running;
+    }
+    // The one running may have started before this caller's commit: wait for the next.
+    queued ??= running.catch(() => undefined).then(() => {
+      queued = null;
+      return durable();
+    });
+    return queued;
+  }
+
+  return {
+    durable,
+    failed: () => failure !== null,
+    busy: () => running !== null || queued !== null,
+    /** Resolves when no fdatasync is running or waiting. */
+    async idle(): Promise<void> {
+      while (running || queued) await Promise.allSettled([running, queued]);
+    },
+    close(): void {
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
     },
   };
 }

@@ -27,7 +27,8 @@ export function testConfig(t: Test, env: Record<string, string> = {}): Config {
     SIDIAN_MODE: "test",
     SIDIAN_DB: path.join(dir, "sidian.db"),
     SIDIAN_KEYS_DIR: path.join(ROOT, "keys-dev"),
-    SIDIAN_DB_SYNC: "normal",
+    // Tests commit without fsync (fast); TEST_DB_SYNC=grouped|full runs a suite with the service's own modes.
+    SIDIAN_DB_SYNC: process.env.TEST_DB_SYNC ?? "normal",
     ...env,
   }, ROOT);
 }

@@ -115,6 +115,12 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
         const appended = await tlog.appendMany(repos, tx, batch.map((b) => b.event));
         batch.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
         await repos.accessLog.insertMany(batch.map((b) => b.rec));
+        // Committed: the next group may be written while this one is made durable (where the store does that
+        // after the commit); these queries are answered only once it is.
+        tx.afterCommit(() => {
+          flushing = false;
+          schedule();
+        });
       });
       for (const b of batch) b.resolve();
     } catch (e) {

@@ -598,9 +598,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   /** Stores built licences and their log entries in one write transaction; fills in their results. */
-  async function store(built: Built[], results: BatchResult[], stored?: Array<Built | undefined>): Promise<void> {
+  async function store(built: Built[], results: BatchResult[], stored?: Array<Built | undefined>, onCommit?: () => void): Promise<void> {
     const now = clock.now();
     const outcome = await uow.write(async (repos, tx) => {
+      if (onCommit) tx.afterCommit(onCommit);
       // Re-check idempotency keys inside the transaction: a concurrent retry may have committed meanwhile.
       let keep: Built[] = [];
       const replays: Array<{ b: Built; identifier?: string; conflict?: boolean }> = [];
@@ -683,12 +684,17 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     try {
       const built = await stage(group.map((g, k) => ({ ...g.p, line: k })));
       // Pipelined: once this group is signed, the next one may be signed (on the seal worker) while this one is
-      // stored. Idempotency keys are re-checked inside each store, and stores keep their order.
-      done = singlesStoring.then(() => store(built, results, stored));
+      // stored. Idempotency keys are re-checked inside each store, and stores keep their order: the next group's
+      // store starts once this one has committed (or failed); it need not wait until this one is durable.
+      let committed!: () => void;
+      const next = new Promise<void>((r) => (committed = r));
+      done = singlesStoring.then(() => store(built, results, stored, committed));
+      done.then(committed, committed);
+      singlesStoring = next;
     } catch (e) {
       done = Promise.reject(e);
+      singlesStoring = done.catch(() => undefined);
     }
-    singlesStoring = done.catch(() => undefined);
     singlesRunning = false;
     scheduleSingles();
     try {
