@@ -36,6 +36,8 @@ export const STATUS_MESSAGES = [
 ];
 const SERIAL_BLOCK = 256;
 const CHUNK = 500;
+/** Bulk-import chunks being signed at once (on the seal worker) while this thread validates and stores. */
+const SIGN_AHEAD = 2;
 /** How long verification reuses a licence record read from the database (see currentRecord). */
 export const RECORD_CACHE_MS = 1000;
 /** How long a record may be reused while no other process has committed to the database (see currentRecord). */
@@ -501,12 +503,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * Issues a batch (1 to MAX_BATCH_LINES); returns one result per input, in order. Each licence is all or nothing
    * (row + log entry in one transaction); chunks of CHUNK share a transaction. Idempotency keys are honoured.
    *
-   * Pipelined: while chunk k is signed and encrypted (on the seal worker), this thread validates chunk k+1 and
-   * stores chunk k-1. A key repeated across chunks is caught by the re-check inside the storing transaction.
+   * Pipelined: while chunks k+1 and k+2 are signed and encrypted (on the seal worker), this thread validates the
+   * next and stores chunk k. A key repeated across chunks is caught by the re-check inside the storing transaction.
    */
   async function issueBatch(inputs: ReadonlyArray<IssueInput | { error: AppError }>, ic: IssuerContext, onProgress?: (done: number) => void): Promise<BatchResult[]> {
     if (inputs.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", undefined, { details: { maxLines: MAX_BATCH_LINES } });
     const results: BatchResult[] = new Array(inputs.length);
+    let reported = 0;
     const fail = (line: number, e: unknown) => {
       const a = appErr(e);
       if (a.code === "INTERNAL") deps.log?.error({ err: e }, "licence issuance failed");
@@ -556,11 +559,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     type Staged = { ok: true; built: Built[] } | { ok: false; e: unknown } | null;
     const stageOf = (c: Chunk): Promise<Staged> =>
       c.prepared.length === 0 ? Promise.resolve(null) : stage(c.prepared).then((built) => ({ ok: true as const, built }), (e: unknown) => ({ ok: false as const, e }));
-    async function finishChunk(c: Chunk, st: Staged): Promise<void> {
+    async function finishChunk(c: Chunk, st: Staged, onCommit: () => void): Promise<void> {
       if (st) {
         try {
           if (!st.ok) throw st.e;
-          await store(st.built, results);
+          await store(st.built, results, undefined, onCommit);
         } catch (e) {
           for (const p of c.prepared) fail(p.line, e);
         }
@@ -575,25 +578,33 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           fail(d.line, e);
         }
       }
-      onProgress?.(c.end);
+      if (c.end > reported) onProgress?.((reported = c.end));
     }
 
     if (inputs.length === 0) return results;
-    let cur = await prep(0);
-    let curStaged = stageOf(cur);
-    let pending: Promise<void> | null = null;
-    for (;;) {
-      // Chunk `cur` is being signed; validate the next one and store the previous one meanwhile.
-      const next = cur.end < inputs.length ? await prep(cur.end) : null;
-      if (pending) await pending;
-      const st = await curStaged;
-      const nextStaged = next ? stageOf(next) : null;
-      pending = finishChunk(cur, st);
-      if (!next) break;
-      cur = next;
-      curStaged = nextStaged!;
+    // Up to SIGN_AHEAD chunks are being signed while this thread validates the next and stores the oldest signed
+    // one. A chunk's store starts once the one before has committed (or failed); it need not wait until that one
+    // is durable, and this thread validates meanwhile. The batch returns when every chunk is durable.
+    const signing: Array<{ c: Chunk; st: Promise<Staged> }> = [];
+    const finishing: Array<Promise<void>> = [];
+    let lastCommitted: Promise<void> = Promise.resolve();
+    let pos = 0;
+    while (pos < inputs.length || signing.length > 0) {
+      while (pos < inputs.length && signing.length < SIGN_AHEAD) {
+        const c = await prep(pos);
+        pos = c.end;
+        signing.push({ c, st: stageOf(c) });
+      }
+      const { c, st } = signing.shift()!;
+      const staged = await st;
+      let committed!: () => void;
+      const thisCommitted = new Promise<void>((r) => (committed = r));
+      const done = lastCommitted.then(() => finishChunk(c, staged, committed));
+      done.then(committed, committed);
+      lastCommitted = thisCommitted;
+      finishing.push(done);
     }
-    await pending;
+    await Promise.all(finishing);
     return results;
   }
 
