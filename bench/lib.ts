@@ -132,3 +132,69 @@ export function writeResults(figures: Figure[]): void {
   }
   fs.writeFileSync(path.join(dir, "latest.md"), `Measured ${meta.at} on Node ${meta.node}.\n\n${lines.join("\n")}\n`);
 }
+
+export interface OpenLoopResult {
+  /** Requests answered per second (should match the offered rate). */
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+}
+
+/**
+ * Open-loop load: POSTs `bodies` (rotating) at a fixed `rate` per second for `duration` seconds, whatever the
+ * server's pace, and times each request from when it was due, not from when it was sent, so a stall shows in the
+ * figures of every request it delayed (no coordinated omission). Autocannon's fixed-rate mode sends in bursts, so
+ * this is a small loop of its own over keep-alive sockets. Latencies in milliseconds.
+ */
+export async function openLoop(opts: { url: string; headers?: Record<string, string>; bodies: string[]; rate: number; duration: number; sockets?: number }): Promise<OpenLoopResult> {
+  const { request, Agent } = await import("node:http");
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.sockets ?? 256 });
+  const u = new URL(opts.url);
+  const total = Math.round(opts.rate * opts.duration);
+  const lat: number[] = [];
+  let errors = 0;
+  let non2xx = 0;
+  let k = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let settled = 0;
+    const done = () => {
+      if (++settled === total) resolve();
+    };
+    const fire = (due: number) => {
+      const body = opts.bodies[k++ % opts.bodies.length]!;
+      const req = request({
+        agent, host: u.hostname, port: u.port, path: u.pathname, method: "POST",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...opts.headers },
+      }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          lat.push(performance.now() - due);
+          if (res.statusCode === undefined || res.statusCode >= 300) non2xx++;
+          done();
+        });
+      });
+      req.on("error", () => {
+        errors++;
+        done();
+      });
+      req.end(body);
+    };
+    const tick = () => {
+      const now = performance.now();
+      // Every request due by now is sent now, timed from its due time.
+      while (sent < total && start + (sent * 1000) / opts.rate <= now) fire(start + (sent++ * 1000) / opts.rate);
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  const at = (q: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * q))] ?? NaN).toFixed(2));
+  return { rps: lat.length / elapsed, p50: at(0.5), p99: at(0.99), max: Number((lat[lat.length - 1] ?? NaN).toFixed(2)), errors, non2xx };
+}

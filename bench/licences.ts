@@ -6,7 +6,8 @@
  *   - bulk import, in-process (seeding) and over HTTP (POST /licences:batch, 10,000 lines per request);
  *   - single issuance over HTTP (POST /licences, distinct holders, autocannon -c 50);
  *   - 免证办 holder query (POST /holders/licences:query, consent-exempt matter, 10,000 distinct holders; each query
- *     is recorded in the access log + transparency log before it returns);
+ *     is recorded in the access log + transparency log before it returns): throughput at -c 50, and p99 latency at
+ *     fixed rates (open loop, bench/lib.ts openLoop) beside a bare POST's at the same rates;
  *   - POST /verify of licence JWSs (1,000 distinct licences).
  * Goals: holder query p99 ≤ 5 ms and ≥ 40% of bare; verify ≥ 30% of bare; single issuance ≥ 2,000/s;
  * bulk import ≥ 8,000/s.
@@ -22,13 +23,15 @@ import { loadConfig } from "../src/config.js";
 import { createContext } from "../src/context.js";
 import type { Actor } from "../src/modules/kernel.js";
 import type { IssueInput } from "../src/modules/licences/index.js";
-import { load, startServer, type Report } from "./lib.js";
+import { load, openLoop, startServer, type OpenLoopResult, type Report } from "./lib.js";
 
 const N = Number(process.env.BENCH_LICENCES ?? 1_000_000);
 const SEED_BATCH = 10_000;
 const SYSTEM: Actor = { kind: "system", name: "bench" };
 const BARE = "bare Fastify route (baseline)";
 const ECHO = "bare Fastify POST of the same JWS bodies (I/O only)";
+/** Fixed rates for the open-loop latency figures (requests per second). */
+const OPEN_RATES = [500, 1000] as const;
 
 function uscc(n: number): string {
   const body = `91350100${String(n).padStart(9, "0")}`;
@@ -183,6 +186,7 @@ export async function run(report: Report): Promise<void> {
     if (keep) fs.writeFileSync(metaPath, JSON.stringify(meta));
 
     // ---- baseline ----
+    const bareOpen = new Map<number, OpenLoopResult>();
     const bare = await startServer("bare");
     try {
       const r = await load({ url: `http://127.0.0.1:${bare.port}/bare` });
@@ -191,6 +195,12 @@ export async function run(report: Report): Promise<void> {
       const sample = (await (await fetch(`http://127.0.0.1:${bare.port}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jws: meta.jwss[0] }) })).text()).length;
       const e = await rotating({ url: `http://127.0.0.1:${bare.port}/echo`, headers: {}, bodies: meta.jwss.map((jws) => JSON.stringify({ jws })) });
       report.add({ name: ECHO, value: e.rps, unit: "req/s", baseline: BARE, note: `same request bodies (~${JSON.stringify({ jws: meta.jwss[0] }).length} B), ${sample} B answer, no work` });
+      // The machine's own latency floor at the open-loop rates: a bare POST, timed as the holder query is below.
+      for (const rate of OPEN_RATES) {
+        const o = await openLoop({ url: `http://127.0.0.1:${bare.port}/echo`, bodies: [JSON.stringify({ jws: meta.jwss[0] })], rate, duration: 5 });
+        bareOpen.set(rate, o);
+        report.add({ name: `bare POST p99 at ${rate}/s (open loop)`, value: o.p99, unit: "ms", note: `p50 ${o.p50} ms, max ${o.max} ms` });
+      }
     } finally {
       await bare.stop();
     }
@@ -222,6 +232,12 @@ export async function run(report: Report): Promise<void> {
       const q = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries });
       report.add({ name: "POST /holders/licences:query (recorded, group commit)", value: q.rps, unit: "req/s", baseline: BARE, goal: "≥ 40% of bare", note: `errors ${q.errors} non2xx ${q.non2xx}` });
       report.add({ name: "holder query p99 latency", value: q.p99, unit: "ms", goal: "≤ 5 ms", note: `p50 ${q.p50} ms, -c 50` });
+      // Open loop: a fixed rate whatever the answers' pace, each request timed from when it was due.
+      for (const rate of OPEN_RATES) {
+        const o = await openLoop({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries, rate, duration: 5 });
+        const b = bareOpen.get(rate);
+        report.add({ name: `holder query p99 at ${rate}/s (open loop)`, value: o.p99, unit: "ms", goal: "≤ 5 ms", note: `p50 ${o.p50} ms, max ${o.max} ms, errors ${o.errors} non2xx ${o.non2xx}; bare POST at the same rate: p99 ${b?.p99} ms` });
+      }
 
       // verify
       const bodies = jwss.map((jws) => JSON.stringify({ jws }));

@@ -15,65 +15,74 @@ export class CanonicalJsonError extends Error {
   override readonly name = "CanonicalJsonError";
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * The path of the value being written, as segments; turned into text ("$.a[2].b") only for an error message, so
+ * a value that serialises builds no path strings.
+ */
+type PathStack = Array<string | number>;
+function pathText(path: PathStack): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : p === "$" ? p : `.${p}`)).join("");
+}
 
-function ser(v: unknown, path: string, out: string[]): void {
-  if (v === null) {
-    out.push("null");
-    return;
-  }
+/** A string JSON.stringify writes as is between quotes: printable ASCII without `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function str(v: string, path: PathStack, what: string): string {
+  if (PLAIN.test(v)) return `"${v}"`;
+  // String.prototype.isWellFormed: false when the string has a lone surrogate.
+  if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) throw new CanonicalJsonError(`${pathText(path)}: lone surrogate in ${what}`);
+  return JSON.stringify(v);
+}
+
+function ser(v: unknown, path: PathStack): string {
+  if (v === null) return "null";
   switch (typeof v) {
     case "boolean":
-      out.push(v ? "true" : "false");
-      return;
+      return v ? "true" : "false";
     case "number":
-      if (!Number.isFinite(v)) throw new CanonicalJsonError(`${path}: non-finite number`);
-      out.push(JSON.stringify(v)); // ES number serialisation; -0 becomes 0 as RFC 8785 requires
-      return;
+      if (!Number.isFinite(v)) throw new CanonicalJsonError(`${pathText(path)}: non-finite number`);
+      return JSON.stringify(v); // ES number serialisation; -0 becomes 0 as RFC 8785 requires
     case "string":
-      if (LONE_SURROGATE.test(v)) throw new CanonicalJsonError(`${path}: lone surrogate in string`);
-      out.push(JSON.stringify(v));
-      return;
+      return str(v, path, "string");
     case "object": {
       if (Array.isArray(v)) {
-        out.push("[");
+        let out = "[";
         for (let i = 0; i < v.length; i++) {
-          if (i > 0) out.push(",");
           const item: unknown = v[i];
-          if (item === undefined) throw new CanonicalJsonError(`${path}[${i}]: undefined in array`);
-          ser(item, `${path}[${i}]`, out);
+          path.push(i);
+          if (item === undefined) throw new CanonicalJsonError(`${pathText(path)}: undefined in array`);
+          out += (i > 0 ? "," : "") + ser(item, path);
+          path.pop();
         }
-        out.push("]");
-        return;
+        return out + "]";
       }
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalJsonError(`${path}: not a plain object (${proto?.constructor?.name ?? "?"})`);
+        throw new CanonicalJsonError(`${pathText(path)}: not a plain object (${proto?.constructor?.name ?? "?"})`);
       }
       const obj = v as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      out.push("{");
+      const keys = Object.keys(obj).sort();
+      let out = "{";
       let first = true;
       for (const k of keys) {
-        if (LONE_SURROGATE.test(k)) throw new CanonicalJsonError(`${path}: lone surrogate in member name`);
-        if (!first) out.push(",");
+        const item = obj[k];
+        if (item === undefined) continue;
+        const name = str(k, path, "member name");
+        path.push(k);
+        out += (first ? "" : ",") + name + ":" + ser(item, path);
+        path.pop();
         first = false;
-        out.push(JSON.stringify(k), ":");
-        ser(obj[k], `${path}.${k}`, out);
       }
-      out.push("}");
-      return;
+      return out + "}";
     }
     default:
-      throw new CanonicalJsonError(`${path}: ${typeof v} is not JSON`);
+      throw new CanonicalJsonError(`${pathText(path)}: ${typeof v} is not JSON`);
   }
 }
 
 /** Canonical JSON text of `value`. Throws CanonicalJsonError for values JSON cannot represent exactly. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  ser(value, "$", out);
-  return out.join("");
+  return ser(value, ["$"]);
 }
 
 /** Canonical JSON as UTF-8 bytes (what gets hashed). */
