@@ -3,7 +3,7 @@
  * snapshot.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
 import { issuerGrants, licenceTypes, matters } from "../schema/catalogue.js";
 import type { IssuerGrant, IssuerGrantRepo, LicenceType, LicenceTypeRepo, Matter, MatterRepo } from "../../modules/catalogue/ports.js";
@@ -11,6 +11,8 @@ import type { IssuerGrant, IssuerGrantRepo, LicenceType, LicenceTypeRepo, Matter
 export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
   const grantColumns = { typeCode: issuerGrants.typeCode, departmentId: issuerGrants.departmentId, validFrom: issuerGrants.validFrom, validTo: issuerGrants.validTo };
   const grantOrder = [asc(issuerGrants.typeCode), asc(issuerGrants.departmentId), asc(issuerGrants.validFrom), asc(issuerGrants.id)];
+  // Read inside every issuance's storing transaction: prepared once, not built and prepared per call.
+  let grantsOfType: { all(args: { typeCode: string }): unknown } | undefined;
   return {
     licenceTypes: {
       async insert(t) {
@@ -32,7 +34,8 @@ export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database):
         return db.select(grantColumns).from(issuerGrants).orderBy(...grantOrder).all() as IssuerGrant[];
       },
       async ofType(typeCode) {
-        return db.select(grantColumns).from(issuerGrants).where(eq(issuerGrants.typeCode, typeCode)).orderBy(...grantOrder).all() as IssuerGrant[];
+        grantsOfType ??= db.select(grantColumns).from(issuerGrants).where(eq(issuerGrants.typeCode, sql.placeholder("typeCode"))).orderBy(...grantOrder).prepare();
+        return grantsOfType.all({ typeCode }) as IssuerGrant[];
       },
       async open(typeCode, departmentId, at) {
         db.insert(issuerGrants).values({ typeCode, departmentId, validFrom: at, validTo: null }).run();
