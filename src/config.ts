@@ -19,6 +19,8 @@ export interface Config {
   readonly dbSync: "full" | "grouped" | "normal";
   /** Who copies the WAL into the database file: a background worker thread (default) or the committing call. */
   readonly dbCheckpoint: "background" | "inline";
+  /** Page cache of the writing connection, MiB. */
+  readonly dbCacheMb: number;
   /** `on`: bulk issuance signs and encrypts on a worker thread (a second core); `off`: all on the main thread. */
   readonly sealWorker: "on" | "off";
   /** Folder with the CA material, IdP key and key-encryption key. */
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dbPath,
     dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "grouped", "normal"] as const, "grouped", problems),
     dbCheckpoint: oneOf(env, "SIDIAN_DB_CHECKPOINT", ["background", "inline"] as const, "background", problems),
+    dbCacheMb: int(env, "SIDIAN_DB_CACHE_MB", 256, 8, 65_536, problems),
     sealWorker: oneOf(env, "SIDIAN_SEAL_WORKER", ["on", "off"] as const, "on", problems),
     keysDir,
     logLevel: oneOf<LogLevel>(env, "SIDIAN_LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"],

@@ -107,7 +107,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   }
 
   const db = openSqlite(config.dbPath, {
-    sync: config.dbSync, checkpoint: config.dbCheckpoint,
+    sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
   });
   const uow = createUnitOfWork(db);

@@ -33,6 +33,13 @@ export type SyncMode = "full" | "grouped" | "normal";
 
 export interface OpenOptions {
   sync?: SyncMode;
+  /**
+   * Page cache of the writer connection, MiB (default 256). Every write dirties random pages of the random-keyed
+   * indexes (holder hashes, log leaf keys); kept here they are not read from the disk again. The cache grows only as
+   * pages are read. The reader keeps SQLite's 64 MiB: SQLite drops a connection's cache whenever another connection
+   * has committed, which under write load is every few milliseconds.
+   */
+  writerCacheMb?: number;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
   /**
@@ -103,6 +110,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
     writer = new BetterSqlite3(file);
     pragmas(writer, sync);
+    writer.pragma(`cache_size = -${Math.round((opts.writerCacheMb ?? 256) * 1024)}`);
     if (opts.migrate !== false) migrate(drizzle(writer, { schema }), { migrationsFolder: MIGRATIONS_DIR });
     // ":memory:" cannot be shared across connections: use the writer for reads too (tests only).
     reader = file === ":memory:" ? writer : new BetterSqlite3(file, { readonly: false });

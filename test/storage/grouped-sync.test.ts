@@ -97,3 +97,22 @@ t.test("full and :memory: do not use it", async (t) => {
   t.ok(m.ping());
   await m.close();
 });
+
+t.test("configuration: sync mode and the writer's page cache", async (t) => {
+  const { loadConfig } = await import("../../src/config.js");
+  const base = { SIDIAN_MODE: "test", SIDIAN_DB: ":memory:" };
+  const c = loadConfig(base);
+  t.equal(c.dbSync, "grouped", "grouped by default");
+  t.equal(c.dbCacheMb, 256);
+  t.equal(loadConfig({ ...base, SIDIAN_DB_SYNC: "full", SIDIAN_DB_CACHE_MB: "64" }).dbCacheMb, 64);
+  t.throws(() => loadConfig({ ...base, SIDIAN_DB_SYNC: "sometimes" }), { code: "CONFIG_INVALID" });
+  t.throws(() => loadConfig({ ...base, SIDIAN_DB_CACHE_MB: "2" }), { code: "CONFIG_INVALID" }, "below the 8 MiB floor");
+  const file = path.join(tempDir(t), "c.db");
+  const h = openSqlite(file, { migrate: false });
+  t.equal(h.writer.pragma("cache_size", { simple: true }), -256 * 1024, "writer: 256 MiB by default");
+  t.equal(h.reader.pragma("cache_size", { simple: true }), -64 * 1024, "reader: SQLite's 64 MiB");
+  await h.close();
+  const s = openSqlite(file, { migrate: false, writerCacheMb: 32 });
+  t.equal(s.writer.pragma("cache_size", { simple: true }), -32 * 1024);
+  await s.close();
+});
