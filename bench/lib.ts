@@ -154,6 +154,7 @@ export async function openLoop(opts: { url: string; headers?: Record<string, str
   const agent = new Agent({ keepAlive: true, maxSockets: opts.sockets ?? 256 });
   const u = new URL(opts.url);
   const total = Math.round(opts.rate * opts.duration);
+  if (!(total > 0)) throw new RangeError("openLoop: rate × duration must be at least one request");
   const lat: number[] = [];
   let errors = 0;
   let non2xx = 0;
