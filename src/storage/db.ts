@@ -35,9 +35,10 @@ export interface OpenOptions {
   sync?: SyncMode;
   /**
    * Page cache of the writer connection, MiB (default 256). Every write dirties random pages of the random-keyed
-   * indexes (holder hashes, log leaf keys); kept here they are not read from the disk again. The cache grows only as
-   * pages are read. The reader keeps SQLite's 64 MiB: SQLite drops a connection's cache whenever another connection
-   * has committed, which under write load is every few milliseconds.
+   * indexes (holder hashes, log leaf keys); kept here they are not read from the disk again, and reads use this
+   * connection too whenever no write transaction is open (repos/index.ts). The cache grows only as pages are read.
+   * The reader keeps SQLite's 64 MiB: SQLite drops a connection's cache whenever another connection has committed,
+   * which under write load is every few milliseconds.
    */
   writerCacheMb?: number;
   /** Apply pending migrations (default true). */

@@ -308,9 +308,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   /**
    * A holder's stored records (every version), for the 免证办 query and the holder's own list: kept by keyed hash
    * under the same rule as currentRecord (until this process writes one of the holder's licences, another process
-   * commits, or RECORD_KEEP_MS passes). Only ciphertext is kept; each answer decrypts afresh. A query reads a random
-   * index page and a random table page otherwise, and SQLite drops a reading connection's page cache whenever
-   * another connection has committed, which the access log does for every group of queries.
+   * commits, or RECORD_KEEP_MS passes). Only ciphertext is kept; each answer decrypts afresh. Otherwise a query
+   * reads a random holder-index page and a random table page of a file far bigger than SQLite's page cache, and
+   * while the access log's group commit is open it reads on the reader connection, whose cache SQLite drops after
+   * every commit (storage/repos/index.ts).
    */
   const holders = new Lru<string, { recs: LicenceRecord[]; at: number; mark: number | undefined }>(HOLDERS_KEPT);
   async function holderRecords(holderHash: string): Promise<LicenceRecord[]> {
