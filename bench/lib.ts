@@ -147,7 +147,8 @@ export interface OpenLoopResult {
  * Open-loop load: POSTs `bodies` (rotating) at a fixed `rate` per second for `duration` seconds, whatever the
  * server's pace, and times each request from when it was due, not from when it was sent, so a stall shows in the
  * figures of every request it delayed (no coordinated omission). Autocannon's fixed-rate mode sends in bursts, so
- * this is a small loop of its own over keep-alive sockets. Latencies in milliseconds.
+ * this is a small loop of its own over keep-alive sockets. Latencies in milliseconds, of the requests answered;
+ * failed ones (and any not answered within 30 s) count as errors.
  */
 export async function openLoop(opts: { url: string; headers?: Record<string, string>; bodies: string[]; rate: number; duration: number; sockets?: number }): Promise<OpenLoopResult> {
   const { request, Agent } = await import("node:http");
@@ -168,21 +169,27 @@ export async function openLoop(opts: { url: string; headers?: Record<string, str
     };
     const fire = (due: number) => {
       const body = opts.bodies[k++ % opts.bodies.length]!;
+      let over = false;
+      const finish = (ok: boolean, status?: number) => {
+        if (over) return;
+        over = true;
+        if (ok) {
+          lat.push(performance.now() - due);
+          if (status === undefined || status >= 300) non2xx++;
+        } else errors++;
+        done();
+      };
       const req = request({
         agent, host: u.hostname, port: u.port, path: u.pathname, method: "POST",
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...opts.headers },
       }, (res) => {
         res.resume();
-        res.on("end", () => {
-          lat.push(performance.now() - due);
-          if (res.statusCode === undefined || res.statusCode >= 300) non2xx++;
-          done();
-        });
+        res.on("end", () => finish(true, res.statusCode));
+        // A response cut off after its headers: counted as an error (not in the latencies), never waited for.
+        res.on("error", () => finish(false));
       });
-      req.on("error", () => {
-        errors++;
-        done();
-      });
+      req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
+      req.on("error", () => finish(false));
       req.end(body);
     };
     const tick = () => {

@@ -51,6 +51,12 @@ export interface UnitOfWork<R> {
    * Undefined where the store cannot tell: caches then rely on their time limits alone.
    */
   changeMark?(): number;
+  /**
+   * Resolves once every commit made so far is durable. A write resolves only once its own commit is; a reader may
+   * see a commit a moment before (SQLite with SIDIAN_DB_SYNC=grouped). An answer built from something read rather
+   * than written (an idempotent replay) awaits this first. Absent: commits are durable when visible.
+   */
+  durable?(): Promise<void>;
 }
 
 /** The principal behind a request, as the auth plugin established it. */

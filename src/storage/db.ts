@@ -60,6 +60,8 @@ export interface SqliteHandle {
   readonly r: Drizzle;
   /** Runs `fn` in one write transaction; the only way to change data. */
   transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts?: WriteOptions): Promise<T>;
+  /** Resolves once every commit made so far is durable (at once unless SyncMode is "grouped"). */
+  durable(): Promise<void>;
   ping(): boolean;
   /** The background checkpointer, when one runs. */
   readonly checkpointer: Checkpointer | null;
@@ -94,9 +96,18 @@ function pragmas(db: BetterSqlite3.Database, sync: SyncMode): void {
 /** A FIFO async mutex: write transactions never interleave on the writer connection. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
+  /** Holders and waiters. */
+  private users = 0;
+  get busy(): boolean {
+    return this.users > 0;
+  }
   lock(): Promise<() => void> {
     let release!: () => void;
-    const next = new Promise<void>((r) => (release = r));
+    this.users++;
+    const next = new Promise<void>((r) => (release = () => {
+      this.users--;
+      r();
+    }));
     const prev = this.tail;
     this.tail = prev.then(() => next);
     return prev.then(() => release);
@@ -127,10 +138,22 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
   const w = drizzle(writer, { schema });
   const r = drizzle(reader, { schema });
   const mutex = new Mutex();
-  const flusher = sync === "grouped" && file !== ":memory:" ? createFlusher(`${file}-wal`) : null;
+  // The WAL sits beside the real file (SQLite resolves symlinks). A store that could not use WAL (journal_mode
+  // answered otherwise) is synced by SQLite inside COMMIT, as with "full".
+  const wal = file !== ":memory:" && String(writer.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
+  const flusher = sync === "grouped" && wal ? createFlusher(`${fs.realpathSync(file)}-wal`) : null;
+  if (sync === "grouped" && !flusher) writer.pragma("synchronous = FULL");
+  let closing: Promise<void> | null = null;
 
   async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts: WriteOptions = {}): Promise<T> {
     const release = await mutex.lock();
+    // Refused before anything is written: once an fdatasync has failed a commit could not be made durable, and
+    // once closing has begun nothing new may start.
+    const refusal = closing ? new AppError("NOT_READY", "The database is closing.") : flusher?.refusal();
+    if (refusal) {
+      release();
+      throw refusal;
+    }
     const relax = Boolean(opts.relaxed) && sync === "full";
     if (relax) writer.pragma("synchronous = NORMAL");
     const commits: Array<() => void> = [];
@@ -164,6 +187,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     w,
     r,
     transaction,
+    durable: () => (flusher ? flusher.durable() : Promise.resolve()),
     ping() {
       if (flusher?.failed()) return false;
       try {
@@ -174,15 +198,30 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
     },
     checkpointer,
     close() {
+      if (closing) return closing;
       const closeConnections = () => {
         flusher?.close();
         if (reader !== writer && reader.open) reader.close();
         if (writer.open) writer.close();
       };
-      // Without a checkpointer or a flush in flight the connections are closed before this returns (callers may
-      // delete the file next).
-      if (!checkpointer && !flusher?.busy()) return Promise.resolve(closeConnections());
-      return Promise.resolve(flusher?.idle()).then(() => checkpointer?.stop()).then(closeConnections);
+      // Nothing in flight and no checkpointer: the connections are closed before this returns (callers may delete
+      // the file next). Otherwise the write in flight finishes (later ones are refused), its fdatasync too.
+      if (!checkpointer && !flusher?.busy() && !mutex.busy) {
+        closing = Promise.resolve();
+        closeConnections();
+        return closing;
+      }
+      closing = (async () => {
+        const release = await mutex.lock();
+        try {
+          await flusher?.idle();
+          await checkpointer?.stop();
+          closeConnections();
+        } finally {
+          release();
+        }
+      })();
+      return closing;
     },
   };
 }
@@ -191,31 +230,44 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
  * Group durability for SyncMode "grouped": fdatasync of the WAL on libuv's thread pool, at most one at a time.
  * `durable()` resolves once an fdatasync that started after the call has finished; callers arriving while one
  * runs share the next. A failed fdatasync is final: the kernel may have dropped the unwritten pages, so a later
- * success would prove nothing; every later write fails and the readiness probe reports the store as down.
+ * success would prove nothing; every later write is refused before it begins and the readiness probe reports the
+ * store as down. Failing to open the WAL (too many open files, say) fails only the writes waiting then: nothing
+ * was lost, and the next fdatasync covers their commits too.
  */
 function createFlusher(walPath: string) {
   let fd: number | null = null;
   let running: Promise<void> | null = null;
   let queued: Promise<void> | null = null;
   let failure: Error | null = null;
+  let closed = false;
 
   function once(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (closed) {
+        reject(new AppError("NOT_READY", "The database is closed."));
+        return;
+      }
       try {
         fd ??= fs.openSync(walPath, "r");
       } catch (e) {
-        reject(e as Error);
+        reject(new AppError("INTERNAL", "The database could not open its WAL to make a commit durable.", { cause: e }));
         return;
       }
-      fs.fdatasync(fd, (e) => (e ? reject(e) : resolve()));
-    }).catch((e: unknown) => {
-      failure ??= e as Error;
-      throw new AppError("INTERNAL", "The database could not make a commit durable (fdatasync of the WAL failed).", { cause: e });
+      fs.fdatasync(fd, (e) => {
+        if (!e) return resolve();
+        failure ??= e;
+        reject(new AppError("INTERNAL", "The database could not make a commit durable (fdatasync of the WAL failed).", { cause: e }));
+      });
     });
   }
 
+  function refusal(): AppError | undefined {
+    return failure ? new AppError("INTERNAL", "The database could not make an earlier commit durable; restart the service.", { cause: failure }) : undefined;
+  }
+
   function durable(): Promise<void> {
-    if (failure) return Promise.reject(new AppError("INTERNAL", "The database could not make an earlier commit durable; restart the service.", { cause: failure }));
+    const r = refusal();
+    if (r) return Promise.reject(r);
     if (!running) {
       running = once().finally(() => (running = null));
       return running;
@@ -230,6 +282,7 @@ function createFlusher(walPath: string) {
 
   return {
     durable,
+    refusal,
     failed: () => failure !== null,
     busy: () => running !== null || queued !== null,
     /** Resolves when no fdatasync is running or waiting. */
@@ -237,6 +290,7 @@ function createFlusher(walPath: string) {
       while (running || queued) await Promise.allSettled([running, queued]);
     },
     close(): void {
+      closed = true;
       if (fd !== null) fs.closeSync(fd);
       fd = null;
     },

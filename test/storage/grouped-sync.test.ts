@@ -84,6 +84,43 @@ t.test("a failed fdatasync fails the write and every later one; the ping reports
   await t.rejects(h.transaction(() => void h.writer.prepare("INSERT INTO t (v) VALUES ('lost?')").run()), { code: "INTERNAL" });
   t.notOk(h.ping(), "the store reports itself down");
   await t.rejects(h.transaction(() => void h.writer.prepare("INSERT INTO t (v) VALUES ('later')").run()), { code: "INTERNAL" }, "later writes fail too");
+  const rows = (h.reader.prepare("SELECT v FROM t ORDER BY k").all() as Array<{ v: string }>).map((r) => r.v);
+  t.same(rows, ["ok", "lost?"], "a later write is refused before it begins: nothing of it is committed");
+});
+
+t.test("a symlinked database path: the WAL beside the real file is the one synced", async (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, "real"));
+  fs.symlinkSync(path.join(dir, "real"), path.join(dir, "link"));
+  const h = openSqlite(path.join(dir, "link", "s.db"), { sync: "grouped", migrate: false });
+  t.teardown(() => h.close());
+  h.writer.exec("CREATE TABLE t (v TEXT)");
+  await h.transaction(() => void h.writer.prepare("INSERT INTO t VALUES ('x')").run());
+  await h.durable();
+  t.ok(h.ping(), "synced without error");
+  t.ok(fs.existsSync(path.join(dir, "real", "s.db-wal")));
+});
+
+t.test("close lets the write in flight finish and refuses later ones", async (t) => {
+  const file = path.join(tempDir(t), "close.db");
+  const h = openSqlite(file, { sync: "grouped", migrate: false });
+  h.writer.exec("CREATE TABLE t (v TEXT)");
+  let committed = 0;
+  spySync(t, (_n, go) => setTimeout(() => go(null), 20), () => committed);
+  const inFlight = h.transaction((tx) => {
+    h.writer.prepare("INSERT INTO t VALUES ('in flight')").run();
+    tx.afterCommit(() => committed++);
+  });
+  await new Promise((r) => setImmediate(r));
+  const closed = h.close();
+  await t.rejects(h.transaction(() => void h.writer.prepare("INSERT INTO t VALUES ('late')").run()), { code: "NOT_READY" });
+  await inFlight;
+  await closed;
+  t.notOk(h.writer.open, "closed after the write in flight was durable");
+  t.equal(h.close(), closed, "a second close is the same");
+  const again = new BetterSqlite3(file, { readonly: true });
+  t.same((again.prepare("SELECT v FROM t").all() as Array<{ v: string }>).map((r) => r.v), ["in flight"]);
+  again.close();
 });
 
 t.test("full and :memory: do not use it", async (t) => {

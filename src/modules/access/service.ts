@@ -110,6 +110,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     scheduled = false;
     flushing = true;
     const batch = queue.splice(0, maxBatch);
+    let committed = false;
     try {
       await uow.write(async (repos, tx) => {
         const appended = await tlog.appendMany(repos, tx, batch.map((b) => b.event));
@@ -118,6 +119,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
         // Committed: the next group may be written while this one is made durable (where the store does that
         // after the commit); these queries are answered only once it is.
         tx.afterCommit(() => {
+          committed = true;
           flushing = false;
           schedule();
         });
@@ -127,8 +129,11 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       deps.log?.error({ err: e }, "access log: commit failed");
       for (const b of batch) b.reject(e);
     } finally {
-      flushing = false;
-      schedule();
+      // After a commit the flag belongs to the next group (set free in afterCommit); after a failure it is ours.
+      if (!committed) {
+        flushing = false;
+        schedule();
+      }
     }
   }
 

@@ -606,6 +606,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       finishing.push(done);
     }
     await Promise.all(finishing);
+    // Replays were answered from what was read: those earlier commits must be durable too.
+    await uow.durable?.();
     return results;
   }
 
@@ -704,8 +706,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       done.then(committed, committed);
       singlesStoring = next;
     } catch (e) {
+      // Nothing of this group is stored; the chain of stores stays as it was.
       done = Promise.reject(e);
-      singlesStoring = done.catch(() => undefined);
     }
     singlesRunning = false;
     scheduleSingles();
@@ -725,6 +727,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const prior = input.idempotencyKey !== undefined ? await uow.read.licences.idempotency(ic.idempotencyScope, input.idempotencyKey) : undefined;
     if (prior) {
       if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+      // The first attempt may have committed a moment ago: answer only once it is durable.
+      await uow.durable?.();
       r = { line: 1, ok: true, identifier: prior.identifier, replay: true };
     } else {
       ({ r, built } = await new Promise<{ r: BatchResult; built: Built | undefined }>((resolve, reject) => {
@@ -794,6 +798,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const requestHash = idem ? sha256Hex(canonicalJson({ identifier, patch })) : "";
     const replayOf = async (prior: { requestHash: string; identifier: string }) => {
       if (prior.requestHash !== requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
+      await uow.durable?.();
       return { licence: await view(await record(prior.identifier)), replay: true };
     };
     if (idem) {

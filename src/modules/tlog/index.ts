@@ -20,7 +20,7 @@
  *   about a holder MUST carry the holder's keyed hash in `holder` so readers can be filtered (`redact`).
  * - Callers MUST NOT call `checkpoint`, `evidence` or `maybeCheckpoint` inside `uow.write` (they take the write
  *   lock themselves and would deadlock).
- * - Entries are never changed or deleted. Durability across power loss needs `SIDIAN_DB_SYNC=full` (the default).
+ * - Entries are never changed or deleted. Durability across power loss needs `SIDIAN_DB_SYNC=grouped` (the default) or `full`.
  *
  * ## Engine guarantees
  *

@@ -55,6 +55,7 @@ export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
       return shared || h.writer.inTransaction ? readerRepos : writeRepos;
     },
     write: (fn, opts) => h.transaction((tx) => fn(writeRepos, tx), opts),
+    durable: () => h.durable(),
     // SQLite's data_version on the writer: changes when any other connection commits, never for the writer's own.
     // Reading it opens a read transaction (a lock on the shared-memory file, ~6 µs), so it is read at most every
     // CHANGE_MARK_MS and may lag by that much.
