@@ -54,6 +54,18 @@ const WORKER_MIN = 8;
 const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
 
+/**
+ * Stores in commit order without waiting for durability: `run` starts once `after` has settled and is handed the
+ * hook its transaction calls on commit; `committed` settles at that commit (or when `run` ends, failed or not), so
+ * the next store may start while this one is made durable.
+ */
+function inCommitOrder(after: Promise<void>, run: (onCommit: () => void) => Promise<void>): { done: Promise<void>; committed: Promise<void> } {
+  let onCommit!: () => void;
+  const committed = new Promise<void>((r) => (onCommit = r));
+  const done = after.then(() => run(onCommit));
+  done.then(onCommit, onCommit);
+  return { done, committed };
+}
 
 /** The transparency-log port as licences use it (TlogEvent: may carry the holder's keyed hash). */
 export interface LicenceLog<R> {
@@ -598,11 +610,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       }
       const { c, st } = signing.shift()!;
       const staged = await st;
-      let committed!: () => void;
-      const thisCommitted = new Promise<void>((r) => (committed = r));
-      const done = lastCommitted.then(() => finishChunk(c, staged, committed));
-      done.then(committed, committed);
-      lastCommitted = thisCommitted;
+      const { done, committed } = inCommitOrder(lastCommitted, (onCommit) => finishChunk(c, staged, onCommit));
+      lastCommitted = committed;
       finishing.push(done);
     }
     await Promise.all(finishing);
@@ -700,11 +709,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       // Pipelined: once this group is signed, the next one may be signed (on the seal worker) while this one is
       // stored. Idempotency keys are re-checked inside each store, and stores keep their order: the next group's
       // store starts once this one has committed (or failed); it need not wait until this one is durable.
-      let committed!: () => void;
-      const next = new Promise<void>((r) => (committed = r));
-      done = singlesStoring.then(() => store(built, results, stored, committed));
-      done.then(committed, committed);
-      singlesStoring = next;
+      ({ done, committed: singlesStoring } = inCommitOrder(singlesStoring, (onCommit) => store(built, results, stored, onCommit)));
     } catch (e) {
       // Nothing of this group is stored; the chain of stores stays as it was.
       done = Promise.reject(e);
