@@ -42,3 +42,18 @@ t.test("seal worker: signatures, hashes and ciphertexts match the in-thread code
   const [r3] = await worker.seal(privateKey, pii.aeadKey, [jobs[1]!]);
   t.equal(pii.decrypt(r3!.enc, jobs[1]!.aad), jobs[1]!.json, "restarts after close");
 });
+
+t.test("two worker threads split a chunk and give the results in order", async (t) => {
+  const worker = createSealWorker({ threads: 2 });
+  t.teardown(() => worker.close());
+  const pii = derivePiiProtector(crypto.randomBytes(32));
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const headerB64 = Buffer.from(JSON.stringify({ alg: "ES256" })).toString("base64url");
+  const jobs = Array.from({ length: 37 }, (_, i) => ({ headerB64, json: JSON.stringify({ n: i }), aad: `licence:${i}` }));
+  const out = await worker.seal(privateKey, pii.aeadKey, jobs);
+  t.equal(out.length, 37);
+  out.forEach((r, i) => {
+    t.equal(pii.decrypt(r.enc, `licence:${i}`), JSON.stringify({ n: i }), `result ${i} in its place`);
+    t.ok(crypto.verify("sha256", Buffer.from(`${headerB64}.${r.payloadB64}`), { key: publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(r.signatureB64, "base64url")));
+  });
+});
