@@ -9,7 +9,15 @@
 export class Lru<K, V> {
   private readonly m = new Map<K, V>();
   private readonly half: number;
-  constructor(private readonly max: number) {
+  private weight = 0;
+  /**
+   * At most `max` entries; with `weigh`, also at most `maxWeight` in all (the oldest go first), for values whose
+   * size varies (a holder with one licence or with fifty).
+   */
+  constructor(
+    private readonly max: number,
+    private readonly bound?: { weigh(v: V): number; maxWeight: number },
+  ) {
     this.half = max >> 1;
   }
 
@@ -23,12 +31,19 @@ export class Lru<K, V> {
   }
 
   set(k: K, v: V): void {
-    this.m.delete(k);
+    this.delete(k);
     this.m.set(k, v);
-    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as K);
+    if (this.bound) this.weight += this.bound.weigh(v);
+    while (this.m.size > this.max || (this.bound && this.weight > this.bound.maxWeight && this.m.size > 1)) {
+      this.delete(this.m.keys().next().value as K);
+    }
   }
 
   delete(k: K): void {
+    if (this.bound) {
+      const old = this.m.get(k);
+      if (old !== undefined) this.weight -= this.bound.weigh(old);
+    }
     this.m.delete(k);
   }
 

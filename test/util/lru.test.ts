@@ -49,3 +49,26 @@ t.test("TtlCache: loads once, reuses until the TTL, keeps only what `keep` allow
   await t.rejects(c.get("boom", async () => { throw new Error("down"); }), /down/);
   t.equal(await c.get("boom", load), "v:boom", "a failed load is not remembered");
 });
+
+t.test("Lru with a weight bound: the oldest go until the total fits; replacing and deleting give weight back", async (t) => {
+  const l = new Lru<string, number[]>(100, { weigh: (v) => v.length, maxWeight: 10 });
+  l.set("a", [1, 2, 3, 4]);
+  l.set("b", [1, 2, 3]);
+  l.set("c", [1, 2, 3]);
+  t.equal(l.size, 3, "10 in all: nothing evicted");
+  l.set("d", [1]);
+  t.equal(l.get("a"), undefined, "11 > 10: the oldest (a, 4) went");
+  t.same(["b", "c", "d"].map((k) => l.get(k)?.length), [3, 3, 1]);
+  l.set("b", [1]);
+  l.set("e", [1, 2, 3, 4, 5]);
+  t.same(["b", "c", "d", "e"].map((k) => l.get(k)?.length), [1, 3, 1, 5], "b replaced by a lighter value: 10 in all, nothing evicted");
+  l.delete("e");
+  l.set("f", [1, 2, 3, 4, 5]);
+  t.equal(l.size, 4, "deleting gave e's weight back");
+  const big = new Lru<string, number[]>(100, { weigh: (v) => v.length, maxWeight: 2 });
+  big.set("x", [1, 2, 3]);
+  t.equal(big.get("x")?.length, 3, "a single entry heavier than the bound is kept until the next");
+  big.set("y", [1]);
+  t.equal(big.get("x"), undefined);
+  t.equal(big.get("y")?.length, 1);
+});

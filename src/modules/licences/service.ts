@@ -42,8 +42,12 @@ const SIGN_AHEAD = 2;
 export const RECORD_CACHE_MS = 1000;
 /** How long a record may be reused while no other process has committed to the database (see currentRecord). */
 export const RECORD_KEEP_MS = 60_000;
-/** Holders whose licence records are kept for the 免证办 query (see holderRecords); a holder with more is not kept. */
+/**
+ * Holders whose licence records are kept for the 免证办 query (see holderRecords), and the records kept in all
+ * (~1.5 KB each, so ~60 MB at most); a holder with more than HOLDER_KEPT_MAX_RECORDS is read every time.
+ */
 const HOLDERS_KEPT = 20_000;
+const HOLDER_RECORDS_KEPT = 40_000;
 const HOLDER_KEPT_MAX_RECORDS = 50;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
@@ -325,7 +329,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * while the access log's group commit is open it reads on the reader connection, whose cache SQLite drops after
    * every commit (storage/repos/index.ts).
    */
-  const holders = new Lru<string, { recs: LicenceRecord[]; at: number; mark: number | undefined }>(HOLDERS_KEPT);
+  const holders = new Lru<string, { recs: LicenceRecord[]; at: number; mark: number | undefined }>(HOLDERS_KEPT, { weigh: (e) => e.recs.length, maxWeight: HOLDER_RECORDS_KEPT });
   async function holderRecords(holderHash: string): Promise<LicenceRecord[]> {
     const now = Date.now();
     const hit = holders.get(holderHash);
