@@ -280,12 +280,6 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     counter: { jws: new Lru(1000), id: new Lru(5000) },
     full: { jws: new Lru(1000), id: new Lru(1000) },
   };
-  let dayCache = { until: 0, day: "" };
-  function todayNow(now: number): string {
-    // chinaDate changes at most once a day; recomputed at most once a second.
-    if (now >= dayCache.until || now < dayCache.until - 1000) dayCache = { until: now + 1000, day: chinaDate(new Date(now)) };
-    return dayCache.day;
-  }
 
   /** The verdict for a JWS or identifier, reused while nothing it depends on can have changed (see `reused`). */
   async function check(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<Remembered> {
@@ -295,8 +289,9 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     // few-KB string for the map on every call costs more than the rest of a reused answer.
     const key = byJws ? text.slice(text.lastIndexOf(".") + 1) : text;
     const lru = byJws ? reused[viewer].jws : reused[viewer].id;
-    const now = clock.now().getTime();
-    const day = todayNow(now);
+    const nowDate = clock.now();
+    const now = nowDate.getTime();
+    const day = chinaDate(nowDate);
     const generation = await catalogue.generation();
     const hit = text.length <= MAX_REMEMBERED ? lru.get(key) : undefined;
     if (hit && hit.input === text && hit.id !== null && hit.day === day && now - hit.at < VERDICT_REUSE_MS && hit.catalogue === generation && sameRecord(hit, await deps.licences.currentRecord(hit.id))) return hit;
