@@ -57,3 +57,43 @@ t.test("0011_issuer_grants backfills grants for existing licence types", async (
   t.doesNotThrow(() => open.run(b, "d-a", 1_700_000_000_000, 1_750_000_000_000), "closed grants may be many");
   t.throws(() => open.run(b, "no-such-department", 1_800_000_000_000, null), /FOREIGN KEY/, "grants name existing departments");
 });
+
+t.test("0012_holder_key: holders are found through the 16-digit key index, on rows written before it too", async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, "old.db");
+  const old = new BetterSqlite3(file);
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(dir, "0012_holder_key") });
+  const h1 = "a".repeat(16) + "1".repeat(48);
+  const h2 = "a".repeat(16) + "2".repeat(48); // the same key, another holder: told apart by the whole hash
+  const lic = old.prepare(`INSERT INTO licences (identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, payload_enc,
+    signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, log_index, created_at)
+    VALUES (?, ?, '001', 't', 'd', ?, '111', 'x', 's', 'c', 'j', '2024-01-01', NULL, '01', 1, ?, 0, 1)`);
+  lic.run("L1", "l1", h1, 1);
+  lic.run("L2", "l2", h2, 2);
+  const acc = old.prepare("INSERT INTO access_log (id, at, client_id, matter_code, holder_hash, identifiers, cause_enc, basis, consent_id, log_index) VALUES (?, ?, 'c', 'm', ?, '[]', 'x', 'exempt', NULL, 0)");
+  acc.run("A1", 1, h1);
+  acc.run("A2", 2, h2);
+  acc.run("A3", 3, h1);
+  old.close();
+
+  const h = openSqlite(file);
+  t.teardown(() => h.close());
+  const names = h.reader.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('licences_holder_idx', 'access_holder_idx', 'licences_holder_key_idx', 'access_holder_key_idx') ORDER BY name").pluck().all();
+  t.same(names, ["access_holder_key_idx", "licences_holder_key_idx"], "the full-hash indexes are replaced");
+  const { createLicenceRepo } = await import("../../src/storage/repos/licences.js");
+  const { createAccessRepos } = await import("../../src/storage/repos/access.js");
+  const licences = createLicenceRepo(h.r, h.reader);
+  t.same((await licences.byHolder(h1)).map((r) => r.identifier), ["L1"], "only the holder with the whole hash");
+  t.same((await licences.byHolder(h2)).map((r) => r.identifier), ["L2"]);
+  t.same(await licences.byHolder("b".repeat(64)), []);
+  const accesses = createAccessRepos(h.r, h.reader).accessLog;
+  t.same((await accesses.forHolder(h1, { limit: 10 })).map((r) => r.id), ["A3", "A1"], "newest first, the other holder left out");
+  t.same((await accesses.forHolder(h1, { limit: 10, before: new Date(3) })).map((r) => r.id), ["A1"]);
+
+  // The plans use the key indexes (a WHERE that is not the index expression word for word would scan the table).
+  const plan = (sql: string, ...more: number[]) => (h.reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...holderKeyArgs(h1), ...more) as Array<{ detail: string }>).map((r) => r.detail).join("; ");
+  const { HOLDER_KEY_MATCH, holderKeyArgs } = await import("../../src/storage/schema/licences.js");
+  t.match(plan(`SELECT * FROM licences WHERE ${HOLDER_KEY_MATCH} LIMIT ?`, 10), /USING INDEX licences_holder_key_idx/);
+  t.match(plan(`SELECT * FROM access_log WHERE ${HOLDER_KEY_MATCH} AND at < ? ORDER BY at DESC LIMIT ?`, 10, 10), /USING INDEX access_holder_key_idx/);
+  t.notMatch(plan(`SELECT * FROM access_log WHERE ${HOLDER_KEY_MATCH} AND at < ? ORDER BY at DESC LIMIT ?`, 10, 10), /TEMP B-TREE/, "ordered by the index, no sort");
+});

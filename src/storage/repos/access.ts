@@ -1,6 +1,7 @@
 /** SQLite repositories for consents and the access log (ports: src/modules/access/ports.ts). */
 import type BetterSqlite3 from "better-sqlite3";
 import type { Drizzle } from "../db.js";
+import { HOLDER_KEY_MATCH, holderKeyArgs } from "../schema/licences.js";
 import type { AccessLogRepo, AccessRecord, ConsentRecord, ConsentRepo } from "../../modules/access/ports.js";
 
 function lazy(raw: BetterSqlite3.Database, sql: string): () => BetterSqlite3.Statement {
@@ -28,7 +29,7 @@ export function createAccessRepos(_db: Drizzle, raw: BetterSqlite3.Database): { 
   const revokeC = lazy(raw, "UPDATE consents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
   const insA = lazy(raw, "INSERT INTO access_log (id, at, client_id, matter_code, holder_hash, identifiers, cause_enc, basis, consent_id, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const byIdA = lazy(raw, "SELECT * FROM access_log WHERE id = ?");
-  const forHolderA = lazy(raw, "SELECT * FROM access_log WHERE holder_hash = ? AND at < ? ORDER BY at DESC LIMIT ?");
+  const forHolderA = lazy(raw, `SELECT * FROM access_log WHERE ${HOLDER_KEY_MATCH} AND at < ? ORDER BY at DESC LIMIT ?`);
   return {
     consents: {
       async insert(c) {
@@ -59,7 +60,7 @@ export function createAccessRepos(_db: Drizzle, raw: BetterSqlite3.Database): { 
         return r ? access(r) : undefined;
       },
       async forHolder(h, opts) {
-        return (forHolderA().all(h, (opts.before ?? new Date(8.64e15)).getTime(), opts.limit) as AccessRow[]).map(access);
+        return (forHolderA().all(...holderKeyArgs(h), (opts.before ?? new Date(8.64e15)).getTime(), opts.limit) as AccessRow[]).map(access);
       },
     },
   };

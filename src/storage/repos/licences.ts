@@ -4,6 +4,7 @@
  */
 import type BetterSqlite3 from "better-sqlite3";
 import type { Drizzle } from "../db.js";
+import { HOLDER_KEY_MATCH, holderKeyArgs } from "../schema/licences.js";
 import type { IdempotencyRecord, LicenceEventRecord, LicenceRecord, LicenceRepo, LicenceStatus } from "../../modules/licences/ports.js";
 
 const COLS = "identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, payload_enc, signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, supersedes, superseded_by, log_index, created_at";
@@ -43,7 +44,7 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
   const ins1 = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${row}`);
   const insN = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${Array(CHUNK).fill(row).join(", ")}`);
   const byId = lazy(raw, `SELECT ${COLS} FROM licences WHERE identifier = ?`);
-  const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE holder_hash = ? LIMIT ?`);
+  const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE ${HOLDER_KEY_MATCH} LIMIT ?`);
   const lineage = lazy(raw, `SELECT ${COLS} FROM licences WHERE lineage = ?`);
   const setStatus = lazy(raw, "UPDATE licences SET status = ?, status_at = ?, superseded_by = COALESCE(?, superseded_by) WHERE identifier = ? AND status = ?");
   const range = lazy(raw, "SELECT status_index, status, valid_until FROM licences WHERE department_id = ? AND status_index >= ? AND status_index < ?");
@@ -74,7 +75,7 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
       return r ? toRec(r) : undefined;
     },
     async byHolder(holderHash, opts = {}) {
-      let rows = (byHolder().all(holderHash, opts.limit ?? 500) as Row[]).map(toRec);
+      let rows = (byHolder().all(...holderKeyArgs(holderHash), opts.limit ?? 500) as Row[]).map(toRec);
       if (opts.current) rows = rows.filter((r) => r.supersededBy === null);
       if (opts.typeCodes) rows = rows.filter((r) => opts.typeCodes!.includes(r.typeCode));
       return rows.sort((a, b) => (a.identifier < b.identifier ? -1 : 1));

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
 
 /**
@@ -34,12 +35,22 @@ export const licences = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [
-    index("licences_holder_idx").on(t.holderHash),
+    // The first 16 hex digits (64 bits) of the keyed hash: a quarter of the full hash's index, so the random page
+    // every issuance dirties is more often cached. Lookups compare the full hash after the index (holderKeyOf).
+    index("licences_holder_key_idx").on(sql`substr(${t.holderHash}, 1, 16)`),
     index("licences_lineage_idx").on(t.lineage),
     uniqueIndex("licences_status_idx").on(t.departmentId, t.statusIndex),
     index("licences_expiry_idx").on(t.status, t.validUntil),
   ],
 );
+
+/**
+ * Finds rows by holder hash through a holder-key index (licences_holder_key_idx, access_holder_key_idx): the
+ * index's 16-digit prefix first, then the whole hash; bind holderKeyArgs(hash) to its two parameters. The left side
+ * must stay the index's expression word for word, or SQLite scans the table.
+ */
+export const HOLDER_KEY_MATCH = "substr(holder_hash, 1, 16) = ? AND holder_hash = ?";
+export const holderKeyArgs = (holderHash: string): [string, string] => [holderHash.slice(0, 16), holderHash];
 
 /** Lifecycle events after issuance (suspend, resume, cancel, deregister, revoke, expire, supersede): signed and logged. */
 export const licenceEvents = sqliteTable(

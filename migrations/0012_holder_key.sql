@@ -1,0 +1,4 @@
+DROP INDEX `licences_holder_idx`;--> statement-breakpoint
+CREATE INDEX `licences_holder_key_idx` ON `licences` (substr("holder_hash", 1, 16));--> statement-breakpoint
+DROP INDEX `access_holder_idx`;--> statement-breakpoint
+CREATE INDEX `access_holder_key_idx` ON `access_log` (substr("holder_hash", 1, 16),`at`);
