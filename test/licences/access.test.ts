@@ -6,6 +6,7 @@
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
 import { createContext } from "../../src/context.js";
+import { HOLDER_ANSWER_MAX } from "../../src/modules/licences/index.js";
 import { bearer, citizenId, issued, personLicence, world } from "./helpers.js";
 
 t.test("免证办 query", async (t) => {
@@ -177,4 +178,36 @@ t.test("the query's kept holder records never hide a change", async (t) => {
   t.equal(mine.statusCode, 200, mine.body);
   const items = (mine.json() as { items: Array<{ identifier: string; status: string }> }).items;
   t.same(items.map((i) => `${i.identifier} ${i.status}`).sort(), [`${v2} 01`, `${second.identifier} 07`].sort(), "the holder's own list: current versions, as they are now");
+});
+
+t.test("a holder with more current licences than one answer lists: the first 500 by identifier, and it says so", async (t) => {
+  const w = await world(t);
+  const code = citizenId(950);
+  const n = HOLDER_ANSWER_MAX + 3;
+  const lines = Array.from({ length: n }, (_, i) => JSON.stringify(personLicence(w, 950, { number: `N${i}` }))).join("\n");
+  const res = await w.h.app.inject({ method: "POST", url: "/licences:batch", headers: { ...bearer(w.tokens.issuer), "content-type": "application/x-ndjson" }, payload: lines });
+  t.equal(res.json().summary.issued, n);
+  const all = (res.json().results as Array<{ identifier: string }>).map((r) => r.identifier).sort();
+  const holder = await w.h.holderToken(code);
+  const mine = (await w.h.app.inject({ url: "/holders/me/licences", headers: bearer(holder) })).json();
+  t.equal(mine.truncated, true, "the holder is told the list is cut");
+  t.same(mine.items.map((i: { identifier: string }) => i.identifier), all.slice(0, HOLDER_ANSWER_MAX), "the first 500 by identifier");
+
+  const q = await w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(w.tokens.consumer), payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政处罚调查" } });
+  t.equal(q.statusCode, 200, q.body.slice(0, 200));
+  t.equal(q.json().truncated, true, "so is the consumer");
+  t.equal(q.json().items.length, HOLDER_ANSWER_MAX);
+  const row = w.h.ctx.db.reader.prepare("SELECT identifiers FROM access_log WHERE id = ?").get(q.json().accessId) as { identifiers: string };
+  t.equal(JSON.parse(row.identifiers).length, HOLDER_ANSWER_MAX, "the access record names what was handed over");
+
+  // Superseded versions do not count: a change leaves the holder with the same number of current licences.
+  const other = citizenId(951);
+  const a = await issued(w, personLicence(w, 951));
+  await issued(w, personLicence(w, 951, { number: "second" }));
+  const ch = await w.h.app.inject({ method: "POST", url: `/licences/${a.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更经营项目", fields: { scope: "热食类食品制售" } } });
+  t.equal(ch.statusCode, 201, ch.body.slice(0, 200));
+  const theirs = (await w.h.app.inject({ url: "/holders/me/licences", headers: bearer(await w.h.holderToken(other)) })).json();
+  t.equal(theirs.truncated, false);
+  t.equal(theirs.items.length, 2, "two current licences, the superseded version left out");
+  t.notOk(theirs.items.some((i: { identifier: string }) => i.identifier === a.identifier));
 });

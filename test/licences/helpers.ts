@@ -106,3 +106,13 @@ export async function issued(w: World, body: object): Promise<{ identifier: stri
 }
 
 export { bearer };
+
+/** Revokes every licence-signing certificate of a department (its licences and statements can then not be signed). */
+export async function revokeSigningCerts(t: Test, w: World, departmentId: string): Promise<void> {
+  const certs = (await w.h.ctx.uow.read.certificates.listByDepartment(departmentId)).filter((c) => c.profile === "licence-signing");
+  t.ok(certs.length > 0, "the department has a licence-signing certificate");
+  for (const c of certs) {
+    const r = await w.h.app.inject({ method: "POST", url: `/pki/certificates/${c.serial}/revoke`, headers: bearer(w.tokens.admin), payload: { reason: "keyCompromise" } });
+    t.equal(r.statusCode, 200, r.body);
+  }
+}

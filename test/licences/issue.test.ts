@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import t from "tap";
 import { parseLicenceId } from "../../src/codes/index.js";
 import { parseCompact } from "../../src/modules/licences/index.js";
-import { bearer, citizenId, issue, issued, personLicence, world } from "./helpers.js";
+import { makeUscc } from "../helpers/app.js";
+import { bearer, citizenId, issue, issued, personLicence, revokeSigningCerts, world } from "./helpers.js";
 
 t.test("issue a licence", async (t) => {
   const w = await world(t);
@@ -87,13 +88,23 @@ t.test("bad input classes", async (t) => {
     const r = await issue(w, body);
     t.equal(r.json().code, code, `${name} → ${code}`);
   }
+  // An optional field given as null or "" (an empty cell of an import) is absent: not signed as a value its type
+  // does not allow. A required one so given is missing.
+  for (const [n, v] of [[4, null], [5, ""]] as const) {
+    const r = await issue(w, personLicence(w, n, { fields: { scope: "预包装食品销售", area: v, category: v, approvedOn: v } }));
+    t.equal(r.statusCode, 201, r.body);
+    t.same(r.json().data.fields, { scope: "预包装食品销售" }, `optional fields given as ${JSON.stringify(v)} are left out of the signed data`);
+    const payload = JSON.parse(Buffer.from(r.json().jws.split(".")[1], "base64url").toString());
+    t.same(payload.fields, { scope: "预包装食品销售" }, "and out of the JWS");
+    t.equal((await issue(w, personLicence(w, n, { fields: { scope: v } }))).json().code, "FIELDS_INVALID", `a required field given as ${JSON.stringify(v)} is missing`);
+  }
   const fieldErr = await issue(w, { ...good, fields: { area: "x", bogus: 1 } });
   t.same(fieldErr.json().details.errors.map((e: { field: string }) => e.field).sort(), ["area", "bogus", "scope"], "every field problem is listed");
   const other = await issue(w, good, w.tokens.otherIssuer);
   t.equal(other.json().code, "LICENCE_TYPE_NOT_ALLOWED", "a department not allowed for the type cannot issue it");
-  t.equal(await w.h.ctx.tlog.size(), before, "nothing was logged for refused requests");
+  t.equal(await w.h.ctx.tlog.size(), before + 2, "nothing was logged for refused requests (two were issued)");
   const count = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences").get() as { n: number };
-  t.equal(count.n, 0, "nothing was stored");
+  t.equal(count.n, 2, "nothing was stored for them");
 });
 
 t.test("Idempotency-Key", async (t) => {
@@ -146,6 +157,47 @@ t.test("Idempotency-Key", async (t) => {
     t.not(r.headers["idempotent-replayed"], "true");
     t.not(r.json().identifier, first.json().identifier);
   });
+});
+
+t.test("a department that cannot sign fails its own requests only, also when they share a group with others", async (t) => {
+  const w = await world(t);
+  const org = (n: number) => ({ typeCode: w.orgType, number: `ORG${n}`, holder: { name: "某某公司", code: makeUscc(500 + n), codeType: "001" }, fields: { legalRep: "李四" } });
+  await revokeSigningCerts(t, w, w.other.id);
+  const before = await w.h.ctx.tlog.size();
+  // Sent together, so they are signed and stored as one group of single issuances.
+  const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(w, org(i), i % 2 === 0 ? w.tokens.issuer : w.tokens.otherIssuer)));
+  rs.forEach((r, i) => {
+    if (i % 2 === 0) t.equal(r.statusCode, 201, `the department that can sign: ${r.body.slice(0, 120)}`);
+    else t.equal(r.json().code, "SIGNING_KEY_UNAVAILABLE", "the department that cannot sign");
+  });
+  t.equal(await w.h.ctx.tlog.size(), before + 5, "five issued and logged, nothing of the others");
+});
+
+t.test("a retry with the same Idempotency-Key is answered as before, even after the catalogue changed", async (t) => {
+  const w = await world(t);
+  const body = personLicence(w, 21);
+  const first = await issue(w, body, w.tokens.issuer, { "idempotency-key": "retry-1" });
+  t.equal(first.statusCode, 201);
+  const batchLine = JSON.stringify({ ...personLicence(w, 22), idempotencyKey: "imp-22" });
+  const post = (payload: string) => w.h.app.inject({ method: "POST", url: "/licences:batch", headers: { ...bearer(w.tokens.issuer), "content-type": "application/x-ndjson" }, payload });
+  const firstBatch = await post(batchLine);
+  t.equal(firstBatch.json().summary.issued, 1);
+  // A new national template: a required field the earlier requests did not have.
+  const type = (await w.h.app.inject({ url: `/licence-types/${w.personType}`, headers: bearer(w.tokens.admin) })).json();
+  const patch = await w.h.app.inject({ method: "PATCH", url: `/licence-types/${w.personType}`, headers: bearer(w.tokens.admin), payload: {
+    fields: [...type.fields, { name: "site", label: "经营场所", type: "string", required: true }] } });
+  t.equal(patch.statusCode, 200, patch.body);
+  t.equal((await issue(w, personLicence(w, 23))).json().code, "FIELDS_INVALID", "a new request must have the new field");
+
+  const retry = await issue(w, body, w.tokens.issuer, { "idempotency-key": "retry-1" });
+  t.equal(retry.statusCode, 201, retry.body);
+  t.equal(retry.headers["idempotent-replayed"], "true");
+  t.equal(retry.json().identifier, first.json().identifier, "the licence the key issued");
+  const rerun = await post(batchLine);
+  t.same(rerun.json().summary, { lines: 1, issued: 0, replayed: 1, failed: 0 }, "re-running an import replays its keyed lines");
+  t.equal(rerun.json().results[0].identifier, firstBatch.json().results[0].identifier);
+  const other = await issue(w, { ...body, number: "OTHER" }, w.tokens.issuer, { "idempotency-key": "retry-1" });
+  t.equal(other.json().code, "IDEMPOTENCY_CONFLICT", "the same key with another request is still a conflict");
 });
 
 t.test("bulk import (NDJSON)", async (t) => {

@@ -7,8 +7,8 @@ import { gunzipSync } from "node:zlib";
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
 import { TRANSITIONS, type LicenceStatus, type ManualAction } from "../../src/modules/licences/index.js";
-import { ADMIN_ACTOR } from "../helpers/app.js";
-import { bearer, issue, issued, personLicence, world, type World } from "./helpers.js";
+import { ADMIN_ACTOR, makeUscc } from "../helpers/app.js";
+import { bearer, issue, issued, personLicence, revokeSigningCerts, world, type World } from "./helpers.js";
 
 let n = 500;
 async function licenceIn(w: World, status: LicenceStatus): Promise<string> {
@@ -161,6 +161,31 @@ t.test("automatic expiry, online status and the status list", async (t) => {
   t.equal(after.statusCode, 200, "a new list after a change");
   t.not(after.headers.etag, etag);
   t.equal((await w.h.app.inject({ url: `/status-lists/${w.dept.id}/9` })).json().code, "STATUS_LIST_NOT_FOUND");
+});
+
+t.test("the expiry sweep passes over a department that cannot sign, and expires the others' licences", async (t) => {
+  const w = await world(t);
+  const org = (n: number, until: string) => ({ typeCode: w.orgType, number: `ORG${n}`, holder: { name: "某某公司", code: makeUscc(700 + n), codeType: "001" }, fields: { legalRep: "李四" }, issueDate: "2020-01-01", validFrom: "2020-01-01", validUntil: until });
+  // The other department's licences ended first, so a sweep that reads the due licences in any order meets them.
+  const stuck = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await issue(w, org(i, "2021-01-01"), w.tokens.otherIssuer);
+    t.equal(r.statusCode, 201, r.body);
+    stuck.push(r.json().identifier as string);
+  }
+  const ours = await issue(w, org(9, "2022-01-01"));
+  t.equal(ours.statusCode, 201, ours.body);
+  await revokeSigningCerts(t, w, w.other.id);
+
+  t.equal(await w.h.ctx.licences.expireDue(1), 1, "a sweep of one expires this department's licence");
+  const hist = await w.h.ctx.licences.history(ours.json().identifier, ADMIN_ACTOR);
+  t.same(hist.versions[0]!.events.map((e: { action: string }) => e.action), ["expire"], "signed, logged and in the history");
+  t.equal(await w.h.ctx.licences.expireDue(), 0, "the other department's wait (they cannot be signed)");
+  for (const id of stuck) {
+    const h = await w.h.ctx.licences.history(id, ADMIN_ACTOR);
+    t.same(h.versions[0]!.events, [], "nothing half-written for a licence that could not be signed");
+    t.equal((await w.h.app.inject({ url: `/licences/${id}/status` })).json().status, "05", "it still reads as expired");
+  }
 });
 
 t.test("change with an Idempotency-Key: retries return the same new version", async (t) => {

@@ -16,6 +16,7 @@ import { sendDocument } from "./documents.js";
 import { problems } from "../schemas.js";
 import { MatterCode, TypeCode } from "./catalogue.js";
 import { LicenceOutInline, licenceOut } from "./licences.js";
+import { HOLDER_ANSWER_MAX } from "../../modules/licences/index.js";
 
 const QueryBody = Type.Object({
   holderCode: Type.String({ minLength: 1, maxLength: 64 }),
@@ -69,6 +70,7 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
     schema: { tags: ["access"], summary: "免证办: fetch a holder's licences for a matter (consent or exemption required; recorded)", security: SEC,
       body: QueryBody, response: { 200: Type.Object({
         accessId: Type.String(), basis: Type.String(),
+        truncated: Type.Boolean({ description: `true when the holder has more than ${HOLDER_ANSWER_MAX} current licences of the types asked for: the first ${HOLDER_ANSWER_MAX} by identifier are listed (ask for fewer types)` }),
         items: Type.Array(Type.Object({
           identifier: Type.String(), typeCode: Type.String(), name: Type.String(), version: Type.String(), status: Type.String(), statusText: Type.String(),
           validFrom: Type.String(), validUntil: Type.Union([Type.String(), Type.Null()]),
@@ -80,7 +82,7 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
     const r = await acc.query(req.actor, req.body);
     reply.header("cache-control", "no-store");
     return {
-      accessId: r.accessId, basis: r.basis,
+      accessId: r.accessId, basis: r.basis, truncated: r.truncated,
       items: r.items.map((i) => ({
         identifier: i.identifier, typeCode: i.typeCode, name: i.name, version: i.version, status: i.status, statusText: i.statusText,
         validFrom: i.validFrom, validUntil: i.validUntil, data: i.data as unknown as Record<string, unknown>, jws: i.jws,
@@ -108,10 +110,14 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
   app.get("/holders/me/licences", {
     config: { auth: HOLDER },
     schema: { tags: ["holder"], summary: "My licences (current versions)", security: SEC,
-      response: { 200: Type.Object({ items: Type.Array(LicenceOutInline) }), ...problems(401, 403) } },
+      response: { 200: Type.Object({
+        items: Type.Array(LicenceOutInline),
+        truncated: Type.Boolean({ description: `true when there are more than ${HOLDER_ANSWER_MAX}: the first ${HOLDER_ANSWER_MAX} by identifier are listed` }),
+      }), ...problems(401, 403) } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");
-    return { items: (await acc.holderLicences(req.actor)).map(licenceOut) };
+    const r = await acc.holderLicences(req.actor);
+    return { items: r.items.map(licenceOut), truncated: r.truncated };
   });
 
   app.get("/holders/me/consents", {

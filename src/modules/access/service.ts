@@ -173,7 +173,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
   }
 
   // ---- the 免证办 query ----
-  async function query(actor: Actor, q: QueryInput): Promise<{ accessId: string; basis: "consent" | "exempt"; items: QueryItem[] }> {
+  async function query(actor: Actor, q: QueryInput): Promise<{ accessId: string; basis: "consent" | "exempt"; items: QueryItem[]; truncated: boolean }> {
     if (actor.kind !== "client" || actor.role !== "consumer") throw new AppError("FORBIDDEN_ROLE");
     if (!actor.matters.includes(q.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.", { details: { matterCode: q.matterCode } });
     const matter = await catalogue.getMatter(q.matterCode);
@@ -190,7 +190,8 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       consentId = c.id;
     }
     const basis = matter.consentExempt ? "exempt" as const : "consent" as const;
-    const licences = types.length ? (await deps.licences.forHolder(holderHash, { typeCodes: types })).filter((l) => l.data.holder.codeType === q.holderCodeType) : [];
+    const found = types.length ? await deps.licences.forHolder(holderHash, { typeCodes: types }) : { items: [], truncated: false };
+    const licences = found.items.filter((l) => l.data.holder.codeType === q.holderCodeType);
     // Time-ordered: the access log's primary key is appended to rather than written at a random page.
     const accessId = uuidv7(now.getTime());
     const identifiers = licences.map((l) => l.identifier);
@@ -204,7 +205,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     });
     const exp = new Date(Math.floor((now.getTime() + copyTtl) / 1000) * 1000);
     return {
-      accessId, basis,
+      accessId, basis, truncated: found.truncated,
       items: licences.map((l, i) => ({ ...l, copy: { url: `${publicUrl}/copies/${copyLink(accessId, i, exp)}`, expiresAt: exp } })),
     };
   }
@@ -303,9 +304,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     return out;
   }
 
-  async function holderLicences(actor: Actor, opts: { all?: boolean } = {}) {
+  async function holderLicences(actor: Actor) {
     const h = requireHolder(actor);
-    return deps.licences.forHolder(h.subjectHash, opts);
+    return deps.licences.forHolder(h.subjectHash);
   }
 
   /** Waits until queued access records are committed (shutdown, tests). */

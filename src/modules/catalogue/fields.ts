@@ -68,6 +68,25 @@ export function fieldDefsProblem(defs: readonly FieldDef[]): string | null {
   return null;
 }
 
+/** Whether a field value counts as absent: missing, null or the empty string (an empty cell of an import). */
+function absent(v: unknown): boolean {
+  return v === undefined || v === null || v === "";
+}
+
+/**
+ * The fields that are signed: those with a value. An optional field given as null or "" is absent (validateFields
+ * lets it through as such), so it is left out rather than signed as a value its type does not allow.
+ */
+export function presentFields<V>(fields: Readonly<Record<string, V>>): Record<string, V> {
+  let out: Record<string, V> | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (!absent(v)) continue;
+    out ??= { ...fields };
+    delete out[k];
+  }
+  return out ?? (fields as Record<string, V>);
+}
+
 /** Validates licence fields against the definitions; returns every problem (empty = valid). */
 export function validateFields(defs: readonly FieldDef[], fields: Readonly<Record<string, unknown>>): FieldProblem[] {
   const out: FieldProblem[] = [];
@@ -77,7 +96,7 @@ export function validateFields(defs: readonly FieldDef[], fields: Readonly<Recor
   }
   for (const d of defs) {
     const v = fields[d.name];
-    if (v === undefined || v === null || v === "") {
+    if (absent(v)) {
       if (d.required) out.push({ field: d.name, problem: "required", message: `${d.label} (${d.name}) is required` });
       continue;
     }

@@ -66,7 +66,7 @@ export interface IdempotencyRecord {
 export interface LicenceRepo {
   insertMany(recs: readonly LicenceRecord[]): Promise<void>;
   byId(identifier: string): Promise<LicenceRecord | undefined>;
-  /** Licences of a holder; `current` = not superseded. */
+  /** Licences of a holder in identifier order, filtered before the limit; `current` = not superseded. */
   byHolder(holderHash: string, opts?: { typeCodes?: readonly string[]; current?: boolean; limit?: number }): Promise<LicenceRecord[]>;
   byDepartment(departmentId: string, opts: { limit: number; after?: string; typeCode?: string }): Promise<LicenceRecord[]>;
   lineage(lineage: string): Promise<LicenceRecord[]>;
@@ -75,7 +75,8 @@ export interface LicenceRepo {
   /** (statusIndex, status, validUntil) of one department's licences with from ≤ statusIndex < to. */
   statusRange(departmentId: string, from: number, to: number): Promise<Array<{ statusIndex: number; status: LicenceStatus; validUntil: string | null }>>;
   /** Valid or suspended licences whose validity ended before `today` (YYYY-MM-DD). */
-  dueForExpiry(today: string, limit: number): Promise<LicenceRecord[]>;
+  /** Valid or suspended licences whose validity ended before `today`, but none of the departments in `except`. */
+  dueForExpiry(today: string, limit: number, except?: readonly string[]): Promise<LicenceRecord[]>;
   insertEvent(e: LicenceEventRecord): Promise<void>;
   events(identifier: string): Promise<LicenceEventRecord[]>;
   /** Reserves `n` consecutive values of a counter; returns the first. Counters start at 0. */

@@ -14,7 +14,7 @@ import { Lru, TtlCache } from "../../util/lru.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
-import { isDate, validateFields } from "../catalogue/fields.js";
+import { isDate, presentFields, validateFields } from "../catalogue/fields.js";
 import { actorLabel, type Actor, type Clock, type Logger, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
@@ -49,6 +49,8 @@ export const RECORD_KEEP_MS = 60_000;
 const HOLDERS_KEPT = 20_000;
 const HOLDER_RECORDS_KEPT = 40_000;
 const HOLDER_KEPT_MAX_RECORDS = 50;
+/** The most licences one answer about a holder lists (their own list, a 免证办 query); it says when there are more. */
+export const HOLDER_ANSWER_MAX = 500;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
 const WORKER_MIN = 8;
 /**
@@ -57,6 +59,20 @@ const WORKER_MIN = 8;
  */
 const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
+/** Licences the expiry sweep reads, signs and stores at a time. */
+const EXPIRY_PAGE = 500;
+
+/** The indexes of `items` grouped by `key`, groups in the order first seen. */
+function indexesBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const g = out.get(k);
+    if (g) g.push(i);
+    else out.set(k, [i]);
+  });
+  return out;
+}
 
 /**
  * Stores in commit order without waiting for durability: `run` starts once `after` has settled and is handed the
@@ -322,7 +338,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   /**
-   * A holder's stored records (every version), for the 免证办 query and the holder's own list: kept by keyed hash
+   * A holder's current records (not superseded) in identifier order, at most HOLDER_ANSWER_MAX + 1 (one more tells
+   * that there are more), for the 免证办 query and the holder's own list: kept by keyed hash
    * under the same rule as currentRecord (until this process writes one of the holder's licences, another process
    * commits, or RECORD_KEEP_MS passes). Only ciphertext is kept; each answer decrypts afresh. Otherwise a query
    * reads a random holder-index page and a random table page of a file far bigger than SQLite's page cache, and
@@ -336,7 +353,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     if (hit && fresh(hit, now)) return hit.recs;
     const mark = uow.changeMark?.();
     const seen = epoch;
-    const recs = await uow.read.licences.byHolder(holderHash, { limit: 500 });
+    const recs = await uow.read.licences.byHolder(holderHash, { current: true, limit: HOLDER_ANSWER_MAX + 1 });
     if (seen === epoch && recs.length <= HOLDER_KEPT_MAX_RECORDS) holders.set(holderHash, { recs, at: now, mark });
     else holders.delete(holderHash);
     return recs;
@@ -394,12 +411,30 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const problems = validateFields(type.fields, input.fields);
     if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
     const v = validity(type, input, t);
-    const { idempotencyKey: _k, ...rest } = input;
     return {
       line, ic, input, type, holderHash: pii.lookupHash(input.holder.codeType, input.holder.code),
       // Only needed to recognise a retry; hashing every bulk line without a key would be wasted work.
-      requestHash: input.idempotencyKey !== undefined ? sha256Hex(canonicalJson(rest)) : "", ...v,
+      requestHash: input.idempotencyKey !== undefined ? requestHashOf(input) : "", ...v,
     };
+  }
+
+  /** What a retry with the same Idempotency-Key must repeat: the request without its key. */
+  function requestHashOf(input: IssueInput): string {
+    const { idempotencyKey: _k, ...rest } = input;
+    return sha256Hex(canonicalJson(rest));
+  }
+
+  /**
+   * The licence an Idempotency-Key already issued, when it did: looked up before the request is validated, so a
+   * retry is answered as the first attempt was even if the catalogue has changed since (a new required field, a
+   * withdrawn issuer). The same key with another request is IDEMPOTENCY_CONFLICT.
+   */
+  async function priorIssue(input: IssueInput, ic: IssuerContext): Promise<{ identifier: string } | undefined> {
+    if (input.idempotencyKey === undefined) return undefined;
+    const prior = await uow.read.licences.idempotency(ic.idempotencyScope, input.idempotencyKey);
+    if (!prior) return undefined;
+    if (prior.requestHash !== requestHashOf(input)) throw new AppError("IDEMPOTENCY_CONFLICT");
+    return { identifier: prior.identifier };
   }
 
   interface Draft {
@@ -423,7 +458,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       v: 1, id, name: p.type.name, typeCode: p.type.code, number: p.input.number,
       issuer: { name: dept.name, code: dept.uscc }, issueDate: p.issueDate,
       holder: { name: p.input.holder.name, code: p.input.holder.code, codeType: p.input.holder.codeType },
-      validFrom: p.validFrom, validUntil: p.validUntil, fields: p.input.fields, version,
+      validFrom: p.validFrom, validUntil: p.validUntil, fields: presentFields(p.input.fields), version,
       ...(prev ? { supersedes: prev.rec.identifier } : {}),
       status: { list: listUrl(ic.departmentId, Math.floor(statusIdx / LIST_SIZE)), index: statusIdx % LIST_SIZE, size: STATUS_BITS, purpose: "message" },
       signedAt: now.toISOString(),
@@ -468,12 +503,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   async function sealMany(drafts: Draft[]): Promise<Built[]> {
     const worker = deps.sealWorker;
     if (!worker || drafts.length < WORKER_MIN) return Promise.all(drafts.map(sealHere));
-    const byDept = new Map<string, number[]>();
-    drafts.forEach((d, i) => {
-      const g = byDept.get(d.ic.departmentId);
-      if (g) g.push(i);
-      else byDept.set(d.ic.departmentId, [i]);
-    });
+    const byDept = indexesBy(drafts, (d) => d.ic.departmentId);
     const out: Built[] = new Array(drafts.length);
     await Promise.all([...byDept].map(async ([deptId, idx]) => {
       // A key retired since it was cached: sealHere looks the certificate up again.
@@ -550,18 +580,20 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           continue;
         }
         try {
-          const p = await prepare(i, item, ic, t);
           const key = item.idempotencyKey;
+          if (key !== undefined) {
+            // A key already used: answered as before, whatever the catalogue says now (see priorIssue).
+            const prior = await priorIssue(item, ic);
+            if (prior) {
+              results[i] = { line: i + 1, ok: true, identifier: prior.identifier, replay: true };
+              continue;
+            }
+          }
+          const p = await prepare(i, item, ic, t);
           if (key !== undefined) {
             const first = c.seenKeys.get(key);
             if (first) {
               c.dupes.push({ line: i, key, hash: p.requestHash });
-              continue;
-            }
-            const prior = await uow.read.licences.idempotency(ic.idempotencyScope, key);
-            if (prior) {
-              if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
-              results[i] = { line: i + 1, ok: true, identifier: prior.identifier, replay: true };
               continue;
             }
             c.seenKeys.set(key, p);
@@ -707,47 +739,66 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const group = singles.splice(0, SINGLES_GROUP);
     const results: BatchResult[] = new Array(group.length);
     const stored: Array<Built | undefined> = new Array(group.length);
+    // The group may hold several departments' requests. Each department is numbered and signed on its own, so one
+    // whose key cannot sign (a revoked or lapsed certificate, say) fails its own requests only.
+    const byDept = indexesBy(group, (g) => g.p.ic.departmentId);
+    const failed = new Map<number, unknown>();
+    const built: Built[] = [];
+    await Promise.all([...byDept.values()].map(async (ks) => {
+      try {
+        built.push(...await stage(ks.map((k) => ({ ...group[k]!.p, line: k }))));
+      } catch (e) {
+        for (const k of ks) failed.set(k, e);
+      }
+    }));
     let done: Promise<void>;
-    try {
-      const built = await stage(group.map((g, k) => ({ ...g.p, line: k })));
+    if (built.length > 0) {
       // Pipelined: once this group is signed, the next one may be signed (on the seal worker) while this one is
       // stored. Idempotency keys are re-checked inside each store, and stores keep their order: the next group's
       // store starts once this one has committed (or failed); it need not wait until this one is durable.
       ({ done, committed: singlesStoring } = inCommitOrder(singlesStoring, (onCommit) => store(built, results, stored, onCommit)));
-    } catch (e) {
+    } else {
       // Nothing of this group is stored; the chain of stores stays as it was.
-      done = Promise.reject(e);
+      done = Promise.resolve();
     }
     singlesRunning = false;
     scheduleSingles();
+    let storeError: unknown;
     try {
       await done;
-      group.forEach((g, k) => g.resolve({ r: results[k]!, built: stored[k] }));
     } catch (e) {
-      for (const g of group) g.reject(e);
+      storeError = e ?? new Error("store failed");
     }
+    group.forEach((g, k) => {
+      if (failed.has(k)) g.reject(failed.get(k));
+      else if (storeError !== undefined) g.reject(storeError);
+      else g.resolve({ r: results[k]!, built: stored[k] });
+    });
   }
 
   /** Issues one licence. Returns the licence and whether it was an idempotent replay. */
   async function issue(input: IssueInput, ic: IssuerContext): Promise<{ licence: LicenceView; replay: boolean }> {
-    const p = await prepare(0, input, ic, today());
     let r: BatchResult;
     let built: Built | undefined;
-    const prior = input.idempotencyKey !== undefined ? await uow.read.licences.idempotency(ic.idempotencyScope, input.idempotencyKey) : undefined;
+    const prior = await priorIssue(input, ic);
     if (prior) {
-      if (prior.requestHash !== p.requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
       // The first attempt may have committed a moment ago: answer only once it is durable.
       await uow.durable?.();
       r = { line: 1, ok: true, identifier: prior.identifier, replay: true };
     } else {
+      const p = await prepare(0, input, ic, today());
       ({ r, built } = await new Promise<{ r: BatchResult; built: Built | undefined }>((resolve, reject) => {
         singles.push({ p, resolve, reject });
         scheduleSingles();
       }));
     }
     if (!r.ok) throw new AppError(r.code as AppError["code"], r.message, r.details ? { details: r.details } : {});
-    // A licence stored just now is shown from what was stored (no read back, no decryption); a replay is read.
-    return { licence: built ? await view(built.rec, built.json) : await view(await record(r.identifier)), replay: r.replay };
+    // A licence stored just now is shown from what was stored (no read back, no decryption); a replay is read, and
+    // shown only to the department that holds it (a client moved to another department since sees no data of it).
+    if (built) return { licence: await view(built.rec, built.json), replay: r.replay };
+    const rec = await record(r.identifier);
+    if (rec.departmentId !== ic.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
+    return { licence: await view(rec), replay: r.replay };
   }
 
   // ---- lifecycle ----
@@ -876,40 +927,54 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   /**
    * Automatic expiry: persists status 05 (with a signed, logged event) for licences past their validity end.
    * Reads already apply expiry (effectiveStatus), so this only makes it visible in the history and the log.
-   * Returns how many licences were expired.
+   * Expires up to `limit` licences, a page at a time. A department whose statements cannot be signed (its
+   * certificate revoked or lapsed, say) is warned about once and passed over for the rest of this sweep, so its
+   * licences do not hold up other departments'; they are tried again at the next sweep. Returns how many expired.
    */
   async function expireDue(limit = 1000): Promise<number> {
     const t = today();
-    const due = await uow.read.licences.dueForExpiry(t, limit);
-    if (due.length === 0) return 0;
     const now = clock.now();
     const label = "system:expiry";
-    const items: Array<{ rec: LicenceRecord; seq: number; statement: string }> = [];
-    for (const rec of due) {
-      const seq = (await uow.read.licences.events(rec.identifier)).length + 1;
-      try {
-        const statement = await signStatement(rec.departmentId, { id: rec.identifier, seq, action: "expire", from: rec.status, to: "05", reason: `validity ended ${rec.validUntil}`, at: now.toISOString(), actor: label });
-        items.push({ rec, seq, statement });
-      } catch (e) {
-        deps.log?.warn({ err: e, departmentId: rec.departmentId }, "licence expiry: cannot sign the statement");
+    const passedOver = new Set<string>();
+    let expired = 0;
+    while (expired < limit) {
+      const due = await uow.read.licences.dueForExpiry(t, Math.min(limit - expired, EXPIRY_PAGE), [...passedOver]);
+      if (due.length === 0) break;
+      const passedBefore = passedOver.size;
+      const items: Array<{ rec: LicenceRecord; seq: number; statement: string }> = [];
+      for (const rec of due) {
+        if (passedOver.has(rec.departmentId)) continue;
+        const seq = (await uow.read.licences.events(rec.identifier)).length + 1;
+        try {
+          const statement = await signStatement(rec.departmentId, { id: rec.identifier, seq, action: "expire", from: rec.status, to: "05", reason: `validity ended ${rec.validUntil}`, at: now.toISOString(), actor: label });
+          items.push({ rec, seq, statement });
+        } catch (e) {
+          passedOver.add(rec.departmentId);
+          deps.log?.warn({ err: e, departmentId: rec.departmentId }, "licence expiry: the department cannot sign statements; its licences wait for the next sweep");
+        }
       }
-    }
-    return uow.write(async (repos, tx) => {
-      const done: typeof items = [];
-      for (const it of items) if (await repos.licences.setStatus(it.rec.identifier, it.rec.status, "05", now)) done.push(it);
-      if (done.length === 0) return 0;
-      const appended = await tlog.appendMany(repos, tx, done.map((it) => statusEvent(it.rec, it.seq, "expire", it.rec.status, "05", `validity ended ${it.rec.validUntil}`, it.statement, label)));
-      for (let k = 0; k < done.length; k++) {
-        const it = done[k]!;
-        await repos.licences.insertEvent({ identifier: it.rec.identifier, seq: it.seq, action: "expire", fromStatus: it.rec.status, toStatus: "05", reason: `validity ended ${it.rec.validUntil}`, actor: label, at: now, statement: it.statement, logIndex: appended[k]!.index });
-      }
-      const depts = new Set(done.map((it) => it.rec.departmentId));
-      tx.afterCommit(() => {
-        depts.forEach(bump);
-        written(done.map((it) => it.rec));
+      const n = items.length === 0 ? 0 : await uow.write(async (repos, tx) => {
+        const done: typeof items = [];
+        for (const it of items) if (await repos.licences.setStatus(it.rec.identifier, it.rec.status, "05", now)) done.push(it);
+        if (done.length === 0) return 0;
+        const appended = await tlog.appendMany(repos, tx, done.map((it) => statusEvent(it.rec, it.seq, "expire", it.rec.status, "05", `validity ended ${it.rec.validUntil}`, it.statement, label)));
+        for (let k = 0; k < done.length; k++) {
+          const it = done[k]!;
+          await repos.licences.insertEvent({ identifier: it.rec.identifier, seq: it.seq, action: "expire", fromStatus: it.rec.status, toStatus: "05", reason: `validity ended ${it.rec.validUntil}`, actor: label, at: now, statement: it.statement, logIndex: appended[k]!.index });
+        }
+        const depts = new Set(done.map((it) => it.rec.departmentId));
+        tx.afterCommit(() => {
+          depts.forEach(bump);
+          written(done.map((it) => it.rec));
+        });
+        return done.length;
       });
-      return done.length;
-    });
+      expired += n;
+      // Each row of a page is expired, changed meanwhile (no longer due) or of a department now passed over; a page
+      // that expired nothing and passed over no one new would come back the same, so stop rather than spin.
+      if (n === 0 && passedOver.size === passedBefore) break;
+    }
+    return expired;
   }
 
   // ---- reads ----
@@ -946,10 +1011,20 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return recs.map((r) => ({ identifier: r.identifier, typeCode: r.typeCode, version: r.version, status: effectiveStatus(r, t), validFrom: r.validFrom, validUntil: r.validUntil, createdAt: r.createdAt }));
   }
 
-  /** A holder's licences (current versions unless `all`), decrypted: for the holder themself or an entitled consumer. */
-  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; all?: boolean } = {}): Promise<LicenceView[]> {
-    const recs = (await holderRecords(holderHash)).filter((r) => (opts.all || r.supersededBy === null) && (!opts.typeCodes || opts.typeCodes.includes(r.typeCode)));
-    return Promise.all(recs.map((r) => view(r)));
+  /**
+   * A holder's current licences (of `typeCodes` when given), decrypted, in identifier order: for the holder themself
+   * or an entitled consumer. At most HOLDER_ANSWER_MAX; `truncated` says there are more (ask for fewer types).
+   */
+  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[] } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
+    let recs = await holderRecords(holderHash);
+    if (opts.typeCodes) {
+      // More than one answer's worth of every type: the types asked for are read on their own.
+      recs = recs.length > HOLDER_ANSWER_MAX
+        ? await uow.read.licences.byHolder(holderHash, { current: true, typeCodes: opts.typeCodes, limit: HOLDER_ANSWER_MAX + 1 })
+        : recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
+    }
+    const truncated = recs.length > HOLDER_ANSWER_MAX;
+    return { items: await Promise.all(recs.slice(0, HOLDER_ANSWER_MAX).map((r) => view(r))), truncated };
   }
 
   /** Online status (public): no personal data. */

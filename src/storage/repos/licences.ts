@@ -44,11 +44,12 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
   const ins1 = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${row}`);
   const insN = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${Array(CHUNK).fill(row).join(", ")}`);
   const byId = lazy(raw, `SELECT ${COLS} FROM licences WHERE identifier = ?`);
-  const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE ${HOLDER_KEY_MATCH} LIMIT ?`);
+  const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE ${HOLDER_KEY_MATCH} AND (? OR superseded_by IS NULL)
+    AND (? IS NULL OR type_code IN (SELECT value FROM json_each(?))) ORDER BY identifier LIMIT ?`);
   const lineage = lazy(raw, `SELECT ${COLS} FROM licences WHERE lineage = ?`);
   const setStatus = lazy(raw, "UPDATE licences SET status = ?, status_at = ?, superseded_by = COALESCE(?, superseded_by) WHERE identifier = ? AND status = ?");
   const range = lazy(raw, "SELECT status_index, status, valid_until FROM licences WHERE department_id = ? AND status_index >= ? AND status_index < ?");
-  const due = lazy(raw, `SELECT ${COLS} FROM licences WHERE status IN ('01', '02') AND valid_until IS NOT NULL AND valid_until < ? LIMIT ?`);
+  const due = lazy(raw, `SELECT ${COLS} FROM licences WHERE status IN ('01', '02') AND valid_until IS NOT NULL AND valid_until < ? AND department_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`);
   const insEvent = lazy(raw, "INSERT INTO licence_events (identifier, seq, action, from_status, to_status, reason, actor, at, statement, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const events = lazy(raw, "SELECT * FROM licence_events WHERE identifier = ? ORDER BY seq");
   const reserve = lazy(raw, "INSERT INTO licence_counters (scope, next) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET next = next + excluded.next RETURNING next");
@@ -75,10 +76,8 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
       return r ? toRec(r) : undefined;
     },
     async byHolder(holderHash, opts = {}) {
-      let rows = (byHolder().all(...holderKeyArgs(holderHash), opts.limit ?? 500) as Row[]).map(toRec);
-      if (opts.current) rows = rows.filter((r) => r.supersededBy === null);
-      if (opts.typeCodes) rows = rows.filter((r) => opts.typeCodes!.includes(r.typeCode));
-      return rows.sort((a, b) => (a.identifier < b.identifier ? -1 : 1));
+      const types = opts.typeCodes ? JSON.stringify(opts.typeCodes) : null;
+      return (byHolder().all(...holderKeyArgs(holderHash), opts.current ? 0 : 1, types, types, opts.limit ?? 500) as Row[]).map(toRec);
     },
     async byDepartment(departmentId, opts) {
       const after = opts.after !== undefined && /^\d+$/.test(opts.after) ? Number(opts.after) : -1;
@@ -97,8 +96,8 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
         statusIndex: r.status_index, status: r.status as LicenceStatus, validUntil: r.valid_until,
       }));
     },
-    async dueForExpiry(today, limit) {
-      return (due().all(today, limit) as Row[]).map(toRec);
+    async dueForExpiry(today, limit, except = []) {
+      return (due().all(today, JSON.stringify(except), limit) as Row[]).map(toRec);
     },
     async insertEvent(e) {
       insEvent().run(e.identifier, e.seq, e.action, e.fromStatus, e.toStatus, e.reason, e.actor, e.at.getTime(), e.statement, e.logIndex);
