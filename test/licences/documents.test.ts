@@ -288,3 +288,20 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
   t.equal(blob(revokedSha).n, 0);
   t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM documents WHERE kind = 'copy'").get() as { n: number }).n, 0, "no copy left");
 });
+
+t.test("the sheet shows what was signed, also after the type dropped or relabelled a field", async (t) => {
+  const w = await world(t);
+  await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
+  const lic = await issued(w, personLicence(w, 3));
+  const type = (await w.h.app.inject({ url: `/licence-types/${w.personType}`, headers: bearer(w.tokens.admin) })).json();
+  const fields = (type.fields as Array<{ name: string; label: string }>).filter((f) => f.name !== "area").map((f) => (f.name === "scope" ? { ...f, label: "许可范围" } : f));
+  const patch = await w.h.app.inject({ method: "PATCH", url: `/licence-types/${w.personType}`, headers: bearer(w.tokens.admin), payload: { fields } });
+  t.equal(patch.statusCode, 200, patch.body);
+  const r = await w.h.app.inject({ url: `/licences/${lic.identifier}/document`, headers: bearer(w.tokens.issuer) });
+  t.equal(r.statusCode, 200, r.statusCode === 200 ? "" : r.body);
+  const text = pdftotext(t, r.rawPayload, "-raw");
+  t.ok(text.includes("35.5"), "a signed field the type no longer defines is still shown");
+  t.ok(text.includes("area"), "under its own name");
+  t.ok(text.includes("许可范围") && text.includes("预包装食品销售"), "a field the type still defines, under its label now");
+  t.ok(text.includes("2024年3月1日"), "a date field is still shown as a date");
+});

@@ -18,6 +18,7 @@ import crypto from "node:crypto";
 import { AppError } from "../../errors.js";
 import { renderLicenceSheet, type LicenceSheet, type SheetRow } from "../../pdf/licence.js";
 import type { CatalogueService } from "../catalogue/index.js";
+import { isDate } from "../catalogue/fields.js";
 import type { Actor, Clock, TxHooks, UnitOfWork } from "../kernel.js";
 import type { AccessService } from "../access/index.js";
 import { STATUS_TEXT, type LicencePayload, type LicenceService, type LicenceStatus, type LicenceView } from "../licences/index.js";
@@ -104,10 +105,18 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
       { label: "持证主体", value: data.holder.name },
       { label: HOLDER_CODE_LABEL[data.holder.codeType] ?? "证件号码", value: data.holder.code },
     ];
+    // Every signed field is shown: those the type still defines in its order and with its labels, then any the type
+    // has dropped since the licence was signed, under their own names (the sheet shows what was signed).
+    const defined = new Set<string>();
     for (const f of type.fields) {
+      defined.add(f.name);
       const v = data.fields[f.name];
-      if (v === undefined) continue;
-      rows.push({ label: f.label, value: f.type === "date" && typeof v === "string" ? cnDate(v) : String(v) });
+      if (v === undefined || v === null || v === "") continue;
+      rows.push({ label: f.label, value: f.type === "date" && typeof v === "string" && isDate(v) ? cnDate(v) : String(v) });
+    }
+    for (const [name, v] of Object.entries(data.fields)) {
+      if (defined.has(name) || v === undefined || v === null || v === "") continue;
+      rows.push({ label: name, value: String(v) });
     }
     rows.push(
       { label: "有效期限", value: `${cnDate(data.validFrom)} 至 ${data.validUntil ? cnDate(data.validUntil) : "长期"}` },
