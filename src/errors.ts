@@ -92,6 +92,7 @@ export const ERROR_TABLE = {
   CONSENT_NOT_FOUND: { status: 404, message: "No such consent." },
   COPY_LINK_INVALID: { status: 404, message: "The copy link is not valid or has expired." },
   STATUS_LIST_NOT_FOUND: { status: 404, message: "No such status list." },
+  STATUS_LIST_UNAVAILABLE: { status: 503, message: "The department cannot sign its status list now; the online status of each licence still answers." },
   LICENCE_SEAL_MISSING: { status: 409, message: "The issuing department has no active official seal to seal the licence document." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -161,6 +161,29 @@ t.test("automatic expiry, online status and the status list", async (t) => {
   t.equal(after.statusCode, 200, "a new list after a change");
   t.not(after.headers.etag, etag);
   t.equal((await w.h.app.inject({ url: `/status-lists/${w.dept.id}/9` })).json().code, "STATUS_LIST_NOT_FOUND");
+  t.equal((await w.h.app.inject({ url: "/status-lists/no-such-department/0" })).json().code, "STATUS_LIST_NOT_FOUND", "an unknown department has no lists");
+  t.equal((await w.h.app.inject({ url: `/status-lists/${w.other.id}/0` })).json().code, "STATUS_LIST_NOT_FOUND", "nor has a department without licences");
+
+  // Conditional requests: the tag is weak, compared as RFC 9110 says, and stays the same when the list is signed
+  // again with the same statuses (after its time to live).
+  const tag = after.headers.etag as string;
+  t.match(tag, /^W\/"[0-9a-f]{32}"$/);
+  for (const h of [tag, tag.slice(2), `"nope", ${tag}`, "*"]) {
+    t.equal((await w.h.app.inject({ url: url.pathname, headers: { "if-none-match": h } })).statusCode, 304, `If-None-Match: ${h}`);
+  }
+  t.equal((await w.h.app.inject({ url: url.pathname, headers: { "if-none-match": '"nope"' } })).statusCode, 200);
+  w.h.clock.advance(61_000);
+  const resigned = await w.h.app.inject({ url: url.pathname });
+  t.not(resigned.body, after.body, "signed again");
+  t.equal(resigned.headers.etag, tag, "the same statuses keep their tag");
+
+  // A department that can no longer sign: a documented 503, while the online status still answers.
+  await revokeSigningCerts(t, w, w.dept.id);
+  w.h.clock.advance(61_000);
+  const gone = await w.h.app.inject({ url: url.pathname });
+  t.equal(gone.statusCode, 503);
+  t.equal(gone.json().code, "STATUS_LIST_UNAVAILABLE");
+  t.equal((await w.h.app.inject({ url: `/licences/${b.identifier}/status` })).statusCode, 200);
 });
 
 t.test("the expiry sweep passes over a department that cannot sign, and expires the others' licences", async (t) => {

@@ -17,6 +17,14 @@ import { MAX_BATCH_LINES, type ChangePatch, type IssueInput, type IssuerContext,
 import { problems } from "../schemas.js";
 import { TypeCode } from "./catalogue.js";
 
+/** If-None-Match against an entity tag, by weak comparison (RFC 9110 13.1.2): a list of tags, W/ or not, or "*". */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  const want = opaque(etag);
+  return header.split(",").some((t) => t.trim() === "*" || opaque(t) === want);
+}
+
 const DateStr = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "YYYY-MM-DD" });
 export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "^1\\.2\\.156\\.3005\\.2\\.[0-9A-Z.]+$", description: "GB/T 36904 licence identifier" });
 // Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID): no coercion here,
@@ -227,11 +235,11 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
   app.get<{ Params: Static<typeof ListParams> }>("/status-lists/:departmentId/:list", {
     config: { auth: "public", rateLimit },
     schema: { tags: ["status"], summary: "Signed status list (JWS, W3C Bitstring Status List style: 4 bits per licence, gzip + base64url); ETag",
-      params: ListParams, response: { 200: Type.String(), ...problems(400, 404, 429) } },
+      params: ListParams, response: { 200: Type.String(), ...problems(400, 404, 429, 503) } },
   }, async (req, reply) => {
     const l = await lic.statusList(req.params.departmentId, req.params.list);
     reply.header("etag", l.etag).header("cache-control", `public, max-age=${l.maxAge}`);
-    if (req.headers["if-none-match"] === l.etag) return reply.code(304).send();
+    if (etagMatches(req.headers["if-none-match"], l.etag)) return reply.code(304).send();
     return reply.type("application/vc+jwt").send(l.jws);
   });
 }

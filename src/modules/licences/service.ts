@@ -1044,9 +1044,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   const building = new Map<string, Promise<{ jws: string; etag: string }>>();
 
   async function statusList(departmentId: string, listNo: number): Promise<{ jws: string; etag: string; maxAge: number }> {
-    const dept = await department(departmentId);
+    const dept = await department(departmentId).catch((e: unknown) => {
+      throw e instanceof AppError && e.code === "DEPARTMENT_NOT_FOUND" ? new AppError("STATUS_LIST_NOT_FOUND") : e;
+    });
     const next = await uow.read.licences.peek(statusScope(departmentId));
-    if (!Number.isSafeInteger(listNo) || listNo < 0 || listNo * LIST_SIZE >= Math.max(next, 1)) throw new AppError("STATUS_LIST_NOT_FOUND");
+    if (!Number.isSafeInteger(listNo) || listNo < 0 || listNo * LIST_SIZE >= next) throw new AppError("STATUS_LIST_NOT_FOUND");
     const key = `${departmentId}/${listNo}`;
     const gen = gens.get(departmentId) ?? 0;
     const now = clock.now();
@@ -1078,8 +1080,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
             statusMessages: STATUS_MESSAGES, ttl: listTtl, encodedList: `u${gzipSync(bits).toString("base64url")}`,
           },
         };
-        const { jws } = await signer.signCompact(departmentId, TYP_STATUS_LIST, b64u(JSON.stringify(vc)));
-        const etag = `"${sha256Hex(jws).slice(0, 32)}"`;
+        const { jws } = await signer.signCompact(departmentId, TYP_STATUS_LIST, b64u(JSON.stringify(vc))).catch((e: unknown) => {
+          throw e instanceof AppError && e.code === "SIGNING_KEY_UNAVAILABLE" ? new AppError("STATUS_LIST_UNAVAILABLE", undefined, { cause: e }) : e;
+        });
+        // Weak: a list signed again with the same statuses (a new validFrom and signature) is the same list, so a
+        // client's copy stays good (304) across rebuilds and across instances.
+        const etag = `W/"${sha256Hex(`${url}\n${vc.credentialSubject.encodedList}`).slice(0, 32)}"`;
         lists.set(key, { jws, etag, at: now.getTime(), gen, day });
         return { jws, etag };
       })().finally(() => building.delete(key));
