@@ -1,13 +1,17 @@
 /**
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import pino from "pino";
+import { loggerOptions } from "./app.js";
 import { loadConfig, type Config } from "./config.js";
 import { createContext, type Context } from "./context.js";
 import { demoText, seedDemo } from "./demo.js";
 import { AppError } from "./errors.js";
 import { mintHolderToken } from "./modules/auth/index.js";
-import type { Actor, Role } from "./modules/kernel.js";
+import type { Actor, Logger, Role } from "./modules/kernel.js";
 import { logAudit, logVerifyProof } from "./modules/tlog/cli.js";
 import { formatKeysSummary, keysInit, keysShow, loadKeyMaterial } from "./pki/index.js";
 import { startServer } from "./server.js";
@@ -28,7 +32,8 @@ usage: sidian <command> [options]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
-  import FILE.ndjson --department ID [--errors F]   bulk-import licences (one JSON licence per line)
+  import FILE.ndjson --department ID [--errors F]   bulk-import licences (one JSON licence per line; exit 0 all
+                                         imported or replayed, 1 some lines failed, 2 nothing imported, 3 stopped)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -45,8 +50,8 @@ function fail(msg: string, code = 2): never {
   process.exit(code);
 }
 
-async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = await createContext(config, { autoCheckpoint: false });
+async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>, opts: { log?: Logger } = {}): Promise<T> {
+  const ctx = await createContext(config, { autoCheckpoint: false, ...(opts.log ? { log: opts.log } : {}) });
   try {
     const r = await fn(ctx);
     await ctx.tlog.checkpoint().catch(() => undefined);
@@ -156,11 +161,29 @@ async function main(argv: string[]): Promise<number> {
     case "import": {
       if (!sub || sub.startsWith("-")) return fail("import FILE.ndjson --department ID [--errors FILE]");
       const o = args({ department: { type: "string" }, errors: { type: "string" } });
-      const errors = typeof o.errors === "string" ? (await import("node:fs")).createWriteStream(o.errors) : undefined;
-      const r = await withContext(config, (ctx) => importFile(ctx, { file: sub, departmentId: str(o.department, "department"), ...(errors ? { errors } : {}) }));
-      errors?.end();
+      const departmentId = str(o.department, "department");
+      // Exit codes: 0 every line imported or replayed; 1 some lines failed; 2 nothing imported (usage, unknown
+      // department, unreadable file or errors file); 3 stopped part-way by an internal failure (see the log).
+      let errors: import("node:fs").WriteStream | undefined;
+      let errorsBroken: Error | undefined;
+      const openErrors = () => {
+        errors = fs.createWriteStream(o.errors as string, { flags: "w" });
+        errors.on("error", (e) => (errorsBroken ??= e));
+        return errors;
+      };
+      const log = pino({ ...loggerOptions(config), level: "warn" }, pino.destination(2));
+      let r;
+      try {
+        if (typeof o.errors === "string") fs.accessSync(path.dirname(path.resolve(o.errors)), fs.constants.W_OK);
+        r = await withContext(config, (ctx) => importFile(ctx, { file: sub, departmentId, ...(typeof o.errors === "string" ? { errors: openErrors } : {}) }), { log });
+      } catch (e) {
+        if (e instanceof AppError || (e as NodeJS.ErrnoException).code) return fail(e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message);
+        throw e;
+      }
+      if (errors) await new Promise<void>((res) => (errors as import("node:fs").WriteStream).end(res));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      return r.failed > 0 ? 1 : 0;
+      if (errorsBroken) return fail(`cannot write the errors file: ${errorsBroken.message}`);
+      return r.stopped ? 3 : r.failed > 0 ? 1 : 0;
     }
     case "log": {
       if (sub === "audit") {

@@ -28,3 +28,61 @@ t.test("sidian import", async (t) => {
   const again = JSON.parse((await run()).stdout);
   t.match(again, { issued: 0, replayed: 120, failed: 1 }, "running the import again issues nothing twice");
 });
+
+t.test("sidian import: re-runs without keys, exit codes, a stopped import", async (t) => {
+  const w = await world(t);
+  const dir = tempDir(t);
+  const env = { ...process.env, SIDIAN_MODE: "test", SIDIAN_DB: w.h.ctx.config.dbPath, SIDIAN_KEYS_DIR: w.h.ctx.config.keysDir, SIDIAN_DB_SYNC: "normal" };
+  type Out = { stdout: string; stderr: string; code?: number };
+  const run = (...args: string[]): Promise<Out> => promisify(execFile)(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), "import", ...args], { env, cwd: ROOT })
+    .then((r) => ({ ...r, code: 0 }), (e: Out) => e);
+
+  // Lines without keys, ended by lone CRs: a second run replays them; another line with a number already used fails.
+  const file = path.join(dir, "nokeys.ndjson");
+  fs.writeFileSync(file, [0, 1, 2].map((i) => JSON.stringify(personLicence(w, 700 + i))).join("\r") + "\r");
+  const first = await run(file, "--department", w.dept.id);
+  t.equal(first.code, 0, first.stderr);
+  t.match(JSON.parse(first.stdout), { lines: 3, issued: 3, failed: 0 });
+  t.match(first.stderr, /import\s+100\.0% 3\/3/, "lines ended by a lone CR are counted as readline reads them");
+  const size = await w.h.ctx.tlog.size();
+  const second = await run(file, "--department", w.dept.id);
+  t.match(JSON.parse(second.stdout), { lines: 3, issued: 0, replayed: 3 }, "a second run issues nothing twice");
+  t.equal(await w.h.ctx.tlog.size(), size, "and logs nothing");
+  const clash = path.join(dir, "clash.ndjson");
+  fs.writeFileSync(clash, JSON.stringify({ ...personLicence(w, 700), holder: { ...personLicence(w, 700).holder, name: "李四" } }) + "\n");
+  const errs = path.join(dir, "errors.ndjson");
+  const c = await run(clash, "--department", w.dept.id, "--errors", errs);
+  t.equal(c.code, 1, "some lines failed");
+  const e = JSON.parse(fs.readFileSync(errs, "utf8"));
+  t.equal(e.code, "IDEMPOTENCY_CONFLICT");
+  t.match(e.message, /licence type and number/, "said in the import's own terms");
+
+  // Nothing imported: exit 2, a one-line message, and the errors file of the earlier run left as it was.
+  const before = fs.readFileSync(errs, "utf8");
+  const missing = await run(path.join(dir, "nope.ndjson"), "--department", w.dept.id, "--errors", errs);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /^sidian: VALIDATION_FAILED: Cannot read .*nope\.ndjson/);
+  t.equal(fs.readFileSync(errs, "utf8"), before, "the errors file is not truncated by a run that did not start");
+  const dept = await run(file, "--department", "no-such-department", "--errors", errs);
+  t.equal(dept.code, 2);
+  t.match(dept.stderr, /DEPARTMENT_NOT_FOUND/);
+  const badErrs = await run(file, "--department", w.dept.id, "--errors", path.join(dir, "no-dir", "errors.ndjson"));
+  t.equal(badErrs.code, 2);
+  t.notMatch(badErrs.stderr, /\n\s+at /, "no stack trace");
+
+  // Another process holds the write lock: every store fails (INTERNAL); the import stops, says why, exits 3.
+  const lockFile = path.join(dir, "lock.ndjson");
+  fs.writeFileSync(lockFile, Array.from({ length: 5 }, (_, i) => JSON.stringify(personLicence(w, 800 + i))).join("\n"));
+  const { default: Database } = await import("better-sqlite3");
+  const holder = new Database(w.h.ctx.config.dbPath);
+  holder.exec("BEGIN IMMEDIATE");
+  try {
+    const stopped = await run(lockFile, "--department", w.dept.id);
+    t.equal(stopped.code, 3, stopped.stderr.slice(-500));
+    t.match(JSON.parse(stopped.stdout).stopped, /internal failure/);
+    t.match(stopped.stderr, /database is locked/, "the cause is on stderr");
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+});
