@@ -1,7 +1,7 @@
 /** Catalogue: licence type and matter definitions are validated; changes are logged; readers per role. */
 import t from "tap";
 import { makeUscc } from "../helpers/app.js";
-import { bearer, world } from "./helpers.js";
+import { bearer, citizenId, world } from "./helpers.js";
 
 t.test("licence types and matters", async (t) => {
   const w = await world(t);
@@ -40,4 +40,31 @@ t.test("licence types and matters", async (t) => {
   const types: string[] = [];
   for (let i = 0; i < size; i++) types.push((await w.h.ctx.tlog.getEntry(i)).event.type);
   t.ok(types.includes("licence-type.created") && types.includes("licence-type.updated") && types.includes("matter.created") && types.includes("matter.updated"));
+});
+
+t.test("blank names, and holder-kind changes under issued licences", async (t) => {
+  const w = await world(t);
+  const post = (url: string, payload: object) => w.h.app.inject({ method: "POST", url, headers: bearer(w.tokens.admin), payload });
+  const patch = (url: string, payload: object) => w.h.app.inject({ method: "PATCH", url, headers: bearer(w.tokens.admin), payload });
+  const code = makeUscc(880_000 + Math.floor(Math.random() * 1e5)) + "001";
+  const type = { code, name: "   ", holderKind: "person", holderCodeTypes: ["111"], fields: [{ name: "scope", label: "经营项目", type: "string" }], validityDays: null, issuers: [w.dept.id] };
+  t.equal((await post("/licence-types", type)).json().code, "LICENCE_TYPE_INVALID", "a blank type name (signed into every licence as 证照名称)");
+  t.equal((await post("/licence-types", { ...type, name: "某证", fields: [{ name: "scope", label: "  ", type: "string" }] })).json().code, "LICENCE_TYPE_INVALID", "a blank field label");
+  t.equal((await post("/matters", { code: `BLANK-${code.slice(-6)}`, name: " ", licenceTypes: [w.personType] })).json().code, "VALIDATION_FAILED", "a blank matter name");
+  t.equal((await post("/licence-types", { ...type, name: "某证" })).statusCode, 201);
+  t.equal((await patch(`/licence-types/${code}`, { name: " " })).json().code, "LICENCE_TYPE_INVALID", "nor blank by a change");
+
+  const org = { holderKind: "organisation", holderCodeTypes: ["001"] };
+  t.equal((await patch(`/licence-types/${code}`, org)).statusCode, 200, "no licences yet: the holder kind may change");
+  t.equal((await patch(`/licence-types/${code}`, { holderKind: "person", holderCodeTypes: ["111"] })).statusCode, 200);
+  const lic = await w.h.app.inject({ method: "POST", url: "/licences", headers: bearer(w.tokens.issuer), payload: { typeCode: code, number: "N1", holder: { name: "张三丰", code: citizenId(5), codeType: "111" }, fields: { scope: "x" } } });
+  t.equal(lic.statusCode, 201, lic.body);
+  const flip = await patch(`/licence-types/${code}`, org);
+  t.equal(flip.statusCode, 409);
+  t.equal(flip.json().code, "CONFLICT", "licences were issued to persons: the kind stays");
+
+  // The person type now allows another code type only: no new version can be signed for a citizen-ID holder.
+  t.equal((await patch(`/licence-types/${code}`, { holderCodeTypes: ["411"] })).statusCode, 200);
+  const change = await w.h.app.inject({ method: "POST", url: `/licences/${lic.json().identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更", fields: { scope: "y" } } });
+  t.equal(change.json().code, "HOLDER_CODE_TYPE_INVALID");
 });

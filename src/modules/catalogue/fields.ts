@@ -55,7 +55,7 @@ export function fieldDefsProblem(defs: readonly FieldDef[]): string | null {
     if (!NAME_RE.test(d.name)) return `field name ${JSON.stringify(d.name)}: letters, digits and _ , starting with a letter`;
     if (seen.has(d.name)) return `field ${d.name} is declared twice`;
     seen.add(d.name);
-    if (!d.label || d.label.length > 64) return `field ${d.name}: a label of 1-64 characters is required`;
+    if (!d.label || !d.label.trim() || d.label.length > 64) return `field ${d.name}: a label of 1-64 characters, not blank, is required`;
     if (d.type === "enum") {
       if (!d.enum || d.enum.length === 0 || new Set(d.enum).size !== d.enum.length) return `field ${d.name}: an enum needs distinct values`;
     } else if (d.enum !== undefined) return `field ${d.name}: only enum fields have values`;

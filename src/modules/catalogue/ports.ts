@@ -46,6 +46,8 @@ export interface LicenceTypeRepo {
   update(t: LicenceType): Promise<void>;
   byCode(code: string): Promise<LicenceType | undefined>;
   all(): Promise<LicenceType[]>;
+  /** Whether any licence of the type has been issued. */
+  issued(code: string): Promise<boolean>;
 }
 
 /** Issuer grants: append-only history, except that an open grant is closed once. */

@@ -120,9 +120,11 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     if (vd !== null && (!Number.isInteger(vd) || vd < 1 || vd > 36_500)) throw bad("validityDays must be 1-36500 or null (long-term)");
     const issuers = [...new Set(input.issuers)];
     for (const id of issuers) if (!(await repos.departments.byId(id))) throw bad(`unknown issuing department ${id}`);
+    const name = input.name.trim();
+    if (!name) throw bad("the name must not be blank (it is signed into every licence as 证照名称)");
     const now = clock.now();
     return {
-      code: input.code, name: input.name.trim(), holderKind: input.holderKind,
+      code: input.code, name, holderKind: input.holderKind,
       holderCodeTypes: [...new Set(input.holderCodeTypes)] as HolderCodeType[],
       fields: input.fields.map((f) => ({ ...f })), validityDays: vd, issuers, createdAt: now, updatedAt: now,
     };
@@ -158,6 +160,9 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
       const cur = await repos.licenceTypes.byCode(code);
       if (!cur) throw new AppError("LICENCE_TYPE_NOT_FOUND");
       const checked = await checkType(repos, { ...cur, ...patch, code });
+      if (checked.holderKind !== cur.holderKind && await repos.licenceTypes.issued(code)) {
+        throw new AppError("CONFLICT", `Licences of this type have been issued to ${cur.holderKind === "person" ? "persons" : "organisations"}; the holder kind cannot change (define a new type).`);
+      }
       const t: LicenceType = { ...checked, createdAt: cur.createdAt };
       await repos.licenceTypes.update(t);
       await syncGrants(repos, t, t.updatedAt);
@@ -174,11 +179,13 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     if (!MATTER_CODE_RE.test(input.code)) throw new AppError("VALIDATION_FAILED", "A matter code is 1-64 characters of 0-9 A-Z a-z . _ -.");
     const types = [...new Set(input.licenceTypes)];
     for (const c of types) if (!(await repos.licenceTypes.byCode(c))) throw new AppError("LICENCE_TYPE_NOT_FOUND", `No licence type ${c}.`, { details: { typeCode: c } });
+    const name = input.name.trim();
+    if (!name) throw new AppError("VALIDATION_FAILED", "A matter's name must not be blank.");
     const exempt = input.consentExempt ?? false;
     const basis = input.exemptBasis?.trim() || null;
     if (exempt && !basis) throw new AppError("VALIDATION_FAILED", "A consent-exempt matter must name its legal basis (exemptBasis).");
     const now = clock.now();
-    return { code: input.code, name: input.name.trim(), licenceTypes: types, consentExempt: exempt, exemptBasis: exempt ? basis : null, createdAt: now, updatedAt: now };
+    return { code: input.code, name, licenceTypes: types, consentExempt: exempt, exemptBasis: exempt ? basis : null, createdAt: now, updatedAt: now };
   }
 
   async function createMatter(input: MatterInput, actor: Actor): Promise<Matter> {

@@ -876,8 +876,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     if (nextVersion > 999) throw new AppError("LICENCE_TRANSITION_INVALID", "The licence has reached version 999.", { details: { from, action: "change" } });
     const version = String(nextVersion).padStart(3, "0");
     const type = await catalogue.getType(old.typeCode);
-    // A new version is signed now: the department must be an issuer of the type now (as for a new licence).
+    // A new version is signed now: the department must be an issuer of the type now, and the holder's code type
+    // one the type allows now (as for a new licence).
     if (!type.issuers.includes(old.departmentId)) throw new AppError("LICENCE_TYPE_NOT_ALLOWED", "The department is no longer an issuer of this licence type; it cannot sign a new version.");
+    if (!type.holderCodeTypes.includes(payload.holder.codeType as never)) {
+      throw new AppError("HOLDER_CODE_TYPE_INVALID", `The licence type no longer allows holder code type ${payload.holder.codeType} (allowed: ${type.holderCodeTypes.join(", ")}); no new version can be signed.`,
+        { details: { codeType: payload.holder.codeType, allowed: type.holderCodeTypes } });
+    }
     const input: IssueInput = {
       typeCode: old.typeCode, number: patch.number ?? payload.number,
       holder: { ...payload.holder, name: patch.holderName ?? payload.holder.name },

@@ -8,7 +8,7 @@ import type { Drizzle } from "../db.js";
 import { issuerGrants, licenceTypes, matters } from "../schema/catalogue.js";
 import type { IssuerGrant, IssuerGrantRepo, LicenceType, LicenceTypeRepo, Matter, MatterRepo } from "../../modules/catalogue/ports.js";
 
-export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
+export function createCatalogueRepos(db: Drizzle, raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
   const grantColumns = { typeCode: issuerGrants.typeCode, departmentId: issuerGrants.departmentId, validFrom: issuerGrants.validFrom, validTo: issuerGrants.validTo };
   const grantOrder = [asc(issuerGrants.typeCode), asc(issuerGrants.departmentId), asc(issuerGrants.validFrom), asc(issuerGrants.id)];
   // Read inside every issuance's storing transaction: prepared once, not built and prepared per call.
@@ -24,6 +24,10 @@ export function createCatalogueRepos(db: Drizzle, _raw: BetterSqlite3.Database):
       },
       async byCode(code) {
         return db.select().from(licenceTypes).where(eq(licenceTypes.code, code)).get() as LicenceType | undefined;
+      },
+      async issued(code) {
+        // A licence's lineage starts with its type code and a dot: a range of licences_lineage_idx ("/" follows ".").
+        return raw.prepare("SELECT 1 FROM licences WHERE lineage >= ? AND lineage < ? LIMIT 1").get(`${code}.`, `${code}/`) !== undefined;
       },
       async all() {
         return db.select().from(licenceTypes).orderBy(asc(licenceTypes.code)).all() as LicenceType[];
