@@ -2,7 +2,6 @@
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pino from "pino";
 import { loggerOptions } from "./app.js";
@@ -33,7 +32,7 @@ usage: sidian <command> [options]
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
   import FILE.ndjson --department ID [--errors F]   bulk-import licences (one JSON licence per line; exit 0 all
-                                         imported or replayed, 1 some lines failed, 2 nothing imported, 3 stopped)
+                                         imported or replayed, 1 some lines failed, 2 did not start, 3 stopped)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -162,28 +161,38 @@ async function main(argv: string[]): Promise<number> {
       if (!sub || sub.startsWith("-")) return fail("import FILE.ndjson --department ID [--errors FILE]");
       const o = args({ department: { type: "string" }, errors: { type: "string" } });
       const departmentId = str(o.department, "department");
-      // Exit codes: 0 every line imported or replayed; 1 some lines failed; 2 nothing imported (usage, unknown
-      // department, unreadable file or errors file); 3 stopped part-way by an internal failure (see the log).
-      let errors: import("node:fs").WriteStream | undefined;
+      // Exit codes: 0 every line imported or replayed; 1 some lines failed (or their list could not be written);
+      // 2 did not start (usage, unknown department, unreadable input, errors file that cannot be opened);
+      // 3 stopped part-way by an internal failure (its cause is logged on stderr).
+      let errors: fs.WriteStream | undefined;
       let errorsBroken: Error | undefined;
-      const openErrors = () => {
-        errors = fs.createWriteStream(o.errors as string, { flags: "w" });
-        errors.on("error", (e) => (errorsBroken ??= e));
-        return errors;
-      };
+      // Opened (and known to be writable) before the first line is imported; importFile calls this once the
+      // department and the input are known good, so a run that does not start leaves an earlier list as it was.
+      const openErrors = () => new Promise<NodeJS.WritableStream>((resolve, reject) => {
+        const w = fs.createWriteStream(o.errors as string, { flags: "w" });
+        w.once("error", reject);
+        w.once("open", () => {
+          w.off("error", reject);
+          w.on("error", (e) => (errorsBroken ??= e));
+          resolve((errors = w));
+        });
+      });
       const log = pino({ ...loggerOptions(config), level: "warn" }, pino.destination(2));
       let r;
       try {
-        if (typeof o.errors === "string") fs.accessSync(path.dirname(path.resolve(o.errors)), fs.constants.W_OK);
         r = await withContext(config, (ctx) => importFile(ctx, { file: sub, departmentId, ...(typeof o.errors === "string" ? { errors: openErrors } : {}) }), { log });
       } catch (e) {
         if (e instanceof AppError || (e as NodeJS.ErrnoException).code) return fail(e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message);
         throw e;
       }
-      if (errors) await new Promise<void>((res) => (errors as import("node:fs").WriteStream).end(res));
+      if (errors) await new Promise<void>((res) => (errors as fs.WriteStream).end(res));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      if (errorsBroken) return fail(`cannot write the errors file: ${errorsBroken.message}`);
-      return r.stopped ? 3 : r.failed > 0 ? 1 : 0;
+      if (r.stopped) return 3;
+      if (errorsBroken) {
+        process.stderr.write(`sidian: the list of failed lines could not be written: ${errorsBroken.message}\n`);
+        return 1;
+      }
+      return r.failed > 0 ? 1 : 0;
     }
     case "log": {
       if (sub === "audit") {

@@ -50,7 +50,7 @@ function implicitKey(item: IssueInput): string {
   return `number:${item.typeCode}:${item.number}`;
 }
 
-export async function importFile(ctx: Context, opts: { file: string; departmentId: string; errors?: NodeJS.WritableStream | (() => NodeJS.WritableStream); batchLines?: number; progress?: boolean }): Promise<ImportSummary> {
+export async function importFile(ctx: Context, opts: { file: string; departmentId: string; errors?: NodeJS.WritableStream | (() => Promise<NodeJS.WritableStream>); batchLines?: number; progress?: boolean }): Promise<ImportSummary> {
   await ctx.directory.getDepartment(opts.departmentId);
   try {
     if (!fs.statSync(opts.file).isFile()) throw new Error("not a file");
@@ -59,7 +59,7 @@ export async function importFile(ctx: Context, opts: { file: string; departmentI
   }
   const total = await countLines(opts.file);
   // Opened only now that the department and the file are known good: a failed start leaves an earlier run's list.
-  const errors = typeof opts.errors === "function" ? opts.errors() : opts.errors;
+  const errors = typeof opts.errors === "function" ? await opts.errors() : opts.errors;
   const bar = opts.progress === false ? null : progressBar("import", total);
   const ic = { actor: { kind: "system" as const, name: "cli-import" }, departmentId: opts.departmentId, idempotencyScope: `import:${opts.departmentId}` };
   const summary: ImportSummary = { lines: 0, issued: 0, replayed: 0, failed: 0, byCode: {}, seconds: 0 };

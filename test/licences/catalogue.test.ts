@@ -1,6 +1,6 @@
 /** Catalogue: licence type and matter definitions are validated; changes are logged; readers per role. */
 import t from "tap";
-import { makeUscc } from "../helpers/app.js";
+import { ADMIN_ACTOR, makeUscc } from "../helpers/app.js";
 import { bearer, citizenId, world } from "./helpers.js";
 
 t.test("licence types and matters", async (t) => {
@@ -67,4 +67,23 @@ t.test("blank names, and holder-kind changes under issued licences", async (t) =
   t.equal((await patch(`/licence-types/${code}`, { holderCodeTypes: ["411"] })).statusCode, 200);
   const change = await w.h.app.inject({ method: "POST", url: `/licences/${lic.json().identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更", fields: { scope: "y" } } });
   t.equal(change.json().code, "HOLDER_CODE_TYPE_INVALID");
+});
+
+t.test("a holder-kind change racing a type's first issuance: one of them is refused, never both done", async (t) => {
+  const w = await world(t);
+  const code = makeUscc(770_000 + Math.floor(Math.random() * 1e5)) + "001";
+  const r = await w.h.app.inject({ method: "POST", url: "/licence-types", headers: bearer(w.tokens.admin), payload: { code, name: "某证", holderKind: "person", holderCodeTypes: ["111"], fields: [{ name: "scope", label: "经营项目", type: "string" }], validityDays: null, issuers: [w.dept.id] } });
+  t.equal(r.statusCode, 201, r.body);
+  const ic = { actor: ADMIN_ACTOR, departmentId: w.dept.id, idempotencyScope: "race" };
+  // Started together: the issuance is validated against the person type, the change commits while it is signed.
+  const [issued, flipped] = await Promise.allSettled([
+    w.h.ctx.licences.issue({ typeCode: code, number: "N1", holder: { name: "张三", code: citizenId(5), codeType: "111" }, fields: { scope: "x" } }, ic),
+    w.h.ctx.catalogue.updateType(code, { holderKind: "organisation", holderCodeTypes: ["001"] }, ADMIN_ACTOR),
+  ]);
+  t.not(issued.status === "fulfilled" && flipped.status === "fulfilled", true, "not both");
+  const type = await w.h.ctx.catalogue.getType(code);
+  const persons = (w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE type_code = ? AND holder_code_type = '111'").get(code) as { n: number }).n;
+  t.ok(type.holderKind === "person" || persons === 0, `the type's kind and its licences agree (${type.holderKind}, ${persons} citizen-ID licences)`);
+  if (issued.status === "rejected") t.equal((issued.reason as { code: string }).code, "HOLDER_CODE_TYPE_INVALID", "the issuance is refused when stored");
+  else t.equal((flipped as PromiseRejectedResult).reason.code, "CONFLICT", "the change is refused");
 });

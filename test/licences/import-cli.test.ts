@@ -57,6 +57,14 @@ t.test("sidian import: re-runs without keys, exit codes, a stopped import", asyn
   t.equal(e.code, "IDEMPOTENCY_CONFLICT");
   t.match(e.message, /licence type and number/, "said in the import's own terms");
 
+  // A line JSON.parse accepts but canonical JSON cannot (a lone surrogate) fails alone; the import goes on.
+  const odd = path.join(dir, "odd.ndjson");
+  fs.writeFileSync(odd, [JSON.stringify(personLicence(w, 710)).replace("张三丰", "张\\ud800"), JSON.stringify(personLicence(w, 711))].join("\n"));
+  const o = await run(odd, "--department", w.dept.id);
+  t.equal(o.code, 1, o.stderr.slice(-300));
+  t.match(JSON.parse(o.stdout), { lines: 2, issued: 1, failed: 1, byCode: { VALIDATION_FAILED: 1 } });
+  t.notOk(JSON.parse(o.stdout).stopped, "not taken for an internal failure");
+
   // Nothing imported: exit 2, a one-line message, and the errors file of the earlier run left as it was.
   const before = fs.readFileSync(errs, "utf8");
   const missing = await run(path.join(dir, "nope.ndjson"), "--department", w.dept.id, "--errors", errs);
@@ -69,6 +77,12 @@ t.test("sidian import: re-runs without keys, exit codes, a stopped import", asyn
   const badErrs = await run(file, "--department", w.dept.id, "--errors", path.join(dir, "no-dir", "errors.ndjson"));
   t.equal(badErrs.code, 2);
   t.notMatch(badErrs.stderr, /\n\s+at /, "no stack trace");
+  const sizeBefore = await w.h.ctx.tlog.size();
+  const fresh = path.join(dir, "fresh.ndjson");
+  fs.writeFileSync(fresh, JSON.stringify(personLicence(w, 720)));
+  const dirErrs = await run(fresh, "--department", w.dept.id, "--errors", dir);
+  t.equal(dirErrs.code, 2, "an errors path that cannot be opened (a directory): the import does not start");
+  t.equal(await w.h.ctx.tlog.size(), sizeBefore, "nothing imported");
 
   // Another process holds the write lock: every store fails (INTERNAL); the import stops, says why, exits 3.
   const lockFile = path.join(dir, "lock.ndjson");

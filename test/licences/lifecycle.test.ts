@@ -176,6 +176,11 @@ t.test("automatic expiry, online status and the status list", async (t) => {
   const resigned = await w.h.app.inject({ url: url.pathname });
   t.not(resigned.body, after.body, "signed again");
   t.equal(resigned.headers.etag, tag, "the same statuses keep their tag");
+  w.h.clock.advance(24 * 3600_000);
+  const nextDay = await w.h.app.inject({ url: url.pathname, headers: { "if-none-match": tag } });
+  t.equal(nextDay.statusCode, 200, "a day later the copy is past its validUntil: a new list, not 304");
+  t.not(nextDay.headers.etag, tag);
+  w.tokens.admin = (await w.h.client("admin")).token; // the day's tokens have expired
 
   // A department that can no longer sign: a documented 503, while the online status still answers.
   await revokeSigningCerts(t, w, w.dept.id);

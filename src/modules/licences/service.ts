@@ -6,7 +6,7 @@
  * and stores the change with the log index. A licence never exists without its log entry.
  */
 import { gzipSync } from "node:zlib";
-import { canonicalJson } from "../../crypto/canonical.js";
+import { CanonicalJsonError, canonicalJson } from "../../crypto/canonical.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import type { SealWorker } from "../../crypto/seal-worker.js";
@@ -61,6 +61,19 @@ const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
 /** Licences the expiry sweep reads, signs and stores at a time. */
 const EXPIRY_PAGE = 500;
+
+/**
+ * SHA-256 of a request's canonical JSON, to recognise a retry. JSON.parse lets a lone surrogate through, and canonical
+ * JSON (RFC 8785) has no form for it: such a request is VALIDATION_FAILED, not an internal error.
+ */
+function hashOfRequest(value: unknown): string {
+  try {
+    return sha256Hex(canonicalJson(value));
+  } catch (e) {
+    if (e instanceof CanonicalJsonError) throw new AppError("VALIDATION_FAILED", "The request holds text that is not well-formed Unicode (a lone surrogate).", { cause: e });
+    throw e;
+  }
+}
 
 /** The indexes of `items` grouped by `key`, groups in the order first seen. */
 function indexesBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {
@@ -421,7 +434,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   /** What a retry with the same Idempotency-Key must repeat: the request without its key. */
   function requestHashOf(input: IssueInput): string {
     const { idempotencyKey: _k, ...rest } = input;
-    return sha256Hex(canonicalJson(rest));
+    return hashOfRequest(rest);
   }
 
   /**
@@ -691,8 +704,15 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         if (granted.has(grantKey(b))) continue;
         granted.set(grantKey(b), (await repos.issuerGrants.ofType(b.p.type.code)).some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null));
       }
-      const refused = keep.filter((b) => !granted.get(grantKey(b)));
-      if (refused.length > 0) keep = keep.filter((b) => granted.get(grantKey(b)));
+      // The type may have changed since `prepare` read it (its holder code types, or its holder kind before its
+      // first licence): the holder's code type must be allowed as the type stands when the licence is stored.
+      const allowedCodes = new Map<string, readonly string[]>();
+      for (const b of keep) {
+        if (!allowedCodes.has(b.p.type.code)) allowedCodes.set(b.p.type.code, (await repos.licenceTypes.byCode(b.p.type.code))?.holderCodeTypes ?? []);
+      }
+      const codeTypeNow = (b: Built) => allowedCodes.get(b.p.type.code)!.includes(b.p.input.holder.codeType);
+      const refused = keep.filter((b) => !granted.get(grantKey(b)) || !codeTypeNow(b));
+      if (refused.length > 0) keep = keep.filter((b) => granted.get(grantKey(b)) && codeTypeNow(b));
       if (keep.length > 0) {
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
@@ -703,10 +723,12 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
         }
       }
-      return { keep, replays, refused };
+      return { keep, replays, refused: refused.map((b) => ({ b, code: granted.get(grantKey(b)) ? "HOLDER_CODE_TYPE_INVALID" as const : "LICENCE_TYPE_NOT_ALLOWED" as const })) };
     });
-    for (const b of outcome.refused) {
-      const e = new AppError("LICENCE_TYPE_NOT_ALLOWED");
+    for (const { b, code } of outcome.refused) {
+      const e = code === "HOLDER_CODE_TYPE_INVALID"
+        ? new AppError(code, "The licence type no longer allows this holder code type (it changed while the licence was being issued).")
+        : new AppError(code);
       results[b.p.line] = { line: b.p.line + 1, ok: false, code: e.code, message: e.message };
     }
     for (const b of outcome.keep) {
@@ -855,7 +877,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const old = await record(identifier);
     checkOwner(actor, old);
     const idemScope = idem ? `${CHANGE_IDEMPOTENCY_PREFIX}${idem.scope}` : "";
-    const requestHash = idem ? sha256Hex(canonicalJson({ identifier, patch })) : "";
+    const requestHash = idem ? hashOfRequest({ identifier, patch }) : "";
     const replayOf = async (prior: { requestHash: string; identifier: string }) => {
       if (prior.requestHash !== requestHash) throw new AppError("IDEMPOTENCY_CONFLICT");
       await uow.durable?.();
@@ -1085,12 +1107,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
             statusMessages: STATUS_MESSAGES, ttl: listTtl, encodedList: `u${gzipSync(bits).toString("base64url")}`,
           },
         };
-        const { jws } = await signer.signCompact(departmentId, TYP_STATUS_LIST, b64u(JSON.stringify(vc))).catch((e: unknown) => {
+        const { jws, cert } = await signer.signCompact(departmentId, TYP_STATUS_LIST, b64u(JSON.stringify(vc))).catch((e: unknown) => {
           throw e instanceof AppError && e.code === "SIGNING_KEY_UNAVAILABLE" ? new AppError("STATUS_LIST_UNAVAILABLE", undefined, { cause: e }) : e;
         });
-        // Weak: a list signed again with the same statuses (a new validFrom and signature) is the same list, so a
-        // client's copy stays good (304) across rebuilds and across instances.
-        const etag = `W/"${sha256Hex(`${url}\n${vc.credentialSubject.encodedList}`).slice(0, 32)}"`;
+        // Weak: a list signed again the same day, by the same certificate, with the same statuses (only validFrom and
+        // the signature differ) is the same list, so a client's copy stays good (304) across rebuilds and instances.
+        // The day bounds it: a copy made on day D is valid 24 h, past the end of D, when a new day changes the tag.
+        const etag = `W/"${sha256Hex(`${url}\n${day}\n${cert.serial}\n${vc.credentialSubject.encodedList}`).slice(0, 32)}"`;
         lists.set(key, { jws, etag, at: now.getTime(), gen, day });
         return { jws, etag };
       })().finally(() => building.delete(key));
