@@ -192,6 +192,18 @@ t.test("a holder with more current licences than one answer lists: the first 500
   const mine = (await w.h.app.inject({ url: "/holders/me/licences", headers: bearer(holder) })).json();
   t.equal(mine.truncated, true, "the holder is told the list is cut");
   t.same(mine.items.map((i: { identifier: string }) => i.identifier), all.slice(0, HOLDER_ANSWER_MAX), "the first 500 by identifier");
+  t.equal(mine.next, all[HOLDER_ANSWER_MAX - 1], "and where the next page starts");
+  const page = async (q: string) => (await w.h.app.inject({ url: `/holders/me/licences?${q}`, headers: bearer(holder) })).json();
+  const rest = await page(`after=${encodeURIComponent(mine.next)}`);
+  t.same(rest.items.map((i: { identifier: string }) => i.identifier), all.slice(HOLDER_ANSWER_MAX), "the rest, after it");
+  t.equal(rest.truncated, false);
+  t.notOk("next" in rest, "no next page");
+  const two = await page("limit=2");
+  t.same(two.items.map((i: { identifier: string }) => i.identifier), all.slice(0, 2));
+  t.equal(two.truncated, true);
+  const more = await page(`limit=2&after=${encodeURIComponent(two.next)}`);
+  t.same(more.items.map((i: { identifier: string }) => i.identifier), all.slice(2, 4), "pages of two follow on");
+  t.equal((await w.h.app.inject({ url: "/holders/me/licences?limit=501", headers: bearer(holder) })).json().code, "VALIDATION_FAILED");
 
   const q = await w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(w.tokens.consumer), payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政处罚调查" } });
   t.equal(q.statusCode, 200, q.body.slice(0, 200));

@@ -39,6 +39,10 @@ const ConsentOut = Type.Object({
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const CopyQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pdf")], { description: "json (default) or pdf; without it, Accept: application/pdf selects the PDF" })) }, { additionalProperties: false });
 const TokenParam = Type.Object({ token: Type.String({ minLength: 10, maxLength: 1000, pattern: "^[A-Za-z0-9_.-]+$" }) });
+const MineQuery = Type.Object({
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "list the licences after this identifier (the `next` of the page before)" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HOLDER_ANSWER_MAX, description: `at most ${HOLDER_ANSWER_MAX} (the default)` })),
+}, { additionalProperties: false });
 const AccessQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), before: Type.Optional(Type.String({ format: "date-time" })) }, { additionalProperties: false });
 
 const CONSUMER = { roles: ["consumer" as const], scopes: ["licences:query"] };
@@ -107,17 +111,19 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
     return acc.copy(req.actor, req.params.token);
   });
 
-  app.get("/holders/me/licences", {
+  app.get<{ Querystring: Static<typeof MineQuery> }>("/holders/me/licences", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "My licences (current versions)", security: SEC,
+    schema: { tags: ["holder"], summary: "My licences (current versions), in identifier order, a page at a time", security: SEC, querystring: MineQuery,
       response: { 200: Type.Object({
         items: Type.Array(LicenceOutInline),
-        truncated: Type.Boolean({ description: `true when there are more than ${HOLDER_ANSWER_MAX}: the first ${HOLDER_ANSWER_MAX} by identifier are listed` }),
-      }), ...problems(401, 403) } },
+        truncated: Type.Boolean({ description: "true when there are more: ask again with after = next" }),
+        next: Type.Optional(Type.String({ description: "the last identifier of this page, when truncated" })),
+      }), ...problems(400, 401, 403) } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");
-    const r = await acc.holderLicences(req.actor);
-    return { items: r.items.map(licenceOut), truncated: r.truncated };
+    const r = await acc.holderLicences(req.actor, { ...(req.query.after ? { after: req.query.after } : {}), ...(req.query.limit ? { limit: req.query.limit } : {}) });
+    const items = r.items.map(licenceOut);
+    return { items, truncated: r.truncated, ...(r.truncated && items.length ? { next: items[items.length - 1]!.identifier } : {}) };
   });
 
   app.get("/holders/me/consents", {

@@ -304,9 +304,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     return out;
   }
 
-  async function holderLicences(actor: Actor) {
+  async function holderLicences(actor: Actor, page: { after?: string; limit?: number } = {}) {
     const h = requireHolder(actor);
-    return deps.licences.forHolder(h.subjectHash);
+    return deps.licences.forHolder(h.subjectHash, page);
   }
 
   /** Waits until queued access records are committed (shutdown, tests). */

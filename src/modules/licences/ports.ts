@@ -67,7 +67,7 @@ export interface LicenceRepo {
   insertMany(recs: readonly LicenceRecord[]): Promise<void>;
   byId(identifier: string): Promise<LicenceRecord | undefined>;
   /** Licences of a holder in identifier order, filtered before the limit; `current` = not superseded. */
-  byHolder(holderHash: string, opts?: { typeCodes?: readonly string[]; current?: boolean; limit?: number }): Promise<LicenceRecord[]>;
+  byHolder(holderHash: string, opts?: { typeCodes?: readonly string[]; current?: boolean; limit?: number; after?: string }): Promise<LicenceRecord[]>;
   byDepartment(departmentId: string, opts: { limit: number; after?: string; typeCode?: string }): Promise<LicenceRecord[]>;
   lineage(lineage: string): Promise<LicenceRecord[]>;
   /** Changes the status only if it is still `from`; false when another change came first. */

@@ -1040,9 +1040,16 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
 
   /**
    * A holder's current licences (of `typeCodes` when given), decrypted, in identifier order: for the holder themself
-   * or an entitled consumer. At most HOLDER_ANSWER_MAX; `truncated` says there are more (ask for fewer types).
+   * or an entitled consumer. At most `limit` (≤ HOLDER_ANSWER_MAX); `truncated` says there are more, and the holder
+   * asks for them `after` the last identifier listed.
    */
-  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[] } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
+  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
+    const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
+    if (opts.after !== undefined || limit < HOLDER_ANSWER_MAX) {
+      // A page past the first, or a short one: read as asked (the kept records serve the common whole answer).
+      const recs = await uow.read.licences.byHolder(holderHash, { current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}) });
+      return { items: await Promise.all(recs.slice(0, limit).map((r) => view(r))), truncated: recs.length > limit };
+    }
     let recs = await holderRecords(holderHash);
     if (opts.typeCodes) {
       // More than one answer's worth of every type: the types asked for are read on their own.

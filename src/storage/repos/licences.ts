@@ -45,7 +45,7 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
   const insN = lazy(raw, `INSERT INTO licences (${COLS}) VALUES ${Array(CHUNK).fill(row).join(", ")}`);
   const byId = lazy(raw, `SELECT ${COLS} FROM licences WHERE identifier = ?`);
   const byHolder = lazy(raw, `SELECT ${COLS} FROM licences WHERE ${HOLDER_KEY_MATCH} AND (? OR superseded_by IS NULL)
-    AND (? IS NULL OR type_code IN (SELECT value FROM json_each(?))) ORDER BY identifier LIMIT ?`);
+    AND (? IS NULL OR type_code IN (SELECT value FROM json_each(?))) AND identifier > ? ORDER BY identifier LIMIT ?`);
   const lineage = lazy(raw, `SELECT ${COLS} FROM licences WHERE lineage = ?`);
   const setStatus = lazy(raw, "UPDATE licences SET status = ?, status_at = ?, superseded_by = COALESCE(?, superseded_by) WHERE identifier = ? AND status = ?");
   const range = lazy(raw, "SELECT status_index, status, valid_until FROM licences WHERE department_id = ? AND status_index >= ? AND status_index < ?");
@@ -77,7 +77,7 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
     },
     async byHolder(holderHash, opts = {}) {
       const types = opts.typeCodes ? JSON.stringify(opts.typeCodes) : null;
-      return (byHolder().all(...holderKeyArgs(holderHash), opts.current ? 0 : 1, types, types, opts.limit ?? 500) as Row[]).map(toRec);
+      return (byHolder().all(...holderKeyArgs(holderHash), opts.current ? 0 : 1, types, types, opts.after ?? "", opts.limit ?? 500) as Row[]).map(toRec);
     },
     async byDepartment(departmentId, opts) {
       const after = opts.after !== undefined && /^\d+$/.test(opts.after) ? Number(opts.after) : -1;
