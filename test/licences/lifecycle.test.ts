@@ -191,6 +191,24 @@ t.test("automatic expiry, online status and the status list", async (t) => {
   t.equal((await w.h.app.inject({ url: `/licences/${b.identifier}/status` })).statusCode, 200);
 });
 
+t.test("a new licence shows in a kept status list within seconds, not the list's time to live", async (t) => {
+  const w = await world(t);
+  const a = await issued(w, personLicence(w, 850));
+  const url = new URL(a.data.status.list as string).pathname;
+  const nibble = async (index: number) => {
+    const res = await w.h.app.inject({ url });
+    t.equal(res.statusCode, 200, res.body.slice(0, 200));
+    const vc = JSON.parse(Buffer.from(res.body.split(".")[1]!, "base64url").toString());
+    const bits = gunzipSync(Buffer.from(vc.credentialSubject.encodedList.slice(1), "base64url"));
+    return index % 2 === 0 ? bits[index >> 1]! >> 4 : bits[index >> 1]! & 15;
+  };
+  t.equal(await nibble(a.data.status.index as number), 1, "the first licence is listed");
+  const b = await issued(w, personLicence(w, 851));
+  t.equal(await nibble(b.data.status.index as number), 0, "a licence issued a moment ago: the kept list, for a few seconds");
+  w.h.clock.advance(5_000);
+  t.equal(await nibble(b.data.status.index as number), 1, "then the list is signed again with it (the ttl is 60 s)");
+});
+
 t.test("the expiry sweep passes over a department that cannot sign, and expires the others' licences", async (t) => {
   const w = await world(t);
   const org = (n: number, until: string) => ({ typeCode: w.orgType, number: `ORG${n}`, holder: { name: "某某公司", code: makeUscc(700 + n), codeType: "001" }, fields: { legalRep: "李四" }, issueDate: "2020-01-01", validFrom: "2020-01-01", validUntil: until });

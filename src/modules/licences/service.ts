@@ -59,6 +59,8 @@ const WORKER_MIN = 8;
  */
 const SINGLES_GROUP = 32;
 export const MAX_BATCH_LINES = 10_000;
+/** How soon a kept status list is signed again to include licences issued since (see noteIssued). */
+const ISSUED_LAG_MS = 5_000;
 /** Licences the expiry sweep reads, signs and stores at a time. */
 const EXPIRY_PAGE = 500;
 
@@ -293,6 +295,18 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   // ---- status-list cache generations (bumped after a committed status change) ----
   const gens = new Map<string, number>();
   const bump = (deptId: string) => gens.set(deptId, (gens.get(deptId) ?? 0) + 1);
+  /**
+   * Licences issued into each list (department/list number) by this process. A kept list that lacks some is signed
+   * again once it is ISSUED_LAG_MS old, so a new licence reads "unassigned" for seconds rather than the list's ttl,
+   * while a bulk import cannot make every request rebuild it.
+   */
+  const issuedInto = new Map<string, number>();
+  const noteIssued = (recs: ReadonlyArray<{ departmentId: string; statusIndex: number }>) => {
+    for (const r of recs) {
+      const key = `${r.departmentId}/${Math.floor(r.statusIndex / LIST_SIZE)}`;
+      issuedInto.set(key, (issuedInto.get(key) ?? 0) + 1);
+    }
+  };
 
   const listUrl = (deptId: string, listNo: number) => `${publicUrl}/status-lists/${deptId}/${listNo}`;
 
@@ -717,7 +731,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
         await repos.licences.insertMany(keep.map((b) => b.rec));
-        tx.afterCommit(() => written(keep.map((b) => b.rec)));
+        tx.afterCommit(() => {
+          written(keep.map((b) => b.rec));
+          noteIssued(keep.map((b) => b.rec));
+        });
         for (const b of keep) {
           const key = b.p.input.idempotencyKey;
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
@@ -1074,7 +1091,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   // ---- status lists (W3C Bitstring Status List style, statusPurpose "message", 4 bits per entry) ----
-  const lists = new Map<string, { jws: string; etag: string; at: number; gen: number; day: string }>();
+  const lists = new Map<string, { jws: string; etag: string; at: number; gen: number; day: string; issued: number }>();
   const building = new Map<string, Promise<{ jws: string; etag: string }>>();
 
   async function statusList(departmentId: string, listNo: number): Promise<{ jws: string; etag: string; maxAge: number }> {
@@ -1089,7 +1106,9 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const day = chinaDate(now);
     const hit = lists.get(key);
     const maxAge = Math.ceil(listTtl / 1000);
-    if (hit && hit.gen === gen && hit.day === day && now.getTime() - hit.at < listTtl) return { jws: hit.jws, etag: hit.etag, maxAge };
+    const issued = issuedInto.get(key) ?? 0;
+    const age = hit ? now.getTime() - hit.at : Infinity;
+    if (hit && hit.gen === gen && hit.day === day && age < listTtl && (hit.issued === issued || age < ISSUED_LAG_MS)) return { jws: hit.jws, etag: hit.etag, maxAge };
     let p = building.get(key);
     if (!p) {
       p = (async () => {
@@ -1121,7 +1140,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         // the signature differ) is the same list, so a client's copy stays good (304) across rebuilds and instances.
         // The day bounds it: a copy made on day D is valid 24 h, past the end of D, when a new day changes the tag.
         const etag = `W/"${sha256Hex(`${url}\n${day}\n${cert.serial}\n${vc.credentialSubject.encodedList}`).slice(0, 32)}"`;
-        lists.set(key, { jws, etag, at: now.getTime(), gen, day });
+        lists.set(key, { jws, etag, at: now.getTime(), gen, day, issued });
         return { jws, etag };
       })().finally(() => building.delete(key));
       building.set(key, p);
