@@ -18,7 +18,7 @@ import crypto from "node:crypto";
 import { AppError } from "../../errors.js";
 import { renderLicenceSheet, type LicenceSheet, type SheetRow } from "../../pdf/licence.js";
 import type { CatalogueService } from "../catalogue/index.js";
-import { isDate } from "../catalogue/fields.js";
+import { isDate, presentFields } from "../catalogue/fields.js";
 import type { Actor, Clock, TxHooks, UnitOfWork } from "../kernel.js";
 import type { AccessService } from "../access/index.js";
 import { STATUS_TEXT, type LicencePayload, type LicenceService, type LicenceStatus, type LicenceView } from "../licences/index.js";
@@ -107,17 +107,15 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     ];
     // Every signed field is shown: those the type still defines in its order and with its labels, then any the type
     // has dropped since the licence was signed, under their own names (the sheet shows what was signed).
+    const signed = presentFields(data.fields);
     const defined = new Set<string>();
     for (const f of type.fields) {
       defined.add(f.name);
-      const v = data.fields[f.name];
-      if (v === undefined || v === null || v === "") continue;
+      const v = signed[f.name];
+      if (v === undefined) continue;
       rows.push({ label: f.label, value: f.type === "date" && typeof v === "string" && isDate(v) ? cnDate(v) : String(v) });
     }
-    for (const [name, v] of Object.entries(data.fields)) {
-      if (defined.has(name) || v === undefined || v === null || v === "") continue;
-      rows.push({ label: name, value: String(v) });
-    }
+    for (const [name, v] of Object.entries(signed)) if (!defined.has(name)) rows.push({ label: name, value: String(v) });
     rows.push(
       { label: "有效期限", value: `${cnDate(data.validFrom)} 至 ${data.validUntil ? cnDate(data.validUntil) : "长期"}` },
       { label: "发证机关", value: data.issuer.name },

@@ -13,7 +13,7 @@ import type { SealWorker } from "../../crypto/seal-worker.js";
 import { Lru, TtlCache } from "../../util/lru.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
-import type { CatalogueService, FieldValue, LicenceType } from "../catalogue/index.js";
+import type { CatalogueService, FieldValue, IssuerGrant, LicenceType } from "../catalogue/index.js";
 import { isDate, presentFields, validateFields } from "../catalogue/fields.js";
 import { actorLabel, type Actor, type Clock, type Logger, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
@@ -710,23 +710,19 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         }
         keep.push(b);
       }
-      // The issuer must still hold its grant when the licence is logged (the log time is the signing time a
-      // verifier judges): a grant withdrawn since `prepare` checked the catalogue refuses the line here.
-      const granted = new Map<string, boolean>();
-      const grantKey = (b: Built) => `${b.p.type.code}\u0000${b.p.ic.departmentId}`;
+      // Judged again as the catalogue stands when the licence is logged, since `prepare` read it: the issuer must still
+      // hold its grant (the log time is the signing time a verifier judges), and the type must still allow the
+      // holder's code type (its code types, or its holder kind before its first licence, may have changed).
+      const typesNow = new Map<string, { grants: IssuerGrant[]; codeTypes: readonly string[] }>();
+      const refusal = new Map<Built, "LICENCE_TYPE_NOT_ALLOWED" | "HOLDER_CODE_TYPE_INVALID">();
       for (const b of keep) {
-        if (granted.has(grantKey(b))) continue;
-        granted.set(grantKey(b), (await repos.issuerGrants.ofType(b.p.type.code)).some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null));
+        const code = b.p.type.code;
+        let current = typesNow.get(code);
+        if (!current) typesNow.set(code, (current = { grants: await repos.issuerGrants.ofType(code), codeTypes: (await repos.licenceTypes.byCode(code))?.holderCodeTypes ?? [] }));
+        if (!current.grants.some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null)) refusal.set(b, "LICENCE_TYPE_NOT_ALLOWED");
+        else if (!current.codeTypes.includes(b.p.input.holder.codeType)) refusal.set(b, "HOLDER_CODE_TYPE_INVALID");
       }
-      // The type may have changed since `prepare` read it (its holder code types, or its holder kind before its
-      // first licence): the holder's code type must be allowed as the type stands when the licence is stored.
-      const allowedCodes = new Map<string, readonly string[]>();
-      for (const b of keep) {
-        if (!allowedCodes.has(b.p.type.code)) allowedCodes.set(b.p.type.code, (await repos.licenceTypes.byCode(b.p.type.code))?.holderCodeTypes ?? []);
-      }
-      const codeTypeNow = (b: Built) => allowedCodes.get(b.p.type.code)!.includes(b.p.input.holder.codeType);
-      const refused = keep.filter((b) => !granted.get(grantKey(b)) || !codeTypeNow(b));
-      if (refused.length > 0) keep = keep.filter((b) => granted.get(grantKey(b)) && codeTypeNow(b));
+      if (refusal.size > 0) keep = keep.filter((b) => !refusal.has(b));
       if (keep.length > 0) {
         const appended = await tlog.appendMany(repos, tx, keep.map((b) => b.event));
         keep.forEach((b, k) => (b.rec.logIndex = appended[k]!.index));
@@ -740,7 +736,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
         }
       }
-      return { keep, replays, refused: refused.map((b) => ({ b, code: granted.get(grantKey(b)) ? "HOLDER_CODE_TYPE_INVALID" as const : "LICENCE_TYPE_NOT_ALLOWED" as const })) };
+      return { keep, replays, refused: [...refusal].map(([b, code]) => ({ b, code })) };
     });
     for (const { b, code } of outcome.refused) {
       const e = code === "HOLDER_CODE_TYPE_INVALID"
@@ -1062,20 +1058,18 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    */
   async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
     const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
-    if (opts.after !== undefined || limit < HOLDER_ANSWER_MAX) {
-      // A page past the first, or a short one: read as asked (the kept records serve the common whole answer).
-      const recs = await uow.read.licences.byHolder(holderHash, { current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}) });
-      return { items: await Promise.all(recs.slice(0, limit).map((r) => view(r))), truncated: recs.length > limit };
-    }
-    let recs = await holderRecords(holderHash);
-    if (opts.typeCodes) {
+    const asAsked = () => uow.read.licences.byHolder(holderHash, {
+      current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}),
+    });
+    let recs: LicenceRecord[];
+    // A page past the first, or a short one, is read as asked; the kept records serve the common whole answer.
+    if (opts.after !== undefined || limit < HOLDER_ANSWER_MAX) recs = await asAsked();
+    else {
+      recs = await holderRecords(holderHash);
       // More than one answer's worth of every type: the types asked for are read on their own.
-      recs = recs.length > HOLDER_ANSWER_MAX
-        ? await uow.read.licences.byHolder(holderHash, { current: true, typeCodes: opts.typeCodes, limit: HOLDER_ANSWER_MAX + 1 })
-        : recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
+      if (opts.typeCodes) recs = recs.length > HOLDER_ANSWER_MAX ? await asAsked() : recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
     }
-    const truncated = recs.length > HOLDER_ANSWER_MAX;
-    return { items: await Promise.all(recs.slice(0, HOLDER_ANSWER_MAX).map((r) => view(r))), truncated };
+    return { items: await Promise.all(recs.slice(0, limit).map((r) => view(r))), truncated: recs.length > limit };
   }
 
   /** Online status (public): no personal data. */

@@ -13,6 +13,7 @@ export function createCatalogueRepos(db: Drizzle, raw: BetterSqlite3.Database): 
   const grantOrder = [asc(issuerGrants.typeCode), asc(issuerGrants.departmentId), asc(issuerGrants.validFrom), asc(issuerGrants.id)];
   // Read inside every issuance's storing transaction: prepared once, not built and prepared per call.
   let grantsOfType: { all(args: { typeCode: string }): unknown } | undefined;
+  let issuedStmt: BetterSqlite3.Statement | undefined;
   return {
     licenceTypes: {
       async insert(t) {
@@ -27,7 +28,8 @@ export function createCatalogueRepos(db: Drizzle, raw: BetterSqlite3.Database): 
       },
       async issued(code) {
         // A licence's lineage starts with its type code and a dot: a range of licences_lineage_idx ("/" follows ".").
-        return raw.prepare("SELECT 1 FROM licences WHERE lineage >= ? AND lineage < ? LIMIT 1").get(`${code}.`, `${code}/`) !== undefined;
+        issuedStmt ??= raw.prepare("SELECT 1 FROM licences WHERE lineage >= ? AND lineage < ? LIMIT 1");
+        return issuedStmt.get(`${code}.`, `${code}/`) !== undefined;
       },
       async all() {
         return db.select().from(licenceTypes).orderBy(asc(licenceTypes.code)).all() as LicenceType[];
