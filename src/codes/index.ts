@@ -71,10 +71,24 @@ export function checkCitizenId(id: string, today: Date = new Date()): CodeCheck 
 
 export const isCitizenId = (id: string): boolean => checkCitizenId(id).ok;
 
-/** Masks an identifier for display: keeps the first `head` and last `tail` characters (default 3 / 4). */
+/** Codes at least this long (citizen ID, USCC: 18) keep the `head` and `tail` asked for when masked. */
+const MASK_FULL_LENGTH = 15;
+
+/**
+ * Masks an identifier for display: keeps the first `head` and last `tail` characters (default 3 / 4, as in
+ * 110***********002X). A shorter code (a passport or permit number of 8-12 characters, a licence number) shows at
+ * most a quarter of its characters, the larger share at the end: 3 + 4 of a 9-character passport number would
+ * leave two characters to guess.
+ */
 export function maskCode(code: string, head = 3, tail = 4): string {
-  if (code.length <= head + tail) return "*".repeat(code.length);
-  return code.slice(0, head) + "*".repeat(code.length - head - tail) + code.slice(-tail);
+  const n = code.length;
+  if (n < MASK_FULL_LENGTH) {
+    const shown = Math.min(head + tail, Math.floor(n / 4));
+    tail = Math.min(tail, Math.ceil(shown / 2));
+    head = shown - tail;
+  }
+  if (n <= head + tail || head + tail === 0) return "*".repeat(n);
+  return code.slice(0, head) + "*".repeat(n - head - tail) + (tail > 0 ? code.slice(-tail) : "");
 }
 
 // ---- ISO/IEC 7064 MOD 37,36 (hybrid system, alphanumeric) as used by GB/T 36904 ----

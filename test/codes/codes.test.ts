@@ -57,4 +57,16 @@ t.test("licence identifier (GB/T 36904)", async (t) => {
 t.test("masking", async (t) => {
   t.equal(maskCode("11010519491231002X"), "110***********002X");
   t.equal(maskCode("abc"), "***");
+  t.equal(maskCode("91350100M000100Y43"), "913***********0Y43", "a USCC keeps 3 + 4");
+  // Shorter codes (passports 411-414, permits 511/516, 999) show at most a quarter of their characters.
+  t.equal(maskCode("E12345678"), "E*******8", "a 9-character passport number: 2 of 9 shown");
+  t.equal(maskCode("H1234567"), "H******7");
+  t.equal(maskCode("C12345678901"), "C*********01", "12 characters: 3 shown");
+  t.equal(maskCode("JY000000000003", 2, 2), "J***********03", "a licence number asked with 2 + 2 shows 3 of 14");
+  t.equal(maskCode("AB12"), "***2");
+  t.equal(maskCode("AB1"), "***");
+  for (let n = 1; n < 15; n++) {
+    const m = maskCode("X".repeat(n));
+    t.ok(m.length === n && [...m].filter((c) => c !== "*").length <= Math.floor(n / 4), `length ${n}: at most a quarter shown`);
+  }
 });

@@ -40,6 +40,16 @@ t.test("verify", async (t) => {
     t.equal(admin.licence.holder.code, citizenId(300), "an administrator sees everything");
   });
 
+  t.test("a passport holder's number is masked to a quarter of it", async (t) => {
+    const pass = await issued(w, personLicence(w, 309, { holder: { name: "JOHN SMITH", code: "E12345678", codeType: "411" } }));
+    for (const payload of [{ jws: pass.jws }, { identifier: pass.identifier }]) {
+      const r = await verify(payload);
+      t.equal(r.json().licence.holder.code, "E*******8", "2 of 9 characters shown");
+      t.notMatch(r.body, /E12|5678/);
+    }
+    t.equal((await verify({ jws: pass.jws }, bearer(w.tokens.counter))).json().licence.holder.code, "E*******8", "the counter sees the same");
+  });
+
   t.test("tampered", async (t) => {
     const [h, p, s] = lic.jws.split(".") as [string, string, string];
     const data = JSON.parse(Buffer.from(p, "base64url").toString());
