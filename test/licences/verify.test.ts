@@ -102,6 +102,19 @@ t.test("verify", async (t) => {
     t.not(checks(v).chain, "PASSED", "but the chain does not reach the trust anchor");
     t.equal(checks(v).issuer, "FAILED");
     t.equal(checks(v).record, "FAILED");
+    t.notOk(v.licence, "no facts from a JWS signed outside the trust anchor");
+
+    // A real identifier with made-up facts: nothing of them is repeated, and the real licence's status is not lent.
+    const data = JSON.parse(Buffer.from(p, "base64url").toString());
+    const fake = b64u(JSON.stringify({ ...data, name: "伪造证", holder: { ...data.holder, name: "李四" }, validUntil: "2099-12-31" }));
+    const fsig = crypto.sign("sha256", Buffer.from(`${header}.${fake}`), { key: privateKey, dsaEncoding: "ieee-p1363" });
+    const r = await verify({ jws: `${header}.${fake}.${b64u(fsig)}` });
+    const f = r.json();
+    t.equal(f.result, "INVALID");
+    t.notOk(f.licence, "no facts");
+    t.notMatch(r.body, /伪造证|李/, "the forged text is not echoed");
+    t.equal(checks(f).status, "INDETERMINATE", "no status for a JWS that is not the licence on record");
+    t.match(f.checks.find((c: { id: string }) => c.id === "validity").detail, /2099-12-31/, "validity judged on the JWS's own dates, not the record's");
   });
 
   t.test("signed with another department's genuine certificate", async (t) => {
@@ -114,6 +127,7 @@ t.test("verify", async (t) => {
     t.equal(checks(v).chain, "PASSED");
     t.equal(checks(v).issuer, "FAILED", "the certificate is not the named issuer's");
     t.equal(checks(v).record, "FAILED");
+    t.notOk(v.licence, "no facts from a licence its named issuer did not sign");
   });
 
   t.test("malformed input never throws", async (t) => {

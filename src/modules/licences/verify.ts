@@ -382,17 +382,20 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
 
       // chain
       let leafSerial: string | null = null;
+      let chainOk = false;
       if (key === null) add("chain", "FAILED", "no usable signing certificate");
       else if (Number.isNaN(signedAt.getTime())) add("chain", "INDETERMINATE", "no signing time");
       else {
         const ch = await chainOf(x5c, signedAt);
         leafSerial = ch.path[0]?.serial ?? null;
         const bad = ch.checks.find((c) => c.status !== "PASSED");
+        chainOk = ch.result === "VALID";
         add("chain", ch.result === "VALID" ? "PASSED" : ch.result === "INVALID" ? "FAILED" : "INDETERMINATE",
           ch.result === "VALID" ? `chains to ${ch.path[ch.path.length - 1]!.subject}; valid and not revoked at ${signedAt.toISOString()}` : bad?.detail ?? ch.result);
       }
 
       // issuer
+      let issuerOk = false;
       const parts = parseLicenceId(payload.id);
       const type = await catalogue.findType(payload.typeCode);
       const cd = leafSerial ? await certDept(leafSerial) : null;
@@ -403,18 +406,25 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       else if (parts.ok && parts.parts.typeCode !== type.code) add("issuer", "FAILED", `the identifier names licence type ${parts.parts.typeCode}, not ${type.code} (${type.name})`);
       else if (Number.isNaN(signedAt.getTime())) add("issuer", "INDETERMINATE", `no signing time to check that ${dept.name} was authorised to issue ${type.name}`);
       else if (!(await catalogue.issuerAllowedAt(type.code, dept.id, signedAt))) add("issuer", "FAILED", `${dept.name} (${dept.uscc}) was not authorised to issue ${type.name} on ${signedAt.toISOString()}, when the licence was signed`);
-      else add("issuer", "PASSED", `${dept.name} (${dept.uscc}) was authorised to issue ${type.name} on ${signedAt.toISOString()}, when the licence was signed`);
+      else {
+        add("issuer", "PASSED", `${dept.name} (${dept.uscc}) was authorised to issue ${type.name} on ${signedAt.toISOString()}, when the licence was signed`);
+        issuerOk = true;
+      }
 
       // record
       const jwsHash = facts.sha256;
+      // The record's validity and status describe the licence on record: they are the presented JWS's only when
+      // it is that licence. A JWS that differs (altered, or made elsewhere with a real identifier) is judged by
+      // its own dates and gets no status.
+      const mine = rec !== undefined && rec.jwsSha256 === jwsHash ? rec : undefined;
       if (!rec) add("record", "FAILED", "no licence with this identifier was issued by this service");
-      else if (rec.jwsSha256 !== jwsHash) add("record", "FAILED", "the JWS differs from the licence on record");
+      else if (!mine) add("record", "FAILED", "the JWS differs from the licence on record");
       else add("record", "PASSED", `on record, version ${rec.version}`);
 
       // validity
       const today = chinaDate(clock.now());
-      const vf = rec?.validFrom ?? payload.validFrom;
-      const vu = rec ? rec.validUntil : payload.validUntil;
+      const vf = mine ? mine.validFrom : payload.validFrom;
+      const vu = mine ? mine.validUntil : payload.validUntil;
       if (typeof vf !== "string") add("validity", "FAILED", "no validity period");
       else if (today < vf) add("validity", "FAILED", `not valid before ${vf}`);
       else if (vu !== null && vu !== undefined && today > vu) add("validity", "FAILED", `expired: valid until ${vu}`);
@@ -423,6 +433,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       // status
       let st: LicenceStatus | undefined;
       if (!rec) add("status", "INDETERMINATE", "no status for a licence that is not on record");
+      else if (!mine) add("status", "INDETERMINATE", "no status: the JWS is not the licence on record");
       else {
         st = effectiveStatus(rec, today);
         if (st === "01") add("status", "PASSED", `01 ${STATUS_TEXT["01"]}`);
@@ -438,7 +449,10 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
         add("log", "PASSED", `issuance logged at index ${rec.logIndex} (${entry.event.at}); inclusion proof in tree of size ${evidence.treeSize}`);
       }
 
-      if (sigOk && type) {
+      // Facts only from a licence this service issued, as issued: the payload is then authenticated by a key that
+      // chains to the trust anchor, of the department authorised to issue it, and is the licence on record. A
+      // JWS signed with any other key could name a real identifier and say anything; its text is not repeated.
+      if (sigOk && chainOk && issuerOk && mine && type) {
         licence = { ...mask(payload, viewer, type.holderKind === "person"), ...(st ? { status: st, statusText: STATUS_TEXT[st] } : {}) };
       }
     } catch (e) {
