@@ -6,6 +6,7 @@
 import { gunzipSync } from "node:zlib";
 import { compactVerify, importX509 } from "jose";
 import t from "tap";
+import { createContext } from "../../src/context.js";
 import { TRANSITIONS, type LicenceStatus, type ManualAction } from "../../src/modules/licences/index.js";
 import { ADMIN_ACTOR, makeUscc } from "../helpers/app.js";
 import { bearer, issue, issued, personLicence, revokeSigningCerts, world, type World } from "./helpers.js";
@@ -110,6 +111,65 @@ t.test("change, history and signed statements", async (t) => {
   t.match(JSON.parse(Buffer.from(payload).toString()), { id: v2.identifier, action: "suspend", from: "01", to: "02", reason: "暂扣" });
   const entry = await w.h.ctx.tlog.getEntry(versions[1].events[0].logIndex);
   t.equal(entry.event.type, "licence.status-changed");
+});
+
+t.test("a transition signed while two others came and went is refused, not stored under a taken seq", async (t) => {
+  const w = await world(t);
+  const actor = { kind: "system" as const, name: "test" };
+  for (const late of ["revoke", "change"] as const) {
+    const lic = await issued(w, personLicence(w, late === "revoke" ? 760 : 761));
+    // Hold the late request after it read the licence's last seq, until a suspend and a resume have committed:
+    // the status is then what it read (01), but seq + 1 is taken.
+    const repo = w.h.ctx.uow.read.licences;
+    const orig = repo.lastEventSeq;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let held = false;
+    repo.lastEventSeq = async (id: string) => {
+      const seq = await orig.call(repo, id);
+      if (!held && id === lic.identifier) {
+        held = true;
+        await gate;
+      }
+      return seq;
+    };
+    const p = late === "revoke"
+      ? w.h.ctx.licences.transition(lic.identifier, "revoke", "吊销", actor)
+      : w.h.ctx.licences.change(lic.identifier, { reason: "变更", fields: { scope: "散装食品销售" } } as never, actor);
+    const outcome = p.then(() => "stored", (e: { code?: string }) => e.code ?? String(e));
+    for (let i = 0; !held && i < 10_000; i++) await new Promise((r) => setImmediate(r));
+    if (!held) {
+      repo.lastEventSeq = orig;
+      open();
+      t.fail(`${late}: the request never read the licence's last seq`);
+      continue;
+    }
+    repo.lastEventSeq = orig;
+    await w.h.ctx.licences.transition(lic.identifier, "suspend", "暂扣", actor);
+    await w.h.ctx.licences.transition(lic.identifier, "resume", null, actor);
+    open();
+    t.equal(await outcome, "LICENCE_TRANSITION_INVALID", `${late}: 409 'changed meanwhile' (it was an INTERNAL primary-key error)`);
+    const hist = await w.h.app.inject({ url: `/licences/${lic.identifier}/history`, headers: bearer(w.tokens.admin) });
+    t.same(hist.json().versions.at(-1).events.map((e: { action: string; seq?: number }) => e.action), ["suspend", "resume"], "history holds the two that committed");
+    t.equal((await w.h.app.inject({ url: `/licences/${lic.identifier}`, headers: bearer(w.tokens.issuer) })).json().status, "01");
+  }
+});
+
+t.test("a change is refused when another instance withdrew the department's grant after this one read the catalogue", async (t) => {
+  const w = await world(t);
+  const l = await issued(w, personLicence(w, 762));
+  await w.h.ctx.catalogue.getType(w.personType);
+  // A second instance on the same database: its catalogue change does not reach this one's cache at once.
+  const other = await createContext(w.h.ctx.config, { clock: w.h.clock, autoCheckpoint: false, autoExpire: false });
+  t.teardown(() => other.close());
+  w.h.clock.advance(1000);
+  await other.catalogue.updateType(w.personType, { issuers: [w.other.id] }, ADMIN_ACTOR);
+  w.h.clock.advance(1000);
+  const ch = await w.h.app.inject({ method: "POST", url: `/licences/${l.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "变更", fields: { scope: "散装食品销售" } } });
+  t.equal(ch.statusCode, 403, ch.body);
+  t.equal(ch.json().code, "LICENCE_TYPE_NOT_ALLOWED");
+  const v = await w.h.app.inject({ method: "POST", url: "/verify", payload: { identifier: l.identifier } });
+  t.equal(v.json().result, "VALID", "the old version stays valid (it was superseded by a version that verified INVALID)");
 });
 
 t.test("automatic expiry, online status and the status list", async (t) => {

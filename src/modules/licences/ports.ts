@@ -79,6 +79,8 @@ export interface LicenceRepo {
   dueForExpiry(today: string, limit: number, except?: readonly string[]): Promise<LicenceRecord[]>;
   insertEvent(e: LicenceEventRecord): Promise<void>;
   events(identifier: string): Promise<LicenceEventRecord[]>;
+  /** The highest event seq of a licence (0 when it has none): a transition signs seq + 1 and stores it only if still so. */
+  lastEventSeq(identifier: string): Promise<number>;
   /** Reserves `n` consecutive values of a counter; returns the first. Counters start at 0. */
   reserve(scope: string, n: number): Promise<number>;
   /** Next unreserved value of a counter (0 if never used). */

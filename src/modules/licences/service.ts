@@ -851,11 +851,13 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       throw new AppError("LICENCE_TRANSITION_INVALID", `Cannot ${action} a licence whose status is ${from} (${STATUS_TEXT[from]}).`, { details: { from, action } });
     }
     const now = clock.now();
-    const seq = (await uow.read.licences.events(identifier)).length + 1;
+    const seq = (await uow.read.licences.lastEventSeq(identifier)) + 1;
     const label = actorLabel(actor);
     const statement = await signStatement(rec.departmentId, { id: identifier, seq, action, from, to: rule.to, reason, at: now.toISOString(), actor: label });
     await uow.write(async (repos, tx) => {
-      if (!(await repos.licences.setStatus(identifier, rec.status, rule.to, now))) {
+      // The statement names seq and from: stored only if no other transition came between (a suspend and a
+      // resume meanwhile leave the status as it was, but not the seq).
+      if ((await repos.licences.lastEventSeq(identifier)) !== seq - 1 || !(await repos.licences.setStatus(identifier, rec.status, rule.to, now))) {
         throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action } });
       }
       const { index } = await tlog.append(repos, tx, statusEvent(rec, seq, action, from, rule.to, reason, statement, label));
@@ -934,7 +936,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const [statusIdx] = await take(statusScope(old.departmentId), 1);
     const now = clock.now();
     const b = await build(p, ic, 0, statusIdx!, now, { rec: old, version });
-    const seq = (await uow.read.licences.events(identifier)).length + 1;
+    const seq = (await uow.read.licences.lastEventSeq(identifier)) + 1;
     const label = actorLabel(actor);
     const statement = await signStatement(old.departmentId, { id: identifier, seq, action: "supersede", from, to: "99", reason: patch.reason, supersededBy: b.rec.identifier, at: now.toISOString(), actor: label });
     const prior = await uow.write(async (repos, tx) => {
@@ -943,7 +945,15 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         const done = await repos.licences.idempotency(idemScope, idem.key);
         if (done) return done;
       }
-      if (!(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
+      // Judged again as the catalogue stands when the new version is logged (as `store` does for a new licence):
+      // the checks above read a catalogue that may be up to its cache's age old, or changed while signing.
+      if (!(await repos.issuerGrants.ofType(old.typeCode)).some((g) => g.departmentId === old.departmentId && g.validTo === null)) {
+        throw new AppError("LICENCE_TYPE_NOT_ALLOWED", "The department is no longer an issuer of this licence type; it cannot sign a new version.");
+      }
+      if (!((await repos.licenceTypes.byCode(old.typeCode))?.holderCodeTypes ?? []).includes(payload.holder.codeType as never)) {
+        throw new AppError("HOLDER_CODE_TYPE_INVALID", "The licence type no longer allows this holder code type (it changed while the new version was being signed).");
+      }
+      if ((await repos.licences.lastEventSeq(identifier)) !== seq - 1 || !(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
         throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action: "change" } });
       }
       const [issued, superseded] = await tlog.appendMany(repos, tx, [
@@ -984,7 +994,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       const items: Array<{ rec: LicenceRecord; seq: number; statement: string }> = [];
       for (const rec of due) {
         if (passedOver.has(rec.departmentId)) continue;
-        const seq = (await uow.read.licences.events(rec.identifier)).length + 1;
+        const seq = (await uow.read.licences.lastEventSeq(rec.identifier)) + 1;
         try {
           const statement = await signStatement(rec.departmentId, { id: rec.identifier, seq, action: "expire", from: rec.status, to: "05", reason: `validity ended ${rec.validUntil}`, at: now.toISOString(), actor: label });
           items.push({ rec, seq, statement });
@@ -995,7 +1005,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       }
       const n = items.length === 0 ? 0 : await uow.write(async (repos, tx) => {
         const done: typeof items = [];
-        for (const it of items) if (await repos.licences.setStatus(it.rec.identifier, it.rec.status, "05", now)) done.push(it);
+        // A licence that had another transition since its statement was signed waits for the next sweep.
+        for (const it of items) if ((await repos.licences.lastEventSeq(it.rec.identifier)) === it.seq - 1 && (await repos.licences.setStatus(it.rec.identifier, it.rec.status, "05", now))) done.push(it);
         if (done.length === 0) return 0;
         const appended = await tlog.appendMany(repos, tx, done.map((it) => statusEvent(it.rec, it.seq, "expire", it.rec.status, "05", `validity ended ${it.rec.validUntil}`, it.statement, label)));
         for (let k = 0; k < done.length; k++) {

@@ -52,6 +52,7 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
   const due = lazy(raw, `SELECT ${COLS} FROM licences WHERE status IN ('01', '02') AND valid_until IS NOT NULL AND valid_until < ? AND department_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`);
   const insEvent = lazy(raw, "INSERT INTO licence_events (identifier, seq, action, from_status, to_status, reason, actor, at, statement, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const events = lazy(raw, "SELECT * FROM licence_events WHERE identifier = ? ORDER BY seq");
+  const lastSeq = lazy(raw, "SELECT COALESCE(MAX(seq), 0) AS seq FROM licence_events WHERE identifier = ?");
   const reserve = lazy(raw, "INSERT INTO licence_counters (scope, next) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET next = next + excluded.next RETURNING next");
   const peek = lazy(raw, "SELECT next FROM licence_counters WHERE scope = ?");
   const idem = lazy(raw, "SELECT client_id, key, request_hash, identifier, created_at FROM idempotency_keys WHERE client_id = ? AND key = ?");
@@ -108,6 +109,9 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
         fromStatus: r.from_status as LicenceStatus, toStatus: r.to_status as LicenceStatus, reason: r.reason as string | null,
         actor: r.actor as string, at: new Date(r.at as number), statement: r.statement as string, logIndex: r.log_index as number,
       }));
+    },
+    async lastEventSeq(identifier) {
+      return (lastSeq().get(identifier) as { seq: number }).seq;
     },
     async reserve(scope, n) {
       const next = (reserve().get(scope, n) as { next: number }).next;
