@@ -201,7 +201,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
-  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, publicUrl: config.publicUrl });
+  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
+  const encrypting = documents.encryptStoredDocuments().then(
+    (n) => void (n > 0 && log.info({ documents: n }, "stored documents encrypted (an earlier version stored them in the clear)")),
+    (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
+  );
 
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
   let expiryTimer: NodeJS.Timeout | null = null;
@@ -224,6 +229,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      await encrypting;
       await access.drain();
       await qr.close();
       await sealWorker.close();

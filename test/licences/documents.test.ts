@@ -87,6 +87,38 @@ t.test("the licence as a sealed PDF", async (t) => {
   t.equal(notMine.json().code, "LICENCE_NOT_FOUND");
 });
 
+t.test("stored documents are encrypted at rest; ones stored in the clear are encrypted at the next start", async (t) => {
+  const w = await world(t);
+  await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
+  const lic = await issued(w, personLicence(w, 4));
+  const url = `/licences/${lic.identifier}/document`;
+  const r = await w.h.app.inject({ url, headers: bearer(w.tokens.issuer) });
+  t.equal(r.statusCode, 200);
+  const pdf = r.rawPayload;
+  const blobs = () => w.h.ctx.db.reader.prepare("SELECT sha256, bytes, encrypted FROM document_blobs").all() as Array<{ sha256: string; bytes: Buffer; encrypted: number }>;
+  const [row] = blobs();
+  t.equal(row!.encrypted, 1);
+  t.equal(row!.sha256, r.headers["x-document-sha256"], "still addressed by the PDF's SHA-256");
+  t.not(row!.bytes.subarray(0, 5).toString("latin1"), "%PDF-", "not a PDF on disk");
+  // A PDF in the clear has its structure in plain text (its content streams, with the holder's code as glyph codes,
+  // are only Flate-compressed): none of it is in the stored bytes.
+  const code = citizenId(4);
+  t.ok(pdf.includes("endstream") && pdf.includes("/FlateDecode"), "(the served PDF has them)");
+  for (const needle of ["endstream", "/FlateDecode", "/Type", code]) t.notOk(row!.bytes.includes(needle), `${needle} not in the stored bytes`);
+  t.ok(w.h.ctx.pii.openBytes(row!.bytes, `document:${row!.sha256}`).equals(pdf), "the stored bytes open to the served PDF");
+  t.throws(() => w.h.ctx.pii.openBytes(row!.bytes, "document:0000"), "bound to its address");
+
+  // As an earlier version stored it: in the clear. Still served; encrypted at the next start (run here directly).
+  w.h.ctx.db.writer.prepare("UPDATE document_blobs SET bytes = ?, encrypted = 0").run(pdf);
+  const before = await w.h.app.inject({ url, headers: bearer(w.tokens.admin) });
+  t.ok(before.rawPayload.equals(pdf), "a document stored in the clear is served as it is");
+  t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 1);
+  t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 0, "idempotent");
+  t.equal(blobs()[0]!.encrypted, 1);
+  t.notOk(blobs()[0]!.bytes.includes(code));
+  t.ok((await w.h.app.inject({ url, headers: bearer(w.tokens.admin) })).rawPayload.equals(pdf), "and served the same afterwards");
+});
+
 t.test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);

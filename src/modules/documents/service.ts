@@ -13,8 +13,14 @@
  * next request renders, seals and stores a new one with a status banner and a diagonal status mark ("已吊销
  * REVOKED"). Printed copies of the earlier document stay verifiable: their QR code verifies the licence live.
  * Stored 加注件 PDFs are deleted by `sweepExpiredCopies` once their link has expired.
+ *
+ * The stored bytes are encrypted (AES-256-GCM with the personal-data key, bound to the document's SHA-256): a
+ * licence PDF shows the holder's name and code in its text, a copy the use cause too (DESIGN rule 7). Documents
+ * stored in the clear by an earlier version are encrypted by `encryptStoredDocuments` (run at start) and read as
+ * they are until then.
  */
 import crypto from "node:crypto";
+import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
 import { renderLicenceSheet, type LicenceSheet, type SheetRow } from "../../pdf/licence.js";
 import type { CatalogueService } from "../catalogue/index.js";
@@ -34,6 +40,8 @@ export interface DocumentsDeps<R extends DocumentRepos & SealRepos> {
   access: Pick<AccessService, "copy">;
   seals: { officialSeal(departmentId: string): Promise<Seal | null>; stamp(sealId: string, input: Parameters<SealService["stamp"]>[1], actor: Actor, before?: (s: Seal) => void, within?: (repos: R, tx: TxHooks, r: { pdf: Buffer; record: { id: string } }) => Promise<void>): Promise<{ pdf: Buffer }> };
   publicUrl: string;
+  /** Seals stored document bytes (personal data at rest). */
+  pii: Pick<PiiProtector, "sealBytes" | "openBytes">;
 }
 
 export interface LicenceDocument {
@@ -58,6 +66,11 @@ export const STATUS_BANNER: Record<Exclude<LicenceStatus, "01">, { zh: string; e
 
 /** How many expired copies one sweep deletes at most (the next sweep takes the rest). */
 const SWEEP_LIMIT = 1000;
+/** Documents stored in the clear encrypted per transaction by encryptStoredDocuments. */
+const ENCRYPT_BATCH = 50;
+
+/** The additional data a stored document's ciphertext is bound to: its content address. */
+const blobAad = (sha256: string) => `document:${sha256}`;
 
 /** Labels of the holder code by code type (GB/T 36903). */
 const HOLDER_CODE_LABEL: Record<string, string> = {
@@ -152,7 +165,10 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
       p = (async (): Promise<LicenceDocument> => {
         const hit = await uow.read.documents.byKey(key);
         // Rows from before the status was recorded were rendered without a banner, i.e. as valid.
-        if (hit && (hit.licenceStatus ?? "01") === lic.status) return { pdf: hit.bytes, sha256: hit.sha256, identifier: hit.identifier, status: lic.status, stored: true };
+        if (hit && (hit.licenceStatus ?? "01") === lic.status) {
+          const pdf = hit.encrypted ? deps.pii.openBytes(hit.bytes, blobAad(hit.sha256)) : hit.bytes;
+          return { pdf, sha256: hit.sha256, identifier: hit.identifier, status: lic.status, stored: true };
+        }
         const seal = await officialSeal(lic.departmentId);
         const rendered = await renderLicenceSheet(await sheet(lic.data, annotation, statusBanner(lic)));
         let sha256 = "";
@@ -162,7 +178,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
           sha256 = crypto.createHash("sha256").update(r.pdf).digest("hex");
           await repos.documents.insert({
             key, kind, identifier: lic.identifier, sha256, stampId: r.record.id, createdAt: clock.now(), licenceStatus: lic.status, expiresAt: expiresAt ?? null,
-          }, r.pdf);
+          }, deps.pii.sealBytes(r.pdf, blobAad(sha256)));
         });
         return { pdf, sha256, identifier: lic.identifier, status: lic.status, stored: false };
       })().finally(() => inflight.delete(key));
@@ -218,7 +234,23 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     return uow.write((repos) => repos.documents.deleteExpiredCopies(now, limit), { relaxed: true });
   }
 
-  return { licenceDocument, holderDocument, copyDocument, sweepExpiredCopies };
+  /**
+   * Encrypts the documents an earlier version stored in the clear, ENCRYPT_BATCH per transaction, until none is
+   * left. Returns how many were encrypted. Idempotent; run at start (context.ts): a read finds nothing to do.
+   */
+  async function encryptStoredDocuments(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      if ((await uow.read.documents.clearBlobs(1)).length === 0) return done;
+      done += await uow.write(async (repos) => {
+        const rows = await repos.documents.clearBlobs(ENCRYPT_BATCH);
+        for (const r of rows) await repos.documents.encryptBlob(r.sha256, deps.pii.sealBytes(r.bytes, blobAad(r.sha256)));
+        return rows.length;
+      });
+    }
+  }
+
+  return { licenceDocument, holderDocument, copyDocument, sweepExpiredCopies, encryptStoredDocuments };
 }
 
 export type DocumentService = ReturnType<typeof createDocumentService>;

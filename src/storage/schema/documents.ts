@@ -1,12 +1,18 @@
+import { sql } from "drizzle-orm";
 import { sqliteTable, text, integer, blob, index } from "drizzle-orm/sqlite-core";
 
-/** Rendered, sealed documents, content-addressed: one row per distinct byte string. */
+/**
+ * Rendered, sealed documents, content-addressed (SHA-256 of the PDF): one row per distinct byte string. `bytes` are
+ * encrypted (AES-256-GCM, see modules/documents) where `encrypted` is 1; rows stored in the clear before that (0)
+ * are encrypted at the next start, found through the partial index.
+ */
 export const documentBlobs = sqliteTable("document_blobs", {
   sha256: text("sha256").primaryKey(),
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
   size: integer("size").notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
-});
+  encrypted: integer("encrypted").notNull().default(0),
+}, (t) => [index("document_blobs_clear_idx").on(t.sha256).where(sql`${t.encrypted} = 0`)]);
 
 /**
  * Which document serves which purpose: `licence:<identifier>` (rendered while valid), `licence:<identifier>:<status>`

@@ -1,0 +1,2 @@
+ALTER TABLE `document_blobs` ADD `encrypted` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX `document_blobs_clear_idx` ON `document_blobs` (`sha256`) WHERE "document_blobs"."encrypted" = 0;
