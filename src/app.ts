@@ -46,12 +46,19 @@ export function loggerOptions(config: Config) {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** Config → Fastify's trustProxy: a hop count is "the N nearest hops" (what Fastify does with a number). */
+function trustProxyOption(tp: Config["trustProxy"]): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (tp === false) return false;
+  if (typeof tp === "number") return (_addr, hop) => hop < tp;
+  return [...tp];
+}
+
 export async function buildApp(deps: AppDeps) {
   const { config } = deps;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger === false ? false : loggerOptions(config) }),
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const h = req.headers["x-request-id"];

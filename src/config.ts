@@ -1,6 +1,7 @@
 /**
  * Configuration: read from the environment once, validated, frozen. Nothing else reads process.env.
  */
+import { isIP } from "node:net";
 import path from "node:path";
 import { AppError } from "./errors.js";
 
@@ -41,8 +42,12 @@ export interface Config {
   readonly idpIssuer: string;
   /** Lifetime of a holder's live QR (亮证) token, seconds. */
   readonly liveQrTtlSeconds: number;
-  /** Trust proxy headers (X-Forwarded-For) for client IPs. */
-  readonly trustProxy: boolean;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client IP (rate limits are per IP): false (none), a number of
+   * hops (the N nearest), or the proxies' addresses / CIDR ranges. Never every hop: the left-most entry is
+   * whatever the client wrote.
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -57,6 +62,29 @@ function int(env: Env, name: string, def: number, min: number, max: number, prob
   const n = Number(raw);
   if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max} (got ${n})`);
   return n;
+}
+
+/** SIDIAN_TRUST_PROXY: off, a hop count, or addresses / CIDR ranges separated by commas. */
+function trustProxyOf(raw: string | undefined, problems: string[]): false | number | string[] {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "0" || v === "false" || v === "off") return false;
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n > 10) problems.push(`SIDIAN_TRUST_PROXY: ${n} proxies in front of the service? Give at most 10 hops, or their addresses`);
+    return n;
+  }
+  if (v === "true" || v === "on") {
+    problems.push("SIDIAN_TRUST_PROXY=true would trust every hop (any client could choose its IP and escape the rate limits): give the number of proxies in front of the service (e.g. 1) or their addresses / CIDR ranges");
+    return false;
+  }
+  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
+  for (const x of list) {
+    const [addr, bits, extra] = x.split("/");
+    const family = isIP(addr ?? "");
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!family || !okBits || extra !== undefined) problems.push(`SIDIAN_TRUST_PROXY: "${x}" is not an IP address or CIDR range`);
+  }
+  return list;
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T, problems: string[]): T {
@@ -108,7 +136,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",
     idpIssuer: env.SIDIAN_IDP_ISSUER || "https://idp.dev.sidian.invalid",
     liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
-    trustProxy: env.SIDIAN_TRUST_PROXY === "1" || env.SIDIAN_TRUST_PROXY === "true",
+    trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
   };
   if (/\s/.test(cfg.logOrigin) || cfg.logOrigin.length === 0) problems.push("SIDIAN_LOG_ORIGIN must be one line without spaces");
   if (problems.length > 0) {

@@ -67,6 +67,35 @@ t.test("public routes are rate limited", async (t) => {
   t.equal(tok.statusCode, 401, "token endpoint has its own bucket");
 });
 
+t.test("a rate-limited route that takes tokens counts callers with bad tokens too", async (t) => {
+  const h = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "3" });
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    codes.push((await h.app.inject({ method: "POST", url: "/verify", payload: { identifier: "1.2.156.3005.2.x" }, headers: { authorization: "Bearer abc.def.ghi" } })).statusCode);
+  }
+  t.same(codes, [401, 401, 401, 429, 429], "bad tokens are counted (they were answered 401 without limit)");
+});
+
+t.test("behind proxies: X-Forwarded-For is believed only from the hops configured", async (t) => {
+  const spoof = async (h: Awaited<ReturnType<typeof build>>, remoteAddress: string) => {
+    const codes: number[] = [];
+    // Each request claims a new client address in front of what the proxy appended (the real client, 203.0.113.9).
+    for (let i = 0; i < 5; i++) codes.push((await h.app.inject({ url: "/.well-known/jwks.json", remoteAddress, headers: { "x-forwarded-for": `198.51.100.${i}, 203.0.113.9` } })).statusCode);
+    return codes;
+  };
+  const oneHop = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "3", SIDIAN_TRUST_PROXY: "1" });
+  t.same(await spoof(oneHop, "10.0.0.1"), [200, 200, 200, 429, 429], "one hop: the address the proxy saw is the client, whatever it wrote before it");
+  const byCidr = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "3", SIDIAN_TRUST_PROXY: "10.0.0.0/8" });
+  t.same(await spoof(byCidr, "10.0.0.1"), [200, 200, 200, 429, 429], "a listed proxy's header is believed only as far as its own entry");
+  t.same(await spoof(byCidr, "192.0.2.7"), [200, 200, 200, 429, 429], "a caller that is not a listed proxy is known by its own address");
+  t.throws(() => loadConfig({ SIDIAN_TRUST_PROXY: "true" }), /every hop/, "true (every hop) is refused");
+  t.throws(() => loadConfig({ SIDIAN_TRUST_PROXY: "10.0.0.0/33" }), /not an IP address or CIDR/);
+  t.throws(() => loadConfig({ SIDIAN_TRUST_PROXY: "proxy.local" }), /not an IP address or CIDR/);
+  t.same(loadConfig({ SIDIAN_TRUST_PROXY: "10.0.0.0/8, ::1" }).trustProxy, ["10.0.0.0/8", "::1"]);
+  t.equal(loadConfig({ SIDIAN_TRUST_PROXY: "2" }).trustProxy, 2);
+  t.equal(loadConfig({}).trustProxy, false);
+});
+
 t.test("OpenAPI: every route documents its responses", async (t) => {
   const h = await build(t);
   const spec = (await h.app.inject({ url: "/docs/json" })).json();

@@ -47,8 +47,17 @@ async function authPlugin(app: FastifyInstance, opts: { auth: AuthService }) {
   app.decorateRequest<Actor | null>("actor", null);
 
   app.addHook("onRoute", (route) => {
-    if (route.config?.auth === undefined && !route.url.startsWith("/docs")) {
+    const rule = route.config?.auth;
+    if (rule === undefined && !route.url.startsWith("/docs")) {
       throw new Error(`route ${route.method} ${route.url} has no config.auth`);
+    }
+    // A rate-limited route that takes tokens (POST /verify: optional) authenticates after its rate limit, so a
+    // caller sending bad tokens is counted like any other (the global hook below would answer 401 first). The
+    // rate-limit plugin, registered before this one, has already added its hook to this route.
+    if (rule !== undefined && rule !== "public" && (route.config as { rateLimit?: unknown } | undefined)?.rateLimit) {
+      const hook = (req: FastifyRequest, _reply: unknown, done: (e?: Error) => void) => void authenticate(req, rule).then(() => done(), done);
+      const existing = route.onRequest;
+      route.onRequest = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
     }
   });
 
@@ -74,7 +83,7 @@ async function authPlugin(app: FastifyInstance, opts: { auth: AuthService }) {
     req.actor = ANON;
     const rule = req.routeOptions.config?.auth;
     // 404s have no route options; /docs (swagger-ui) is public; every other route was checked at start-up.
-    if (rule === undefined || rule === "public") return done();
+    if (rule === undefined || rule === "public" || (req.routeOptions.config as { rateLimit?: unknown }).rateLimit) return done();
     authenticate(req, rule).then(() => done(), done);
   });
 }
