@@ -24,6 +24,14 @@ t.test("token endpoint: client credentials", async (t) => {
     t.equal((claims.exp! - claims.iat!), 300);
   });
 
+  t.test("Basic credentials that are not form-urlencoded: 401, not 500", async (t) => {
+    for (const pair of [`${id}:%`, `%E0%A4%A:${secret}`]) {
+      const res = await h.app.inject({ method: "POST", url: "/oauth/token", headers: { authorization: "Basic " + Buffer.from(pair).toString("base64") }, payload: { grant_type: "client_credentials" } });
+      t.equal(res.statusCode, 401, pair);
+      t.equal(res.json().code, "INVALID_CLIENT");
+    }
+  });
+
   t.test("client_secret_post in JSON", async (t) => {
     const res = await h.app.inject({ method: "POST", url: "/oauth/token", payload: { grant_type: "client_credentials", client_id: id, client_secret: secret } });
     t.equal(res.statusCode, 200);
@@ -142,6 +150,15 @@ t.test("holder tokens from the identity provider", async (t) => {
   const short = await h.holderToken("11010519491231002X", { ttlSeconds: 60 });
   h.clock.advance(70_000);
   t.equal((await h.app.inject({ url: "/me", headers: bearer(short) })).json().code, "TOKEN_EXPIRED");
+
+  // Code types are the API's own (not Object.prototype's), and other code types get the API's format check.
+  for (const [codeType, code] of [["toString", "x"], ["__proto__", "x"], ["constructor", "11010519491231002X"], ["411", "E1"], ["411", "E1234567<script>"]] as const) {
+    const odd = await h.holderToken(code, { codeType });
+    const r = await h.app.inject({ url: "/me", headers: bearer(odd) });
+    t.equal(r.statusCode, 401, `code_type ${codeType}, sub ${code}`);
+    t.equal(r.json().code, "TOKEN_INVALID");
+  }
+  t.equal((await h.app.inject({ url: "/me", headers: bearer(await h.holderToken("E12345678", { codeType: "411" })) })).statusCode, 200, "a passport holder");
 
   // an IdP-looking token signed by someone else
   const other = generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -26,7 +26,11 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   const i = decoded.indexOf(":");
   if (i < 0) return undefined;
   // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-  return { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)) };
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)) };
+  } catch (e) {
+    throw new AppError("INVALID_CLIENT", "The Basic credentials are not form-urlencoded (RFC 6749 §2.3.1).", { cause: e });
+  }
 }
 
 export default async function oauthRoutes(app: FastifyInstance, opts: { auth: AuthService; rateLimit: number }) {

@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID, type KeyObject } from "node:crypto";
 import { SignJWT, jwtVerify, decodeJwt, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { checkCitizenId, checkUscc, HOLDER_CODE_TYPES } from "../../codes/index.js";
+import { checkHolderCode } from "../licences/holder.js";
 import { verifySecret } from "../../crypto/password.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
@@ -177,9 +177,12 @@ export function createAuthService(deps: AuthDeps) {
       }
       const codeType = String(payload.code_type ?? "111");
       const code = String(payload.sub);
-      if (!(codeType in HOLDER_CODE_TYPES)) throw new AppError("TOKEN_INVALID", "Unknown holder code type.");
-      if (codeType === "111" && !checkCitizenId(code, currentDate).ok) throw new AppError("TOKEN_INVALID", "The holder code is not valid.");
-      if (codeType === "001" && !checkUscc(code).ok) throw new AppError("TOKEN_INVALID", "The holder code is not valid.");
+      // The same checks as a holder code given to the API (own code types only: "toString" is not one).
+      try {
+        checkHolderCode(codeType, code, currentDate);
+      } catch (e) {
+        throw new AppError("TOKEN_INVALID", e instanceof AppError && e.code === "HOLDER_CODE_TYPE_INVALID" ? "Unknown holder code type." : "The holder code is not valid.", { cause: e });
+      }
       return { kind: "holder", subjectHash: deps.pii.lookupHash(codeType, code), codeType, scopes: ["holder"] };
     }
     throw new AppError("TOKEN_INVALID", "Unknown token issuer.");

@@ -35,6 +35,8 @@ export interface FieldProblem {
 }
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+/** Names every object already has (toString, constructor, valueOf…): as field names they would read as present. */
+const RESERVED_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export const DEFAULT_MAX_LENGTH = 1000;
 export const MAX_FIELDS = 64;
@@ -53,6 +55,7 @@ export function fieldDefsProblem(defs: readonly FieldDef[]): string | null {
   const seen = new Set<string>();
   for (const d of defs) {
     if (!NAME_RE.test(d.name)) return `field name ${JSON.stringify(d.name)}: letters, digits and _ , starting with a letter`;
+    if (RESERVED_NAMES.has(d.name)) return `field name ${JSON.stringify(d.name)} is reserved (a member of every JavaScript object)`;
     if (seen.has(d.name)) return `field ${d.name} is declared twice`;
     seen.add(d.name);
     if (!d.label || !d.label.trim() || d.label.length > 64) return `field ${d.name}: a label of 1-64 characters, not blank, is required`;
@@ -95,7 +98,8 @@ export function validateFields(defs: readonly FieldDef[], fields: Readonly<Recor
     if (!byName.has(k)) out.push({ field: k, problem: "unknown", message: `${k} is not a field of this licence type` });
   }
   for (const d of defs) {
-    const v = fields[d.name];
+    // Own properties only: a field named toString or constructor is not Object.prototype's.
+    const v = Object.hasOwn(fields, d.name) ? fields[d.name] : undefined;
     if (absent(v)) {
       if (d.required) out.push({ field: d.name, problem: "required", message: `${d.label} (${d.name}) is required` });
       continue;

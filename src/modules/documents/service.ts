@@ -124,7 +124,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     const defined = new Set<string>();
     for (const f of type.fields) {
       defined.add(f.name);
-      const v = signed[f.name];
+      const v = Object.hasOwn(signed, f.name) ? signed[f.name] : undefined;
       if (v === undefined) continue;
       rows.push({ label: f.label, value: f.type === "date" && typeof v === "string" && isDate(v) ? cnDate(v) : String(v) });
     }
