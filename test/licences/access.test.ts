@@ -58,6 +58,9 @@ t.test("免证办 query", async (t) => {
       ["unknown code type", { ...base, holderCodeType: "777" }, "HOLDER_CODE_TYPE_INVALID"],
       ["no use cause", { holderCode: code, holderCodeType: "111", matterCode: w.matter }, "VALIDATION_FAILED"],
       ["use cause over 200 characters", { ...base, useCause: "因".repeat(201) }, "VALIDATION_FAILED"],
+      // Drawn on the 加注件 and shown to the holder: one line, read as written.
+      ["a use cause over two lines", { ...base, useCause: "核查\n本件可他用" }, "VALIDATION_FAILED"],
+      ["a right-to-left override in the use cause", { ...base, useCause: "核查\u202e用他可件本" }, "VALIDATION_FAILED"],
     ];
     for (const [name, b, c] of cases) t.equal((await q(b)).json().code, c, `${name} → ${c}`);
     t.equal((await q(base, w.tokens.otherConsumer)).json().code, "CONSENT_REQUIRED", "consent to one client does not cover another");

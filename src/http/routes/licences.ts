@@ -9,7 +9,7 @@
  *   GET  /status-lists/:departmentId/:list   signed status list (W3C Bitstring Status List style; ETag)
  */
 import type { FastifyInstance } from "fastify";
-import { Type, type Static } from "@sinclair/typebox";
+import { Kind, Type, TypeRegistry, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { AppError } from "../../errors.js";
 import type { Actor } from "../../modules/kernel.js";
@@ -29,7 +29,12 @@ const DateStr = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", descripti
 export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "^1\\.2\\.156\\.3005\\.2\\.[0-9A-Z.]+$", description: "GB/T 36904 licence identifier" });
 // Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID): no coercion here,
 // so "35.5" stays a string and 35.5 a number.
-const FieldValues = Type.Record(Type.String({ maxLength: 48 }), Type.Unknown({ description: "string | number, per the type's field schema" }), { maxProperties: 64 });
+// Scalars only (null = left out): nothing nested reaches the domain. One `type` list, not a union: ajv coerces
+// (coerceTypes) only when none of the listed types matches, so 35.5 stays a number and "35.5" a string.
+// The batch line checker (TypeCompiler) knows the kind from the registry; ajv reads the JSON Schema.
+TypeRegistry.Set("SidianFieldValue", (_schema, v) => v === null || typeof v === "number" || typeof v === "boolean" || (typeof v === "string" && v.length <= 10_000));
+const FieldValue = Type.Unsafe<string | number | boolean | null>({ [Kind]: "SidianFieldValue", type: ["string", "number", "boolean", "null"], maxLength: 10_000, description: "string | number, per the type's field schema" });
+const FieldValues = Type.Record(Type.String({ maxLength: 48 }), FieldValue, { maxProperties: 64 });
 const Holder = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   code: Type.String({ minLength: 1, maxLength: 64 }),
@@ -101,11 +106,17 @@ function issuerContext(actor: Actor): IssuerContext {
 
 /** Splits an NDJSON body into checked lines (parse at the edge); bad lines become per-line errors. */
 export function parseNdjson(body: string): { items: Array<IssueInput | { error: AppError }>; lineNumbers: number[] } {
-  const raw = body.split("\n");
   const items: Array<IssueInput | { error: AppError }> = [];
   const lineNumbers: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const text = raw[i]!.trim();
+  // Read a line at a time (no array of every line), and blank lines count towards a bound of their own: a body of
+  // nothing but line feeds would otherwise be split into millions of empty strings before any limit applied.
+  const maxRawLines = 2 * MAX_BATCH_LINES + 1;
+  for (let i = 0, at = 0; at <= body.length; i++) {
+    if (i >= maxRawLines) throw new AppError("BATCH_TOO_LARGE", `At most ${MAX_BATCH_LINES} lines per batch (and ${maxRawLines} counting blank ones).`, { details: { maxLines: MAX_BATCH_LINES } });
+    let end = body.indexOf("\n", at);
+    if (end < 0) end = body.length;
+    const text = body.slice(at, end).trim();
+    at = end + 1;
     if (text === "") continue;
     lineNumbers.push(i + 1);
     if (lineNumbers.length > MAX_BATCH_LINES) throw new AppError("BATCH_TOO_LARGE", `At most ${MAX_BATCH_LINES} lines per batch.`, { details: { maxLines: MAX_BATCH_LINES } });

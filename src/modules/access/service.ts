@@ -21,6 +21,7 @@ import { actorLabel, type Actor, type Clock, type Logger, type UnitOfWork } from
 import { b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService, type LicenceView } from "../licences/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
+import { textProblem } from "../../util/text.js";
 import { uuidv7 } from "../../util/uuid7.js";
 import type { AccessRecord, AccessRepos, ConsentRecord } from "./ports.js";
 
@@ -176,6 +177,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
   async function query(actor: Actor, q: QueryInput): Promise<{ accessId: string; basis: "consent" | "exempt"; items: QueryItem[]; truncated: boolean }> {
     if (actor.kind !== "client" || actor.role !== "consumer") throw new AppError("FORBIDDEN_ROLE");
     if (!actor.matters.includes(q.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.", { details: { matterCode: q.matterCode } });
+    // The use cause is drawn on the 加注件 and shown to the holder: one line, read as written.
+    const causeProblem = textProblem(q.useCause);
+    if (causeProblem) throw new AppError("VALIDATION_FAILED", `useCause ${causeProblem}.`, { details: { field: "useCause" } });
     const matter = await catalogue.getMatter(q.matterCode);
     const types = q.typeCodes && q.typeCodes.length > 0 ? [...new Set(q.typeCodes)] : matter.licenceTypes;
     const notAllowed = types.filter((t) => !matter.licenceTypes.includes(t));

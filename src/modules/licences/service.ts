@@ -11,6 +11,7 @@ import { sha256Hex } from "../../crypto/hash.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import type { SealWorker } from "../../crypto/seal-worker.js";
 import { Lru, TtlCache } from "../../util/lru.js";
+import { textProblem } from "../../util/text.js";
 import { formatLicenceId, parseLicenceId } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService, FieldValue, IssuerGrant, LicenceType } from "../catalogue/index.js";
@@ -73,8 +74,24 @@ function hashOfRequest(value: unknown): string {
     return sha256Hex(canonicalJson(value));
   } catch (e) {
     if (e instanceof CanonicalJsonError) throw new AppError("VALIDATION_FAILED", "The request holds text that is not well-formed Unicode (a lone surrogate).", { cause: e });
+    // Nesting deeper than the stack (the edge refuses nested field values; this is the last guard).
+    if (e instanceof RangeError) throw new AppError("VALIDATION_FAILED", "The request is nested too deeply.", { cause: e });
     throw e;
   }
+}
+
+/** Text signed into a licence or statement must read as what it is (see util/text.ts): VALIDATION_FAILED otherwise. */
+function checkText(field: string, value: string | null | undefined, multiline = false): void {
+  if (typeof value !== "string") return;
+  const problem = textProblem(value, { multiline });
+  if (problem) throw new AppError("VALIDATION_FAILED", `${field} ${problem}.`, { details: { field } });
+}
+
+/** The text of a licence's data: holder name and number on one line each; field values may span lines. */
+function checkLicenceText(input: { number?: string; holderName?: string; fields?: Readonly<Record<string, unknown>> }): void {
+  checkText("number", input.number);
+  checkText("holder.name", input.holderName);
+  for (const [k, v] of Object.entries(input.fields ?? {})) if (typeof v === "string") checkText(`fields.${k}`, v, true);
 }
 
 /** The indexes of `items` grouped by `key`, groups in the order first seen. */
@@ -435,6 +452,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
         { details: { codeType: input.holder.codeType, allowed: type.holderCodeTypes } });
     }
     checkHolderCode(input.holder.codeType, input.holder.code, clock.now());
+    checkLicenceText({ number: input.number, holderName: input.holder.name, fields: input.fields });
     const problems = validateFields(type.fields, input.fields);
     if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
     const v = validity(type, input, t);
@@ -843,6 +861,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   }
 
   async function transition(identifier: string, action: ManualAction, reason: string | null, actor: Actor): Promise<LicenceView> {
+    checkText("reason", reason, true);
     const rec = await record(identifier);
     checkOwner(actor, rec);
     const from = effectiveStatus(rec, today());
@@ -891,6 +910,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   ): Promise<{ licence: LicenceView; replay: boolean }> {
     const old = await record(identifier);
     checkOwner(actor, old);
+    checkText("reason", patch.reason, true);
+    checkLicenceText({ ...(patch.number !== undefined ? { number: patch.number } : {}), ...(patch.holderName !== undefined ? { holderName: patch.holderName } : {}), ...(patch.fields ? { fields: patch.fields } : {}) });
     const idemScope = idem ? `${CHANGE_IDEMPOTENCY_PREFIX}${idem.scope}` : "";
     const requestHash = idem ? hashOfRequest({ identifier, patch }) : "";
     const replayOf = async (prior: { requestHash: string; identifier: string }) => {

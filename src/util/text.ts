@@ -1,0 +1,19 @@
+/**
+ * Text that is signed into a licence or drawn on a document must read as what it is: well-formed Unicode (no lone
+ * surrogates: canonical JSON and most verifiers cannot hold them), no control characters (NUL, escape…), and no
+ * bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069), which reorder what a verification page or a
+ * printed copy shows ("Trojan Source" spoofing). Field values may span lines (tab and line feed allowed).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** Why `s` may not be signed or shown, or null when it may. */
+export function textProblem(s: string, opts: { multiline?: boolean } = {}): string | null {
+  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) return "is not well-formed Unicode (a lone surrogate)";
+  if ((opts.multiline ? CONTROL_BUT_LINES : CONTROL).test(s)) return opts.multiline ? "holds a control character (only tab and line feed may be used)" : "holds a control character";
+  if (BIDI.test(s)) return "holds a bidirectional formatting character (it would reorder the text shown)";
+  return null;
+}
