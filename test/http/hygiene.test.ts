@@ -36,6 +36,15 @@ t.test("health, readiness, request ids, headers, not found", async (t) => {
   const docs = await h.app.inject({ url: "/docs/json" });
   t.equal(docs.headers["x-frame-options"], "DENY");
 
+  // Answers to callers with a token are theirs alone: no cache keeps them. Public answers set their own.
+  const admin = await h.client("admin");
+  for (const url of ["/me", "/departments", "/licences"]) {
+    const r = await h.app.inject({ url, headers: bearer(admin.token) });
+    t.equal(r.headers["cache-control"], "no-store", `${url}: no-store`);
+  }
+  t.notOk(health.headers["cache-control"], "a public route is left to set its own");
+  t.match((await h.app.inject({ url: "/.well-known/jwks.json" })).headers["cache-control"], /max-age/, "the JWKS keeps its own");
+
   const nf = await h.app.inject({ url: "/nope" });
   t.equal(nf.statusCode, 404);
   t.equal(nf.json().code, "ROUTE_NOT_FOUND");

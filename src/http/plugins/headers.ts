@@ -67,9 +67,15 @@ declare module "fastify" {
 async function headersPlugin(app: FastifyInstance, opts: { config: Config }) {
   const api = apiHeaders(opts.config);
   const doc = securityHeaders(opts.config);
+  // What a route that needs a token answers is for that caller (licence data, consents, access logs): no shared or
+  // browser cache keeps it. A route may still set its own Cache-Control (public ones do: status lists, keys).
+  const apiPrivate = { ...api, "cache-control": "no-store" };
+  const docPrivate = { ...doc, "cache-control": "no-store" };
   app.addHook("onRequest", (req, reply, done) => {
+    const config = req.routeOptions.config;
+    const isPrivate = config?.auth !== undefined && config.auth !== "public";
     // /docs (swagger-ui) registers its own routes, without our route config.
-    reply.headers(req.routeOptions.config?.document === true || req.url.startsWith("/docs") ? doc : api);
+    reply.headers(config?.document === true || req.url.startsWith("/docs") ? (isPrivate ? docPrivate : doc) : isPrivate ? apiPrivate : api);
     reply.header("x-request-id", req.id);
     done();
   });
