@@ -36,6 +36,18 @@ t.test("免证办 query", async (t) => {
   t.equal(body.items[0].data.holder.code, code, "the entitled consumer gets the licence data");
   t.equal(body.items[0].jws, lic.jws);
   t.match(body.items[0].copy.url, /\/copies\//);
+  // The answer is joined from kept bytes: it is exactly what the response schema lists, the licence as issued.
+  t.match(ok.headers["content-type"], /^application\/json; charset=utf-8/);
+  t.same(Object.keys(body), ["accessId", "basis", "truncated", "items"]);
+  t.same(Object.keys(body.items[0]), ["identifier", "typeCode", "name", "version", "status", "statusText", "validFrom", "validUntil", "data", "jws", "copy"]);
+  t.same(body.items[0].data, JSON.parse(Buffer.from(lic.jws.split(".")[1]!, "base64url").toString()), "data is the signed payload");
+  t.match(body.items[0], { typeCode: w.personType, name: lic.data.name, version: "001", status: "01", statusText: "有效 (valid)", validFrom: lic.data.validFrom, validUntil: lic.data.validUntil });
+  t.same(Object.keys(body.items[0].copy), ["url", "expiresAt"]);
+  t.ok(!Number.isNaN(Date.parse(body.items[0].copy.expiresAt)));
+  const again = (await q(base)).json();
+  t.not(again.accessId, body.accessId, "each query is its own access");
+  t.not(again.items[0].copy.url, body.items[0].copy.url, "with its own copy link");
+  t.same({ ...again.items[0], copy: null }, { ...body.items[0], copy: null }, "the licence part is the same");
 
   // recorded: access log row + transparency log entry naming the holder by hash only
   const row = w.h.ctx.db.reader.prepare("SELECT * FROM access_log WHERE id = ?").get(body.accessId) as Record<string, unknown>;

@@ -18,7 +18,7 @@ import { sha256Hex } from "../../crypto/hash.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService } from "../catalogue/index.js";
 import { actorLabel, type Actor, type Clock, type Logger, type UnitOfWork } from "../kernel.js";
-import { b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService, type LicenceView } from "../licences/index.js";
+import { b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService } from "../licences/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
 import { textProblem } from "../../util/text.js";
@@ -53,7 +53,7 @@ export interface AccessDeps<R extends AccessRepos> {
   tlog: LicenceLog<R>;
   pii: PiiProtector;
   catalogue: CatalogueService;
-  licences: Pick<LicenceService, "forHolder" | "record" | "view">;
+  licences: Pick<LicenceService, "forHolder" | "answersForHolder" | "record" | "view">;
   copySigner: CopySigner;
   /** HMAC key for copy links. */
   linkKey: Uint8Array;
@@ -73,7 +73,13 @@ export interface QueryInput {
   typeCodes?: string[];
 }
 
-export interface QueryItem extends LicenceView {
+/**
+ * One licence of a 免证办 answer: its JSON (UTF-8, without the closing brace: see LicenceService.answersForHolder)
+ * and its copy link, which the answer adds.
+ */
+export interface QueryItem {
+  identifier: string;
+  json: Buffer;
   copy: { url: string; expiresAt: Date };
 }
 
@@ -194,8 +200,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       consentId = c.id;
     }
     const basis = matter.consentExempt ? "exempt" as const : "consent" as const;
-    const found = types.length ? await deps.licences.forHolder(holderHash, { typeCodes: types }) : { items: [], truncated: false };
-    const licences = found.items.filter((l) => l.data.holder.codeType === q.holderCodeType);
+    // The keyed hash is of code type and code together: every licence found is the holder's under this code type.
+    const found = types.length ? await deps.licences.answersForHolder(holderHash, types) : { items: [], truncated: false };
+    const licences = found.items;
     // Time-ordered: the access log's primary key is appended to rather than written at a random page.
     const accessId = uuidv7(now.getTime());
     const identifiers = licences.map((l) => l.identifier);
@@ -210,7 +217,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     const exp = new Date(Math.floor((now.getTime() + copyTtl) / 1000) * 1000);
     return {
       accessId, basis, truncated: found.truncated,
-      items: licences.map((l, i) => ({ ...l, copy: { url: `${publicUrl}/copies/${copyLink(accessId, i, exp)}`, expiresAt: exp } })),
+      items: licences.map((l, i) => ({ identifier: l.identifier, json: l.json, copy: { url: `${publicUrl}/copies/${copyLink(accessId, i, exp)}`, expiresAt: exp } })),
     };
   }
 

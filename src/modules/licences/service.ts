@@ -50,6 +50,8 @@ export const RECORD_KEEP_MS = 60_000;
 const HOLDERS_KEPT = 20_000;
 const HOLDER_RECORDS_KEPT = 40_000;
 const HOLDER_KEPT_MAX_RECORDS = 50;
+/** The 免证办 answers kept as JSON (see answersForHolder), in bytes: ~4.5 KB a licence, so ~15,000 licences. */
+const ANSWERS_KEPT_BYTES = 64 * 2 ** 20;
 /** The most licences one answer about a holder lists (their own list, a 免证办 query); it says when there are more. */
 export const HOLDER_ANSWER_MAX = 500;
 /** Fewer licences than this are signed on the calling thread (a worker round trip costs more than it saves). */
@@ -1088,7 +1090,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * or an entitled consumer. At most `limit` (≤ HOLDER_ANSWER_MAX); `truncated` says there are more, and the holder
    * asks for them `after` the last identifier listed.
    */
-  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
+  /** A holder's current records as asked (types, page), at most `limit`, and whether there are more. */
+  async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean }> {
     const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
     const asAsked = () => uow.read.licences.byHolder(holderHash, {
       current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}),
@@ -1101,7 +1104,43 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       // More than one answer's worth of every type: the types asked for are read on their own.
       if (opts.typeCodes) recs = recs.length > HOLDER_ANSWER_MAX ? await asAsked() : recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
     }
-    return { items: await Promise.all(recs.slice(0, limit).map((r) => view(r))), truncated: recs.length > limit };
+    return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit };
+  }
+
+  async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
+    const { recs, truncated } = await holderPage(holderHash, opts);
+    return { items: await Promise.all(recs.map((r) => view(r))), truncated };
+  }
+
+  /**
+   * The 免证办 answer's licences as UTF-8 JSON, each `{identifier, typeCode, name, version, status, statusText,
+   * validFrom, validUntil, data, jws` without its closing brace (the caller adds the copy link). `data` is the
+   * signed payload's text as decrypted, not parsed and written again. Kept per record and status (ANSWERS_KEPT_BYTES
+   * in all; a record object is replaced whenever its licence changes, see `written`), so a holder asked about
+   * again is answered without decrypting, parsing or serialising. (Kept decrypted: the process holds the key that
+   * opens the ciphertext anyway; at rest, personal data stays encrypted.)
+   */
+  const answers = new Lru<LicenceRecord, { st: LicenceStatus; json: Buffer }>(HOLDER_RECORDS_KEPT, { weigh: (e) => e.json.length, maxWeight: ANSWERS_KEPT_BYTES });
+  async function answerJson(rec: LicenceRecord, st: LicenceStatus): Promise<Buffer> {
+    const { json, payload } = openPayload(rec);
+    const q = JSON.stringify;
+    const text = `{"identifier":${q(rec.identifier)},"typeCode":${q(rec.typeCode)},"name":${q(payload.name)},"version":${q(rec.version)},"status":${q(st)},"statusText":${q(STATUS_TEXT[st])},`
+      + `"validFrom":${q(rec.validFrom)},"validUntil":${q(rec.validUntil)},"data":${json},"jws":${q(await jwsOf(rec, json))}`;
+    const buf = Buffer.from(text, "utf8");
+    answers.set(rec, { st, json: buf });
+    return buf;
+  }
+
+  async function answersForHolder(holderHash: string, typeCodes: readonly string[]): Promise<{ items: Array<{ identifier: string; json: Buffer }>; truncated: boolean }> {
+    const { recs, truncated } = await holderPage(holderHash, { typeCodes });
+    const t = today();
+    const items: Array<{ identifier: string; json: Buffer }> = [];
+    for (const r of recs) {
+      const st = effectiveStatus(r, t);
+      const hit = answers.get(r);
+      items.push({ identifier: r.identifier, json: hit && hit.st === st ? hit.json : await answerJson(r, st) });
+    }
+    return { items, truncated };
   }
 
   /** Online status (public): no personal data. */
@@ -1184,6 +1223,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     history,
     list,
     forHolder,
+    answersForHolder,
     status,
     statusList,
     record,
