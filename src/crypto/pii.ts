@@ -3,7 +3,8 @@
  * Both keys are derived from the key-encryption key with HKDF-SHA-256 under distinct labels, so a leaked lookup
  * hash tells nothing about the ciphertext key and vice versa.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomFillSync } from "node:crypto";
+import { hmacSha256 } from "./hash.js";
 
 /**
  * GCM nonces are drawn from a pool of CSPRNG bytes refilled 4 KiB at a time (one random-fill call per 341
@@ -39,9 +40,10 @@ export function derivePiiProtector(kek: Uint8Array): PiiProtector {
   if (kek.length !== 32) throw new RangeError("the key-encryption key must be 32 bytes");
   const macKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/lookup/v1", 32));
   const encKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/encrypt/v1", 32));
+  const lookup = hmacSha256(macKey);
   const protector: Omit<PiiProtector, "aeadKey"> = {
     lookupHash(codeType, code) {
-      return createHmac("sha256", macKey).update(`${codeType}:${code}`).digest("hex");
+      return lookup(`${codeType}:${code}`, "hex");
     },
     encrypt(plain, aad) {
       // A view into the pool: used (and copied into the output) before this call returns.

@@ -14,7 +14,7 @@
  */
 import crypto, { randomUUID, type KeyObject } from "node:crypto";
 import type { PiiProtector } from "../../crypto/pii.js";
-import { sha256Hex } from "../../crypto/hash.js";
+import { hmacSha256, sha256Hex } from "../../crypto/hash.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService } from "../catalogue/index.js";
 import { actorLabel, type Actor, type Clock, type Logger, type UnitOfWork } from "../kernel.js";
@@ -153,8 +153,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
   }
 
   // ---- copy links ----
+  const linkMac = hmacSha256(deps.linkKey);
   function mac(body: string): string {
-    return crypto.createHmac("sha256", deps.linkKey).update(body).digest("base64url");
+    return linkMac(body, "base64url");
   }
 
   /**
