@@ -4,6 +4,19 @@ import { createContext } from "../../src/context.js";
 import { AppError } from "../../src/errors.js";
 import { bearer, build, ROOT, testConfig } from "../helpers/app.js";
 
+t.test("the app builds without schema warnings (ajv strict mode)", async (t) => {
+  const warned: unknown[][] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warned.push(args);
+  try {
+    const h = await build(t);
+    await h.app.ready();
+  } finally {
+    console.warn = warn;
+  }
+  t.same(warned, [], "nothing printed");
+});
+
 t.test("health, readiness, request ids, headers, not found", async (t) => {
   const h = await build(t);
   const health = await h.app.inject({ url: "/healthz" });
