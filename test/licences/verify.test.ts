@@ -145,6 +145,15 @@ t.test("verify", async (t) => {
       t.equal(r.json().result, "INVALID");
     }
     t.equal((await verify({})).json().code, "VALIDATION_FAILED");
+    // The route parses its body with JSON.parse alone: what is not JSON, and any key but jws / identifier, is refused.
+    const raw = (payload: string) => w.h.app.inject({ method: "POST", url: "/verify", headers: { "content-type": "application/json" }, payload });
+    for (const body of ["", "{", "not json", `{"jws":"a","__proto__":{"polluted":1}}`, `{"identifier":"x","constructor":{"prototype":{"polluted":1}}}`, `{"__proto__":{"jws":"a"}}`]) {
+      const r = await raw(body);
+      t.equal(r.statusCode, 400, body.slice(0, 40));
+      t.equal(r.json().code, "VALIDATION_FAILED");
+    }
+    t.equal(({} as Record<string, unknown>).polluted, undefined, "nothing polluted");
+    t.equal((await raw(JSON.stringify({ jws: lic.jws }))).json().result, "VALID");
   });
 });
 
@@ -174,7 +183,7 @@ t.test("verdicts are reused only while the record, the catalogue and the day are
   t.equal(first.result, "VALID");
   t.equal(await v.verify({ jws: lic.jws }), first, "the same verdict for the same JWS, viewer and state");
   t.not(await v.verify({ jws: lic.jws }, "counter"), first, "not across viewers");
-  t.equal(await v.verifyJson({ jws: lic.jws }), JSON.stringify(first), "the JSON text is the verdict's");
+  t.equal((await v.verifyJson({ jws: lic.jws })).toString("utf8"), JSON.stringify(first), "the JSON text is the verdict's");
   // the same signature with another payload is not mistaken for the reused one
   const [h, , s] = lic.jws.split(".");
   const forged = `${h}.${b64u(JSON.stringify({ id: lic.identifier }))}.${s}`;

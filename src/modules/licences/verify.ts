@@ -99,7 +99,8 @@ interface Remembered {
   at: number;
   /** The catalogue generation it was computed under (types, issuer grants). */
   catalogue: number;
-  json?: string;
+  /** The verdict as UTF-8 JSON, made once per reused verdict (sent as is: no length scan or encoding per answer). */
+  json?: Buffer;
 }
 
 function stampOf(rec: LicenceRecord | undefined): string | null {
@@ -305,10 +306,10 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     return (await check(input, viewer)).verdict;
   }
 
-  /** The verdict as JSON text (what POST /verify sends), serialised once per reused verdict. */
-  async function verifyJson(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<string> {
+  /** The verdict as UTF-8 JSON (what POST /verify sends), serialised once per reused verdict. */
+  async function verifyJson(input: { jws?: string; identifier?: string }, viewer: Viewer = "public"): Promise<Buffer> {
     const r = await check(input, viewer);
-    return (r.json ??= JSON.stringify(r.verdict));
+    return (r.json ??= Buffer.from(JSON.stringify(r.verdict), "utf8"));
   }
 
   async function run(input: { jws?: string; identifier?: string }, viewer: Viewer): Promise<{ verdict: Verdict; id: string | null; rec: LicenceRecord | undefined; stamp: string | null }> {
