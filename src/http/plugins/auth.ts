@@ -55,7 +55,11 @@ async function authPlugin(app: FastifyInstance, opts: { auth: AuthService }) {
     // caller sending bad tokens is counted like any other (the global hook below would answer 401 first). The
     // rate-limit plugin, registered before this one, has already added its hook to this route.
     if (rule !== undefined && rule !== "public" && (route.config as { rateLimit?: unknown } | undefined)?.rateLimit) {
-      const hook = (req: FastifyRequest, _reply: unknown, done: (e?: Error) => void) => void authenticate(req, rule).then(() => done(), done);
+      const hook = (req: FastifyRequest, _reply: unknown, done: (e?: Error) => void) => {
+        // No token on a route that serves anonymous callers too: nothing to wait for.
+        if (rule.optional && req.headers.authorization === undefined) return done();
+        authenticate(req, rule).then(() => done(), done);
+      };
       const existing = route.onRequest;
       route.onRequest = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
     }
