@@ -22,6 +22,15 @@ async function main() {
     // The I/O of a verification without the verification: parse a JSON body, answer a fixed JSON of BENCH_ECHO_BYTES.
     const echo = { result: "VALID", pad: "x".repeat(Math.max(0, Number(process.env.BENCH_ECHO_BYTES ?? 2300) - 30)) };
     app.post("/echo", async (req) => (typeof (req.body as { jws?: unknown }).jws === "string" ? echo : { result: "INVALID" }));
+    // The I/O of any POST without its work: parse the JSON body, answer ?bytes=N bytes of JSON (made once per size,
+    // sent as bytes). With the holder query's request bodies and answer size, no implementation can be faster.
+    const answers = new Map<number, Buffer>();
+    app.post("/answer", (req, reply) => {
+      const n = Math.min(Math.max(Number((req.query as { bytes?: string }).bytes ?? 1000) || 1000, 20), 1_000_000);
+      let b = answers.get(n);
+      if (!b) answers.set(n, (b = Buffer.from(JSON.stringify({ ok: (req.body as object) !== null, pad: "x".repeat(n - 22) }))));
+      void reply.type("application/json; charset=utf-8").send(b);
+    });
     // The I/O of a verification page without the page: a fixed HTML document of BENCH_HTML_BYTES.
     const html = `<!doctype html><p>${"x".repeat(Math.max(0, Number(process.env.BENCH_HTML_BYTES ?? 4000) - 20))}</p>`;
     app.get("/html", (_req, reply) => reply.type("text/html; charset=utf-8").send(html));
