@@ -195,6 +195,26 @@ t.test("the query's kept holder records never hide a change", async (t) => {
   t.same(items.map((i) => `${i.identifier} ${i.status}`).sort(), [`${v2} 01`, `${second.identifier} 07`].sort(), "the holder's own list: current versions, as they are now");
 });
 
+t.test("a kept answer follows the date: a licence whose validity ends shows as expired the day after, with no write", async (t) => {
+  const w = await world(t);
+  const code = citizenId(940);
+  const today = new Date(w.h.clock.now().getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+  const lic = await issued(w, personLicence(w, 940, { validFrom: "2024-01-01", validUntil: today }));
+  let token = w.tokens.consumer;
+  const q = async () => {
+    const r = await w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(token), payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政检查" } });
+    t.equal(r.statusCode, 200, r.body);
+    return (r.json() as { items: Array<{ identifier: string; status: string; statusText: string }> }).items;
+  };
+  t.same((await q()).map((i) => [i.identifier, i.status]), [[lic.identifier, "01"]]);
+  t.same((await q()).map((i) => i.status), ["01"], "answered from what is kept");
+  w.h.clock.advance(2 * 86_400_000);
+  token = await w.token(w.consumerId, w.consumerSecret);
+  const later = await q();
+  t.same(later.map((i) => i.status), ["05"], "expired once its last day has passed");
+  t.match(later[0]!.statusText, /失效|expired/i);
+});
+
 t.test("a holder with more current licences than one answer lists: the first 500 by identifier, and it says so", async (t) => {
   const w = await world(t);
   const code = citizenId(950);

@@ -387,22 +387,25 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * A holder's current records (not superseded) in identifier order, at most HOLDER_ANSWER_MAX + 1 (one more tells
    * that there are more), for the 免证办 query and the holder's own list: kept by keyed hash
    * under the same rule as currentRecord (until this process writes one of the holder's licences, another process
-   * commits, or RECORD_KEEP_MS passes). Only ciphertext is kept; each answer decrypts afresh. Otherwise a query
+   * commits, or RECORD_KEEP_MS passes). The records keep their ciphertext; the 免证办 answer's JSON made from them is
+   * kept apart, bounded in bytes (answersForHolder). Otherwise a query
    * reads a random holder-index page and a random table page of a file far bigger than SQLite's page cache, and
    * while the access log's group commit is open it reads on the reader connection, whose cache SQLite drops after
    * every commit (storage/repos/index.ts).
    */
   const holders = new Lru<string, { recs: LicenceRecord[]; at: number; mark: number | undefined }>(HOLDERS_KEPT, { weigh: (e) => e.recs.length, maxWeight: HOLDER_RECORDS_KEPT });
-  async function holderRecords(holderHash: string): Promise<LicenceRecord[]> {
+  /** The holder's current records, and whether they are kept (the same objects are returned next time). */
+  async function holderRecords(holderHash: string): Promise<{ recs: LicenceRecord[]; kept: boolean }> {
     const now = Date.now();
     const hit = holders.get(holderHash);
-    if (hit && fresh(hit, now)) return hit.recs;
+    if (hit && fresh(hit, now)) return { recs: hit.recs, kept: true };
     const mark = uow.changeMark?.();
     const seen = epoch;
     const recs = await uow.read.licences.byHolder(holderHash, { current: true, limit: HOLDER_ANSWER_MAX + 1 });
-    if (seen === epoch && recs.length <= HOLDER_KEPT_MAX_RECORDS) holders.set(holderHash, { recs, at: now, mark });
+    const keep = seen === epoch && recs.length <= HOLDER_KEPT_MAX_RECORDS;
+    if (keep) holders.set(holderHash, { recs, at: now, mark });
     else holders.delete(holderHash);
-    return recs;
+    return { recs, kept: keep };
   }
 
   /** After a commit that wrote these licence records: drop what is kept of them and of their holders. */
@@ -1091,20 +1094,27 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * asks for them `after` the last identifier listed.
    */
   /** A holder's current records as asked (types, page), at most `limit`, and whether there are more. */
-  async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean }> {
+  async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean; kept: boolean }> {
     const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
     const asAsked = () => uow.read.licences.byHolder(holderHash, {
       current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}),
     });
     let recs: LicenceRecord[];
+    // Whether the records are the holder's kept ones (the same objects next time), or read for this call only.
+    let kept = false;
     // A page past the first, or a short one, is read as asked; the kept records serve the common whole answer.
     if (opts.after !== undefined || limit < HOLDER_ANSWER_MAX) recs = await asAsked();
     else {
-      recs = await holderRecords(holderHash);
+      ({ recs, kept } = await holderRecords(holderHash));
       // More than one answer's worth of every type: the types asked for are read on their own.
-      if (opts.typeCodes) recs = recs.length > HOLDER_ANSWER_MAX ? await asAsked() : recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
+      if (opts.typeCodes) {
+        if (recs.length > HOLDER_ANSWER_MAX) {
+          recs = await asAsked();
+          kept = false;
+        } else recs = recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
+      }
     }
-    return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit };
+    return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit, kept };
   }
 
   async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
@@ -1121,24 +1131,25 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
    * opens the ciphertext anyway; at rest, personal data stays encrypted.)
    */
   const answers = new Lru<LicenceRecord, { st: LicenceStatus; json: Buffer }>(HOLDER_RECORDS_KEPT, { weigh: (e) => e.json.length, maxWeight: ANSWERS_KEPT_BYTES });
-  async function answerJson(rec: LicenceRecord, st: LicenceStatus): Promise<Buffer> {
+  async function answerJson(rec: LicenceRecord, st: LicenceStatus, keep: boolean): Promise<Buffer> {
     const { json, payload } = openPayload(rec);
     const q = JSON.stringify;
     const text = `{"identifier":${q(rec.identifier)},"typeCode":${q(rec.typeCode)},"name":${q(payload.name)},"version":${q(rec.version)},"status":${q(st)},"statusText":${q(STATUS_TEXT[st])},`
       + `"validFrom":${q(rec.validFrom)},"validUntil":${q(rec.validUntil)},"data":${json},"jws":${q(await jwsOf(rec, json))}`;
     const buf = Buffer.from(text, "utf8");
-    answers.set(rec, { st, json: buf });
+    // Only for a record that is kept: one read for this call alone is never asked about again.
+    if (keep) answers.set(rec, { st, json: buf });
     return buf;
   }
 
   async function answersForHolder(holderHash: string, typeCodes: readonly string[]): Promise<{ items: Array<{ identifier: string; json: Buffer }>; truncated: boolean }> {
-    const { recs, truncated } = await holderPage(holderHash, { typeCodes });
+    const { recs, truncated, kept } = await holderPage(holderHash, { typeCodes });
     const t = today();
     const items: Array<{ identifier: string; json: Buffer }> = [];
     for (const r of recs) {
       const st = effectiveStatus(r, t);
-      const hit = answers.get(r);
-      items.push({ identifier: r.identifier, json: hit && hit.st === st ? hit.json : await answerJson(r, st) });
+      const hit = kept ? answers.get(r) : undefined;
+      items.push({ identifier: r.identifier, json: hit && hit.st === st ? hit.json : await answerJson(r, st, kept) });
     }
     return { items, truncated };
   }
