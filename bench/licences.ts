@@ -232,8 +232,9 @@ export async function run(report: Report): Promise<void> {
         holderCode: citizenId(Math.floor((i * 7919) % n)), holderCodeType: "111", matterCode: "BENCH-1", useCause: "行政检查核验经营许可",
       }));
       const probe = await fetch(`${base}/holders/licences:query`, { method: "POST", headers: { ...consumerAuth, "content-type": "application/json" }, body: queries[0] });
-      const answerBytes = Buffer.byteLength(await probe.text());
-      if (probe.status !== 200 || answerBytes < 1000) throw new Error(`holder query probe: ${probe.status}`);
+      const probeText = await probe.text();
+      const answerBytes = Buffer.byteLength(probeText);
+      if (probe.status !== 200 || (JSON.parse(probeText) as { items: unknown[] }).items.length !== 1) throw new Error(`holder query probe: ${probe.status}`);
       // Warm-up (not measured): each of the 10,000 holders queried once, as a running service would have them cached.
       // (Until 2026-11-22 this ran for 3 s, which reached only a fifth of them: the measured run read the rest cold.)
       await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries, amount: queries.length });

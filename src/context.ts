@@ -203,7 +203,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
   const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
-  const encrypting = documents.encryptStoredDocuments().then(
+  let closed = false;
+  // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
+  const encrypting = documents.encryptStoredDocuments({ stopped: () => closed }).then(
     (n) => void (n > 0 && log.info({ documents: n }, "stored documents encrypted (an earlier version stored them in the clear)")),
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
   );
@@ -221,7 +223,6 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     expiryTimer.unref();
   }
 
-  let closed = false;
   return {
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
     ready: () => ({ db: !closed && db.ping(), keys: !closed }),

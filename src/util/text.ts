@@ -2,10 +2,11 @@
  * Text that is signed into a licence or drawn on a document must read as what it is: well-formed Unicode (no lone
  * surrogates: canonical JSON and most verifiers cannot hold them), no control characters (NUL, escape…), and no
  * bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069), which reorder what a verification page or a
- * printed copy shows ("Trojan Source" spoofing). Field values may span lines (tab and line feed allowed).
+ * printed copy shows ("Trojan Source" spoofing). Field values may span lines (tab and line feed allowed); one-line
+ * text refuses the Unicode line and paragraph separators (U+2028, U+2029) as well.
  */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;

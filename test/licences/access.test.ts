@@ -73,6 +73,7 @@ t.test("免证办 query", async (t) => {
       // Drawn on the 加注件 and shown to the holder: one line, read as written.
       ["a use cause over two lines", { ...base, useCause: "核查\n本件可他用" }, "VALIDATION_FAILED"],
       ["a right-to-left override in the use cause", { ...base, useCause: "核查\u202e用他可件本" }, "VALIDATION_FAILED"],
+      ["a line separator in the use cause", { ...base, useCause: "核查\u2028本件可他用" }, "VALIDATION_FAILED"],
     ];
     for (const [name, b, c] of cases) t.equal((await q(b)).json().code, c, `${name} → ${c}`);
     t.equal((await q(base, w.tokens.otherConsumer)).json().code, "CONSENT_REQUIRED", "consent to one client does not cover another");

@@ -117,6 +117,15 @@ t.test("stored documents are encrypted at rest; ones stored in the clear are enc
   t.equal(blobs()[0]!.encrypted, 1);
   t.notOk(blobs()[0]!.bytes.includes(code));
   t.ok((await w.h.app.inject({ url, headers: bearer(w.tokens.admin) })).rawPayload.equals(pdf), "and served the same afterwards");
+  t.equal(blobs()[0]!.bytes.length, (w.h.ctx.db.reader.prepare("SELECT size FROM document_blobs").get() as { size: number }).size, "size is of what is stored");
+
+  // A long pass stops between transactions once the service is closing (the rest waits for the next start).
+  const ins = w.h.ctx.db.writer.prepare("INSERT INTO document_blobs (sha256, bytes, size, created_at, encrypted) VALUES (?, ?, ?, ?, 0)");
+  for (let i = 0; i < 120; i++) ins.run(`clear-${i}`, Buffer.from(`%PDF-1.7 ${i}`), 10, Date.now());
+  let transactions = 0;
+  const n = await w.h.ctx.documents.encryptStoredDocuments({ stopped: () => transactions++ >= 1 });
+  t.equal(n, 50, "one transaction of 50, then it stopped");
+  t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 70, "the rest at the next pass");
 });
 
 t.test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async (t) => {

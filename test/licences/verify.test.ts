@@ -154,6 +154,7 @@ t.test("verify", async (t) => {
     }
     t.equal(({} as Record<string, unknown>).polluted, undefined, "nothing polluted");
     t.equal((await raw(JSON.stringify({ jws: lic.jws }))).json().result, "VALID");
+    t.equal((await raw(`\ufeff${JSON.stringify({ jws: lic.jws })}`)).json().result, "VALID", "a leading byte order mark is allowed");
   });
 });
 

@@ -9,7 +9,7 @@
  *   GET  /status-lists/:departmentId/:list   signed status list (W3C Bitstring Status List style; ETag)
  */
 import type { FastifyInstance } from "fastify";
-import { Kind, Type, TypeRegistry, type Static } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { AppError } from "../../errors.js";
 import type { Actor } from "../../modules/kernel.js";
@@ -29,12 +29,11 @@ const DateStr = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", descripti
 export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "^1\\.2\\.156\\.3005\\.2\\.[0-9A-Z.]+$", description: "GB/T 36904 licence identifier" });
 // Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID): no coercion here,
 // so "35.5" stays a string and 35.5 a number.
-// Scalars only (null = left out): nothing nested reaches the domain. One `type` list, not a union: ajv coerces
-// (coerceTypes) only when none of the listed types matches, so 35.5 stays a number and "35.5" a string.
-// The batch line checker (TypeCompiler) knows the kind from the registry; ajv reads the JSON Schema.
-TypeRegistry.Set("SidianFieldValue", (_schema, v) => v === null || typeof v === "number" || typeof v === "boolean" || (typeof v === "string" && v.length <= 10_000));
-const FieldValue = Type.Unsafe<string | number | boolean | null>({ [Kind]: "SidianFieldValue", type: ["string", "number", "boolean", "null"], maxLength: 10_000, description: "string | number, per the type's field schema" });
-const FieldValues = Type.Record(Type.String({ maxLength: 48 }), FieldValue, { maxProperties: 64 });
+// Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID), with no `type` here:
+// ajv's coercion (coerceTypes "array", for query strings) would turn "35.5" into 35.5 or unwrap [1] into "1" and
+// sign a value the client never sent. Nested values are refused there too; a request nested deeper than the stack
+// is VALIDATION_FAILED where it is hashed (licences/service.ts hashOfRequest).
+const FieldValues = Type.Record(Type.String({ maxLength: 48 }), Type.Unknown({ description: "string | number, per the type's field schema" }), { maxProperties: 64 });
 const Holder = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   code: Type.String({ minLength: 1, maxLength: 64 }),

@@ -37,7 +37,9 @@ export default async function verifyRoutes(app: FastifyInstance, opts: { verifie
   // key but `jws` or `identifier`, and the body is read for those two strings and nothing else.
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     try {
-      done(null, JSON.parse(body as string));
+      const text = body as string;
+      // A leading byte order mark is allowed, as Fastify's default parser allows it.
+      done(null, JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
     } catch (e) {
       done(new AppError("VALIDATION_FAILED", "The body is not valid JSON.", { cause: e }), undefined);
     }

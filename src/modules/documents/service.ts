@@ -236,12 +236,14 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
 
   /**
    * Encrypts the documents an earlier version stored in the clear, ENCRYPT_BATCH per transaction, until none is
-   * left. Returns how many were encrypted. Idempotent; run at start (context.ts): a read finds nothing to do.
+   * left or `stopped()` says to stop (checked between transactions: the service is closing; the rest is done at
+   * the next start). Returns how many were encrypted. Idempotent; run at start (context.ts): a read finds nothing
+   * to do.
    */
-  async function encryptStoredDocuments(): Promise<number> {
+  async function encryptStoredDocuments(opts: { stopped?: () => boolean } = {}): Promise<number> {
     let done = 0;
     for (;;) {
-      if ((await uow.read.documents.clearBlobs(1)).length === 0) return done;
+      if (opts.stopped?.() || (await uow.read.documents.clearBlobs(1)).length === 0) return done;
       done += await uow.write(async (repos) => {
         const rows = await repos.documents.clearBlobs(ENCRYPT_BATCH);
         for (const r of rows) await repos.documents.encryptBlob(r.sha256, deps.pii.sealBytes(r.bytes, blobAad(r.sha256)));

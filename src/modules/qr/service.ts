@@ -132,7 +132,9 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
 
   async function checkStatic(identifier: string, clientId: string | null): Promise<PageOutcome> {
     const verdict = await deps.verifier.verify({ identifier }, clientId ? "counter" : "public");
-    record({ kind: "static", identifier: verdict.licence?.identifier ?? null, outcome: verdict.result, clientId });
+    // The identifier is recorded when it names a licence on record (whether or not it verifies as valid).
+    const onRecord = verdict.checks.some((c) => c.id === "record" && c.status === "PASSED");
+    record({ kind: "static", identifier: onRecord ? identifier : null, outcome: verdict.result, clientId });
     return { kind: "static", identifier, verdict };
   }
 

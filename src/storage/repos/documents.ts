@@ -56,8 +56,8 @@ export function createDocumentRepo(raw: BetterSqlite3.Database): DocumentRepo {
       return clear.all(limit) as Array<{ sha256: string; bytes: Buffer }>;
     },
     async encryptBlob(sha256, bytes) {
-      encrypt ??= raw.prepare("UPDATE document_blobs SET bytes = ?, encrypted = 1 WHERE sha256 = ? AND encrypted = 0");
-      encrypt.run(bytes, sha256);
+      encrypt ??= raw.prepare("UPDATE document_blobs SET bytes = ?, size = ?, encrypted = 1 WHERE sha256 = ? AND encrypted = 0");
+      encrypt.run(bytes, bytes.length, sha256);
     },
   };
 }
