@@ -90,9 +90,14 @@ t.test("change, history and signed statements", async (t) => {
   t.equal(v2.identifier.split(".").slice(0, -2).join("."), l.identifier.split(".").slice(0, -2).join("."), "same serial, new version");
   const bad = await w.h.app.inject({ method: "POST", url: `/licences/${v2.identifier}/versions`, headers: bearer(w.tokens.issuer), payload: { reason: "x", fields: { scope: 1 } } });
   t.equal(bad.json().code, "FIELDS_INVALID", "a change is validated against the type");
-  for (const payload of [{ reason: "x", fields: { scope: [["nested"]] } }, { reason: "x", holderName: "张\u202e三" }, { reason: "x\u0000" }, { reason: "x", number: "N\ud800" }]) {
+  for (const [payload, code] of [
+    [{ reason: "x", fields: { scope: [["nested"]] } }, "FIELDS_INVALID"],
+    [{ reason: "x", holderName: "张\u202e三" }, "VALIDATION_FAILED"],
+    [{ reason: "x\u0000" }, "VALIDATION_FAILED"],
+    [{ reason: "x", number: "N\ud800" }, "VALIDATION_FAILED"],
+  ] as const) {
     const r = await w.h.app.inject({ method: "POST", url: `/licences/${v2.identifier}/versions`, headers: bearer(w.tokens.issuer), payload });
-    t.equal(r.json().code, "VALIDATION_FAILED", JSON.stringify(payload));
+    t.equal(r.json().code, code, JSON.stringify(payload));
   }
 
   const old = await w.h.app.inject({ url: `/licences/${l.identifier}`, headers: bearer(w.tokens.issuer) });
