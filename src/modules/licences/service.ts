@@ -96,6 +96,30 @@ function checkLicenceText(input: { number?: string; holderName?: string; fields?
   for (const [k, v] of Object.entries(input.fields ?? {})) if (typeof v === "string") checkText(`fields.${k}`, v, true);
 }
 
+/** A licence type as it stands inside a write transaction: its open and closed issuer grants, its holder code types. */
+interface TypeNow {
+  grants: IssuerGrant[];
+  codeTypes: readonly string[];
+}
+type CatalogueRefusal = "LICENCE_TYPE_NOT_ALLOWED" | "HOLDER_CODE_TYPE_INVALID";
+
+/** Reads a type as it stands in the transaction of `repos` (once per code with a `memo`). */
+async function typeNow(repos: LicenceRepos, code: string, memo?: Map<string, TypeNow>): Promise<TypeNow> {
+  let t = memo?.get(code);
+  if (!t) {
+    t = { grants: await repos.issuerGrants.ofType(code), codeTypes: (await repos.licenceTypes.byCode(code))?.holderCodeTypes ?? [] };
+    memo?.set(code, t);
+  }
+  return t;
+}
+
+/** Why a department may not sign a licence of the type for this holder code type now, or null when it may. */
+function refusalNow(t: TypeNow, departmentId: string, codeType: string): CatalogueRefusal | null {
+  if (!t.grants.some((g) => g.departmentId === departmentId && g.validTo === null)) return "LICENCE_TYPE_NOT_ALLOWED";
+  if (!t.codeTypes.includes(codeType)) return "HOLDER_CODE_TYPE_INVALID";
+  return null;
+}
+
 /** The indexes of `items` grouped by `key`, groups in the order first seen. */
 function indexesBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {
   const out = new Map<string, number[]>();
@@ -736,14 +760,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       // Judged again as the catalogue stands when the licence is logged, since `prepare` read it: the issuer must still
       // hold its grant (the log time is the signing time a verifier judges), and the type must still allow the
       // holder's code type (its code types, or its holder kind before its first licence, may have changed).
-      const typesNow = new Map<string, { grants: IssuerGrant[]; codeTypes: readonly string[] }>();
-      const refusal = new Map<Built, "LICENCE_TYPE_NOT_ALLOWED" | "HOLDER_CODE_TYPE_INVALID">();
+      const typesNow = new Map<string, TypeNow>();
+      const refusal = new Map<Built, CatalogueRefusal>();
       for (const b of keep) {
-        const code = b.p.type.code;
-        let current = typesNow.get(code);
-        if (!current) typesNow.set(code, (current = { grants: await repos.issuerGrants.ofType(code), codeTypes: (await repos.licenceTypes.byCode(code))?.holderCodeTypes ?? [] }));
-        if (!current.grants.some((g) => g.departmentId === b.p.ic.departmentId && g.validTo === null)) refusal.set(b, "LICENCE_TYPE_NOT_ALLOWED");
-        else if (!current.codeTypes.includes(b.p.input.holder.codeType)) refusal.set(b, "HOLDER_CODE_TYPE_INVALID");
+        const why = refusalNow(await typeNow(repos, b.p.type.code, typesNow), b.p.ic.departmentId, b.p.input.holder.codeType);
+        if (why) refusal.set(b, why);
       }
       if (refusal.size > 0) keep = keep.filter((b) => !refusal.has(b));
       if (keep.length > 0) {
@@ -973,12 +994,9 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       }
       // Judged again as the catalogue stands when the new version is logged (as `store` does for a new licence):
       // the checks above read a catalogue that may be up to its cache's age old, or changed while signing.
-      if (!(await repos.issuerGrants.ofType(old.typeCode)).some((g) => g.departmentId === old.departmentId && g.validTo === null)) {
-        throw new AppError("LICENCE_TYPE_NOT_ALLOWED", "The department is no longer an issuer of this licence type; it cannot sign a new version.");
-      }
-      if (!((await repos.licenceTypes.byCode(old.typeCode))?.holderCodeTypes ?? []).includes(payload.holder.codeType as never)) {
-        throw new AppError("HOLDER_CODE_TYPE_INVALID", "The licence type no longer allows this holder code type (it changed while the new version was being signed).");
-      }
+      const why = refusalNow(await typeNow(repos, old.typeCode), old.departmentId, payload.holder.codeType);
+      if (why === "LICENCE_TYPE_NOT_ALLOWED") throw new AppError(why, "The department is no longer an issuer of this licence type; it cannot sign a new version.");
+      if (why) throw new AppError(why, "The licence type no longer allows this holder code type (it changed while the new version was being signed).");
       if ((await repos.licences.lastEventSeq(identifier)) !== seq - 1 || !(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
         throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action: "change" } });
       }
@@ -1088,11 +1106,6 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return recs.map((r) => ({ identifier: r.identifier, typeCode: r.typeCode, version: r.version, status: effectiveStatus(r, t), validFrom: r.validFrom, validUntil: r.validUntil, createdAt: r.createdAt }));
   }
 
-  /**
-   * A holder's current licences (of `typeCodes` when given), decrypted, in identifier order: for the holder themself
-   * or an entitled consumer. At most `limit` (≤ HOLDER_ANSWER_MAX); `truncated` says there are more, and the holder
-   * asks for them `after` the last identifier listed.
-   */
   /** A holder's current records as asked (types, page), at most `limit`, and whether there are more. */
   async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean; kept: boolean }> {
     const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
@@ -1117,6 +1130,11 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit, kept };
   }
 
+  /**
+   * A holder's current licences (of `typeCodes` when given), decrypted, in identifier order: for the holder themself
+   * or an entitled consumer. At most `limit` (≤ HOLDER_ANSWER_MAX); `truncated` says there are more, and the holder
+   * asks for them `after` the last identifier listed.
+   */
   async function forHolder(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number } = {}): Promise<{ items: LicenceView[]; truncated: boolean }> {
     const { recs, truncated } = await holderPage(holderHash, opts);
     return { items: await Promise.all(recs.map((r) => view(r))), truncated };
