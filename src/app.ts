@@ -77,8 +77,7 @@ export async function buildApp(deps: AppDeps) {
         : new AppError("VALIDATION_FAILED", "The request URL is not valid.", { cause: err });
       void sendProblem(req, reply, e);
     },
-    // allowUnionTypes: a `type` list (licence field values: string | number | boolean | null) is meant, not a mistake.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true, allowUnionTypes: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Only JSON by default: a route that takes another media type registers its own parser.

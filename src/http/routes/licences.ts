@@ -27,8 +27,6 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 
 const DateStr = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "YYYY-MM-DD" });
 export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "^1\\.2\\.156\\.3005\\.2\\.[0-9A-Z.]+$", description: "GB/T 36904 licence identifier" });
-// Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID): no coercion here,
-// so "35.5" stays a string and 35.5 a number.
 // Values are typed by the licence type's field schema (checked in the domain, FIELDS_INVALID), with no `type` here:
 // ajv's coercion (coerceTypes "array", for query strings) would turn "35.5" into 35.5 or unwrap [1] into "1" and
 // sign a value the client never sent. Nested values are refused there too; a request nested deeper than the stack
