@@ -41,41 +41,36 @@ export function derivePiiProtector(kek: Uint8Array): PiiProtector {
   const macKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/lookup/v1", 32));
   const encKey = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "sidian/pii/encrypt/v1", 32));
   const lookup = hmacSha256(macKey);
+  /** iv12 ‖ ciphertext ‖ tag16; `aad` binds it to its row or field. */
+  function sealBytes(plain: Uint8Array, aad: string): Buffer {
+    // A view into the pool: used (and copied into the output) before this call returns.
+    const iv = freshIv();
+    const c = createCipheriv("aes-256-gcm", encKey, iv);
+    c.setAAD(Buffer.from(aad));
+    const body = c.update(plain);
+    const last = c.final();
+    return Buffer.concat([iv, body, last, c.getAuthTag()]);
+  }
+  function openBytes(sealed: Uint8Array, aad: string): Buffer {
+    const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    if (buf.length < 28) throw new Error("ciphertext too short");
+    const d = createDecipheriv("aes-256-gcm", encKey, buf.subarray(0, 12));
+    d.setAAD(Buffer.from(aad));
+    d.setAuthTag(buf.subarray(buf.length - 16));
+    return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]);
+  }
   const protector: Omit<PiiProtector, "aeadKey"> = {
     lookupHash(codeType, code) {
       return lookup(`${codeType}:${code}`, "hex");
     },
     encrypt(plain, aad) {
-      // A view into the pool: used (and copied into the output) before this call returns.
-      const iv = freshIv();
-      const c = createCipheriv("aes-256-gcm", encKey, iv);
-      c.setAAD(Buffer.from(aad));
-      const body = Buffer.concat([c.update(plain, "utf8"), c.final()]);
-      return Buffer.concat([iv, body, c.getAuthTag()]).toString("base64url");
+      return sealBytes(Buffer.from(plain, "utf8"), aad).toString("base64url");
     },
     decrypt(sealed, aad) {
-      const buf = Buffer.from(sealed, "base64url");
-      if (buf.length < 28) throw new Error("ciphertext too short");
-      const d = createDecipheriv("aes-256-gcm", encKey, buf.subarray(0, 12));
-      d.setAAD(Buffer.from(aad));
-      d.setAuthTag(buf.subarray(buf.length - 16));
-      return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]).toString("utf8");
+      return openBytes(Buffer.from(sealed, "base64url"), aad).toString("utf8");
     },
-    sealBytes(plain, aad) {
-      const iv = freshIv();
-      const c = createCipheriv("aes-256-gcm", encKey, iv);
-      c.setAAD(Buffer.from(aad));
-      const body = [c.update(plain), c.final()];
-      return Buffer.concat([iv, ...body, c.getAuthTag()]);
-    },
-    openBytes(sealed, aad) {
-      const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
-      if (buf.length < 28) throw new Error("ciphertext too short");
-      const d = createDecipheriv("aes-256-gcm", encKey, buf.subarray(0, 12));
-      d.setAAD(Buffer.from(aad));
-      d.setAuthTag(buf.subarray(buf.length - 16));
-      return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]);
-    },
+    sealBytes,
+    openBytes,
   };
   // Not enumerable: the key never shows up when the protector is logged or serialised.
   return Object.defineProperty(protector, "aeadKey", { value: new Uint8Array(encKey), enumerable: false }) as PiiProtector;
