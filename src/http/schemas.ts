@@ -1,5 +1,6 @@
 /** Shared TypeBox schemas for the HTTP layer. */
 import { Type, type TSchema } from "@sinclair/typebox";
+import { ERROR_TABLE, type ErrorCode } from "../errors.js";
 
 export const ProblemSchema = Type.Object(
   {
@@ -14,10 +15,33 @@ export const ProblemSchema = Type.Object(
 
 const ProblemRef = Type.Ref("Problem");
 
-/** Standard error responses to add to a route's `response` map. */
-export function problems(...statuses: number[]): Record<number, TSchema> {
+/**
+ * Error responses for a route's `response` map. Give the stable codes the route can answer with
+ * (`problems("LICENCE_NOT_FOUND", "FORBIDDEN_ROLE")`): they are grouped by HTTP status, and each status's OpenAPI
+ * response lists its codes with their public messages and carries one example body. Bare statuses (`problems(400)`)
+ * are the older form, kept until every route names its codes.
+ */
+export function problems(...items: Array<number | ErrorCode>): Record<number, TSchema> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const it of items) {
+    const status = typeof it === "number" ? it : ERROR_TABLE[it].status;
+    const codes = byStatus.get(status) ?? [];
+    if (typeof it !== "number" && !codes.includes(it)) codes.push(it);
+    byStatus.set(status, codes);
+  }
   const out: Record<number, TSchema> = {};
-  for (const s of statuses) out[s] = ProblemRef;
+  for (const [status, codes] of byStatus) {
+    if (codes.length === 0) {
+      out[status] = ProblemRef;
+      continue;
+    }
+    const first = codes[0]!;
+    out[status] = Type.Ref("Problem", {
+      description: codes.map((c) => `\`${c}\`: ${ERROR_TABLE[c].message}`).join("\n\n"),
+      examples: [{ code: first, message: ERROR_TABLE[first].message, requestId: "0193a0b4-5c1e-7f00-8000-000000000000" }],
+      "x-error-codes": codes,
+    });
+  }
   return out;
 }
 

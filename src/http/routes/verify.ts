@@ -48,7 +48,7 @@ export default async function verifyRoutes(app: FastifyInstance, opts: { verifie
     bodyLimit: BODY_LIMIT,
     config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, rateLimit: { max: opts.publicRateLimit, timeWindow: "1 minute" } },
     schema: { tags: ["verify"], summary: "Verify a licence (JWS or identifier): signature, chain, issuer, record, validity, status, log", body: VerifyBody,
-      response: { 200: VerdictOut, ...problems(400, 413, 429) } },
+      response: { 200: VerdictOut, ...problems("VALIDATION_FAILED", "BODY_TOO_LARGE", "RATE_LIMITED") } },
   }, async (req, reply) => {
     // The verdict's JSON text (serialised once per reused verdict, see LicenceVerifier.verifyJson): the same
     // properties the response schema lists, so it is sent as is.
