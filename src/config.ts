@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { AppError } from "./errors.js";
+import { parsePkcs11Uri, type Pkcs11Uri } from "./pki/pkcs11/uri.js";
 
 export type Mode = "development" | "production" | "test";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -26,6 +27,11 @@ export interface Config {
   readonly sealWorker: "on" | "off";
   /** Folder with the CA material, IdP key and key-encryption key. */
   readonly keysDir: string;
+  /**
+   * Where private keys live (SIDIAN_KEYSTORE): `file` (the keys folder, runtime keys wrapped under its KEK; the
+   * default) or a PKCS#11 token (`pkcs11:token=…?module-path=…&pin-source=file:…`, see src/pki/pkcs11/uri.ts).
+   */
+  readonly keyStore: { readonly kind: "file" } | { readonly kind: "pkcs11"; readonly uri: Pkcs11Uri };
   readonly logLevel: LogLevel;
   /** Lifetime of access tokens from the token endpoint, seconds. */
   readonly tokenTtlSeconds: number;
@@ -115,6 +121,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dbRaw = env.SIDIAN_DB || "./data/sidian.db";
   const dbPath = dbRaw === ":memory:" ? dbRaw : path.resolve(cwd, dbRaw);
   const keysDir = path.resolve(cwd, env.SIDIAN_KEYS_DIR || "./keys-dev");
+  let keyStore: Config["keyStore"] = { kind: "file" };
+  const ks = (env.SIDIAN_KEYSTORE ?? "").trim();
+  if (ks !== "" && ks !== "file") {
+    const r = parsePkcs11Uri(ks);
+    if (r.uri) keyStore = { kind: "pkcs11", uri: r.uri };
+    else problems.push(`SIDIAN_KEYSTORE must be "file" or a pkcs11: URL: ${r.problems.join("; ")}`);
+  }
   const cfg: Config = {
     mode,
     host,
@@ -126,6 +139,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dbCacheMb: int(env, "SIDIAN_DB_CACHE_MB", 256, 8, 65_536, problems),
     sealWorker: oneOf(env, "SIDIAN_SEAL_WORKER", ["on", "off"] as const, "on", problems),
     keysDir,
+    keyStore,
     logLevel: oneOf<LogLevel>(env, "SIDIAN_LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
       mode === "test" ? "silent" : "info", problems),
     tokenTtlSeconds: int(env, "SIDIAN_TOKEN_TTL", 300, 30, 3600, problems),

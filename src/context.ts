@@ -20,7 +20,9 @@ import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
-import { createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
+import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
+import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
+import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
 
@@ -48,7 +50,10 @@ export interface Context {
   tsa: Tsa;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
-  ready(): { db: boolean; keys: boolean };
+  /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
+  token: Pkcs11Token | null;
+  /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
+  ready(): { db: boolean; keys: boolean; problems?: string[] };
   close(): Promise<void>;
 }
 
@@ -91,8 +96,17 @@ export interface ContextOptions {
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
   const clock = opts.clock ?? systemClock;
   const log: Logger = opts.log ?? { debug() {}, info() {}, warn() {}, error() {} };
-  const material = await loadKeyMaterial(config.keysDir, { now: clock.now() });
+  // Keys on a PKCS#11 token: opened first (a wrong PIN stops start-up here, with one line).
+  const token = config.keyStore.kind === "pkcs11" ? await openToken({ uri: config.keyStore.uri, log }) : null;
+  let material: KeyMaterial;
+  try {
+    material = await loadKeyMaterial(config.keysDir, { now: clock.now(), ...(token ? { serviceKeys: tokenServiceKeys(token) } : {}) });
+  } catch (e) {
+    await token?.close();
+    throw e;
+  }
   if (config.mode === "production" && material.dev) {
+    await token?.close();
     throw new AppError(
       "DEV_KEYS_IN_PRODUCTION",
       `Refusing to start: SIDIAN_MODE=production but ${config.keysDir} holds DEVELOPMENT keys (keys-dev). ` +
@@ -115,13 +129,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tlog = createTlog<Repos>({
     uow,
     clock,
-    signer: { name: config.logOrigin, privateKey: material.log.privateKey, publicKey: material.log.publicKey },
+    signer: { name: config.logOrigin, publicKey: material.log.publicKey, sign: (msg) => material.log.signingKey.sign(msg) },
     checkpointIntervalSeconds: config.checkpointIntervalSeconds,
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
   });
-  const pki = createPkiService({ uow, material, clock, publicUrl: config.publicUrl });
+  const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock });
+  const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock }) : fileKeys;
+  const pki = createPkiService({ uow, material, clock, publicUrl: config.publicUrl, keyStore });
 
   async function issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor) {
     const c = await pki.issueDepartmentCertificate(repos, input);
@@ -176,7 +192,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
     uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
-    copySigner: createCopySigner({ privateKey: material.token.privateKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
+    copySigner: createCopySigner({ signingKey: material.token.signingKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
     linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/copy-link/v1", 32)),
   });
   // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
@@ -197,7 +213,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Live QR (亮证) and the verification pages (issue 6): tokens signed with the published token key.
   const qr = createQrService<Repos>({
     uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
-    key: { hint: keyHintFromKid(material.token.kid), privateKey: material.token.privateKey, publicKey: material.token.publicKey },
+    key: { hint: keyHintFromKid(material.token.kid), publicKey: material.token.publicKey, sign: (d) => material.token.signingKey.sign(d, "p1363") },
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
@@ -225,7 +241,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
-    ready: () => ({ db: !closed && db.ping(), keys: !closed }),
+    token,
+    ready: () => {
+      const t = token?.status();
+      const problems = t && !t.ok ? [`PKCS#11 token: ${t.reason ?? "unavailable"}`] : [];
+      return { db: !closed && db.ping(), keys: !closed && (t?.ok ?? true), ...(problems.length ? { problems } : {}) };
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -236,6 +257,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await sealWorker.close();
       await tlog.close();
       await db.close();
+      await token?.close();
     },
   };
 }

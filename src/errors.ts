@@ -46,6 +46,7 @@ export const ERROR_TABLE = {
   CERTIFICATE_NOT_FOUND: { status: 404, message: "No such certificate." },
   CERTIFICATE_PROFILE_INVALID: { status: 400, message: "The certificate profile is not valid for this request." },
   KEYSTORE_LOCKED: { status: 500, message: "The key store cannot be opened." },
+  KEYSTORE_UNAVAILABLE: { status: 503, message: "The key store (HSM) cannot sign now; retry later." },
 
   // --- transparency log
   LOG_ENTRY_NOT_FOUND: { status: 404, message: "No log entry at that index." },

@@ -15,6 +15,7 @@ import crypto, { type KeyObject } from "node:crypto";
 import { AppError } from "../errors.js";
 import type { Clock } from "../modules/kernel.js";
 import type { KeyAlg, KeyRepo } from "./ports.js";
+import { signWithKeyObject, type SignObserver } from "./signing-key.js";
 
 export interface GenerateKeySpec {
   readonly alg?: KeyAlg;
@@ -45,10 +46,10 @@ export interface KeyStore {
   sign(keyId: string, data: Uint8Array, opts?: SignOptions): Promise<Uint8Array>;
   publicKey(keyId: string, repo?: KeyRepo): Promise<KeyObject>;
   /**
-   * The private key of an active key, for signing on a worker thread of this process (bulk issuance). Backends
-   * whose keys never leave them (HSM, KMS) do not implement it; callers then sign through `sign`.
+   * The private key of an active key, for signing on a worker thread of this process (bulk issuance). Null (or not
+   * implemented) for keys that never leave their backend (HSM, KMS); callers then sign through `sign`.
    */
-  inProcessKey?(keyId: string): Promise<{ alg: KeyAlg; key: KeyObject }>;
+  inProcessKey?(keyId: string): Promise<{ alg: KeyAlg; key: KeyObject } | null>;
   /** Drops a key from the in-memory cache (after retiring or destroying it). */
   forget(keyId: string): void;
 }
@@ -115,8 +116,12 @@ function generateKeyPair(alg: KeyAlg): { privateKey: KeyObject; publicKey: KeyOb
 
 /** Signs with a node:crypto private key according to `alg`. */
 export function signWith(alg: KeyAlg, key: KeyObject, data: Uint8Array, encoding: "der" | "p1363" = "der"): Uint8Array {
-  if (alg === "Ed25519") return new Uint8Array(crypto.sign(null, data, key));
-  return new Uint8Array(crypto.sign("sha256", data, { key, dsaEncoding: encoding === "p1363" ? "ieee-p1363" : "der" }));
+  return signWithKeyObject(alg, key, data, encoding);
+}
+
+/** The wrapped-key blob format of the file key store (a record whose blob starts otherwise belongs to another backend). */
+export function isFileWrapped(blob: Uint8Array): boolean {
+  return blob.length > HEADER && Buffer.from(blob.buffer, blob.byteOffset, 4).equals(MAGIC);
 }
 
 export interface FileKeyStoreOptions {
@@ -126,15 +131,17 @@ export interface FileKeyStoreOptions {
   readonly clock: Clock;
   /** Decrypted keys kept in memory (least recently used evicted). Default 256. */
   readonly cacheSize?: number;
+  /** Told about every signature (metrics): `role` is the key's purpose. */
+  readonly onSign?: SignObserver;
 }
 
 export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
   checkKek(opts.kek);
   const kek = new Uint8Array(opts.kek);
   const max = opts.cacheSize ?? 256;
-  const cache = new Map<string, { alg: KeyAlg; key: KeyObject }>();
+  const cache = new Map<string, { alg: KeyAlg; key: KeyObject; purpose: string }>();
 
-  async function load(keyId: string, repo: KeyRepo): Promise<{ alg: KeyAlg; key: KeyObject }> {
+  async function load(keyId: string, repo: KeyRepo): Promise<{ alg: KeyAlg; key: KeyObject; purpose: string }> {
     const hit = cache.get(keyId);
     if (hit) {
       cache.delete(keyId);
@@ -145,7 +152,7 @@ export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
     if (!rec || rec.status === "destroyed") throw new AppError("KEY_NOT_FOUND", `No key ${keyId}.`);
     if (rec.status !== "active") throw new AppError("CONFLICT", `Key ${keyId} is ${rec.status} and may not sign.`);
     const key = unwrapPrivateKey(kek, rec.id, rec.wrappedPrivateKey);
-    const entry = { alg: rec.alg, key };
+    const entry = { alg: rec.alg, key, purpose: rec.purpose };
     cache.set(keyId, entry);
     if (cache.size > max) cache.delete(cache.keys().next().value!);
     return entry;
@@ -175,11 +182,16 @@ export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
       return { keyId, alg, publicKey, spki };
     },
     async sign(keyId, data, so = {}) {
-      const { alg, key } = await load(keyId, so.repo ?? opts.repo);
-      return signWith(alg, key, data, so.encoding);
+      const { alg, key, purpose } = await load(keyId, so.repo ?? opts.repo);
+      if (!opts.onSign) return signWith(alg, key, data, so.encoding);
+      const t0 = performance.now();
+      const sig = signWith(alg, key, data, so.encoding);
+      opts.onSign({ role: purpose, alg, backend: "file", seconds: (performance.now() - t0) / 1000, ok: true });
+      return sig;
     },
     async inProcessKey(keyId) {
-      return load(keyId, opts.repo);
+      const { alg, key } = await load(keyId, opts.repo);
+      return { alg, key };
     },
     async publicKey(keyId, repo = opts.repo) {
       const rec = await repo.get(keyId);

@@ -13,6 +13,12 @@
  *   idp.key.pem                    DEV ONLY: ES256 key that mints holder tokens; absent in production
  *   idp-jwks.json                  public keys of the accepted identity provider
  *   kek.b64                        base64 of the 32-byte key-encryption key wrapping runtime keys
+ *
+ * With a PKCS#11 key store (SIDIAN_KEYSTORE=pkcs11:…, manifest `"keyStore": "pkcs11"`) the private keys of the
+ * issuing CA, TSA, token and log are on the token, not in the folder: each is found by its CKA_ID, the
+ * subjectKeyIdentifier of its public key (SHA-1 of the public key bits, RFC 5280 §4.2.1.2 method 1) taken from its
+ * certificate (log.pub.pem for the log key), and proven to match by signing a challenge at start-up. The folder
+ * then holds only certificates, public keys, the IdP's JWKS and the KEK.
  */
 import crypto, { type KeyObject } from "node:crypto";
 import fs from "node:fs";
@@ -23,7 +29,8 @@ import { verifyChain } from "./chain.js";
 import { fromPem, toPem } from "./pem.js";
 import { DEV_OU, OID, type KeyUsageName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
-import { keyObjectSigner, keyIdentifier, type CaSigner } from "./x509.js";
+import { algOfKey, keyObjectSigningKey, observed, type SignObserver, type SigningKey } from "./signing-key.js";
+import { keyIdentifier, type CaSigner } from "./x509.js";
 
 export const KEY_FILES = {
   manifest: "manifest.json",
@@ -48,11 +55,25 @@ export interface KeysManifest {
   readonly warning?: string;
   readonly created: string;
   readonly publicUrl?: string;
+  /** Where the service private keys are: `file` (this folder; the default) or `pkcs11` (on a token). */
+  readonly keyStore?: "file" | "pkcs11";
 }
 
 export interface CertAndKey {
   readonly cert: CertInfo;
-  readonly key: KeyObject;
+  /** Signs with the certificate's key, wherever it is (file or token). */
+  readonly signingKey: SigningKey;
+  /** The private key itself when it is in a file (file key store only). */
+  readonly key?: KeyObject;
+}
+
+export type ServiceKeyRole = "issuing-ca" | "tsa" | "token" | "log";
+
+/** Where service private keys come from when they are not files in the folder (a PKCS#11 token). */
+export interface ServiceKeySource {
+  readonly backend: string;
+  /** The signing key whose public key is `spki` (from the role's certificate or log.pub.pem). */
+  key(role: ServiceKeyRole, spki: Uint8Array): Promise<SigningKey>;
 }
 
 export interface KeyMaterial {
@@ -66,13 +87,17 @@ export interface KeyMaterial {
   readonly tsa: CertAndKey & { readonly chain: readonly CertInfo[] };
   readonly token: {
     readonly kid: string;
-    readonly privateKey: KeyObject;
+    readonly signingKey: SigningKey;
+    /** File key store only. */
+    readonly privateKey?: KeyObject;
     readonly publicKey: KeyObject;
     /** Public JWK with kid, alg ES256, use sig. */
     readonly publicJwk: JWK;
     readonly cert: CertInfo;
   };
-  readonly log: { readonly privateKey: KeyObject; readonly publicKey: KeyObject; readonly publicKeyPem: string };
+  readonly log: { readonly signingKey: SigningKey; readonly privateKey?: KeyObject; readonly publicKey: KeyObject; readonly publicKeyPem: string };
+  /** Where the service private keys are: `file` or `pkcs11`. */
+  readonly keyStore: string;
   readonly idp: { readonly jwks: { readonly keys: readonly JWK[] }; readonly privateKey: KeyObject | null; readonly kid: string | null };
   readonly kek: Uint8Array;
   /** Root + issuing CA certificates, PEM. */
@@ -84,6 +109,12 @@ export interface KeyMaterial {
 export interface LoadOptions {
   /** Time at which the certificates must be valid (default: now). */
   readonly now?: Date;
+  /** Take the service private keys from here (a PKCS#11 token) instead of the folder's key files. */
+  readonly serviceKeys?: ServiceKeySource;
+  /** Load certificates and public keys only (commands that verify): signing keys refuse to sign. */
+  readonly publicOnly?: boolean;
+  /** Told about every signature a service key makes (metrics). */
+  readonly onSign?: SignObserver;
 }
 
 function locked(file: string, problem: string, cause?: unknown): AppError {
@@ -152,23 +183,36 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     throw locked(f(KEY_FILES.manifest), `not a valid manifest (${(cause as Error).message})`, cause);
   }
 
+  if (manifest.keyStore === "pkcs11" && !opts.serviceKeys && !opts.publicOnly) {
+    throw locked(f(KEY_FILES.manifest), "the service private keys of this folder are on a PKCS#11 token: set SIDIAN_KEYSTORE=pkcs11:… (see README, 'Keys in an HSM')");
+  }
+  const fromFiles = !opts.serviceKeys && !opts.publicOnly;
   const rootCert = readCert(abs, KEY_FILES.rootCert);
   const issuingCert = readCert(abs, KEY_FILES.issuingCert);
-  const issuingKey = readPrivateKey(abs, KEY_FILES.issuingKey);
   const tsaCert = readCert(abs, KEY_FILES.tsaCert);
-  const tsaKey = readPrivateKey(abs, KEY_FILES.tsaKey);
   const tokenCert = readCert(abs, KEY_FILES.tokenCert);
-  const tokenKey = readPrivateKey(abs, KEY_FILES.tokenKey);
-
-  for (const [file, key] of [[KEY_FILES.issuingKey, issuingKey], [KEY_FILES.tsaKey, tsaKey], [KEY_FILES.tokenKey, tokenKey]] as const) {
-    checkEc256(f(file), key);
-  }
-  for (const [keyFile, certFile, key, cert] of [
-    [KEY_FILES.issuingKey, KEY_FILES.issuingCert, issuingKey, issuingCert],
-    [KEY_FILES.tsaKey, KEY_FILES.tsaCert, tsaKey, tsaCert],
-    [KEY_FILES.tokenKey, KEY_FILES.tokenCert, tokenKey, tokenCert],
-  ] as const) {
-    if (!sameSpki(key, cert)) throw locked(f(keyFile), `does not match the public key in ${certFile}`);
+  let issuingKey: KeyObject | undefined;
+  let tsaKey: KeyObject | undefined;
+  let tokenKey: KeyObject | undefined;
+  if (fromFiles) {
+    issuingKey = readPrivateKey(abs, KEY_FILES.issuingKey);
+    tsaKey = readPrivateKey(abs, KEY_FILES.tsaKey);
+    tokenKey = readPrivateKey(abs, KEY_FILES.tokenKey);
+    for (const [file, key] of [[KEY_FILES.issuingKey, issuingKey], [KEY_FILES.tsaKey, tsaKey], [KEY_FILES.tokenKey, tokenKey]] as const) {
+      checkEc256(f(file), key);
+    }
+    for (const [keyFile, certFile, key, cert] of [
+      [KEY_FILES.issuingKey, KEY_FILES.issuingCert, issuingKey, issuingCert],
+      [KEY_FILES.tsaKey, KEY_FILES.tsaCert, tsaKey, tsaCert],
+      [KEY_FILES.tokenKey, KEY_FILES.tokenCert, tokenKey, tokenCert],
+    ] as const) {
+      if (!sameSpki(key, cert)) throw locked(f(keyFile), `does not match the public key in ${certFile}`);
+    }
+  } else {
+    for (const [file, cert] of [[KEY_FILES.issuingCert, issuingCert], [KEY_FILES.tsaCert, tsaCert], [KEY_FILES.tokenCert, tokenCert]] as const) {
+      const pub = crypto.createPublicKey({ key: Buffer.from(cert.spki), format: "der", type: "spki" });
+      if (algOfKey(pub) !== "ES256") throw locked(f(file), "must certify an ECDSA P-256 key");
+    }
   }
 
   // The root must be a self-signed CA; every other certificate must chain to it.
@@ -193,14 +237,12 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
   await chainOf(KEY_FILES.tokenCert, tokenCert, { keyUsage: ["digitalSignature"] });
 
   // Token key → JWK.
-  const tokenPublic = crypto.createPublicKey(tokenKey);
+  const tokenPublic = crypto.createPublicKey({ key: Buffer.from(tokenCert.spki), format: "der", type: "spki" });
   const jwk = tokenPublic.export({ format: "jwk" }) as JWK;
   const kid = await calculateJwkThumbprint(jwk, "sha256");
   const publicJwk: JWK = { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, kid, alg: "ES256", use: "sig" };
 
   // Transparency-log key.
-  const logKey = readPrivateKey(abs, KEY_FILES.logKey);
-  if (logKey.asymmetricKeyType !== "ed25519") throw locked(f(KEY_FILES.logKey), "must be an Ed25519 key");
   const logPubPem = readText(abs, KEY_FILES.logPub);
   let logPub: KeyObject;
   try {
@@ -209,7 +251,36 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
   } catch (cause) {
     throw locked(f(KEY_FILES.logPub), `not a valid PEM public key (${(cause as Error).message})`, cause);
   }
-  if (!crypto.createPublicKey(logKey).equals(logPub)) throw locked(f(KEY_FILES.logPub), `does not match ${KEY_FILES.logKey}`);
+  if (logPub.asymmetricKeyType !== "ed25519") throw locked(f(KEY_FILES.logPub), "must be an Ed25519 public key");
+  let logKey: KeyObject | undefined;
+  if (fromFiles) {
+    logKey = readPrivateKey(abs, KEY_FILES.logKey);
+    if (logKey.asymmetricKeyType !== "ed25519") throw locked(f(KEY_FILES.logKey), "must be an Ed25519 key");
+    if (!crypto.createPublicKey(logKey).equals(logPub)) throw locked(f(KEY_FILES.logPub), `does not match ${KEY_FILES.logKey}`);
+  }
+
+  // The signing keys: from the files, or from the token (proven to match their certificates by a test signature).
+  const spkiOf = (k: KeyObject) => new Uint8Array(k.export({ type: "spki", format: "der" }));
+  const signingKey = async (role: ServiceKeyRole, certFile: string, fileKey: KeyObject | undefined, spki: Uint8Array): Promise<SigningKey> => {
+    let sk: SigningKey;
+    if (fileKey) sk = keyObjectSigningKey(role, fileKey);
+    else if (opts.publicOnly || !opts.serviceKeys) sk = publicOnlyKey(role, spki);
+    else {
+      sk = await opts.serviceKeys.key(role, spki);
+      const challenge = crypto.randomBytes(32);
+      const sig = await sk.sign(challenge, "der").catch((cause: unknown) => {
+        throw cause instanceof AppError && cause.code === "KEYSTORE_LOCKED" ? cause : locked(f(certFile), `the ${role} key on the token cannot sign (${(cause as Error).message})`, cause);
+      });
+      const pub = crypto.createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+      const ok = sk.alg === "Ed25519" ? crypto.verify(null, challenge, pub, sig) : crypto.verify("sha256", challenge, pub, sig);
+      if (!ok) throw locked(f(certFile), `the ${role} key on the token does not match this public key`);
+    }
+    return opts.onSign ? observed(sk, opts.onSign) : sk;
+  };
+  const issuingSk = await signingKey("issuing-ca", KEY_FILES.issuingCert, issuingKey, issuingCert.spki);
+  const tsaSk = await signingKey("tsa", KEY_FILES.tsaCert, tsaKey, tsaCert.spki);
+  const tokenSk = await signingKey("token", KEY_FILES.tokenCert, tokenKey, tokenCert.spki);
+  const logSk = await signingKey("log", KEY_FILES.logPub, logKey, spkiOf(logPub));
 
   // Identity provider.
   let idpJwks: { keys: JWK[] };
@@ -248,7 +319,7 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
 
   const warnings: string[] = [];
   if (process.platform !== "win32") {
-    for (const file of [KEY_FILES.issuingKey, KEY_FILES.tsaKey, KEY_FILES.tokenKey, KEY_FILES.logKey, KEY_FILES.idpKey, KEY_FILES.kek]) {
+    for (const file of fromFiles ? [KEY_FILES.issuingKey, KEY_FILES.tsaKey, KEY_FILES.tokenKey, KEY_FILES.logKey, KEY_FILES.idpKey, KEY_FILES.kek] : [KEY_FILES.idpKey, KEY_FILES.kek]) {
       try {
         if ((fs.statSync(f(file)).mode & 0o077) !== 0) warnings.push(`${f(file)} is readable by group or others; chmod 600 it`);
       } catch {
@@ -257,19 +328,40 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     }
   }
   if (fs.existsSync(f(KEY_FILES.rootKey)) && !dev) warnings.push(`${f(KEY_FILES.rootKey)} is present; keep the root CA key offline`);
+  if (opts.serviceKeys) {
+    for (const file of [KEY_FILES.issuingKey, KEY_FILES.tsaKey, KEY_FILES.tokenKey, KEY_FILES.logKey]) {
+      if (fs.existsSync(f(file))) warnings.push(`${f(file)} is present but the keys are on the PKCS#11 token and it is not used: delete it`);
+    }
+  }
 
   return {
     dir: abs,
     dev,
     manifest,
     rootCert,
-    issuingCa: { cert: issuingCert, key: issuingKey, signer: keyObjectSigner(issuingKey), keyId: keyIdentifier(issuingCert.spki) },
-    tsa: { cert: tsaCert, key: tsaKey, chain: tsaChain },
-    token: { kid, privateKey: tokenKey, publicKey: tokenPublic, publicJwk, cert: tokenCert },
-    log: { privateKey: logKey, publicKey: logPub, publicKeyPem: logPubPem },
+    issuingCa: { cert: issuingCert, signingKey: issuingSk, ...(issuingKey ? { key: issuingKey } : {}), signer: caSignerOf(issuingSk), keyId: keyIdentifier(issuingCert.spki) },
+    tsa: { cert: tsaCert, signingKey: tsaSk, ...(tsaKey ? { key: tsaKey } : {}), chain: tsaChain },
+    token: { kid, signingKey: tokenSk, ...(tokenKey ? { privateKey: tokenKey } : {}), publicKey: tokenPublic, publicJwk, cert: tokenCert },
+    log: { signingKey: logSk, ...(logKey ? { privateKey: logKey } : {}), publicKey: logPub, publicKeyPem: logPubPem },
+    keyStore: opts.serviceKeys ? opts.serviceKeys.backend : "file",
     idp: { jwks: idpJwks, privateKey: idpPrivate, kid: idpKid },
     kek,
     trustBundlePem: certPem(rootCert) + certPem(issuingCert),
     warnings,
+  };
+}
+
+/** A CaSigner (certificates, CRLs) over a P-256 signing key. */
+export function caSignerOf(sk: SigningKey): CaSigner {
+  if (sk.alg !== "ES256") throw new TypeError("a CA signing key must be a P-256 key");
+  return { algorithm: "ES256", sign: (data) => sk.sign(data, "der") };
+}
+
+/** The key of material loaded with `publicOnly`: it has a public key and refuses to sign. */
+function publicOnlyKey(role: string, spki: Uint8Array): SigningKey {
+  const publicKey = crypto.createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  return {
+    role, alg: algOfKey(publicKey) ?? "ES256", backend: "none", publicKey,
+    sign: () => Promise.reject(new AppError("KEYSTORE_LOCKED", `The ${role} key was not loaded (public material only).`)),
   };
 }

@@ -101,7 +101,7 @@ function statusInfo(status: number, text?: string, failBit?: number): Buffer {
 export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa">; clock: { now(): Date } }): Tsa {
   const { tsa, issuingCa } = deps.material;
   const signerCert = { der: tsa.cert.der, issuerDer: tsa.cert.issuerDer, serial: tsa.cert.serial };
-  const sign = (data: Buffer) => crypto.sign("sha256", data, { key: tsa.key, dsaEncoding: "der" });
+  const sign = (data: Buffer) => tsa.signingKey.sign(data, "der");
   // The certificate-dependent parts of every token, with and without the certificates (certReq).
   const withCerts = encodeSigner(signerCert, [tsa.cert.der, issuingCa.cert.der]);
   const withoutCerts = encodeSigner(signerCert, []);

@@ -108,11 +108,11 @@ t.test("bearer tokens: expired, tampered, alg none, HS256 confusion, foreign key
   const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const foreign = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid, typ: "at+jwt" }).sign(other.privateKey);
   cases.push(["ES256 signed by a foreign key", foreign, "TOKEN_INVALID", 401]);
-  const wrongAud = await new SignJWT({ ...claims, aud: "someone" }).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid, typ: "at+jwt" }).sign(h.ctx.material.token.privateKey);
+  const wrongAud = await new SignJWT({ ...claims, aud: "someone" }).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid, typ: "at+jwt" }).sign(h.ctx.material.token.privateKey!);
   cases.push(["wrong audience", wrongAud, "TOKEN_INVALID", 401]);
-  const wrongTyp = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid }).sign(h.ctx.material.token.privateKey);
+  const wrongTyp = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid }).sign(h.ctx.material.token.privateKey!);
   cases.push(["missing typ at+jwt", wrongTyp, "TOKEN_INVALID", 401]);
-  const unknownIss = await new SignJWT({ ...claims, iss: "https://evil.example" }).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid, typ: "at+jwt" }).sign(h.ctx.material.token.privateKey);
+  const unknownIss = await new SignJWT({ ...claims, iss: "https://evil.example" }).setProtectedHeader({ alg: "ES256", kid: h.ctx.material.token.kid, typ: "at+jwt" }).sign(h.ctx.material.token.privateKey!);
   cases.push(["unknown issuer", unknownIss, "TOKEN_INVALID", 401]);
   cases.push(["oversized token", "a".repeat(9000), "TOKEN_INVALID", 401]);
 

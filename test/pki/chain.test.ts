@@ -86,13 +86,13 @@ t.test("chain verdicts", async (t) => {
   t.equal(garbage.problem, "MALFORMED");
 
   // An end-entity key cannot act as a CA.
-  const underToken = await issueUnder(m.token.cert, m.token.privateKey, "signer", "not really");
+  const underToken = await issueUnder(m.token.cert, m.token.privateKey!, "signer", "not really");
   const notCa = await verifyChain({ leaf: underToken.cert, intermediates: [m.issuingCa.cert, m.token.cert], anchors: [m.rootCert], at: new Date() });
   t.equal(notCa.result, "INVALID");
   t.equal(notCa.problem, "NOT_A_CA");
 
   // The issuing CA has pathlen 0: a sub-CA below it breaks the constraint.
-  const sub = await issueUnder(m.issuingCa.cert, m.issuingCa.key, "issuing-ca", "Sub CA");
+  const sub = await issueUnder(m.issuingCa.cert, m.issuingCa.key!, "issuing-ca", "Sub CA");
   const underSub = await issueUnder(sub.cert, sub.key, "signer", "deep leaf");
   const tooDeep = await verifyChain({ leaf: underSub.cert, intermediates: [m.issuingCa.cert, sub.cert], anchors: [m.rootCert], at: new Date() });
   t.equal(tooDeep.result, "INVALID");

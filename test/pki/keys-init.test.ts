@@ -25,7 +25,7 @@ t.test("keysInit writes a dev folder that loads and says DEV ONLY", async (t) =>
   t.equal(m.dev, true);
   t.match(m.rootCert.subject, /OU=DEV ONLY - NOT FOR PRODUCTION/);
   t.equal(m.kek.length, 32);
-  t.equal(m.log.privateKey.asymmetricKeyType, "ed25519");
+  t.equal(m.log.privateKey!.asymmetricKeyType, "ed25519");
   t.ok(m.idp.privateKey, "dev material has the IdP signing key");
   t.equal(m.idp.jwks.keys.length, 1);
   t.equal(m.tsa.chain.length, 3, "TSA chain is tsa → issuing → root");
@@ -167,7 +167,7 @@ t.test("JWKS: a token signed with the token key verifies with jose from the publ
   t.notOk("d" in k, "no private part");
   t.equal(k.x5c?.length, 2);
   t.equal(Buffer.from(k.x5c![0]!, "base64").toString("hex"), Buffer.from(m.token.cert.der).toString("hex"), "x5c[0] is the token certificate");
-  const jwt = await new SignJWT({ sub: "x" }).setProtectedHeader({ alg: "ES256", kid: m.token.kid }).setIssuedAt().setExpirationTime("5m").sign(m.token.privateKey);
+  const jwt = await new SignJWT({ sub: "x" }).setProtectedHeader({ alg: "ES256", kid: m.token.kid }).setIssuedAt().setExpirationTime("5m").sign(m.token.privateKey!);
   const { payload } = await jwtVerify(jwt, createLocalJWKSet(JSON.parse(JSON.stringify(jwks))));
   t.equal(payload.sub, "x");
   // kid is the RFC 7638 thumbprint: recompute by hand.

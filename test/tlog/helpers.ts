@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { openSqlite, type SqliteHandle } from "../../src/storage/db.js";
 import { createUnitOfWork, type Repos } from "../../src/storage/repos/index.js";
 import { fixedClock, silentLogger, type UnitOfWork } from "../../src/modules/kernel.js";
@@ -15,7 +15,7 @@ export function tmpDb(prefix = "tlog"): { file: string; dir: string; cleanup(): 
   return { file: path.join(dir, "db.sqlite"), dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function newSigner(name = ORIGIN): TlogSigner {
+export function newSigner(name = ORIGIN): TlogSigner & { privateKey: KeyObject } {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   return { name, privateKey, publicKey };
 }
@@ -24,13 +24,13 @@ export interface Env {
   h: SqliteHandle;
   uow: UnitOfWork<Repos>;
   clock: ReturnType<typeof fixedClock>;
-  signer: TlogSigner;
+  signer: TlogSigner & { privateKey: KeyObject };
   tlog: ReturnType<typeof createTlog<Repos>>;
   file: string;
   close(): Promise<void>;
 }
 
-export function makeEnv(opts: { file?: string; signer?: TlogSigner; interval?: number; maxEntries?: number; auto?: boolean } = {}): Env {
+export function makeEnv(opts: { file?: string; signer?: TlogSigner & { privateKey: KeyObject }; interval?: number; maxEntries?: number; auto?: boolean } = {}): Env {
   const tmp = opts.file ? null : tmpDb();
   const file = opts.file ?? tmp!.file;
   const h = openSqlite(file, { sync: "normal" });

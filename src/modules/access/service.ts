@@ -12,7 +12,7 @@
  * with the service's own key (x5c to the same trust anchor); the PDF rendering with a visible watermark belongs to
  * the PDF module (issue 6).
  */
-import crypto, { randomUUID, type KeyObject } from "node:crypto";
+import crypto, { randomUUID } from "node:crypto";
 import type { PiiProtector } from "../../crypto/pii.js";
 import { hmacSha256, sha256Hex } from "../../crypto/hash.js";
 import { AppError } from "../../errors.js";
@@ -29,19 +29,19 @@ export const TYP_COPY = "sidian-annotated-copy+jws";
 
 export interface CopySigner {
   /** Signs a payload (base64url) as a compact JWS with the service key; header carries x5c. */
-  sign(payloadB64: string): string;
+  sign(payloadB64: string): Promise<string>;
 }
 
-/** The service's copy signer: ES256 with the given key, x5c = [certificate, issuing CA]. */
-export function createCopySigner(opts: { privateKey: KeyObject; kid: string; certDer: Uint8Array; issuingCaDer: Uint8Array }): CopySigner {
+/** The service's copy signer: ES256 with the given key (in this process or on a token), x5c = [certificate, issuing CA]. */
+export function createCopySigner(opts: { signingKey: { sign(data: Uint8Array, encoding: "p1363"): Promise<Uint8Array> }; kid: string; certDer: Uint8Array; issuingCaDer: Uint8Array }): CopySigner {
   const headerB64 = encodeHeader({
     alg: "ES256", typ: TYP_COPY, kid: opts.kid,
     x5c: [Buffer.from(opts.certDer).toString("base64"), Buffer.from(opts.issuingCaDer).toString("base64")],
   });
   return {
-    sign(payloadB64) {
+    async sign(payloadB64) {
       const input = `${headerB64}.${payloadB64}`;
-      const sig = crypto.sign("sha256", Buffer.from(input, "ascii"), { key: opts.privateKey, dsaEncoding: "ieee-p1363" });
+      const sig = await opts.signingKey.sign(Buffer.from(input, "ascii"), "p1363");
       return `${input}.${b64u(sig)}`;
     },
   };
@@ -243,7 +243,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       text: `本件仅供${client?.name ?? acc.clientId}办理“${matter.name}”使用，用证事由：${useCause}，有效期至${validUntil}，他用无效。`,
     };
     const payload = { v: 1, kind: "加注件", licence: lic.jws, status: lic.status, annotation };
-    return { copy: deps.copySigner.sign(b64u(JSON.stringify(payload))), annotation, licence: { identifier: lic.identifier, status: lic.status } };
+    return { copy: await deps.copySigner.sign(b64u(JSON.stringify(payload))), annotation, licence: { identifier: lic.identifier, status: lic.status } };
   }
 
   // ---- holder side ----

@@ -20,8 +20,9 @@ export const ALLOWED_ALGS = ["ES256"] as const;
 
 export interface TokenSigningKey {
   kid: string;
-  privateKey: KeyObject;
   publicKey: KeyObject;
+  /** Signs the JWS signing input (ES256, r‖s): a file key or a key on a PKCS#11 token. */
+  signingKey: { sign(data: Uint8Array, encoding?: "der" | "p1363"): Promise<Uint8Array> };
 }
 
 export interface AuthDeps {
@@ -43,6 +44,8 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
 }
+
+const b64u = (text: string) => Buffer.from(text, "utf8").toString("base64url");
 
 // A dummy hash so a wrong client id costs the same as a wrong secret (no client enumeration by timing).
 const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -96,15 +99,13 @@ export function createAuthService(deps: AuthDeps) {
       ...(client.departmentId ? { dept: client.departmentId } : {}),
       ...(client.matters.length ? { matters: client.matters } : {}),
     };
-    const jwt = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "ES256", kid: signingKey.kid, typ: "at+jwt" })
-      .setIssuer(deps.issuer)
-      .setSubject(client.id)
-      .setAudience(ACCESS_TOKEN_AUDIENCE)
-      .setIssuedAt(now)
-      .setExpirationTime(now + deps.tokenTtlSeconds)
-      .setJti(randomUUID())
-      .sign(signingKey.privateKey);
+    // Compact JWS by hand: jose signs only with keys in this process, ours may be on a token.
+    const headerB64 = b64u(JSON.stringify({ alg: "ES256", kid: signingKey.kid, typ: "at+jwt" }));
+    const payloadB64 = b64u(JSON.stringify({
+      ...claims, iss: deps.issuer, sub: client.id, aud: ACCESS_TOKEN_AUDIENCE, iat: now, exp: now + deps.tokenTtlSeconds, jti: randomUUID(),
+    }));
+    const sig = await signingKey.signingKey.sign(Buffer.from(`${headerB64}.${payloadB64}`, "ascii"), "p1363");
+    const jwt = `${headerB64}.${payloadB64}.${Buffer.from(sig).toString("base64url")}`;
     return { access_token: jwt, token_type: "Bearer", expires_in: deps.tokenTtlSeconds, scope: scopes.join(" ") };
   }
 

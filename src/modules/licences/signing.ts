@@ -103,7 +103,7 @@ export function createSigner<R extends LicenceRepos>(deps: { uow: UnitOfWork<R>;
       if (!pki.keyStore.inProcessKey) return null;
       const cert = await findCurrent(departmentId);
       const k = await pki.keyStore.inProcessKey(cert.keyId);
-      if (k.alg !== "ES256") return null;
+      if (!k || k.alg !== "ES256") return null;
       return { cert, headerB64: await header(cert.serial, typ), key: k.key };
     },
     forget(departmentId) {

@@ -14,7 +14,7 @@ import type { LicenceVerifier, Verdict } from "../licences/index.js";
 import { Lru } from "../../util/lru.js";
 import type { CaseAttachment, CaseAttachmentRepo, ScanRecord, ScanRepo } from "./ports.js";
 import { qrMatrix, qrPng, qrSvg } from "./render.js";
-import { liveTokenTimeStatus, mintLiveToken, verifyLiveToken, type LiveTokenClaims, type LiveTokenKey, type LiveTokenResult } from "./token.js";
+import { liveTokenTimeStatus, mintLiveTokenAsync, verifyLiveToken, type LiveTokenClaims, type LiveTokenKey, type LiveTokenResult } from "./token.js";
 
 type QrRepos = LicenceRepos & { scans: ScanRepo; caseAttachments: CaseAttachmentRepo };
 
@@ -99,7 +99,7 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     const rec = await uow.read.licences.byId(identifier);
     // The same answer for "no such licence" and "not yours": holders cannot probe other people's identifiers.
     if (!rec || rec.holderHash !== actor.subjectHash) throw new AppError("LICENCE_NOT_FOUND");
-    const { token, claims } = mintLiveToken(deps.key, identifier, clock.now(), deps.ttlSeconds);
+    const { token, claims } = await mintLiveTokenAsync(deps.key, identifier, clock.now(), deps.ttlSeconds);
     const url = liveBase + token;
     const m = qrMatrix(url, "M");
     return { token, url, expiresAt: new Date((claims.iat + claims.ttl) * 1000), qrVersion: m.version, svg: qrSvg(m, { title: "亮证二维码" }), png: qrPng(m, 6) };

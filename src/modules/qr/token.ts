@@ -60,6 +60,8 @@ export interface LiveTokenKey {
   hint: Buffer;
   privateKey?: KeyObject;
   publicKey: KeyObject;
+  /** Signs (ES256, r‖s) where the private key is not in this process (a PKCS#11 token); see mintLiveTokenAsync. */
+  sign?: (data: Uint8Array) => Promise<Uint8Array>;
 }
 
 export function keyHintFromKid(kid: string): Buffer {
@@ -81,8 +83,7 @@ function signedBytes(payload: Uint8Array, suffix: string): Buffer {
   return Buffer.concat([DOMAIN, payload, Buffer.from(suffix, "latin1")]);
 }
 
-export function mintLiveToken(key: LiveTokenKey, identifier: string, now: Date, ttlSeconds: number): { token: string; claims: LiveTokenClaims } {
-  if (!key.privateKey) throw new Error("live token key has no private part");
+function livePayload(key: LiveTokenKey, identifier: string, now: Date, ttlSeconds: number): { payload: Buffer; suffix: string; claims: LiveTokenClaims } {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 65535) throw new RangeError("ttl must be 1..65535 s");
   if (!parseLicenceId(identifier).ok) throw new RangeError("not a valid licence identifier");
   const suffix = identifier.slice(LICENCE_ID_ROOT.length + 1);
@@ -94,8 +95,24 @@ export function mintLiveToken(key: LiveTokenKey, identifier: string, now: Date, 
   payload.writeUInt32BE(iat, 5);
   payload.writeUInt16BE(ttlSeconds, 9);
   nonce.copy(payload, 11);
+  return { payload, suffix, claims: { identifier, iat, ttl: ttlSeconds, nonce: nonce.toString("hex") } };
+}
+
+/** Mints a token with the private key in this process. */
+export function mintLiveToken(key: LiveTokenKey, identifier: string, now: Date, ttlSeconds: number): { token: string; claims: LiveTokenClaims } {
+  if (!key.privateKey) throw new Error("live token key has no private part");
+  const { payload, suffix, claims } = livePayload(key, identifier, now, ttlSeconds);
   const sig = nodeSign("sha256", signedBytes(payload, suffix), { key: key.privateKey, dsaEncoding: "ieee-p1363" });
-  return { token: `${suffix}.${base32(Buffer.concat([payload, sig]))}`, claims: { identifier, iat, ttl: ttlSeconds, nonce: nonce.toString("hex") } };
+  return { token: `${suffix}.${base32(Buffer.concat([payload, sig]))}`, claims };
+}
+
+/** Mints a token through `key.sign` (a key on a token) or, without one, with the private key in this process. */
+export async function mintLiveTokenAsync(key: LiveTokenKey, identifier: string, now: Date, ttlSeconds: number): Promise<{ token: string; claims: LiveTokenClaims }> {
+  if (!key.sign) return mintLiveToken(key, identifier, now, ttlSeconds);
+  const { payload, suffix, claims } = livePayload(key, identifier, now, ttlSeconds);
+  const sig = Buffer.from(await key.sign(signedBytes(payload, suffix)));
+  if (sig.length !== 64) throw new Error("the live token key returned a signature that is not 64 bytes");
+  return { token: `${suffix}.${base32(Buffer.concat([payload, sig]))}`, claims };
 }
 
 export type LiveTokenResult =

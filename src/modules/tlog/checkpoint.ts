@@ -270,6 +270,29 @@ export function signCheckpoint(cp: { origin: string; size: number; root: Uint8Ar
   return signNote(formatCheckpoint(cp), [signer]);
 }
 
+/** A note signer whose key signs asynchronously (the log key on a PKCS#11 token). */
+export interface AsyncNoteSigner {
+  readonly name: string;
+  readonly keyId: Buffer;
+  sign(msg: Buffer): Promise<Uint8Array> | Uint8Array;
+}
+
+/** A note signer over an Ed25519 public key and a signing function (the private key may be on a token). */
+export function createAsyncNoteSigner(name: string, publicKey: KeyObject, sign: (msg: Buffer) => Promise<Uint8Array>): AsyncNoteSigner {
+  if (!validName(name)) throw new NoteError(`invalid signer name ${JSON.stringify(name)}`);
+  if (publicKey.asymmetricKeyType !== "ed25519") throw new NoteError("the log key must be Ed25519");
+  return { name, keyId: keyIdFor(name, ALG_ED25519, rawEd25519PublicKey(publicKey)), sign };
+}
+
+/** `signCheckpoint` for a signer that may sign asynchronously. */
+export async function signCheckpointAsync(cp: { origin: string; size: number; root: Uint8Array }, signer: AsyncNoteSigner): Promise<string> {
+  const text = formatCheckpoint(cp);
+  checkText(text);
+  const sig = Buffer.from(await signer.sign(Buffer.from(text, "utf8")));
+  if (sig.length !== 64) throw new NoteError("the log key returned a signature that is not 64 bytes");
+  return `${text}\n${sigLine(signer.name, signer.keyId, sig)}`;
+}
+
 export interface VerifiedCheckpoint extends Checkpoint {
   readonly note: string;
   readonly opened: OpenedNote;

@@ -8,11 +8,12 @@ import { canonicalJson } from "../../crypto/canonical.js";
 import { sha256 } from "../../crypto/hash.js";
 import type { Actor, Clock, Logger, TrustEvent, TrustLog, TxHooks, UnitOfWork } from "../kernel.js";
 import {
+  createAsyncNoteSigner,
   createNoteSigner,
   formatVkey,
   parseVkey,
-  signCheckpoint,
-  type NoteSigner,
+  signCheckpointAsync,
+  type AsyncNoteSigner,
   type NoteVerifier,
 } from "./checkpoint.js";
 import {
@@ -113,8 +114,11 @@ export interface LogEvidence {
 
 export interface TlogSigner {
   name: string;
-  privateKey: KeyObject;
   publicKey: KeyObject;
+  /** The private key in this process, or… */
+  privateKey?: KeyObject;
+  /** …a signing function (the key on a PKCS#11 token). One of the two is required; `sign` wins. */
+  sign?: (msg: Uint8Array) => Promise<Uint8Array>;
 }
 
 export interface TlogDeps<R extends { tlog: TlogRepo }> {
@@ -193,8 +197,12 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
   if (!Number.isInteger(deps.checkpointMaxEntries) || deps.checkpointMaxEntries < 1) {
     throw new RangeError("checkpointMaxEntries must be a whole number ≥ 1");
   }
-  const noteSigner: NoteSigner = createNoteSigner(deps.signer.name, deps.signer.privateKey, deps.signer.publicKey);
-  if (!createPublicKey(deps.signer.privateKey).equals(deps.signer.publicKey)) {
+  const { sign: signFn, privateKey } = deps.signer;
+  if (!signFn && !privateKey) throw new RangeError("the log signer needs a private key or a sign function");
+  const noteSigner: AsyncNoteSigner = signFn
+    ? createAsyncNoteSigner(deps.signer.name, deps.signer.publicKey, signFn)
+    : createNoteSigner(deps.signer.name, privateKey!, deps.signer.publicKey);
+  if (!signFn && !createPublicKey(privateKey!).equals(deps.signer.publicKey)) {
     throw new RangeError("the log's public key does not match its private key");
   }
   const vkey = formatVkey(deps.signer.name, deps.signer.publicKey);
@@ -332,7 +340,7 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
       }
       const root = tree.root();
       // Sign outside the write transaction (kernel rule: no slow work while holding the write lock).
-      const note = signCheckpoint({ origin, size, root }, noteSigner);
+      const note = await signCheckpointAsync({ origin, size, root }, noteSigner);
       const rec: CheckpointRecord = { size, root, note, createdAt: now };
       await uow.write(async (repos) => {
         await repos.tlog.insertCheckpoint(rec);
