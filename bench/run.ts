@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   pages: () => import("./pages.js"),
   licences: () => import("./licences.js"),
   documents: () => import("./documents.js"),
+  keystore: () => import("./keystore.js"),
 };
 
 async function main() {

@@ -14,6 +14,8 @@ import type { Actor, Logger, Role } from "./modules/kernel.js";
 import { logAudit, logVerifyProof } from "./modules/tlog/cli.js";
 import { formatKeysSummary, keysInit, keysShow, loadKeyMaterial } from "./pki/index.js";
 import { startServer } from "./server.js";
+import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
+import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { importFile } from "./cli/import.js";
 
@@ -25,6 +27,10 @@ usage: sidian <command> [options]
   demo                                   seed demo department and clients; print curl commands
   keys init [--dev] [--dir D] [--force]  create key material (--dev: DEV-ONLY keys for keys-dev/)
   keys show [--dir D]                    show the loaded chain, keys and fingerprints
+                                         (with SIDIAN_KEYSTORE=pkcs11:… keys init makes the issuing CA, TSA,
+                                         token and log keys on the token, where they stay)
+  keys import-to-token [--dir D] [--delete-files]
+                                         move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
   departments list
   clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
@@ -60,6 +66,16 @@ async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>, 
   }
 }
 
+/** Opens the SIDIAN_KEYSTORE token (if one is configured) around `fn`. */
+async function withToken<T>(config: Config, fn: (token: Pkcs11Token | null) => Promise<T>): Promise<T> {
+  const token = config.keyStore.kind === "pkcs11" ? await openToken({ uri: config.keyStore.uri, probeSeconds: 0 }) : null;
+  try {
+    return await fn(token);
+  } finally {
+    await token?.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   const args = (options: ParseArgsConfig["options"], list = rest) =>
@@ -91,16 +107,27 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "init") {
         const o = args({ dev: { type: "boolean" }, dir: { type: "string" }, force: { type: "boolean" } });
         const dir = typeof o.dir === "string" ? o.dir : config.keysDir;
-        const r = await keysInit({ dir, dev: Boolean(o.dev), force: Boolean(o.force), publicUrl: config.publicUrl });
+        const r = await withToken(config, (token) => keysInit({
+          dir, dev: Boolean(o.dev), force: Boolean(o.force), publicUrl: config.publicUrl, ...(token ? { serviceKeys: tokenServiceKeyGenerator(token) } : {}),
+        }));
         process.stdout.write(`key material written to ${dir}\n${JSON.stringify(r, null, 2)}\n`);
         return 0;
       }
       if (sub === "show") {
         const o = args({ dir: { type: "string" } });
-        process.stdout.write(formatKeysSummary(await keysShow(typeof o.dir === "string" ? o.dir : config.keysDir)) + "\n");
+        const s = await withToken(config, (token) => keysShow(typeof o.dir === "string" ? o.dir : config.keysDir, token ? { serviceKeys: tokenServiceKeys(token) } : {}));
+        process.stdout.write(formatKeysSummary(s) + "\n");
         return 0;
       }
-      return fail("keys init|show");
+      if (sub === "import-to-token") {
+        const o = args({ dir: { type: "string" }, "delete-files": { type: "boolean" } });
+        if (config.keyStore.kind !== "pkcs11") return fail("keys import-to-token needs SIDIAN_KEYSTORE=pkcs11:… naming the token");
+        const r = await withToken(config, (token) => importServiceKeysToToken(typeof o.dir === "string" ? o.dir : config.keysDir, token!, { deleteFiles: Boolean(o["delete-files"]) }));
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        if (!o["delete-files"]) process.stdout.write("The key files are still in the folder: destroy them (and every copy) once the service runs from the token.\n");
+        return 0;
+      }
+      return fail("keys init|show|import-to-token");
     }
     case "departments": {
       if (sub === "create") {
@@ -146,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
     case "dev": {
       if (sub !== "holder-token") return fail("dev holder-token");
       const o = args({ code: { type: "string" }, "code-type": { type: "string" }, ttl: { type: "string" }, name: { type: "string" } });
-      const m = await loadKeyMaterial(config.keysDir);
+      const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
       if (!m.dev || !m.idp.privateKey || !m.idp.kid) fail("dev holder-token works only with DEV key material that holds the dev IdP key");
       const token = await mintHolderToken({
         idpPrivateKey: m.idp.privateKey, kid: m.idp.kid, idpIssuer: config.idpIssuer, code: str(o.code, "code"),
@@ -197,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
     case "log": {
       if (sub === "audit") {
         const o = args({ json: { type: "boolean" } });
-        const m = await loadKeyMaterial(config.keysDir);
+        const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
         const r = await logAudit({ dbPath: config.dbPath, publicKeyPem: m.log.publicKeyPem, origin: config.logOrigin, json: Boolean(o.json) });
         return r.ok ? 0 : 1;
       }
@@ -223,7 +250,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "verify": {
-      const r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir)).trustBundlePem);
+      const r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
       process.stdout.write(r.text);
       return r.code;
     }

@@ -13,11 +13,12 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import { AppError } from "../errors.js";
 import { systemClock, type Clock } from "../modules/kernel.js";
 import { kekId } from "./keystore.js";
-import { KEY_FILES, loadKeyMaterial, type KeysManifest } from "./material.js";
+import { caSignerOf, KEY_FILES, loadKeyMaterial, type KeysManifest, type ServiceKeyRole, type ServiceKeySource } from "./material.js";
+import { keyObjectSigningKey, type SigningAlg, type SigningKey } from "./signing-key.js";
 import { toPem } from "./pem.js";
 import { BACKDATE_MS, caSubject, PROFILES, serviceSubject, type ProfileName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
-import { createCertificate, keyIdentifier, keyObjectSigner, spkiDer, type IssuerRef } from "./x509.js";
+import { createCertificate, keyIdentifier, keyObjectSigner, spkiDer, type CaSigner, type IssuerRef } from "./x509.js";
 
 export const DEV_WARNING =
   "DEV ONLY - these keys are public (committed to the repository). Never use them in production: a service in production mode refuses them.";
@@ -32,6 +33,17 @@ export interface KeysInitOptions {
   /** Base URL for the CRL distribution point in the TSA and token certificates. */
   readonly publicUrl: string;
   readonly clock?: Clock;
+  /**
+   * Generate the issuing CA, TSA, token and log keys here (on a PKCS#11 token) instead of writing them as files.
+   * The root CA key is still made in this process and written once (keep it offline: the service never needs it).
+   */
+  readonly serviceKeys?: ServiceKeyGenerator;
+}
+
+/** Makes service keys where they will stay (a PKCS#11 token), and finds them again. */
+export interface ServiceKeyGenerator {
+  readonly source: ServiceKeySource;
+  generate(role: ServiceKeyRole, alg: SigningAlg): Promise<SigningKey>;
 }
 
 export interface KeysInitResult {
@@ -52,8 +64,8 @@ function keyPem(k: KeyObject): string {
   return k.export({ type: "pkcs8", format: "pem" }).toString();
 }
 
-function issuerOf(cert: CertInfo, key: KeyObject): IssuerRef {
-  return { nameDer: cert.subjectDer, keyId: keyIdentifier(cert.spki), notAfter: cert.notAfter, signer: keyObjectSigner(key) };
+function issuerOf(cert: CertInfo, signer: CaSigner): IssuerRef {
+  return { nameDer: cert.subjectDer, keyId: keyIdentifier(cert.spki), notAfter: cert.notAfter, signer };
 }
 
 async function issue(profile: ProfileName, subject: ReturnType<typeof caSubject>, pub: KeyObject, issuer: IssuerRef, now: Date, crlUrl: string): Promise<CertInfo> {
@@ -101,17 +113,21 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   });
   const rootCert = parseCertificate(rootDer);
 
-  const issuing = ecKeyPair();
-  const issuingCert = await issue("issuing-ca", caSubject("issuing", dev), issuing.publicKey, issuerOf(rootCert, root.privateKey), now, crlUrl);
-  const ica = issuerOf(issuingCert, issuing.privateKey);
+  // Service keys: in files, or generated on the token where they stay.
+  const svc = async (role: ServiceKeyRole, alg: SigningAlg): Promise<SigningKey> => opts.serviceKeys
+    ? opts.serviceKeys.generate(role, alg)
+    : keyObjectSigningKey(role, (alg === "Ed25519" ? crypto.generateKeyPairSync("ed25519") : ecKeyPair()).privateKey);
+  const issuing = await svc("issuing-ca", "ES256");
+  const issuingCert = await issue("issuing-ca", caSubject("issuing", dev), issuing.publicKey, issuerOf(rootCert, keyObjectSigner(root.privateKey)), now, crlUrl);
+  const ica = issuerOf(issuingCert, caSignerOf(issuing));
 
-  const tsa = ecKeyPair();
+  const tsa = await svc("tsa", "ES256");
   const tsaCert = await issue("tsa", serviceSubject("tsa", dev), tsa.publicKey, ica, now, crlUrl);
-  const token = ecKeyPair();
+  const token = await svc("token", "ES256");
   const tokenCert = await issue("token", serviceSubject("token", dev), token.publicKey, ica, now, crlUrl);
   const tokenKid = await calculateJwkThumbprint(token.publicKey.export({ format: "jwk" }) as JWK, "sha256");
 
-  const log = crypto.generateKeyPairSync("ed25519");
+  const log = await svc("log", "Ed25519");
 
   const files: Array<[string, string, number]> = [];
   const manifest: KeysManifest = {
@@ -120,17 +136,22 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
     ...(dev ? { warning: DEV_WARNING } : {}),
     created: now.toISOString(),
     publicUrl,
+    ...(opts.serviceKeys ? { keyStore: "pkcs11" as const } : {}),
   };
   files.push([KEY_FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`, 0o644]);
   files.push([KEY_FILES.rootCert, toPem(rootCert.der, "CERTIFICATE"), 0o644]);
   files.push([KEY_FILES.rootKey, keyPem(root.privateKey), 0o600]);
   files.push([KEY_FILES.issuingCert, toPem(issuingCert.der, "CERTIFICATE"), 0o644]);
-  files.push([KEY_FILES.issuingKey, keyPem(issuing.privateKey), 0o600]);
+  const keyFile = (name: string, sk: SigningKey) => {
+    if (sk.privateKey) files.push([name, keyPem(sk.privateKey), 0o600]);
+    else fs.rmSync(path.join(dir, name), { force: true }); // an earlier folder's file key, replaced by the token's
+  };
+  keyFile(KEY_FILES.issuingKey, issuing);
   files.push([KEY_FILES.tsaCert, toPem(tsaCert.der, "CERTIFICATE"), 0o644]);
-  files.push([KEY_FILES.tsaKey, keyPem(tsa.privateKey), 0o600]);
+  keyFile(KEY_FILES.tsaKey, tsa);
   files.push([KEY_FILES.tokenCert, toPem(tokenCert.der, "CERTIFICATE"), 0o644]);
-  files.push([KEY_FILES.tokenKey, keyPem(token.privateKey), 0o600]);
-  files.push([KEY_FILES.logKey, keyPem(log.privateKey), 0o600]);
+  keyFile(KEY_FILES.tokenKey, token);
+  keyFile(KEY_FILES.logKey, log);
   files.push([KEY_FILES.logPub, log.publicKey.export({ type: "spki", format: "pem" }).toString(), 0o644]);
 
   const idpKeys: JWK[] = [];
@@ -158,9 +179,10 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   fs.renameSync(tmp[0]![0], tmp[0]![1]);
 
   // Prove the result loads.
-  await loadKeyMaterial(dir, { now: clock.now() });
+  await loadKeyMaterial(dir, { now: clock.now(), ...(opts.serviceKeys ? { serviceKeys: opts.serviceKeys.source } : {}) });
 
   const notes: string[] = [];
+  if (opts.serviceKeys) notes.push(`The issuing CA, TSA, token and log keys were generated on the PKCS#11 token (${opts.serviceKeys.source.backend}) and never left it; the folder holds their certificates.`);
   if (dev) notes.push(DEV_WARNING);
   else {
     notes.push(`Move ${KEY_FILES.rootKey} to offline storage: the service never reads it.`);
@@ -181,6 +203,8 @@ export interface KeysSummary {
   readonly dir: string;
   readonly dev: boolean;
   readonly created: string;
+  /** Where the service private keys are: `file` or `pkcs11`. */
+  readonly keyStore: string;
   readonly certificates: ReadonlyArray<{
     readonly role: string;
     readonly subject: string;
@@ -197,7 +221,7 @@ export interface KeysSummary {
 }
 
 /** Loads the keys folder (with all checks) and describes it. Contains no secret. */
-export async function keysShow(dir: string, opts: { now?: Date } = {}): Promise<KeysSummary> {
+export async function keysShow(dir: string, opts: { now?: Date; serviceKeys?: ServiceKeySource } = {}): Promise<KeysSummary> {
   const m = await loadKeyMaterial(dir, opts);
   const row = (role: string, c: CertInfo) => ({
     role,
@@ -211,6 +235,7 @@ export async function keysShow(dir: string, opts: { now?: Date } = {}): Promise<
     dir: m.dir,
     dev: m.dev,
     created: m.manifest.created,
+    keyStore: m.keyStore,
     certificates: [row("root-ca", m.rootCert), row("issuing-ca", m.issuingCa.cert), row("tsa", m.tsa.cert), row("token", m.token.cert)],
     tokenKid: m.token.kid,
     logPublicKey: Buffer.from(spkiDer(m.log.publicKey)).toString("base64"),
@@ -225,6 +250,7 @@ export function formatKeysSummary(s: KeysSummary): string {
     `keys folder  ${s.dir}`,
     `dev          ${s.dev ? "YES - DEV ONLY, refused in production" : "no"}`,
     `created      ${s.created}`,
+    `key store    ${s.keyStore === "pkcs11" ? "pkcs11 (the issuing CA, TSA, token and log keys are on the token)" : "file"}`,
   ];
   for (const c of s.certificates) {
     lines.push(`${c.role.padEnd(12)} ${c.subject}`, `             serial ${c.serial}  valid ${c.notBefore} → ${c.notAfter}`, `             sha256 ${c.sha256}`);

@@ -3,7 +3,8 @@ import { Type } from "@sinclair/typebox";
 import { problems } from "../schemas.js";
 
 export interface ReadinessProbe {
-  (): { db: boolean; keys: boolean };
+  /** `problems` says why when something is not ready (e.g. the PKCS#11 token is away). */
+  (): { db: boolean; keys: boolean; problems?: string[] };
 }
 
 export default async function systemRoutes(app: FastifyInstance, opts: { ready: ReadinessProbe; version: string }) {
@@ -15,15 +16,20 @@ export default async function systemRoutes(app: FastifyInstance, opts: { ready: 
   app.get("/readyz", {
     config: { auth: "public" },
     schema: {
-      tags: ["system"], summary: "Readiness: database reachable and keys loaded",
+      tags: ["system"], summary: "Readiness: database reachable and keys usable",
+      description: "For load balancers and orchestrators: 200 when the database answers and the signing keys can sign, 503 otherwise. " +
+        "`problems` says why the service is not ready (e.g. the PKCS#11 token holding the keys is unreachable); it never holds secrets.",
       response: {
-        200: Type.Object({ status: Type.Literal("ready"), db: Type.Boolean(), keys: Type.Boolean() }),
-        503: Type.Object({ status: Type.Literal("not-ready"), db: Type.Boolean(), keys: Type.Boolean() }),
+        200: Type.Object({ status: Type.Literal("ready"), db: Type.Boolean(), keys: Type.Boolean() }, { examples: [{ status: "ready", db: true, keys: true }] }),
+        503: Type.Object({
+          status: Type.Literal("not-ready"), db: Type.Boolean(), keys: Type.Boolean(),
+          problems: Type.Optional(Type.Array(Type.String(), { description: "Why the service is not ready." })),
+        }, { examples: [{ status: "not-ready", db: true, keys: false, problems: ["PKCS#11 token: The PKCS#11 token \"sidian\" is unavailable: signing failed (CKR_DEVICE_REMOVED)"] }] }),
       },
     },
   }, async (_req, reply) => {
     const r = opts.ready();
-    if (r.db && r.keys) return { status: "ready" as const, ...r };
+    if (r.db && r.keys) return { status: "ready" as const, db: r.db, keys: r.keys };
     return reply.code(503).send({ status: "not-ready" as const, ...r });
   });
 

@@ -14,11 +14,14 @@
  * A key generated inside a transaction that then rolls back stays on the token unused: its CKA_LABEL is a key id
  * that no key record names (the README says how to list such keys).
  */
-import crypto from "node:crypto";
+import crypto, { type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { AppError } from "../../errors.js";
 import type { Clock } from "../../modules/kernel.js";
 import { isFileWrapped, type KeyStore } from "../keystore.js";
-import type { ServiceKeyRole, ServiceKeySource } from "../material.js";
+import type { ServiceKeyGenerator } from "../cli.js";
+import { KEY_FILES, loadKeyMaterial, type ServiceKeyRole, type ServiceKeySource } from "../material.js";
 import type { KeyAlg, KeyRepo } from "../ports.js";
 import { algOfKey, p1363ToDer, type SigEncoding, type SignObserver, type SigningKey } from "../signing-key.js";
 import { keyIdOf, type Pkcs11Token } from "./token.js";
@@ -152,4 +155,64 @@ export function createPkcs11KeyStore(opts: Pkcs11KeyStoreOptions): KeyStore {
       opts.file.forget(keyId);
     },
   };
+}
+
+/** Generates service keys on the token (for `keysInit`): labelled `sidian-<role>`, CKA_ID from the public key. */
+export function tokenServiceKeyGenerator(token: Pkcs11Token): ServiceKeyGenerator {
+  return {
+    source: tokenServiceKeys(token),
+    async generate(role, alg) {
+      const { spki } = await token.generate(alg, `sidian-${role}`);
+      return tokenSigningKey(token, role, spki);
+    },
+  };
+}
+
+export interface ImportToTokenResult {
+  readonly imported: ReadonlyArray<{ role: ServiceKeyRole; id: string }>;
+  readonly alreadyThere: readonly ServiceKeyRole[];
+  readonly deleted: readonly string[];
+}
+
+/**
+ * Moves the service private keys of a keys folder (issuing CA, TSA, token, log) onto the token: each is created
+ * there as sensitive and never extractable, the manifest is marked `"keyStore": "pkcs11"`, and the folder then
+ * loads from the token (checked before returning). With `deleteFiles` the key files are removed afterwards;
+ * without, they stay and the caller must destroy them (and their backups): until then the keys are not only on
+ * the token.
+ */
+export async function importServiceKeysToToken(dir: string, token: Pkcs11Token, opts: { deleteFiles?: boolean; now?: Date } = {}): Promise<ImportToTokenResult> {
+  const m = await loadKeyMaterial(dir, { ...(opts.now ? { now: opts.now } : {}) });
+  const keys: Array<[ServiceKeyRole, string, KeyObject | undefined]> = [
+    ["issuing-ca", KEY_FILES.issuingKey, m.issuingCa.key],
+    ["tsa", KEY_FILES.tsaKey, m.tsa.key],
+    ["token", KEY_FILES.tokenKey, m.token.privateKey],
+    ["log", KEY_FILES.logKey, m.log.privateKey],
+  ];
+  const imported: Array<{ role: ServiceKeyRole; id: string }> = [];
+  const alreadyThere: ServiceKeyRole[] = [];
+  for (const [role, , key] of keys) {
+    const spki = new Uint8Array(crypto.createPublicKey(key!).export({ type: "spki", format: "der" }));
+    if (await token.has(keyIdOf(spki))) {
+      alreadyThere.push(role);
+      continue;
+    }
+    const { id } = await token.importKey(key!, `sidian-${role}`);
+    imported.push({ role, id: Buffer.from(id).toString("hex") });
+  }
+  const manifestFile = path.join(m.dir, KEY_FILES.manifest);
+  const manifest = { ...m.manifest, keyStore: "pkcs11" as const };
+  const tmp = `${manifestFile}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+  fs.renameSync(tmp, manifestFile);
+  // The folder must now load from the token alone.
+  await loadKeyMaterial(m.dir, { serviceKeys: tokenServiceKeys(token), ...(opts.now ? { now: opts.now } : {}) });
+  const deleted: string[] = [];
+  if (opts.deleteFiles) {
+    for (const [, file] of keys) {
+      fs.rmSync(path.join(m.dir, file), { force: true });
+      deleted.push(file);
+    }
+  }
+  return { imported, alreadyThere, deleted };
 }
