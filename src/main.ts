@@ -18,6 +18,7 @@ import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } 
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { importFile } from "./cli/import.js";
+import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -39,6 +40,9 @@ usage: sidian <command> [options]
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
   import FILE.ndjson --department ID [--errors F]   bulk-import licences (one JSON licence per line; exit 0 all
                                          imported or replayed, 1 some lines failed, 2 did not start, 3 stopped)
+  db backup FILE [--force]               consistent copy of the SQLite database while the service runs
+  db restore FILE [--force]              check a backup (integrity, migrations, log audit) and put it in place
+                                         (exit 0 done, 1 the backup does not check out, 2 refused)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -220,6 +224,14 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       return r.failed > 0 ? 1 : 0;
+    }
+    case "db": {
+      const [file, ...more] = rest;
+      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force]");
+      const o = args({ force: { type: "boolean" } }, more);
+      return sub === "backup"
+        ? dbBackupCommand(config, file, { force: Boolean(o.force) })
+        : dbRestoreCommand(config, file, { force: Boolean(o.force) });
     }
     case "log": {
       if (sub === "audit") {
