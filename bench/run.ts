@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   licences: () => import("./licences.js"),
   documents: () => import("./documents.js"),
   keystore: () => import("./keystore.js"),
+  metrics: () => import("./metrics.js"),
 };
 
 async function main() {

@@ -13,6 +13,7 @@ import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
 import errorsPlugin, { sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
+import metricsPlugin, { metricsRoute, type MetricsPluginOptions } from "./http/plugins/metrics.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
 import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
@@ -31,6 +32,10 @@ export interface AppDeps {
   routes?: Array<(app: FastifyInstance) => Promise<void>>;
   /** A pino logger to use, or `false` for none (tests); default: a pino logger at config.logLevel. */
   logger?: FastifyBaseLogger | false;
+  /** Request metrics and GET /metrics (absent: neither). */
+  metrics?: MetricsPluginOptions;
+  /** Extra plugins registered before the routes (tracing). */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
 
 /** pino options: never log secrets, tokens or full personal identifiers. */
@@ -84,6 +89,9 @@ export async function buildApp(deps: AppDeps) {
   app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
   await app.register(errorsPlugin);
+  // Before any route, so every route is counted.
+  if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
+  for (const p of deps.plugins ?? []) await app.register(p);
   await app.register(headersPlugin, { config });
   await app.register(rateLimit, {
     global: false,
@@ -107,6 +115,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { auth: deps.auth });
 
   await app.register(systemRoutes, { ready: deps.ready, version: VERSION });
+  if (deps.metrics) await app.register(metricsRoute, deps.metrics);
   await app.register(oauthRoutes, { auth: deps.auth, rateLimit: config.publicRateLimit });
   await app.register(directoryRoutes, { directory: deps.directory });
   for (const r of deps.routes ?? []) await app.register(r);

@@ -54,6 +54,19 @@ export interface Config {
    * whatever the client wrote.
    */
   readonly trustProxy: false | number | readonly string[];
+  /** Metrics: counted and served at /metrics (`on`) or neither (`off`). */
+  readonly metrics: "on" | "off";
+  /** Networks (CIDR or addresses) that may scrape /metrics without a token. Default: loopback. */
+  readonly metricsAllow: readonly string[];
+  /** File holding a bearer token that may scrape /metrics from anywhere (at least 32 characters). */
+  readonly metricsTokenFile: string | null;
+  /**
+   * OpenTelemetry traces: exported over OTLP/HTTP to this URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); null: no tracing at all.
+   */
+  readonly otlpTracesUrl: string | null;
+  /** service.name of the traces (OTEL_SERVICE_NAME, default "sidian"). */
+  readonly otelServiceName: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,6 +81,21 @@ function int(env: Env, name: string, def: number, min: number, max: number, prob
   const n = Number(raw);
   if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max} (got ${n})`);
   return n;
+}
+
+/** A list of IP addresses / CIDR ranges separated by commas; `none` for an empty list. */
+function cidrList(name: string, raw: string | undefined, def: string[], problems: string[]): string[] {
+  const v = (raw ?? "").trim();
+  if (v === "") return def;
+  if (v === "none") return [];
+  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
+  for (const x of list) {
+    const [addr, bits, extra] = x.split("/");
+    const family = isIP(addr ?? "");
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!family || !okBits || extra !== undefined) problems.push(`${name}: "${x}" is not an IP address or CIDR range`);
+  }
+  return list;
 }
 
 /** SIDIAN_TRUST_PROXY: off, a hop count, or addresses / CIDR ranges separated by commas. */
@@ -101,6 +129,23 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     return def;
   }
   return raw as T;
+}
+
+/** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is) or OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), as the OTel spec says. */
+function otlpUrl(env: Env, problems: string[]): string | null {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (env.OTEL_TRACES_EXPORTER?.trim() === "none") return null;
+  const url = traces || (base ? `${base.replace(/\/+$/, "")}/v1/traces` : "");
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+  } catch {
+    problems.push(`OTEL_EXPORTER_OTLP_${traces ? "TRACES_" : ""}ENDPOINT must be an http(s) URL (got "${traces || base}")`);
+    return null;
+  }
+  return url;
 }
 
 /** Reads and validates the environment. Throws AppError CONFIG_INVALID listing every problem at once. */
@@ -151,6 +196,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     idpIssuer: env.SIDIAN_IDP_ISSUER || "https://idp.dev.sidian.invalid",
     liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
+    metrics: oneOf(env, "SIDIAN_METRICS", ["on", "off"] as const, "on", problems),
+    metricsAllow: cidrList("SIDIAN_METRICS_ALLOW", env.SIDIAN_METRICS_ALLOW, ["127.0.0.0/8", "::1/128"], problems),
+    metricsTokenFile: env.SIDIAN_METRICS_TOKEN_FILE ? path.resolve(cwd, env.SIDIAN_METRICS_TOKEN_FILE) : null,
+    otlpTracesUrl: otlpUrl(env, problems),
+    otelServiceName: env.OTEL_SERVICE_NAME || "sidian",
   };
   if (/\s/.test(cfg.logOrigin) || cfg.logOrigin.length === 0) problems.push("SIDIAN_LOG_ORIGIN must be one line without spaces");
   if (problems.length > 0) {

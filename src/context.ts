@@ -11,7 +11,9 @@ import { AppError } from "./errors.js";
 import { createAuthService, type AuthService } from "./modules/auth/index.js";
 import { createDirectoryService, type DirectoryService } from "./modules/directory/index.js";
 import { createCatalogueService, type CatalogueService } from "./modules/catalogue/index.js";
-import { createSealWorker } from "./crypto/seal-worker.js";
+import { createSealWorker, type SealWorker } from "./crypto/seal-worker.js";
+import fs from "node:fs";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
@@ -52,6 +54,9 @@ export interface Context {
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
   token: Pkcs11Token | null;
+  /** Prometheus metrics (null with SIDIAN_METRICS=off); the token that may scrape them from anywhere. */
+  metrics: Metrics | null;
+  metricsToken: string | null;
   /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
   ready(): { db: boolean; keys: boolean; problems?: string[] };
   close(): Promise<void>;
@@ -84,6 +89,25 @@ async function registerServiceKeys(uow: ReturnType<typeof createUnitOfWork>, tlo
   });
 }
 
+/** The seal worker, counting the licences it signs (metrics) and the ones it has in hand (queue depth). */
+function countedSealWorker(w: SealWorker, metrics: Metrics | null): SealWorker & { queued(): number } {
+  let inHand = 0;
+  return {
+    async seal(key, aeadKey, jobs) {
+      inHand += jobs.length;
+      try {
+        const out = await w.seal(key, aeadKey, jobs);
+        metrics?.signedBatch("licence-signing", "ES256", "file", out.length);
+        return out;
+      } finally {
+        inHand -= jobs.length;
+      }
+    },
+    close: () => w.close(),
+    queued: () => inHand,
+  };
+}
+
 export interface ContextOptions {
   clock?: Clock;
   log?: Logger;
@@ -96,11 +120,22 @@ export interface ContextOptions {
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
   const clock = opts.clock ?? systemClock;
   const log: Logger = opts.log ?? { debug() {}, info() {}, warn() {}, error() {} };
+  const metrics = config.metrics === "on" ? createMetrics() : null;
+  const onSign = metrics?.onSign;
+  let metricsToken: string | null = null;
+  if (metrics && config.metricsTokenFile) {
+    try {
+      metricsToken = fs.readFileSync(config.metricsTokenFile, "utf8").trim();
+    } catch (cause) {
+      throw new AppError("CONFIG_INVALID", `SIDIAN_METRICS_TOKEN_FILE ${config.metricsTokenFile} cannot be read.`, { cause });
+    }
+    if (metricsToken.length < 32 || /\s/.test(metricsToken)) throw new AppError("CONFIG_INVALID", `SIDIAN_METRICS_TOKEN_FILE must hold one token of at least 32 characters.`);
+  }
   // Keys on a PKCS#11 token: opened first (a wrong PIN stops start-up here, with one line).
   const token = config.keyStore.kind === "pkcs11" ? await openToken({ uri: config.keyStore.uri, log }) : null;
   let material: KeyMaterial;
   try {
-    material = await loadKeyMaterial(config.keysDir, { now: clock.now(), ...(token ? { serviceKeys: tokenServiceKeys(token) } : {}) });
+    material = await loadKeyMaterial(config.keysDir, { now: clock.now(), ...(token ? { serviceKeys: tokenServiceKeys(token) } : {}), ...(onSign ? { onSign } : {}) });
   } catch (e) {
     await token?.close();
     throw e;
@@ -123,6 +158,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const db = openSqlite(config.dbPath, {
     sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
+    ...(metrics ? { observer: metrics.store } : {}),
   });
   const uow = createUnitOfWork(db);
   const pii = derivePiiProtector(material.kek);
@@ -135,8 +171,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
   });
-  const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock });
-  const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock }) : fileKeys;
+  const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
+  const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;
   const pki = createPkiService({ uow, material, clock, publicUrl: config.publicUrl, keyStore });
 
   async function issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor) {
@@ -184,8 +220,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // E-licences (issue 4): catalogue, licences (signing, lifecycle, status lists), verification, 免证办 access.
   const catalogue = createCatalogueService<Repos>({ uow, clock, log: tlog });
   const signer = createSigner<Repos>({ uow, pki, clock });
-  // Bulk issuance signs and encrypts on a second core (started on first use).
-  const sealWorker = createSealWorker();
+  // Bulk issuance signs and encrypts on a second core (started on first use); its signatures and queue are counted.
+  const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
   });
@@ -239,7 +275,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     expiryTimer.unref();
   }
 
+  metrics?.attach({
+    logSize: () => tlog.size(),
+    latestCheckpoint: () => tlog.latestCheckpoint().then((c) => ({ size: c.size, createdAt: c.createdAt }), () => null),
+    writersWaiting: () => db.writersWaiting(),
+    queues: { seal_worker: () => sealWorker.queued(), access_records: () => access.queued(), scan_records: () => qr.queued() },
+    keystore: { backend: material.keyStore, up: () => token?.status().ok ?? true },
+    now: () => clock.now(),
+  });
+
   return {
+    metrics, metricsToken,
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
     token,
     ready: () => {

@@ -13,6 +13,7 @@ export const ERROR_TABLE = {
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   INTERNAL: { status: 500, message: "Internal error." },
   NOT_READY: { status: 503, message: "The service is not ready." },
+  METRICS_FORBIDDEN: { status: 403, message: "Metrics are served only to the configured networks or bearer token." },
   CONFIG_INVALID: { status: 500, message: "The configuration is not valid." },
   DEV_KEYS_IN_PRODUCTION: { status: 500, message: "Development keys must not be used in production." },
   CONFLICT: { status: 409, message: "The change conflicts with the current state." },

@@ -27,6 +27,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     auth: ctx.auth,
     directory: ctx.directory,
     ready: ctx.ready,
+    ...(ctx.metrics ? { metrics: { metrics: ctx.metrics, allow: ctx.config.metricsAllow, token: ctx.metricsToken } } : {}),
     routes: [
       (app: FastifyInstance) => pkiRoutes(app, { ctx }),
       (app: FastifyInstance) => pageRoutes(app, { ctx }),

@@ -50,6 +50,16 @@ export interface OpenOptions {
    */
   checkpoint?: "background" | "inline";
   onCheckpointerError?: (e: unknown) => void;
+  /** Told about every write transaction and every fdatasync (metrics). */
+  observer?: StoreObserver;
+}
+
+/** What the store reports for metrics (the PostgreSQL store reports the same). */
+export interface StoreObserver {
+  /** A write transaction: seconds waiting for the write lock, seconds holding it (BEGIN to COMMIT), committed or not. */
+  write?(waitSeconds: number, holdSeconds: number, ok: boolean): void;
+  /** One fdatasync of the WAL (SIDIAN_DB_SYNC=grouped), or one commit's wait for it. */
+  sync?(seconds: number, ok: boolean): void;
 }
 
 export interface SqliteHandle {
@@ -65,6 +75,8 @@ export interface SqliteHandle {
   ping(): boolean;
   /** The background checkpointer, when one runs. */
   readonly checkpointer: Checkpointer | null;
+  /** Write transactions waiting for the write lock now (the writer queue's depth). */
+  writersWaiting(): number;
   /** Stops the checkpointer (if any) and closes both connections. */
   close(): Promise<void>;
 }
@@ -145,8 +157,20 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
   if (sync === "grouped" && !flusher) writer.pragma("synchronous = FULL");
   let closing: Promise<void> | null = null;
 
+  const observer = opts.observer;
+  let waiting = 0;
+
   async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, opts: WriteOptions = {}): Promise<T> {
-    const release = await mutex.lock();
+    const t0 = observer ? performance.now() : 0;
+    waiting++;
+    let release: () => void;
+    try {
+      release = await mutex.lock();
+    } finally {
+      waiting--;
+    }
+    const t1 = observer ? performance.now() : 0;
+    let ok = false;
     // Refused before anything is written: once an fdatasync has failed a commit could not be made durable, and
     // once closing has begun nothing new may start.
     const refusal = closing ? new AppError("NOT_READY", "The database is closing.") : flusher?.refusal();
@@ -171,12 +195,26 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
         throw e;
       }
       for (const f of commits) f();
+      ok = true;
     } finally {
       if (relax) writer.pragma("synchronous = FULL");
       release();
+      if (observer?.write) observer.write((t1 - t0) / 1000, (performance.now() - t1) / 1000, ok);
     }
     // Outside the write lock: the next transaction runs while this one's fdatasync does.
-    if (flusher && !opts.relaxed) await flusher.durable();
+    if (flusher && !opts.relaxed) {
+      if (!observer?.sync) await flusher.durable();
+      else {
+        const t2 = performance.now();
+        try {
+          await flusher.durable();
+          observer.sync((performance.now() - t2) / 1000, true);
+        } catch (e) {
+          observer.sync((performance.now() - t2) / 1000, false);
+          throw e;
+        }
+      }
+    }
     return result;
   }
 
@@ -197,6 +235,7 @@ export function openSqlite(file: string, opts: OpenOptions = {}): SqliteHandle {
       }
     },
     checkpointer,
+    writersWaiting: () => waiting,
     close() {
       if (closing) return closing;
       const closeConnections = () => {

@@ -14,6 +14,8 @@ const PUBLIC = ALL;
 const EXPECT: Record<string, Who[]> = {
   "GET /healthz": PUBLIC,
   "GET /readyz": PUBLIC,
+  // Not client-authenticated: restricted by network (loopback here, as app.inject is) or its own bearer token (test/http/metrics.test.ts).
+  "GET /metrics": PUBLIC,
   "GET /me": ["admin", "issuer", "otherIssuer", "consumer", "counter", "holder"],
   "POST /oauth/token": PUBLIC,
   "POST /departments": ["admin"],

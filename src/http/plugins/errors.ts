@@ -66,7 +66,14 @@ export function problemOf(req: FastifyRequest, e: AppError): Problem {
   return body;
 }
 
+/** The stable code of the problem a reply carries (metrics count errors by it). */
+const problemCodes = new WeakMap<FastifyReply, ErrorCode>();
+export function problemCodeOf(reply: FastifyReply): ErrorCode | undefined {
+  return problemCodes.get(reply);
+}
+
 export function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AppError): FastifyReply {
+  problemCodes.set(reply, e.code);
   if (e.code === "INVALID_CLIENT" && req.routeOptions.url === "/oauth/token") reply.header("www-authenticate", 'Basic realm="sidian"');
   if (e.status === 401 && req.routeOptions.url !== "/oauth/token") {
     reply.header("www-authenticate", `Bearer realm="sidian"${e.code === "TOKEN_EXPIRED" || e.code === "TOKEN_INVALID" ? ', error="invalid_token"' : ""}`);

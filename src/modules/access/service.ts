@@ -326,7 +326,10 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     while (queue.length > 0 || flushing || scheduled) await new Promise((r) => setImmediate(r));
   }
 
-  return { query, copy, grantConsent, revokeConsent, listConsents, accesses, holderLicences, drain };
+  /** Access records waiting for their group commit (metrics). */
+  const queued = () => queue.length;
+
+  return { query, copy, grantConsent, revokeConsent, listConsents, accesses, holderLicences, drain, queued };
 }
 
 export type AccessService = ReturnType<typeof createAccessService>;

@@ -180,6 +180,8 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     checkStatic,
     scans: (identifier: string, limit = 50) => uow.read.scans.byIdentifier(identifier, limit),
     flush,
+    /** Scan records not yet written (metrics). */
+    queued: () => queue.length,
     async close() {
       await flush();
     },
