@@ -14,6 +14,11 @@ import { createCatalogueService, type CatalogueService } from "./modules/catalog
 import { createSealWorker, type SealWorker } from "./crypto/seal-worker.js";
 import fs from "node:fs";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { createTracing, type Tracing } from "./telemetry.js";
+import { profileOf, type SignObserver } from "./pki/signing-key.js";
+import type { StoreObserver } from "./storage/db.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { VERSION } from "./app.js";
 import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
@@ -57,6 +62,8 @@ export interface Context {
   /** Prometheus metrics (null with SIDIAN_METRICS=off); the token that may scrape them from anywhere. */
   metrics: Metrics | null;
   metricsToken: string | null;
+  /** OpenTelemetry tracing when an OTLP endpoint is configured (or a test gave an exporter). */
+  tracing: Tracing | null;
   /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
   ready(): { db: boolean; keys: boolean; problems?: string[] };
   close(): Promise<void>;
@@ -115,13 +122,35 @@ export interface ContextOptions {
   autoCheckpoint?: boolean;
   /** Run the licence expiry sweep and the expired-copy sweep every minute (default: as autoCheckpoint). */
   autoExpire?: boolean;
+  /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
+  traceExporter?: SpanExporter;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
   const clock = opts.clock ?? systemClock;
   const log: Logger = opts.log ?? { debug() {}, info() {}, warn() {}, error() {} };
   const metrics = config.metrics === "on" ? createMetrics() : null;
-  const onSign = metrics?.onSign;
+  const tracing = config.otlpTracesUrl || opts.traceExporter
+    ? await createTracing({
+      serviceName: config.otelServiceName, serviceVersion: VERSION,
+      ...(config.otlpTracesUrl ? { url: config.otlpTracesUrl } : {}), ...(opts.traceExporter ? { exporter: opts.traceExporter } : {}),
+    })
+    : null;
+  // Every signature and every write transaction is counted (metrics) and, inside a traced request, a span.
+  const onSign: SignObserver | undefined = metrics || tracing ? (e) => {
+    metrics?.onSign(e);
+    tracing?.record("sign", { "sidian.key": e.role, "sidian.key.profile": profileOf(e.alg), "sidian.key.backend": e.backend }, e.seconds, e.ok);
+  } : undefined;
+  const storeObserver: StoreObserver | undefined = metrics || tracing ? {
+    write(wait, hold, ok) {
+      metrics?.store.write?.(wait, hold, ok);
+      tracing?.record("db.write", { "db.lock_wait_ms": Math.round(wait * 1e6) / 1e3 }, wait + hold, ok);
+    },
+    sync(seconds, ok) {
+      metrics?.store.sync?.(seconds, ok);
+      tracing?.record("db.sync", {}, seconds, ok);
+    },
+  } : undefined;
   let metricsToken: string | null = null;
   if (metrics && config.metricsTokenFile) {
     try {
@@ -158,7 +187,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const db = openSqlite(config.dbPath, {
     sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
-    ...(metrics ? { observer: metrics.store } : {}),
+    ...(storeObserver ? { observer: storeObserver } : {}),
   });
   const uow = createUnitOfWork(db);
   const pii = derivePiiProtector(material.kek);
@@ -285,7 +314,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   return {
-    metrics, metricsToken,
+    metrics, metricsToken, tracing,
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
     token,
     ready: () => {
@@ -304,6 +333,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await tlog.close();
       await db.close();
       await token?.close();
+      await tracing?.shutdown().catch((e: unknown) => log.warn({ err: e }, "exporting the last traces failed"));
     },
   };
 }

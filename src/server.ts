@@ -28,6 +28,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     directory: ctx.directory,
     ready: ctx.ready,
     ...(ctx.metrics ? { metrics: { metrics: ctx.metrics, allow: ctx.config.metricsAllow, token: ctx.metricsToken } } : {}),
+    ...(ctx.tracing ? { plugins: [ctx.tracing.plugin] } : {}),
     routes: [
       (app: FastifyInstance) => pkiRoutes(app, { ctx }),
       (app: FastifyInstance) => pageRoutes(app, { ctx }),
