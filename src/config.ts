@@ -5,6 +5,8 @@ import { isIP } from "node:net";
 import path from "node:path";
 import { AppError } from "./errors.js";
 import { parsePkcs11Uri, type Pkcs11Uri } from "./pki/pkcs11/uri.js";
+import { checkIdpUrl } from "./modules/auth/idp-keys.js";
+import type { HolderClaims } from "./modules/auth/service.js";
 
 export type Mode = "development" | "production" | "test";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -46,6 +48,15 @@ export interface Config {
   readonly logOrigin: string;
   /** Accepted issuer (`iss`) of holder tokens from the identity provider. */
   readonly idpIssuer: string;
+  /**
+   * Where the identity provider's keys come from: `file` (the keys folder's idp-jwks.json: the dev IdP, or keys
+   * copied there), `oidc` (the JWKS named by the issuer's discovery document) or `{ jwksUri }` (that JWKS URL).
+   */
+  readonly idpKeys: "file" | "oidc" | { readonly jwksUri: string };
+  /** Accepted `aud` of holder tokens (Sidian's client id at the identity provider). */
+  readonly idpAudience: string;
+  /** Which claims carry the holder's code and code type. */
+  readonly idpClaims: HolderClaims;
   /** Lifetime of a holder's live QR (亮证) token, seconds. */
   readonly liveQrTtlSeconds: number;
   /**
@@ -131,6 +142,45 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+function idpKeysOf(env: Env, mode: Mode, problems: string[]): Config["idpKeys"] {
+  const v = (env.SIDIAN_IDP_KEYS ?? "").trim();
+  const allowHttp = mode !== "production";
+  if (v === "" || v === "file") return "file";
+  if (v === "oidc") {
+    const bad = checkIdpUrl(env.SIDIAN_IDP_ISSUER ?? "", allowHttp);
+    if (!env.SIDIAN_IDP_ISSUER) problems.push("SIDIAN_IDP_KEYS=oidc needs SIDIAN_IDP_ISSUER (the provider's issuer URL)");
+    else if (bad) problems.push(`SIDIAN_IDP_ISSUER: ${bad}`);
+    return "oidc";
+  }
+  const bad = checkIdpUrl(v, allowHttp);
+  if (bad) problems.push(`SIDIAN_IDP_KEYS must be file, oidc or the JWKS URL: ${bad}`);
+  return { jwksUri: v };
+}
+
+const CLAIM_PATH = /^[A-Za-z_][A-Za-z0-9_:-]*(\.[A-Za-z_][A-Za-z0-9_:-]*){0,4}$/;
+
+function idpClaimsOf(env: Env, problems: string[]): HolderClaims {
+  const code = env.SIDIAN_IDP_CLAIM_CODE || "sub";
+  const codeType = env.SIDIAN_IDP_CLAIM_CODE_TYPE || "code_type";
+  for (const [name, v] of [["SIDIAN_IDP_CLAIM_CODE", code], ["SIDIAN_IDP_CLAIM_CODE_TYPE", codeType]] as const) {
+    if (!CLAIM_PATH.test(v) || v.split(".").some((p) => p === "__proto__" || p === "constructor" || p === "prototype")) {
+      problems.push(`${name} must be a claim name or a dot path of up to 5 names (got "${v}")`);
+    }
+  }
+  const def = env.SIDIAN_IDP_DEFAULT_CODE_TYPE ?? "111";
+  const codeTypes: Record<string, string> = Object.create(null) as Record<string, string>;
+  const raw = (env.SIDIAN_IDP_CODE_TYPES ?? "").trim();
+  if (raw) {
+    for (const pair of raw.split(",")) {
+      const [from, to, extra] = pair.split("=").map((x) => x.trim());
+      if (!from || !to || extra !== undefined || !/^\d{3}$/.test(to)) problems.push(`SIDIAN_IDP_CODE_TYPES: "${pair}" is not NAME=<3-digit GB/T 36903 code type>`);
+      else codeTypes[from] = to;
+    }
+  }
+  if (def !== "none" && !/^\d{3}$/.test(def)) problems.push(`SIDIAN_IDP_DEFAULT_CODE_TYPE must be a 3-digit code type or none (got "${def}")`);
+  return { code, codeType, defaultCodeType: def === "none" ? null : def, codeTypes: { ...codeTypes } };
+}
+
 /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is) or OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), as the OTel spec says. */
 function otlpUrl(env: Env, problems: string[]): string | null {
   const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
@@ -194,6 +244,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),
     logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",
     idpIssuer: env.SIDIAN_IDP_ISSUER || "https://idp.dev.sidian.invalid",
+    idpKeys: idpKeysOf(env, mode, problems),
+    idpAudience: env.SIDIAN_IDP_AUDIENCE || "sidian",
+    idpClaims: idpClaimsOf(env, problems),
     liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
     metrics: oneOf(env, "SIDIAN_METRICS", ["on", "off"] as const, "on", problems),

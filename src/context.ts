@@ -4,11 +4,11 @@
  */
 import { hkdfSync } from "node:crypto";
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { createLocalJWKSet } from "jose";
 import type { Config } from "./config.js";
 import { derivePiiProtector, type PiiProtector } from "./crypto/pii.js";
 import { AppError } from "./errors.js";
 import { createAuthService, type AuthService } from "./modules/auth/index.js";
+import { createOidcIdpKeys, createStaticIdpKeys, type IdpKeys } from "./modules/auth/idp-keys.js";
 import { createDirectoryService, type DirectoryService } from "./modules/directory/index.js";
 import { createCatalogueService, type CatalogueService } from "./modules/catalogue/index.js";
 import { createSealWorker, type SealWorker } from "./crypto/seal-worker.js";
@@ -64,6 +64,8 @@ export interface Context {
   metricsToken: string | null;
   /** OpenTelemetry tracing when an OTLP endpoint is configured (or a test gave an exporter). */
   tracing: Tracing | null;
+  /** The identity provider's keys (static or fetched from the issuer). */
+  idpKeys: IdpKeys;
   /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
   ready(): { db: boolean; keys: boolean; problems?: string[] };
   close(): Promise<void>;
@@ -235,14 +237,22 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     // A disabled client or a changed binding takes effect on its next request.
     onClientChanged: (id) => auth.forgetClient(id),
   });
+  // Holder tokens: the identity provider's keys from the keys folder (the dev IdP), or fetched from the issuer.
+  const idpKeys: IdpKeys = config.idpKeys === "file"
+    ? createStaticIdpKeys(config.idpIssuer, material.idp.jwks)
+    : createOidcIdpKeys({
+      issuer: config.idpIssuer, ...(typeof config.idpKeys === "object" ? { jwksUri: config.idpKeys.jwksUri } : {}),
+      fetch: globalThis.fetch, clock, log, allowHttp: config.mode !== "production",
+    });
+  // Warmed up in the background: an identity provider that is down does not stop the service from starting.
+  if (config.idpKeys !== "file") void idpKeys.refresh();
   const auth = createAuthService({
     uow,
     clock,
     issuer: config.publicUrl,
     tokenTtlSeconds: config.tokenTtlSeconds,
     signingKey: material.token,
-    idpKeys: createLocalJWKSet({ keys: [...material.idp.jwks.keys] }),
-    idpIssuer: config.idpIssuer,
+    idp: { issuer: config.idpIssuer, audience: config.idpAudience, keys: (header) => idpKeys.getKey(header), claims: config.idpClaims },
     pii,
   });
 
@@ -310,11 +320,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     writersWaiting: () => db.writersWaiting(),
     queues: { seal_worker: () => sealWorker.queued(), access_records: () => access.queued(), scan_records: () => qr.queued() },
     keystore: { backend: material.keyStore, up: () => token?.status().ok ?? true },
+    idp: () => idpKeys.status(),
     now: () => clock.now(),
   });
 
   return {
-    metrics, metricsToken, tracing,
+    metrics, metricsToken, tracing, idpKeys,
     config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
     token,
     ready: () => {

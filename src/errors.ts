@@ -23,6 +23,7 @@ export const ERROR_TABLE = {
   TOKEN_INVALID: { status: 401, message: "The access token is not valid." },
   TOKEN_EXPIRED: { status: 401, message: "The access token has expired." },
   INVALID_CLIENT: { status: 401, message: "Client authentication failed." },
+  IDP_UNAVAILABLE: { status: 503, message: "The identity provider's keys cannot be fetched now; retry later." },
   UNSUPPORTED_GRANT_TYPE: { status: 400, message: "The grant type is not supported." },
   INVALID_SCOPE: { status: 400, message: "The requested scope is not allowed for this client." },
   FORBIDDEN_ROLE: { status: 403, message: "This role may not call this route." },

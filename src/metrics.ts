@@ -19,6 +19,8 @@
  *                                                   access_records (免证办 access records waiting for their group
  *                                                   commit), scan_records (QR scan statistics not yet written)
  *   keystore_up{backend}                            1 when the key store can sign (0: the PKCS#11 token is away)
+ *   idp_keys{source} / idp_keys_age_seconds / idp_refresh_ok  the identity provider's keys: how many, how old,
+ *                                                   whether the last fetch worked (a provider that is down)
  * plus prom-client's process and Node.js metrics (CPU, memory, event-loop lag, GC) with the same prefix.
  *
  * Scrape-time values (log, queues, key store) are read by `collect` callbacks when /metrics is asked, so nothing is
@@ -38,6 +40,7 @@ export interface ScrapeSources {
   writersWaiting?(): number;
   queues?: Record<string, () => number>;
   keystore?: { backend: string; up(): boolean };
+  idp?(): { source: string; keys: number; fetchedAt: Date | null; lastError: string | null };
   now?(): Date;
 }
 
@@ -113,6 +116,27 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     name: `${p}queue_depth`, help: "Work waiting in the service's queues.", labelNames: ["queue"] as const, registers: [registry],
     collect() {
       for (const [q, fn] of Object.entries(sources.queues ?? {})) this.set({ queue: q }, fn());
+    },
+  });
+  new Gauge({
+    name: `${p}idp_keys`, help: "Identity-provider keys in use (holder tokens).", labelNames: ["source"] as const, registers: [registry],
+    collect() {
+      const st = sources.idp?.();
+      if (st) this.set({ source: st.source }, st.keys);
+    },
+  });
+  new Gauge({
+    name: `${p}idp_keys_age_seconds`, help: "Age of the identity provider's keys as last fetched (OIDC), seconds.", registers: [registry],
+    collect() {
+      const st = sources.idp?.();
+      if (st?.fetchedAt) this.set(((sources.now?.() ?? new Date()).getTime() - st.fetchedAt.getTime()) / 1000);
+    },
+  });
+  new Gauge({
+    name: `${p}idp_refresh_ok`, help: "1 when the last fetch of the identity provider's keys worked (OIDC), 0 when it failed.", registers: [registry],
+    collect() {
+      const st = sources.idp?.();
+      if (st && st.source === "oidc") this.set(st.lastError === null ? 1 : 0);
     },
   });
   new Gauge({

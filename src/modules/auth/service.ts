@@ -32,10 +32,47 @@ export interface AuthDeps {
   issuer: string;
   tokenTtlSeconds: number;
   signingKey: TokenSigningKey;
-  /** Accepted identity-provider keys (a local JWKS, e.g. jose's createLocalJWKSet). */
-  idpKeys: JWTVerifyGetKey;
-  idpIssuer: string;
+  /** The identity provider whose tokens holders present. */
+  idp: HolderIdp;
   pii: PiiProtector;
+}
+
+/** Where holder tokens come from and how to read them. */
+export interface HolderIdp {
+  /** Accepted `iss`, exactly. */
+  issuer: string;
+  /** Accepted `aud` (one of the token's audiences): the client id Sidian has at the identity provider. */
+  audience: string;
+  /** The provider's keys (idp-keys.ts: static, or fetched from the issuer). */
+  keys: JWTVerifyGetKey;
+  claims: HolderClaims;
+}
+
+/**
+ * Which claims carry what Sidian needs (providers name them differently). `code` and `codeType` are claim names,
+ * or dot paths into nested claims (`ext.id_number`).
+ */
+export interface HolderClaims {
+  /** The holder's code (citizen ID, USCC, passport number…). Default `sub`. */
+  code: string;
+  /** Its code type (GB/T 36903: 111, 001, 414…). Default `code_type`. */
+  codeType: string;
+  /** The code type when the token carries none; null: the claim is required. Default `111`. */
+  defaultCodeType: string | null;
+  /** The provider's names for code types → Sidian's (`ID_CARD` → `111`); empty: the provider uses GB/T 36903's. */
+  codeTypes: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_HOLDER_CLAIMS: HolderClaims = { code: "sub", codeType: "code_type", defaultCodeType: "111", codeTypes: {} };
+
+/** The value at a dot path of own properties (never the prototype's). */
+function claimAt(payload: JWTPayload, path: string): unknown {
+  let v: unknown = payload;
+  for (const part of path.split(".")) {
+    if (typeof v !== "object" || v === null || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
 }
 
 export interface TokenResponse {
@@ -166,18 +203,28 @@ export function createAuthService(deps: AuthDeps) {
         scopes,
       };
     }
-    if (iss === deps.idpIssuer) {
+    if (iss === deps.idp.issuer) {
+      const { claims } = deps.idp;
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, deps.idpKeys, {
-          algorithms: [...ALLOWED_ALGS], issuer: deps.idpIssuer, audience: ACCESS_TOKEN_AUDIENCE, currentDate, clockTolerance: 5,
-          requiredClaims: ["exp", "iat", "sub"],
+        ({ payload } = await jwtVerify(token, deps.idp.keys, {
+          algorithms: [...ALLOWED_ALGS], issuer: deps.idp.issuer, audience: deps.idp.audience, currentDate, clockTolerance: 5,
+          requiredClaims: ["exp", "iat", ...(claims.code === "sub" ? ["sub"] : [])],
         }));
       } catch (e) {
         throw mapJoseError(e);
       }
-      const codeType = String(payload.code_type ?? "111");
-      const code = String(payload.sub);
+      const code = claimAt(payload, claims.code);
+      if (typeof code !== "string" || code.length === 0 || code.length > 64) throw new AppError("TOKEN_INVALID", `The token does not carry the holder's code (claim ${claims.code}).`);
+      const rawType = claimAt(payload, claims.codeType);
+      let codeType: string;
+      if (rawType === undefined) {
+        if (claims.defaultCodeType === null) throw new AppError("TOKEN_INVALID", `The token does not carry the holder's code type (claim ${claims.codeType}).`);
+        codeType = claims.defaultCodeType;
+      } else if (typeof rawType === "string" || typeof rawType === "number") {
+        const t = String(rawType);
+        codeType = Object.prototype.hasOwnProperty.call(claims.codeTypes, t) ? claims.codeTypes[t]! : t;
+      } else throw new AppError("TOKEN_INVALID", "Unknown holder code type.");
       // The same checks as a holder code given to the API (own code types only: "toString" is not one).
       try {
         checkHolderCode(codeType, code, currentDate);
