@@ -169,6 +169,11 @@ export async function openToken(opts: TokenOptions): Promise<Pkcs11Token> {
   const { uri } = opts;
   const log = opts.log;
   const pin = readPin(uri.pinFile);
+  try {
+    if (process.platform !== "win32" && (fs.statSync(uri.pinFile).mode & 0o077) !== 0) log?.warn({ file: uri.pinFile }, "the PKCS#11 PIN file is readable by group or others; chmod 600 it");
+  } catch {
+    // read just above: a stat failure now changes nothing
+  }
   const { mod, lib } = loadModule(uri.modulePath);
   const label = uri.token ?? `slot ${uri.slotId}`;
   const slotNumber = (s: Buffer) => (s.length >= 8 ? Number(s.readBigUInt64LE(0)) : s.readUInt32LE(0));
