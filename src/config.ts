@@ -65,6 +65,13 @@ export interface Config {
    * whatever the client wrote.
    */
   readonly trustProxy: false | number | readonly string[];
+  /**
+   * E-signatures (issue 17): PEM file of the CA certificates that own-key signers' certificates must chain to
+   * (SIDIAN_SIGNING_TRUST; none: own-key signing is refused), and how recent a holder's authentication must be
+   * for a cloud signature (SIDIAN_SIGNING_REAUTH_SECONDS).
+   */
+  readonly signingTrustFile: string | null;
+  readonly signingReauthSeconds: number;
   /** Metrics: counted and served at /metrics (`on`) or neither (`off`). */
   readonly metrics: "on" | "off";
   /** Networks (CIDR or addresses) that may scrape /metrics without a token. Default: loopback. */
@@ -249,6 +256,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     idpClaims: idpClaimsOf(env, problems),
     liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
+    signingTrustFile: env.SIDIAN_SIGNING_TRUST ? path.resolve(cwd, env.SIDIAN_SIGNING_TRUST) : null,
+    signingReauthSeconds: int(env, "SIDIAN_SIGNING_REAUTH_SECONDS", 300, 30, 3600, problems),
     metrics: oneOf(env, "SIDIAN_METRICS", ["on", "off"] as const, "on", problems),
     metricsAllow: cidrList("SIDIAN_METRICS_ALLOW", env.SIDIAN_METRICS_ALLOW, ["127.0.0.0/8", "::1/128"], problems),
     metricsTokenFile: env.SIDIAN_METRICS_TOKEN_FILE ? path.resolve(cwd, env.SIDIAN_METRICS_TOKEN_FILE) : null,

@@ -26,11 +26,12 @@ import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/in
 import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
-import { createSignatureService, type SignatureService } from "./modules/signatures/index.js";
+import { createSignatureService, createSigningFlow, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
+import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
 
@@ -55,6 +56,8 @@ export interface Context {
   documents: DocumentService;
   /** E-signature requests (issue 17). */
   signatures: SignatureService<Repos>;
+  /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
+  signing: SigningFlow<Repos>;
   qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
@@ -298,6 +301,31 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
   const signatures = createSignatureService<Repos>({ uow, clock, log: tlog, pii, logger: log });
+  let signingAnchors: Uint8Array[] = [];
+  if (config.signingTrustFile) {
+    try {
+      signingAnchors = fromPemAll(fs.readFileSync(config.signingTrustFile, "utf8")).filter((b) => b.label === "CERTIFICATE").map((b) => b.der);
+    } catch (cause) {
+      throw new AppError("CONFIG_INVALID", `SIDIAN_SIGNING_TRUST ${config.signingTrustFile} cannot be read.`, { cause });
+    }
+    if (signingAnchors.length === 0) throw new AppError("CONFIG_INVALID", `SIDIAN_SIGNING_TRUST ${config.signingTrustFile} holds no certificate.`);
+  }
+  const publicOrigin = new URL(config.publicUrl);
+  const signing = createSigningFlow<Repos>({
+    uow, clock, log: tlog, pii, keyStore: pki.keyStore, tsa, svc: signatures,
+    chain: [material.issuingCa.cert.der, material.rootCert.der],
+    webauthn: { rpId: publicOrigin.hostname, origin: publicOrigin.origin, rpName: "Sidian 四电" },
+    externalAnchors: signingAnchors,
+    reauthSeconds: config.signingReauthSeconds,
+    issuePersonCertificate: async (repos, tx, input, actor) => {
+      const c = await pki.issuePersonCertificate(repos, input);
+      await tlog.append(repos, tx, {
+        type: TLOG_EVENTS.certificateIssued, subject: `certificate:${c.serial}`, actor: actorLabel(actor),
+        data: { serial: c.serial, profile: c.profile, certSha256: c.sha256, keyId: c.keyId, issuerSerial: c.issuerSerial, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() },
+      });
+      return c;
+    },
+  });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
   // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
@@ -332,7 +360,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures, signing,
     token,
     ready: () => {
       const t = token?.status();

@@ -108,6 +108,15 @@ export const ERROR_TABLE = {
   SIGNING_EXPIRED: { status: 409, message: "The request has expired; nobody can sign it any more." },
   SIGNING_CANCELLED: { status: 409, message: "The request was cancelled by its initiator." },
   SIGNING_COMPLETED: { status: 409, message: "The request is completed." },
+  SIGNING_DOCUMENT_CHANGED: { status: 409, message: "The document changed since this signature was prepared (another participant signed first); sign again." },
+  SIGNING_REAUTH_REQUIRED: { status: 401, message: "Log in again: a cloud signature needs a fresh authentication." },
+  SIGNING_PREPARATION_NOT_FOUND: { status: 409, message: "No prepared own-key signature for this participant (never asked for, or expired)." },
+  SIGNATURE_MARK_INVALID: { status: 400, message: "The drawn signature is not valid." },
+  PASSKEY_REQUIRED: { status: 409, message: "Register a passkey before signing with a cloud key." },
+  WEBAUTHN_REGISTRATION_INVALID: { status: 400, message: "The passkey registration could not be verified." },
+  WEBAUTHN_ASSERTION_INVALID: { status: 403, message: "The passkey confirmation could not be verified for this request and document." },
+  EXTERNAL_CERTIFICATE_UNTRUSTED: { status: 422, message: "The signer's certificate does not chain to a trusted signing CA." },
+  EXTERNAL_SIGNATURE_INVALID: { status: 400, message: "The signature value does not verify over the data to sign with the signer's certificate." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

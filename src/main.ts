@@ -19,6 +19,7 @@ import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { importFile } from "./cli/import.js";
 import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
+import { signExternalCommand } from "./cli/sign-external.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -48,6 +49,8 @@ usage: sidian <command> [options]
   log checkpoint                         sign a checkpoint now
   stamp in.pdf --seal ID [--page N --x MM --y MM | --anchor TEXT] [--out F] [--reason R]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
+  sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
+                                         sign a signing request with your own key (ECDSA P-256): the key stays here
   verify file.pdf [--trust bundle.pem] [--json]
                                          validate a signed PDF offline (exit 0 VALID, 1 INVALID, 3 INDETERMINATE)
 `;
@@ -259,6 +262,10 @@ async function main(argv: string[]): Promise<number> {
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
       process.stdout.write(out);
+      return 0;
+    }
+    case "sign-external": {
+      process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
     }
     case "verify": {

@@ -43,7 +43,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => holderRoutes(app, { access: ctx.access, documents: ctx.documents }),
       (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
-      (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures }),
+      (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };

@@ -64,7 +64,7 @@ export type Role = "admin" | "issuer" | "consumer" | "counter";
 
 export type Actor =
   | { kind: "client"; clientId: string; role: Role; departmentId: string | null; matters: string[]; scopes: string[] }
-  | { kind: "holder"; subjectHash: string; codeType: string; scopes: string[] }
+  | { kind: "holder"; subjectHash: string; codeType: string; scopes: string[]; /** When the identity provider authenticated the holder (the token's auth_time, else iat). */ authTime?: Date }
   | { kind: "system"; name: string }
   | { kind: "anonymous" };
 

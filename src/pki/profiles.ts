@@ -32,6 +32,7 @@ export const OID = {
   organization: "2.5.4.10",
   organizationalUnit: "2.5.4.11",
   organizationIdentifier: "2.5.4.97",
+  pseudonym: "2.5.4.65",
   // extensions (RFC 5280)
   subjectKeyIdentifier: "2.5.29.14",
   keyUsage: "2.5.29.15",
@@ -70,7 +71,7 @@ export const KEY_USAGE_BITS: Record<KeyUsageName, number> = {
   cRLSign: 6,
 };
 
-export type ProfileName = "root-ca" | "issuing-ca" | "licence-signing" | "seal" | "signer" | "tsa" | "token";
+export type ProfileName = "root-ca" | "issuing-ca" | "licence-signing" | "seal" | "signer" | "personal-signing" | "tsa" | "token";
 export type DepartmentProfileName = "licence-signing" | "seal" | "signer";
 export const DEPARTMENT_PROFILES: readonly DepartmentProfileName[] = ["licence-signing", "seal", "signer"];
 
@@ -93,6 +94,8 @@ export const PROFILES: Readonly<Record<ProfileName, CertificateProfile>> = Objec
   "licence-signing": { name: "licence-signing", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 3 * 365 },
   seal: { name: "seal", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 3 * 365 },
   signer: { name: "signer", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 2 * 365 },
+  // A citizen's own signature (云签名, issue 17): the subject is the person's name and a stable pseudonym.
+  "personal-signing": { name: "personal-signing", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 2 * 365 },
   tsa: { name: "tsa", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], extKeyUsage: { oids: [OID.kpTimeStamping], critical: true }, crlDistributionPoint: true, validityDays: 5 * 365 },
   token: { name: "token", ca: false, keyUsage: ["digitalSignature"], crlDistributionPoint: true, validityDays: 3 * 365 },
 });
@@ -173,5 +176,23 @@ export function departmentSubject(input: DepartmentSubjectInput): DnAttribute[] 
     { type: OID.organizationIdentifier, value: department.uscc, printable: true },
     ...(profile === "seal" ? [{ type: OID.serialNumber, value: input.sealId!, printable: true }] : []),
     { type: OID.commonName, value: cn },
+  ];
+}
+
+/**
+ * The subject of a personal-signing certificate: C=CN, the person's name as CN and a stable pseudonym (X.520
+ * pseudonym) that stands for the person; never the ID number (DESIGN rule 7).
+ */
+export function personSubject(input: { name: string; pseudonym: string; dev?: boolean }): DnAttribute[] {
+  const bad = (msg: string) => new AppError("CERTIFICATE_PROFILE_INVALID", msg);
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 64) throw bad("The person's name must be 1 to 64 characters.");
+  if (!/^[A-Za-z0-9-]{8,64}$/.test(input.pseudonym)) throw bad("The pseudonym must be 8 to 64 characters of A-Z a-z 0-9 -.");
+  return [
+    { type: OID.country, value: "CN", printable: true },
+    { type: OID.organization, value: "Sidian" },
+    { type: OID.organizationalUnit, value: input.dev ? DEV_OU : "Personal signatures" },
+    { type: OID.pseudonym, value: input.pseudonym },
+    { type: OID.commonName, value: name },
   ];
 }

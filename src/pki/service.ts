@@ -16,7 +16,7 @@ import { createFileKeyStore, type KeyStore } from "./keystore.js";
 import { certPem, type KeyMaterial } from "./material.js";
 import { toPem } from "./pem.js";
 import type { CertificateRecord, PkiRepos } from "./ports.js";
-import { BACKDATE_MS, departmentSubject, isDepartmentProfile, PROFILES, type DepartmentProfileName, type KeyUsageName } from "./profiles.js";
+import { BACKDATE_MS, departmentSubject, isDepartmentProfile, personSubject, PROFILES, type DepartmentProfileName, type KeyUsageName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
 import { createCertificate, type IssuerRef } from "./x509.js";
 
@@ -96,6 +96,11 @@ export interface PkiService {
   readonly issuingCaSerial: string;
   readonly crlUrl: string;
   issueDepartmentCertificate(repos: PkiRepos, input: IssueDepartmentCertificateInput): Promise<IssuedCertificate>;
+  /**
+   * A personal-signing key and certificate for a natural person (云签名): a new P-256 key in the key store and a
+   * certificate naming the person and a pseudonym. Inside the caller's transaction.
+   */
+  issuePersonCertificate(repos: PkiRepos, input: { name: string; pseudonym: string; validityDays?: number }): Promise<Omit<IssuedCertificate, "profile" | "departmentId"> & { profile: "personal-signing" }>;
   /** Revokes a certificate and retires its key (each department key has exactly one certificate). */
   revokeCertificate(repos: PkiRepos, serial: string, reason: RevocationReason, at?: Date, tx?: TxHooks): Promise<RevokedCertificate>;
   /** The current CRL (DER), signed by the issuing CA. */
@@ -249,6 +254,28 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
         der,
         pem,
         chainPem: pem + chainTail,
+      };
+    },
+
+    async issuePersonCertificate(repos, input) {
+      const profile = PROFILES["personal-signing"];
+      const subject = personSubject({ name: input.name, pseudonym: input.pseudonym, dev: material.dev });
+      const days = input.validityDays ?? profile.validityDays;
+      const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
+      if (now >= ica.cert.notAfter) throw new AppError("KEYSTORE_LOCKED", "The issuing CA certificate has expired.");
+      const key = await keyStore.generate({ alg: "ES256", purpose: "personal-signing", label: `personal-signing:${input.pseudonym}`, departmentId: null }, repos.keys);
+      const der = await createCertificate({
+        profile, subject, publicKey: key.spki, notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + days * DAY), issuer, crlUrl,
+      });
+      const info = parseCertificate(der);
+      await repos.certificates.insert({
+        serial: info.serial, profile: "personal-signing", subject: info.subject, issuerSerial: issuingCaSerial, departmentId: null, keyId: key.keyId,
+        der, sha256: info.sha256, notBefore: info.notBefore, notAfter: info.notAfter, status: "valid", revokedAt: null, revocationReason: null, createdAt: now,
+      });
+      const pem = toPem(der, "CERTIFICATE");
+      return {
+        serial: info.serial, keyId: key.keyId, profile: "personal-signing" as const, subject: info.subject, issuerSerial: issuingCaSerial, sealId: null,
+        notBefore: info.notBefore, notAfter: info.notAfter, sha256: info.sha256, der, pem, chainPem: pem + chainTail,
       };
     },
 

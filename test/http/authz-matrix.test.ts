@@ -94,6 +94,13 @@ const EXPECT: Record<string, Who[]> = {
   "POST /signatures/{id}/cancel": ["consumer", "issuer", "otherIssuer"],
   "POST /signatures/{id}/decline": ["holder"],
   "GET /holders/me/signatures": ["holder"],
+  "POST /signatures/{id}/sign/options": ["holder"],
+  "POST /signatures/{id}/sign": ["holder"],
+  "POST /signatures/{id}/external/prepare": ["holder"],
+  "POST /signatures/{id}/external/signature": ["holder"],
+  "POST /holders/me/passkeys/options": ["holder"],
+  "POST /holders/me/passkeys": ["holder"],
+  "GET /holders/me/passkeys": ["holder"],
 };
 
 t.test("every route × every caller", async (t) => {

@@ -1,7 +1,10 @@
 /** Helpers for e-signature tests: an initiator, participants with holder tokens, a request ready to send. */
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import type { Test } from "tap";
 import { makePdf } from "../../fixtures/pdf/make-pdf.js";
-import { bearer, build, type Harness } from "../helpers/app.js";
+import { bearer, build, tempDir, type Harness } from "../helpers/app.js";
 
 /** Citizen IDs with valid check characters (GB 11643). */
 export function citizenId(n: number): string {
@@ -56,4 +59,21 @@ export async function createRequest(s: SigningSetup, groups: unknown[][], opts: 
     if (sent.statusCode !== 200) throw new Error(`send: ${sent.statusCode} ${sent.body}`);
   }
   return id;
+}
+
+/** pdfsig with an NSS database that trusts every certificate of `trustPem` as a CA. */
+export function pdfsigTrusting(t: Test, pdf: Buffer, trustPem: string): string {
+  const dir = tempDir(t, "sidian-pdfsig-");
+  const f = path.join(dir, "doc.pdf");
+  fs.writeFileSync(f, pdf);
+  const db = path.join(dir, "nss");
+  fs.mkdirSync(db);
+  execFileSync("certutil", ["-N", "-d", `sql:${db}`, "--empty-password"]);
+  (trustPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).forEach((b, i) => {
+    const cf = path.join(dir, `c${i}.pem`);
+    fs.writeFileSync(cf, b + "\n");
+    execFileSync("certutil", ["-A", "-d", `sql:${db}`, "-n", `ca${i}`, "-t", "C,C,C", "-i", cf]);
+  });
+  const r = spawnSync("pdfsig", ["-nssdir", `sql:${db}`, f], { encoding: "utf8" });
+  return r.stdout + r.stderr;
 }

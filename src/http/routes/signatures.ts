@@ -9,12 +9,18 @@
  *   POST /signatures/:id/cancel           initiator: cancel an open request
  *   POST /signatures/:id/decline          participant whose turn it is: decline with a reason
  *   GET  /holders/me/signatures           holder: requests waiting for me (or all of mine)
+ *   POST /signatures/:id/sign/options     participant: WebAuthn options bound to this request and document hash
+ *   POST /signatures/:id/sign             participant: cloud signature (fresh login + passkey assertion + drawn mark)
+ *   POST /signatures/:id/external/prepare     participant: the data to sign for their own certificate (getDataToSign)
+ *   POST /signatures/:id/external/signature   participant: the signature value (embedded as their revision)
+ *   GET|POST /holders/me/passkeys, POST /holders/me/passkeys/options   holder: passkeys
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { AppError } from "../../errors.js";
 import type { CatalogueRepos } from "../../modules/catalogue/index.js";
-import type { RequestView, SignatureRepos, SignatureService, SigningRequest } from "../../modules/signatures/index.js";
+import type { RequestView, SignatureRepos, SignatureService, SigningFlow, SigningRequest } from "../../modules/signatures/index.js";
+import type { PkiRepos } from "../../pki/index.js";
 import { problems } from "../schemas.js";
 import { PDF_BODY_LIMIT } from "./seals.js";
 
@@ -138,7 +144,34 @@ export function sendPdf(reply: FastifyReply, pdf: Buffer, sha256: string, filena
     .header("content-disposition", `attachment; filename="${filename}"`).send(pdf);
 }
 
-export default async function signatureRoutes<R extends SignatureRepos & CatalogueRepos>(app: FastifyInstance, opts: { signatures: SignatureService<R> }) {
+const Mark = Type.Object({
+  width: Type.Number({ minimum: 10, maximum: 4000, description: "drawing surface width, px" }),
+  height: Type.Number({ minimum: 10, maximum: 4000 }),
+  strokes: Type.Array(Type.Array(Type.Number(), { minItems: 2, maxItems: 10_000 }), { minItems: 1, maxItems: 200, description: "each stroke x0, y0, x1, y1, … in px (origin top-left)" }),
+}, { additionalProperties: false, description: "the handwritten signature as vector strokes" });
+const EX_MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60]] };
+const SignBody = Type.Object({
+  assertion: Type.Record(Type.String(), Type.Unknown(), { description: "the WebAuthn assertion (AuthenticationResponseJSON) made with the options of …/sign/options" }),
+  mark: Mark,
+}, { additionalProperties: false, examples: [{ assertion: { id: "…", rawId: "…", type: "public-key", response: { clientDataJSON: "…", authenticatorData: "…", signature: "…" }, clientExtensionResults: {} }, mark: EX_MARK }] });
+const PrepareBody = Type.Object({
+  certificates: Type.Array(Type.String({ maxLength: 16_384, description: "DER, base64" }), { minItems: 1, maxItems: 5, description: "the signer's certificate first, then its CA certificates" }),
+  mark: Mark,
+}, { additionalProperties: false, examples: [{ certificates: ["MIIB…"], mark: EX_MARK }] });
+const SignatureBody = Type.Object({
+  signatureValue: Type.String({ minLength: 8, maxLength: 2048, description: "DER ECDSA signature over dataToSign, base64" }),
+}, { additionalProperties: false, examples: [{ signatureValue: "MEUCIQ…" }] });
+const SignedOut = Type.Object({ requestId: Type.String(), status: Type.String(), logIndex: Type.Integer(), documentSha256: Type.String() }, {
+  examples: [{ requestId: EX_ID, status: "in_progress", logIndex: 42, documentSha256: "5b1e…" }],
+});
+const RegisterBody = Type.Object({
+  response: Type.Record(Type.String(), Type.Unknown(), { description: "RegistrationResponseJSON from navigator.credentials.create()" }),
+}, { additionalProperties: false, examples: [{ response: { id: "…", rawId: "…", type: "public-key", response: { clientDataJSON: "…", attestationObject: "…" }, clientExtensionResults: {} } }] });
+const RegisterOptionsBody = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false, examples: [{ displayName: "张三" }] });
+const OPTIONS_EX = { challenge: "Zm9v…", rpId: "sign.example.gov.cn", allowCredentials: [{ id: "…", type: "public-key" }], userVerification: "required", timeout: 60000 };
+
+export default async function signatureRoutes<R extends SignatureRepos & CatalogueRepos & PkiRepos>(app: FastifyInstance, opts: { signatures: SignatureService<R>; signing: SigningFlow<R> }) {
+  const flow = opts.signing;
   const svc = opts.signatures;
   app.addSchema(RequestOut);
   if (!app.hasContentTypeParser("application/pdf")) {
@@ -272,4 +305,95 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
     const items = await svc.holderList(req.actor, req.query.which ?? "waiting", req.query.limit ?? 50);
     return { items: items.map((i) => ({ ...i, expiresAt: i.expiresAt.toISOString(), createdAt: i.createdAt.toISOString(), actedAt: i.actedAt?.toISOString() ?? null })) };
   });
+
+  const SIGN_CODES = [...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_NOT_YOUR_TURN", "SIGNING_ALREADY_ACTED", "SIGNING_DOCUMENT_CHANGED", "SIGNATURE_MARK_INVALID", "VALIDATION_FAILED"] as const;
+
+  app.post<{ Params: Static<typeof IdParam> }>("/signatures/:id/sign/options", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["signatures"], summary: "Passkey options for a cloud signature, bound to this request and document",
+      description: "The WebAuthn challenge is derived from the request, the participant and the document's current SHA-256, and can be used once within 5 minutes. Needs a holder login from the last SIDIAN_SIGNING_REAUTH_SECONDS and a registered passkey.",
+      security: SEC, params: IdParam,
+      response: { 200: Type.Object({ options: Type.Record(Type.String(), Type.Unknown()), documentSha256: Type.String() }, { examples: [{ options: OPTIONS_EX, documentSha256: "9f2c…" }] }),
+        ...problems(...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_NOT_YOUR_TURN", "SIGNING_ALREADY_ACTED", "SIGNING_REAUTH_REQUIRED", "PASSKEY_REQUIRED") },
+    },
+  }, async (req) => {
+    const r = await flow.signOptions(req.params.id, req.actor);
+    return { options: r.options as unknown as Record<string, unknown>, documentSha256: r.documentSha256 };
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof SignBody> }>("/signatures/:id/sign", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["signatures"], summary: "Sign with my cloud key (passkey confirmation + drawn signature)",
+      description: "Adds the participant's PAdES B-T signature as a new incremental revision (personal-signing certificate from Sidian's CA, RFC 3161 time-stamp) with the drawn strokes as its appearance. The key is created on first use. Logged as `signing.signed`; the next group may sign once every participant of this group has; after the last group the request is completed.",
+      security: SEC, params: IdParam, body: SignBody,
+      response: { 200: SignedOut, ...problems(...SIGN_CODES, "SIGNING_REAUTH_REQUIRED", "PASSKEY_REQUIRED", "WEBAUTHN_ASSERTION_INVALID", "KEYSTORE_UNAVAILABLE") },
+    },
+  }, async (req) => {
+    const r = await flow.signCloud(req.params.id, req.actor, { assertion: req.body.assertion as never, mark: req.body.mark });
+    return { requestId: req.params.id, ...r };
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof PrepareBody> }>("/signatures/:id/external/prepare", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["signatures"], summary: "Own key, step 1: the data to sign for my certificate (getDataToSign)",
+      description: "The certificate chain must end at a CA of SIDIAN_SIGNING_TRUST (ECDSA P-256). Sidian prepares the participant's revision and answers the DER CMS signed attributes (`dataToSign`) that the signer's own key (UKey, phone app) signs with ECDSA/SHA-256. Valid for 15 minutes; `sidian sign-external` does both steps with a key file.",
+      security: SEC, params: IdParam, body: PrepareBody,
+      response: { 200: Type.Object({
+        dataToSign: Type.String({ description: "DER signed attributes, base64" }), digestAlgorithm: Type.String(), digest: Type.String({ description: "SHA-256 of dataToSign, hex" }),
+        signatureAlgorithm: Type.String(), documentSha256: Type.String(), expiresAt: Type.String({ format: "date-time" }),
+      }, { examples: [{ dataToSign: "MYGT…", digestAlgorithm: "SHA-256", digest: "3a7f…", signatureAlgorithm: "ECDSA P-256 with SHA-256 over dataToSign (DER signature value)", documentSha256: "9f2c…", expiresAt: "2026-12-07T06:15:00.000Z" }] }),
+      ...problems(...SIGN_CODES, "EXTERNAL_CERTIFICATE_UNTRUSTED") },
+    },
+  }, async (req) => {
+    const r = await flow.externalPrepare(req.params.id, req.actor, req.body);
+    return { ...r, expiresAt: r.expiresAt.toISOString() };
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof SignatureBody> }>("/signatures/:id/external/signature", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["signatures"], summary: "Own key, step 2: the signature value (embedded as my revision)",
+      description: "The value must verify over the prepared `dataToSign` with the certificate's key; Sidian adds the time-stamp and embeds the CMS. Refused when another participant signed in between (SIGNING_DOCUMENT_CHANGED: prepare again).",
+      security: SEC, params: IdParam, body: SignatureBody,
+      response: { 200: SignedOut, ...problems(...SIGN_CODES, "SIGNING_PREPARATION_NOT_FOUND", "EXTERNAL_SIGNATURE_INVALID") },
+    },
+  }, async (req) => ({ requestId: req.params.id, ...(await flow.externalComplete(req.params.id, req.actor, req.body)) }));
+
+  app.post<{ Body: Static<typeof RegisterOptionsBody> }>("/holders/me/passkeys/options", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["holder"], summary: "Start registering a passkey (WebAuthn creation options)",
+      description: "Options for navigator.credentials.create(): user verification required, P-256 (ES256). The challenge is single use within 5 minutes.",
+      security: SEC, body: RegisterOptionsBody,
+      response: { 200: Type.Record(Type.String(), Type.Unknown(), { examples: [{ challenge: "Zm9v…", rp: { name: "Sidian 四电", id: "sign.example.gov.cn" }, user: { id: "…", name: "holder-…", displayName: "张三" }, pubKeyCredParams: [{ alg: -7, type: "public-key" }] }] }),
+        ...problems("VALIDATION_FAILED", "AUTH_REQUIRED", "FORBIDDEN_ROLE") },
+    },
+  }, async (req) => (await flow.registrationOptions(req.actor, req.body?.displayName ?? "Sidian")) as unknown as Record<string, unknown>);
+
+  app.post<{ Body: Static<typeof RegisterBody> }>("/holders/me/passkeys", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["holder"], summary: "Finish registering a passkey",
+      description: "Verifies the registration response against the challenge, origin (SIDIAN_PUBLIC_URL) and RP ID (its host name) and keeps the credential's public key.",
+      security: SEC, body: RegisterBody,
+      response: { 201: Type.Object({ id: Type.String(), createdAt: Type.String({ format: "date-time" }) }, { examples: [{ id: "q1w2…", createdAt: "2026-12-07T06:00:00.000Z" }] }),
+        ...problems("VALIDATION_FAILED", "WEBAUTHN_REGISTRATION_INVALID", "AUTH_REQUIRED", "FORBIDDEN_ROLE") },
+    },
+  }, async (req, reply) => {
+    const r = await flow.register(req.actor, req.body.response as never);
+    return reply.code(201).send({ id: r.id, createdAt: r.createdAt.toISOString() });
+  });
+
+  app.get("/holders/me/passkeys", {
+    config: { auth: HOLDER },
+    schema: {
+      tags: ["holder"], summary: "My passkeys", description: "The passkeys I registered for signing, with their last use.",
+      security: SEC,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.String(), createdAt: Type.String({ format: "date-time" }), lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]) })) },
+        { examples: [{ items: [{ id: "q1w2…", createdAt: "2026-12-07T06:00:00.000Z", lastUsedAt: null }] }] }), ...problems("AUTH_REQUIRED", "FORBIDDEN_ROLE") },
+    },
+  }, async (req) => ({ items: (await flow.passkeyList(req.actor)).map((p) => ({ id: p.id, createdAt: p.createdAt.toISOString(), lastUsedAt: p.lastUsedAt?.toISOString() ?? null })) }));
 }

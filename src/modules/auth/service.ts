@@ -231,7 +231,8 @@ export function createAuthService(deps: AuthDeps) {
       } catch (e) {
         throw new AppError("TOKEN_INVALID", e instanceof AppError && e.code === "HOLDER_CODE_TYPE_INVALID" ? "Unknown holder code type." : "The holder code is not valid.", { cause: e });
       }
-      return { kind: "holder", subjectHash: deps.pii.lookupHash(codeType, code), codeType, scopes: ["holder"] };
+      const at = typeof payload.auth_time === "number" ? payload.auth_time : payload.iat!;
+      return { kind: "holder", subjectHash: deps.pii.lookupHash(codeType, code), codeType, scopes: ["holder"], authTime: new Date(at * 1000) };
     }
     throw new AppError("TOKEN_INVALID", "Unknown token issuer.");
   }

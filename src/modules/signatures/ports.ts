@@ -106,8 +106,76 @@ export interface SigningDocumentRepo {
   list(requestId: string): Promise<Array<Omit<SigningDocument, "bytes">>>;
 }
 
+export interface PersonalKey {
+  readonly holderHash: string;
+  readonly keyId: string;
+  readonly certSerial: string;
+  /** Stable pseudonym in the certificate subject (never the ID number). */
+  readonly pseudonym: string;
+  readonly createdAt: Date;
+}
+
+export interface Passkey {
+  /** Credential id, base64url. */
+  readonly id: string;
+  readonly holderHash: string;
+  /** COSE public key. */
+  readonly publicKey: Buffer;
+  readonly counter: number;
+  readonly transports: string | null;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
+}
+
+export interface WebauthnChallenge {
+  readonly challenge: string;
+  readonly holderHash: string;
+  readonly purpose: "register" | "sign";
+  readonly requestId: string | null;
+  readonly participantIdx: number | null;
+  readonly documentSha256: string | null;
+  readonly expiresAt: Date;
+}
+
+export interface PreparedSignature {
+  readonly requestId: string;
+  readonly idx: number;
+  /** The revision it was prepared on. */
+  readonly baseSeq: number;
+  /** Sealed prepared PDF (placeholder zero-filled). */
+  readonly bytes: Buffer;
+  /** JSON: byte range, contents offsets, certificate chain, signed attributes. */
+  readonly state: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
 export interface SignatureRepos {
   signingRequests: SigningRequestRepo;
   signingParticipants: ParticipantRepo;
   signingDocuments: SigningDocumentRepo;
+  personalKeys: {
+    get(holderHash: string): Promise<PersonalKey | undefined>;
+    /** MUST fail on a duplicate holder. */
+    insert(k: PersonalKey): Promise<void>;
+  };
+  passkeys: {
+    forHolder(holderHash: string): Promise<Passkey[]>;
+    get(id: string): Promise<Passkey | undefined>;
+    insert(p: Passkey): Promise<void>;
+    /** Records a use: the new signature counter. */
+    used(id: string, counter: number, at: Date): Promise<void>;
+  };
+  webauthnChallenges: {
+    insert(c: WebauthnChallenge): Promise<void>;
+    /** Removes and returns the challenge (single use), or undefined when it is unknown or already used. */
+    take(challenge: string): Promise<WebauthnChallenge | undefined>;
+    purge(before: Date): Promise<number>;
+  };
+  signingPrepared: {
+    /** Replaces an earlier preparation of the same participant. */
+    put(p: PreparedSignature): Promise<void>;
+    get(requestId: string, idx: number): Promise<PreparedSignature | undefined>;
+    delete(requestId: string, idx: number): Promise<void>;
+  };
 }

@@ -18,6 +18,7 @@ import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
 import { openPdf, type PdfDocument } from "../../pdf/reader.js";
 import { findText } from "../../pdf/text.js";
+import { appendBlankPage } from "../../pdf/pages.js";
 import { textProblem } from "../../util/text.js";
 import { uuidv7 } from "../../util/uuid7.js";
 import type { CatalogueRepos } from "../catalogue/index.js";
@@ -298,11 +299,14 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
   async function send(id: string, actor: Actor): Promise<RequestView> {
     const cur = await uow.read.signingRequests.byId(id);
     const latest = cur ? await uow.read.signingDocuments.latest(id) : undefined;
-    let resolved = false;
+    // The completion report's page is reserved now, before the first signature: appending it later would
+    // change the document every participant signed. The report is drawn on it as the final seal's appearance.
+    let withReport: Buffer | null = null;
     if (cur && latest && cur.status === "draft") {
       const pdf = pii.openBytes(latest.bytes, aadDoc(id, latest.seq));
-      resolvePlacements(parse(pdf), await uow.read.signingParticipants.ofRequest(id));
-      resolved = true;
+      const doc = parse(pdf);
+      resolvePlacements(doc, await uow.read.signingParticipants.ofRequest(id));
+      withReport = appendBlankPage(doc);
     }
     let expired = false;
     const out = await uow.write(async (repos, tx) => {
@@ -315,15 +319,17 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
       if (r.status !== "draft") throw r.status === "in_progress" ? new AppError("SIGNING_STATE_INVALID", "The request has been sent already.") : closedError(r);
       const doc = await repos.signingDocuments.latest(id);
       if (!doc || !r.currentSha256) throw new AppError("SIGNING_DOCUMENT_MISSING");
-      if (!resolved || doc.seq !== latest?.seq) throw new AppError("CONFLICT", "The document changed while the request was being sent; send again.");
+      if (!withReport || doc.seq !== latest?.seq) throw new AppError("CONFLICT", "The document changed while the request was being sent; send again.");
       const now = clock.now();
-      const patch = { status: "in_progress" as const, currentGroup: 1, updatedAt: now };
+      const sha = crypto.createHash("sha256").update(withReport).digest("hex");
+      await repos.signingDocuments.insert({ requestId: id, seq: doc.seq + 1, sha256: sha, kind: "prepared", bytes: pii.sealBytes(withReport, aadDoc(id, doc.seq + 1)), createdAt: now });
+      const patch = { status: "in_progress" as const, currentGroup: 1, currentSha256: sha, updatedAt: now };
       await repos.signingRequests.update(id, patch);
       const ps2 = ps.map((p) => (p.groupNo === 1 && p.status === "waiting" ? { ...p, status: "pending" as const } : p));
       for (const p of ps2) if (p.status === "pending") await repos.signingParticipants.update(id, p.idx, { status: "pending" });
       await log.append(repos, tx, {
         type: TLOG_EVENTS.signingSent, subject: `signing:${id}`, actor: actorLabel(actor),
-        data: { requestId: id, documentSha256: r.documentSha256, currentSha256: r.currentSha256, pages: r.pageCount },
+        data: { requestId: id, documentSha256: r.documentSha256, preparedSha256: sha, pages: r.pageCount, reportPage: (r.pageCount ?? 0) + 1 },
       });
       return view({ ...r, ...patch }, ps2, actor);
     });

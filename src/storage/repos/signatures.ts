@@ -5,9 +5,9 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { and, asc, desc, eq, inArray, lt, lte, or } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
-import { signingDocuments, signingParticipants, signingRequests } from "../schema/signatures.js";
+import { passkeys, personalKeys, signingDocuments, signingParticipants, signingPrepared, signingRequests, webauthnChallenges } from "../schema/signatures.js";
 import type {
-  Participant, ParticipantRepo, SignaturePlacement, SigningDocumentRepo, SigningRequest, SigningRequestRepo,
+  Participant, ParticipantRepo, SignaturePlacement, SignatureRepos, SigningDocumentRepo, SigningRequest, SigningRequestRepo,
 } from "../../modules/signatures/ports.js";
 
 type PRow = typeof signingParticipants.$inferSelect;
@@ -29,9 +29,7 @@ interface JoinRow {
 
 const d = (n: number | null) => (n === null ? null : new Date(n));
 
-export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): {
-  signingRequests: SigningRequestRepo; signingParticipants: ParticipantRepo; signingDocuments: SigningDocumentRepo;
-} {
+export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): SignatureRepos {
   let forHolderStmt: BetterSqlite3.Statement | undefined;
   const requests: SigningRequestRepo = {
     async insert(r) {
@@ -113,5 +111,51 @@ export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): 
         .from(signingDocuments).where(eq(signingDocuments.requestId, requestId)).orderBy(asc(signingDocuments.seq)).all();
     },
   };
-  return { signingRequests: requests, signingParticipants: participants, signingDocuments: documents };
+  return {
+    signingRequests: requests, signingParticipants: participants, signingDocuments: documents,
+    personalKeys: {
+      async get(holderHash) {
+        return db.select().from(personalKeys).where(eq(personalKeys.holderHash, holderHash)).get();
+      },
+      async insert(k) {
+        db.insert(personalKeys).values(k).run();
+      },
+    },
+    passkeys: {
+      async forHolder(holderHash) {
+        return db.select().from(passkeys).where(eq(passkeys.holderHash, holderHash)).orderBy(asc(passkeys.createdAt)).all();
+      },
+      async get(id) {
+        return db.select().from(passkeys).where(eq(passkeys.id, id)).get();
+      },
+      async insert(p) {
+        db.insert(passkeys).values(p).run();
+      },
+      async used(id, counter, at) {
+        db.update(passkeys).set({ counter, lastUsedAt: at }).where(eq(passkeys.id, id)).run();
+      },
+    },
+    webauthnChallenges: {
+      async insert(c) {
+        db.insert(webauthnChallenges).values(c).run();
+      },
+      async take(challenge) {
+        return db.delete(webauthnChallenges).where(eq(webauthnChallenges.challenge, challenge)).returning().get();
+      },
+      async purge(before) {
+        return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, before)).run().changes;
+      },
+    },
+    signingPrepared: {
+      async put(p) {
+        db.insert(signingPrepared).values(p).onConflictDoUpdate({ target: [signingPrepared.requestId, signingPrepared.idx], set: { baseSeq: p.baseSeq, bytes: p.bytes, state: p.state, createdAt: p.createdAt, expiresAt: p.expiresAt } }).run();
+      },
+      async get(requestId, idx) {
+        return db.select().from(signingPrepared).where(and(eq(signingPrepared.requestId, requestId), eq(signingPrepared.idx, idx))).get();
+      },
+      async delete(requestId, idx) {
+        db.delete(signingPrepared).where(and(eq(signingPrepared.requestId, requestId), eq(signingPrepared.idx, idx))).run();
+      },
+    },
+  };
 }

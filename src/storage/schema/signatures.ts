@@ -70,3 +70,60 @@ export const signingDocuments = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.requestId, t.seq] }), index("signing_documents_sha_idx").on(t.sha256)],
 );
+
+/** A person's cloud signing key (云签名): one active key + certificate per holder. */
+export const personalKeys = sqliteTable(
+  "personal_keys",
+  {
+    holderHash: text("holder_hash").primaryKey(),
+    keyId: text("key_id").notNull(),
+    certSerial: text("cert_serial").notNull(),
+    pseudonym: text("pseudonym").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+);
+
+/** WebAuthn credentials (passkeys) a holder registered. */
+export const passkeys = sqliteTable(
+  "passkeys",
+  {
+    id: text("id").primaryKey(),
+    holderHash: text("holder_hash").notNull(),
+    publicKey: blob("public_key", { mode: "buffer" }).notNull(),
+    counter: integer("counter").notNull(),
+    transports: text("transports"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("passkeys_holder_idx").on(t.holderHash)],
+);
+
+/** Single-use WebAuthn challenges: registration, or an assertion bound to one request, participant and document hash. */
+export const webauthnChallenges = sqliteTable(
+  "webauthn_challenges",
+  {
+    challenge: text("challenge").primaryKey(),
+    holderHash: text("holder_hash").notNull(),
+    purpose: text("purpose", { enum: ["register", "sign"] }).notNull(),
+    requestId: text("request_id"),
+    participantIdx: integer("participant_idx"),
+    documentSha256: text("document_sha256"),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("webauthn_challenges_expiry_idx").on(t.expiresAt)],
+);
+
+/** An own-key signature in preparation: the revision with its placeholder, waiting for the signature value. */
+export const signingPrepared = sqliteTable(
+  "signing_prepared",
+  {
+    requestId: text("request_id").notNull().references(() => signingRequests.id),
+    idx: integer("idx").notNull(),
+    baseSeq: integer("base_seq").notNull(),
+    bytes: blob("bytes", { mode: "buffer" }).notNull(),
+    state: text("state").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.idx] })],
+);

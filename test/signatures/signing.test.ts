@@ -1,0 +1,172 @@
+/**
+ * Signing: three participants (a group of two in parallel — one with a cloud key and a passkey, one with their
+ * own key from an outside CA — then one with a cloud key). Every signature is its own PAdES B-T revision.
+ */
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import t from "tap";
+import { bearer, build, tempDir, type Harness } from "../helpers/app.js";
+import { opensslCmsVerify, qpdfCheck } from "../seals/helpers.js";
+import { SoftAuthenticator } from "./authenticator.js";
+import { signExternalCommand } from "../../src/cli/sign-external.js";
+import { createRequest, pdfsigTrusting, setup, signer, type Person } from "./helpers.js";
+
+const ORIGIN = "http://localhost:8080";
+const MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60], [200, 100]] };
+
+/** An outside CA (as a UKey vendor's) and a signer certificate under it, made with openssl. */
+function outsideCa(dir: string) {
+  const o = (...a: string[]) => execFileSync("openssl", a, { cwd: dir, stdio: "pipe" });
+  o("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key");
+  o("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=Test UKey CA", "-days", "30", "-out", "ca.pem",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  for (const who of ["user", "stranger"]) {
+    o("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${who}.key`);
+    o("req", "-new", "-key", `${who}.key`, "-subj", `/CN=${who}`, "-out", `${who}.csr`);
+    fs.writeFileSync(path.join(dir, "ext"), "keyUsage=critical,digitalSignature,nonRepudiation\n");
+    if (who === "user") o("x509", "-req", "-in", "user.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "10", "-out", "user.pem", "-extfile", "ext");
+    else o("x509", "-req", "-in", "stranger.csr", "-signkey", "stranger.key", "-days", "10", "-out", "stranger.pem", "-extfile", "ext");
+  }
+  const der = (f: string) => crypto.X509Certificate ? new crypto.X509Certificate(fs.readFileSync(path.join(dir, f))).raw : Buffer.alloc(0);
+  return {
+    caPem: fs.readFileSync(path.join(dir, "ca.pem"), "utf8"),
+    chain: [der("user.pem").toString("base64"), der("ca.pem").toString("base64")],
+    stranger: [der("stranger.pem").toString("base64")],
+    key: crypto.createPrivateKey(fs.readFileSync(path.join(dir, "user.key"))),
+  };
+}
+
+async function registerPasskey(h: Harness, p: Person): Promise<SoftAuthenticator> {
+  const a = new SoftAuthenticator(ORIGIN, "localhost");
+  const opts = await h.app.inject({ method: "POST", url: "/holders/me/passkeys/options", headers: bearer(p.token), payload: { displayName: p.name } });
+  if (opts.statusCode !== 200) throw new Error(`options: ${opts.body}`);
+  const reg = await h.app.inject({ method: "POST", url: "/holders/me/passkeys", headers: bearer(p.token), payload: { response: a.register(opts.json()) } });
+  if (reg.statusCode !== 201) throw new Error(`register: ${reg.body}`);
+  return a;
+}
+
+async function cloudSign(h: Harness, id: string, p: Person, a: SoftAuthenticator) {
+  const o = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign/options`, headers: bearer(p.token) });
+  if (o.statusCode !== 200) return o;
+  return h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(p.token), payload: { assertion: a.assert(o.json().options), mark: MARK } });
+}
+
+t.test("three signers, cloud and own key: every signature valid in pdfsig, openssl and qpdf; bad input refused", async (t) => {
+  const dir = tempDir(t, "sidian-ukey-");
+  const ca = outsideCa(dir);
+  fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);
+  const h = await build(t, { SIDIAN_PUBLIC_URL: ORIGIN, SIDIAN_SIGNING_TRUST: path.join(dir, "trust.pem") });
+  const s = await setup(t, 3, h);
+  const [a, b, c] = s.people as [Person, Person, Person];
+  const id = await createRequest(s, [[signer(a, { placeholder: "[[SIGN1]]", widthMm: 40, heightMm: 15 }), signer(b, { placeholder: "[[SIGN2]]", widthMm: 40, heightMm: 15 })], [signer(c, undefined, "approver")]]);
+
+  // No passkey: no cloud signature
+  const none = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign/options`, headers: bearer(a.token) });
+  t.equal(none.statusCode, 409);
+  t.equal(none.json().code, "PASSKEY_REQUIRED");
+  const ka = await registerPasskey(h, a);
+  t.equal((await h.app.inject({ url: "/holders/me/passkeys", headers: bearer(a.token) })).json().items.length, 1);
+
+  // An old login: no cloud signature
+  h.clock.advance(-6 * 60_000);
+  const stale = await h.holderToken(a.code, { ttlSeconds: 900 });
+  h.clock.advance(6 * 60_000);
+  const old = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign/options`, headers: bearer(stale) });
+  t.equal(old.statusCode, 401, old.body);
+  t.equal(old.json().code, "SIGNING_REAUTH_REQUIRED", "a login from 6 minutes ago is not fresh");
+
+  // The second group may not sign yet
+  const kc = await registerPasskey(h, c);
+  const early = await cloudSign(h, id, c, kc);
+  t.equal(early.json().code, "SIGNING_NOT_YOUR_TURN");
+
+  // Own key, step 1 for B; then A signs first, so B's prepared revision is stale
+  const prep = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/prepare`, headers: bearer(b.token), payload: { certificates: ca.chain, mark: MARK } });
+  t.equal(prep.statusCode, 200, prep.body);
+  const optsA = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign/options`, headers: bearer(a.token) });
+  t.equal(optsA.statusCode, 200, optsA.body);
+  const assertion = ka.assert(optsA.json().options);
+  const signA = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(a.token), payload: { assertion, mark: MARK } });
+  t.equal(signA.statusCode, 200, signA.body);
+  t.equal(signA.json().status, "in_progress");
+  const replay = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(a.token), payload: { assertion, mark: MARK } });
+  t.equal(replay.statusCode, 409, "A has signed");
+  const sigB = crypto.sign("sha256", Buffer.from(prep.json().dataToSign, "base64"), { key: ca.key, dsaEncoding: "der" }).toString("base64");
+  const changed = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/signature`, headers: bearer(b.token), payload: { signatureValue: sigB } });
+  t.equal(changed.statusCode, 409);
+  t.equal(changed.json().code, "SIGNING_DOCUMENT_CHANGED", "the document changed between preparation and signature");
+
+  // Untrusted certificate, wrong digest
+  const untrusted = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/prepare`, headers: bearer(b.token), payload: { certificates: ca.stranger, mark: MARK } });
+  t.equal(untrusted.statusCode, 422);
+  t.equal(untrusted.json().code, "EXTERNAL_CERTIFICATE_UNTRUSTED");
+  const prep2 = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/prepare`, headers: bearer(b.token), payload: { certificates: ca.chain, mark: MARK } });
+  t.equal(prep2.statusCode, 200, prep2.body);
+  const wrong = crypto.sign("sha256", Buffer.from("another digest"), { key: ca.key, dsaEncoding: "der" }).toString("base64");
+  const bad = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/signature`, headers: bearer(b.token), payload: { signatureValue: wrong } });
+  t.equal(bad.statusCode, 400);
+  t.equal(bad.json().code, "EXTERNAL_SIGNATURE_INVALID");
+  const sigB2 = crypto.sign("sha256", Buffer.from(prep2.json().dataToSign, "base64"), { key: ca.key, dsaEncoding: "der" }).toString("base64");
+  const signB = await h.app.inject({ method: "POST", url: `/signatures/${id}/external/signature`, headers: bearer(b.token), payload: { signatureValue: sigB2 } });
+  t.equal(signB.statusCode, 200, signB.body);
+
+  // Group 2: C's challenge is bound to the document hash; a challenge for another request is refused
+  const optsC = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign/options`, headers: bearer(c.token) });
+  const other = await createRequest(s, [[signer(c)]]);
+  const optsOther = await h.app.inject({ method: "POST", url: `/signatures/${other}/sign/options`, headers: bearer(c.token) });
+  const crossed = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(c.token), payload: { assertion: kc.assert(optsOther.json().options), mark: MARK } });
+  t.equal(crossed.statusCode, 403);
+  t.equal(crossed.json().code, "WEBAUTHN_ASSERTION_INVALID", "an assertion made for another request is refused");
+  const badOrigin = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(c.token), payload: { assertion: kc.assert(optsC.json().options, { origin: "http://evil.example" }), mark: MARK } });
+  t.equal(badOrigin.json().code, "WEBAUTHN_ASSERTION_INVALID", "wrong origin");
+  const used = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(c.token), payload: { assertion: kc.assert(optsC.json().options), mark: MARK } });
+  t.equal(used.json().code, "WEBAUTHN_ASSERTION_INVALID", "a challenge is single use, even after a failed attempt");
+  const badMark = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(c.token), payload: { assertion: kc.assert(optsC.json().options), mark: { ...MARK, strokes: [[5000, 5000]] } } });
+  t.equal(badMark.json().code, "SIGNATURE_MARK_INVALID");
+  const signC = await cloudSign(h, id, c, kc);
+  t.equal(signC.statusCode, 200, signC.body);
+  t.equal(signC.json().status, "completed");
+
+  const doc = await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(s.consumer.token) });
+  const pdf = doc.rawPayload;
+  const trust = h.ctx.pki.trustBundlePem() + ca.caPem;
+  const ps = pdfsigTrusting(t, pdf, trust);
+  t.equal((ps.match(/Signature is Valid/g) ?? []).length, 3, ps);
+  t.equal((ps.match(/Certificate is Trusted/g) ?? []).length, 3, ps);
+  t.equal(qpdfCheck(t, pdf).status, 0, "qpdf --check");
+  for (let i = 0; i < 3; i++) {
+    const v = opensslCmsVerify(t, pdf, i, trust);
+    t.ok(v.ok, `openssl cms -verify signature ${i + 1}: ${v.out}`);
+  }
+  // The cloud certificates name the person and a pseudonym, never the ID number
+  const certs = (await h.ctx.uow.read.certificates.listByKey((await h.ctx.uow.read.personalKeys.get(h.ctx.pii.lookupHash("111", a.code)))!.keyId));
+  t.match(certs[0]!.subject, /张三/);
+  t.notMatch(certs[0]!.subject, new RegExp(a.code));
+  t.match(new crypto.X509Certificate(Buffer.from(certs[0]!.der)).subject, /SD-/);
+  const v = await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: pdf });
+  t.equal(v.json().signatures.length, 3);
+  const r = (await h.app.inject({ url: `/signatures/${id}`, headers: bearer(s.consumer.token) })).json();
+  t.same(r.participants.map((p: { method: string }) => p.method), ["cloud", "external", "cloud"]);
+  t.equal(r.status, "completed");
+});
+
+t.test("sidian sign-external: the own-key flow over HTTP with a key file", async (t) => {
+  const dir = tempDir(t, "sidian-ukey-");
+  const ca = outsideCa(dir);
+  fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);
+  const h = await build(t, { SIDIAN_PUBLIC_URL: ORIGIN, SIDIAN_SIGNING_TRUST: path.join(dir, "trust.pem") });
+  const s = await setup(t, 1, h);
+  const id = await createRequest(s, [[signer(s.people[0]!)]]);
+  await h.app.listen({ host: "127.0.0.1", port: 0 });
+  const addr = h.app.server.address() as { port: number };
+  fs.writeFileSync(path.join(dir, "token"), s.people[0]!.token);
+  fs.writeFileSync(path.join(dir, "chain.pem"), fs.readFileSync(path.join(dir, "user.pem"), "utf8") + ca.caPem);
+  const out = await signExternalCommand(["--url", `http://127.0.0.1:${addr.port}`, "--request", id, "--token-file", path.join(dir, "token"), "--key", path.join(dir, "user.key"), "--cert", path.join(dir, "chain.pem")]);
+  t.match(out, /is completed/);
+  const doc = await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(s.consumer.token) });
+  const ps = pdfsigTrusting(t, doc.rawPayload, h.ctx.pki.trustBundlePem() + ca.caPem);
+  t.match(ps, /Signature is Valid/);
+  t.match(ps, /Signer Certificate Common Name: user/);
+});
