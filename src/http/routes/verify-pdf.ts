@@ -35,7 +35,8 @@ export default async function verifyPdfRoutes(app: FastifyInstance, opts: { ctx:
     bodyLimit: PDF_BODY_LIMIT,
     config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
     schema: {
-      tags: ["seals"], summary: "Validate the signatures and seals of a PDF (body: application/pdf, up to 50 MB)",
+      tags: ["seals"], description: "Validates every signature and seal of a PDF (body: the PDF, `application/pdf`): integrity, certificate chain to Sidian's root, revocation, time-stamp, changes after signing. Always 200 with a verdict per signature (VALID, INVALID, INDETERMINATE and why), whatever the document.",
+      consumes: ["application/pdf"], summary: "Validate the signatures and seals of a PDF (body: application/pdf, up to 50 MB)",
       response: { 200: Type.Ref("PdfVerdict"), ...problems(413, 415, 429) },
     },
   }, async (req) => {
