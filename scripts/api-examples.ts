@@ -259,6 +259,22 @@ export async function runFlows(): Promise<FlowRun> {
     await call("holder.consent.revoke", "Revoke the consent", { method: "DELETE", url: `/holders/me/consents/${consent.id}`, token: holder, expect: 200 });
     await call("consumer.query.revoked", "After the holder revoked the consent", { url: "/holders/licences:query", token: consumer, body: query, expect: 403 });
 
+    // ---- E-signatures: the approval system asks the holder to sign a document; the holder declines (or signs).
+    const expiresAt = new Date(clock.now().getTime() + 7 * 86_400_000).toISOString();
+    const signReq = { title: "告知承诺书", matterCode: "350100-FOOD-001", caseRef: "SL2026120100017", expiresAt, groups: [[{ name: "林小梅", holderCode: HOLDER_ID, holderCodeType: "111", role: "signer", placement: { page: 1, xMm: 120, yMm: 230, widthMm: 50, heightMm: 20 } }]] };
+    const sreq = (await call("consumer.signature.create", "Ask the holder to sign a document (a draft request)", { url: "/signatures", token: consumer, body: signReq, expect: 201 })).json();
+    const toSign = makePdf({ pages: 1, lines: () => ["Letter of commitment", "I, the applicant, commit to the conditions of the licence.", "Signature:"] });
+    await call("consumer.signature.document", "Upload the PDF to sign", { method: "PUT", url: `/signatures/${sreq.id}/document`, token: consumer, raw: { type: "application/pdf", bytes: toSign }, expect: 200 });
+    await call("consumer.signature.send", "Send it: the holder may sign now", { method: "POST", url: `/signatures/${sreq.id}/send`, token: consumer, expect: 200 });
+    await call("consumer.signatures", "The client's signing requests", { url: "/signatures", token: consumer, expect: 200 });
+    await call("holder.signatures", "Requests waiting for my signature", { url: "/holders/me/signatures", token: holder, expect: 200 });
+    await call("holder.signature.get", "The request", { url: `/signatures/${sreq.id}`, token: holder, expect: 200 });
+    await call("holder.signature.document", "The document to sign", { url: `/signatures/${sreq.id}/document`, token: holder, expect: 200 });
+    await call("holder.signature.decline", "Decline to sign, with a reason", { url: `/signatures/${sreq.id}/decline`, token: holder, body: { reason: "承诺内容与申请事项不符" }, expect: 200 });
+    await call("consumer.signature.cancel.declined", "Cancel a request that was declined", { url: `/signatures/${sreq.id}/cancel`, token: consumer, body: { reason: "重新发起" }, expect: 409 });
+    const sreq2 = (await call("consumer.signature.create.again", "A new request", { url: "/signatures", token: consumer, body: signReq, expect: 201 })).json();
+    await call("consumer.signature.cancel", "Cancel it", { url: `/signatures/${sreq2.id}/cancel`, token: consumer, body: { reason: "申请人撤回申请" }, expect: 200 });
+
     // ---- The counter (窗口).
     const counter = await tokenOf("counter.token", counterC.client.id, counterC.secret, "Get an access token");
     await call("counter.page", "The counter page", { url: "/counter", expect: 200 });
