@@ -26,6 +26,7 @@ import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/in
 import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
+import { createSignatureService, type SignatureService } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
@@ -52,6 +53,8 @@ export interface Context {
   seals: SealService;
   /** Sealed licence PDFs and use-annotated copies (issue 6). */
   documents: DocumentService;
+  /** E-signature requests (issue 17). */
+  signatures: SignatureService<Repos>;
   qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
@@ -297,6 +300,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
   const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  // E-signatures (issue 17): signing requests, participants in ordered groups.
+  const signatures = createSignatureService<Repos>({ uow, clock, log: tlog, pii, logger: log });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
   // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
@@ -310,6 +315,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
     expiryTimer = setInterval(() => {
       licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
+      signatures.expireDue().catch((e) => log.error({ err: e }, "signing request expiry sweep failed"));
       documents.sweepExpiredCopies().then(
         (r) => void (r.documents > 0 && log.info(r, "expired use-annotated copies deleted")),
         (e) => log.error({ err: e }, "expired copy sweep failed"),
@@ -330,7 +336,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures,
     token,
     ready: () => {
       const t = token?.status();

@@ -99,6 +99,17 @@ export const ERROR_TABLE = {
   STATUS_LIST_NOT_FOUND: { status: 404, message: "No such status list." },
   STATUS_LIST_UNAVAILABLE: { status: 503, message: "The department cannot sign its status list now; the online status of each licence still answers." },
   LICENCE_SEAL_MISSING: { status: 409, message: "The issuing department has no active official seal to seal the licence document." },
+
+  // --- e-signatures: signing requests (issue 17)
+  SIGNING_REQUEST_NOT_FOUND: { status: 404, message: "No such signing request." },
+  SIGNING_STATE_INVALID: { status: 409, message: "This action is not allowed in the request's current state." },
+  SIGNING_DOCUMENT_MISSING: { status: 409, message: "The request has no document yet." },
+  SIGNING_NOT_YOUR_TURN: { status: 409, message: "An earlier group has not finished signing yet." },
+  SIGNING_ALREADY_ACTED: { status: 409, message: "This participant has already signed or declined." },
+  SIGNING_DECLINED: { status: 409, message: "The request was declined by a participant; nobody can sign it any more." },
+  SIGNING_EXPIRED: { status: 409, message: "The request has expired; nobody can sign it any more." },
+  SIGNING_CANCELLED: { status: 409, message: "The request was cancelled by its initiator." },
+  SIGNING_COMPLETED: { status: 409, message: "The request is completed." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

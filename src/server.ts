@@ -19,6 +19,7 @@ import licenceRoutes from "./http/routes/licences.js";
 import holderRoutes from "./http/routes/holders.js";
 import documentRoutes from "./http/routes/documents.js";
 import verifyRoutes from "./http/routes/verify.js";
+import signatureRoutes from "./http/routes/signatures.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
 export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
@@ -42,6 +43,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => holderRoutes(app, { access: ctx.access, documents: ctx.documents }),
       (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
+      (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };

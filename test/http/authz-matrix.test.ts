@@ -84,6 +84,16 @@ const EXPECT: Record<string, Who[]> = {
   "POST /holders/me/consents": ["holder"],
   "DELETE /holders/me/consents/{id}": ["holder"],
   "GET /holders/me/accesses": ["holder"],
+  // e-signatures (issue 17); per-object checks (initiator, participant, another holder → 404) in test/signatures/
+  "POST /signatures": ["consumer", "issuer", "otherIssuer"],
+  "GET /signatures": ["consumer", "issuer", "otherIssuer"],
+  "GET /signatures/{id}": ["consumer", "issuer", "otherIssuer", "holder"],
+  "PUT /signatures/{id}/document": ["consumer", "issuer", "otherIssuer"],
+  "GET /signatures/{id}/document": ["consumer", "issuer", "otherIssuer", "holder"],
+  "POST /signatures/{id}/send": ["consumer", "issuer", "otherIssuer"],
+  "POST /signatures/{id}/cancel": ["consumer", "issuer", "otherIssuer"],
+  "POST /signatures/{id}/decline": ["holder"],
+  "GET /holders/me/signatures": ["holder"],
 };
 
 t.test("every route × every caller", async (t) => {

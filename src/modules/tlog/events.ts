@@ -30,6 +30,15 @@ export const TLOG_EVENTS = {
   licenceAccessed: "licence.accessed",
   // counter (src/modules/qr): a verified licence attached to a case (办件)
   licenceAttached: "licence.attached",
+  // e-signatures (issue 17: src/modules/signatures): subject `signing:<request id>`; participant events carry `holder`
+  signingCreated: "signing.created",
+  signingSent: "signing.sent",
+  signingViewed: "signing.viewed",
+  signingSigned: "signing.signed",
+  signingDeclined: "signing.declined",
+  signingExpired: "signing.expired",
+  signingCancelled: "signing.cancelled",
+  signingCompleted: "signing.completed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

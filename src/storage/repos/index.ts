@@ -15,6 +15,7 @@ import { createLicenceRepo } from "./licences.js";
 import { createAccessRepos } from "./access.js";
 import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
 import { createDocumentRepo } from "./documents.js";
+import { createSignatureRepos } from "./signatures.js";
 
 export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
   return {
@@ -29,6 +30,7 @@ export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
     scans: createScanRepo(db, raw),
     caseAttachments: createCaseAttachmentRepo(db),
     documents: createDocumentRepo(raw),
+    ...createSignatureRepos(db, raw),
   };
 }
 

@@ -140,5 +140,5 @@ export const storeLeases = pgTable("store_leases", {
 export const {
   departments, clients, keys, certificates, crls, registeredKeys, tlogLeaves, tlogNodes, tlogCheckpoints, licenceTypes,
   issuerGrants, matters, licences, licenceEvents, licenceCounters, idempotencyKeys, consents, accessLog, seals,
-  sealEvents, stamps, scans, caseAttachments, documentBlobs, documents,
+  sealEvents, stamps, scans, caseAttachments, documentBlobs, documents, signingRequests, signingParticipants, signingDocuments,
 } = tables as Record<string, AnyPgTable>;

@@ -8,3 +8,4 @@ export * from "./access.js";
 export * from "./seals.js";
 export * from "./qr.js";
 export * from "./documents.js";
+export * from "./signatures.js";

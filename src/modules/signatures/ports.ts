@@ -1,0 +1,113 @@
+/**
+ * What the e-signatures module needs from storage (src/storage/repos/signatures.ts implements it).
+ * Contracts: `requests.insert` and `participants.insert` MUST fail on a duplicate key; documents are append-only
+ * (a revision is never rewritten); `requests.update` changes only the row it names.
+ */
+
+export type SigningStatus = "draft" | "in_progress" | "completed" | "declined" | "expired" | "cancelled";
+export const SIGNING_STATUSES: readonly SigningStatus[] = ["draft", "in_progress", "completed", "declined", "expired", "cancelled"];
+/** signer: signs; approver: signs to approve (reason 同意); copy: receives the document, never acts. */
+export type ParticipantRole = "signer" | "approver" | "copy";
+/** waiting: an earlier group has not finished; pending: their turn; copy: copy-only participant. */
+export type ParticipantStatus = "waiting" | "pending" | "signed" | "declined" | "copy";
+
+/** Where the signature goes: a rectangle on a page (mm from the top-left corner), or a text placeholder. */
+export type SignaturePlacement =
+  | { readonly page: number; readonly xMm: number; readonly yMm: number; readonly widthMm: number; readonly heightMm: number }
+  | { readonly placeholder: string; readonly widthMm: number; readonly heightMm: number };
+
+export interface SigningRequest {
+  readonly id: string;
+  readonly title: string;
+  readonly matterCode: string | null;
+  readonly caseRef: string | null;
+  readonly initiatorClientId: string;
+  readonly initiatorRole: string;
+  /** The initiating department (issuer initiators); null for approval systems. */
+  readonly departmentId: string | null;
+  readonly status: SigningStatus;
+  /** 1-based group whose participants may act now (in_progress). */
+  readonly currentGroup: number;
+  readonly groupCount: number;
+  readonly expiresAt: Date;
+  /** SHA-256 of the document as uploaded. */
+  readonly documentSha256: string | null;
+  /** SHA-256 of the latest revision (what the next signer signs). */
+  readonly currentSha256: string | null;
+  readonly pageCount: number | null;
+  readonly statusReason: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly completedAt: Date | null;
+}
+
+export interface Participant {
+  readonly requestId: string;
+  /** 0-based position in the request. */
+  readonly idx: number;
+  /** 1-based group. */
+  readonly groupNo: number;
+  readonly holderHash: string;
+  readonly holderCodeEnc: string;
+  readonly codeType: string;
+  readonly nameEnc: string;
+  readonly role: ParticipantRole;
+  /** USCC of the company a legal representative acts for. */
+  readonly actingFor: string | null;
+  readonly placement: SignaturePlacement | null;
+  readonly status: ParticipantStatus;
+  readonly viewedAt: Date | null;
+  readonly actedAt: Date | null;
+  readonly declineReason: string | null;
+  /** How the signature was made: `cloud` (key in Sidian, passkey) or `external` (the signer's own key). */
+  readonly method: string | null;
+  readonly certSerial: string | null;
+  readonly logIndex: number | null;
+}
+
+export interface SigningDocument {
+  readonly requestId: string;
+  readonly seq: number;
+  readonly sha256: string;
+  /** uploaded | prepared | signed | completed */
+  readonly kind: string;
+  /** Sealed bytes (PiiProtector.sealBytes, aad = `signing:<requestId>:<seq>`). */
+  readonly bytes: Buffer;
+  readonly createdAt: Date;
+}
+
+export type RequestPatch = Partial<Pick<SigningRequest,
+  "status" | "currentGroup" | "documentSha256" | "currentSha256" | "pageCount" | "statusReason" | "updatedAt" | "completedAt">>;
+export type ParticipantPatch = Partial<Pick<Participant,
+  "status" | "viewedAt" | "actedAt" | "declineReason" | "method" | "certSerial" | "logIndex" | "placement">>;
+
+export interface SigningRequestRepo {
+  insert(r: SigningRequest): Promise<void>;
+  byId(id: string): Promise<SigningRequest | undefined>;
+  update(id: string, patch: RequestPatch): Promise<void>;
+  /** Newest first; `before` = createdAt of the last item seen (ms) and its id. */
+  list(opts: { initiatorClientId?: string; departmentId?: string; status?: SigningStatus; limit: number; before?: { at: Date; id: string } }): Promise<SigningRequest[]>;
+  /** Open requests (draft, in progress) whose expiry is at or before `at`. */
+  dueForExpiry(at: Date, limit: number): Promise<SigningRequest[]>;
+}
+
+export interface ParticipantRepo {
+  insert(p: Participant): Promise<void>;
+  ofRequest(requestId: string): Promise<Participant[]>;
+  update(requestId: string, idx: number, patch: ParticipantPatch): Promise<void>;
+  /** A holder's participations (newest request first), with their requests. */
+  forHolder(holderHash: string, opts: { statuses?: readonly ParticipantStatus[]; limit: number }): Promise<Array<{ participant: Participant; request: SigningRequest }>>;
+}
+
+export interface SigningDocumentRepo {
+  insert(d: SigningDocument): Promise<void>;
+  latest(requestId: string): Promise<SigningDocument | undefined>;
+  get(requestId: string, seq: number): Promise<SigningDocument | undefined>;
+  list(requestId: string): Promise<Array<Omit<SigningDocument, "bytes">>>;
+}
+
+export interface SignatureRepos {
+  signingRequests: SigningRequestRepo;
+  signingParticipants: ParticipantRepo;
+  signingDocuments: SigningDocumentRepo;
+}

@@ -1,0 +1,72 @@
+import { sqliteTable, text, integer, blob, index, primaryKey } from "drizzle-orm/sqlite-core";
+
+/** E-signature requests (签署流程, issue 17): one row per request. */
+export const signingRequests = sqliteTable(
+  "signing_requests",
+  {
+    id: text("id").primaryKey(),
+    title: text("title").notNull(),
+    matterCode: text("matter_code"),
+    caseRef: text("case_ref"),
+    initiatorClientId: text("initiator_client_id").notNull(),
+    initiatorRole: text("initiator_role").notNull(),
+    departmentId: text("department_id"),
+    status: text("status", { enum: ["draft", "in_progress", "completed", "declined", "expired", "cancelled"] }).notNull(),
+    currentGroup: integer("current_group").notNull(),
+    groupCount: integer("group_count").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    documentSha256: text("document_sha256"),
+    currentSha256: text("current_sha256"),
+    pageCount: integer("page_count"),
+    statusReason: text("status_reason"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    completedAt: integer("completed_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    index("signing_requests_initiator_idx").on(t.initiatorClientId, t.createdAt),
+    index("signing_requests_department_idx").on(t.departmentId, t.createdAt),
+    index("signing_requests_open_idx").on(t.status, t.expiresAt),
+  ],
+);
+
+/** Participants of a request, in order (group = signing step; participants of one group sign in parallel). */
+export const signingParticipants = sqliteTable(
+  "signing_participants",
+  {
+    requestId: text("request_id").notNull().references(() => signingRequests.id),
+    idx: integer("idx").notNull(),
+    groupNo: integer("group_no").notNull(),
+    /** Keyed hash of code type + holder code (Actor.subjectHash of the holder). */
+    holderHash: text("holder_hash").notNull(),
+    /** AES-GCM ciphertext of the holder code (for display to the initiator). */
+    holderCodeEnc: text("holder_code_enc").notNull(),
+    codeType: text("code_type").notNull(),
+    nameEnc: text("name_enc").notNull(),
+    role: text("role", { enum: ["signer", "approver", "copy"] }).notNull(),
+    actingFor: text("acting_for"),
+    placement: text("placement"),
+    status: text("status", { enum: ["waiting", "pending", "signed", "declined", "copy"] }).notNull(),
+    viewedAt: integer("viewed_at", { mode: "timestamp_ms" }),
+    actedAt: integer("acted_at", { mode: "timestamp_ms" }),
+    declineReason: text("decline_reason"),
+    method: text("method"),
+    certSerial: text("cert_serial"),
+    logIndex: integer("log_index"),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.idx] }), index("signing_participants_holder_idx").on(t.holderHash, t.status)],
+);
+
+/** The request's document, one row per revision (0 = as uploaded); bytes sealed with the PII key. */
+export const signingDocuments = sqliteTable(
+  "signing_documents",
+  {
+    requestId: text("request_id").notNull().references(() => signingRequests.id),
+    seq: integer("seq").notNull(),
+    sha256: text("sha256").notNull(),
+    kind: text("kind").notNull(),
+    bytes: blob("bytes", { mode: "buffer" }).notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.seq] }), index("signing_documents_sha_idx").on(t.sha256)],
+);
