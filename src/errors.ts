@@ -74,6 +74,7 @@ export const ERROR_TABLE = {
   PDF_PAGE_NOT_FOUND: { status: 422, message: "The document has no such page." },
   PDF_ANCHOR_NOT_FOUND: { status: 422, message: "The anchor text was not found in the document." },
   PDF_CHANGES_NOT_ALLOWED: { status: 422, message: "The document's certification signature does not allow further signatures." },
+  PDF_LIMIT_EXCEEDED: { status: 422, message: "The PDF is over a documented limit (objects, pages, signatures, nesting or inflated size)." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)

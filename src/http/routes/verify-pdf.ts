@@ -36,7 +36,7 @@ export default async function verifyPdfRoutes(app: FastifyInstance, opts: { ctx:
     config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
     schema: {
       tags: ["seals"], summary: "Validate the signatures and seals of a PDF (body: application/pdf, up to 50 MB)",
-      response: { 200: Type.Ref("PdfVerdict"), ...problems(413, 415, 429) },
+      response: { 200: Type.Ref("PdfVerdict"), ...problems(413, 415, 422, 429) },
     },
   }, async (req) => {
     if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the PDF as the body with content-type application/pdf.");
