@@ -17,6 +17,8 @@ export const ERROR_TABLE = {
   CONFIG_INVALID: { status: 500, message: "The configuration is not valid." },
   DEV_KEYS_IN_PRODUCTION: { status: 500, message: "Development keys must not be used in production." },
   CONFLICT: { status: 409, message: "The change conflicts with the current state." },
+  STORE_UNAVAILABLE: { status: 503, message: "The database cannot be reached now; retry later." },
+  STORE_BUSY: { status: 503, message: "The database is too busy to apply the change now; retry later." },
 
   // --- authentication and authorisation
   AUTH_REQUIRED: { status: 401, message: "Authentication is required." },

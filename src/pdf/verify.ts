@@ -213,23 +213,58 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   }
   checks.push({ id: "signatures", status: "PASSED", detail: `${sigs.length} signature(s)` });
 
-  // Signed end of each signature, to tell which signatures come later.
+  // Signed end of each signature (once), to tell which signatures come later: a lookup, not a set per signature.
   const signedEnd = (s: SigRef) => {
     const br = s.dict.get("ByteRange");
     return Array.isArray(br) && br.length === 4 && br.every((x) => typeof x === "number") ? Number(br[2]) + Number(br[3]) : -1;
   };
+  const endOf = new Map<number, number>();
+  for (const x of sigs) if (x.sigNum !== null) endOf.set(x.sigNum, signedEnd(x));
+  const revs: Revisions = { ends, endSet: new Set(ends), endOf, old: new Map(), changed: new Map() };
   const reports: SignatureReport[] = [];
-  for (let i = 0; i < sigs.length; i++) {
-    const s = sigs[i]!;
-    const end = signedEnd(s);
-    const later = new Set(sigs.filter((x) => x !== s && x.sigNum !== null && signedEnd(x) > end).map((x) => x.sigNum!));
-    reports.push(await verifyOne(doc, buf, s, i, later, ends, deps));
-  }
+  for (let i = 0; i < sigs.length; i++) reports.push(await verifyOne(doc, buf, sigs[i]!, i, revs, deps));
   const result = worst([...checks, ...reports.flatMap((r) => (r.result === "VALID" ? [] : [{ id: "", status: r.result === "INVALID" ? "FAILED" as const : "INDETERMINATE" as const, detail: "" }]))]);
   return { result, checks, document: base, signatures: reports };
 }
 
-async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number, laterSigs: Set<number>, ends: number[], deps: VerifyPdfDeps): Promise<SignatureReport> {
+/** What every signature of one document shares, computed once per revision so validation stays linear. */
+interface Revisions {
+  /** Where each revision ends (ascending), and the same as a set. */
+  ends: number[];
+  endSet: Set<number>;
+  /** Signature dictionary number → end of its signed range. */
+  endOf: Map<number, number>;
+  /** The signed revision ending at an offset, opened on its own (or why it cannot be). */
+  old: Map<number, PdfDocument | Error>;
+  /** Objects defined by the sections after an offset. */
+  changed: Map<number, Set<number>>;
+}
+
+function signedRevision(buf: Buffer, end: number, revs: Revisions): PdfDocument | Error {
+  let o = revs.old.get(end);
+  if (!o) {
+    try {
+      o = openPdf(buf.subarray(0, end));
+    } catch (e) {
+      rethrowLimit(e);
+      o = e as Error;
+    }
+    revs.old.set(end, o);
+  }
+  return o;
+}
+
+function changedAfter(doc: PdfDocument, end: number, revs: Revisions): Set<number> {
+  let c = revs.changed.get(end);
+  if (!c) {
+    c = new Set<number>();
+    for (const sec of doc.sections) if (sec.offset >= end) for (const k of sec.entries.keys()) c.add(k);
+    revs.changed.set(end, c);
+  }
+  return c;
+}
+
+async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number, revs: Revisions, deps: VerifyPdfDeps): Promise<SignatureReport> {
   const checks: Check[] = [];
   const d = s.dict;
   const rep: SignatureReport = {
@@ -264,20 +299,15 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   if (contents.start !== b || contents.end !== c || !contents.hex) {
     return fail("byte-range", `the gap of /ByteRange (${b}–${c}) is not exactly this signature's /Contents (${contents.start}–${contents.end}): signature wrapping`);
   }
-  if (!ends.includes(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
-  let old: PdfDocument;
-  try {
-    old = openPdf(buf.subarray(0, end));
-  } catch (e) {
-    rethrowLimit(e);
-    return fail("byte-range", `the signed revision cannot be read on its own: ${(e as Error).message}`);
-  }
+  if (!revs.endSet.has(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
+  const old = signedRevision(buf, end, revs);
+  if (old instanceof Error) return fail("byte-range", `the signed revision cannot be read on its own: ${old.message}`);
   const sigInfoOld = s.sigNum !== null ? old.info(s.sigNum) : undefined;
   if (!sigInfoOld || sigInfoOld.offset < 0 || !(sigInfoOld.offset < b && b - sigInfoOld.offset < 65536)) {
     return fail("byte-range", "the signed revision does not define this signature dictionary where the signature is");
   }
   rep.coversWholeFile = isTrailingSpace(buf, end);
-  rep.laterRevisions = ends.filter((e) => e > end).length;
+  rep.laterRevisions = revs.ends.filter((e) => e > end).length;
   checks.push({ id: "byte-range", status: "PASSED", detail: `bytes 0–${b} and ${c}–${end} signed; the gap is exactly /Contents` });
 
   // 2. contents ----------------------------------------------------------------------------------------------
@@ -386,11 +416,10 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   if (rep.laterRevisions === 0) {
     checks.push({ id: "modifications", status: "PASSED", detail: rep.coversWholeFile ? "the signature covers the whole file" : "the signature covers the whole file up to trailing whitespace" });
   } else {
-    const changed = new Set<number>();
-    for (const sec of doc.sections) if (sec.offset >= end) for (const k of sec.entries.keys()) changed.add(k);
+    const changed = changedAfter(doc, end, revs);
     let mod: ModResult;
     try {
-      mod = analyse(old, doc, changed, (n) => laterSigs.has(n));
+      mod = analyse(old, doc, changed, (n) => n !== s.sigNum && (revs.endOf.get(n) ?? -1) > end);
     } catch (e) {
       rethrowLimit(e);
       mod = { allowed: [], disallowed: [`later revisions cannot be analysed: ${(e as Error).message}`] };
