@@ -5,8 +5,9 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import rateLimit from "@fastify/rate-limit";
-import swagger from "@fastify/swagger";
+import swagger, { type SwaggerTransform, type SwaggerTransformObject } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { guideRoutes, loadRecordedExamples, openapiTransform, openapiTransformObject } from "./http/openapi.js";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
@@ -100,7 +101,13 @@ export async function buildApp(deps: AppDeps) {
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
-      info: { title: "Sidian (四电) API", version: VERSION, description: "E-licences, e-seals, e-signatures and e-materials: issue, sign, store, verify. Errors: see docs/errors.md." },
+      info: {
+        title: "Sidian (四电) API", version: VERSION,
+        description: "E-licences, e-seals, e-signatures and e-materials: issue, sign, store, verify.\n\n" +
+          "**Integration guide** (each user's calls in order, with real requests and answers, errors and what to do, retries, offline verification): " +
+          "[English](/docs/integration.md) · [中文](/docs/integration.zh.md). Error codes: every error answer is `{code, message, requestId}`; " +
+          "each operation lists the codes it can answer with (`x-error-codes`).",
+      },
       servers: [{ url: config.publicUrl }],
       components: {
         securitySchemes: {
@@ -109,10 +116,13 @@ export async function buildApp(deps: AppDeps) {
         },
       },
     },
+    transform: (o) => openapiTransform(o as unknown as Parameters<typeof openapiTransform>[0]) as ReturnType<SwaggerTransform>,
+    transformObject: openapiTransformObject(loadRecordedExamples()) as unknown as SwaggerTransformObject,
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
   await app.register(authPlugin, { auth: deps.auth });
+  await app.register(guideRoutes);
 
   await app.register(systemRoutes, { ready: deps.ready, version: VERSION });
   if (deps.metrics) await app.register(metricsRoute, deps.metrics);

@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { AppError } from "./errors.js";
+import { isPgUrl, parsePgUrl } from "./storage/pg-url.js";
 import { parsePkcs11Uri, type Pkcs11Uri } from "./pki/pkcs11/uri.js";
 import { checkIdpUrl } from "./modules/auth/idp-keys.js";
 import type { HolderClaims } from "./modules/auth/service.js";
@@ -18,7 +19,11 @@ export interface Config {
   /** Public base URL, used in certificates (CRL distribution point), QR codes and links. */
   readonly publicUrl: string;
   /** SQLite database file (or ":memory:"). */
+  /** The SQLite file, or the postgres:// URL when dbKind is "pg". */
   readonly dbPath: string;
+  readonly dbKind: "sqlite" | "pg";
+  /** PostgreSQL: connections in the pool (SIDIAN_DB_POOL, default 10). */
+  readonly dbPoolMax: number;
   /** `full` fsyncs every commit (durable across power loss); `normal` is durable across process crashes. */
   readonly dbSync: "full" | "grouped" | "normal";
   /** Who copies the WAL into the database file: a background worker thread (default) or the committing call. */
@@ -221,7 +226,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     problems.push(`SIDIAN_PUBLIC_URL is not a URL (got "${publicUrl}")`);
   }
   const dbRaw = env.SIDIAN_DB || "./data/sidian.db";
-  const dbPath = dbRaw === ":memory:" ? dbRaw : path.resolve(cwd, dbRaw);
+  // A postgres:// URL selects the PostgreSQL store (src/storage/pg.ts); anything else is an SQLite file path.
+  const dbKind = isPgUrl(dbRaw) ? "pg" as const : "sqlite" as const;
+  if (dbKind === "sqlite" && /^[a-z][a-z0-9+.-]*:\/\//i.test(dbRaw)) problems.push(`SIDIAN_DB must be an SQLite file path or a postgres:// URL (got a ${dbRaw.split(":")[0]}: URL)`);
+  if (dbKind === "pg") {
+    try {
+      parsePgUrl(dbRaw);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const dbPath = dbRaw === ":memory:" || dbKind === "pg" ? dbRaw : path.resolve(cwd, dbRaw);
   const keysDir = path.resolve(cwd, env.SIDIAN_KEYS_DIR || "./keys-dev");
   let keyStore: Config["keyStore"] = { kind: "file" };
   const ks = (env.SIDIAN_KEYSTORE ?? "").trim();
@@ -236,6 +251,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port,
     publicUrl,
     dbPath,
+    dbKind,
+    dbPoolMax: int(env, "SIDIAN_DB_POOL", 10, 1, 1000, problems),
     dbSync: oneOf(env, "SIDIAN_DB_SYNC", ["full", "grouped", "normal"] as const, "grouped", problems),
     dbCheckpoint: oneOf(env, "SIDIAN_DB_CHECKPOINT", ["background", "inline"] as const, "background", problems),
     dbCacheMb: int(env, "SIDIAN_DB_CACHE_MB", 256, 8, 65_536, problems),

@@ -192,6 +192,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
   }
 
+  if (config.dbKind === "pg") {
+    await token?.close();
+    throw new AppError("CONFIG_INVALID", "SIDIAN_DB: the PostgreSQL store's repositories are not wired into the service yet (issue 16, next step); use an SQLite file path.");
+  }
   const db = openSqlite(config.dbPath, {
     sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),

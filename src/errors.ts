@@ -17,6 +17,8 @@ export const ERROR_TABLE = {
   CONFIG_INVALID: { status: 500, message: "The configuration is not valid." },
   DEV_KEYS_IN_PRODUCTION: { status: 500, message: "Development keys must not be used in production." },
   CONFLICT: { status: 409, message: "The change conflicts with the current state." },
+  STORE_UNAVAILABLE: { status: 503, message: "The database cannot be reached now; retry later." },
+  STORE_BUSY: { status: 503, message: "The database is too busy to apply the change now; retry later." },
 
   // --- authentication and authorisation
   AUTH_REQUIRED: { status: 401, message: "Authentication is required." },
@@ -72,6 +74,7 @@ export const ERROR_TABLE = {
   PDF_PAGE_NOT_FOUND: { status: 422, message: "The document has no such page." },
   PDF_ANCHOR_NOT_FOUND: { status: 422, message: "The anchor text was not found in the document." },
   PDF_CHANGES_NOT_ALLOWED: { status: 422, message: "The document's certification signature does not allow further signatures." },
+  PDF_LIMIT_EXCEEDED: { status: 422, message: "The PDF is over a documented limit (objects, pages, signatures, nesting or inflated size)." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)

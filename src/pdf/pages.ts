@@ -1,50 +1,53 @@
 /**
- * Adding a blank page by incremental update (the original bytes are kept): a new page object is appended to the
- * root page-tree node's /Kids and its /Count raised by one. Used to reserve the completion-report page of a
- * signing request before the first signature, so the report can later be drawn as the appearance of the final
- * seal signature without changing any page that a participant signed.
+ * The page tree (ISO 32000-1 §7.7.3), walked once per document: each node at most once (a node met twice — a
+ * cycle or a shared subtree — makes the tree invalid), depth and page count bounded (PDF_LIMITS.maxPageTreeDepth,
+ * maxPages; the declared /Count is checked before anything else and never used to size anything).
  */
-import { AppError } from "../errors.js";
-import { dict, name, PdfDict, PdfRef, type PdfObj } from "./objects.js";
+import { bad } from "./lexer.js";
+import { checkLimit, limitExceeded, PDF_LIMITS } from "./limits.js";
+import { PdfRef, type PdfDict, type PdfObj } from "./objects.js";
 import type { PdfDocument } from "./reader.js";
-import { writeIncremental } from "./writer.js";
 
-/** The page's box [x1 y1 x2 y2] (CropBox, else MediaBox, inherited), normalised; A4 when unreadable. */
-export function pageBox(doc: PdfDocument, pageIndex: number): [number, number, number, number] {
-  const pg = doc.page(pageIndex);
-  const b = doc.resolve(pg.dict.get("CropBox") ?? pg.inherited.get("CropBox") ?? pg.dict.get("MediaBox") ?? pg.inherited.get("MediaBox"));
-  const a = Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number") ? (b as number[]) : [0, 0, 595.28, 841.89];
-  return [Math.min(a[0]!, a[2]!), Math.min(a[1]!, a[3]!), Math.max(a[0]!, a[2]!), Math.max(a[1]!, a[3]!)];
+export interface PageEntry {
+  readonly ref: PdfRef;
+  readonly dict: PdfDict;
+  /** Inheritable attributes (Resources, MediaBox, CropBox, Rotate) set on ancestors. */
+  readonly inherited: Map<string, PdfObj>;
 }
 
-/** Appends a blank page of `size` points (default: the last page's size) and returns the new file. */
-export function appendBlankPage(doc: PdfDocument, size?: readonly [number, number]): Buffer {
-  if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
-  const n = doc.pageCount();
-  let w: number, h: number;
-  if (size) [w, h] = size;
-  else {
-    const b = pageBox(doc, n - 1);
-    w = b[2] - b[0];
-    h = b[3] - b[1];
-  }
-  const catalog = doc.catalog();
-  const pagesRef = catalog.get("Pages");
-  if (!(pagesRef instanceof PdfRef)) throw new AppError("PDF_UNSUPPORTED", "The page tree root is not an indirect object.");
-  const pages = doc.dict(pagesRef);
-  if (!pages) throw new AppError("PDF_INVALID", "The PDF cannot be read: no page tree.");
-  const kidsRaw = pages.get("Kids");
-  const kids = doc.resolve(kidsRaw) as PdfObj[] | undefined;
-  if (!Array.isArray(kids)) throw new AppError("PDF_INVALID", "The PDF cannot be read: /Pages /Kids is not an array.");
-  const count = doc.resolve(pages.get("Count"));
-  if (typeof count !== "number") throw new AppError("PDF_INVALID", "The PDF cannot be read: /Pages /Count is not a number.");
-  const num = doc.nextObjectNumber;
-  const pageRef = new PdfRef(num, 0);
-  const gen = (k: number) => doc.info(k)?.gen ?? 0;
-  const updates = [{ num, gen: 0, obj: dict({ Type: name("Page"), Parent: pagesRef, MediaBox: [0, 0, w, h], Resources: new PdfDict() }) as PdfObj }];
-  const newPages = pages.clone().set("Count", count + 1);
-  if (kidsRaw instanceof PdfRef) updates.push({ num: kidsRaw.num, gen: gen(kidsRaw.num), obj: [...kids, pageRef] });
-  else newPages.set("Kids", [...kids, pageRef]);
-  updates.push({ num: pagesRef.num, gen: pagesRef.gen, obj: newPages });
-  return writeIncremental(doc, updates).bytes;
+const INHERITABLE = ["Resources", "MediaBox", "CropBox", "Rotate"];
+
+export function walkPages(doc: PdfDocument): PageEntry[] {
+  const rootRef = doc.catalog().get("Pages");
+  const root = doc.dict(rootRef);
+  if (!root) return [];
+  const declared = doc.resolve(root.get("Count"));
+  if (typeof declared === "number") checkLimit("maxPages", declared, "the page tree's /Count");
+  const out: PageEntry[] = [];
+  const seen = new Set<number>();
+  const walk = (node: PdfObj | undefined, depth: number, inherited: Map<string, PdfObj>) => {
+    if (!(node instanceof PdfRef)) return; // page tree nodes are indirect objects; anything else is ignored
+    if (depth > PDF_LIMITS.maxPageTreeDepth) throw limitExceeded("maxPageTreeDepth", "the page tree is deeper than that");
+    if (seen.has(node.num)) throw bad(`the page tree meets object ${node.num} twice (a cycle or a shared node)`);
+    seen.add(node.num);
+    const d = doc.dict(node);
+    if (!d) return;
+    if (d.name("Type") === "Page" || !d.has("Kids")) {
+      if (out.length >= PDF_LIMITS.maxPages) throw limitExceeded("maxPages", "the page tree holds more pages than that");
+      out.push({ ref: node, dict: d, inherited });
+      return;
+    }
+    let inh = inherited;
+    for (const k of INHERITABLE) {
+      if (d.has(k)) {
+        if (inh === inherited) inh = new Map(inherited);
+        inh.set(k, d.get(k)!);
+      }
+    }
+    const kids = doc.resolve(d.get("Kids"));
+    if (!Array.isArray(kids)) throw bad("a page tree node has no /Kids");
+    for (const k of kids) walk(k, depth + 1, inh);
+  };
+  walk(rootRef, 0, new Map());
+  return out;
 }

@@ -7,6 +7,7 @@
 import crypto from "node:crypto";
 import { AppError } from "../errors.js";
 import { dict, name, pdfDate, PdfDict, PdfRaw, PdfRef, PdfStream, PdfString, text, type PdfObj } from "./objects.js";
+import { limitExceeded, PDF_LIMITS } from "./limits.js";
 import type { PdfDocument } from "./reader.js";
 import { writeIncremental, type UpdateObject } from "./writer.js";
 
@@ -59,10 +60,18 @@ function contentsPlaceholder(hexLen: number): Buffer {
 
 function uniqueFieldName(doc: PdfDocument, fields: PdfObj[], prefix: string): string {
   const names = new Set<string>();
+  const seen = new Set<number>();
+  let count = 0;
   const walk = (arr: PdfObj[], depth: number) => {
+    if (depth > PDF_LIMITS.maxFieldDepth) throw limitExceeded("maxFieldDepth", "the form-field tree is deeper than that");
     for (const f of arr) {
+      if (f instanceof PdfRef) {
+        if (seen.has(f.num)) continue;
+        seen.add(f.num);
+      }
+      if (++count > PDF_LIMITS.maxFormFields) throw limitExceeded("maxFormFields", "the form has more fields than that");
       const d = doc.dict(f);
-      if (!d || depth > 16) continue;
+      if (!d) continue;
       const t = d.get("T");
       if (t instanceof PdfString) names.add(t.text());
       const kids = doc.resolve(d.get("Kids"));
@@ -131,6 +140,7 @@ export function prepareSignature(doc: PdfDocument, o: PrepareOptions): Prepared 
   const annotsRaw = page.dict.get("Annots");
   const annots = (doc.resolve(annotsRaw) as PdfObj[] | undefined) ?? [];
   if (!Array.isArray(annots)) throw new AppError("PDF_INVALID", "The PDF cannot be read: a page's /Annots is not an array.");
+  if (annots.length >= PDF_LIMITS.maxAnnotationsPerPage) throw limitExceeded("maxAnnotationsPerPage", `the page already has ${annots.length} annotations`);
   if (annotsRaw instanceof PdfRef) updates.push({ num: annotsRaw.num, gen: gen(annotsRaw.num), obj: [...annots, widgetRef] });
   else updates.push({ num: page.ref.num, gen: page.ref.gen, obj: page.dict.clone().set("Annots", [...annots, widgetRef]) });
 

@@ -5,7 +5,8 @@
  * (WinAnsi ≈ Latin-1). Returns the position of the start of the first match in default user space; good enough
  * for placement, not a text extractor (no glyph widths, so x is where the showing string starts).
  */
-import { decodeStream, Lexer, type PdfDocument } from "./reader.js";
+import { limitExceeded, PDF_LIMITS } from "./limits.js";
+import { Lexer, type PdfDocument } from "./reader.js";
 import { PdfDict, PdfName, PdfStream, PdfString, type PdfObj } from "./objects.js";
 
 type M = [number, number, number, number, number, number];
@@ -19,9 +20,11 @@ function parseToUnicode(data: Buffer): { map: Map<string, string>; bytes: number
   const s = data.toString("latin1");
   const map = new Map<string, string>();
   let bytes = 1;
+  let entries = 0; // codes mapped, counting repeats (the limit bounds the work, not the map)
   const hexToStr = (h: string) => Buffer.from(h.length % 4 ? h.padStart(h.length + (4 - (h.length % 4)), "0") : h, "hex").swap16().toString("utf16le");
   for (const block of s.matchAll(/beginbfchar([\s\S]*?)endbfchar/g)) {
     for (const m of block[1]!.matchAll(/<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>/g)) {
+      if (++entries > PDF_LIMITS.maxCMapEntries) throw limitExceeded("maxCMapEntries", "a /ToUnicode CMap maps more codes than that");
       map.set(m[1]!.toLowerCase(), hexToStr(m[2]!));
       bytes = m[1]!.length / 2;
     }
@@ -30,6 +33,8 @@ function parseToUnicode(data: Buffer): { map: Map<string, string>; bytes: number
     for (const m of block[1]!.matchAll(/<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>/g)) {
       const lo = parseInt(m[1]!, 16), hi = parseInt(m[2]!, 16), dst = parseInt(m[3]!, 16);
       bytes = m[1]!.length / 2;
+      entries += Math.max(0, Math.min(hi - lo + 1, 65536));
+      if (entries > PDF_LIMITS.maxCMapEntries) throw limitExceeded("maxCMapEntries", "a /ToUnicode CMap maps more codes than that");
       for (let c = lo; c <= hi && c - lo < 65536; c++) map.set(c.toString(16).padStart(m[1]!.length, "0"), String.fromCodePoint(dst + c - lo));
     }
   }
@@ -48,7 +53,7 @@ export function findText(doc: PdfDocument, pageIndex: number, needle: string): [
     const f = fonts ? doc.dict(fonts.get(fontName)) : undefined;
     const tu = f ? doc.resolve(f.get("ToUnicode")) : undefined;
     if (tu instanceof PdfStream) {
-      const { map, bytes } = parseToUnicode(decodeStream(tu, (o) => doc.resolve(o)));
+      const { map, bytes } = parseToUnicode(doc.decode(tu));
       d = (b) => {
         let out = "";
         for (let i = 0; i + bytes <= b.length; i += bytes) out += map.get(b.subarray(i, i + bytes).toString("hex")) ?? "\ufffd";
@@ -60,7 +65,7 @@ export function findText(doc: PdfDocument, pageIndex: number, needle: string): [
   };
   const contents = doc.resolve(page.dict.get("Contents"));
   const streams = (Array.isArray(contents) ? contents.map((c) => doc.resolve(c)) : [contents]).filter((s): s is PdfStream => s instanceof PdfStream);
-  const data = Buffer.concat(streams.map((s) => Buffer.concat([decodeStream(s, (o) => doc.resolve(o)), Buffer.from("\n")])));
+  const data = Buffer.concat(streams.map((s) => Buffer.concat([doc.decode(s), Buffer.from("\n")])));
   const lx = new Lexer(data);
   const stack: PdfObj[] = [];
   let ctm: M = [1, 0, 0, 1, 0, 0];

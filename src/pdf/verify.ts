@@ -1,5 +1,6 @@
 /**
- * Validation of signed PDFs (PAdES / adbe.pkcs7.detached). Never throws: returns a verdict (DESIGN rule 4) with
+ * Validation of signed PDFs (PAdES / adbe.pkcs7.detached). Returns a verdict (DESIGN rule 4), never throws, except
+ * PDF_LIMIT_EXCEEDED for a document over a limit of limits.ts (refused, not judged). The verdict has
  * document-level checks and, per signature, one check per concern:
  *
  *   byte-range    /ByteRange is [0 a b c], starts at 0, its gap is exactly this signature's /Contents hex string
@@ -26,7 +27,9 @@ import type { CertInfo } from "../pki/reader.js";
 import { cachedCertificate } from "../pki/cache.js";
 import { verifyTimestampToken } from "../pki/tsa.js";
 import { OID } from "../pki/profiles.js";
-import { PdfDict, PdfName, PdfRef, PdfStream, PdfString, type PdfObj } from "./objects.js";
+import { PdfDict, PdfRef, PdfString, type PdfObj } from "./objects.js";
+import { analyse, docMdp, type ModResult } from "./changes.js";
+import { limitExceeded, PDF_LIMITS } from "./limits.js";
 import { openPdf, type PdfDocument } from "./reader.js";
 
 export type Status = "PASSED" | "FAILED" | "INDETERMINATE";
@@ -99,13 +102,16 @@ function findSignatures(doc: PdfDocument): SigRef[] {
   const acro = doc.dict(doc.catalog().get("AcroForm"));
   const fields = acro ? doc.resolve(acro.get("Fields")) : undefined;
   const seen = new Set<number>();
+  const sigSeen = new Set<number>();
+  let fieldCount = 0;
   const walk = (arr: PdfObj[], parentName: string | null, inheritedFt: string | undefined, depth: number) => {
-    if (depth > 32) return;
+    if (depth > PDF_LIMITS.maxFieldDepth) throw limitExceeded("maxFieldDepth", "the form-field tree is deeper than that");
     for (const f of arr) {
       if (f instanceof PdfRef) {
         if (seen.has(f.num)) continue;
         seen.add(f.num);
       }
+      if (++fieldCount > PDF_LIMITS.maxFormFields) throw limitExceeded("maxFormFields", "the form has more fields than that");
       const d = doc.dict(f);
       if (!d) continue;
       const t = d.get("T");
@@ -115,7 +121,13 @@ function findSignatures(doc: PdfDocument): SigRef[] {
       if (ft === "Sig" && d.has("V")) {
         const v = d.get("V");
         const sd = doc.dict(v);
-        if (sd) out.push({ field: nm, sigNum: v instanceof PdfRef ? v.num : null, dict: sd });
+        // One signature dictionary is validated once, whichever fields point at it.
+        const dup = v instanceof PdfRef && sigSeen.has(v.num);
+        if (v instanceof PdfRef) sigSeen.add(v.num);
+        if (sd && !dup) {
+          if (out.length >= PDF_LIMITS.maxSignatures) throw limitExceeded("maxSignatures", "the document has more signatures than that");
+          out.push({ field: nm, sigNum: v instanceof PdfRef ? v.num : null, dict: sd });
+        }
       }
       if (Array.isArray(kids)) walk(kids, nm, ft, depth + 1);
     }
@@ -127,13 +139,22 @@ function findSignatures(doc: PdfDocument): SigRef[] {
       let o: PdfObj | undefined;
       try {
         o = doc.get(num);
-      } catch {
+      } catch (e) {
+        rethrowLimit(e);
         continue;
       }
-      if (o instanceof PdfDict && o.name("Type") === "Sig") out.push({ field: null, sigNum: num, dict: o });
+      if (o instanceof PdfDict && o.name("Type") === "Sig") {
+        if (out.length >= PDF_LIMITS.maxSignatures) throw limitExceeded("maxSignatures", "the document has more signatures than that");
+        out.push({ field: null, sigNum: num, dict: o });
+      }
     }
   }
   return out;
+}
+
+/** Limits are not verdicts: a document over one is refused (PDF_LIMIT_EXCEEDED), whatever the step. */
+function rethrowLimit(e: unknown): void {
+  if (e instanceof AppError && e.code === "PDF_LIMIT_EXCEEDED") throw e;
 }
 
 function isTrailingSpace(buf: Buffer, from: number): boolean {
@@ -146,164 +167,6 @@ function revisionEnds(doc: PdfDocument): number[] {
   return [...new Set(doc.sections.map((s) => s.revisionEnd))].sort((a, b) => a - b);
 }
 
-// ------------------------------------------------------------------------------------- modification analysis
-
-interface ModResult {
-  allowed: string[];
-  disallowed: string[];
-}
-
-function keysOf(d: PdfDict | undefined): Set<string> {
-  return new Set(d ? [...d.map.keys()] : []);
-}
-
-function same(a: PdfObj | undefined, b: PdfObj | undefined, depth = 0): boolean {
-  if (depth > 32) return false;
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a === null || b === null) return a === b;
-  if (typeof a !== "object" || typeof b !== "object") return a === b;
-  if (a instanceof PdfName && b instanceof PdfName) return a.name === b.name;
-  if (a instanceof PdfRef && b instanceof PdfRef) return a.num === b.num && a.gen === b.gen;
-  if (a instanceof PdfString && b instanceof PdfString) return a.bytes.equals(b.bytes);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i], depth + 1));
-  if (a instanceof PdfStream && b instanceof PdfStream) return a.data.equals(b.data) && same(a.dict, b.dict, depth + 1);
-  if (a instanceof PdfDict && b instanceof PdfDict) {
-    if (a.map.size !== b.map.size) return false;
-    for (const [k, v] of a.map) if (!same(v, b.map.get(k), depth + 1)) return false;
-    return true;
-  }
-  return false;
-}
-
-function changedKeys(a: PdfDict | undefined, b: PdfDict | undefined): string[] {
-  const ks = new Set([...keysOf(a), ...keysOf(b)]);
-  return [...ks].filter((k) => !same(a?.get(k), b?.get(k)));
-}
-
-function refNums(arr: PdfObj | undefined): number[] {
-  return Array.isArray(arr) ? arr.filter((x): x is PdfRef => x instanceof PdfRef).map((r) => r.num) : [];
-}
-
-/**
- * Compares the signed revision (`old`) with the final document (`cur`). `laterSigNums` are signature dictionaries
- * signed after this signature (a widget pointing at one of them is a later signature, which is allowed).
- */
-function analyse(old: PdfDocument, cur: PdfDocument, changed: Set<number>, laterSigNums: Set<number>): ModResult {
-  const allowed: string[] = [];
-  const disallowed: string[] = [];
-  const rootNum = (cur.trailer.get("Root") as PdfRef | undefined)?.num;
-  const oldRootNum = (old.trailer.get("Root") as PdfRef | undefined)?.num;
-  if (rootNum !== oldRootNum) disallowed.push("the document catalog was replaced");
-  const oldPages = new Set(old.allPageRefs().map((r) => r.num));
-  const curPages = cur.allPageRefs().map((r) => r.num);
-  if (curPages.length !== oldPages.size || curPages.some((n) => !oldPages.has(n))) disallowed.push("pages were added, removed or replaced");
-  const acroNumOld = (() => { const a = old.catalog().get("AcroForm"); return a instanceof PdfRef ? a.num : null; })();
-  const acroNumCur = (() => { const a = cur.catalog().get("AcroForm"); return a instanceof PdfRef ? a.num : null; })();
-  const typeOf = (o: PdfObj | undefined) => (o instanceof PdfDict ? o.name("Type") ?? o.name("Subtype") : o instanceof PdfStream ? o.dict.name("Type") ?? o.dict.name("Subtype") ?? "stream" : Array.isArray(o) ? "array" : typeof o);
-
-  const isSigWidgetOk = (num: number): string | null => {
-    const w = cur.dict(new PdfRef(num, 0));
-    if (!w) return `annotation ${num} is missing`;
-    const ft = w.name("FT") ?? cur.dict(w.get("Parent"))?.name("FT");
-    if (w.name("Subtype") !== "Widget" || ft !== "Sig") return `annotation ${num} (${w.name("Subtype") ?? "?"}) was added: annotations can change what is shown`;
-    const fieldDict = w.has("V") ? w : cur.dict(w.get("Parent"));
-    const v = fieldDict?.get("V");
-    if (v instanceof PdfRef && laterSigNums.has(v.num)) return null;
-    const rect = cur.resolve(w.get("Rect"));
-    const invisible = Array.isArray(rect) && rect.length === 4 && Math.abs(Number(rect[2]) - Number(rect[0])) * Math.abs(Number(rect[3]) - Number(rect[1])) === 0;
-    if (invisible) return null;
-    return `a visible signature field ${num} was added that no later signature covers`;
-  };
-
-  // Annotation additions per page and field additions.
-  const addedAnnots = new Set<number>();
-  for (const pn of curPages) {
-    const o = old.dict(new PdfRef(pn, 0));
-    const c = cur.dict(new PdfRef(pn, 0));
-    const ks = changedKeys(o, c);
-    const annotsOld = refNums(old.resolve(o?.get("Annots")));
-    const annotsNew = refNums(cur.resolve(c?.get("Annots")));
-    const annotsChanged = annotsOld.length !== annotsNew.length || annotsOld.some((n, i) => annotsNew[i] !== n);
-    const other = ks.filter((k) => k !== "Annots");
-    if (other.length) disallowed.push(`page object ${pn}: ${other.map((k) => "/" + k).join(", ")} changed (what the page shows)`);
-    if (annotsChanged) {
-      if (!annotsOld.every((n) => annotsNew.includes(n))) disallowed.push(`page object ${pn}: annotations were removed`);
-      for (const n of annotsNew) if (!annotsOld.includes(n)) addedAnnots.add(n);
-    }
-  }
-  for (const n of addedAnnots) {
-    const why = isSigWidgetOk(n);
-    if (why) disallowed.push(why);
-    else allowed.push(`signature field ${n} added`);
-  }
-
-  const pageSet = new Set(curPages);
-  for (const num of changed) {
-    const o = old.info(num) ? safeGet(old, num) : undefined;
-    const c = safeGet(cur, num);
-    if (c instanceof PdfStream && (c.dict.name("Type") === "XRef" || c.dict.name("Type") === "ObjStm")) continue;
-    if (o === undefined) continue; // new objects matter only through what references them (checked above/below)
-    if (c === undefined) {
-      disallowed.push(`object ${num} (${typeOf(o)}) was deleted`);
-      continue;
-    }
-    if (same(o, c)) continue;
-    if (pageSet.has(num)) continue; // analysed above
-    if (num === rootNum) {
-      const ks = changedKeys(o instanceof PdfDict ? o : undefined, c instanceof PdfDict ? c : undefined);
-      const bad = ks.filter((k) => !["AcroForm", "DSS", "Extensions"].includes(k));
-      if (bad.length) disallowed.push(`catalog: ${bad.map((k) => "/" + k).join(", ")} changed`);
-      else allowed.push(`catalog: ${ks.map((k) => "/" + k).join(", ")} updated`);
-      continue;
-    }
-    if (num === acroNumOld || num === acroNumCur) {
-      const ks = changedKeys(o as PdfDict, c as PdfDict);
-      const bad = ks.filter((k) => !["Fields", "SigFlags", "DR", "DA"].includes(k));
-      if (bad.length) disallowed.push(`AcroForm: ${bad.map((k) => "/" + k).join(", ")} changed`);
-      else allowed.push("AcroForm: fields added");
-      continue;
-    }
-    if (Array.isArray(o) && Array.isArray(c)) {
-      // /Fields or /Annots arrays held as separate objects: additions only.
-      const on = refNums(o), cn = refNums(c);
-      if (on.every((n) => cn.includes(n)) && o.length <= c.length) {
-        for (const n of cn) if (!on.includes(n) && !addedAnnots.has(n)) {
-          const d = cur.dict(new PdfRef(n, 0));
-          if (d?.name("Subtype") === "Widget" || d?.name("FT") === "Sig") {
-            const why = isSigWidgetOk(n);
-            if (why) disallowed.push(why);
-          } else if (d && d.name("Type") === "Annot") disallowed.push(`annotation ${n} (${d.name("Subtype") ?? "?"}) was added`);
-        }
-        allowed.push(`array object ${num}: entries added`);
-      } else disallowed.push(`array object ${num}: entries removed or replaced`);
-      continue;
-    }
-    if (o instanceof PdfDict && c instanceof PdfDict && (o.name("FT") === "Sig" || c.name("FT") === "Sig")) {
-      // An empty signature field filled in by a later signature.
-      const ks = changedKeys(o, c);
-      const v = c.get("V");
-      if (ks.every((k) => ["V", "AP", "Lock", "SV"].includes(k)) && v instanceof PdfRef && laterSigNums.has(v.num)) allowed.push(`signature field ${num} signed`);
-      else disallowed.push(`signature field ${num}: ${ks.map((k) => "/" + k).join(", ")} changed`);
-      continue;
-    }
-    const t = typeOf(c);
-    if (t === "DSS" || t === "VRI") {
-      allowed.push(`validation data (${t}) updated`);
-      continue;
-    }
-    disallowed.push(`object ${num} (${t}) was changed after signing`);
-  }
-  return { allowed, disallowed };
-}
-
-function safeGet(doc: PdfDocument, num: number): PdfObj | undefined {
-  try {
-    return doc.get(num);
-  } catch {
-    return undefined;
-  }
-}
-
 // --------------------------------------------------------------------------------------------- main
 
 export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVerdict> {
@@ -314,6 +177,7 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   try {
     doc = openPdf(buf, { repair: true });
   } catch (e) {
+    rethrowLimit(e);
     checks.push({ id: "structure", status: "FAILED", detail: e instanceof AppError ? e.message : `The PDF cannot be read: ${(e as Error).message}` });
     return { result: "INVALID", checks, document: base, signatures: [] };
   }
@@ -327,7 +191,8 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   base.revisions = ends.length;
   try {
     base.pages = doc.pageCount();
-  } catch {
+  } catch (e) {
+    rethrowLimit(e);
     base.pages = null;
   }
   const lastEnd = ends[ends.length - 1] ?? buf.length;
@@ -338,6 +203,7 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   try {
     sigs = findSignatures(doc);
   } catch (e) {
+    rethrowLimit(e);
     checks.push({ id: "signatures", status: "FAILED", detail: `the form fields cannot be read: ${(e as Error).message}` });
     return { result: "INVALID", checks, document: base, signatures: [] };
   }
@@ -347,23 +213,58 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   }
   checks.push({ id: "signatures", status: "PASSED", detail: `${sigs.length} signature(s)` });
 
-  // Signed end of each signature, to tell which signatures come later.
+  // Signed end of each signature (once), to tell which signatures come later: a lookup, not a set per signature.
   const signedEnd = (s: SigRef) => {
     const br = s.dict.get("ByteRange");
     return Array.isArray(br) && br.length === 4 && br.every((x) => typeof x === "number") ? Number(br[2]) + Number(br[3]) : -1;
   };
+  const endOf = new Map<number, number>();
+  for (const x of sigs) if (x.sigNum !== null) endOf.set(x.sigNum, signedEnd(x));
+  const revs: Revisions = { ends, endSet: new Set(ends), endOf, old: new Map(), changed: new Map() };
   const reports: SignatureReport[] = [];
-  for (let i = 0; i < sigs.length; i++) {
-    const s = sigs[i]!;
-    const end = signedEnd(s);
-    const later = new Set(sigs.filter((x) => x !== s && x.sigNum !== null && signedEnd(x) > end).map((x) => x.sigNum!));
-    reports.push(await verifyOne(doc, buf, s, i, later, ends, deps));
-  }
+  for (let i = 0; i < sigs.length; i++) reports.push(await verifyOne(doc, buf, sigs[i]!, i, revs, deps));
   const result = worst([...checks, ...reports.flatMap((r) => (r.result === "VALID" ? [] : [{ id: "", status: r.result === "INVALID" ? "FAILED" as const : "INDETERMINATE" as const, detail: "" }]))]);
   return { result, checks, document: base, signatures: reports };
 }
 
-async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number, laterSigs: Set<number>, ends: number[], deps: VerifyPdfDeps): Promise<SignatureReport> {
+/** What every signature of one document shares, computed once per revision so validation stays linear. */
+interface Revisions {
+  /** Where each revision ends (ascending), and the same as a set. */
+  ends: number[];
+  endSet: Set<number>;
+  /** Signature dictionary number → end of its signed range. */
+  endOf: Map<number, number>;
+  /** The signed revision ending at an offset, opened on its own (or why it cannot be). */
+  old: Map<number, PdfDocument | Error>;
+  /** Objects defined by the sections after an offset. */
+  changed: Map<number, Set<number>>;
+}
+
+function signedRevision(buf: Buffer, end: number, revs: Revisions): PdfDocument | Error {
+  let o = revs.old.get(end);
+  if (!o) {
+    try {
+      o = openPdf(buf.subarray(0, end));
+    } catch (e) {
+      rethrowLimit(e);
+      o = e as Error;
+    }
+    revs.old.set(end, o);
+  }
+  return o;
+}
+
+function changedAfter(doc: PdfDocument, end: number, revs: Revisions): Set<number> {
+  let c = revs.changed.get(end);
+  if (!c) {
+    c = new Set<number>();
+    for (const sec of doc.sections) if (sec.offset >= end) for (const k of sec.entries.keys()) c.add(k);
+    revs.changed.set(end, c);
+  }
+  return c;
+}
+
+async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number, revs: Revisions, deps: VerifyPdfDeps): Promise<SignatureReport> {
   const checks: Check[] = [];
   const d = s.dict;
   const rep: SignatureReport = {
@@ -398,19 +299,15 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   if (contents.start !== b || contents.end !== c || !contents.hex) {
     return fail("byte-range", `the gap of /ByteRange (${b}–${c}) is not exactly this signature's /Contents (${contents.start}–${contents.end}): signature wrapping`);
   }
-  if (!ends.includes(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
-  let old: PdfDocument;
-  try {
-    old = openPdf(buf.subarray(0, end));
-  } catch (e) {
-    return fail("byte-range", `the signed revision cannot be read on its own: ${(e as Error).message}`);
-  }
+  if (!revs.endSet.has(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
+  const old = signedRevision(buf, end, revs);
+  if (old instanceof Error) return fail("byte-range", `the signed revision cannot be read on its own: ${old.message}`);
   const sigInfoOld = s.sigNum !== null ? old.info(s.sigNum) : undefined;
   if (!sigInfoOld || sigInfoOld.offset < 0 || !(sigInfoOld.offset < b && b - sigInfoOld.offset < 65536)) {
     return fail("byte-range", "the signed revision does not define this signature dictionary where the signature is");
   }
   rep.coversWholeFile = isTrailingSpace(buf, end);
-  rep.laterRevisions = ends.filter((e) => e > end).length;
+  rep.laterRevisions = revs.ends.filter((e) => e > end).length;
   checks.push({ id: "byte-range", status: "PASSED", detail: `bytes 0–${b} and ${c}–${end} signed; the gap is exactly /Contents` });
 
   // 2. contents ----------------------------------------------------------------------------------------------
@@ -519,15 +416,15 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   if (rep.laterRevisions === 0) {
     checks.push({ id: "modifications", status: "PASSED", detail: rep.coversWholeFile ? "the signature covers the whole file" : "the signature covers the whole file up to trailing whitespace" });
   } else {
-    const changed = new Set<number>();
-    for (const sec of doc.sections) if (sec.offset >= end) for (const k of sec.entries.keys()) changed.add(k);
+    const changed = changedAfter(doc, end, revs);
     let mod: ModResult;
     try {
-      mod = analyse(old, doc, changed, laterSigs);
+      mod = analyse(old, doc, changed, (n) => n !== s.sigNum && (revs.endOf.get(n) ?? -1) > end);
     } catch (e) {
+      rethrowLimit(e);
       mod = { allowed: [], disallowed: [`later revisions cannot be analysed: ${(e as Error).message}`] };
     }
-    const mdp = docMdp(old, s);
+    const mdp = docMdp(old, s.dict);
     if (mdp === 1) mod.disallowed.push("this is a certification signature that allows no changes (DocMDP P=1)");
     if (mod.disallowed.length) {
       checks.push({ id: "modifications", status: "FAILED", detail: `${rep.laterRevisions} later revision(s) with changes not allowed after signing: ${mod.disallowed.slice(0, 8).join("; ")}` });
@@ -536,17 +433,4 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
     }
   }
   return done();
-}
-
-function docMdp(doc: PdfDocument, s: SigRef): number | null {
-  const refs = doc.resolve(s.dict.get("Reference"));
-  if (!Array.isArray(refs)) return null;
-  for (const r of refs) {
-    const rd = doc.dict(r);
-    if (rd?.name("TransformMethod") === "DocMDP") {
-      const p = doc.dict(rd.get("TransformParams"))?.get("P");
-      return typeof p === "number" ? p : 2;
-    }
-  }
-  return null;
 }

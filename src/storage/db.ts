@@ -18,7 +18,7 @@ import { FALLBACK_PAGES, startCheckpointer, type Checkpointer } from "./checkpoi
 export type Schema = typeof schema;
 export type Drizzle = BetterSQLite3Database<Schema>;
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations/sqlite");
 
 /**
  * When a commit is made durable (fsync of the WAL):

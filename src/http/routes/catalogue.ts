@@ -76,49 +76,57 @@ export default async function catalogueRoutes(app: FastifyInstance, opts: { cata
 
   app.post<{ Body: Static<typeof TypeCreate> }>("/licence-types", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], summary: "Define a licence type (证照类型)", security: SEC, body: TypeCreate,
-      response: { 201: Type.Ref("LicenceType"), ...problems(400, 401, 403, 409) } },
+    schema: { tags: ["catalogue"], description: "Defines a licence type (证照类型): its 21-character type code, holder kind and code types, the fields its data carries (typed, checked at issuance) and the departments allowed to issue it.",
+      summary: "Define a licence type (证照类型)", security: SEC, body: TypeCreate,
+      response: { 201: Type.Ref("LicenceType"), ...problems("LICENCE_TYPE_INVALID", "LICENCE_TYPE_EXISTS") } },
   }, async (req, reply) => reply.code(201).send(typeOut(await cat.createType(req.body, req.actor))));
 
   app.get("/licence-types", {
     config: { auth: READERS },
-    schema: { tags: ["catalogue"], summary: "List licence types", security: SEC,
+    schema: { tags: ["catalogue"], description: "Every licence type with its field schema: an issuing system reads it to build its forms, an approval system to know what it may ask for.",
+      summary: "List licence types", security: SEC,
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("LicenceType")) }), ...problems(401, 403) } },
   }, async () => ({ items: (await cat.listTypes()).map(typeOut) }));
 
   app.get<{ Params: Static<typeof CodeParam> }>("/licence-types/:code", {
     config: { auth: READERS },
-    schema: { tags: ["catalogue"], summary: "Get a licence type", security: SEC, params: CodeParam,
-      response: { 200: Type.Ref("LicenceType"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["catalogue"], description: "One licence type with its field schema and its issuing departments.",
+      summary: "Get a licence type", security: SEC, params: CodeParam,
+      response: { 200: Type.Ref("LicenceType"), ...problems("LICENCE_TYPE_NOT_FOUND") } },
   }, async (req) => typeOut(await cat.getType(req.params.code)));
 
   app.patch<{ Params: Static<typeof CodeParam>; Body: Static<typeof TypePatch> }>("/licence-types/:code", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], summary: "Change a licence type (issued licences keep the data they were signed with)", security: SEC,
-      params: CodeParam, body: TypePatch, response: { 200: Type.Ref("LicenceType"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["catalogue"], description: "Changes a licence type. Licences already issued keep the data they were signed with; a department removed from `issuers` keeps its earlier licences valid (judged by the grant at signing time).",
+      summary: "Change a licence type (issued licences keep the data they were signed with)", security: SEC,
+      params: CodeParam, body: TypePatch, response: { 200: Type.Ref("LicenceType"), ...problems("LICENCE_TYPE_INVALID", "LICENCE_TYPE_NOT_FOUND") } },
   }, async (req) => typeOut(await cat.updateType(req.params.code, req.body, req.actor)));
 
   app.post<{ Body: Static<typeof MatterCreate> }>("/matters", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], summary: "Define a matter (事项) and the licence types it may use", security: SEC, body: MatterCreate,
-      response: { 201: Type.Ref("Matter"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["catalogue"], description: "Defines a matter (事项) and the licence types an approval system may fetch for it. `consentExempt` (with `exemptBasis`, the regulation) lets it fetch without the holder's consent; every fetch is still recorded and shown to the holder.",
+      summary: "Define a matter (事项) and the licence types it may use", security: SEC, body: MatterCreate,
+      response: { 201: Type.Ref("Matter"), ...problems("LICENCE_TYPE_NOT_FOUND", "MATTER_EXISTS") } },
   }, async (req, reply) => reply.code(201).send(matterOut(await cat.createMatter(req.body, req.actor))));
 
   app.get("/matters", {
     config: { auth: READERS },
-    schema: { tags: ["catalogue"], summary: "List matters", security: SEC,
+    schema: { tags: ["catalogue"], description: "Every matter with the licence types it may use.",
+      summary: "List matters", security: SEC,
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("Matter")) }), ...problems(401, 403) } },
   }, async () => ({ items: (await cat.listMatters()).map(matterOut) }));
 
   app.get<{ Params: Static<typeof MatterParam> }>("/matters/:code", {
     config: { auth: READERS },
-    schema: { tags: ["catalogue"], summary: "Get a matter", security: SEC, params: MatterParam,
-      response: { 200: Type.Ref("Matter"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["catalogue"], description: "One matter.",
+      summary: "Get a matter", security: SEC, params: MatterParam,
+      response: { 200: Type.Ref("Matter"), ...problems("MATTER_NOT_FOUND") } },
   }, async (req) => matterOut(await cat.getMatter(req.params.code)));
 
   app.patch<{ Params: Static<typeof MatterParam>; Body: Static<typeof MatterPatch> }>("/matters/:code", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], summary: "Change a matter", security: SEC, params: MatterParam, body: MatterPatch,
-      response: { 200: Type.Ref("Matter"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["catalogue"], description: "Changes a matter's name, licence types or consent exemption.",
+      summary: "Change a matter", security: SEC, params: MatterParam, body: MatterPatch,
+      response: { 200: Type.Ref("Matter"), ...problems("MATTER_NOT_FOUND", "LICENCE_TYPE_NOT_FOUND") } },
   }, async (req) => matterOut(await cat.updateMatter(req.params.code, req.body, req.actor)));
 }

@@ -37,7 +37,8 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   for (const [url, f] of Object.entries(files)) {
     app.get(url, {
       config: { auth: "public", rateLimit, document: true },
-      schema: { tags: ["pages"], summary: url === "/counter" ? "Counter terminal page (scan with the camera, an image or pasted text)" : `Counter page asset ${path.basename(url)}`, hide: url !== "/counter",
+      schema: { tags: ["pages"], description: "The counter terminal's page (HTML): scan a QR with the camera, an image or pasted text, then attach the licence to a case.",
+      summary: url === "/counter" ? "Counter terminal page (scan with the camera, an image or pasted text)" : `Counter page asset ${path.basename(url)}`, hide: url !== "/counter",
         response: { 200: { content: { [f.type.split(";")[0]!]: { schema: Type.String() } } } } },
     }, async (_req, reply) => reply.header("cache-control", "no-cache").type(f.type).send(f.body));
   }
@@ -45,7 +46,8 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.post<{ Body: { code: string } }>("/counter/verify", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], summary: "Verify what a scanned QR held (live token URL, static URL or identifier)", security: SEC,
+      tags: ["pages"], description: "What a scanned QR held (a live token URL, a static URL or an identifier) → a verdict with the licence's name and minimal facts for the counter (holder names visible, codes masked). Unrecognised input is a 200 verdict `UNRECOGNISED`, not an error. Recorded.",
+      summary: "Verify what a scanned QR held (live token URL, static URL or identifier)", security: SEC,
       body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false }),
       response: {
         200: Type.Object({
@@ -74,9 +76,10 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.post<{ Params: Static<typeof CaseParam>; Body: { identifier: string } }>("/counter/cases/:caseNo/licences", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], summary: "Attach a licence that verifies as valid to a case (办件); logged", security: SEC, params: CaseParam,
+      tags: ["pages"], description: "Attaches a licence that verifies as valid now to a case (办件). The attachment is logged; a licence that is not valid is refused (409 `CASE_ATTACH_REFUSED`).",
+      summary: "Attach a licence that verifies as valid to a case (办件); logged", security: SEC, params: CaseParam,
       body: Type.Object({ identifier: Type.String({ minLength: 10, maxLength: 128 }) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems(400, 401, 403, 404, 409) },
+      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems("LICENCE_NOT_FOUND", "CASE_ATTACH_REFUSED") },
     },
   }, async (req, reply) => {
     const a = await ctx.qr.attach(req.params.caseNo, req.body.identifier, req.actor);
@@ -86,7 +89,8 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.get<{ Params: Static<typeof CaseParam> }>("/counter/cases/:caseNo/licences", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], summary: "Licences attached to a case", security: SEC, params: CaseParam,
+      tags: ["pages"], description: "The licences attached to a case, with who attached them, the verdict then and the log index.",
+      summary: "Licences attached to a case", security: SEC, params: CaseParam,
       response: { 200: Type.Object({ items: Type.Array(Type.Object({ identifier: Type.String(), clientId: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) })) }), ...problems(401, 403) },
     },
   }, async (req) => ({

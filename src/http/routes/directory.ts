@@ -57,13 +57,15 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.post<{ Body: Static<typeof DepartmentCreate> }>("/departments", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "Create a department (issues its licence-signing certificate)", security: SEC, body: DepartmentCreate,
-      response: { 201: Type.Ref("Department"), ...problems(400, 401, 403, 409) } },
+    schema: { tags: ["directory"], description: "Registers an issuing department (制证部门) by its USCC and region code. Its licence-signing key and certificate are made at once (on the HSM when one is configured). Then define the licence types it may issue and create its `issuer` client.",
+      summary: "Create a department (issues its licence-signing certificate)", security: SEC, body: DepartmentCreate,
+      response: { 201: Type.Ref("Department"), ...problems("USCC_INVALID", "REGION_CODE_INVALID", "DEPARTMENT_EXISTS", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => reply.code(201).send(dept(await dir.createDepartment(req.body, req.actor))));
 
   app.get<{ Querystring: Static<typeof Paging> }>("/departments", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "List departments", security: SEC, querystring: Paging,
+    schema: { tags: ["directory"], description: "Departments in id order, a page at a time: pass the answer's `next` as `after` for the following page (null: the last page).",
+      summary: "List departments", security: SEC, querystring: Paging,
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("Department")), next: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) } },
   }, async (req) => {
     const limit = req.query.limit ?? 100;
@@ -73,8 +75,9 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.get<{ Params: Static<typeof IdParam> }>("/departments/:id", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["directory"], summary: "Get a department (issuers: their own only)", security: SEC, params: IdParam,
-      response: { 200: Type.Ref("Department"), ...problems(401, 403, 404) } },
+    schema: { tags: ["directory"], description: "One department. An issuer client may read only its own department (403 `FORBIDDEN_DEPARTMENT` otherwise).",
+      summary: "Get a department (issuers: their own only)", security: SEC, params: IdParam,
+      response: { 200: Type.Ref("Department"), ...problems("DEPARTMENT_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     requireDepartment(req.actor, req.params.id);
     return dept(await dir.getDepartment(req.params.id));
@@ -82,14 +85,16 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.patch<{ Params: Static<typeof IdParam>; Body: Static<typeof DepartmentPatch> }>("/departments/:id", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "Change a department's name or region", security: SEC, params: IdParam, body: DepartmentPatch,
-      response: { 200: Type.Ref("Department"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["directory"], description: "Renames a department or changes its region code. Licences already issued keep the name they were signed with.",
+      summary: "Change a department's name or region", security: SEC, params: IdParam, body: DepartmentPatch,
+      response: { 200: Type.Ref("Department"), ...problems("REGION_CODE_INVALID", "DEPARTMENT_NOT_FOUND") } },
   }, async (req) => dept(await dir.updateDepartment(req.params.id, req.body, req.actor)));
 
   app.post<{ Body: Static<typeof ClientCreate> }>("/clients", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "Create an API client; the secret is returned once", security: SEC, body: ClientCreate,
-      response: { 201: Type.Object({ client: Type.Ref("Client"), secret: Type.String() }), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["directory"], description: "Creates a client of one role: `issuer` (bound to a department), `consumer` (an approval system, bound to the matters it serves), `counter` or `admin`. The secret is in this answer only (store it in the client's secret store; rotate it with PATCH … `rotateSecret`). Scopes default to the role's.",
+      summary: "Create an API client; the secret is returned once", security: SEC, body: ClientCreate,
+      response: { 201: Type.Object({ client: Type.Ref("Client"), secret: Type.String() }), ...problems("CLIENT_BINDING_INVALID", "INVALID_SCOPE", "DEPARTMENT_NOT_FOUND", "MATTER_NOT_FOUND", "CLIENT_EXISTS") } },
   }, async (req, reply) => {
     const { client: c, secret } = await dir.createClient(req.body, req.actor);
     return reply.code(201).header("cache-control", "no-store").send({ client: client(c), secret });
@@ -97,7 +102,8 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.get<{ Querystring: Static<typeof Paging> & { departmentId?: string } }>("/clients", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "List clients", security: SEC,
+    schema: { tags: ["directory"], description: "Clients in id order, a page at a time (`next` → `after`); `departmentId` narrows the list. Secrets are never listed.",
+      summary: "List clients", security: SEC,
       querystring: Type.Composite([Paging, Type.Object({ departmentId: Type.Optional(Type.String({ maxLength: 64 })) })], { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("Client")), next: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) } },
   }, async (req) => {
@@ -108,7 +114,8 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.get<{ Params: Static<typeof IdParam> }>("/clients/:id", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "Get a client", security: SEC, params: IdParam, response: { 200: Type.Ref("Client"), ...problems(401, 403, 404) } },
+    schema: { tags: ["directory"], description: "One client (without its secret).",
+      summary: "Get a client", security: SEC, params: IdParam, response: { 200: Type.Ref("Client"), ...problems("CLIENT_NOT_FOUND") } },
   }, async (req) => {
     const { secretHash: _s, ...c } = await dir.getClient(req.params.id);
     return client(c);
@@ -116,8 +123,9 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.patch<{ Params: Static<typeof IdParam>; Body: Static<typeof ClientPatch> }>("/clients/:id", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], summary: "Change, disable or rotate the secret of a client", security: SEC, params: IdParam, body: ClientPatch,
-      response: { 200: Type.Object({ client: Type.Ref("Client"), secret: Type.Optional(Type.String()) }), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["directory"], description: "Changes a client's name, matters or scopes, disables it (its tokens stop working at once) or rotates its secret (the new secret is in this answer only; the old one stops working).",
+      summary: "Change, disable or rotate the secret of a client", security: SEC, params: IdParam, body: ClientPatch,
+      response: { 200: Type.Object({ client: Type.Ref("Client"), secret: Type.Optional(Type.String()) }), ...problems("CLIENT_NOT_FOUND", "MATTER_NOT_FOUND", "INVALID_SCOPE", "CLIENT_BINDING_INVALID") } },
   }, async (req, reply) => {
     const r = await dir.updateClient(req.params.id, req.body, req.actor);
     if (r.secret) reply.header("cache-control", "no-store");

@@ -30,8 +30,9 @@ export default async function documentRoutes(app: FastifyInstance, opts: { docum
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/document", {
     config: { auth: { roles: ["admin" as const, "issuer" as const] }, document: true },
-    schema: { tags: ["licences"], summary: "The licence as a sealed PDF (official seal of the issuing department, PAdES B-T); issuers: their department's only", security: SEC,
-      params: IdParam, response: { 200: PDF, ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["licences"], description: "The licence as a one-page A4 PDF sealed with the issuing department's official seal (PAdES B-T). A licence that is not valid carries a status banner; `x-licence-status` and `x-document-sha256` headers tell which.",
+      summary: "The licence as a sealed PDF (official seal of the issuing department, PAdES B-T); issuers: their department's only", security: SEC,
+      params: IdParam, response: { 200: PDF, ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const d = await docs.licenceDocument(req.params.id, req.actor);
     return sendDocument(reply, d, `${d.identifier}.pdf`);
@@ -39,8 +40,9 @@ export default async function documentRoutes(app: FastifyInstance, opts: { docum
 
   app.get<{ Params: Static<typeof IdParam> }>("/holders/me/licences/:id/document", {
     config: { auth: { holder: true }, document: true },
-    schema: { tags: ["holder"], summary: "One of my licences as a sealed PDF", security: SEC,
-      params: IdParam, response: { 200: PDF, ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["holder"], description: "The holder's own licence as a sealed PDF (as GET /licences/{id}/document).",
+      summary: "One of my licences as a sealed PDF", security: SEC,
+      params: IdParam, response: { 200: PDF, ...problems("LICENCE_NOT_FOUND", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const d = await docs.holderDocument(req.params.id, req.actor);
     return sendDocument(reply, d, `${d.identifier}.pdf`);

@@ -81,7 +81,8 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
 
   app.post<{ Body: Static<typeof QueryBody> }>("/holders/licences::query", {
     config: { auth: CONSUMER },
-    schema: { tags: ["access"], summary: "免证办: fetch a holder's licences for a matter (consent or exemption required; recorded)", security: SEC,
+    schema: { tags: ["access"], description: "免证办: an approval system fetches a holder's current licences for a matter it serves, naming the use cause (用证事由). Needs the holder's consent for this client and matter (or a consent-exempt matter). The fetch is recorded and logged before the answer is sent; the holder sees it. Each licence comes with a copy link (加注件) valid for a short time.",
+      summary: "免证办: fetch a holder's licences for a matter (consent or exemption required; recorded)", security: SEC,
       body: QueryBody, response: { 200: Type.Object({
         accessId: Type.String(), basis: Type.String(),
         truncated: Type.Boolean({ description: `true when the holder has more than ${HOLDER_ANSWER_MAX} current licences of the types asked for: the first ${HOLDER_ANSWER_MAX} by identifier are listed (ask for fewer types)` }),
@@ -91,7 +92,7 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
           data: Type.Record(Type.String(), Type.Unknown()), jws: Type.String(),
           copy: Type.Object({ url: Type.String(), expiresAt: Type.String({ format: "date-time" }) }),
         })),
-      }), ...problems(400, 401, 403, 404) } },
+      }), ...problems("FORBIDDEN_MATTER", "CONSENT_REQUIRED", "HOLDER_CODE_INVALID", "MATTER_NOT_FOUND") } },
   }, async (req, reply) => {
     const r = await acc.query(req.actor, req.body);
     reply.header("cache-control", "no-store");
@@ -102,9 +103,10 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
 
   app.get<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof CopyQuery> }>("/copies/:token", {
     config: { auth: CONSUMER, document: true },
-    schema: { tags: ["access"], summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry (JSON, default), or the licence PDF with that annotation as a visible watermark, sealed (?format=pdf or Accept: application/pdf)", security: SEC,
+    schema: { tags: ["access"], description: "The use-annotated copy (加注件) behind a copy link from a 免证办 answer, for the client that fetched it and until the link expires: a JWS naming the consumer, matter, use cause and expiry over the licence (JSON), or the licence PDF with that annotation as a visible watermark, sealed (`format=pdf`).",
+      summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry (JSON, default), or the licence PDF with that annotation as a visible watermark, sealed (?format=pdf or Accept: application/pdf)", security: SEC,
       params: TokenParam, querystring: CopyQuery,
-      response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems(400, 401, 403, 404, 409) } },
+      response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems("COPY_LINK_INVALID", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");
     reply.header("vary", "accept");
@@ -118,7 +120,8 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
 
   app.get<{ Querystring: Static<typeof MineQuery> }>("/holders/me/licences", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "My licences (current versions), in identifier order, a page at a time", security: SEC, querystring: MineQuery,
+    schema: { tags: ["holder"], description: "The holder's own current licences, in identifier order, a page at a time (`next` → `after`).",
+      summary: "My licences (current versions), in identifier order, a page at a time", security: SEC, querystring: MineQuery,
       response: { 200: Type.Object({
         items: Type.Array(LicenceOutInline),
         truncated: Type.Boolean({ description: "true when there are more: ask again with after = next" }),
@@ -133,25 +136,29 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
 
   app.get("/holders/me/consents", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "My consents (active, expired, revoked)", security: SEC,
+    schema: { tags: ["holder"], description: "The holder's consents: active, expired and revoked.",
+      summary: "My consents (active, expired, revoked)", security: SEC,
       response: { 200: Type.Object({ items: Type.Array(ConsentOut) }), ...problems(401, 403) } },
   }, async (req) => ({ items: (await acc.listConsents(req.actor)).map((c) => consentOut(c, c.status)) }));
 
   app.post<{ Body: Static<typeof ConsentBody> }>("/holders/me/consents", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "Grant a consumer consent to fetch my licences for one matter, for N days", security: SEC, body: ConsentBody,
-      response: { 201: ConsentOut, ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["holder"], description: "The holder lets one approval system fetch their licences for one matter, for `days` days (default 90). Revoke it at any time.",
+      summary: "Grant a consumer consent to fetch my licences for one matter, for N days", security: SEC, body: ConsentBody,
+      response: { 201: ConsentOut, ...problems("CLIENT_NOT_FOUND", "MATTER_NOT_FOUND", "FORBIDDEN_MATTER") } },
   }, async (req, reply) => reply.code(201).send(consentOut(await acc.grantConsent(req.actor, req.body), "active")));
 
   app.delete<{ Params: Static<typeof IdParam> }>("/holders/me/consents/:id", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "Revoke a consent", security: SEC, params: IdParam,
-      response: { 200: ConsentOut, ...problems(401, 403, 404, 409) } },
+    schema: { tags: ["holder"], description: "Revokes one of the holder's consents at once: the next fetch under it is 403 `CONSENT_REQUIRED`.",
+      summary: "Revoke a consent", security: SEC, params: IdParam,
+      response: { 200: ConsentOut, ...problems("CONSENT_NOT_FOUND", "CONFLICT") } },
   }, async (req) => consentOut(await acc.revokeConsent(req.actor, req.params.id), "revoked"));
 
   app.get<{ Querystring: Static<typeof AccessQuery> }>("/holders/me/accesses", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], summary: "Who used my licences: every 免证办 fetch (client, matter, use cause, time)", security: SEC, querystring: AccessQuery,
+    schema: { tags: ["holder"], description: "Every 免证办 fetch of the holder's licences: client, matter, use cause, time, licences and the log index that proves it.",
+      summary: "Who used my licences: every 免证办 fetch (client, matter, use cause, time)", security: SEC, querystring: AccessQuery,
       response: { 200: Type.Object({ items: Type.Array(Type.Object({
         id: Type.String(), at: Type.String({ format: "date-time" }), client: Type.Object({ id: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
         matter: Type.Object({ code: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }), useCause: Type.String(),

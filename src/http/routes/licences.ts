@@ -143,8 +143,9 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.post<{ Body: Static<typeof IssueBody>; Headers: Static<typeof IssueHeaders> }>("/licences", {
     config: { auth: ISSUE },
-    schema: { tags: ["licences"], summary: "Issue a licence: identifier assigned, signed (JWS ES256), stored and logged", security: SEC,
-      headers: IssueHeaders, body: IssueBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["licences"], description: "Issues one licence: the GB/T 36904 identifier is assigned, the data is checked against the type's field schema, signed by the department's licence-signing key (JWS ES256) and appended to the transparency log in the same transaction; the answer comes once it is durable. Send an `Idempotency-Key` and retry with the same key and body after a timeout or a 5xx: the licence is issued once (`idempotent-replayed: true` on a replay).",
+      summary: "Issue a licence: identifier assigned, signed (JWS ES256), stored and logged", security: SEC,
+      headers: IssueHeaders, body: IssueBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_TYPE_NOT_FOUND", "LICENCE_TYPE_NOT_ALLOWED", "FIELDS_INVALID", "HOLDER_CODE_TYPE_INVALID", "HOLDER_CODE_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const key = req.headers["idempotency-key"];
     const r = await lic.issue({ ...(req.body as IssueInput), ...(key ? { idempotencyKey: key } : {}) }, issuerContext(req.actor));
@@ -155,7 +156,8 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
   app.post<{ Body: string }>("/licences::batch", {
     config: { auth: ISSUE },
     bodyLimit: batchBodyLimit,
-    schema: { tags: ["licences"], summary: `Bulk import (NDJSON, one licence per line, at most ${MAX_BATCH_LINES}); per-line results`, security: SEC,
+    schema: { tags: ["licences"], description: "Issues many licences in one request: NDJSON, one licence per line (the body of POST /licences plus an optional `idempotencyKey`). Each line succeeds or fails on its own (per-line `code` and `message`); the answer is 200 whatever the lines did. Sending the same batch again issues nothing twice (lines keyed by `idempotencyKey`).",
+      summary: `Bulk import (NDJSON, one licence per line, at most ${MAX_BATCH_LINES}); per-line results`, security: SEC,
       consumes: ["application/x-ndjson"],
       response: {
         200: Type.Object({
@@ -165,7 +167,7 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
             code: Type.Optional(Type.String()), message: Type.Optional(Type.String()), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
           })),
         }),
-        ...problems(400, 401, 403, 413, 415),
+        ...problems("BATCH_TOO_LARGE", "KEYSTORE_UNAVAILABLE"),
       } },
   }, async (req) => {
     const ic = issuerContext(req.actor);
@@ -180,11 +182,12 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.get<{ Querystring: Static<typeof ListQuery> }>("/licences", {
     config: { auth: READ },
-    schema: { tags: ["licences"], summary: "List a department's licences (issuers: their own; admins: ?departmentId=)", security: SEC, querystring: ListQuery,
+    schema: { tags: ["licences"], description: "A department's licences, newest first, a page at a time (`next` → `after`). Issuers see their own department's; admins name one with `departmentId`.",
+      summary: "List a department's licences (issuers: their own; admins: ?departmentId=)", security: SEC, querystring: ListQuery,
       response: { 200: Type.Object({ items: Type.Array(Type.Object({
         identifier: Type.String(), typeCode: Type.String(), version: Type.String(), status: Type.String(), validFrom: Type.String(),
         validUntil: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: "date-time" }),
-      })), next: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403) } },
+      })), next: Type.Union([Type.String(), Type.Null()]) }), ...problems("FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     const limit = req.query.limit ?? 100;
     const items = await lic.list(req.actor, { ...req.query, limit });
@@ -195,20 +198,23 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id", {
     config: { auth: READ },
-    schema: { tags: ["licences"], summary: "A licence with its data and JWS (issuers: their department's only)", security: SEC, params: IdParam,
-      response: { 200: Type.Ref("Licence"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["licences"], description: "One licence: its data, the signed JWS (x5c = signing certificate, issuing CA), status, version chain and log index. Issuers may read their own department's only.",
+      summary: "A licence with its data and JWS (issuers: their department's only)", security: SEC, params: IdParam,
+      response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => licenceOut(await lic.get(req.params.id, req.actor)));
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/history", {
     config: { auth: READ },
-    schema: { tags: ["licences"], summary: "Every version and every signed, logged status change", security: SEC, params: IdParam,
-      response: { 200: Type.Object({ identifier: Type.String(), lineage: Type.String(), versions: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["licences"], description: "Every version of a licence and every status change, each signed and logged.",
+      summary: "Every version and every signed, logged status change", security: SEC, params: IdParam,
+      response: { 200: Type.Object({ identifier: Type.String(), lineage: Type.String(), versions: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => lic.history(req.params.id, req.actor));
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof StatusBody> }>("/licences/:id/status", {
     config: { auth: MANAGE },
-    schema: { tags: ["licences"], summary: "Suspend (暂扣), resume, cancel (撤销), deregister (注销) or revoke (吊销); illegal transitions are 409", security: SEC,
-      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["licences"], description: "Changes a licence's status: `suspend` (暂扣), `resume`, `cancel` (撤销), `deregister` (注销) or `revoke` (吊销); a reason is required except for `resume`. The change is signed, logged and published in the department's status list. A transition the current status does not allow is 409 `LICENCE_TRANSITION_INVALID` (e.g. anything after revocation).",
+      summary: "Suspend (暂扣), resume, cancel (撤销), deregister (注销) or revoke (吊销); illegal transitions are 409", security: SEC,
+      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => {
     if (req.body.action !== "resume" && !req.body.reason) throw new AppError("VALIDATION_FAILED", "A reason is required.", { details: { field: "reason" } });
     return licenceOut(await lic.transition(req.params.id, req.body.action, req.body.reason ?? null, req.actor));
@@ -216,8 +222,9 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof ChangeBody>; Headers: Static<typeof IssueHeaders> }>("/licences/:id/versions", {
     config: { auth: MANAGE },
-    schema: { tags: ["licences"], summary: "Change (变更): issue the next version; the current one is kept, marked superseded (Idempotency-Key header makes retries safe)", security: SEC,
-      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["licences"], description: "Changes a licence (变更): a new version (version + 1, new identifier) is issued with the changed data, and the current one is kept, marked superseded. `Idempotency-Key` makes retries safe as for issuance.",
+      summary: "Change (变更): issue the next version; the current one is kept, marked superseded (Idempotency-Key header makes retries safe)", security: SEC,
+      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "FIELDS_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const key = req.headers["idempotency-key"];
     const scope = req.actor.kind === "client" ? req.actor.clientId : null;
@@ -229,12 +236,13 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/status", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["status"], summary: "Online status of a licence (no personal data)", params: IdParam,
+    schema: { tags: ["status"], description: "A licence's current status (no personal data), for verifiers online: status code and text, since when, validity and the successor version if changed. For offline or bulk checks use the signed status list.",
+      summary: "Online status of a licence (no personal data)", params: IdParam,
       response: { 200: Type.Object({
         identifier: Type.String(), status: Type.String(), statusText: Type.String(), since: Type.Union([Type.String(), Type.Null()]),
         version: Type.String(), validFrom: Type.String(), validUntil: Type.Union([Type.String(), Type.Null()]),
         supersededBy: Type.Union([Type.String(), Type.Null()]), statusList: Type.Object({ url: Type.String(), index: Type.Integer() }),
-      }), ...problems(400, 404, 429) } },
+      }), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID") } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-cache");
     return lic.status(req.params.id);
@@ -242,8 +250,9 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.get<{ Params: Static<typeof ListParams> }>("/status-lists/:departmentId/:list", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["status"], summary: "Signed status list (JWS, W3C Bitstring Status List style: 4 bits per licence, gzip + base64url); ETag",
-      params: ListParams, response: { 200: Type.String(), ...problems(400, 404, 429, 503) } },
+    schema: { tags: ["status"], description: "A department's signed status list (JWS): 4 bits per licence at the index named in the licence's `statusList`, gzip + base64url. Cache it by ETag (If-None-Match → 304) and check many licences offline.",
+      summary: "Signed status list (JWS, W3C Bitstring Status List style: 4 bits per licence, gzip + base64url); ETag",
+      params: ListParams, response: { 200: Type.String(), ...problems("STATUS_LIST_NOT_FOUND", "STATUS_LIST_UNAVAILABLE") } },
   }, async (req, reply) => {
     const l = await lic.statusList(req.params.departmentId, req.params.list);
     reply.header("etag", l.etag).header("cache-control", `public, max-age=${l.maxAge}`);

@@ -60,9 +60,10 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   app.get<{ Querystring: Static<typeof CheckpointQuery> }>("/log/checkpoint", {
     config: { auth: "public", ...limit },
     schema: {
-      tags: ["log"], summary: "Latest signed checkpoint (C2SP checkpoint, text/plain); ?size= for an earlier one",
+      tags: ["log"], description: "The transparency log's latest signed checkpoint (C2SP signed-note format, text/plain), or the one of an earlier tree size (`size`). Keep the checkpoints you have seen: later ones must be consistent with them.",
+      summary: "Latest signed checkpoint (C2SP checkpoint, text/plain); ?size= for an earlier one",
       querystring: CheckpointQuery,
-      response: { 200: { content: { "text/plain": { schema: Type.String() } } }, ...problems(400, 404) },
+      response: { 200: { content: { "text/plain": { schema: Type.String() } } }, ...problems("LOG_CHECKPOINT_NOT_FOUND", "LOG_RANGE_INVALID") },
     },
   }, async (req, reply) => {
     const cp = req.query.size === undefined ? await tlog.latestCheckpoint() : await tlog.checkpointAt(req.query.size);
@@ -71,14 +72,16 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
 
   app.get("/log/key", {
     config: { auth: "public", ...limit },
-    schema: { tags: ["log"], summary: "The log's public key (vkey and PEM)", response: { 200: KeyOut } },
+    schema: { tags: ["log"], description: "The log's Ed25519 public key as a C2SP verifier key (vkey) and PEM: check checkpoints and proofs offline with it (`sidian log verify-proof`).",
+      summary: "The log's public key (vkey and PEM)", response: { 200: KeyOut } },
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").send(tlog.publicKey()));
 
   app.get<{ Params: Static<typeof EntryParams> }>("/log/entries/:index", {
     config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, ...limit },
     schema: {
-      tags: ["log"], summary: "One log entry (redacted unless the caller may see the holder it names)",
-      params: EntryParams, response: { 200: EntryOut, ...problems(400, 401, 403, 404) },
+      tags: ["log"], description: "The log entry at an index: the event (type, time and, for callers entitled to it, the names and codes), the leaf bytes and its hash. Anonymous callers see the event redacted.",
+      summary: "One log entry (redacted unless the caller may see the holder it names)",
+      params: EntryParams, response: { 200: EntryOut, ...problems("LOG_ENTRY_NOT_FOUND", "LOG_RANGE_INVALID") },
     },
   }, async (req) => {
     const e = await tlog.getEntry(req.params.index);
@@ -90,8 +93,9 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   app.get<{ Querystring: Static<typeof InclusionQuery> }>("/log/proof/inclusion", {
     config: { auth: "public", ...limit },
     schema: {
-      tags: ["log"], summary: "Inclusion proof of an entry (by index or leaf hash) in the tree of `size` (default: latest checkpoint)",
-      querystring: InclusionQuery, response: { 200: InclusionOut, ...problems(400, 404) },
+      tags: ["log"], description: "The RFC 9162 inclusion proof of an entry (by `index` or `leafHash`) in the tree of `size` (default: the latest checkpoint, returned with the proof).",
+      summary: "Inclusion proof of an entry (by index or leaf hash) in the tree of `size` (default: latest checkpoint)",
+      querystring: InclusionQuery, response: { 200: InclusionOut, ...problems("LOG_ENTRY_NOT_FOUND", "LOG_RANGE_INVALID", "LOG_CHECKPOINT_NOT_FOUND") },
     },
   }, async (req) => {
     const { index, leafHash, size } = req.query;
@@ -110,8 +114,9 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   app.get<{ Querystring: Static<typeof ConsistencyQuery> }>("/log/proof/consistency", {
     config: { auth: "public", ...limit },
     schema: {
-      tags: ["log"], summary: "Consistency proof between two tree sizes",
-      querystring: ConsistencyQuery, response: { 200: ConsistencyOut, ...problems(400) },
+      tags: ["log"], description: "The RFC 9162 consistency proof between two tree sizes: proves that the later tree extends the earlier one (nothing rewritten).",
+      summary: "Consistency proof between two tree sizes",
+      querystring: ConsistencyQuery, response: { 200: ConsistencyOut, ...problems("LOG_RANGE_INVALID") },
     },
   }, async (req) => tlog.consistencyProof(req.query.from, req.query.to));
 }

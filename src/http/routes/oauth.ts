@@ -52,9 +52,10 @@ export default async function oauthRoutes(app: FastifyInstance, opts: { auth: Au
       summary: "Client credentials → access token (ES256 JWT)",
       description: "Authenticate with HTTP Basic (client_id:client_secret) or client_id/client_secret fields. Tokens are short-lived; the `scope` is the subset of the client's scopes asked for (default: all).",
       body: TokenRequest,
+      consumes: ["application/x-www-form-urlencoded", "application/json"],
       response: {
         200: Type.Object({ access_token: Type.String(), token_type: Type.Literal("Bearer"), expires_in: Type.Integer(), scope: Type.String() }),
-        ...problems(400, 401, 413, 415, 429),
+        ...problems("UNSUPPORTED_GRANT_TYPE", "INVALID_SCOPE", "INVALID_CLIENT", "KEYSTORE_UNAVAILABLE"),
       },
     },
   }, async (req, reply) => {

@@ -50,8 +50,9 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   }
   app.get<{ Params: Static<typeof IdParam> }>("/v/s/:id", {
     config: { auth: "public", rateLimit, document: true },
-    schema: { tags: ["pages"], summary: "The picture (SVG) of a department's current official seal, as shown on the verification pages", params: IdParam,
-      response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, ...problems(404) } },
+    schema: { tags: ["pages"], description: "The SVG picture of a department's current official seal, shown on the verification pages. Only the current official seal of a department is served.",
+      summary: "The picture (SVG) of a department's current official seal, as shown on the verification pages", params: IdParam,
+      response: { 200: { content: { "image/svg+xml": { schema: Type.String() } } }, ...problems("SEAL_NOT_FOUND") } },
   }, async (req, reply) => {
     const id = req.params.id;
     let pic = pictures.get(id);
@@ -102,7 +103,8 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
   }
 
   const liveSchema = {
-    tags: ["pages"], summary: "Verification page for a live QR (亮证) token (HTML)", params: TokenParam, querystring: LangQuery,
+    tags: ["pages"], description: "The page a phone opens from a live QR code (亮证): verdict in large type, the licence's minimal facts (holder code masked), in Chinese or English (`lang`). Always 200: an expired, forged or revoked token shows why.",
+      summary: "Verification page for a live QR (亮证) token (HTML)", params: TokenParam, querystring: LangQuery,
     response: { 200: { content: { "text/html": { schema: Type.String() } } } },
   };
   const live = async (req: FastifyRequest<{ Params: Static<typeof TokenParam>; Querystring: Static<typeof LangQuery> }>, reply: FastifyReply) =>
@@ -112,18 +114,20 @@ export default async function pageRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.get<{ Params: Static<typeof IdParam>; Querystring: Static<typeof LangQuery> }>("/v/l/:id", {
     config: { auth: "public", rateLimit, document: true },
-    schema: { tags: ["pages"], summary: "Verification page for a printed (static) licence QR code (HTML)", params: IdParam, querystring: LangQuery,
+    schema: { tags: ["pages"], description: "The page a printed licence's static QR code opens: verdict and minimal facts (no personal data beyond the masked holder).",
+      summary: "Verification page for a printed (static) licence QR code (HTML)", params: IdParam, querystring: LangQuery,
       response: { 200: { content: { "text/html": { schema: Type.String() } } } } },
   }, async (req, reply) => send(req, reply, await ctx.qr.checkStatic(req.params.id, null), req.query.lang));
 
   app.post<{ Params: Static<typeof IdParam>; Querystring: Static<typeof FormatQuery> }>("/holders/me/licences/:id/qr", {
     config: { auth: { holder: true }, document: true },
     schema: {
-      tags: ["holder"], summary: "Mint a live QR (亮证) for one of my licences: short-lived signed token, SVG and PNG",
+      tags: ["holder"], description: "Mints a short-lived signed token for one of my licences and its QR code (SVG and PNG) pointing at /v/{token}; show it on the phone. Valid SIDIAN_LIVE_QR_TTL seconds (default 300).",
+      summary: "Mint a live QR (亮证) for one of my licences: short-lived signed token, SVG and PNG",
       security: [{ bearer: [] }], params: IdParam, querystring: FormatQuery,
       response: {
         200: Type.Object({ token: Type.String(), url: Type.String(), expiresAt: Type.String({ format: "date-time" }), qrVersion: Type.Integer(), svg: Type.String(), png: Type.String({ description: "base64" }) }),
-        ...problems(401, 403, 404),
+        ...problems("LICENCE_NOT_FOUND", "KEYSTORE_UNAVAILABLE"),
       },
     },
   }, async (req, reply) => {

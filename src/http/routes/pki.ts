@@ -59,19 +59,26 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.get("/.well-known/jwks.json", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["pki"], summary: "Public keys: access-token key (ES256) and transparency-log key (Ed25519)",
+    schema: { tags: ["pki"], description: "The JWKS of Sidian's access-token key (ES256) and transparency-log key (Ed25519), by `kid`. Verify Sidian's tokens with any JOSE library against it; cache it and fetch again on an unknown `kid`. After a key rotation the old keys stay listed until the tokens and checkpoints they signed can no longer be presented.",
+      summary: "Public keys: access-token key (ES256) and transparency-log key (Ed25519)",
       response: { 200: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }) } },
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=300").type("application/json").send(jwksBody));
 
   app.get("/pki/trust-bundle.pem", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["pki"], summary: "Trust anchors: the root CA and the issuing CA (PEM)", response: { 200: Type.String() } },
+    schema: { tags: ["pki"], description: "The root CA and the issuing CA certificates (PEM). Every Sidian signature (licences, seals, time-stamps) chains to this root: configure it once as the trust anchor of an offline verifier.",
+      summary: "Trust anchors: the root CA and the issuing CA (PEM)", response: { 200: Type.String() } },
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").type("application/x-pem-file").send(ctx.pki.trustBundlePem()));
 
   app.get<{ Querystring: { format?: "der" | "pem" } }>("/pki/crl", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["pki"], summary: "Current CRL of the issuing CA (DER, or PEM with ?format=pem)",
-      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }) },
+    schema: { tags: ["pki"], description: "The issuing CA's current certificate revocation list, re-signed on every revocation (its URL is in every certificate's CRL distribution point).",
+      summary: "Current CRL of the issuing CA (DER, or PEM with ?format=pem)",
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }),
+      response: { 200: { description: "The CRL", content: {
+        "application/pkix-crl": { schema: Type.String({ format: "binary", examples: ["<DER CertificateList>"] }) },
+        "application/x-pem-file": { schema: Type.String({ examples: ["-----BEGIN X509 CRL-----\nMIIBODCB3wIBATAKBggqhkjOPQQDAjB…\n-----END X509 CRL-----\n"] }) },
+      } } } },
   }, async (req, reply) => {
     const der = await ctx.pki.crl();
     reply.header("cache-control", "public, max-age=60");
@@ -81,14 +88,16 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.get<{ Params: Static<typeof SerialParam> }>("/pki/certificates/:serial", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["pki"], summary: "A certificate Sidian issued, with its status", params: SerialParam,
-      response: { 200: Type.Ref("Certificate"), ...problems(400, 404) } },
+    schema: { tags: ["pki"], description: "A certificate by serial number (hex) with its status (`good` or `revoked` with time and reason).",
+      summary: "A certificate Sidian issued, with its status", params: SerialParam,
+      response: { 200: Type.Ref("Certificate"), ...problems("CERTIFICATE_NOT_FOUND") } },
   }, async (req) => certOut(await ctx.pki.certificate(req.params.serial.toLowerCase())));
 
   app.get<{ Params: Static<typeof IdParam> }>("/departments/:id/certificates", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["pki"], summary: "A department's certificates (issuers: their own department only)", security: [{ bearer: [] }], params: IdParam,
-      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Certificate")) }), ...problems(401, 403, 404) } },
+    schema: { tags: ["pki"], description: "A department's licence-signing, seal and signer certificates, current and old. Issuers may read their own department's only.",
+      summary: "A department's certificates (issuers: their own department only)", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Certificate")) }), ...problems("DEPARTMENT_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     requireDepartment(req.actor, req.params.id);
     await ctx.directory.getDepartment(req.params.id);
@@ -97,8 +106,9 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof IssueBody> }>("/departments/:id/certificates", {
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
-    schema: { tags: ["pki"], summary: "Issue a licence-signing or signer certificate (new key) for a department", security: [{ bearer: [] }],
-      params: IdParam, body: IssueBody, response: { 201: Type.Ref("Certificate"), ...problems(400, 401, 403, 404) } },
+    schema: { tags: ["pki"], description: "Makes a new key (on the HSM when one is configured) and certificate for a department: `licence-signing` replaces the department's signing certificate for new licences (licences signed with the old one keep verifying), `signer` certifies a person (pseudonym only). Seal certificates are made with seals.",
+      summary: "Issue a licence-signing or signer certificate (new key) for a department", security: [{ bearer: [] }],
+      params: IdParam, body: IssueBody, response: { 201: Type.Ref("Certificate"), ...problems("DEPARTMENT_NOT_FOUND", "CERTIFICATE_PROFILE_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const serial = await ctx.uow.write(async (repos, tx) => {
       const d = await repos.departments.byId(req.params.id);
@@ -115,8 +125,9 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.post<{ Params: Static<typeof SerialParam>; Body: Static<typeof RevokeBody> }>("/pki/certificates/:serial/revoke", {
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
-    schema: { tags: ["pki"], summary: "Revoke a certificate (final; its key is retired and the CRL is re-signed)", security: [{ bearer: [] }],
-      params: SerialParam, body: RevokeBody, response: { 200: Type.Ref("Certificate"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["pki"], description: "Revokes a certificate (final): its key is retired, the CRL is re-signed, and signatures made after the revocation time stop verifying. Logged.",
+      summary: "Revoke a certificate (final; its key is retired and the CRL is re-signed)", security: [{ bearer: [] }],
+      params: SerialParam, body: RevokeBody, response: { 200: Type.Ref("Certificate"), ...problems("CERTIFICATE_NOT_FOUND", "CONFLICT", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => {
     const serial = req.params.serial.toLowerCase();
     await ctx.uow.write(async (repos, tx) => {

@@ -92,8 +92,9 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.post<{ Body: Static<typeof CreateBody> }>("/seals", {
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
-    schema: { tags: ["seals"], summary: "Create a seal: a new key and seal certificate for the department (logged)", security: [{ bearer: [] }],
-      body: CreateBody, response: { 201: Type.Ref("Seal"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["seals"], description: "Creates a seal (GB/T 38540): a new key on the key store, a seal certificate, the SES_Seal structure and its picture. The department's official seal (type 01) also seals its licence PDFs. Logged.",
+      summary: "Create a seal: a new key and seal certificate for the department (logged)", security: [{ bearer: [] }],
+      body: CreateBody, response: { 201: Type.Ref("Seal"), ...problems("DEPARTMENT_NOT_FOUND", "SEAL_EXISTS", "SEAL_TEXT_UNSUPPORTED", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const b = req.body;
     const s = await seals.createSeal({
@@ -108,7 +109,8 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.get<{ Querystring: Static<typeof ListQuery> }>("/seals", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], summary: "List seals (issuers: their own department's)", security: [{ bearer: [] }], querystring: ListQuery,
+    schema: { tags: ["seals"], description: "Seals, a page at a time; issuers see their own department's only.",
+      summary: "List seals (issuers: their own department's)", security: [{ bearer: [] }], querystring: ListQuery,
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("Seal")) }), ...problems(400, 401, 403) } },
   }, async (req) => {
     const a = req.actor;
@@ -123,19 +125,22 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], summary: "A seal", security: [{ bearer: [] }], params: IdParam, response: { 200: Type.Ref("Seal"), ...problems(401, 403, 404) } },
+    schema: { tags: ["seals"], description: "One seal with its certificate serial, status and validity.",
+      summary: "A seal", security: [{ bearer: [] }], params: IdParam, response: { 200: Type.Ref("Seal"), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => sealOut(await visible(req.actor, req.params.id)));
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof StatusBody> }>("/seals/:id/status", {
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
-    schema: { tags: ["seals"], summary: "Suspend, reactivate or revoke a seal (revocation is final and revokes its certificate)", security: [{ bearer: [] }],
-      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Seal"), ...problems(400, 401, 403, 404, 409) } },
+    schema: { tags: ["seals"], description: "Suspends or reactivates a seal, or revokes it (final: its certificate is revoked too). A suspended or revoked seal cannot stamp; earlier stamps keep verifying as made before the change. Logged.",
+      summary: "Suspend, reactivate or revoke a seal (revocation is final and revokes its certificate)", security: [{ bearer: [] }],
+      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Seal"), ...problems("SEAL_NOT_FOUND", "SEAL_STATUS_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => sealOut(await seals.setStatus(req.params.id, req.body.status, req.body.reason ?? null, req.actor)));
 
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/picture.svg", {
     config: { auth: { roles: ["admin", "issuer"] }, document: true },
-    schema: { tags: ["seals"], summary: "The seal picture as SVG at its physical size (mm)", security: [{ bearer: [] }], params: IdParam,
-      response: { 200: Type.String({ description: "image/svg+xml" }), ...problems(401, 403, 404) } },
+    schema: { tags: ["seals"], description: "The seal's picture as SVG at its physical size in millimetres.",
+      summary: "The seal picture as SVG at its physical size (mm)", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.String({ description: "image/svg+xml" }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req, reply) => {
     await visible(req.actor, req.params.id);
     return reply.type("image/svg+xml").header("cache-control", "private, max-age=300").send(await seals.svg(req.params.id));
@@ -143,8 +148,9 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/ses", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], summary: "GB/T 38540 seal data (SES_Seal fields) as JSON", security: [{ bearer: [] }], params: IdParam,
-      response: { 200: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }), ...problems(401, 403, 404) } },
+    schema: { tags: ["seals"], description: "The seal's GB/T 38540 SES_Seal fields as JSON (header, esID, property, picture metadata).",
+      summary: "GB/T 38540 seal data (SES_Seal fields) as JSON", security: [{ bearer: [] }], params: IdParam,
+      response: { 200: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     await visible(req.actor, req.params.id);
     return seals.sesSeal(req.params.id);
@@ -152,9 +158,10 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
 
   app.get<{ Params: Static<typeof IdParam>; Querystring: { limit?: number; after?: string } }>("/seals/:id/stamps", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], summary: "Stamp records (用印记录) of a seal", security: [{ bearer: [] }], params: IdParam,
+    schema: { tags: ["seals"], description: "The seal's stamp records (用印记录): who stamped which document (SHA-256 before and after), when, on which page.",
+      summary: "Stamp records (用印记录) of a seal", security: [{ bearer: [] }], params: IdParam,
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), after: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(Type.Ref("StampRecord")) }), ...problems(401, 403, 404) } },
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("StampRecord")) }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     await visible(req.actor, req.params.id);
     const items = await seals.stamps(req.params.id, { limit: req.query.limit ?? 100, ...(req.query.after ? { after: req.query.after } : {}) });
@@ -166,10 +173,10 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: { roles: ["issuer"], scopes: ["seals:stamp"] }, document: true },
     schema: {
       tags: ["seals"],
-      summary: "Stamp a PDF with the seal: PAdES B-T signature (time-stamped) with the seal as its visible appearance, by incremental update",
+      consumes: ["application/pdf"], summary: "Stamp a PDF with the seal: PAdES B-T signature (time-stamped) with the seal as its visible appearance, by incremental update",
       description: "Body: the PDF (`content-type: application/pdf`, up to 50 MB). Placement: `page`+`x`+`y` (mm from the top-left corner to the seal centre), or `anchor` text (optionally `page`, `dx`, `dy`). Returns the stamped PDF; the stamp record id is in `x-stamp-id`.",
       security: [{ bearer: [] }], params: IdParam, querystring: StampQuery,
-      response: { 200: Type.String({ description: "application/pdf" }), ...problems(400, 401, 403, 404, 409, 413, 415, 422) },
+      response: { 200: Type.String({ description: "application/pdf" }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "SEAL_REVOKED", "SEAL_SUSPENDED", "SEAL_EXPIRED", "PDF_INVALID", "PDF_ENCRYPTED", "PDF_UNSUPPORTED", "PDF_PAGE_NOT_FOUND", "PDF_ANCHOR_NOT_FOUND", "PDF_CHANGES_NOT_ALLOWED", "PDF_LIMIT_EXCEEDED", "KEYSTORE_UNAVAILABLE") },
     },
   }, async (req, reply) => {
     await visible(req.actor, req.params.id);

@@ -235,6 +235,7 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
     config: { auth: INITIATOR },
     schema: {
       tags: ["signatures"], summary: "Upload the PDF to sign (draft only; replaces an earlier upload)",
+      consumes: ["application/pdf"],
       description: "Body: the PDF (`content-type: application/pdf`, up to 50 MB). Encrypted PDFs are refused. The document is fixed when the request is sent.",
       security: SEC, params: IdParam,
       response: { ...ok(Type.Ref("SigningRequest")), ...problems(...NOT_FOUND_CODES, "SIGNING_STATE_INVALID", "SIGNING_EXPIRED", "SIGNING_CANCELLED", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "PDF_INVALID", "PDF_ENCRYPTED") },

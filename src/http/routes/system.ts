@@ -10,7 +10,8 @@ export interface ReadinessProbe {
 export default async function systemRoutes(app: FastifyInstance, opts: { ready: ReadinessProbe; version: string }) {
   app.get("/healthz", {
     config: { auth: "public" },
-    schema: { tags: ["system"], summary: "Liveness", response: { 200: Type.Object({ status: Type.Literal("ok"), version: Type.String() }) } },
+    schema: { tags: ["system"], description: "Liveness probe for the orchestrator: 200 while the process runs. It touches neither the database nor the keys; use /readyz to decide whether to send traffic.",
+      summary: "Liveness", response: { 200: Type.Object({ status: Type.Literal("ok"), version: Type.String() }) } },
   }, async () => ({ status: "ok" as const, version: opts.version }));
 
   app.get("/readyz", {
@@ -36,7 +37,8 @@ export default async function systemRoutes(app: FastifyInstance, opts: { ready: 
   app.get("/me", {
     config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true } },
     schema: {
-      tags: ["system"], summary: "Who am I (the authenticated principal)",
+      tags: ["system"], description: "The principal the bearer token stands for: a client (id, role, department, matters, scopes) or a holder (code type; the code itself is never echoed). Call it once after obtaining a token to check the set-up.",
+      summary: "Who am I (the authenticated principal)",
       security: [{ bearer: [] }],
       response: {
         200: Type.Object({
@@ -44,7 +46,7 @@ export default async function systemRoutes(app: FastifyInstance, opts: { ready: 
           departmentId: Type.Optional(Type.Union([Type.String(), Type.Null()])), matters: Type.Optional(Type.Array(Type.String())),
           scopes: Type.Array(Type.String()), codeType: Type.Optional(Type.String()),
         }),
-        ...problems(401, 403),
+        ...problems(401),
       },
     },
   }, async (req) => {

@@ -16,8 +16,9 @@ export default async function tsaRoutes(app: FastifyInstance, opts: { ctx: Conte
     bodyLimit: 64 * 1024,
     config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
     schema: {
-      tags: ["seals"], summary: "RFC 3161 time-stamping (application/timestamp-query → application/timestamp-reply)",
-      response: { 200: Type.String({ description: "application/timestamp-reply (DER TimeStampResp)" }), ...problems(413, 415, 429) },
+      tags: ["seals"], description: "RFC 3161 time-stamping over HTTP: the body is a DER TimeStampReq (`openssl ts -query -sha256 -cert`), the answer a DER TimeStampResp signed by Sidian's TSA certificate. A request Sidian will not serve (SHA-1, malformed) gets a TimeStampResp with status rejection, not an HTTP error.",
+      consumes: ["application/timestamp-query"], summary: "RFC 3161 time-stamping (application/timestamp-query → application/timestamp-reply)",
+      response: { 200: Type.String({ description: "application/timestamp-reply (DER TimeStampResp)" }), ...problems("KEYSTORE_UNAVAILABLE") },
     },
   }, async (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -35,8 +35,9 @@ export default async function verifyPdfRoutes(app: FastifyInstance, opts: { ctx:
     bodyLimit: PDF_BODY_LIMIT,
     config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
     schema: {
-      tags: ["seals"], summary: "Validate the signatures and seals of a PDF (body: application/pdf, up to 50 MB)",
-      response: { 200: Type.Ref("PdfVerdict"), ...problems(413, 415, 429) },
+      tags: ["seals"], description: "Validates every signature and seal of a PDF (body: the PDF, `application/pdf`): integrity, certificate chain to Sidian's root, revocation, time-stamp, changes after signing. Always 200 with a verdict per signature (VALID, INVALID, INDETERMINATE and why), whatever the document.",
+      consumes: ["application/pdf"], summary: "Validate the signatures and seals of a PDF (body: application/pdf, up to 50 MB)",
+      response: { 200: Type.Ref("PdfVerdict"), ...problems("PDF_LIMIT_EXCEEDED") },
     },
   }, async (req) => {
     if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the PDF as the body with content-type application/pdf.");

@@ -247,10 +247,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     };
     const p = input.placement;
     if ("anchor" in p) {
-      const pages = p.page !== undefined ? [p.page - 1] : Array.from({ length: pageCount }, (_, i) => i);
+      // pageCount is the number of pages really found in the page tree (never the declared /Count).
+      const [from, to] = p.page !== undefined ? [p.page - 1, p.page] : [0, pageCount];
       let found: [number, number] | null = null;
       pageIndex = -1;
-      for (const pi of pages) {
+      for (let pi = from; pi < to; pi++) {
         if (pi < 0 || pi >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
         found = findText(doc, pi, p.anchor);
         if (found) {

@@ -18,7 +18,7 @@ import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
 import { openPdf, type PdfDocument } from "../../pdf/reader.js";
 import { findText } from "../../pdf/text.js";
-import { appendBlankPage } from "../../pdf/pages.js";
+import { appendBlankPage } from "../../pdf/blank-page.js";
 import { textProblem } from "../../util/text.js";
 import { uuidv7 } from "../../util/uuid7.js";
 import type { CatalogueRepos } from "../catalogue/index.js";
