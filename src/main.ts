@@ -13,6 +13,7 @@ import { mintHolderToken } from "./modules/auth/index.js";
 import type { Actor, Logger, Role } from "./modules/kernel.js";
 import { logAudit, logVerifyProof } from "./modules/tlog/cli.js";
 import { formatKeysSummary, keysInit, keysShow, loadKeyMaterial } from "./pki/index.js";
+import { formatCeremony, MIN_PASSPHRASE_LENGTH } from "./pki/cli.js";
 import { startServer } from "./server.js";
 import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
@@ -28,6 +29,9 @@ usage: sidian <command> [options]
   serve [--demo]                         migrate and serve (SIDIAN_* environment, see README)
   demo                                   seed demo department and clients; print curl commands
   keys init [--dev] [--dir D] [--force]  create key material (--dev: DEV-ONLY keys for keys-dev/)
+  keys init --production --root-key-out FILE --passphrase-file F [--dir D]
+                                         the production key ceremony: root CA offline (its key written once to
+                                         FILE, encrypted), issuing CA and service keys in the key store
   keys show [--dir D]                    show the loaded chain, keys and fingerprints
                                          (with SIDIAN_KEYSTORE=pkcs11:… keys init makes the issuing CA, TSA,
                                          token and log keys on the token, where they stay)
@@ -56,6 +60,19 @@ usage: sidian <command> [options]
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
+
+/** The root key passphrase from a file (first line); one-line errors. */
+function readPassphrase(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    return fail(`cannot read the passphrase file ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const p = text.split(/\r?\n/)[0] ?? "";
+  if (p.length < MIN_PASSPHRASE_LENGTH) return fail(`the passphrase in ${file} must be at least ${MIN_PASSPHRASE_LENGTH} characters`);
+  return p;
+}
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`sidian: ${msg}\n`);
@@ -112,12 +129,23 @@ async function main(argv: string[]): Promise<number> {
     }
     case "keys": {
       if (sub === "init") {
-        const o = args({ dev: { type: "boolean" }, dir: { type: "string" }, force: { type: "boolean" } });
+        const o = args({ dev: { type: "boolean" }, production: { type: "boolean" }, dir: { type: "string" }, force: { type: "boolean" }, "root-key-out": { type: "string" }, "passphrase-file": { type: "string" } });
         const dir = typeof o.dir === "string" ? o.dir : config.keysDir;
+        if (o.dev && o.production) return fail("--dev and --production exclude each other");
+        let offlineRoot: { file: string; passphrase: string } | undefined;
+        if (o.production) {
+          const file = str(o["root-key-out"], "root-key-out");
+          offlineRoot = { file, passphrase: readPassphrase(str(o["passphrase-file"], "passphrase-file")) };
+          if (config.publicUrl.startsWith("http:")) return fail(`SIDIAN_PUBLIC_URL must be https for production keys (it goes into every certificate): ${config.publicUrl}`);
+        }
+        let n = 0;
         const r = await withToken(config, (token) => keysInit({
           dir, dev: Boolean(o.dev), force: Boolean(o.force), publicUrl: config.publicUrl, ...(token ? { serviceKeys: tokenServiceKeyGenerator(token) } : {}),
+          ...(offlineRoot ? { offlineRoot } : {}),
+          progress: (step) => process.stderr.write(`[${++n}] ${step}\n`),
         }));
-        process.stdout.write(`key material written to ${dir}\n${JSON.stringify(r, null, 2)}\n`);
+        if (o.production) process.stdout.write(formatCeremony(r) + "\n");
+        else process.stdout.write(`key material written to ${dir}\n${JSON.stringify(r, null, 2)}\n`);
         return 0;
       }
       if (sub === "show") {

@@ -38,7 +38,18 @@ export interface KeysInitOptions {
    * The root CA key is still made in this process and written once (keep it offline: the service never needs it).
    */
   readonly serviceKeys?: ServiceKeyGenerator;
+  /**
+   * The production key ceremony (`keys init --production`): the root CA key is written once, encrypted under this
+   * passphrase (PKCS#8, PBES2 with scrypt and AES-256-CBC: `openssl pkey -in FILE` reads it), to `file` outside the
+   * keys folder — never into the folder, never over an existing file. The service never needs it; keep it offline.
+   */
+  readonly offlineRoot?: { readonly file: string; readonly passphrase: string };
+  /** Told about each step (the CLI prints it: a ceremony on an HSM takes a while). */
+  readonly progress?: (step: string) => void;
 }
+
+/** A passphrase good enough to guard the root CA key offline. */
+export const MIN_PASSPHRASE_LENGTH = 16;
 
 /** Makes service keys where they will stay (a PKCS#11 token), and finds them again. */
 export interface ServiceKeyGenerator {
@@ -53,6 +64,8 @@ export interface KeysInitResult {
   readonly rootSha256: string;
   readonly issuingSha256: string;
   readonly tokenKid: string;
+  /** Where the encrypted root CA key was written (production ceremony). */
+  readonly rootKeyFile?: string;
   readonly notes: readonly string[];
 }
 
@@ -96,9 +109,21 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   if (fs.existsSync(path.join(dir, KEY_FILES.manifest)) && !opts.force) {
     throw new AppError("CONFLICT", `Key material already exists in ${dir}; pass force to replace it.`);
   }
+  const offline = opts.offlineRoot;
+  let rootFile: string | undefined;
+  if (offline) {
+    if (opts.dev) throw new AppError("CONFIG_INVALID", "The production key ceremony cannot make dev keys.");
+    rootFile = path.resolve(offline.file);
+    if (offline.passphrase.length < MIN_PASSPHRASE_LENGTH) throw new AppError("CONFIG_INVALID", `The root key passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters.`);
+    if (fs.existsSync(rootFile)) throw new AppError("CONFLICT", `${rootFile} exists: the root CA key is written once and never over another file.`);
+    if (path.dirname(rootFile) === dir) throw new AppError("CONFIG_INVALID", `Write the root CA key outside the keys folder ${dir}: the service never needs it.`);
+    if (!fs.existsSync(path.dirname(rootFile))) throw new AppError("CONFIG_INVALID", `The folder of ${rootFile} does not exist.`);
+  }
+  const step = opts.progress ?? (() => {});
   fs.mkdirSync(dir, { recursive: true });
   const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
   const dev = opts.dev;
+  step("root CA: key pair and self-signed certificate (in this process, offline)");
 
   // Root CA (self-signed).
   const root = ecKeyPair();
@@ -117,10 +142,13 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   const svc = async (role: ServiceKeyRole, alg: SigningAlg): Promise<SigningKey> => opts.serviceKeys
     ? opts.serviceKeys.generate(role, alg)
     : keyObjectSigningKey(role, (alg === "Ed25519" ? crypto.generateKeyPairSync("ed25519") : ecKeyPair()).privateKey);
+  const where = opts.serviceKeys ? `on the PKCS#11 token (${opts.serviceKeys.source.backend})` : "in the keys folder";
+  step(`issuing CA: key pair ${where}, certificate signed by the root`);
   const issuing = await svc("issuing-ca", "ES256");
   const issuingCert = await issue("issuing-ca", caSubject("issuing", dev), issuing.publicKey, issuerOf(rootCert, keyObjectSigner(root.privateKey)), now, crlUrl);
   const ica = issuerOf(issuingCert, caSignerOf(issuing));
 
+  step(`TSA, access-token and log keys ${where}, certificates signed by the issuing CA`);
   const tsa = await svc("tsa", "ES256");
   const tsaCert = await issue("tsa", serviceSubject("tsa", dev), tsa.publicKey, ica, now, crlUrl);
   const token = await svc("token", "ES256");
@@ -137,10 +165,12 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
     created: now.toISOString(),
     publicUrl,
     ...(opts.serviceKeys ? { keyStore: "pkcs11" as const } : {}),
+    ...(offline ? { ceremony: { at: now.toISOString(), rootSha256: rootCert.sha256, rootKey: "offline (encrypted PKCS#8, not in this folder)" } } : {}),
   };
   files.push([KEY_FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`, 0o644]);
   files.push([KEY_FILES.rootCert, toPem(rootCert.der, "CERTIFICATE"), 0o644]);
-  files.push([KEY_FILES.rootKey, keyPem(root.privateKey), 0o600]);
+  if (!offline) files.push([KEY_FILES.rootKey, keyPem(root.privateKey), 0o600]);
+  else fs.rmSync(path.join(dir, KEY_FILES.rootKey), { force: true }); // an earlier folder's plain root key
   files.push([KEY_FILES.issuingCert, toPem(issuingCert.der, "CERTIFICATE"), 0o644]);
   const keyFile = (name: string, sk: SigningKey) => {
     if (sk.privateKey) files.push([name, keyPem(sk.privateKey), 0o600]);
@@ -167,6 +197,22 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   files.push([KEY_FILES.idpJwks, `${JSON.stringify({ keys: idpKeys }, null, 2)}\n`, 0o644]);
   files.push([KEY_FILES.kek, `${crypto.randomBytes(32).toString("base64")}\n`, 0o600]);
 
+  // The root CA key of the ceremony: encrypted, written once (exclusive create), read back to prove the passphrase.
+  if (offline && rootFile) {
+    step(`root CA key: encrypted and written once to ${rootFile}`);
+    const enc = root.privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: offline.passphrase }).toString();
+    const fd = fs.openSync(rootFile, "wx", 0o600);
+    try {
+      fs.writeFileSync(fd, enc);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const back = readEncryptedRootKey(rootFile, offline.passphrase);
+    if (!crypto.createPublicKey(back).equals(root.publicKey)) throw new AppError("INTERNAL", `${rootFile} does not read back as the root CA key.`);
+  }
+
+  step("writing the keys folder");
   // Write everything to temporary names first, then rename, so a crash never leaves a half-written folder.
   const tmp = files.map(([name, body, mode]) => {
     const t = path.join(dir, `.${name}.tmp-${process.pid}`);
@@ -179,12 +225,17 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   fs.renameSync(tmp[0]![0], tmp[0]![1]);
 
   // Prove the result loads.
+  step("checking: every chain verifies and every key signs");
   await loadKeyMaterial(dir, { now: clock.now(), ...(opts.serviceKeys ? { serviceKeys: opts.serviceKeys.source } : {}) });
 
   const notes: string[] = [];
   if (opts.serviceKeys) notes.push(`The issuing CA, TSA, token and log keys were generated on the PKCS#11 token (${opts.serviceKeys.source.backend}) and never left it; the folder holds their certificates.`);
   if (dev) notes.push(DEV_WARNING);
-  else {
+  else if (rootFile) {
+    notes.push(`The root CA key is in ${rootFile}, encrypted under the passphrase: move it (and the passphrase, kept apart) to offline storage now; it is needed again only to make a new issuing CA.`);
+    notes.push(`Put the identity provider's public keys into ${KEY_FILES.idpJwks} (it is empty now), or set SIDIAN_IDP_KEYS=oidc.`);
+    notes.push("Department licence-signing and seal keys are made in the same key store when departments and seals are created.");
+  } else {
     notes.push(`Move ${KEY_FILES.rootKey} to offline storage: the service never reads it.`);
     notes.push(`Put the identity provider's public keys into ${KEY_FILES.idpJwks} (it is empty now).`);
   }
@@ -195,8 +246,25 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
     rootSha256: rootCert.sha256,
     issuingSha256: issuingCert.sha256,
     tokenKid,
+    ...(rootFile ? { rootKeyFile: rootFile } : {}),
     notes,
   };
+}
+
+/** Reads the root CA key of a ceremony; CONFIG_INVALID (one line) when the passphrase is wrong or the file is not one. */
+export function readEncryptedRootKey(file: string, passphrase: string): KeyObject {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new AppError("CONFIG_INVALID", `Cannot read the root CA key ${file} (${(cause as NodeJS.ErrnoException).code ?? "error"}).`, { cause });
+  }
+  if (!text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----")) throw new AppError("CONFIG_INVALID", `${file} is not an encrypted PKCS#8 private key.`);
+  try {
+    return crypto.createPrivateKey({ key: text, format: "pem", passphrase });
+  } catch (cause) {
+    throw new AppError("CONFIG_INVALID", `Wrong passphrase for the root CA key ${file} (or the file is damaged).`, { cause });
+  }
 }
 
 export interface KeysSummary {
@@ -257,4 +325,18 @@ export function formatKeysSummary(s: KeysSummary): string {
   }
   lines.push(`token kid    ${s.tokenKid}`, `log key      ${s.logPublicKey}`, `idp kids     ${s.idpKids.join(", ") || "(none)"}`, `kek id       ${s.kekId}`);
   return lines.join("\n");
+}
+
+/** The ceremony record printed at the end of `keys init --production`: fingerprints to write down and sign. */
+export function formatCeremony(r: KeysInitResult): string {
+  return [
+    "Key ceremony record (write these down, sign and keep them with the root key's custody record):",
+    `  keys folder          ${r.dir}`,
+    `  root CA SHA-256      ${r.rootSha256}`,
+    `  issuing CA SHA-256   ${r.issuingSha256}`,
+    `  access-token kid     ${r.tokenKid}`,
+    ...(r.rootKeyFile ? [`  root CA key          ${r.rootKeyFile} (encrypted; move offline now)`] : []),
+    "",
+    ...r.notes.map((n) => `- ${n}`),
+  ].join("\n");
 }

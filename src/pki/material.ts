@@ -57,6 +57,8 @@ export interface KeysManifest {
   readonly publicUrl?: string;
   /** Where the service private keys are: `file` (this folder; the default) or `pkcs11` (on a token). */
   readonly keyStore?: "file" | "pkcs11";
+  /** Written by the production key ceremony (`keys init --production`): when, and which root. */
+  readonly ceremony?: { readonly at: string; readonly rootSha256: string; readonly rootKey: string };
 }
 
 export interface CertAndKey {
