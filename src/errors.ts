@@ -76,6 +76,9 @@ export const ERROR_TABLE = {
   PDF_CHANGES_NOT_ALLOWED: { status: 422, message: "The document's certification signature does not allow further signatures." },
   PDF_LIMIT_EXCEEDED: { status: 422, message: "The PDF is over a documented limit (objects, pages, signatures, nesting or inflated size)." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
+  STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
+  INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
+  TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },
