@@ -262,6 +262,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     issuer: config.publicUrl,
     tokenTtlSeconds: config.tokenTtlSeconds,
     signingKey: material.token,
+    previousKeys: material.previous.token,
     idp: { issuer: config.idpIssuer, audience: config.idpAudience, keys: (header) => idpKeys.getKey(header), claims: config.idpClaims },
     pii,
   });
@@ -299,6 +300,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const qr = createQrService<Repos>({
     uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
     key: { hint: keyHintFromKid(material.token.kid), publicKey: material.token.publicKey, sign: (d) => material.token.signingKey.sign(d, "p1363") },
+    previousKeys: material.previous.token.map((t) => ({ hint: keyHintFromKid(t.kid), publicKey: t.publicKey })),
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
