@@ -290,6 +290,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     issuer: config.publicUrl,
     tokenTtlSeconds: config.tokenTtlSeconds,
     signingKey: material.token,
+    previousKeys: material.previous.token,
     idp: { issuer: config.idpIssuer, audience: config.idpAudience, keys: (header) => idpKeys.getKey(header), claims: config.idpClaims },
     pii,
   });
@@ -327,6 +328,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const qr = createQrService<Repos>({
     uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
     key: { hint: keyHintFromKid(material.token.kid), publicKey: material.token.publicKey, sign: (d) => material.token.signingKey.sign(d, "p1363") },
+    previousKeys: material.previous.token.map((t) => ({ hint: keyHintFromKid(t.kid), publicKey: t.publicKey })),
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
@@ -364,6 +366,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const encrypting = documents.encryptStoredDocuments({ stopped: () => closed }).then(
     (n) => void (n > 0 && log.info({ documents: n }, "stored documents encrypted (an earlier version stored them in the clear)")),
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
+  );
+
+  // Licences stored before numbers were unique (migration 0016) get their number's keyed hash, in the background.
+  const numbering = licences.numberStoredLicences({ stopped: () => closed }).then(
+    (r) => void (r.numbered > 0 && log.info({ licences: r.numbered, duplicates: r.duplicates.length }, "licence numbers filled in for licences stored before numbers were unique")),
+    (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
   );
 
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
@@ -406,6 +414,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await encrypting;
+      await numbering;
       await access.drain();
       await qr.close();
       await sealWorker.close();
