@@ -101,6 +101,9 @@ const EXPECT: Record<string, Who[]> = {
   "POST /holders/me/passkeys/options": ["holder"],
   "POST /holders/me/passkeys": ["holder"],
   "GET /holders/me/passkeys": ["holder"],
+  // the signer's pages: public HTML; what they show comes from the routes above with the holder's token
+  "GET /sign": PUBLIC,
+  "GET /sign/{requestId}": PUBLIC,
 };
 
 t.test("every route × every caller", async (t) => {
