@@ -357,6 +357,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
   );
 
+  // Licences stored before numbers were unique (migration 0016) get their number's keyed hash, in the background.
+  const numbering = licences.numberStoredLicences({ stopped: () => closed }).then(
+    (r) => void (r.numbered > 0 && log.info({ licences: r.numbered, duplicates: r.duplicates.length }, "licence numbers filled in for licences stored before numbers were unique")),
+    (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
+  );
+
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
   let expiryTimer: NodeJS.Timeout | null = null;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
@@ -395,6 +401,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await encrypting;
+      await numbering;
       await access.drain();
       await qr.close();
       await sealWorker.close();

@@ -85,6 +85,7 @@ export const ERROR_TABLE = {
   MATTER_NOT_FOUND: { status: 404, message: "No such matter." },
   MATTER_EXISTS: { status: 409, message: "A matter with this code already exists." },
   LICENCE_NOT_FOUND: { status: 404, message: "No such licence." },
+  LICENCE_NUMBER_TAKEN: { status: 409, message: "This licence number is already used by another licence of this type and department." },
   LICENCE_TRANSITION_INVALID: { status: 409, message: "This change is not allowed in the licence's current status." },
   FIELDS_INVALID: { status: 400, message: "The licence fields do not match the licence type's schema." },
   HOLDER_CODE_TYPE_INVALID: { status: 400, message: "The holder code type is not allowed for this licence type." },
