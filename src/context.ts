@@ -34,6 +34,7 @@ import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
+import { bindPublicUrl } from "./storage/deployment.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -143,6 +144,11 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /**
+   * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
+   * the server's environment signs the deployment's URL, not the default). The server never adopts.
+   */
+  adoptPublicUrl?: boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
@@ -233,6 +239,21 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     },
   });
   const closeStore = () => (pgStore ? pgStore.close() : sqlite!.close());
+  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  try {
+    const deployment = pgStore
+      ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
+      : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    const publicUrl = await bindPublicUrl(deployment, {
+      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
+      dbLabel: pgStore ? pgStore.target.label : config.dbPath,
+    });
+    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+  } catch (e) {
+    await closeStore();
+    await token?.close();
+    throw e;
+  }
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
     uow,
