@@ -28,6 +28,7 @@ import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createSignatureService, createSigningFlow, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
+import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
@@ -61,6 +62,8 @@ export interface Context {
   qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
+  /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
+  pdf: PdfWork;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
@@ -262,6 +265,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     issuer: config.publicUrl,
     tokenTtlSeconds: config.tokenTtlSeconds,
     signingKey: material.token,
+    previousKeys: material.previous.token,
     idp: { issuer: config.idpIssuer, audience: config.idpAudience, keys: (header) => idpKeys.getKey(header), claims: config.idpClaims },
     pii,
   });
@@ -282,8 +286,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
   // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
   const tsa = createTsa({ material, clock });
+  const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
@@ -299,6 +304,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const qr = createQrService<Repos>({
     uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
     key: { hint: keyHintFromKid(material.token.kid), publicKey: material.token.publicKey, sign: (d) => material.token.signingKey.sign(d, "p1363") },
+    previousKeys: material.previous.token.map((t) => ({ hint: keyHintFromKid(t.kid), publicKey: t.publicKey })),
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
@@ -338,6 +344,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
   );
 
+  // Licences stored before numbers were unique (migration 0016) get their number's keyed hash, in the background.
+  const numbering = licences.numberStoredLicences({ stopped: () => closed }).then(
+    (r) => void (r.numbered > 0 && log.info({ licences: r.numbered, duplicates: r.duplicates.length }, "licence numbers filled in for licences stored before numbers were unique")),
+    (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
+  );
+
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
   let expiryTimer: NodeJS.Timeout | null = null;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
@@ -364,7 +376,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures, signing,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing,
     token,
     ready: () => {
       const t = token?.status();
@@ -376,9 +388,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await encrypting;
+      await numbering;
       await access.drain();
       await qr.close();
       await sealWorker.close();
+      await pdf.close();
       await tlog.close();
       await db.close();
       await token?.close();

@@ -19,6 +19,7 @@ import licenceRoutes from "./http/routes/licences.js";
 import holderRoutes from "./http/routes/holders.js";
 import documentRoutes from "./http/routes/documents.js";
 import verifyRoutes from "./http/routes/verify.js";
+import signPageRoutes from "./http/routes/sign-page.js";
 import signatureRoutes from "./http/routes/signatures.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
@@ -44,6 +45,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
       (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing }),
+      (app: FastifyInstance) => signPageRoutes(app, { rateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };
