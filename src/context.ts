@@ -34,6 +34,7 @@ import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
+import { bindPublicUrl } from "./storage/deployment.js";
 import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
 
 export interface Context {
@@ -135,6 +136,11 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /**
+   * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
+   * the server's environment signs the deployment's URL, not the default). The server never adopts.
+   */
+  adoptPublicUrl?: boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
@@ -204,6 +210,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
     ...(storeObserver ? { observer: storeObserver } : {}),
   });
+  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  try {
+    const publicUrl = await bindPublicUrl(db, {
+      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(), dbLabel: config.dbPath,
+    });
+    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+  } catch (e) {
+    await db.close();
+    await token?.close();
+    throw e;
+  }
   const uow = createUnitOfWork(db);
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
