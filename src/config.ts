@@ -17,8 +17,14 @@ export interface Config {
   readonly mode: Mode;
   readonly host: string;
   readonly port: number;
-  /** Public base URL, used in certificates (CRL distribution point), QR codes and links. */
+  /**
+   * Public base URL, used in certificates (CRL distribution point), QR codes and links. Kept with the database at
+   * first start (table `deployment`): a later start or command with another one is refused, and a command whose
+   * environment does not name one takes the database's (see `publicUrlFrom`).
+   */
   readonly publicUrl: string;
+  /** Where publicUrl came from: SIDIAN_PUBLIC_URL, SIDIAN_HOST/SIDIAN_PORT, or the default (neither was set). */
+  readonly publicUrlFrom: "SIDIAN_PUBLIC_URL" | "SIDIAN_HOST/SIDIAN_PORT" | "default";
   /** SQLite database file (or ":memory:"). */
   /** The SQLite file, or the postgres:// URL when dbKind is "pg". */
   readonly dbPath: string;
@@ -260,6 +266,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     host,
     port,
     publicUrl,
+    publicUrlFrom: env.SIDIAN_PUBLIC_URL ? "SIDIAN_PUBLIC_URL" : env.SIDIAN_HOST || env.SIDIAN_PORT ? "SIDIAN_HOST/SIDIAN_PORT" : "default",
     dbPath,
     dbKind,
     dbPoolMax: int(env, "SIDIAN_DB_POOL", 10, 1, 1000, problems),

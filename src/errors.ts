@@ -49,6 +49,7 @@ export const ERROR_TABLE = {
   KEY_NOT_FOUND: { status: 404, message: "No such key." },
   CERTIFICATE_NOT_FOUND: { status: 404, message: "No such certificate." },
   CERTIFICATE_PROFILE_INVALID: { status: 400, message: "The certificate profile is not valid for this request." },
+  CRYPTO_PROFILE_UNAVAILABLE: { status: 404, message: "This deployment does not offer the requested crypto profile." },
   KEYSTORE_LOCKED: { status: 500, message: "The key store cannot be opened." },
   KEYSTORE_UNAVAILABLE: { status: 503, message: "The key store (HSM) cannot sign now; retry later." },
 
