@@ -73,8 +73,8 @@ t.test("the licence as a sealed PDF", async (t) => {
 
   // Authorisation
   const other = await w.h.app.inject({ url, headers: bearer(w.tokens.otherIssuer) });
-  t.equal(other.statusCode, 403);
-  t.equal(other.json().code, "FORBIDDEN_DEPARTMENT", "another department's issuer");
+  t.equal(other.statusCode, 404);
+  t.equal(other.json().code, "LICENCE_NOT_FOUND", "another department's issuer (as for a licence that does not exist)");
   t.equal((await w.h.app.inject({ url, headers: bearer(w.tokens.consumer) })).statusCode, 403, "a consumer");
   t.equal((await w.h.app.inject({ url })).statusCode, 401, "anonymous");
 
