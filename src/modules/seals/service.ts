@@ -76,6 +76,11 @@ export interface StampInput {
   placement: Placement;
   reason?: string;
   location?: string;
+  /**
+   * Instead of the seal picture at `placement`: a widget of this rectangle on this page whose appearance is built
+   * around the seal's own (the e-signature completion report, drawn on the page reserved for it).
+   */
+  custom?: { pageIndex: number; rect: readonly [number, number, number, number]; appearance(seal: Appearance): Promise<Appearance> };
 }
 
 export interface StampResult {
@@ -246,7 +251,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       return [Math.min(arr[0]!, arr[2]!), Math.min(arr[1]!, arr[3]!), Math.max(arr[0]!, arr[2]!), Math.max(arr[1]!, arr[3]!)] as const;
     };
     const p = input.placement;
-    if ("anchor" in p) {
+    if (input.custom) {
+      if (input.custom.pageIndex < 0 || input.custom.pageIndex >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
+      pageIndex = input.custom.pageIndex;
+      cx = cy = 0;
+    } else if ("anchor" in p) {
       // pageCount is the number of pages really found in the page tree (never the declared /Count).
       const [from, to] = p.page !== undefined ? [p.page - 1, p.page] : [0, pageCount];
       let found: [number, number] | null = null;
@@ -270,10 +279,10 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       cx = x0 + p.xMm * MM;
       cy = y1 - p.yMm * MM;
     }
-    const ap = pictureOf(seal).appearance;
+    const ap = input.custom ? await input.custom.appearance(pictureOf(seal).appearance) : pictureOf(seal).appearance;
     const prepared = prepareSignature(doc, {
       pageIndex,
-      rect: [cx - D / 2, cy - D / 2, cx + D / 2, cy + D / 2],
+      rect: input.custom ? input.custom.rect : [cx - D / 2, cy - D / 2, cx + D / 2, cy + D / 2],
       appearance: ap,
       fieldName: `Seal-${seal.id}`,
       signingTime: now,

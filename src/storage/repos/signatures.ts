@@ -5,6 +5,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { and, asc, desc, eq, inArray, lt, lte, or } from "drizzle-orm";
 import type { Drizzle } from "../db.js";
+import { sqliteSql, type Sql } from "../sql.js";
 import { passkeys, personalKeys, signingDocuments, signingParticipants, signingPrepared, signingRequests, webauthnChallenges } from "../schema/signatures.js";
 import type {
   Participant, ParticipantRepo, SignaturePlacement, SignatureRepos, SigningDocumentRepo, SigningRequest, SigningRequestRepo,
@@ -28,6 +29,22 @@ interface JoinRow {
 }
 
 const d = (n: number | null) => (n === null ? null : new Date(n));
+
+const EVENT_INSERT = "INSERT INTO signing_events (request_id, log_index, type, created_at) VALUES (?, ?, ?, ?)";
+const EVENT_LIST = "SELECT request_id, log_index, type, created_at FROM signing_events WHERE request_id = ? ORDER BY log_index";
+
+/** Portable (SQLite and PostgreSQL, src/storage/sql.ts). */
+export function createSigningEventRepo(sql: Sql): SignatureRepos["signingEvents"] {
+  return {
+    async insert(e) {
+      await sql.run(EVENT_INSERT, [e.requestId, e.logIndex, e.type, e.createdAt.getTime()]);
+    },
+    async ofRequest(requestId) {
+      const rows = await sql.all<{ request_id: string; log_index: number; type: string; created_at: number }>(EVENT_LIST, [requestId]);
+      return rows.map((r) => ({ requestId: r.request_id, logIndex: Number(r.log_index), type: r.type, createdAt: new Date(Number(r.created_at)) }));
+    },
+  };
+}
 
 export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): SignatureRepos {
   let forHolderStmt: BetterSqlite3.Statement | undefined;
@@ -112,6 +129,7 @@ export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): 
     },
   };
   return {
+    signingEvents: createSigningEventRepo(sqliteSql(raw)),
     signingRequests: requests, signingParticipants: participants, signingDocuments: documents,
     personalKeys: {
       async get(holderHash) {
