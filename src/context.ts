@@ -28,11 +28,13 @@ import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
+import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
+import { bindPublicUrl } from "./storage/deployment.js";
 import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
 
 export interface Context {
@@ -63,6 +65,8 @@ export interface Context {
   qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
+  /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
+  pdf: PdfWork;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
@@ -134,6 +138,11 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /**
+   * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
+   * the server's environment signs the deployment's URL, not the default). The server never adopts.
+   */
+  adoptPublicUrl?: boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
@@ -203,6 +212,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
     ...(storeObserver ? { observer: storeObserver } : {}),
   });
+  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  try {
+    const publicUrl = await bindPublicUrl(db, {
+      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(), dbLabel: config.dbPath,
+    });
+    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+  } catch (e) {
+    await db.close();
+    await token?.close();
+    throw e;
+  }
   const uow = createUnitOfWork(db);
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
@@ -285,8 +305,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
   // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
   const tsa = createTsa({ material, clock });
+  const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
@@ -353,6 +374,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
   );
 
+  // Licences stored before numbers were unique (migration 0016) get their number's keyed hash, in the background.
+  const numbering = licences.numberStoredLicences({ stopped: () => closed }).then(
+    (r) => void (r.numbered > 0 && log.info({ licences: r.numbered, duplicates: r.duplicates.length }, "licence numbers filled in for licences stored before numbers were unique")),
+    (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
+  );
+
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
   let expiryTimer: NodeJS.Timeout | null = null;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
@@ -379,7 +406,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures, signing, completion,
+    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion,
     token,
     ready: () => {
       const t = token?.status();
@@ -391,9 +418,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await encrypting;
+      await numbering;
       await access.drain();
       await qr.close();
       await sealWorker.close();
+      await pdf.close();
       await tlog.close();
       await db.close();
       await token?.close();

@@ -87,7 +87,8 @@ function fail(msg: string, code = 2): never {
 }
 
 async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>, opts: { log?: Logger } = {}): Promise<T> {
-  const ctx = await createContext(config, { autoCheckpoint: false, ...(opts.log ? { log: opts.log } : {}) });
+  // A command signs with the deployment's public URL: taken from the database when this shell names none.
+  const ctx = await createContext(config, { autoCheckpoint: false, adoptPublicUrl: true, ...(opts.log ? { log: opts.log } : {}) });
   try {
     const r = await fn(ctx);
     await ctx.tlog.checkpoint().catch(() => undefined);
@@ -124,14 +125,15 @@ async function main(argv: string[]): Promise<number> {
       await startServer(config, {
         onReady: async (r) => {
           if (r.ctx.material.dev) r.app.log.warn("using DEVELOPMENT keys from " + config.keysDir + " (never in production)");
-          if (o.demo) process.stdout.write(demoText(await seedDemo(r.ctx), r.url));
+          // The public URL (kept with the database) is where clients reach the service; a random port (0) is only known now.
+          if (o.demo) process.stdout.write(demoText(await seedDemo(r.ctx), config.port === 0 && r.ctx.config.publicUrlFrom !== "SIDIAN_PUBLIC_URL" ? r.url : r.ctx.config.publicUrl));
         },
       });
       return -1; // keep running
     }
     case "demo": {
-      const seed = await withContext(config, seedDemo);
-      process.stdout.write(demoText(seed, config.publicUrl));
+      const { seed, url } = await withContext(config, async (ctx) => ({ seed: await seedDemo(ctx), url: ctx.config.publicUrl }));
+      process.stdout.write(demoText(seed, url));
       return 0;
     }
     case "keys": {

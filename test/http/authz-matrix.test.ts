@@ -68,6 +68,7 @@ const EXPECT: Record<string, Who[]> = {
   "POST /licences": ["issuer", "otherIssuer"],
   "POST /licences:batch": ["issuer", "otherIssuer"],
   "GET /licences": ["admin", "issuer", "otherIssuer"],
+  "POST /licences:search": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}/history": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}/document": ["admin", "issuer", "otherIssuer"],

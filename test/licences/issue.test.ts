@@ -180,7 +180,8 @@ t.test("Idempotency-Key", async (t) => {
 
   t.test("keys are per client", async (t) => {
     const mate = await w.h.client("issuer", { departmentId: w.dept.id });
-    const r = await issue(w, body, mate.token, { "idempotency-key": "req-0004" });
+    // Another number (a number is unique per type and department): were keys shared, this would be a conflict.
+    const r = await issue(w, { ...body, number: "MATE-0004" }, mate.token, { "idempotency-key": "req-0004" });
     t.equal(r.statusCode, 201);
     t.not(r.headers["idempotent-replayed"], "true");
     t.not(r.json().identifier, first.json().identifier);

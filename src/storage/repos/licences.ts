@@ -7,13 +7,13 @@ import type { Drizzle } from "../db.js";
 import { HOLDER_KEY_MATCH, holderKeyArgs } from "../schema/licences.js";
 import type { IdempotencyRecord, LicenceEventRecord, LicenceRecord, LicenceRepo, LicenceStatus } from "../../modules/licences/ports.js";
 
-const COLS = "identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, payload_enc, signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, supersedes, superseded_by, log_index, created_at";
-const NCOLS = 20;
+const COLS = "identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, number_hash, payload_enc, signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, supersedes, superseded_by, log_index, created_at";
+const NCOLS = 21;
 const CHUNK = 40;
 
 interface Row {
   identifier: string; lineage: string; version: string; type_code: string; department_id: string; holder_hash: string;
-  holder_code_type: string; payload_enc: string; signature: string; cert_serial: string; jws_sha256: string;
+  holder_code_type: string; number_hash: string | null; payload_enc: string; signature: string; cert_serial: string; jws_sha256: string;
   valid_from: string; valid_until: string | null; status: string; status_at: number; status_index: number;
   supersedes: string | null; superseded_by: string | null; log_index: number; created_at: number;
 }
@@ -21,7 +21,7 @@ interface Row {
 function toRec(r: Row): LicenceRecord {
   return {
     identifier: r.identifier, lineage: r.lineage, version: r.version, typeCode: r.type_code, departmentId: r.department_id,
-    holderHash: r.holder_hash, holderCodeType: r.holder_code_type, payloadEnc: r.payload_enc, signature: r.signature,
+    holderHash: r.holder_hash, holderCodeType: r.holder_code_type, numberHash: r.number_hash, payloadEnc: r.payload_enc, signature: r.signature,
     certSerial: r.cert_serial, jwsSha256: r.jws_sha256, validFrom: r.valid_from, validUntil: r.valid_until,
     status: r.status as LicenceStatus, statusAt: new Date(r.status_at), statusIndex: r.status_index, supersedes: r.supersedes,
     supersededBy: r.superseded_by, logIndex: r.log_index, createdAt: new Date(r.created_at),
@@ -29,7 +29,7 @@ function toRec(r: Row): LicenceRecord {
 }
 
 function push(args: unknown[], l: LicenceRecord): void {
-  args.push(l.identifier, l.lineage, l.version, l.typeCode, l.departmentId, l.holderHash, l.holderCodeType, l.payloadEnc, l.signature,
+  args.push(l.identifier, l.lineage, l.version, l.typeCode, l.departmentId, l.holderHash, l.holderCodeType, l.numberHash, l.payloadEnc, l.signature,
     l.certSerial, l.jwsSha256, l.validFrom, l.validUntil, l.status, l.statusAt.getTime(), l.statusIndex, l.supersedes, l.supersededBy,
     l.logIndex, l.createdAt.getTime());
 }
@@ -56,6 +56,8 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
   const reserve = lazy(raw, "INSERT INTO licence_counters (scope, next) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET next = next + excluded.next RETURNING next");
   const peek = lazy(raw, "SELECT next FROM licence_counters WHERE scope = ?");
   const idem = lazy(raw, "SELECT client_id, key, request_hash, identifier, created_at FROM idempotency_keys WHERE client_id = ? AND key = ?");
+  const withoutNumber = lazy(raw, `SELECT ${COLS} FROM licences WHERE number_hash IS NULL AND identifier > ? ORDER BY identifier LIMIT ?`);
+  const setNumber = lazy(raw, "UPDATE licences SET number_hash = ? WHERE identifier = ? AND number_hash IS NULL");
   const insIdem = lazy(raw, "INSERT INTO idempotency_keys (client_id, key, request_hash, identifier, created_at) VALUES (?, ?, ?, ?, ?)");
 
   return {
@@ -85,6 +87,31 @@ export function createLicenceRepo(_db: Drizzle, raw: BetterSqlite3.Database): Li
       const sql = `SELECT ${COLS} FROM licences WHERE department_id = ? AND status_index > ?${opts.typeCode ? " AND type_code = ?" : ""} ORDER BY status_index LIMIT ?`;
       const args: unknown[] = [departmentId, after, ...(opts.typeCode ? [opts.typeCode] : []), opts.limit];
       return (raw.prepare(sql).all(...args) as Row[]).map(toRec);
+    },
+    async find(departmentId, q) {
+      // Portable SQL; the number's unique index (partial: superseded_by IS NULL) or the holder-key index leads.
+      const where = ["department_id = ?", "superseded_by IS NULL"];
+      const args: unknown[] = [departmentId];
+      if (q.numberHash !== undefined) {
+        where.push("number_hash = ?");
+        args.push(q.numberHash);
+      }
+      if (q.holderHash !== undefined) {
+        where.push(HOLDER_KEY_MATCH);
+        args.push(...holderKeyArgs(q.holderHash));
+      }
+      if (q.typeCode !== undefined) {
+        where.push("type_code = ?");
+        args.push(q.typeCode);
+      }
+      args.push(q.limit);
+      return (raw.prepare(`SELECT ${COLS} FROM licences WHERE ${where.join(" AND ")} ORDER BY identifier LIMIT ?`).all(...args) as Row[]).map(toRec);
+    },
+    async withoutNumber(after, limit) {
+      return (withoutNumber().all(after, limit) as Row[]).map(toRec);
+    },
+    async setNumberHash(identifier, numberHash) {
+      setNumber().run(numberHash, identifier);
     },
     async lineage(l) {
       return (lineage().all(l) as Row[]).map(toRec);
