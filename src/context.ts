@@ -35,13 +35,21 @@ import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
-import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
+import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
+import { openPg, type PgHandle } from "./storage/pg.js";
+import { sqliteSql, type Sql } from "./storage/sql.js";
+import type { UnitOfWork } from "./modules/kernel.js";
 
 export interface Context {
   config: Config;
   clock: Clock;
+  /** The SQLite store; on PostgreSQL (SIDIAN_DB=postgres://…) reading it throws: use `store` or `pg`. */
   db: SqliteHandle;
-  uow: ReturnType<typeof createUnitOfWork>;
+  /** The PostgreSQL store when SIDIAN_DB is a postgres:// URL, else null. */
+  pg: PgHandle | null;
+  /** What both stores offer: which one, reads as portable SQL (last committed state), a health check. */
+  store: { kind: "sqlite" | "pg"; sql: Sql; ping(): Promise<boolean>; writersWaiting(): number; /** A write transaction is open in this process. */ inTransaction(): boolean };
+  uow: UnitOfWork<Repos>;
   material: KeyMaterial;
   pii: PiiProtector;
   tlog: Tlog<Repos>;
@@ -79,7 +87,7 @@ export interface Context {
   /** The identity provider's keys (static or fetched from the issuer). */
   idpKeys: IdpKeys;
   /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
-  ready(): { db: boolean; keys: boolean; problems?: string[] };
+  ready(): Promise<{ db: boolean; keys: boolean; problems?: string[] }>;
   close(): Promise<void>;
 }
 
@@ -87,7 +95,7 @@ export interface Context {
  * Appends `key.registered` for every service key and certificate of the keys folder that this deployment has not
  * logged yet (root, issuing CA, TSA, token, log and IdP keys): a key swapped in later is visible in the log.
  */
-async function registerServiceKeys(uow: ReturnType<typeof createUnitOfWork>, tlog: Tlog<Repos>, m: KeyMaterial, clock: Clock): Promise<void> {
+async function registerServiceKeys(uow: UnitOfWork<Repos>, tlog: Tlog<Repos>, m: KeyMaterial, clock: Clock): Promise<void> {
   const spkiSha = (k: KeyObject) => createHash("sha256").update(k.export({ format: "der", type: "spki" })).digest("hex");
   const items: Array<{ role: string; sha256: string; data: Record<string, unknown> }> = [
     ...([["root-ca", m.rootCert], ["issuing-ca", m.issuingCa.cert], ["tsa", m.tsa.cert], ["token", m.token.cert]] as const).map(([role, c]) => ({
@@ -203,27 +211,51 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
   }
 
-  if (config.dbKind === "pg") {
-    await token?.close();
-    throw new AppError("CONFIG_INVALID", "SIDIAN_DB: the PostgreSQL store's repositories are not wired into the service yet (issue 16, next step); use an SQLite file path.");
-  }
-  const db = openSqlite(config.dbPath, {
-    sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
-    onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
-    ...(storeObserver ? { observer: storeObserver } : {}),
-  });
-  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  let sqlite: SqliteHandle | null = null;
+  let pgStore: PgHandle | null = null;
+  let uow: UnitOfWork<Repos>;
+  let store: Context["store"];
   try {
-    const publicUrl = await bindPublicUrl(db, {
-      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(), dbLabel: config.dbPath,
-    });
-    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+    if (config.dbKind === "pg") {
+      pgStore = await openPg(config.dbPath, { poolMax: config.dbPoolMax, ...(storeObserver ? { observer: storeObserver } : {}) });
+      const h = pgStore;
+      uow = createPgUnitOfWork(h);
+      store = { kind: "pg", sql: h.r, ping: () => h.ping(), writersWaiting: () => h.writersWaiting(), inTransaction: () => h.inTransaction() };
+    } else {
+      const h = openSqlite(config.dbPath, {
+        sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
+        onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
+        ...(storeObserver ? { observer: storeObserver } : {}),
+      });
+      sqlite = h;
+      uow = createUnitOfWork(h);
+      store = { kind: "sqlite", sql: sqliteSql(h.reader), ping: async () => h.ping(), writersWaiting: () => h.writersWaiting(), inTransaction: () => h.writer.inTransaction };
+    }
   } catch (e) {
-    await db.close();
     await token?.close();
     throw e;
   }
-  const uow = createUnitOfWork(db);
+  const db = sqlite ?? new Proxy({} as SqliteHandle, {
+    get: () => {
+      throw new Error("ctx.db is the SQLite store; this service runs on PostgreSQL (use ctx.store or ctx.pg)");
+    },
+  });
+  const closeStore = () => (pgStore ? pgStore.close() : sqlite!.close());
+  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  try {
+    const deployment = pgStore
+      ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
+      : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    const publicUrl = await bindPublicUrl(deployment, {
+      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
+      dbLabel: pgStore ? pgStore.target.label : config.dbPath,
+    });
+    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+  } catch (e) {
+    await closeStore();
+    await token?.close();
+    throw e;
+  }
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
     uow,
@@ -309,6 +341,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
+    statusSigner: material.issuingCa,
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
       const r = await pki.revokeCertificate(repos, serial, "cessationOfOperation", clock.now(), tx);
@@ -397,7 +430,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   metrics?.attach({
     logSize: () => tlog.size(),
     latestCheckpoint: () => tlog.latestCheckpoint().then((c) => ({ size: c.size, createdAt: c.createdAt }), () => null),
-    writersWaiting: () => db.writersWaiting(),
+    writersWaiting: () => store.writersWaiting(),
     queues: { seal_worker: () => sealWorker.queued(), access_records: () => access.queued(), scan_records: () => qr.queued() },
     keystore: { backend: material.keyStore, up: () => token?.status().ok ?? true },
     idp: () => idpKeys.status(),
@@ -406,12 +439,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion,
     token,
-    ready: () => {
+    ready: async () => {
       const t = token?.status();
+      const dbUp = !closed && (await store.ping());
       const problems = t && !t.ok ? [`PKCS#11 token: ${t.reason ?? "unavailable"}`] : [];
-      return { db: !closed && db.ping(), keys: !closed && (t?.ok ?? true), ...(problems.length ? { problems } : {}) };
+      if (!dbUp && !closed) problems.push(store.kind === "pg" ? `database: PostgreSQL at ${pgStore!.target.label} does not answer` : "database: the SQLite store cannot be read or made durable");
+      return { db: dbUp, keys: !closed && (t?.ok ?? true), ...(problems.length ? { problems } : {}) };
     },
     async close() {
       if (closed) return;
@@ -424,7 +459,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await sealWorker.close();
       await pdf.close();
       await tlog.close();
-      await db.close();
+      await closeStore();
       await token?.close();
       await tracing?.shutdown().catch((e: unknown) => log.warn({ err: e }, "exporting the last traces failed"));
     },

@@ -10,7 +10,13 @@
  *   - anything else is refused (CONFIG_INVALID, one line naming both URLs and what to do).
  */
 import { AppError } from "../errors.js";
-import type { SqliteHandle } from "./db.js";
+import type { Sql } from "./sql.js";
+
+/** What binding needs from either store: reads, and one write transaction. */
+export interface DeploymentStore {
+  readonly sql: Sql;
+  write(fn: (w: Sql) => Promise<void>): Promise<void>;
+}
 
 export const PUBLIC_URL_KEY = "public_url";
 
@@ -24,14 +30,14 @@ export interface BindPublicUrlOptions {
 }
 
 /** The URL this process must use; records it when the database has none yet. */
-export async function bindPublicUrl(db: SqliteHandle, o: BindPublicUrlOptions): Promise<string> {
-  const read = () => (db.writer.prepare("SELECT value FROM deployment WHERE key = ?").get(PUBLIC_URL_KEY) as { value: string } | undefined)?.value;
-  let recorded = read();
+export async function bindPublicUrl(db: DeploymentStore, o: BindPublicUrlOptions): Promise<string> {
+  const read = async () => db.sql.value<string>("SELECT value FROM deployment WHERE key = ?", [PUBLIC_URL_KEY]);
+  let recorded = await read();
   if (recorded === undefined) {
-    await db.transaction(() => {
-      db.writer.prepare("INSERT INTO deployment (key, value, set_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING").run(PUBLIC_URL_KEY, o.configured, o.now.getTime());
+    await db.write(async (w) => {
+      await w.run("INSERT INTO deployment (key, value, set_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", [PUBLIC_URL_KEY, o.configured, o.now.getTime()]);
     });
-    recorded = read()!;
+    recorded = (await read())!;
   }
   if (recorded === o.configured) return recorded;
   if (o.adopt && o.from === "default") return recorded;

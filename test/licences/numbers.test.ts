@@ -33,7 +33,7 @@ t.test("a second licence with a number taken in its type and department is 409, 
   const rev = await w.h.app.inject({ method: "POST", url: `/licences/${first.identifier}/status`, headers: bearer(w.tokens.issuer), payload: { action: "revoke", reason: "违法经营" } });
   t.equal(rev.statusCode, 200, rev.body);
   t.equal((await issue(w, body)).json().code, "LICENCE_NUMBER_TAKEN", "a revoked licence keeps its number");
-  const rows = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE type_code = ? AND department_id = ?").get(w.personType, w.dept.id) as { n: number };
+  const rows = (await w.h.sql.get("SELECT COUNT(*) AS n FROM licences WHERE type_code = ? AND department_id = ?", [w.personType, w.dept.id])) as { n: number };
   t.equal(rows.n, 1, "one licence stored");
 });
 
@@ -142,10 +142,10 @@ t.test("licences stored before numbers were get theirs at start; a duplicate is 
   const b = await issued(w, personLicence(w, 352));
   const c = await issued(w, personLicence(w, 353));
   // As an earlier version stored them: no number hash, and b carrying a's number (possible then).
-  const db = w.h.ctx.db.writer;
+  const db = w.h.sql;
   const payload = JSON.stringify({ ...b.data, number: personLicence(w, 351).number });
-  db.prepare("UPDATE licences SET payload_enc = ? WHERE identifier = ?").run(w.h.ctx.pii.encrypt(payload, `licence:${b.identifier}`), b.identifier);
-  db.prepare("UPDATE licences SET number_hash = NULL WHERE identifier IN (?, ?, ?)").run(a.identifier, b.identifier, c.identifier);
+  await db.run("UPDATE licences SET payload_enc = ? WHERE identifier = ?", [w.h.ctx.pii.encrypt(payload, `licence:${b.identifier}`), b.identifier]);
+  await db.run("UPDATE licences SET number_hash = NULL WHERE identifier IN (?, ?, ?)", [a.identifier, b.identifier, c.identifier]);
 
   const search = async (number: string) => (await w.h.app.inject({ method: "POST", url: "/licences:search", headers: bearer(w.tokens.issuer), payload: { number } })).json().items.map((i: { identifier: string }) => i.identifier);
   t.same(await search(personLicence(w, 353).number), [], "not findable by number before the pass");
