@@ -344,6 +344,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
+    ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
@@ -431,11 +432,16 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
   );
 
-  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
+  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired. On
+  // PostgreSQL one instance runs them at a time: the holder of the "periodic-jobs" lease (90 s, renewed every
+  // minute; when the holder dies another instance takes over within two and a half minutes).
   let expiryTimer: NodeJS.Timeout | null = null;
+  const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
+  // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
   const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
-    expiryTimer = setInterval(() => {
+    expiryTimer = setInterval(async () => {
+      if (closed || !(await leader())) return;
       licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
       signatures.expireDue().catch((e) => log.error({ err: e }, "signing request expiry sweep failed"));
       documents.sweepExpiredCopies().then(
