@@ -79,6 +79,9 @@ export const ERROR_TABLE = {
   PDF_BUDGET_EXCEEDED: { status: 422, message: "Reading the PDF took more time or memory than one request may use; the work was stopped." },
   PDF_WORKERS_BUSY: { status: 503, message: "Every PDF worker is busy and the queue is full; retry later." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
+  STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
+  INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
+  TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },

@@ -4,8 +4,9 @@
  *   GET  /seals                      admin (any department) / issuer (own department)
  *   GET  /seals/:id                  admin / issuer of the seal's department
  *   POST /seals/:id/status           admin: suspend, reactivate, revoke (revoking also revokes the certificate)
+ *   GET  /seals/:id/status-evidence  anyone (rate limited): seal-status evidence signed by the issuing CA (CMS, DER or PEM)
  *   GET  /seals/:id/picture.svg      the seal picture at physical size
- *   GET  /seals/:id/ses              GB/T 38540 SES_Seal fields as JSON
+ *   GET  /seals/:id/ses              GB/T 38540 SES_Seal v4 (DER, signed by the seal maker); ?format=json: fields as JSON
  *   GET  /seals/:id/stamps           用印记录
  *   POST /seals/:id/stamp            issuer of the seal's department (scope seals:stamp): application/pdf in, stamped PDF out
  */
@@ -14,6 +15,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord } from "../../modules/seals/index.js";
+import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { problems } from "../schemas.js";
 
@@ -136,6 +138,28 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
       params: IdParam, body: StatusBody, response: { 200: Type.Ref("Seal"), ...problems("SEAL_NOT_FOUND", "SEAL_STATUS_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => sealOut(await seals.setStatus(req.params.id, req.body.status, req.body.reason ?? null, req.actor)));
 
+  app.get<{ Params: Static<typeof IdParam>; Querystring: { format?: "der" | "pem" } }>("/seals/:id/status-evidence", {
+    config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
+    schema: {
+      tags: ["seals"], summary: "Seal-status evidence for offline verification (CMS signed by the issuing CA; DER, or PEM with ?format=pem)",
+      description: "The seal's status history (every change with its time and reason), its validity and its certificate's revocation, produced now and standing until `nextUpdate` (24 h), as a CMS SignedData signed by the issuing CA (the key that signs the CRL). `sidian verify file.pdf --status FILE` uses it offline; `openssl cms -verify -inform DER -in FILE -CAfile trust-bundle.pem -purpose any` checks it and prints the JSON statement. Every stamp already carries the evidence of its signing time; fetch this for a signature made with the seal's key elsewhere, or to learn a later revocation.",
+      params: IdParam,
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }),
+      response: {
+        200: { description: "The evidence", content: {
+          "application/pkcs7-mime": { schema: Type.String({ format: "binary", examples: ["<DER ContentInfo (SignedData)>"] }) },
+          "application/x-pem-file": { schema: Type.String({ examples: ["-----BEGIN CMS-----\nMIIE…\n-----END CMS-----\n"] }) },
+        } },
+        ...problems("SEAL_NOT_FOUND"),
+      },
+    },
+  }, async (req, reply) => {
+    const der = await seals.statusEvidence(req.params.id);
+    reply.header("cache-control", "no-store");
+    if (req.query.format === "pem") return reply.type("application/x-pem-file").send(toPem(der, "CMS"));
+    return reply.type("application/pkcs7-mime; smime-type=signed-data").header("content-disposition", `attachment; filename="seal-${req.params.id}-status.p7s"`).send(der);
+  });
+
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/picture.svg", {
     config: { auth: { roles: ["admin", "issuer"] }, document: true },
     schema: { tags: ["seals"], description: "The seal's picture as SVG at its physical size in millimetres.",
@@ -146,14 +170,20 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
     return reply.type("image/svg+xml").header("cache-control", "private, max-age=300").send(await seals.svg(req.params.id));
   });
 
-  app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/ses", {
+  app.get<{ Params: Static<typeof IdParam>; Querystring: { format?: "der" | "json" } }>("/seals/:id/ses", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], description: "The seal's GB/T 38540 SES_Seal fields as JSON (header, esID, property, picture metadata).",
-      summary: "GB/T 38540 seal data (SES_Seal fields) as JSON", security: [{ bearer: [] }], params: IdParam,
-      response: { 200: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
-  }, async (req) => {
+    schema: { tags: ["seals"], description: "The seal as GB/T 38540-2020 `SES_Seal` (version 4), DER: header ES/4/Sidian, esID, property (type 1 organisation seal, name, certListType 1 with the seal's certificate, creation and validity dates), the SVG picture with its size in mm, signed by Sidian's seal maker (SM3withSM2, signer ID 1234567812345678) over the DER of `SES_SealInfo`; `openssl asn1parse -inform DER` shows the fields in the standard's order. `?format=json` gives the earlier JSON view of the fields (unsigned). 404 CRYPTO_PROFILE_UNAVAILABLE when the deployment has no SM2 hierarchy (no seal maker).",
+      summary: "GB/T 38540 SES_Seal (DER, signed by the seal maker)", security: [{ bearer: [] }], params: IdParam,
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("json")])) }, { additionalProperties: false }),
+      response: { 200: { description: "SES_Seal", content: {
+        "application/octet-stream": { schema: Type.String({ format: "binary", examples: ["<DER SES_Seal: SEQUENCE { SES_SealInfo, cert, 1.2.156.10197.1.501, signedValue }>"] }) },
+        "application/json": { schema: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }, { examples: [{ esealInfo: { header: { ID: "ES", version: 4, Vid: "Sidian" }, esID: "3501000164384DA1" }, signInfo: null, note: "SES_SealInfo fields per GB/T 38540" }] }) },
+      } }, ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "CRYPTO_PROFILE_UNAVAILABLE") } },
+  }, async (req, reply) => {
     await visible(req.actor, req.params.id);
-    return seals.sesSeal(req.params.id);
+    if (req.query.format === "json") return reply.type("application/json").send(await seals.sesSeal(req.params.id));
+    const der = await seals.sesSealDer(req.params.id);
+    return reply.type("application/octet-stream").header("content-disposition", `attachment; filename="${req.params.id}.ses"`).send(der);
   });
 
   app.get<{ Params: Static<typeof IdParam>; Querystring: { limit?: number; after?: string } }>("/seals/:id/stamps", {
