@@ -19,6 +19,7 @@ import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
 import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
 import { ProblemSchema } from "./http/schemas.js";
+import { AJV_OPTIONS, buildValidator, edgeParsing } from "./http/validation.js";
 import type { AuthService } from "./modules/auth/index.js";
 import type { DirectoryService } from "./modules/directory/index.js";
 
@@ -83,11 +84,15 @@ export async function buildApp(deps: AppDeps) {
         : new AppError("VALIDATION_FAILED", "The request URL is not valid.", { cause: err });
       void sendProblem(req, reply, e);
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
+    // Bodies keep JSON's types; query strings, path parameters and headers are coerced (decimal digits only).
+    ajv: AJV_OPTIONS,
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Only JSON by default: a route that takes another media type registers its own parser.
   app.removeContentTypeParser("text/plain");
+  // JSON bodies: valid UTF-8, bounded nesting, the text rule; query and path values: the text rule.
+  edgeParsing(app);
   app.addSchema(ProblemSchema);
   await app.register(errorsPlugin);
   // Before any route, so every route is counted.
