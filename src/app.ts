@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
-import errorsPlugin, { sendProblem } from "./http/plugins/errors.js";
+import errorsPlugin, { clientErrorHandler, sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
 import metricsPlugin, { metricsRoute, type MetricsPluginOptions } from "./http/plugins/metrics.js";
 import directoryRoutes from "./http/routes/directory.js";
@@ -74,7 +74,10 @@ export async function buildApp(deps: AppDeps) {
     connectionTimeout: 30_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    // While closing, requests get 503 NOT_READY in the problem shape (errors plugin), not Fastify's own body.
+    return503OnClosing: false,
+    // Errors Node's HTTP parser raises before Fastify sees a request (431 over-long URL or headers, 408, 400).
+    clientErrorHandler,
     // Live QR tokens travel in the path (/v/<token>, ~190 chars).
     routerOptions: { maxParamLength: 512 },
     // Errors raised before routing (bad URL encoding, over-long params) get the same problem shape as the rest.
