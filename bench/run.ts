@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   documents: () => import("./documents.js"),
   keystore: () => import("./keystore.js"),
   metrics: () => import("./metrics.js"),
+  sm2: () => import("./sm2.js"),
 };
 
 async function main() {

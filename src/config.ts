@@ -2,6 +2,7 @@
  * Configuration: read from the environment once, validated, frozen. Nothing else reads process.env.
  */
 import { isIP } from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { AppError } from "./errors.js";
 import { isPgUrl, parsePgUrl } from "./storage/pg-url.js";
@@ -16,8 +17,14 @@ export interface Config {
   readonly mode: Mode;
   readonly host: string;
   readonly port: number;
-  /** Public base URL, used in certificates (CRL distribution point), QR codes and links. */
+  /**
+   * Public base URL, used in certificates (CRL distribution point), QR codes and links. Kept with the database at
+   * first start (table `deployment`): a later start or command with another one is refused, and a command whose
+   * environment does not name one takes the database's (see `publicUrlFrom`).
+   */
   readonly publicUrl: string;
+  /** Where publicUrl came from: SIDIAN_PUBLIC_URL, SIDIAN_HOST/SIDIAN_PORT, or the default (neither was set). */
+  readonly publicUrlFrom: "SIDIAN_PUBLIC_URL" | "SIDIAN_HOST/SIDIAN_PORT" | "default";
   /** SQLite database file (or ":memory:"). */
   /** The SQLite file, or the postgres:// URL when dbKind is "pg". */
   readonly dbPath: string;
@@ -44,6 +51,15 @@ export interface Config {
   readonly tokenTtlSeconds: number;
   /** Max request body, bytes. */
   readonly bodyLimit: number;
+  /**
+   * The PDF worker pool (src/pdf/pool.ts): validation and stamping of untrusted PDFs run on at most `pdfWorkers`
+   * threads, at most `pdfQueue` tasks wait for one, a task may run `pdfTimeBudgetMs` and use `pdfWorkerMemoryMb` of
+   * heap before its worker is terminated.
+   */
+  readonly pdfWorkers: number;
+  readonly pdfQueue: number;
+  readonly pdfTimeBudgetMs: number;
+  readonly pdfWorkerMemoryMb: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
   /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
@@ -250,6 +266,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     host,
     port,
     publicUrl,
+    publicUrlFrom: env.SIDIAN_PUBLIC_URL ? "SIDIAN_PUBLIC_URL" : env.SIDIAN_HOST || env.SIDIAN_PORT ? "SIDIAN_HOST/SIDIAN_PORT" : "default",
     dbPath,
     dbKind,
     dbPoolMax: int(env, "SIDIAN_DB_POOL", 10, 1, 1000, problems),
@@ -264,6 +281,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     tokenTtlSeconds: int(env, "SIDIAN_TOKEN_TTL", 300, 30, 3600, problems),
     bodyLimit: int(env, "SIDIAN_BODY_LIMIT", 1_048_576, 1024, 256 * 1_048_576, problems),
     publicRateLimit: int(env, "SIDIAN_PUBLIC_RATE_LIMIT", 600, 1, 1_000_000, problems),
+    pdfWorkers: int(env, "SIDIAN_PDF_WORKERS", Math.min(4, Math.max(2, os.availableParallelism() - 1)), 1, 64, problems),
+    pdfQueue: int(env, "SIDIAN_PDF_QUEUE", 64, 0, 100_000, problems),
+    pdfTimeBudgetMs: int(env, "SIDIAN_PDF_TIME_BUDGET_MS", 10_000, 100, 600_000, problems),
+    pdfWorkerMemoryMb: int(env, "SIDIAN_PDF_WORKER_MEMORY_MB", 512, 64, 16_384, problems),
     checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),
     logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",

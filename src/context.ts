@@ -28,18 +28,28 @@ import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createSignatureService, createSigningFlow, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
+import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
-import { createUnitOfWork, type Repos } from "./storage/repos/index.js";
+import { bindPublicUrl } from "./storage/deployment.js";
+import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
+import { openPg, type PgHandle } from "./storage/pg.js";
+import { sqliteSql, type Sql } from "./storage/sql.js";
+import type { UnitOfWork } from "./modules/kernel.js";
 
 export interface Context {
   config: Config;
   clock: Clock;
+  /** The SQLite store; on PostgreSQL (SIDIAN_DB=postgres://…) reading it throws: use `store` or `pg`. */
   db: SqliteHandle;
-  uow: ReturnType<typeof createUnitOfWork>;
+  /** The PostgreSQL store when SIDIAN_DB is a postgres:// URL, else null. */
+  pg: PgHandle | null;
+  /** What both stores offer: which one, reads as portable SQL (last committed state), a health check. */
+  store: { kind: "sqlite" | "pg"; sql: Sql; ping(): Promise<boolean>; writersWaiting(): number; /** A write transaction is open in this process. */ inTransaction(): boolean };
+  uow: UnitOfWork<Repos>;
   material: KeyMaterial;
   pii: PiiProtector;
   tlog: Tlog<Repos>;
@@ -61,6 +71,8 @@ export interface Context {
   qr: QrService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
+  /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
+  pdf: PdfWork;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
@@ -73,7 +85,7 @@ export interface Context {
   /** The identity provider's keys (static or fetched from the issuer). */
   idpKeys: IdpKeys;
   /** Readiness; `problems` says why when not ready (e.g. the PKCS#11 token is away). */
-  ready(): { db: boolean; keys: boolean; problems?: string[] };
+  ready(): Promise<{ db: boolean; keys: boolean; problems?: string[] }>;
   close(): Promise<void>;
 }
 
@@ -81,7 +93,7 @@ export interface Context {
  * Appends `key.registered` for every service key and certificate of the keys folder that this deployment has not
  * logged yet (root, issuing CA, TSA, token, log and IdP keys): a key swapped in later is visible in the log.
  */
-async function registerServiceKeys(uow: ReturnType<typeof createUnitOfWork>, tlog: Tlog<Repos>, m: KeyMaterial, clock: Clock): Promise<void> {
+async function registerServiceKeys(uow: UnitOfWork<Repos>, tlog: Tlog<Repos>, m: KeyMaterial, clock: Clock): Promise<void> {
   const spkiSha = (k: KeyObject) => createHash("sha256").update(k.export({ format: "der", type: "spki" })).digest("hex");
   const items: Array<{ role: string; sha256: string; data: Record<string, unknown> }> = [
     ...([["root-ca", m.rootCert], ["issuing-ca", m.issuingCa.cert], ["tsa", m.tsa.cert], ["token", m.token.cert]] as const).map(([role, c]) => ({
@@ -132,6 +144,11 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /**
+   * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
+   * the server's environment signs the deployment's URL, not the default). The server never adopts.
+   */
+  adoptPublicUrl?: boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
@@ -192,16 +209,51 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     for (const w of material.warnings) log.warn({ keysDir: config.keysDir }, `key material: ${w}`);
   }
 
-  if (config.dbKind === "pg") {
+  let sqlite: SqliteHandle | null = null;
+  let pgStore: PgHandle | null = null;
+  let uow: UnitOfWork<Repos>;
+  let store: Context["store"];
+  try {
+    if (config.dbKind === "pg") {
+      pgStore = await openPg(config.dbPath, { poolMax: config.dbPoolMax, ...(storeObserver ? { observer: storeObserver } : {}) });
+      const h = pgStore;
+      uow = createPgUnitOfWork(h);
+      store = { kind: "pg", sql: h.r, ping: () => h.ping(), writersWaiting: () => h.writersWaiting(), inTransaction: () => h.inTransaction() };
+    } else {
+      const h = openSqlite(config.dbPath, {
+        sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
+        onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
+        ...(storeObserver ? { observer: storeObserver } : {}),
+      });
+      sqlite = h;
+      uow = createUnitOfWork(h);
+      store = { kind: "sqlite", sql: sqliteSql(h.reader), ping: async () => h.ping(), writersWaiting: () => h.writersWaiting(), inTransaction: () => h.writer.inTransaction };
+    }
+  } catch (e) {
     await token?.close();
-    throw new AppError("CONFIG_INVALID", "SIDIAN_DB: the PostgreSQL store's repositories are not wired into the service yet (issue 16, next step); use an SQLite file path.");
+    throw e;
   }
-  const db = openSqlite(config.dbPath, {
-    sync: config.dbSync, checkpoint: config.dbCheckpoint, writerCacheMb: config.dbCacheMb,
-    onCheckpointerError: (e) => log.error({ err: e }, "background WAL checkpointer failed; the writer's own checkpoint takes over"),
-    ...(storeObserver ? { observer: storeObserver } : {}),
+  const db = sqlite ?? new Proxy({} as SqliteHandle, {
+    get: () => {
+      throw new Error("ctx.db is the SQLite store; this service runs on PostgreSQL (use ctx.store or ctx.pg)");
+    },
   });
-  const uow = createUnitOfWork(db);
+  const closeStore = () => (pgStore ? pgStore.close() : sqlite!.close());
+  // The deployment's public URL is kept with the database: a different one is refused (one line).
+  try {
+    const deployment = pgStore
+      ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
+      : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    const publicUrl = await bindPublicUrl(deployment, {
+      configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
+      dbLabel: pgStore ? pgStore.target.label : config.dbPath,
+    });
+    if (publicUrl !== config.publicUrl) config = { ...config, publicUrl };
+  } catch (e) {
+    await closeStore();
+    await token?.close();
+    throw e;
+  }
   const pii = derivePiiProtector(material.kek);
   const tlog = createTlog<Repos>({
     uow,
@@ -262,6 +314,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     issuer: config.publicUrl,
     tokenTtlSeconds: config.tokenTtlSeconds,
     signingKey: material.token,
+    previousKeys: material.previous.token,
     idp: { issuer: config.idpIssuer, audience: config.idpAudience, keys: (header) => idpKeys.getKey(header), claims: config.idpClaims },
     pii,
   });
@@ -282,8 +335,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
   // E-seals (issue 5): RFC 3161 TSA, seal registry and PAdES stamping.
   const tsa = createTsa({ material, clock });
+  const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
@@ -299,6 +353,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const qr = createQrService<Repos>({
     uow, tlog, clock, log, verifier, publicUrl: config.publicUrl, ttlSeconds: config.liveQrTtlSeconds,
     key: { hint: keyHintFromKid(material.token.kid), publicKey: material.token.publicKey, sign: (d) => material.token.signingKey.sign(d, "p1363") },
+    previousKeys: material.previous.token.map((t) => ({ hint: keyHintFromKid(t.kid), publicKey: t.publicKey })),
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
@@ -338,6 +393,12 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "encrypting stored documents failed; they stay readable and are tried again at the next start"),
   );
 
+  // Licences stored before numbers were unique (migration 0016) get their number's keyed hash, in the background.
+  const numbering = licences.numberStoredLicences({ stopped: () => closed }).then(
+    (r) => void (r.numbered > 0 && log.info({ licences: r.numbered, duplicates: r.duplicates.length }, "licence numbers filled in for licences stored before numbers were unique")),
+    (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
+  );
+
   // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
   let expiryTimer: NodeJS.Timeout | null = null;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
@@ -355,7 +416,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   metrics?.attach({
     logSize: () => tlog.size(),
     latestCheckpoint: () => tlog.latestCheckpoint().then((c) => ({ size: c.size, createdAt: c.createdAt }), () => null),
-    writersWaiting: () => db.writersWaiting(),
+    writersWaiting: () => store.writersWaiting(),
     queues: { seal_worker: () => sealWorker.queued(), access_records: () => access.queued(), scan_records: () => qr.queued() },
     keystore: { backend: material.keyStore, up: () => token?.status().ok ?? true },
     idp: () => idpKeys.status(),
@@ -364,23 +425,27 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, qr, documents, signatures, signing,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing,
     token,
-    ready: () => {
+    ready: async () => {
       const t = token?.status();
+      const dbUp = !closed && (await store.ping());
       const problems = t && !t.ok ? [`PKCS#11 token: ${t.reason ?? "unavailable"}`] : [];
-      return { db: !closed && db.ping(), keys: !closed && (t?.ok ?? true), ...(problems.length ? { problems } : {}) };
+      if (!dbUp && !closed) problems.push(store.kind === "pg" ? `database: PostgreSQL at ${pgStore!.target.label} does not answer` : "database: the SQLite store cannot be read or made durable");
+      return { db: dbUp, keys: !closed && (t?.ok ?? true), ...(problems.length ? { problems } : {}) };
     },
     async close() {
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       await encrypting;
+      await numbering;
       await access.drain();
       await qr.close();
       await sealWorker.close();
+      await pdf.close();
       await tlog.close();
-      await db.close();
+      await closeStore();
       await token?.close();
       await tracing?.shutdown().catch((e: unknown) => log.warn({ err: e }, "exporting the last traces failed"));
     },

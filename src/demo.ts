@@ -1,8 +1,15 @@
 /**
- * `sidian demo`: seeds a demo department and one client per role (idempotent: re-running rotates the demo
- * secrets so the printed commands always work) and prints curl commands that exercise the token flow.
+ * `sidian demo`: seeds a demo department and one client per role (idempotent) and prints curl commands that
+ * exercise the token flow.
+ *
+ * The demo clients' secrets are kept beside the database (`<db>.demo-secrets.json`, 0600, DEV only) so that every
+ * run prints the same working secrets: `sidian demo` beside a server started with `--demo` never rotates the
+ * secrets the server printed. A secret is made anew only for a client whose secret is not in that file (or no
+ * longer matches), and the output says so.
  */
+import fs from "node:fs";
 import { usccCheckChar } from "./codes/index.js";
+import { verifySecret } from "./crypto/password.js";
 import type { Context } from "./context.js";
 import { AppError } from "./errors.js";
 import type { Actor, Role } from "./modules/kernel.js";
@@ -18,9 +25,28 @@ export const DEMO_HOLDER = "11010519491231002X";
 export interface DemoSeed {
   departmentId: string;
   clients: Array<{ role: Role; id: string; secret: string }>;
+  /** Clients whose secret had to be made anew (it was not in the secrets file): earlier printed secrets stop working. */
+  rotated: string[];
+}
+
+/** Where the demo secrets are kept for a database (null for an in-memory one: nothing to keep). */
+export function demoSecretsFile(dbPath: string): string | null {
+  return dbPath === ":memory:" || /^postgres(ql)?:/i.test(dbPath) ? null : `${dbPath}.demo-secrets.json`;
+}
+
+function readSecrets(file: string | null): Record<string, string> {
+  if (!file) return {};
+  try {
+    const j = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
+    return j && typeof j === "object" ? Object.fromEntries(Object.entries(j).filter(([, v]) => typeof v === "string")) as Record<string, string> : {};
+  } catch {
+    return {};
+  }
 }
 
 export async function seedDemo(ctx: Context): Promise<DemoSeed> {
+  const file = demoSecretsFile(ctx.config.dbPath);
+  const known = readSecrets(file);
   let dept = await ctx.uow.read.departments.byUscc(DEMO_USCC);
   if (!dept) dept = await ctx.directory.createDepartment({ name: "演示市市场监督管理局", uscc: DEMO_USCC, regionCode: "350100" }, SYSTEM);
   try {
@@ -46,17 +72,33 @@ export async function seedDemo(ctx: Context): Promise<DemoSeed> {
     { role: "counter", id: "demo-counter", name: "演示窗口终端", departmentId: dept.id },
   ];
   const clients: DemoSeed["clients"] = [];
+  const rotated: string[] = [];
   for (const w of wanted) {
-    try {
+    const cur = await ctx.uow.read.clients.byId(w.id);
+    if (!cur) {
       const { secret } = await ctx.directory.createClient({ id: w.id, name: w.name, role: w.role, departmentId: w.departmentId ?? null, matters: w.matters ?? [] }, SYSTEM);
       clients.push({ role: w.role, id: w.id, secret });
-    } catch (e) {
-      if (!(e instanceof AppError && e.code === "CLIENT_EXISTS")) throw e;
-      const r = await ctx.directory.updateClient(w.id, { rotateSecret: true, status: "active" }, SYSTEM);
-      clients.push({ role: w.role, id: w.id, secret: r.secret! });
+      continue;
+    }
+    const keep = known[w.id];
+    if (keep !== undefined && (await verifySecret(keep, cur.secretHash))) {
+      if (cur.status !== "active") await ctx.directory.updateClient(w.id, { status: "active" }, SYSTEM);
+      clients.push({ role: w.role, id: w.id, secret: keep });
+      continue;
+    }
+    const r = await ctx.directory.updateClient(w.id, { rotateSecret: true, status: "active" }, SYSTEM);
+    clients.push({ role: w.role, id: w.id, secret: r.secret! });
+    rotated.push(w.id);
+  }
+  if (file) {
+    const next = Object.fromEntries(clients.map((c) => [c.id, c.secret]));
+    if (JSON.stringify(next) !== JSON.stringify(known)) {
+      const tmp = `${file}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+      fs.renameSync(tmp, file);
     }
   }
-  return { departmentId: dept.id, clients };
+  return { departmentId: dept.id, clients, rotated };
 }
 
 export function demoText(seed: DemoSeed, url: string): string {
@@ -65,6 +107,8 @@ export function demoText(seed: DemoSeed, url: string): string {
     "Demo data (DEV ONLY): department 演示市市场监督管理局 " + `(USCC ${DEMO_USCC}, id ${seed.departmentId}),`,
     `  licence type ${DEMO_TYPE} 演示食品经营许可证, matter ${DEMO_MATTER}`,
     ...seed.clients.map((x) => `  ${x.role.padEnd(9)} client_id=${x.id}  client_secret=${x.secret}`),
+    ...(seed.rotated.length ? [`  (new secrets for ${seed.rotated.join(", ")}: their earlier ones were not kept, so they no longer work)`] : []),
+    `  service: ${url}`,
     "",
     "Try:",
     `  export ADMIN_ID=${c("admin").id} ADMIN_SECRET=${c("admin").secret}`,

@@ -77,6 +77,8 @@ export const ERROR_TABLE = {
   PDF_ANCHOR_NOT_FOUND: { status: 422, message: "The anchor text was not found in the document." },
   PDF_CHANGES_NOT_ALLOWED: { status: 422, message: "The document's certification signature does not allow further signatures." },
   PDF_LIMIT_EXCEEDED: { status: 422, message: "The PDF is over a documented limit (objects, pages, signatures, nesting or inflated size)." },
+  PDF_BUDGET_EXCEEDED: { status: 422, message: "Reading the PDF took more time or memory than one request may use; the work was stopped." },
+  PDF_WORKERS_BUSY: { status: 503, message: "Every PDF worker is busy and the queue is full; retry later." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
@@ -87,6 +89,7 @@ export const ERROR_TABLE = {
   MATTER_NOT_FOUND: { status: 404, message: "No such matter." },
   MATTER_EXISTS: { status: 409, message: "A matter with this code already exists." },
   LICENCE_NOT_FOUND: { status: 404, message: "No such licence." },
+  LICENCE_NUMBER_TAKEN: { status: 409, message: "This licence number is already used by another licence of this type and department." },
   LICENCE_TRANSITION_INVALID: { status: 409, message: "This change is not allowed in the licence's current status." },
   FIELDS_INVALID: { status: 400, message: "The licence fields do not match the licence type's schema." },
   HOLDER_CODE_TYPE_INVALID: { status: 400, message: "The holder code type is not allowed for this licence type." },

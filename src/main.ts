@@ -20,6 +20,8 @@ import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { importFile } from "./cli/import.js";
 import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
+import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
+import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
@@ -35,6 +37,11 @@ usage: sidian <command> [options]
   keys show [--dir D]                    show the loaded chain, keys and fingerprints
                                          (with SIDIAN_KEYSTORE=pkcs11:… keys init makes the issuing CA, TSA,
                                          token and log keys on the token, where they stay)
+  keys rotate [--departments | --department ID] [--service tsa,token,log|all] [--overlap-days N] [--dir D]
+                                         new keys with overlap: departments get a new licence-signing key and
+                                         certificate (old certificates stay valid, old keys sign no more); service
+                                         keys are replaced in the folder or on the token, the old ones stay
+                                         accepted and published for N days (default 30); restart the service after
   keys import-to-token [--dir D] [--delete-files]
                                          move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
@@ -80,7 +87,8 @@ function fail(msg: string, code = 2): never {
 }
 
 async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>, opts: { log?: Logger } = {}): Promise<T> {
-  const ctx = await createContext(config, { autoCheckpoint: false, ...(opts.log ? { log: opts.log } : {}) });
+  // A command signs with the deployment's public URL: taken from the database when this shell names none.
+  const ctx = await createContext(config, { autoCheckpoint: false, adoptPublicUrl: true, ...(opts.log ? { log: opts.log } : {}) });
   try {
     const r = await fn(ctx);
     await ctx.tlog.checkpoint().catch(() => undefined);
@@ -117,14 +125,15 @@ async function main(argv: string[]): Promise<number> {
       await startServer(config, {
         onReady: async (r) => {
           if (r.ctx.material.dev) r.app.log.warn("using DEVELOPMENT keys from " + config.keysDir + " (never in production)");
-          if (o.demo) process.stdout.write(demoText(await seedDemo(r.ctx), r.url));
+          // The public URL (kept with the database) is where clients reach the service; a random port (0) is only known now.
+          if (o.demo) process.stdout.write(demoText(await seedDemo(r.ctx), config.port === 0 && r.ctx.config.publicUrlFrom !== "SIDIAN_PUBLIC_URL" ? r.url : r.ctx.config.publicUrl));
         },
       });
       return -1; // keep running
     }
     case "demo": {
-      const seed = await withContext(config, seedDemo);
-      process.stdout.write(demoText(seed, config.publicUrl));
+      const { seed, url } = await withContext(config, async (ctx) => ({ seed: await seedDemo(ctx), url: ctx.config.publicUrl }));
+      process.stdout.write(demoText(seed, url));
       return 0;
     }
     case "keys": {
@@ -162,7 +171,33 @@ async function main(argv: string[]): Promise<number> {
         if (!o["delete-files"]) process.stdout.write("The key files are still in the folder: destroy them (and every copy) once the service runs from the token.\n");
         return 0;
       }
-      return fail("keys init|show|import-to-token");
+      if (sub === "rotate") {
+        const o = args({ departments: { type: "boolean" }, department: { type: "string" }, service: { type: "string" }, "overlap-days": { type: "string" }, dir: { type: "string" } });
+        if (o.departments && o.department) return fail("--departments and --department exclude each other");
+        const roles = typeof o.service === "string" ? (o.service === "all" ? [...ROTATABLE_SERVICE_ROLES] : o.service.split(",").map((s) => s.trim()).filter(Boolean)) : [];
+        for (const r of roles) if (!(ROTATABLE_SERVICE_ROLES as readonly string[]).includes(r)) return fail(`--service: ${r} is not one of tsa, token, log (or all)`);
+        if (!o.departments && !o.department && roles.length === 0) return fail("keys rotate needs --departments, --department ID or --service tsa,token,log|all");
+        const overlap = typeof o["overlap-days"] === "string" ? o["overlap-days"] : "30";
+        if (!/^[1-9][0-9]{0,3}$/.test(overlap)) return fail("--overlap-days must be a whole number of days from 1 to 3650");
+        const result: Record<string, unknown> = {};
+        if (o.departments || o.department) {
+          result.departments = await withContext(config, (ctx) => rotateDepartmentKeys(ctx, {
+            ...(typeof o.department === "string" ? { departmentId: o.department } : {}), actor: CLI_ACTOR,
+            progress: (line) => process.stderr.write(`${line}\n`),
+          }));
+        }
+        if (roles.length) {
+          let n = 0;
+          result.service = await withToken(config, (token) => rotateServiceKeys({
+            dir: typeof o.dir === "string" ? o.dir : config.keysDir, roles: roles as RotatableServiceRole[], overlapDays: Number(overlap),
+            ...(token ? { serviceKeys: tokenServiceKeyGenerator(token) } : {}),
+            progress: (step) => process.stderr.write(`[${++n}] ${step}\n`),
+          }));
+        }
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return 0;
+      }
+      return fail("keys init|show|rotate|import-to-token");
     }
     case "departments": {
       if (sub === "create") {
@@ -268,7 +303,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "audit") {
         const o = args({ json: { type: "boolean" } });
         const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
-        const r = await logAudit({ dbPath: config.dbPath, publicKeyPem: m.log.publicKeyPem, origin: config.logOrigin, json: Boolean(o.json) });
+        const r = await logAudit({ dbPath: config.dbPath, publicKeyPem: m.log.publicKeyPem, previousPublicKeyPems: m.previous.log.map((l) => l.publicKeyPem), origin: config.logOrigin, json: Boolean(o.json) });
         return r.ok ? 0 : 1;
       }
       if (sub === "verify-proof") {

@@ -2,11 +2,13 @@
  * The running service: context + app + listen, with graceful shutdown on SIGINT/SIGTERM (stop accepting, finish
  * in-flight requests, publish a last checkpoint, close the database).
  */
+import net from "node:net";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp, loggerOptions, type AppDeps } from "./app.js";
 import type { Config } from "./config.js";
 import { createContext, type Context } from "./context.js";
+import { AppError } from "./errors.js";
 import logRoutes from "./http/routes/log.js";
 import counterRoutes from "./http/routes/counter.js";
 import pageRoutes from "./http/routes/pages.js";
@@ -19,6 +21,7 @@ import licenceRoutes from "./http/routes/licences.js";
 import holderRoutes from "./http/routes/holders.js";
 import documentRoutes from "./http/routes/documents.js";
 import verifyRoutes from "./http/routes/verify.js";
+import signPageRoutes from "./http/routes/sign-page.js";
 import signatureRoutes from "./http/routes/signatures.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
@@ -44,6 +47,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
       (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing }),
+      (app: FastifyInstance) => signPageRoutes(app, { rateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };
@@ -56,13 +60,36 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** A listen error as one line (a port in use is a configuration matter, not a crash). */
+function listenError(e: unknown, config: Config): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.host}:${config.port}`;
+  if (code === "EADDRINUSE") return new AppError("CONFIG_INVALID", `Port ${config.port} on ${config.host} is already in use (another Sidian, or another program): stop it, or choose another port with SIDIAN_PORT=… (see README, Quick start).`, { cause: e });
+  if (code === "EACCES") return new AppError("CONFIG_INVALID", `Not allowed to listen on ${where} (ports below 1024 need privileges): choose another port with SIDIAN_PORT=….`, { cause: e });
+  if (code === "EADDRNOTAVAIL") return new AppError("CONFIG_INVALID", `SIDIAN_HOST ${config.host} is not an address of this machine.`, { cause: e });
+  return e;
+}
+
+/** Fails fast, before the database is touched, when the address cannot be listened on. */
+async function probeListen(config: Config): Promise<void> {
+  if (config.port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", (e) => reject(listenError(e, config)));
+    s.listen({ host: config.host, port: config.port, exclusive: true }, () => s.close(() => resolve()));
+  });
+}
+
 export async function startServer(config: Config, opts: { onReady?: (r: Running) => Promise<void> | void; handleSignals?: boolean } = {}): Promise<Running> {
+  await probeListen(config);
   const logger = pino(loggerOptions(config));
   const ctx = await createContext(config, { log: logger });
   let app: FastifyInstance;
   try {
     app = await buildApp(appDeps(ctx, logger));
-    await app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.host, port: config.port }).catch((e: unknown) => {
+      throw listenError(e, config);
+    });
   } catch (e) {
     await ctx.close();
     throw e;

@@ -53,7 +53,7 @@ export async function dbRestoreCommand(config: Config, file: string, opts: { for
   // The backup's transparency log must verify against this deployment's log key: a copy of another deployment, or
   // one whose log was altered, is refused before anything changes.
   const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
-  const audit = await logAudit({ dbPath: file, publicKeyPem: m.log.publicKeyPem, origin: config.logOrigin, json: false, out: io.out, err: io.err });
+  const audit = await logAudit({ dbPath: file, publicKeyPem: m.log.publicKeyPem, previousPublicKeyPems: m.previous.log.map((l) => l.publicKeyPem), origin: config.logOrigin, json: false, out: io.out, err: io.err });
   if (!audit.ok) {
     io.err.write("sidian: the backup's transparency log does not verify with this deployment's log key; nothing was changed\n");
     return 1;

@@ -28,7 +28,9 @@ export interface XrefSection {
   readonly trailer: PdfDict;
   /** Entries this section defines (object number → entry). */
   readonly entries: Map<number, XrefEntry>;
-  /** Offset just after the `%%EOF` that closes this revision (file length if none found). */
+  /** Offset just after the `%%EOF` that closes this revision (file length if none found)… */
+  readonly eofEnd: number;
+  /** …and after one end-of-line following it (CR, LF or CRLF), if any. */
   readonly revisionEnd: number;
   /** Object number of the xref stream itself (stream sections). */
   readonly streamObject?: number;

@@ -157,14 +157,46 @@ function rethrowLimit(e: unknown): void {
   if (e instanceof AppError && e.code === "PDF_LIMIT_EXCEEDED") throw e;
 }
 
+const isPdfSpace = (x: number | undefined) => x === 0x00 || x === 0x09 || x === 0x0a || x === 0x0c || x === 0x0d || x === 0x20;
+
 function isTrailingSpace(buf: Buffer, from: number): boolean {
-  for (let i = from; i < buf.length; i++) if (![0x00, 0x09, 0x0a, 0x0c, 0x0d, 0x20].includes(buf[i]!)) return false;
+  for (let i = from; i < buf.length; i++) if (!isPdfSpace(buf[i])) return false;
   return true;
 }
 
-/** Where each revision of the file ends (after its %%EOF), ascending. */
-function revisionEnds(doc: PdfDocument): number[] {
-  return [...new Set(doc.sections.map((s) => s.revisionEnd))].sort((a, b) => a - b);
+/**
+ * Where each revision of the file ends, ascending: from just after its `%%EOF` (`eof`) to the last byte of the
+ * white space that follows it (`last`). A signed range that ends anywhere in [eof, last] ends that revision: writers
+ * differ on the end-of-line after `%%EOF` (none, LF, CR, CRLF, blank lines) and on which side of the boundary they
+ * put it (pdf-lib/@signpdf end at `%%EOF` and the next update starts with the end-of-line); white space between
+ * revisions changes nothing a reader sees.
+ */
+interface RevisionSpan {
+  eof: number;
+  last: number;
+}
+
+function revisionSpans(doc: PdfDocument): RevisionSpan[] {
+  const buf = doc.buf;
+  const eofs = [...new Set(doc.sections.map((s) => s.eofEnd))].sort((a, b) => a - b);
+  return eofs.map((eof) => {
+    let last = eof;
+    while (last < buf.length && isPdfSpace(buf[last])) last++;
+    return { eof, last };
+  });
+}
+
+/** Index of the revision a signed range ending at `end` closes, or -1 (binary search: linear validation overall). */
+function revisionEndingAt(spans: readonly RevisionSpan[], end: number): number {
+  let lo = 0, hi = spans.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid]!.eof <= end) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found >= 0 && end <= spans[found]!.last ? found : -1;
 }
 
 // --------------------------------------------------------------------------------------------- main
@@ -187,15 +219,15 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   }
   if (doc.repaired) checks.push({ id: "structure", status: "FAILED", detail: "the cross-reference is damaged; the file was read by scanning for objects" });
   else checks.push({ id: "structure", status: "PASSED", detail: `${doc.sections.length} cross-reference section(s)` });
-  const ends = revisionEnds(doc);
-  base.revisions = ends.length;
+  const spans = revisionSpans(doc);
+  base.revisions = spans.length;
   try {
     base.pages = doc.pageCount();
   } catch (e) {
     rethrowLimit(e);
     base.pages = null;
   }
-  const lastEnd = ends[ends.length - 1] ?? buf.length;
+  const lastEnd = spans[spans.length - 1]?.eof ?? buf.length;
   if (!doc.repaired && !isTrailingSpace(buf, lastEnd)) {
     checks.push({ id: "trailing-data", status: "FAILED", detail: `${buf.length - lastEnd} byte(s) after the last %%EOF are not part of any revision` });
   }
@@ -220,7 +252,7 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
   };
   const endOf = new Map<number, number>();
   for (const x of sigs) if (x.sigNum !== null) endOf.set(x.sigNum, signedEnd(x));
-  const revs: Revisions = { ends, endSet: new Set(ends), endOf, old: new Map(), changed: new Map() };
+  const revs: Revisions = { spans, endOf, old: new Map(), changed: new Map() };
   const reports: SignatureReport[] = [];
   for (let i = 0; i < sigs.length; i++) reports.push(await verifyOne(doc, buf, sigs[i]!, i, revs, deps));
   const result = worst([...checks, ...reports.flatMap((r) => (r.result === "VALID" ? [] : [{ id: "", status: r.result === "INVALID" ? "FAILED" as const : "INDETERMINATE" as const, detail: "" }]))]);
@@ -229,9 +261,8 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
 
 /** What every signature of one document shares, computed once per revision so validation stays linear. */
 interface Revisions {
-  /** Where each revision ends (ascending), and the same as a set. */
-  ends: number[];
-  endSet: Set<number>;
+  /** Where each revision ends (ascending). */
+  spans: RevisionSpan[];
   /** Signature dictionary number → end of its signed range. */
   endOf: Map<number, number>;
   /** The signed revision ending at an offset, opened on its own (or why it cannot be). */
@@ -299,7 +330,8 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   if (contents.start !== b || contents.end !== c || !contents.hex) {
     return fail("byte-range", `the gap of /ByteRange (${b}–${c}) is not exactly this signature's /Contents (${contents.start}–${contents.end}): signature wrapping`);
   }
-  if (!revs.endSet.has(end)) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
+  const revision = revisionEndingAt(revs.spans, end);
+  if (revision < 0) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
   const old = signedRevision(buf, end, revs);
   if (old instanceof Error) return fail("byte-range", `the signed revision cannot be read on its own: ${old.message}`);
   const sigInfoOld = s.sigNum !== null ? old.info(s.sigNum) : undefined;
@@ -307,7 +339,7 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
     return fail("byte-range", "the signed revision does not define this signature dictionary where the signature is");
   }
   rep.coversWholeFile = isTrailingSpace(buf, end);
-  rep.laterRevisions = revs.ends.filter((e) => e > end).length;
+  rep.laterRevisions = revs.spans.length - 1 - revision;
   checks.push({ id: "byte-range", status: "PASSED", detail: `bytes 0–${b} and ${c}–${end} signed; the gap is exactly /Contents` });
 
   // 2. contents ----------------------------------------------------------------------------------------------

@@ -12,14 +12,20 @@ import type { PdfDocument, XrefEntry, XrefSection } from "./reader.js";
 
 const EOF_MARK = Buffer.from("%%EOF");
 
-/** Offset just after the `%%EOF` (and one end-of-line) that follows `from`; the file length if none. */
-export function revisionEndAfter(buf: Buffer, from: number): number {
+/**
+ * Where the revision whose cross-reference ends at `from` ends: `eofEnd` just after its `%%EOF`, `revisionEnd` after
+ * that and one end-of-line (CR, LF or CRLF); both the file length when there is no `%%EOF`. Writers differ on the
+ * end-of-line (pdf-lib writes none, then the next update starts with one), so a signature's range may end at either
+ * or anywhere in the whitespace that follows: the validator accepts the whole span (verify.ts `revisionSpans`).
+ */
+export function revisionEndAfter(buf: Buffer, from: number): { eofEnd: number; revisionEnd: number } {
   const i = buf.indexOf(EOF_MARK, from);
-  if (i < 0) return buf.length;
-  let p = i + EOF_MARK.length;
+  if (i < 0) return { eofEnd: buf.length, revisionEnd: buf.length };
+  const eofEnd = i + EOF_MARK.length;
+  let p = eofEnd;
   if (buf[p] === 0x0d) p++;
   if (buf[p] === 0x0a) p++;
-  return p;
+  return { eofEnd, revisionEnd: p };
 }
 
 const isUint = (x: PdfObj | undefined): x is number => typeof x === "number" && Number.isInteger(x) && x >= 0;
@@ -77,7 +83,7 @@ function parseTable(doc: PdfDocument, offset: number): XrefSection {
     const s = parseStreamSection(doc, xs);
     for (const [k, v] of s.entries) if (!entries.has(k)) entries.set(k, v);
   }
-  return { offset, kind: "table", trailer, entries, revisionEnd: revisionEndAfter(buf, lx.pos) };
+  return { offset, kind: "table", trailer, entries, ...revisionEndAfter(buf, lx.pos) };
 }
 
 function parseStreamSection(doc: PdfDocument, offset: number): XrefSection {
@@ -126,7 +132,7 @@ function parseStreamSection(doc: PdfDocument, offset: number): XrefSection {
       else if (type === 2) entries.set(n, { type: 2, stream: a, index: b });
     }
   }
-  return { offset, kind: "stream", trailer: d, entries, revisionEnd: revisionEndAfter(doc.buf, end), streamObject: num };
+  return { offset, kind: "stream", trailer: d, entries, ...revisionEndAfter(doc.buf, end), streamObject: num };
 }
 
 export function loadXref(doc: PdfDocument): void {

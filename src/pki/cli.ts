@@ -77,11 +77,12 @@ function keyPem(k: KeyObject): string {
   return k.export({ type: "pkcs8", format: "pem" }).toString();
 }
 
-function issuerOf(cert: CertInfo, signer: CaSigner): IssuerRef {
+export function issuerOf(cert: CertInfo, signer: CaSigner): IssuerRef {
   return { nameDer: cert.subjectDer, keyId: keyIdentifier(cert.spki), notAfter: cert.notAfter, signer };
 }
 
-async function issue(profile: ProfileName, subject: ReturnType<typeof caSubject>, pub: KeyObject, issuer: IssuerRef, now: Date, crlUrl: string): Promise<CertInfo> {
+/** An end-entity or CA certificate of `profile` for `pub`, valid from now (backdated) for the profile's validity. */
+export async function issue(profile: ProfileName, subject: ReturnType<typeof caSubject>, pub: KeyObject, issuer: IssuerRef, now: Date, crlUrl: string): Promise<CertInfo> {
   const p = PROFILES[profile];
   const der = await createCertificate({
     profile: p,

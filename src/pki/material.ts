@@ -59,6 +59,33 @@ export interface KeysManifest {
   readonly keyStore?: "file" | "pkcs11";
   /** Written by the production key ceremony (`keys init --production`): when, and which root. */
   readonly ceremony?: { readonly at: string; readonly rootSha256: string; readonly rootKey: string };
+  /**
+   * Service keys replaced by `sidian keys rotate`: their public material (a certificate, or the log's public key)
+   * under `previous/`, kept so what they signed keeps verifying. `until` ends the overlap: until then the old
+   * token key is accepted and published (JWKS) and the old TSA certificate is known; the old log keys stay known
+   * to `log audit` for good (checkpoints are kept for good).
+   */
+  readonly previous?: readonly PreviousKeyEntry[];
+}
+
+export interface PreviousKeyEntry {
+  readonly role: "tsa" | "token" | "log";
+  /** Path relative to the keys folder (`previous/…`). */
+  readonly file: string;
+  /** When it was replaced. */
+  readonly retired: string;
+  /** End of the overlap. */
+  readonly until: string;
+}
+
+/** Public material of service keys replaced by a rotation (see `KeysManifest.previous`). */
+export interface PreviousKeys {
+  /** Old access-token keys still in their overlap: accepted for tokens they signed, listed in the JWKS. */
+  readonly token: ReadonlyArray<{ readonly kid: string; readonly publicKey: KeyObject; readonly publicJwk: JWK; readonly cert: CertInfo; readonly until: Date }>;
+  /** Old TSA certificates still in their overlap. */
+  readonly tsa: ReadonlyArray<{ readonly cert: CertInfo; readonly until: Date }>;
+  /** Every old log key (checkpoints they signed stay in the log); `until` ends its listing in the JWKS. */
+  readonly log: ReadonlyArray<{ readonly publicKey: KeyObject; readonly publicKeyPem: string; readonly until: Date }>;
 }
 
 export interface CertAndKey {
@@ -100,6 +127,8 @@ export interface KeyMaterial {
   readonly log: { readonly signingKey: SigningKey; readonly privateKey?: KeyObject; readonly publicKey: KeyObject; readonly publicKeyPem: string };
   /** Where the service private keys are: `file` or `pkcs11`. */
   readonly keyStore: string;
+  /** Public material of rotated-out service keys (empty before the first `keys rotate`). */
+  readonly previous: PreviousKeys;
   readonly idp: { readonly jwks: { readonly keys: readonly JWK[] }; readonly privateKey: KeyObject | null; readonly kid: string | null };
   readonly kek: Uint8Array;
   /** Root + issuing CA certificates, PEM. */
@@ -284,6 +313,8 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
   const tokenSk = await signingKey("token", KEY_FILES.tokenCert, tokenKey, tokenCert.spki);
   const logSk = await signingKey("log", KEY_FILES.logPub, logKey, spkiOf(logPub));
 
+  const previous = await loadPrevious(abs, manifest, { rootCert, issuingCert, now });
+
   // Identity provider.
   let idpJwks: { keys: JWK[] };
   try {
@@ -346,11 +377,59 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     token: { kid, signingKey: tokenSk, ...(tokenKey ? { privateKey: tokenKey } : {}), publicKey: tokenPublic, publicJwk, cert: tokenCert },
     log: { signingKey: logSk, ...(logKey ? { privateKey: logKey } : {}), publicKey: logPub, publicKeyPem: logPubPem },
     keyStore: opts.serviceKeys ? opts.serviceKeys.backend : "file",
+    previous,
     idp: { jwks: idpJwks, privateKey: idpPrivate, kid: idpKid },
     kek,
     trustBundlePem: certPem(rootCert) + certPem(issuingCert),
     warnings,
   };
+}
+
+/** The JWK of an access-token public key: kid = RFC 7638 thumbprint, alg ES256, use sig. */
+export async function tokenJwk(pub: KeyObject): Promise<JWK> {
+  const jwk = pub.export({ format: "jwk" }) as JWK;
+  const kid = await calculateJwkThumbprint(jwk, "sha256");
+  return { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, kid, alg: "ES256", use: "sig" };
+}
+
+/** Reads `manifest.previous`: each file must be where the manifest says, and each certificate must chain to the root. */
+async function loadPrevious(abs: string, manifest: KeysManifest, o: { rootCert: CertInfo; issuingCert: CertInfo; now: Date }): Promise<PreviousKeys> {
+  const out: { token: Array<PreviousKeys["token"][number]>; tsa: Array<PreviousKeys["tsa"][number]>; log: Array<PreviousKeys["log"][number]> } = { token: [], tsa: [], log: [] };
+  const entries = manifest.previous ?? [];
+  if (!Array.isArray(entries)) throw locked(path.join(abs, KEY_FILES.manifest), '"previous" must be a list');
+  for (const e of entries) {
+    const where = path.join(abs, KEY_FILES.manifest);
+    if (typeof e !== "object" || e === null || !["tsa", "token", "log"].includes(e.role) || typeof e.file !== "string") throw locked(where, "a \"previous\" entry needs role (tsa, token, log) and file");
+    const rel = path.normalize(e.file);
+    if (!rel.startsWith(`previous${path.sep}`) || rel.includes("..")) throw locked(where, `previous key file ${JSON.stringify(e.file)} must be under previous/`);
+    const until = new Date(e.until);
+    if (Number.isNaN(until.getTime())) throw locked(where, `previous key ${e.file}: "until" is not a time`);
+    const inOverlap = until > o.now;
+    if (e.role === "log") {
+      const pem = readText(abs, rel);
+      let pub: KeyObject;
+      try {
+        fromPem(pem, "PUBLIC KEY");
+        pub = crypto.createPublicKey({ key: pem, format: "pem" });
+      } catch (cause) {
+        throw locked(path.join(abs, rel), `not a valid PEM public key (${(cause as Error).message})`, cause);
+      }
+      if (pub.asymmetricKeyType !== "ed25519") throw locked(path.join(abs, rel), "must be an Ed25519 public key");
+      out.log.push({ publicKey: pub, publicKeyPem: pem, until });
+      continue;
+    }
+    if (!inOverlap) continue; // an old TSA or token certificate past its overlap is no longer accepted
+    const cert = readCert(abs, rel);
+    const r = await verifyChain({ leaf: cert, intermediates: [o.issuingCert], anchors: [o.rootCert], at: o.now, keyUsage: ["digitalSignature"] });
+    if (r.result !== "VALID") continue; // expired meanwhile: what it signed is judged by its own time elsewhere
+    if (e.role === "tsa") out.tsa.push({ cert, until });
+    else {
+      const pub = crypto.createPublicKey({ key: Buffer.from(cert.spki), format: "der", type: "spki" });
+      const publicJwk = await tokenJwk(pub);
+      out.token.push({ kid: publicJwk.kid!, publicKey: pub, publicJwk, cert, until });
+    }
+  }
+  return out;
 }
 
 /** A CaSigner (certificates, CRLs) over a P-256 signing key. */

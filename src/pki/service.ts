@@ -107,7 +107,7 @@ export interface PkiService {
   crl(): Promise<Uint8Array>;
   /** Root and issuing CA certificates, PEM. */
   trustBundlePem(): string;
-  /** Public JWKS with the token-signing key (kid, alg ES256, use sig, x5c [token, issuing CA]). */
+  /** Public JWKS with the token-signing key (kid, alg ES256, use sig, x5c [token, issuing CA]), then old token keys still in their overlap. */
   jwks(): { keys: JWK[] };
   /** A certificate issued by Sidian, from the database. */
   certificate(serial: string, repos?: PkiRepos): Promise<CertificateRecord>;
@@ -140,7 +140,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
   const trustBundle = material.trustBundlePem;
   const chainTail = certPem(ica.cert) + certPem(material.rootCert);
   // Certificates in the key material are not in the database; they are never revoked through the CRL.
-  const materialSerials = new Set([material.tsa.cert.serial, material.token.cert.serial]);
+  const materialSerials = new Set([material.tsa.cert.serial, material.token.cert.serial, ...material.previous.tsa.map((t) => t.cert.serial), ...material.previous.token.map((t) => t.cert.serial)]);
 
   let crlCache: { der: Uint8Array; refreshAt: number } | null = null;
   let crlInflight: Promise<Uint8Array> | null = null;
@@ -319,15 +319,13 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
     trustBundlePem: () => trustBundle,
 
     jwks() {
-      return {
-        keys: [
-          {
-            ...material.token.publicJwk,
-            x5c: [b64(material.token.cert.der), b64(ica.cert.der)],
-            "x5t#S256": Buffer.from(material.token.cert.sha256, "hex").toString("base64url"),
-          },
-        ],
-      };
+      const now = clock.now();
+      const entry = (t: { publicJwk: JWK; cert: CertInfo }) => ({
+        ...t.publicJwk,
+        x5c: [b64(t.cert.der), b64(ica.cert.der)],
+        "x5t#S256": Buffer.from(t.cert.sha256, "hex").toString("base64url"),
+      });
+      return { keys: [entry(material.token), ...material.previous.token.filter((t) => t.until > now).map(entry)] };
     },
 
     async certificate(serial, repos = uow.read) {

@@ -92,6 +92,9 @@ export function isConnectionError(e: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Client was closed/i.test(err.message ?? "");
 }
 
+/** Collations that compare text bytewise (as SQLite does). */
+const BYTEWISE = /^(C|POSIX|C\.UTF-?8|C\.utf-?8|ucs_basic)$/;
+
 export function isRetryable(e: unknown): boolean {
   const c = (e as { code?: string } | null)?.code;
   return c === "40001" || c === "40P01";
@@ -165,6 +168,13 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw new AppError("CONFIG_INVALID", `Cannot use the PostgreSQL database at ${target.label}: ${oneLine(e)}`, { cause: e });
+  }
+  // Text must compare bytewise, as in SQLite: identifiers are paged and ranged by comparison (a licence type's
+  // lineage range, cursors), and a linguistic collation orders punctuation and case differently.
+  const collation = (await pool.query<{ c: string }>("SELECT datcollate AS c FROM pg_database WHERE datname = current_database()").catch(() => ({ rows: [] as Array<{ c: string }> }))).rows[0]?.c;
+  if (collation !== undefined && !BYTEWISE.test(collation)) {
+    await pool.end().catch(() => undefined);
+    throw new AppError("CONFIG_INVALID", `Cannot use the PostgreSQL database at ${target.label}: its collation is ${collation}; Sidian needs C or C.UTF-8 (CREATE DATABASE … LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0).`);
   }
 
   const me = randomUUID();

@@ -1,5 +1,7 @@
 /**
  * Test helpers: a real service on a temp SQLite file with the committed dev keys, driven through app.inject.
+ * SIDIAN_TEST_STORE=pg runs the same tests on PostgreSQL (SIDIAN_TEST_PG, default the local server), each
+ * service on a schema of its own, dropped at teardown (.ci/run does this as a second pass when PostgreSQL answers).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -11,6 +13,19 @@ import { createContext, type Context } from "../../src/context.js";
 import { mintHolderToken } from "../../src/modules/auth/index.js";
 import { fixedClock, type Actor, type Role } from "../../src/modules/kernel.js";
 import { appDeps } from "../../src/server.js";
+import { pgSchema, TEST_PG } from "./pg.js";
+import type { Sql } from "../../src/storage/sql.js";
+
+/** The store the suite runs on: SQLite (default) or PostgreSQL (SIDIAN_TEST_STORE=pg). */
+export const TEST_STORE: "sqlite" | "pg" = process.env.SIDIAN_TEST_STORE === "pg" ? "pg" : "sqlite";
+
+/** SIDIAN_DB for a test: a temp SQLite file, or a fresh PostgreSQL schema (dropped when `t` ends) on the pg pass. */
+export function testDb(t: Test, dir: string): string {
+  if (TEST_STORE === "sqlite") return path.join(dir, "sidian.db");
+  const u = new URL(TEST_PG);
+  u.searchParams.set("schema", pgSchema(t, "st"));
+  return u.toString();
+}
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 export const ADMIN_ACTOR: Actor = { kind: "system", name: "test" };
@@ -25,7 +40,7 @@ export function testConfig(t: Test, env: Record<string, string> = {}): Config {
   const dir = tempDir(t);
   return loadConfig({
     SIDIAN_MODE: "test",
-    SIDIAN_DB: path.join(dir, "sidian.db"),
+    SIDIAN_DB: env.SIDIAN_DB ?? testDb(t, dir),
     SIDIAN_KEYS_DIR: path.join(ROOT, "keys-dev"),
     // Tests commit without fsync (fast); TEST_DB_SYNC=grouped|full runs a suite with the service's own modes.
     SIDIAN_DB_SYNC: process.env.TEST_DB_SYNC ?? "normal",
@@ -37,6 +52,8 @@ export interface Harness {
   ctx: Context;
   app: App;
   clock: ReturnType<typeof fixedClock>;
+  /** Portable SQL straight on the store (either store), outside the service: to inspect or tamper with rows. */
+  sql: Sql;
   /** Creates a client and returns a bearer token for it (a consumer's matters must exist; the default M-0001 is created). */
   client(role: Role, opts?: { id?: string; departmentId?: string | null; matters?: string[]; scopes?: string[] }): Promise<{ id: string; secret: string; token: string }>;
   holderToken(code: string, opts?: { codeType?: string; ttlSeconds?: number }): Promise<string>;
@@ -66,7 +83,7 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
     await ctx.close();
   });
   const h: Harness = {
-    ctx, app, clock,
+    ctx, app, clock, sql: ctx.store.sql,
     async client(role, opts = {}) {
       // A consumer needs a matter that exists: the default one is created on first use (no licence types).
       if (role === "consumer" && !opts.matters && !(await ctx.uow.read.matters.byCode("M-0001"))) {

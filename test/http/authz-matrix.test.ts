@@ -68,6 +68,7 @@ const EXPECT: Record<string, Who[]> = {
   "POST /licences": ["issuer", "otherIssuer"],
   "POST /licences:batch": ["issuer", "otherIssuer"],
   "GET /licences": ["admin", "issuer", "otherIssuer"],
+  "POST /licences:search": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}/history": ["admin", "issuer", "otherIssuer"],
   "GET /licences/{id}/document": ["admin", "issuer", "otherIssuer"],
@@ -101,6 +102,9 @@ const EXPECT: Record<string, Who[]> = {
   "POST /holders/me/passkeys/options": ["holder"],
   "POST /holders/me/passkeys": ["holder"],
   "GET /holders/me/passkeys": ["holder"],
+  // the signer's pages: public HTML; what they show comes from the routes above with the holder's token
+  "GET /sign": PUBLIC,
+  "GET /sign/{requestId}": PUBLIC,
 };
 
 t.test("every route × every caller", async (t) => {

@@ -177,7 +177,7 @@ t.test("CLI: sidian clients create checks the matters; sidian demo seeds the mat
   const demo = run("demo");
   t.equal(demo.status, 0, demo.stderr);
   t.match(demo.stdout, /consumer\s+client_id=demo-consumer/);
-  t.equal(run("demo").status, 0, "re-running the demo works (secrets rotated)");
+  t.equal(run("demo").status, 0, "re-running the demo works (the same secrets: kept beside the database)");
 
   const bad = run("clients", "create", "--name", "审批", "--role", "consumer", "--matters", "DEMO-MATTER-0001,NO-SUCH-MATTER");
   t.equal(bad.status, 1);

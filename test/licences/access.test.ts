@@ -50,7 +50,7 @@ t.test("免证办 query", async (t) => {
   t.same({ ...again.items[0], copy: null }, { ...body.items[0], copy: null }, "the licence part is the same");
 
   // recorded: access log row + transparency log entry naming the holder by hash only
-  const row = w.h.ctx.db.reader.prepare("SELECT * FROM access_log WHERE id = ?").get(body.accessId) as Record<string, unknown>;
+  const row = (await w.h.sql.get("SELECT * FROM access_log WHERE id = ?", [body.accessId])) as Record<string, unknown>;
   t.ok(row, "access log row");
   t.equal(row.client_id, w.consumerId);
   t.equal(row.matter_code, w.matter);
@@ -152,7 +152,7 @@ t.test("group commit: concurrent queries are all recorded", async (t) => {
     payload: { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: `调查 ${i}` },
   })));
   t.ok(rs.every((r) => r.statusCode === 200));
-  const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT log_index) AS d FROM access_log").get() as { n: number; d: number };
+  const n = (await w.h.sql.get("SELECT COUNT(*) AS n, COUNT(DISTINCT log_index) AS d FROM access_log")) as { n: number; d: number };
   t.same(n, { n: 50, d: 50 }, "50 rows, 50 distinct log entries");
 });
 
@@ -245,7 +245,7 @@ t.test("a holder with more current licences than one answer lists: the first 500
   t.equal(q.statusCode, 200, q.body.slice(0, 200));
   t.equal(q.json().truncated, true, "so is the consumer");
   t.equal(q.json().items.length, HOLDER_ANSWER_MAX);
-  const row = w.h.ctx.db.reader.prepare("SELECT identifiers FROM access_log WHERE id = ?").get(q.json().accessId) as { identifiers: string };
+  const row = (await w.h.sql.get("SELECT identifiers FROM access_log WHERE id = ?", [q.json().accessId])) as { identifiers: string };
   t.equal(JSON.parse(row.identifiers).length, HOLDER_ANSWER_MAX, "the access record names what was handed over");
 
   // Superseded versions do not count: a change leaves the holder with the same number of current licences.

@@ -91,7 +91,7 @@ t.test("a holder-kind change racing a type's first issuance: one of them is refu
   ]);
   t.not(issued.status === "fulfilled" && flipped.status === "fulfilled", true, "not both");
   const type = await w.h.ctx.catalogue.getType(code);
-  const persons = (w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE type_code = ? AND holder_code_type = '111'").get(code) as { n: number }).n;
+  const persons = ((await w.h.sql.get("SELECT COUNT(*) AS n FROM licences WHERE type_code = ? AND holder_code_type = '111'", [code])) as { n: number }).n;
   t.ok(type.holderKind === "person" || persons === 0, `the type's kind and its licences agree (${type.holderKind}, ${persons} citizen-ID licences)`);
   if (issued.status === "rejected") t.equal((issued.reason as { code: string }).code, "HOLDER_CODE_TYPE_INVALID", "the issuance is refused when stored");
   else t.equal((flipped as PromiseRejectedResult).reason.code, "CONFLICT", "the change is refused");

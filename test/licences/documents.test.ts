@@ -95,8 +95,8 @@ t.test("stored documents are encrypted at rest; ones stored in the clear are enc
   const r = await w.h.app.inject({ url, headers: bearer(w.tokens.issuer) });
   t.equal(r.statusCode, 200);
   const pdf = r.rawPayload;
-  const blobs = () => w.h.ctx.db.reader.prepare("SELECT sha256, bytes, encrypted FROM document_blobs").all() as Array<{ sha256: string; bytes: Buffer; encrypted: number }>;
-  const [row] = blobs();
+  const blobs = async () => (await w.h.sql.all("SELECT sha256, bytes, encrypted FROM document_blobs")) as Array<{ sha256: string; bytes: Buffer; encrypted: number }>;
+  const [row] = await blobs();
   t.equal(row!.encrypted, 1);
   t.equal(row!.sha256, r.headers["x-document-sha256"], "still addressed by the PDF's SHA-256");
   t.not(row!.bytes.subarray(0, 5).toString("latin1"), "%PDF-", "not a PDF on disk");
@@ -109,19 +109,19 @@ t.test("stored documents are encrypted at rest; ones stored in the clear are enc
   t.throws(() => w.h.ctx.pii.openBytes(row!.bytes, "document:0000"), "bound to its address");
 
   // As an earlier version stored it: in the clear. Still served; encrypted at the next start (run here directly).
-  w.h.ctx.db.writer.prepare("UPDATE document_blobs SET bytes = ?, encrypted = 0").run(pdf);
+  (await w.h.sql.run("UPDATE document_blobs SET bytes = ?, encrypted = 0", [pdf]));
   const before = await w.h.app.inject({ url, headers: bearer(w.tokens.admin) });
   t.ok(before.rawPayload.equals(pdf), "a document stored in the clear is served as it is");
   t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 1);
   t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 0, "idempotent");
-  t.equal(blobs()[0]!.encrypted, 1);
-  t.notOk(blobs()[0]!.bytes.includes(code));
+  t.equal((await blobs())[0]!.encrypted, 1);
+  t.notOk((await blobs())[0]!.bytes.includes(code));
   t.ok((await w.h.app.inject({ url, headers: bearer(w.tokens.admin) })).rawPayload.equals(pdf), "and served the same afterwards");
-  t.equal(blobs()[0]!.bytes.length, (w.h.ctx.db.reader.prepare("SELECT size FROM document_blobs").get() as { size: number }).size, "size is of what is stored");
+  t.equal((await blobs())[0]!.bytes.length, ((await w.h.sql.get("SELECT size FROM document_blobs")) as { size: number }).size, "size is of what is stored");
 
   // A long pass stops between transactions once the service is closing (the rest waits for the next start).
-  const ins = w.h.ctx.db.writer.prepare("INSERT INTO document_blobs (sha256, bytes, size, created_at, encrypted) VALUES (?, ?, ?, ?, 0)");
-  for (let i = 0; i < 120; i++) ins.run(`clear-${i}`, Buffer.from(`%PDF-1.7 ${i}`), 10, Date.now());
+  const ins = "INSERT INTO document_blobs (sha256, bytes, size, created_at, encrypted) VALUES (?, ?, ?, ?, 0)";
+  for (let i = 0; i < 120; i++) await w.h.sql.run(ins, [`clear-${i}`, Buffer.from(`%PDF-1.7 ${i}`), 10, Date.now()]);
   let transactions = 0;
   const n = await w.h.ctx.documents.encryptStoredDocuments({ stopped: () => transactions++ >= 1 });
   t.equal(n, 50, "one transaction of 50, then it stopped");
@@ -180,7 +180,7 @@ t.test("after a status change the document is rendered again with a status banne
     const r = await w.h.app.inject({ method: "POST", url: `/licences/${id}/status`, headers: bearer(w.tokens.issuer), payload: { action, reason: "测试" } });
     t.equal(r.statusCode, 200, r.statusCode === 200 ? "the document is served" : r.body.slice(0, 300));
   };
-  const stampCount = async () => (w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM stamps").get() as { n: number }).n;
+  const stampCount = async () => ((await w.h.sql.get("SELECT COUNT(*) AS n FROM stamps")) as { n: number }).n;
 
   const lic = await issued(w, personLicence(w, 21));
   const valid = await get(lic.identifier);
@@ -225,7 +225,7 @@ t.test("after a status change the document is rendered again with a status banne
     const holder = await w.h.app.inject({ url: `/holders/me/licences/${lic.identifier}/document`, headers: bearer(await w.h.holderToken(citizenId(21))) });
     t.equal(holder.headers["x-document-sha256"], r.sha, "the holder gets the same document with the banner");
 
-    const rows = w.h.ctx.db.reader.prepare("SELECT key, licence_status, expires_at FROM documents WHERE identifier = ? ORDER BY key").all(lic.identifier);
+    const rows = (await w.h.sql.all("SELECT key, licence_status, expires_at FROM documents WHERE identifier = ? ORDER BY key", [lic.identifier]));
     t.same(rows, [
       { key: `licence:${lic.identifier}`, licence_status: "01", expires_at: null },
       { key: `licence:${lic.identifier}:02`, licence_status: "02", expires_at: null },
@@ -275,16 +275,16 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
     return new URL(q.json().items[0].copy.url).pathname;
   };
   const pdf = (p: string) => w.h.app.inject({ url: `${p}?format=pdf`, headers: bearer(token) });
-  const blob = (sha: string) => w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM document_blobs WHERE sha256 = ?").get(sha) as { n: number };
-  const docRow = (sha: string) => w.h.ctx.db.reader.prepare("SELECT kind, expires_at FROM documents WHERE sha256 = ?").get(sha) as { kind: string; expires_at: number } | undefined;
+  const blob = async (sha: string) => (await w.h.sql.get("SELECT COUNT(*) AS n FROM document_blobs WHERE sha256 = ?", [sha])) as { n: number };
+  const docRow = async (sha: string) => (await w.h.sql.get("SELECT kind, expires_at FROM documents WHERE sha256 = ?", [sha])) as { kind: string; expires_at: number } | undefined;
 
   const oldLink = await copyLink();
   const oldCopy = await pdf(oldLink);
   t.equal(oldCopy.statusCode, 200, oldCopy.statusCode === 200 ? "the copy PDF is served" : oldCopy.body.slice(0, 300));
   const oldSha = oldCopy.headers["x-document-sha256"] as string;
-  t.equal(blob(oldSha).n, 1, "the copy is stored");
-  t.equal(docRow(oldSha)!.kind, "copy");
-  t.equal(docRow(oldSha)!.expires_at, w.h.clock.now().getTime() - (w.h.clock.now().getTime() % 1000) + 3600_000, "with its link's expiry");
+  t.equal((await blob(oldSha)).n, 1, "the copy is stored");
+  t.equal((await docRow(oldSha))!.kind, "copy");
+  t.equal((await docRow(oldSha))!.expires_at, w.h.clock.now().getTime() - (w.h.clock.now().getTime() % 1000) + 3600_000, "with its link's expiry");
 
   w.h.clock.advance(50 * 60_000);
   await refresh();
@@ -298,11 +298,11 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
   w.h.clock.advance(15 * 60_000); // the old link (1 h) has expired, the fresh one has 45 minutes left
   await refresh();
   t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 1, blobs: 1 }, "one expired copy deleted");
-  t.equal(blob(oldSha).n, 0, "the expired copy's blob is gone");
-  t.equal(docRow(oldSha), undefined, "and its document row");
-  t.equal(blob(freshSha).n, 1, "the fresh copy stays");
-  t.equal(blob(licenceDoc.headers["x-document-sha256"] as string).n, 1, "licence documents are never swept");
-  t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM stamps").get() as { n: number }).n, 3, "stamp records stay");
+  t.equal((await blob(oldSha)).n, 0, "the expired copy's blob is gone");
+  t.equal((await docRow(oldSha)), undefined, "and its document row");
+  t.equal((await blob(freshSha)).n, 1, "the fresh copy stays");
+  t.equal((await blob(licenceDoc.headers["x-document-sha256"] as string)).n, 1, "licence documents are never swept");
+  t.equal(((await w.h.sql.get("SELECT COUNT(*) AS n FROM stamps")) as { n: number }).n, 3, "stamp records stay");
 
   for (const p of [`${oldLink}?format=pdf`, oldLink]) {
     const r = await w.h.app.inject({ url: p, headers: bearer(token) });
@@ -325,9 +325,9 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
 
   w.h.clock.advance(60 * 60_000);
   t.same(await w.h.ctx.documents.sweepExpiredCopies(), { documents: 2, blobs: 2 }, "both renderings of the fresh copy go once it has expired too");
-  t.equal(blob(freshSha).n, 0);
-  t.equal(blob(revokedSha).n, 0);
-  t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM documents WHERE kind = 'copy'").get() as { n: number }).n, 0, "no copy left");
+  t.equal((await blob(freshSha)).n, 0);
+  t.equal((await blob(revokedSha)).n, 0);
+  t.equal(((await w.h.sql.get("SELECT COUNT(*) AS n FROM documents WHERE kind = 'copy'")) as { n: number }).n, 0, "no copy left");
 });
 
 t.test("the sheet shows what was signed, also after the type dropped or relabelled a field", async (t) => {

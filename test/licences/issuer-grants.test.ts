@@ -100,11 +100,11 @@ t.test("a licence signed while the department was not allowed is INVALID, even o
   // Simulate a gap around the signing time: the department held the type until a day before and again from a day
   // after (as if it had been removed and re-added). Issuance itself never lets this happen.
   const day = 86_400_000;
-  const db = w.h.ctx.db.writer;
-  db.prepare("DELETE FROM issuer_grants WHERE type_code = ? AND department_id = ?").run(w.personType, w.dept.id);
-  const ins = db.prepare("INSERT INTO issuer_grants (type_code, department_id, valid_from, valid_to) VALUES (?, ?, ?, ?)");
-  ins.run(w.personType, w.dept.id, signedAt - 30 * day, signedAt - day);
-  ins.run(w.personType, w.dept.id, signedAt + day, null);
+  const db = w.h.sql;
+  await db.run("DELETE FROM issuer_grants WHERE type_code = ? AND department_id = ?", [w.personType, w.dept.id]);
+  const ins = "INSERT INTO issuer_grants (type_code, department_id, valid_from, valid_to) VALUES (?, ?, ?, ?)";
+  await db.run(ins, [w.personType, w.dept.id, signedAt - 30 * day, signedAt - day]);
+  await db.run(ins, [w.personType, w.dept.id, signedAt + day, null]);
   w.h.ctx.catalogue.invalidate();
   t.ok((await w.h.ctx.catalogue.getType(w.personType)).issuers.includes(w.dept.id), "the department is an issuer of the type now");
 
@@ -116,7 +116,7 @@ t.test("a licence signed while the department was not allowed is INVALID, even o
   }
 
   // the grant boundary is inclusive: a grant starting exactly at the signing time covers it
-  db.prepare("UPDATE issuer_grants SET valid_from = ? WHERE type_code = ? AND department_id = ? AND valid_to IS NULL").run(signedAt, w.personType, w.dept.id);
+  await db.run("UPDATE issuer_grants SET valid_from = ? WHERE type_code = ? AND department_id = ? AND valid_to IS NULL", [signedAt, w.personType, w.dept.id]);
   w.h.ctx.catalogue.invalidate();
   t.equal((await verify(w, { jws: lic.jws })).result, "VALID");
 });

@@ -351,7 +351,7 @@ t.test("change with an Idempotency-Key: retries return the same new version", as
     t.not(byMate.headers["idempotent-replayed"], "true");
     t.equal(byMate.json().version, "003");
 
-    const rows = w.h.ctx.db.reader.prepare("SELECT client_id, identifier FROM idempotency_keys WHERE key = 'chg-0710' ORDER BY client_id").all() as Array<{ client_id: string; identifier: string }>;
+    const rows = (await w.h.sql.all("SELECT client_id, identifier FROM idempotency_keys WHERE key = 'chg-0710' ORDER BY client_id")) as Array<{ client_id: string; identifier: string }>;
     t.equal(rows.length, 3, "issuance key, and one change key per client");
     t.ok(rows.some((r) => r.client_id.startsWith("versions/") && r.identifier === v2), "the change key is stored under its own scope");
   });
@@ -364,7 +364,7 @@ t.test("change with an Idempotency-Key: retries return the same new version", as
     t.equal(new Set(rs.map((r) => r.json().identifier)).size, 1, "all get the same new version");
     t.equal(rs.filter((r) => r.headers["idempotent-replayed"] !== "true").length, 1, "exactly one is the original");
     const lineage = l.identifier.split(".").slice(5, 8).join(".");
-    const n = w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?").get(lineage) as { n: number };
+    const n = (await w.h.sql.get("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?", [lineage])) as { n: number };
     t.equal(n.n, 2, "001 and one 002 stored");
     t.equal(await w.h.ctx.tlog.size(), size + 2, "one issue + one supersede entry");
     const hist = await w.h.app.inject({ url: `/licences/${l.identifier}/history`, headers: bearer(w.tokens.issuer) });
@@ -379,7 +379,7 @@ t.test("change with an Idempotency-Key: retries return the same new version", as
     // transaction uses: the stub answers "no key" only outside a transaction.)
     const reads = w.h.ctx.uow.read.licences;
     const original = reads.idempotency;
-    reads.idempotency = async (...a) => (w.h.ctx.db.writer.inTransaction ? original(...a) : undefined);
+    reads.idempotency = async (...a) => (w.h.ctx.store.inTransaction() ? original(...a) : undefined);
     t.teardown(() => void (reads.idempotency = original));
     const l = await issued(w, personLicence(w, 725));
     const size = await w.h.ctx.tlog.size();
@@ -389,7 +389,7 @@ t.test("change with an Idempotency-Key: retries return the same new version", as
     t.equal(rs.filter((r) => !r.replay).length, 1, "exactly one is the original");
     t.equal(await w.h.ctx.tlog.size(), size + 2, "one issue + one supersede entry");
     const lineage = l.identifier.split(".").slice(5, 8).join(".");
-    t.equal((w.h.ctx.db.reader.prepare("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?").get(lineage) as { n: number }).n, 2);
+    t.equal(((await w.h.sql.get("SELECT COUNT(*) AS n FROM licences WHERE lineage = ?", [lineage])) as { n: number }).n, 2);
     await t.rejects(w.h.ctx.licences.change(l.identifier, { ...body, reason: "另一个理由" }, ADMIN_ACTOR, { key: "chg-0725", scope: "svc" }), { code: "IDEMPOTENCY_CONFLICT" });
   });
 

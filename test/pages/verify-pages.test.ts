@@ -125,7 +125,7 @@ t.test("live QR and verification pages", async (t) => {
     const rows = await h.ctx.qr.scans(lic.identifier);
     t.ok(rows.length >= 4, `${rows.length} scans recorded`);
     t.ok(rows.some((r) => r.outcome === "QR_EXPIRED"));
-    const raw = h.ctx.db.reader.prepare("SELECT * FROM scans").all();
+    const raw = (await h.sql.all("SELECT * FROM scans"));
     const blob = path1.slice(path1.lastIndexOf(".") + 1);
     t.notMatch(JSON.stringify(raw), blob.slice(0, 40), "the token's signed part is not stored");
   });

@@ -4,27 +4,9 @@
  * within a time bound that quadratic work cannot meet; one over the limit is refused.
  */
 import t from "tap";
-import { classicPdf } from "../../fixtures/pdf/make-hostile.js";
+import { manySignatureFields } from "../../fixtures/pdf/make-hostile.js";
 import { PDF_LIMITS } from "../../src/pdf/limits.js";
 import { verifyPdf } from "../../src/pdf/verify.js";
-
-/** `n` signature fields, each with its own (broken: its /ByteRange gap is not its /Contents) signature dictionary. */
-function manySignatureFields(n: number): Buffer {
-  const objs: Record<number, string> = {
-    1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 4 0 R >>",
-    2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-    3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
-  };
-  const fields: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = 5 + 2 * i;
-    fields.push(`${f} 0 R`);
-    objs[f] = `<< /FT /Sig /T (s${i}) /V ${f + 1} 0 R /Rect [0 0 0 0] >>`;
-    objs[f + 1] = `<< /Type /Sig /SubFilter /adbe.pkcs7.detached /ByteRange [0 ${10 + i} ${20 + i} ${30 + i}] /Contents <3000> >>`;
-  }
-  objs[4] = `<< /Fields [${fields.join(" ")}] /SigFlags 3 >>`;
-  return classicPdf(objs);
-}
 
 const deps = { anchors: [], now: () => new Date() };
 

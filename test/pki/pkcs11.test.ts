@@ -182,7 +182,7 @@ t.test("SoftHSM2", { skip: SOFTHSM_SKIP }, async (t) => {
     t.equal(ready.statusCode, 200);
   });
 
-  await t.test("faults: logged out from outside (recovered), key deleted (503, still ready), token removed (503, /readyz says why)", async (t) => {
+  await t.test("faults: logged out from outside (recovered), key deleted (503, still ready), PIN changed outside (503, /readyz says why, recovers), token removed (503, /readyz says why)", async (t) => {
     const w = await world(t, { SIDIAN_KEYS_DIR: keysDir, SIDIAN_KEYSTORE: main.url });
     const { h } = w;
     await issued(w, personLicence(w, 2));
@@ -213,6 +213,32 @@ t.test("SoftHSM2", { skip: SOFTHSM_SKIP }, async (t) => {
     t.equal(otherIssuer.json().code, "KEYSTORE_UNAVAILABLE");
     t.equal((await h.app.inject({ method: "GET", url: "/readyz" })).statusCode, 200, "one missing key does not make the service unready");
     t.equal((await issue(w, personLicence(w, 4))).statusCode, 201, "other keys still sign");
+
+    // The token is locked against us: its PIN is changed from outside and the application logged out. Logging in
+    // again fails: 503 with the documented code, and /readyz says why. The PIN set back, signing works again.
+    {
+      const s2 = mod.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
+      try {
+        mod.C_Login(s2, lib.CKU_USER, main.pin);
+      } catch {
+        // already logged in: the login state is the application's, shared with the key store
+      }
+      mod.C_SetPIN(s2, main.pin, "another-pin-1234");
+      mod.C_Logout(s2);
+      const lockedOut = await issue(w, personLicence(w, 7));
+      t.equal(lockedOut.statusCode, 503, lockedOut.body);
+      t.equal(lockedOut.json().code, "KEYSTORE_UNAVAILABLE", "documented code (docs/errors.md)");
+      t.match(lockedOut.json().message, /Wrong PIN/);
+      const r503 = await h.app.inject({ method: "GET", url: "/readyz" });
+      t.equal(r503.statusCode, 503);
+      t.match(r503.json().problems.join(" "), /PKCS#11 token: .*Wrong PIN/, "/readyz says why");
+      mod.C_Login(s2, lib.CKU_USER, "another-pin-1234");
+      mod.C_SetPIN(s2, "another-pin-1234", main.pin);
+      mod.C_Logout(s2);
+      mod.C_CloseSession(s2);
+      t.equal((await h.ctx.token!.probe()).ok, true, "the probe reconnects once the PIN is right again");
+      t.equal((await issue(w, personLicence(w, 8))).statusCode, 201, "and signing works again");
+    }
 
     // The token goes away.
     hsm.remove("sidian-main");

@@ -82,7 +82,7 @@ t.test("backup under write load, restore, and the restored copy audits and verif
 
   // The restored database serves: its licences verify, and every licence has its log entry.
   const h = await build(t, { SIDIAN_DB: restored });
-  const rows = h.ctx.db.reader.prepare("SELECT identifier, log_index FROM licences").all() as Array<{ identifier: string; log_index: number }>;
+  const rows = (await h.sql.all("SELECT identifier, log_index FROM licences")) as Array<{ identifier: string; log_index: number }>;
   t.ok(rows.length >= 20 && rows.every((x) => x.log_index >= 0 && x.log_index < summary.logSize), `${rows.length} licences, each with its log entry inside the copy`);
   for (const row of [rows[0]!, rows[rows.length - 1]!]) {
     const v = await h.app.inject({ method: "POST", url: "/verify", payload: { identifier: row.identifier } });

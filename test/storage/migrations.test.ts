@@ -82,11 +82,12 @@ t.test("0012_holder_key: holders are found through the 16-digit key index, on ro
   t.same(names, ["access_holder_key_idx", "licences_holder_key_idx"], "the full-hash indexes are replaced");
   const { createLicenceRepo } = await import("../../src/storage/repos/licences.js");
   const { createAccessRepos } = await import("../../src/storage/repos/access.js");
-  const licences = createLicenceRepo(h.r, h.reader);
+  const { sqliteSql } = await import("../../src/storage/sql.js");
+  const licences = createLicenceRepo(sqliteSql(h.reader));
   t.same((await licences.byHolder(h1)).map((r) => r.identifier), ["L1"], "only the holder with the whole hash");
   t.same((await licences.byHolder(h2)).map((r) => r.identifier), ["L2"]);
   t.same(await licences.byHolder("b".repeat(64)), []);
-  const accesses = createAccessRepos(h.r, h.reader).accessLog;
+  const accesses = createAccessRepos(sqliteSql(h.reader)).accessLog;
   t.same((await accesses.forHolder(h1, { limit: 10 })).map((r) => r.id), ["A3", "A1"], "newest first, the other holder left out");
   t.same((await accesses.forHolder(h1, { limit: 10, before: new Date(3) })).map((r) => r.id), ["A1"]);
 

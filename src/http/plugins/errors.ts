@@ -81,6 +81,8 @@ export function problemCodeOf(reply: FastifyReply): ErrorCode | undefined {
 export function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AppError): FastifyReply {
   problemCodes.set(reply, e.code);
   if (e.code === "INVALID_CLIENT" && req.routeOptions.url === "/oauth/token") reply.header("www-authenticate", 'Basic realm="sidian"');
+  // A busy service says when to come back (PDF_WORKERS_BUSY).
+  if (e.status === 503 && typeof e.details?.retryAfterSeconds === "number") reply.header("retry-after", String(e.details.retryAfterSeconds));
   if (e.status === 401 && req.routeOptions.url !== "/oauth/token") {
     reply.header("www-authenticate", `Bearer realm="sidian"${e.code === "TOKEN_EXPIRED" || e.code === "TOKEN_INVALID" ? ', error="invalid_token"' : ""}`);
   }

@@ -107,7 +107,7 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
     schema: { tags: ["access"], description: "The use-annotated copy (加注件) behind a copy link from a 免证办 answer, for the client that fetched it and until the link expires: a JWS naming the consumer, matter, use cause and expiry over the licence (JSON), or the licence PDF with that annotation as a visible watermark, sealed (`format=pdf`).",
       summary: "The use-annotated copy (加注件) behind a temporary link: a JWS naming consumer, matter, use cause and expiry (JSON, default), or the licence PDF with that annotation as a visible watermark, sealed (?format=pdf or Accept: application/pdf)", security: SEC,
       params: TokenParam, querystring: CopyQuery,
-      response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems("COPY_LINK_INVALID", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE") } },
+      response: { 200: Type.Union([Type.Object({ copy: Type.String(), annotation: Type.Record(Type.String(), Type.Unknown()), licence: Type.Record(Type.String(), Type.Unknown()) }), Type.String({ description: "application/pdf" })]), ...problems("COPY_LINK_INVALID", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE", "PDF_WORKERS_BUSY") } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");
     reply.header("vary", "accept");

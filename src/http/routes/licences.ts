@@ -3,6 +3,7 @@
  *   POST /licences                     issue one (Idempotency-Key header makes retries safe)
  *   POST /licences:batch               bulk import, NDJSON (one licence per line), per-line results
  *   GET  /licences, /licences/:id, /licences/:id/history
+ *   POST /licences:search              find a department's licences by licence number and/or holder code
  *   POST /licences/:id/status          suspend | resume | cancel | deregister | revoke (with reason)
  *   POST /licences/:id/versions        change: a new version superseding the current one (Idempotency-Key too)
  *   GET  /licences/:id/status          online status (public, no personal data)
@@ -14,6 +15,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { AppError } from "../../errors.js";
 import type { Actor } from "../../modules/kernel.js";
 import { MAX_BATCH_LINES, type ChangePatch, type IssueInput, type IssuerContext, type LicenceService, type LicenceView } from "../../modules/licences/index.js";
+import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
 import { checkJsonValue, Line, utf8Text } from "../validation.js";
 import { TypeCode } from "./catalogue.js";
@@ -86,6 +88,23 @@ const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   after: Type.Optional(Type.String({ pattern: "^[0-9]{1,15}$" })),
 }, { additionalProperties: false });
+const SearchBody = ex(Type.Object({
+  number: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "证照编号, exactly as issued" })),
+  holder: Type.Optional(Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }), codeType: Type.String({ pattern: "^[0-9]{3}$" }) }, { additionalProperties: false })),
+  typeCode: Type.Optional(TypeCode),
+  departmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "administrators: the department searched (issuers search their own)" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+}, { additionalProperties: false }), { number: "JY13501020000001" }, { holder: { code: "350102199001010015", codeType: "111" }, typeCode: "11100000MB03271699001" });
+const SEARCH_EXAMPLE = {
+  items: [{
+    identifier: "1.2.156.3005.2.11100000MB03271699001.11350100003597651W.0000000001.001.6", typeCode: "11100000MB03271699001", version: "001",
+    status: "01", validFrom: "2026-12-07", validUntil: "2031-12-06", createdAt: "2026-12-07T06:30:00.000Z",
+  }],
+};
+const ListItem = Type.Object({
+  identifier: Type.String(), typeCode: Type.String(), version: Type.String(), status: Type.String(), validFrom: Type.String(),
+  validUntil: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: "date-time" }),
+});
 const ListParams = Type.Object({ departmentId: Type.String({ minLength: 1, maxLength: 64 }), list: Type.Integer({ minimum: 0, maximum: 1_000_000 }) });
 
 const ISSUE = { roles: ["issuer" as const], scopes: ["licences:issue"] };
@@ -156,9 +175,9 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.post<{ Body: Static<typeof IssueBody>; Headers: Static<typeof IssueHeaders> }>("/licences", {
     config: { auth: ISSUE },
-    schema: { tags: ["licences"], description: "Issues one licence: the GB/T 36904 identifier is assigned, the data is checked against the type's field schema, signed by the department's licence-signing key (JWS ES256) and appended to the transparency log in the same transaction; the answer comes once it is durable. Send an `Idempotency-Key` and retry with the same key and body after a timeout or a 5xx: the licence is issued once (`idempotent-replayed: true` on a replay).",
+    schema: { tags: ["licences"], description: "Issues one licence: the GB/T 36904 identifier is assigned, the data is checked against the type's field schema, signed by the department's licence-signing key (JWS ES256) and appended to the transparency log in the same transaction; the answer comes once it is durable. Send an `Idempotency-Key` and retry with the same key and body after a timeout or a 5xx: the licence is issued once (`idempotent-replayed: true` on a replay). A licence number (证照编号) is unique per type and department among current licences, whatever their status: a second one is 409 `LICENCE_NUMBER_TAKEN` naming the licence that has it.",
       summary: "Issue a licence: identifier assigned, signed (JWS ES256), stored and logged", security: SEC,
-      headers: IssueHeaders, body: IssueBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_TYPE_NOT_FOUND", "LICENCE_TYPE_NOT_ALLOWED", "FIELDS_INVALID", "HOLDER_CODE_TYPE_INVALID", "HOLDER_CODE_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
+      headers: IssueHeaders, body: IssueBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NUMBER_TAKEN", "LICENCE_TYPE_NOT_FOUND", "LICENCE_TYPE_NOT_ALLOWED", "FIELDS_INVALID", "HOLDER_CODE_TYPE_INVALID", "HOLDER_CODE_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const key = req.headers["idempotency-key"];
     const r = await lic.issue({ ...(req.body as IssueInput), ...(key ? { idempotencyKey: key } : {}) }, issuerContext(req.actor));
@@ -169,7 +188,7 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
   app.post<{ Body: string }>("/licences::batch", {
     config: { auth: ISSUE },
     bodyLimit: batchBodyLimit,
-    schema: { tags: ["licences"], description: "Issues many licences in one request: NDJSON, one licence per line (the body of POST /licences plus an optional `idempotencyKey`). Each line succeeds or fails on its own (per-line `code` and `message`); the answer is 200 whatever the lines did. Sending the same batch again issues nothing twice (lines keyed by `idempotencyKey`).",
+    schema: { tags: ["licences"], description: "Issues many licences in one request: NDJSON, one licence per line (the body of POST /licences plus an optional `idempotencyKey`). Each line succeeds or fails on its own (per-line `code` and `message`); the answer is 200 whatever the lines did. Sending the same batch again issues nothing twice (lines keyed by `idempotencyKey`). A line whose number a current licence of its type and department already has, or an earlier line of the batch, fails with `LICENCE_NUMBER_TAKEN` naming that licence.",
       summary: `Bulk import (NDJSON, one licence per line, at most ${MAX_BATCH_LINES}); per-line results`, security: SEC,
       consumes: ["application/x-ndjson"],
       response: {
@@ -197,16 +216,29 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
     config: { auth: READ },
     schema: { tags: ["licences"], description: "A department's licences, newest first, a page at a time (`next` → `after`). Issuers see their own department's; admins name one with `departmentId`.",
       summary: "List a department's licences (issuers: their own; admins: ?departmentId=)", security: SEC, querystring: ListQuery,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({
-        identifier: Type.String(), typeCode: Type.String(), version: Type.String(), status: Type.String(), validFrom: Type.String(),
-        validUntil: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: "date-time" }),
-      })), next: Type.Union([Type.String(), Type.Null()]) }), ...problems("FORBIDDEN_DEPARTMENT") } },
+      response: { 200: Type.Object({ items: Type.Array(ListItem), next: Type.Union([Type.String(), Type.Null()]) }), ...problems("FORBIDDEN_DEPARTMENT") } },
   }, async (req) => {
     const limit = req.query.limit ?? 100;
     const items = await lic.list(req.actor, { ...req.query, limit });
     const recs = items.map((i) => ({ ...i, createdAt: i.createdAt.toISOString() }));
     const last = items.length === limit ? await lic.record(items[items.length - 1]!.identifier) : null;
     return { items: recs, next: last ? String(last.statusIndex) : null };
+  });
+
+  app.post<{ Body: Static<typeof SearchBody> }>("/licences::search", {
+    config: { auth: READ },
+    schema: { tags: ["licences"], description: "Finds a department's current licences (not superseded) by licence number (证照编号, exact), by holder code, or both, of one type when `typeCode` is given; in identifier order. Issuers search their own department's; admins name one with `departmentId`. A POST so that holder codes stay out of URLs and access logs.",
+      summary: "Find a department's licences by licence number and/or holder code (issuers: their own)", security: SEC, body: SearchBody,
+      response: { 200: ex(Type.Object({ items: Type.Array(ListItem) }), SEARCH_EXAMPLE), ...problems("FORBIDDEN_DEPARTMENT", "HOLDER_CODE_INVALID", "HOLDER_CODE_TYPE_INVALID") } },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-store");
+    const b = req.body;
+    const items = await lic.find(req.actor, {
+      limit: b.limit ?? 100,
+      ...(b.number !== undefined ? { number: b.number } : {}), ...(b.holder ? { holder: b.holder } : {}),
+      ...(b.typeCode !== undefined ? { typeCode: b.typeCode } : {}), ...(b.departmentId !== undefined ? { departmentId: b.departmentId } : {}),
+    });
+    return { items: items.map((i) => ({ ...i, createdAt: i.createdAt.toISOString() })) };
   });
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id", {
@@ -237,7 +269,7 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
     config: { auth: MANAGE },
     schema: { tags: ["licences"], description: "Changes a licence (变更): a new version (version + 1, new identifier) is issued with the changed data, and the current one is kept, marked superseded. `Idempotency-Key` makes retries safe as for issuance.",
       summary: "Change (变更): issue the next version; the current one is kept, marked superseded (Idempotency-Key header makes retries safe)", security: SEC,
-      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "FIELDS_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
+      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "LICENCE_NUMBER_TAKEN", "FIELDS_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const key = req.headers["idempotency-key"];
     const scope = req.actor.kind === "client" ? req.actor.clientId : null;

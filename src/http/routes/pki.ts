@@ -6,12 +6,13 @@
  *   GET  /pki/certificates/:serial   one certificate Sidian issued, with status
  *   GET  /departments/:id/certificates, POST /departments/:id/certificates, POST /pki/certificates/:serial/revoke
  */
+import type { KeyObject } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { actorLabel } from "../../modules/kernel.js";
-import { TLOG_EVENTS } from "../../modules/tlog/index.js";
+import { formatVkey, TLOG_EVENTS } from "../../modules/tlog/index.js";
 import { REVOCATION_REASONS, toPem, type CertificateRecord, type RevocationReason } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { Line } from "../validation.js";
@@ -48,22 +49,30 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
   const rateLimit = { max: ctx.config.publicRateLimit, timeWindow: "1 minute" };
   app.addSchema(CertificateOut);
 
-  // The JWKS is static for the life of the process: build it once.
+  // The JWKS changes only when an old key's overlap ends (after `sidian keys rotate`): built again then.
   const logKey = ctx.tlog.publicKey();
-  const jwks = {
-    keys: [
-      ...ctx.pki.jwks().keys,
-      { ...(ctx.material.log.publicKey.export({ format: "jwk" }) as Record<string, unknown>), kid: `log:${logKey.keyId}`, alg: "EdDSA", use: "sig" },
-    ],
+  const logJwk = (pub: KeyObject) => {
+    const vkey = formatVkey(logKey.name, pub);
+    return { ...(pub.export({ format: "jwk" }) as Record<string, unknown>), kid: `log:${vkey.split("+")[1]}`, alg: "EdDSA", use: "sig" };
   };
-  const jwksBody = JSON.stringify(jwks);
+  const prev = ctx.material.previous;
+  let jwksBody = "";
+  let jwksUntil = -Infinity;
+  const jwksNow = () => {
+    const now = ctx.clock.now();
+    if (now.getTime() < jwksUntil) return jwksBody;
+    const live = <T extends { until: Date }>(xs: readonly T[]) => xs.filter((x) => x.until > now);
+    jwksBody = JSON.stringify({ keys: [...ctx.pki.jwks().keys, logJwk(ctx.material.log.publicKey), ...live(prev.log).map((l) => logJwk(l.publicKey))] });
+    jwksUntil = Math.min(Infinity, ...live([...prev.log, ...prev.token]).map((x) => x.until.getTime()));
+    return jwksBody;
+  };
 
   app.get("/.well-known/jwks.json", {
     config: { auth: "public", rateLimit },
     schema: { tags: ["pki"], description: "The JWKS of Sidian's access-token key (ES256) and transparency-log key (Ed25519), by `kid`. Verify Sidian's tokens with any JOSE library against it; cache it and fetch again on an unknown `kid`. After a key rotation the old keys stay listed until the tokens and checkpoints they signed can no longer be presented.",
       summary: "Public keys: access-token key (ES256) and transparency-log key (Ed25519)",
       response: { 200: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }) } },
-  }, async (_req, reply) => reply.header("cache-control", "public, max-age=300").type("application/json").send(jwksBody));
+  }, async (_req, reply) => reply.header("cache-control", "public, max-age=300").type("application/json").send(jwksNow()));
 
   app.get("/pki/trust-bundle.pem", {
     config: { auth: "public", rateLimit },

@@ -177,7 +177,7 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
       consumes: ["application/pdf"], summary: "Stamp a PDF with the seal: PAdES B-T signature (time-stamped) with the seal as its visible appearance, by incremental update",
       description: "Body: the PDF (`content-type: application/pdf`, up to 50 MB). Placement: `page`+`x`+`y` (mm from the top-left corner to the seal centre), or `anchor` text (optionally `page`, `dx`, `dy`). Returns the stamped PDF; the stamp record id is in `x-stamp-id`.",
       security: [{ bearer: [] }], params: IdParam, querystring: StampQuery,
-      response: { 200: Type.String({ description: "application/pdf" }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "SEAL_REVOKED", "SEAL_SUSPENDED", "SEAL_EXPIRED", "PDF_INVALID", "PDF_ENCRYPTED", "PDF_UNSUPPORTED", "PDF_PAGE_NOT_FOUND", "PDF_ANCHOR_NOT_FOUND", "PDF_CHANGES_NOT_ALLOWED", "PDF_LIMIT_EXCEEDED", "KEYSTORE_UNAVAILABLE") },
+      response: { 200: Type.String({ description: "application/pdf" }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "SEAL_REVOKED", "SEAL_SUSPENDED", "SEAL_EXPIRED", "PDF_INVALID", "PDF_ENCRYPTED", "PDF_UNSUPPORTED", "PDF_PAGE_NOT_FOUND", "PDF_ANCHOR_NOT_FOUND", "PDF_CHANGES_NOT_ALLOWED", "PDF_LIMIT_EXCEEDED", "PDF_BUDGET_EXCEEDED", "PDF_WORKERS_BUSY", "KEYSTORE_UNAVAILABLE") },
     },
   }, async (req, reply) => {
     await visible(req.actor, req.params.id);

@@ -4,7 +4,7 @@ import { problems } from "../schemas.js";
 
 export interface ReadinessProbe {
   /** `problems` says why when something is not ready (e.g. the PKCS#11 token is away). */
-  (): { db: boolean; keys: boolean; problems?: string[] };
+  (): Promise<{ db: boolean; keys: boolean; problems?: string[] }> | { db: boolean; keys: boolean; problems?: string[] };
 }
 
 export default async function systemRoutes(app: FastifyInstance, opts: { ready: ReadinessProbe; version: string }) {
@@ -29,7 +29,7 @@ export default async function systemRoutes(app: FastifyInstance, opts: { ready: 
       },
     },
   }, async (_req, reply) => {
-    const r = opts.ready();
+    const r = await opts.ready();
     if (r.db && r.keys) return { status: "ready" as const, db: r.db, keys: r.keys };
     return reply.code(503).send({ status: "not-ready" as const, ...r });
   });

@@ -32,6 +32,8 @@ export interface AuthDeps {
   issuer: string;
   tokenTtlSeconds: number;
   signingKey: TokenSigningKey;
+  /** Token keys replaced by a rotation, still accepted until `until` (tokens they signed keep working). */
+  previousKeys?: ReadonlyArray<{ kid: string; publicKey: KeyObject; until: Date }>;
   /** The identity provider whose tokens holders present. */
   idp: HolderIdp;
   pii: PiiProtector;
@@ -112,8 +114,10 @@ export function createAuthService(deps: AuthDeps) {
     return ok;
   }
   const ourKey: JWTVerifyGetKey = async (header) => {
-    if (header.kid !== signingKey.kid) throw new AppError("TOKEN_INVALID", "Unknown token key.");
-    return signingKey.publicKey;
+    if (header.kid === signingKey.kid) return signingKey.publicKey;
+    const old = deps.previousKeys?.find((k) => k.kid === header.kid && k.until > clock.now());
+    if (!old) throw new AppError("TOKEN_INVALID", "Unknown token key.");
+    return old.publicKey;
   };
 
   async function issueToken(req: { grantType: string; clientId: string; clientSecret: string; scope?: string }): Promise<TokenResponse> {

@@ -25,6 +25,11 @@ export interface LicenceRecord {
   departmentId: string;
   holderHash: string;
   holderCodeType: string;
+  /**
+   * Keyed hash of the licence number (证照编号): unique per type and department among current versions. Null only on
+   * a row stored before numbers were (until the start-up pass numberStoredLicences fills it in).
+   */
+  numberHash: string | null;
   /** AES-256-GCM of the payload (base64url JSON text), AAD `licence:<identifier>`. */
   payloadEnc: string;
   /** base64url P1363 signature. */
@@ -70,6 +75,15 @@ export interface LicenceRepo {
   byHolder(holderHash: string, opts?: { typeCodes?: readonly string[]; current?: boolean; limit?: number; after?: string }): Promise<LicenceRecord[]>;
   byDepartment(departmentId: string, opts: { limit: number; after?: string; typeCode?: string }): Promise<LicenceRecord[]>;
   lineage(lineage: string): Promise<LicenceRecord[]>;
+  /**
+   * A department's current licences (not superseded) with this number (keyed hash) and/or this holder (keyed hash),
+   * of one type when given, in identifier order, at most `limit`.
+   */
+  find(departmentId: string, q: { numberHash?: string; holderHash?: string; typeCode?: string; limit: number }): Promise<LicenceRecord[]>;
+  /** Rows stored before licence numbers were (number_hash NULL), after `after` in identifier order. */
+  withoutNumber(after: string, limit: number): Promise<LicenceRecord[]>;
+  /** Fills in the number of a row that has none. */
+  setNumberHash(identifier: string, numberHash: string): Promise<void>;
   /** Changes the status only if it is still `from`; false when another change came first. */
   setStatus(identifier: string, from: LicenceStatus, to: LicenceStatus, at: Date, supersededBy?: string): Promise<boolean>;
   /** (statusIndex, status, validUntil) of one department's licences with from ≤ statusIndex < to. */

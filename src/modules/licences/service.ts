@@ -272,6 +272,8 @@ interface Prepared {
   input: IssueInput;
   type: LicenceType;
   holderHash: string;
+  /** Keyed hash of the licence number (see numberHashOf). */
+  numberHash: string;
   requestHash: string;
   issueDate: string;
   validFrom: string;
@@ -286,6 +288,11 @@ interface Built {
   json: string;
 }
 
+/** The refusal of a licence number that a current licence of the same type and department already has. */
+export function numberTaken(identifier: string): AppError {
+  return new AppError("LICENCE_NUMBER_TAKEN", `This licence number is already used by licence ${identifier} of this type and department.`, { details: { identifier } });
+}
+
 function appErr(e: unknown): AppError {
   return e instanceof AppError ? e : new AppError("INTERNAL", undefined, { cause: e });
 }
@@ -294,6 +301,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
   const { uow, clock, tlog, pii, signer, catalogue } = deps;
   const publicUrl = deps.publicUrl.replace(/\/+$/, "");
   const listTtl = (deps.statusListCacheSeconds ?? 60) * 1000;
+  /** The keyed hash a licence number is stored and found by (the number itself is only in the encrypted payload). */
+  const numberHashOf = (n: string) => pii.lookupHash("licence-number", n);
 
   // ---- departments (name + USCC go into the signed data) ----
   const departments = new TtlCache<string, { name: string; uscc: string }>(1000, 30_000, () => clock.now().getTime());
@@ -486,7 +495,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
     const v = validity(type, input, t);
     return {
-      line, ic, input, type, holderHash: pii.lookupHash(input.holder.codeType, input.holder.code),
+      line, ic, input, type, holderHash: pii.lookupHash(input.holder.codeType, input.holder.code), numberHash: numberHashOf(input.number),
       // Only needed to recognise a retry; hashing every bulk line without a key would be wasted work.
       requestHash: input.idempotencyKey !== undefined ? requestHashOf(input) : "", ...v,
     };
@@ -545,7 +554,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     const { p, ic, id, version, statusIdx, now, prev } = d;
     const rec: LicenceRecord = {
       identifier: id, lineage: d.lineage, version, typeCode: p.type.code, departmentId: ic.departmentId,
-      holderHash: p.holderHash, holderCodeType: p.input.holder.codeType, payloadEnc: sealed.enc,
+      holderHash: p.holderHash, holderCodeType: p.input.holder.codeType, numberHash: p.numberHash, payloadEnc: sealed.enc,
       signature: sealed.signatureB64, certSerial: sealed.certSerial, jwsSha256: sealed.jwsSha256, validFrom: p.validFrom, validUntil: p.validUntil,
       status: "01", statusAt: now, statusIndex: statusIdx, supersedes: prev ? prev.rec.identifier : null, supersededBy: null,
       logIndex: -1, createdAt: now,
@@ -761,10 +770,22 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       // hold its grant (the log time is the signing time a verifier judges), and the type must still allow the
       // holder's code type (its code types, or its holder kind before its first licence, may have changed).
       const typesNow = new Map<string, TypeNow>();
-      const refusal = new Map<Built, CatalogueRefusal>();
+      const refusal = new Map<Built, AppError>();
+      // A licence number is unique per type and department among current licences: taken by one on record, or by an
+      // earlier licence of this transaction (a batch holding the same number twice).
+      const numbers = new Map<string, string>();
       for (const b of keep) {
         const why = refusalNow(await typeNow(repos, b.p.type.code, typesNow), b.p.ic.departmentId, b.p.input.holder.codeType);
-        if (why) refusal.set(b, why);
+        if (why) {
+          refusal.set(b, why === "HOLDER_CODE_TYPE_INVALID"
+            ? new AppError(why, "The licence type no longer allows this holder code type (it changed while the licence was being issued).")
+            : new AppError(why));
+          continue;
+        }
+        const nk = `${b.p.numberHash}\u0000${b.p.ic.departmentId}\u0000${b.p.type.code}`;
+        const taken = numbers.get(nk) ?? (await repos.licences.find(b.p.ic.departmentId, { numberHash: b.p.numberHash, typeCode: b.p.type.code, limit: 1 }))[0]?.identifier;
+        if (taken !== undefined) refusal.set(b, numberTaken(taken));
+        else numbers.set(nk, b.rec.identifier);
       }
       if (refusal.size > 0) keep = keep.filter((b) => !refusal.has(b));
       if (keep.length > 0) {
@@ -780,13 +801,10 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
           if (key !== undefined) await repos.licences.insertIdempotency({ clientId: b.p.ic.idempotencyScope, key, requestHash: b.p.requestHash, identifier: b.rec.identifier, createdAt: now });
         }
       }
-      return { keep, replays, refused: [...refusal].map(([b, code]) => ({ b, code })) };
+      return { keep, replays, refused: [...refusal].map(([b, e]) => ({ b, e })) };
     });
-    for (const { b, code } of outcome.refused) {
-      const e = code === "HOLDER_CODE_TYPE_INVALID"
-        ? new AppError(code, "The licence type no longer allows this holder code type (it changed while the licence was being issued).")
-        : new AppError(code);
-      results[b.p.line] = { line: b.p.line + 1, ok: false, code: e.code, message: e.message };
+    for (const { b, e } of outcome.refused) {
+      results[b.p.line] = { line: b.p.line + 1, ok: false, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
     }
     for (const b of outcome.keep) {
       results[b.p.line] = { line: b.p.line + 1, ok: true, identifier: b.rec.identifier, replay: false };
@@ -979,7 +997,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     if (problems.length) throw new AppError("FIELDS_INVALID", `The fields are not valid: ${problems.map((p) => p.message).join("; ")}.`, { details: { errors: problems } });
     const v = validity(type, input, t);
     const ic: IssuerContext = { actor, departmentId: old.departmentId, idempotencyScope: "" };
-    const p: Prepared = { line: 0, ic, input, type, holderHash: old.holderHash, requestHash: "", ...v };
+    const p: Prepared = { line: 0, ic, input, type, holderHash: old.holderHash, numberHash: numberHashOf(input.number), requestHash: "", ...v };
     const [statusIdx] = await take(statusScope(old.departmentId), 1);
     const now = clock.now();
     const b = await build(p, ic, 0, statusIdx!, now, { rec: old, version });
@@ -1000,6 +1018,9 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
       if ((await repos.licences.lastEventSeq(identifier)) !== seq - 1 || !(await repos.licences.setStatus(identifier, old.status, "99", now, b.rec.identifier))) {
         throw new AppError("LICENCE_TRANSITION_INVALID", "The licence changed meanwhile; read it again.", { details: { action: "change" } });
       }
+      // The old version is superseded now, so its own number is free for the new one; another licence's is not.
+      const taken = await repos.licences.find(old.departmentId, { numberHash: p.numberHash, typeCode: old.typeCode, limit: 1 });
+      if (taken[0]) throw numberTaken(taken[0].identifier);
       const [issued, superseded] = await tlog.appendMany(repos, tx, [
         b.event,
         statusEvent(old, seq, "supersede", from, "99", patch.reason, statement, label, { supersededBy: b.rec.identifier }),
@@ -1097,13 +1118,71 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return { identifier, lineage: rec.lineage, versions: out };
   }
 
-  async function list(actor: Actor, q: { departmentId?: string; typeCode?: string; limit: number; after?: string }) {
-    const departmentId = actor.kind === "client" && actor.role === "issuer" ? actor.departmentId! : q.departmentId;
+  /** The department an issuer's or administrator's listing is about: an issuer's own; an administrator names one. */
+  function listedDepartment(actor: Actor, asked: string | undefined): string {
+    const departmentId = actor.kind === "client" && actor.role === "issuer" ? actor.departmentId! : asked;
     if (!departmentId) throw new AppError("VALIDATION_FAILED", "departmentId is required for administrators.");
-    if (actor.kind === "client" && actor.role === "issuer" && q.departmentId && q.departmentId !== actor.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
-    const recs = await uow.read.licences.byDepartment(departmentId, { limit: q.limit, ...(q.after ? { after: q.after } : {}), ...(q.typeCode ? { typeCode: q.typeCode } : {}) });
+    if (actor.kind === "client" && actor.role === "issuer" && asked && asked !== actor.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
+    return departmentId;
+  }
+
+  function summary(recs: readonly LicenceRecord[]) {
     const t = today();
     return recs.map((r) => ({ identifier: r.identifier, typeCode: r.typeCode, version: r.version, status: effectiveStatus(r, t), validFrom: r.validFrom, validUntil: r.validUntil, createdAt: r.createdAt }));
+  }
+
+  async function list(actor: Actor, q: { departmentId?: string; typeCode?: string; limit: number; after?: string }) {
+    const departmentId = listedDepartment(actor, q.departmentId);
+    return summary(await uow.read.licences.byDepartment(departmentId, { limit: q.limit, ...(q.after ? { after: q.after } : {}), ...(q.typeCode ? { typeCode: q.typeCode } : {}) }));
+  }
+
+  /**
+   * An issuer's search among its department's current licences (an administrator names the department): by licence
+   * number (证照编号), by holder code, or both, of one type when given; in identifier order, at most `limit`.
+   */
+  async function find(actor: Actor, q: { departmentId?: string; number?: string; holder?: { code: string; codeType: string }; typeCode?: string; limit: number }) {
+    const departmentId = listedDepartment(actor, q.departmentId);
+    if (q.number === undefined && q.holder === undefined) throw new AppError("VALIDATION_FAILED", "Give a licence number, a holder code, or both.");
+    checkText("number", q.number);
+    if (q.holder) checkHolderCode(q.holder.codeType, q.holder.code, clock.now());
+    return summary(await uow.read.licences.find(departmentId, {
+      limit: q.limit,
+      ...(q.number !== undefined ? { numberHash: numberHashOf(q.number) } : {}),
+      ...(q.holder ? { holderHash: pii.lookupHash(q.holder.codeType, q.holder.code) } : {}),
+      ...(q.typeCode !== undefined ? { typeCode: q.typeCode } : {}),
+    }));
+  }
+
+  /**
+   * Fills in the number of licences stored before numbers were (migration 0016), a page at a time; run at start.
+   * Two current licences of one type and department that share a number (possible before it) are not merged or
+   * changed: the later one (by identifier) keeps no number, stays valid and findable by identifier, and is reported
+   * here (a warning naming both) at each start until one of them is changed (a new version) to another number.
+   */
+  async function numberStoredLicences(opts: { stopped?: () => boolean } = {}): Promise<{ numbered: number; duplicates: Array<{ identifier: string; sameNumberAs: string }> }> {
+    const out = { numbered: 0, duplicates: [] as Array<{ identifier: string; sameNumberAs: string }> };
+    let after = "";
+    for (;;) {
+      if (opts.stopped?.()) break;
+      const page = await uow.read.licences.withoutNumber(after, EXPIRY_PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.identifier;
+      const hashes = page.map((r) => numberHashOf(openPayload(r).payload.number));
+      await uow.write(async (repos) => {
+        for (let k = 0; k < page.length; k++) {
+          const r = page[k]!;
+          const same = r.supersededBy === null ? (await repos.licences.find(r.departmentId, { numberHash: hashes[k]!, typeCode: r.typeCode, limit: 1 }))[0] : undefined;
+          if (same && same.identifier !== r.identifier) {
+            out.duplicates.push({ identifier: r.identifier, sameNumberAs: same.identifier });
+            continue;
+          }
+          await repos.licences.setNumberHash(r.identifier, hashes[k]!);
+          out.numbered++;
+        }
+      }, { relaxed: true });
+    }
+    for (const d of out.duplicates) deps.log?.warn(d, "licence number used twice in one type and department (stored before numbers were unique); the later licence keeps no number until one of them is changed to another number");
+    return out;
   }
 
   /** A holder's current records as asked (types, page), at most `limit`, and whether there are more. */
@@ -1251,6 +1330,8 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     get,
     history,
     list,
+    find,
+    numberStoredLicences,
     forHolder,
     answersForHolder,
     status,

@@ -29,6 +29,8 @@ export interface QrDeps<R extends QrRepos> {
   clock: Clock;
   log: Logger;
   key: LiveTokenKey;
+  /** Keys replaced by a rotation: live QR codes they signed keep verifying until they expire. */
+  previousKeys?: readonly LiveTokenKey[];
   verifier: LicenceVerifier;
   publicUrl: string;
   ttlSeconds: number;
@@ -114,7 +116,7 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     const now = clock.now();
     const hit = signed.get(token);
     if (hit) return liveTokenTimeStatus(hit, now);
-    const t = verifyLiveToken(token, [deps.key], now);
+    const t = verifyLiveToken(token, [deps.key, ...(deps.previousKeys ?? [])], now);
     if ("claims" in t) signed.set(token, t.claims);
     return t;
   }

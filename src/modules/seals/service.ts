@@ -9,10 +9,10 @@
 import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 import { AppError } from "../../errors.js";
-import { findText } from "../../pdf/text.js";
-import { openPdf } from "../../pdf/reader.js";
-import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
-import { dict, name } from "../../pdf/objects.js";
+import { embedSignature } from "../../pdf/sign.js";
+import { dict, name, serialize } from "../../pdf/objects.js";
+import type { PdfWork } from "../../pdf/pool.js";
+import type { AppearanceData } from "../../pdf/stamp.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner } from "../../pki/cms.js";
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
@@ -45,6 +45,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   log: TrustLog<R>;
   keyStore: KeyStore;
   tsa: Tsa;
+  /** Where untrusted PDFs are read (the worker pool in the service). */
+  pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
@@ -97,7 +99,7 @@ export interface SesSealJson {
 
 export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepos>(deps: SealServiceDeps<R>) {
   const { uow, clock, log } = deps;
-  const pictures = new Map<string, { picture: SealPicture; svg: string; appearance: Appearance }>();
+  const pictures = new Map<string, { picture: SealPicture; svg: string; appearance: AppearanceData }>();
 
   function pictureOf(seal: Seal) {
     const key = `${seal.id}|${seal.arcText}|${seal.typeText}|${seal.diameterMm}`;
@@ -115,7 +117,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           bbox: [-R, -R, R, R],
           matrix: [MM, 0, 0, MM, 0, 0],
           // Multiply blending: text under the seal stays visible, like real ink.
-          resources: dict({ ExtGState: dict({ GS0: dict({ Type: name("ExtGState"), BM: name("Multiply") }) }) }),
+          resources: serialize(dict({ ExtGState: dict({ GS0: dict({ Type: name("ExtGState"), BM: name("Multiply") }) }) })).toString("latin1"),
         },
       };
       pictures.set(key, p);
@@ -233,48 +235,14 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     const now = clock.now();
     const no = refusal(seal, cert, now);
     if (no) throw no;
-    const doc = openPdf(input.pdf);
-    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
-    const pageCount = doc.pageCount();
-    let pageIndex: number;
-    let cx: number, cy: number; // centre, default user space
-    const D = seal.diameterMm * MM;
-    const box = (pi: number) => {
-      const pg = doc.page(pi);
-      const b = doc.resolve(pg.dict.get("CropBox") ?? pg.inherited.get("CropBox") ?? pg.dict.get("MediaBox") ?? pg.inherited.get("MediaBox"));
-      const arr = Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number") ? (b as number[]) : [0, 0, 595.28, 841.89];
-      return [Math.min(arr[0]!, arr[2]!), Math.min(arr[1]!, arr[3]!), Math.max(arr[0]!, arr[2]!), Math.max(arr[1]!, arr[3]!)] as const;
-    };
+    // The untrusted document is read on a PDF worker under a time budget (src/pdf/pool.ts); keys stay here.
     const p = input.placement;
-    if ("anchor" in p) {
-      // pageCount is the number of pages really found in the page tree (never the declared /Count).
-      const [from, to] = p.page !== undefined ? [p.page - 1, p.page] : [0, pageCount];
-      let found: [number, number] | null = null;
-      pageIndex = -1;
-      for (let pi = from; pi < to; pi++) {
-        if (pi < 0 || pi >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
-        found = findText(doc, pi, p.anchor);
-        if (found) {
-          pageIndex = pi;
-          break;
-        }
-      }
-      if (!found) throw new AppError("PDF_ANCHOR_NOT_FOUND", `The text "${p.anchor.slice(0, 40)}" was not found.`);
-      // Centre of the seal on the anchor's start, shifted by the requested offset (mm; y downwards).
-      cx = found[0] + (p.dxMm ?? 0) * MM + D / 2;
-      cy = found[1] - (p.dyMm ?? 0) * MM;
-    } else {
-      if (p.page < 1 || p.page > pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
-      pageIndex = p.page - 1;
-      const [x0, , , y1] = box(pageIndex);
-      cx = x0 + p.xMm * MM;
-      cy = y1 - p.yMm * MM;
-    }
-    const ap = pictureOf(seal).appearance;
-    const prepared = prepareSignature(doc, {
-      pageIndex,
-      rect: [cx - D / 2, cy - D / 2, cx + D / 2, cy + D / 2],
-      appearance: ap,
+    const prepared = await deps.pdf.prepareStamp(input.pdf, {
+      placement: "anchor" in p
+        ? { anchor: p.anchor, ...(p.page !== undefined ? { page: p.page } : {}), dx: (p.dxMm ?? 0) * MM, dy: (p.dyMm ?? 0) * MM }
+        : { page: p.page, x: p.xMm * MM, y: p.yMm * MM },
+      size: seal.diameterMm * MM,
+      appearance: pictureOf(seal).appearance,
       fieldName: `Seal-${seal.id}`,
       signingTime: now,
       signerName: seal.name,
@@ -282,7 +250,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       ...(input.location ? { location: input.location } : {}),
       reserve: CMS_RESERVE,
     });
-    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    const { pageIndex, digest } = prepared;
     let tstTime = now;
     const cms = await buildSignedData({
       eContentType: CMS_OID.data,
@@ -302,8 +270,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       departmentId: seal.departmentId,
       certSerial: seal.certSerial,
       signer: actorLabel(actor),
-      documentSha256: crypto.createHash("sha256").update(input.pdf).digest("hex"),
-      resultSha256: crypto.createHash("sha256").update(out).digest("hex"),
+      documentSha256: prepared.documentSha256,
+      // WebCrypto digests on libuv's thread pool: a large result is not hashed on the event loop.
+      resultSha256: Buffer.from(await crypto.subtle.digest("SHA-256", out)).toString("hex"),
       pageIndex,
       fieldName: prepared.fieldName,
       stampedAt: now,

@@ -11,11 +11,11 @@ import type { SealService } from "./service.js";
 
 export function onlineVerifyDeps(o: { material: KeyMaterial; certificates: CertificateRepo; seals: SealService; clock: Clock }): VerifyPdfDeps {
   const m = o.material;
-  const materialSerials = new Set([m.tsa.cert.serial, m.token.cert.serial, m.issuingCa.cert.serial]);
+  const materialSerials = new Set([m.tsa.cert.serial, m.token.cert.serial, m.issuingCa.cert.serial, ...m.previous.tsa.map((t) => t.cert.serial), ...m.previous.token.map((t) => t.cert.serial)]);
   return {
     anchors: [m.rootCert],
     intermediates: [m.issuingCa.cert],
-    knownTsaCerts: [m.tsa.cert],
+    knownTsaCerts: [m.tsa.cert, ...m.previous.tsa.map((t) => t.cert)],
     sealIssuer: m.issuingCa.cert,
     now: () => o.clock.now(),
     async revocation(c: CertInfo, iss: CertInfo): Promise<RevocationStatus> {

@@ -46,7 +46,8 @@ export interface AuditReport {
 }
 
 export interface AuditOptions {
-  verifier: NoteVerifier;
+  /** The log key, or the log's keys over time (current first, then the ones a rotation replaced). */
+  verifier: NoteVerifier | readonly NoteVerifier[];
   origin?: string;
   onProgress?: (done: number, total: number) => void;
   maxProblems?: number;
@@ -64,6 +65,18 @@ export async function auditLog(src: TlogAuditSource, opts: AuditOptions): Promis
     if (problems.length < maxProblems) problems.push({ kind, detail });
   };
 
+  const verifiers = Array.isArray(opts.verifier) ? (opts.verifier as readonly NoteVerifier[]) : [opts.verifier as NoteVerifier];
+  const verifyWithAny = (note: string) => {
+    let first: unknown;
+    for (const v of verifiers) {
+      try {
+        return verifyCheckpoint(note, v, opts.origin !== undefined ? { origin: opts.origin } : {});
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    throw first;
+  };
   const total = src.leafCount();
   const cps = src.checkpoints();
   /** Signed roots by checkpoint size, for the consistency pass (only checkpoints whose signature verified). */
@@ -81,7 +94,7 @@ export async function auditLog(src: TlogAuditSource, opts: AuditOptions): Promis
   const checkCheckpoint = (cp: CheckpointRecord, recomputed: Buffer | null) => {
     let body;
     try {
-      body = verifyCheckpoint(cp.note, opts.verifier, opts.origin !== undefined ? { origin: opts.origin } : {});
+      body = verifyWithAny(cp.note);
     } catch (e) {
       problem("checkpoint-signature", `checkpoint ${cp.size}: ${(e as Error).message}`);
       return;

@@ -36,6 +36,8 @@ export interface LogAuditOptions {
   dbPath: string;
   vkey?: string;
   publicKeyPem?: string;
+  /** Earlier log keys (PEM) replaced by `sidian keys rotate`: checkpoints they signed verify too. */
+  previousPublicKeyPems?: readonly string[];
   /** Expected origin line (recommended: config.logOrigin). */
   origin?: string;
   /** Report (text, or JSON with `json: true`). Default stdout. */
@@ -51,11 +53,13 @@ export async function logAudit(opts: LogAuditOptions): Promise<AuditReport> {
   const db = new BetterSqlite3(opts.dbPath, { readonly: true, fileMustExist: true });
   try {
     const src = createTlogAuditSource(db);
-    const verifier = verifierFrom(opts, src.checkpoints().slice(0, 1).map((c) => c.note));
+    const notes = src.checkpoints().map((c) => c.note);
+    const verifier = verifierFrom(opts, notes);
+    const previous = (opts.previousPublicKeyPems ?? []).map((pem) => verifierFrom({ publicKeyPem: pem }, notes));
     const total = src.leafCount();
     const bar = opts.err === null ? null : progressBar("auditing leaves", total, opts.err ?? process.stderr);
     const report = await auditLog(src, {
-      verifier,
+      verifier: [verifier, ...previous],
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(bar ? { onProgress: (done: number) => bar.set(done) } : {}),
     });

@@ -12,6 +12,8 @@ export const TLOG_EVENTS = {
   keyCreated: "key.created",
   // service keys from the keys folder, logged once when a deployment first uses them (src/context.ts)
   keyRegistered: "key.registered",
+  // a department key replaced by `sidian keys rotate`: it signs nothing more, its certificate stays valid
+  keyRetired: "key.retired",
   certificateIssued: "certificate.issued",
   certificateRevoked: "certificate.revoked",
   // e-seals (issue 5: src/modules/seals): data = { sealId, departmentId, certSerial, … }; stamps carry document hashes only

@@ -1,70 +1,74 @@
 /**
- * SQLite repositories for the catalogue (licence types, issuer grants, matters). Read-mostly: the service keeps a
- * snapshot.
+ * Catalogue repositories (licence types, issuer grants, matters) over the portable Sql. Read-mostly: the service
+ * keeps a snapshot.
  */
-import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
+import type { Sql } from "../sql.js";
+import { tableOf } from "../table.js";
 import { issuerGrants, licenceTypes, matters } from "../schema/catalogue.js";
 import type { IssuerGrant, IssuerGrantRepo, LicenceType, LicenceTypeRepo, Matter, MatterRepo } from "../../modules/catalogue/ports.js";
 
-export function createCatalogueRepos(db: Drizzle, raw: BetterSqlite3.Database): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
-  const grantColumns = { typeCode: issuerGrants.typeCode, departmentId: issuerGrants.departmentId, validFrom: issuerGrants.validFrom, validTo: issuerGrants.validTo };
-  const grantOrder = [asc(issuerGrants.typeCode), asc(issuerGrants.departmentId), asc(issuerGrants.validFrom), asc(issuerGrants.id)];
-  // Read inside every issuance's storing transaction: prepared once, not built and prepared per call.
-  let grantsOfType: { all(args: { typeCode: string }): unknown } | undefined;
-  let issuedStmt: BetterSqlite3.Statement | undefined;
+const T = tableOf<LicenceType>(licenceTypes);
+const G = tableOf<IssuerGrant & { id: number }>(issuerGrants);
+const M = tableOf<Matter>(matters);
+
+const grant = (r: Record<string, unknown>): IssuerGrant => {
+  const g = G.from(r);
+  return { typeCode: g.typeCode, departmentId: g.departmentId, validFrom: g.validFrom, validTo: g.validTo };
+};
+
+export function createCatalogueRepos(sql: Sql): { licenceTypes: LicenceTypeRepo; issuerGrants: IssuerGrantRepo; matters: MatterRepo } {
+  const grantCols = "type_code, department_id, valid_from, valid_to";
+  const grantOrder = "ORDER BY type_code, department_id, valid_from, id";
   return {
     licenceTypes: {
       async insert(t) {
-        db.insert(licenceTypes).values(t).run();
+        await sql.run(T.insert, T.args(t));
       },
       async update(t) {
         const { code, createdAt: _c, ...rest } = t;
-        db.update(licenceTypes).set(rest).where(eq(licenceTypes.code, code)).run();
+        const s = T.set(rest);
+        if (s.args.length) await sql.run(`UPDATE licence_types ${s.text} WHERE code = ?`, [...s.args, code]);
       },
       async byCode(code) {
-        return db.select().from(licenceTypes).where(eq(licenceTypes.code, code)).get() as LicenceType | undefined;
+        return T.maybe(await sql.get(`SELECT ${T.cols} FROM licence_types WHERE code = ?`, [code]));
       },
       async issued(code) {
         // A licence's lineage starts with its type code and a dot: a range of licences_lineage_idx ("/" follows ".").
-        issuedStmt ??= raw.prepare("SELECT 1 FROM licences WHERE lineage >= ? AND lineage < ? LIMIT 1");
-        return issuedStmt.get(`${code}.`, `${code}/`) !== undefined;
+        return (await sql.get("SELECT 1 AS x FROM licences WHERE lineage >= ? AND lineage < ? LIMIT 1", [`${code}.`, `${code}/`])) !== undefined;
       },
       async all() {
-        return db.select().from(licenceTypes).orderBy(asc(licenceTypes.code)).all() as LicenceType[];
+        return (await sql.all(`SELECT ${T.cols} FROM licence_types ORDER BY code`)).map(T.from);
       },
     },
     issuerGrants: {
       async all() {
-        return db.select(grantColumns).from(issuerGrants).orderBy(...grantOrder).all() as IssuerGrant[];
+        return (await sql.all(`SELECT ${grantCols} FROM issuer_grants ${grantOrder}`)).map(grant);
       },
+      // Read inside every issuance's storing transaction.
       async ofType(typeCode) {
-        grantsOfType ??= db.select(grantColumns).from(issuerGrants).where(eq(issuerGrants.typeCode, sql.placeholder("typeCode"))).orderBy(...grantOrder).prepare();
-        return grantsOfType.all({ typeCode }) as IssuerGrant[];
+        return (await sql.all(`SELECT ${grantCols} FROM issuer_grants WHERE type_code = ? ${grantOrder}`, [typeCode])).map(grant);
       },
       async open(typeCode, departmentId, at) {
-        db.insert(issuerGrants).values({ typeCode, departmentId, validFrom: at, validTo: null }).run();
+        await sql.run("INSERT INTO issuer_grants (type_code, department_id, valid_from, valid_to) VALUES (?, ?, ?, NULL)", [typeCode, departmentId, at.getTime()]);
       },
       async close(typeCode, departmentId, at) {
-        const r = db.update(issuerGrants).set({ validTo: at })
-          .where(and(eq(issuerGrants.typeCode, typeCode), eq(issuerGrants.departmentId, departmentId), isNull(issuerGrants.validTo))).run();
-        return r.changes > 0;
+        return (await sql.run("UPDATE issuer_grants SET valid_to = ? WHERE type_code = ? AND department_id = ? AND valid_to IS NULL", [at.getTime(), typeCode, departmentId])) > 0;
       },
     },
     matters: {
       async insert(m) {
-        db.insert(matters).values(m).run();
+        await sql.run(M.insert, M.args(m));
       },
       async update(m) {
         const { code, createdAt: _c, ...rest } = m;
-        db.update(matters).set(rest).where(eq(matters.code, code)).run();
+        const s = M.set(rest);
+        if (s.args.length) await sql.run(`UPDATE matters ${s.text} WHERE code = ?`, [...s.args, code]);
       },
       async byCode(code) {
-        return db.select().from(matters).where(eq(matters.code, code)).get() as Matter | undefined;
+        return M.maybe(await sql.get(`SELECT ${M.cols} FROM matters WHERE code = ?`, [code]));
       },
       async all() {
-        return db.select().from(matters).orderBy(asc(matters.code)).all() as Matter[];
+        return (await sql.all(`SELECT ${M.cols} FROM matters ORDER BY code`)).map(M.from);
       },
     },
   };

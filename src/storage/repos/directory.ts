@@ -1,46 +1,51 @@
-import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
+/** Departments and clients (ports: src/modules/directory/ports.ts) over the portable Sql (SQLite and PostgreSQL). */
+import type { Sql } from "../sql.js";
+import { tableOf } from "../table.js";
 import { clients, departments } from "../schema/directory.js";
 import type { Client, ClientRepo, Department, DepartmentRepo } from "../../modules/directory/ports.js";
 
-export function createDirectoryRepos(db: Drizzle, _raw: BetterSqlite3.Database): { departments: DepartmentRepo; clients: ClientRepo } {
-  // Hot lookups (every authenticated request reads its client) use prepared statements.
-  const clientById = db.select().from(clients).where(eq(clients.id, sql.placeholder("id"))).prepare();
-  const departmentById = db.select().from(departments).where(eq(departments.id, sql.placeholder("id"))).prepare();
+const D = tableOf<Department>(departments);
+const C = tableOf<Client>(clients);
+
+export function createDirectoryRepos(sql: Sql): { departments: DepartmentRepo; clients: ClientRepo } {
+  const depById = `SELECT ${D.cols} FROM departments WHERE id = ?`;
+  const depByUscc = `SELECT ${D.cols} FROM departments WHERE uscc = ?`;
+  const depList = `SELECT ${D.cols} FROM departments WHERE id > ? ORDER BY id LIMIT ?`;
+  // Hot lookup: every authenticated request reads its client.
+  const clientById = `SELECT ${C.cols} FROM clients WHERE id = ?`;
+  const clientList = `SELECT ${C.cols} FROM clients WHERE id > ? AND (CAST(? AS TEXT) IS NULL OR department_id = ?) ORDER BY id LIMIT ?`;
   const deps: DepartmentRepo = {
     async insert(d) {
-      db.insert(departments).values(d).run();
+      await sql.run(D.insert, D.args(d));
     },
     async update(id, patch) {
-      db.update(departments).set(patch).where(eq(departments.id, id)).run();
+      const s = D.set(patch);
+      if (s.args.length) await sql.run(`UPDATE departments ${s.text} WHERE id = ?`, [...s.args, id]);
     },
     async byId(id) {
-      return departmentById.get({ id }) as Department | undefined;
+      return D.maybe(await sql.get(depById, [id]));
     },
     async byUscc(uscc) {
-      return db.select().from(departments).where(eq(departments.uscc, uscc)).get() as Department | undefined;
+      return D.maybe(await sql.get(depByUscc, [uscc]));
     },
     async list({ limit, after }) {
-      return db.select().from(departments).where(after ? gt(departments.id, after) : undefined)
-        .orderBy(asc(departments.id)).limit(limit).all() as Department[];
+      return (await sql.all(depList, [after ?? "", limit])).map(D.from);
     },
   };
   const cls: ClientRepo = {
     async insert(c) {
-      db.insert(clients).values(c).run();
+      await sql.run(C.insert, C.args(c));
     },
     async update(id, patch) {
-      db.update(clients).set(patch).where(eq(clients.id, id)).run();
+      const s = C.set(patch);
+      if (s.args.length) await sql.run(`UPDATE clients ${s.text} WHERE id = ?`, [...s.args, id]);
     },
     async byId(id) {
-      return clientById.get({ id }) as Client | undefined;
+      return C.maybe(await sql.get(clientById, [id]));
     },
     async list({ limit, after, departmentId }) {
-      const conds = [after ? gt(clients.id, after) : undefined, departmentId ? eq(clients.departmentId, departmentId) : undefined]
-        .filter((c) => c !== undefined);
-      return db.select().from(clients).where(conds.length ? and(...conds) : undefined)
-        .orderBy(asc(clients.id)).limit(limit).all() as Client[];
+      const dep = departmentId ?? null;
+      return (await sql.all(clientList, [after ?? "", dep, dep, limit])).map(C.from);
     },
   };
   return { departments: deps, clients: cls };

@@ -1,10 +1,12 @@
 /**
- * All repositories over one drizzle handle. `createUnitOfWork` binds one set to the reader connection (reads) and
- * one to the writer connection (used only inside a write transaction). A PostgreSQL implementation provides the
- * same `Repos` shape; domain code sees only the port interfaces.
+ * All repositories over one `Sql` (sql.ts): SQLite and PostgreSQL run the same repository code. `createUnitOfWork`
+ * binds one set to the reader connection (reads) and one to the writer connection (used only inside a write
+ * transaction); `createPgUnitOfWork` binds one set to the pool (reads) and one to the client of the write
+ * transaction in progress. Domain code sees only the port interfaces.
  */
-import type BetterSqlite3 from "better-sqlite3";
-import type { Drizzle, SqliteHandle } from "../db.js";
+import type { SqliteHandle } from "../db.js";
+import type { PgHandle } from "../pg.js";
+import { sqliteSql, type Sql } from "../sql.js";
 import type { UnitOfWork } from "../../modules/kernel.js";
 import { createDirectoryRepos } from "./directory.js";
 import { createPkiRepos, createRegisteredKeyRepo } from "./pki.js";
@@ -17,20 +19,20 @@ import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
 
-export function makeRepos(db: Drizzle, raw: BetterSqlite3.Database) {
+export function makeRepos(sql: Sql) {
   return {
-    ...createDirectoryRepos(db, raw),
-    ...createPkiRepos(db, raw),
-    registeredKeys: createRegisteredKeyRepo(db),
-    ...createSealRepos(db, raw),
-    tlog: createTlogRepo(db, raw),
-    ...createCatalogueRepos(db, raw),
-    licences: createLicenceRepo(db, raw),
-    ...createAccessRepos(db, raw),
-    scans: createScanRepo(db, raw),
-    caseAttachments: createCaseAttachmentRepo(db),
-    documents: createDocumentRepo(raw),
-    ...createSignatureRepos(db, raw),
+    ...createDirectoryRepos(sql),
+    ...createPkiRepos(sql),
+    registeredKeys: createRegisteredKeyRepo(sql),
+    ...createSealRepos(sql),
+    tlog: createTlogRepo(sql),
+    ...createCatalogueRepos(sql),
+    licences: createLicenceRepo(sql),
+    ...createAccessRepos(sql),
+    scans: createScanRepo(sql),
+    caseAttachments: createCaseAttachmentRepo(sql),
+    documents: createDocumentRepo(sql),
+    ...createSignatureRepos(sql),
   };
 }
 
@@ -47,8 +49,8 @@ export type Repos = ReturnType<typeof makeRepos>;
 export const CHANGE_MARK_MS = 20;
 
 export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
-  const readerRepos = makeRepos(h.r, h.reader);
-  const writeRepos = makeRepos(h.w, h.writer);
+  const readerRepos = makeRepos(sqliteSql(h.reader));
+  const writeRepos = h.reader === h.writer ? readerRepos : makeRepos(sqliteSql(h.writer));
   const shared = h.reader === h.writer;
   const dataVersion = h.writer.prepare("PRAGMA data_version").pluck();
   let mark = { at: -Infinity, v: 0 };
@@ -66,5 +68,21 @@ export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
       if (now - mark.at >= CHANGE_MARK_MS || now < mark.at) mark = { at: now, v: dataVersion.get() as number };
       return mark.v;
     },
+  };
+}
+
+/**
+ * PostgreSQL: reads on any pool connection (last committed state); writes on the client of the transaction in
+ * progress (pg.ts: one write transaction at a time per process, one at a time across instances through the
+ * coordination row). `changeMark` moves when another instance commits (LISTEN/NOTIFY).
+ */
+export function createPgUnitOfWork(h: PgHandle): UnitOfWork<Repos> {
+  const readerRepos = makeRepos(h.r);
+  const writeRepos = makeRepos(h.w);
+  return {
+    read: readerRepos,
+    write: (fn, opts) => h.transaction((tx) => fn(writeRepos, tx), opts),
+    durable: () => h.durable(),
+    changeMark: () => h.changeMark(),
   };
 }

@@ -1,190 +1,115 @@
 /**
- * SQLite implementation of the PKI ports (src/pki/ports.ts) over drizzle. better-sqlite3 is synchronous; the
- * methods are async to match the port (PostgreSQL implements the same interfaces).
+ * The PKI ports (src/pki/ports.ts) over the portable Sql (SQLite and PostgreSQL).
  */
-import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, desc, eq } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
+import type { Sql } from "../sql.js";
+import { tableOf } from "../table.js";
 import { certificates, crls, keys, registeredKeys } from "../schema/pki.js";
 import type { CertificateRecord, CertificateRepo, CrlRecord, CrlRepo, KeyRecord, KeyRepo, PkiRepos, RegisteredKeyRepo } from "../../pki/ports.js";
-import type { RevocationReason } from "../../pki/crl.js";
-import type { ProfileName } from "../../pki/profiles.js";
 
 const u8 = (b: Buffer | Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-type KeyRow = typeof keys.$inferSelect;
-type CertRow = typeof certificates.$inferSelect;
-type CrlRow = typeof crls.$inferSelect;
+const K = tableOf<KeyRecord>(keys);
+const C = tableOf<CertificateRecord>(certificates);
+const L = tableOf<CrlRecord>(crls);
+const R = tableOf<{ sha256: string; role: string; logIndex: number; firstSeen: Date }>(registeredKeys);
 
-function keyRec(r: KeyRow): KeyRecord {
-  return {
-    id: r.id,
-    alg: r.alg,
-    label: r.label,
-    purpose: r.purpose,
-    departmentId: r.departmentId,
-    publicKeySpki: u8(r.publicKeySpki),
-    wrappedPrivateKey: u8(r.wrappedPrivateKey),
-    status: r.status,
-    createdAt: r.createdAt,
-  };
+function keyRec(r: Record<string, unknown>): KeyRecord {
+  const k = K.from(r);
+  return { ...k, publicKeySpki: u8(k.publicKeySpki), wrappedPrivateKey: u8(k.wrappedPrivateKey) };
 }
 
-function certRec(r: CertRow): CertificateRecord {
-  return {
-    serial: r.serial,
-    profile: r.profile as ProfileName,
-    subject: r.subject,
-    issuerSerial: r.issuerSerial,
-    departmentId: r.departmentId,
-    keyId: r.keyId,
-    der: u8(r.der),
-    sha256: r.sha256,
-    notBefore: r.notBefore,
-    notAfter: r.notAfter,
-    status: r.status,
-    revokedAt: r.revokedAt,
-    revocationReason: r.revocationReason as RevocationReason | null,
-    createdAt: r.createdAt,
-  };
+function certRec(r: Record<string, unknown>): CertificateRecord {
+  const c = C.from(r);
+  return { ...c, der: u8(c.der) };
 }
 
-function crlRec(r: CrlRow): CrlRecord {
-  return {
-    issuerSerial: r.issuerSerial,
-    number: r.number,
-    thisUpdate: r.thisUpdate,
-    nextUpdate: r.nextUpdate,
-    der: u8(r.der),
-    entriesSha256: r.entriesSha256,
-    createdAt: r.createdAt,
-  };
+function crlRec(r: Record<string, unknown>): CrlRecord {
+  const c = L.from(r);
+  return { ...c, der: u8(c.der) };
 }
 
-export function createKeyRepo(db: Drizzle): KeyRepo {
+export function createKeyRepo(sql: Sql): KeyRepo {
+  const get = `SELECT ${K.cols} FROM keys WHERE id = ?`;
+  const list = `SELECT ${K.cols} FROM keys WHERE (CAST(? AS TEXT) IS NULL OR department_id = ?) AND (CAST(? AS TEXT) IS NULL OR purpose = ?)
+    AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY created_at, id`;
   return {
     async insert(rec) {
-      db.insert(keys)
-        .values({ ...rec, publicKeySpki: buf(rec.publicKeySpki), wrappedPrivateKey: buf(rec.wrappedPrivateKey) })
-        .run();
+      await sql.run(K.insert, K.args(rec));
     },
     async get(id) {
-      const r = db.select().from(keys).where(eq(keys.id, id)).get();
+      const r = await sql.get(get, [id]);
       return r ? keyRec(r) : null;
     },
     async list(filter = {}) {
-      const conds = [
-        filter.departmentId !== undefined ? eq(keys.departmentId, filter.departmentId) : undefined,
-        filter.purpose !== undefined ? eq(keys.purpose, filter.purpose) : undefined,
-        filter.status !== undefined ? eq(keys.status, filter.status) : undefined,
-      ].filter((c) => c !== undefined);
-      return db.select().from(keys).where(and(...conds)).orderBy(asc(keys.createdAt), asc(keys.id)).all().map(keyRec);
+      const d = filter.departmentId ?? null;
+      const p = filter.purpose ?? null;
+      const s = filter.status ?? null;
+      return (await sql.all(list, [d, d, p, p, s, s])).map(keyRec);
     },
     async setStatus(id, status) {
-      return db.update(keys).set({ status }).where(eq(keys.id, id)).run().changes > 0;
+      return (await sql.run("UPDATE keys SET status = ? WHERE id = ?", [status, id])) > 0;
     },
   };
 }
 
-/** Every column of `certificates`, in schema order (the raw statements below map rows with certRow). */
-const CERT_COLUMNS = "serial, profile, subject, issuer_serial, department_id, key_id, der, sha256, not_before, not_after, status, revoked_at, revocation_reason, created_at";
-
-interface RawCertRow {
-  serial: string;
-  profile: string;
-  subject: string;
-  issuer_serial: string;
-  department_id: string | null;
-  key_id: string | null;
-  der: Buffer;
-  sha256: string;
-  not_before: number;
-  not_after: number;
-  status: CertRow["status"];
-  revoked_at: number | null;
-  revocation_reason: string | null;
-  created_at: number;
-}
-
-function certRow(r: RawCertRow): CertificateRecord {
-  return certRec({
-    serial: r.serial, profile: r.profile, subject: r.subject, issuerSerial: r.issuer_serial, departmentId: r.department_id,
-    keyId: r.key_id, der: r.der, sha256: r.sha256, notBefore: new Date(r.not_before), notAfter: new Date(r.not_after),
-    status: r.status, revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at), revocationReason: r.revocation_reason,
-    createdAt: new Date(r.created_at),
-  });
-}
-
-/** `raw`: the same connection as `db`; `get` (on the stamping and validation paths) then runs one prepared statement. */
-export function createCertificateRepo(db: Drizzle, raw?: BetterSqlite3.Database): CertificateRepo {
-  let bySerial: BetterSqlite3.Statement | undefined;
+export function createCertificateRepo(sql: Sql): CertificateRepo {
+  // `get` is on the stamping and validation paths.
+  const get = `SELECT ${C.cols} FROM certificates WHERE serial = ?`;
+  const byDep = `SELECT ${C.cols} FROM certificates WHERE department_id = ? ORDER BY created_at, serial`;
+  const byKey = `SELECT ${C.cols} FROM certificates WHERE key_id = ? ORDER BY created_at, serial`;
+  const revoked = `SELECT ${C.cols} FROM certificates WHERE issuer_serial = ? AND status = 'revoked' ORDER BY serial`;
+  const revoke = "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status = 'valid'";
   return {
     async insert(rec) {
-      db.insert(certificates).values({ ...rec, der: buf(rec.der) }).run();
+      await sql.run(C.insert, C.args(rec));
     },
     async get(serial) {
-      if (raw) {
-        const r = (bySerial ??= raw.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`)).get(serial) as RawCertRow | undefined;
-        return r ? certRow(r) : null;
-      }
-      const r = db.select().from(certificates).where(eq(certificates.serial, serial)).get();
+      const r = await sql.get(get, [serial]);
       return r ? certRec(r) : null;
     },
     async listByDepartment(departmentId) {
-      return db.select().from(certificates).where(eq(certificates.departmentId, departmentId)).orderBy(asc(certificates.createdAt), asc(certificates.serial)).all().map(certRec);
+      return (await sql.all(byDep, [departmentId])).map(certRec);
     },
     async listByKey(keyId) {
-      return db.select().from(certificates).where(eq(certificates.keyId, keyId)).orderBy(asc(certificates.createdAt), asc(certificates.serial)).all().map(certRec);
+      return (await sql.all(byKey, [keyId])).map(certRec);
     },
     async listRevoked(issuerSerial) {
-      return db
-        .select()
-        .from(certificates)
-        .where(and(eq(certificates.issuerSerial, issuerSerial), eq(certificates.status, "revoked")))
-        .orderBy(asc(certificates.serial))
-        .all()
-        .map(certRec);
+      return (await sql.all(revoked, [issuerSerial])).map(certRec);
     },
     async revoke(serial, reason, at) {
-      return (
-        db
-          .update(certificates)
-          .set({ status: "revoked", revokedAt: at, revocationReason: reason })
-          .where(and(eq(certificates.serial, serial), eq(certificates.status, "valid")))
-          .run().changes > 0
-      );
+      return (await sql.run(revoke, [at.getTime(), reason, serial])) > 0;
     },
   };
 }
 
-export function createCrlRepo(db: Drizzle): CrlRepo {
+export function createCrlRepo(sql: Sql): CrlRepo {
+  const latest = `SELECT ${L.cols} FROM crls WHERE issuer_serial = ? ORDER BY number DESC LIMIT 1`;
   return {
     async latest(issuerSerial) {
-      const r = db.select().from(crls).where(eq(crls.issuerSerial, issuerSerial)).orderBy(desc(crls.number)).limit(1).get();
+      const r = await sql.get(latest, [issuerSerial]);
       return r ? crlRec(r) : null;
     },
     async insert(rec) {
-      db.insert(crls).values({ ...rec, der: buf(rec.der) }).run();
+      await sql.run(L.insert, L.args(rec));
     },
   };
 }
 
-export function createPkiRepos(db: Drizzle, raw: BetterSqlite3.Database): PkiRepos {
+export function createPkiRepos(sql: Sql): PkiRepos {
   return {
-    keys: createKeyRepo(db),
-    certificates: createCertificateRepo(db, raw),
-    crls: createCrlRepo(db),
+    keys: createKeyRepo(sql),
+    certificates: createCertificateRepo(sql),
+    crls: createCrlRepo(sql),
   };
 }
 
-export function createRegisteredKeyRepo(db: Drizzle): RegisteredKeyRepo {
+export function createRegisteredKeyRepo(sql: Sql): RegisteredKeyRepo {
   return {
     async has(sha256) {
-      return db.select({ s: registeredKeys.sha256 }).from(registeredKeys).where(eq(registeredKeys.sha256, sha256)).get() !== undefined;
+      return (await sql.get("SELECT sha256 FROM registered_keys WHERE sha256 = ?", [sha256])) !== undefined;
     },
     async insert(rec) {
-      db.insert(registeredKeys).values(rec).run();
+      await sql.run(R.insert, R.args(rec));
     },
   };
 }

@@ -1,32 +1,32 @@
-import type BetterSqlite3 from "better-sqlite3";
-import { desc, eq } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
-import { caseAttachments, scans } from "../schema/qr.js";
-import type { CaseAttachmentRepo, ScanRepo } from "../../modules/qr/ports.js";
+/** Scans and case attachments (ports: src/modules/qr/ports.ts) over the portable Sql. */
+import type { Sql } from "../sql.js";
+import type { CaseAttachmentRepo, ScanRecord, ScanRepo } from "../../modules/qr/ports.js";
 
-export function createScanRepo(db: Drizzle, raw: BetterSqlite3.Database): ScanRepo {
-  // Written on every page view (in batches): a raw prepared statement, not a query built each time.
-  let ins: BetterSqlite3.Statement | undefined;
+export function createScanRepo(sql: Sql): ScanRepo {
+  // Written on every page view (in batches).
+  const ins = "INSERT INTO scans (at, kind, identifier, outcome, client_id) VALUES (?, ?, ?, ?, ?)";
+  const byIdentifier = "SELECT at, kind, identifier, outcome, client_id FROM scans WHERE identifier = ? ORDER BY at DESC, id DESC LIMIT ?";
   return {
     async insertMany(rows) {
-      ins ??= raw.prepare("INSERT INTO scans (at, kind, identifier, outcome, client_id) VALUES (?, ?, ?, ?, ?)");
-      for (const r of rows) ins.run(r.at.getTime(), r.kind, r.identifier, r.outcome, r.clientId);
+      for (const r of rows) await sql.run(ins, [r.at.getTime(), r.kind, r.identifier, r.outcome, r.clientId]);
     },
     async byIdentifier(identifier, limit) {
-      return db.select({ at: scans.at, kind: scans.kind, identifier: scans.identifier, outcome: scans.outcome, clientId: scans.clientId })
-        .from(scans).where(eq(scans.identifier, identifier)).orderBy(desc(scans.at)).limit(limit).all();
+      return (await sql.all<{ at: number; kind: ScanRecord["kind"]; identifier: string | null; outcome: string; client_id: string | null }>(byIdentifier, [identifier, limit]))
+        .map((r) => ({ at: new Date(r.at), kind: r.kind, identifier: r.identifier, outcome: r.outcome, clientId: r.client_id }));
     },
   };
 }
 
-export function createCaseAttachmentRepo(db: Drizzle): CaseAttachmentRepo {
+export function createCaseAttachmentRepo(sql: Sql): CaseAttachmentRepo {
+  const ins = "INSERT INTO case_attachments (case_no, identifier, client_id, verdict, log_index, at) VALUES (?, ?, ?, ?, ?, ?)";
+  const byCase = "SELECT case_no, identifier, client_id, verdict, log_index, at FROM case_attachments WHERE case_no = ? ORDER BY at, id";
   return {
     async insert(a) {
-      db.insert(caseAttachments).values(a).run();
+      await sql.run(ins, [a.caseNo, a.identifier, a.clientId, a.verdict, a.logIndex, a.at.getTime()]);
     },
     async byCase(caseNo) {
-      return db.select({ caseNo: caseAttachments.caseNo, identifier: caseAttachments.identifier, clientId: caseAttachments.clientId, verdict: caseAttachments.verdict, logIndex: caseAttachments.logIndex, at: caseAttachments.at })
-        .from(caseAttachments).where(eq(caseAttachments.caseNo, caseNo)).orderBy(caseAttachments.at).all();
+      return (await sql.all<{ case_no: string; identifier: string; client_id: string; verdict: string; log_index: number; at: number }>(byCase, [caseNo]))
+        .map((r) => ({ caseNo: r.case_no, identifier: r.identifier, clientId: r.client_id, verdict: r.verdict, logIndex: r.log_index, at: new Date(r.at) }));
     },
   };
 }

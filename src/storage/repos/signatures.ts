@@ -1,160 +1,155 @@
 /**
- * SQLite implementation of the e-signature ports (src/modules/signatures/ports.ts). The holder's waiting list
- * (`forHolder`) is one raw prepared join; everything else goes through drizzle.
+ * The e-signature ports (src/modules/signatures/ports.ts) over the portable Sql. The holder's waiting list
+ * (`forHolder`) is one join.
  */
-import type BetterSqlite3 from "better-sqlite3";
-import { and, asc, desc, eq, inArray, lt, lte, or } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
+import type { Sql, Row } from "../sql.js";
+import { tableOf } from "../table.js";
 import { passkeys, personalKeys, signingDocuments, signingParticipants, signingPrepared, signingRequests, webauthnChallenges } from "../schema/signatures.js";
 import type {
-  Participant, ParticipantRepo, SignaturePlacement, SignatureRepos, SigningDocumentRepo, SigningRequest, SigningRequestRepo,
+  Participant, ParticipantRepo, Passkey, PersonalKey, PreparedSignature, SignaturePlacement, SignatureRepos, SigningDocument, SigningDocumentRepo,
+  SigningRequest, SigningRequestRepo, WebauthnChallenge,
 } from "../../modules/signatures/ports.js";
 
-type PRow = typeof signingParticipants.$inferSelect;
+type PRow = Omit<Participant, "placement"> & { placement: string | null };
 
-function participantOf(r: PRow): Participant {
-  return { ...r, placement: r.placement ? (JSON.parse(r.placement) as SignaturePlacement) : null };
+const RQ = tableOf<SigningRequest>(signingRequests);
+const P = tableOf<PRow>(signingParticipants);
+const D = tableOf<SigningDocument>(signingDocuments);
+const K = tableOf<PersonalKey>(personalKeys);
+const PK = tableOf<Passkey>(passkeys);
+const W = tableOf<WebauthnChallenge>(webauthnChallenges);
+const PR = tableOf<PreparedSignature>(signingPrepared);
+
+function participantOf(r: Row): Participant {
+  const p = P.from(r);
+  return { ...p, placement: p.placement ? (JSON.parse(p.placement) as SignaturePlacement) : null };
 }
 
-interface JoinRow {
-  p_request_id: string; p_idx: number; p_group_no: number; p_holder_hash: string; p_holder_code_enc: string; p_code_type: string;
-  p_name_enc: string; p_role: Participant["role"]; p_acting_for: string | null; p_placement: string | null; p_status: Participant["status"];
-  p_viewed_at: number | null; p_acted_at: number | null; p_decline_reason: string | null; p_method: string | null; p_cert_serial: string | null;
-  p_log_index: number | null;
-  id: string; title: string; matter_code: string | null; case_ref: string | null; initiator_client_id: string; initiator_role: string;
-  department_id: string | null; status: SigningRequest["status"]; current_group: number; group_count: number; expires_at: number;
-  document_sha256: string | null; current_sha256: string | null; page_count: number | null; status_reason: string | null;
-  created_at: number; updated_at: number; completed_at: number | null;
+function prefixed(r: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(r)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
 }
 
-const d = (n: number | null) => (n === null ? null : new Date(n));
+export function createSignatureRepos(sql: Sql): SignatureRepos {
+  const reqById = `SELECT ${RQ.cols} FROM signing_requests WHERE id = ?`;
+  const reqList = `SELECT ${RQ.cols} FROM signing_requests
+    WHERE (CAST(? AS TEXT) IS NULL OR initiator_client_id = ?) AND (CAST(? AS TEXT) IS NULL OR department_id = ?)
+      AND (CAST(? AS TEXT) IS NULL OR status = ?)
+      AND (CAST(? AS BIGINT) IS NULL OR created_at < ? OR (created_at = ? AND id < ?))
+    ORDER BY created_at DESC, id DESC LIMIT ?`;
+  const reqDue = `SELECT ${RQ.cols} FROM signing_requests WHERE status IN ('draft', 'in_progress') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`;
+  const ofRequest = `SELECT ${P.cols} FROM signing_participants WHERE request_id = ? ORDER BY idx`;
+  const forHolder = `SELECT ${P.names.map((n) => `p.${n} AS p_${n}`).join(", ")}, ${RQ.names.map((n) => `r.${n} AS r_${n}`).join(", ")}
+    FROM signing_participants p JOIN signing_requests r ON r.id = p.request_id
+    WHERE p.holder_hash = ? AND (CAST(? AS TEXT) IS NULL OR p.status IN (${sql.jsonEach}))
+    ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
+  const docLatest = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? ORDER BY seq DESC LIMIT 1`;
+  const docGet = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? AND seq = ?`;
+  const docList = "SELECT request_id, seq, sha256, kind, created_at FROM signing_documents WHERE request_id = ? ORDER BY seq";
+  const preparedPut = `${PR.insert} ON CONFLICT (request_id, idx) DO UPDATE SET base_seq = excluded.base_seq, bytes = excluded.bytes,
+    state = excluded.state, created_at = excluded.created_at, expires_at = excluded.expires_at`;
 
-export function createSignatureRepos(db: Drizzle, raw: BetterSqlite3.Database): SignatureRepos {
-  let forHolderStmt: BetterSqlite3.Statement | undefined;
   const requests: SigningRequestRepo = {
     async insert(r) {
-      db.insert(signingRequests).values(r).run();
+      await sql.run(RQ.insert, RQ.args(r));
     },
     async byId(id) {
-      return db.select().from(signingRequests).where(eq(signingRequests.id, id)).get() as SigningRequest | undefined;
+      return RQ.maybe(await sql.get(reqById, [id]));
     },
     async update(id, patch) {
-      db.update(signingRequests).set(patch).where(eq(signingRequests.id, id)).run();
+      const s = RQ.set(patch as Partial<SigningRequest>);
+      if (s.args.length) await sql.run(`UPDATE signing_requests ${s.text} WHERE id = ?`, [...s.args, id]);
     },
     async list({ initiatorClientId, departmentId, status, limit, before }) {
-      const conds = [
-        initiatorClientId ? eq(signingRequests.initiatorClientId, initiatorClientId) : undefined,
-        departmentId ? eq(signingRequests.departmentId, departmentId) : undefined,
-        status ? eq(signingRequests.status, status) : undefined,
-        before ? or(lt(signingRequests.createdAt, before.at), and(eq(signingRequests.createdAt, before.at), lt(signingRequests.id, before.id))) : undefined,
-      ].filter((c) => c !== undefined);
-      return db.select().from(signingRequests).where(conds.length ? and(...conds) : undefined)
-        .orderBy(desc(signingRequests.createdAt), desc(signingRequests.id)).limit(limit).all() as SigningRequest[];
+      const i = initiatorClientId ?? null;
+      const d = departmentId ?? null;
+      const st = status ?? null;
+      const at = before ? before.at.getTime() : null;
+      const bid = before ? before.id : null;
+      return (await sql.all(reqList, [i, i, d, d, st, st, at, at, at, bid, limit])).map(RQ.from);
     },
     async dueForExpiry(at, limit) {
-      return db.select().from(signingRequests)
-        .where(and(inArray(signingRequests.status, ["draft", "in_progress"]), lte(signingRequests.expiresAt, at)))
-        .orderBy(asc(signingRequests.expiresAt)).limit(limit).all() as SigningRequest[];
+      return (await sql.all(reqDue, [at.getTime(), limit])).map(RQ.from);
     },
   };
   const participants: ParticipantRepo = {
     async insert(p) {
-      db.insert(signingParticipants).values({ ...p, placement: p.placement ? JSON.stringify(p.placement) : null }).run();
+      await sql.run(P.insert, P.args({ ...p, placement: p.placement ? JSON.stringify(p.placement) : null }));
     },
     async ofRequest(requestId) {
-      return db.select().from(signingParticipants).where(eq(signingParticipants.requestId, requestId)).orderBy(asc(signingParticipants.idx)).all().map(participantOf);
+      return (await sql.all(ofRequest, [requestId])).map(participantOf);
     },
     async update(requestId, idx, patch) {
       const { placement, ...rest } = patch;
-      db.update(signingParticipants).set({ ...rest, ...(placement !== undefined ? { placement: placement ? JSON.stringify(placement) : null } : {}) })
-        .where(and(eq(signingParticipants.requestId, requestId), eq(signingParticipants.idx, idx))).run();
+      const s = P.set({ ...rest, ...(placement !== undefined ? { placement: placement ? JSON.stringify(placement) : null } : {}) } as Partial<PRow>);
+      if (s.args.length) await sql.run(`UPDATE signing_participants ${s.text} WHERE request_id = ? AND idx = ?`, [...s.args, requestId, idx]);
     },
     async forHolder(holderHash, { statuses, limit }) {
-      forHolderStmt ??= raw.prepare(`SELECT p.request_id p_request_id, p.idx p_idx, p.group_no p_group_no, p.holder_hash p_holder_hash,
-        p.holder_code_enc p_holder_code_enc, p.code_type p_code_type, p.name_enc p_name_enc, p.role p_role, p.acting_for p_acting_for,
-        p.placement p_placement, p.status p_status, p.viewed_at p_viewed_at, p.acted_at p_acted_at, p.decline_reason p_decline_reason,
-        p.method p_method, p.cert_serial p_cert_serial, p.log_index p_log_index, r.*
-        FROM signing_participants p JOIN signing_requests r ON r.id = p.request_id
-        WHERE p.holder_hash = ? AND (? = '' OR instr(?, ',' || p.status || ',') > 0)
-        ORDER BY r.created_at DESC, r.id DESC LIMIT ?`);
-      const st = statuses?.length ? `,${statuses.join(",")},` : "";
-      const rows = forHolderStmt.all(holderHash, st, st, limit) as JoinRow[];
-      return rows.map((r) => ({
-        participant: {
-          requestId: r.p_request_id, idx: r.p_idx, groupNo: r.p_group_no, holderHash: r.p_holder_hash, holderCodeEnc: r.p_holder_code_enc,
-          codeType: r.p_code_type, nameEnc: r.p_name_enc, role: r.p_role, actingFor: r.p_acting_for,
-          placement: r.p_placement ? (JSON.parse(r.p_placement) as SignaturePlacement) : null, status: r.p_status, viewedAt: d(r.p_viewed_at),
-          actedAt: d(r.p_acted_at), declineReason: r.p_decline_reason, method: r.p_method, certSerial: r.p_cert_serial, logIndex: r.p_log_index,
-        },
-        request: {
-          id: r.id, title: r.title, matterCode: r.matter_code, caseRef: r.case_ref, initiatorClientId: r.initiator_client_id,
-          initiatorRole: r.initiator_role, departmentId: r.department_id, status: r.status, currentGroup: r.current_group,
-          groupCount: r.group_count, expiresAt: new Date(r.expires_at), documentSha256: r.document_sha256, currentSha256: r.current_sha256,
-          pageCount: r.page_count, statusReason: r.status_reason, createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at),
-          completedAt: d(r.completed_at),
-        },
-      }));
+      const st = statuses?.length ? JSON.stringify(statuses) : null;
+      const rows = await sql.all(forHolder, [holderHash, st, st, limit]);
+      return rows.map((r) => ({ participant: participantOf(prefixed(r, "p_")), request: RQ.from(prefixed(r, "r_")) }));
     },
   };
   const documents: SigningDocumentRepo = {
     async insert(doc) {
-      db.insert(signingDocuments).values(doc).run();
+      await sql.run(D.insert, D.args(doc));
     },
     async latest(requestId) {
-      return db.select().from(signingDocuments).where(eq(signingDocuments.requestId, requestId)).orderBy(desc(signingDocuments.seq)).limit(1).get();
+      return D.maybe(await sql.get(docLatest, [requestId]));
     },
     async get(requestId, seq) {
-      return db.select().from(signingDocuments).where(and(eq(signingDocuments.requestId, requestId), eq(signingDocuments.seq, seq))).get();
+      return D.maybe(await sql.get(docGet, [requestId, seq]));
     },
     async list(requestId) {
-      return db.select({ requestId: signingDocuments.requestId, seq: signingDocuments.seq, sha256: signingDocuments.sha256, kind: signingDocuments.kind, createdAt: signingDocuments.createdAt })
-        .from(signingDocuments).where(eq(signingDocuments.requestId, requestId)).orderBy(asc(signingDocuments.seq)).all();
+      return (await sql.all<{ request_id: string; seq: number; sha256: string; kind: string; created_at: number }>(docList, [requestId]))
+        .map((r) => ({ requestId: r.request_id, seq: r.seq, sha256: r.sha256, kind: r.kind, createdAt: new Date(r.created_at) }) as Omit<SigningDocument, "bytes">);
     },
   };
   return {
     signingRequests: requests, signingParticipants: participants, signingDocuments: documents,
     personalKeys: {
       async get(holderHash) {
-        return db.select().from(personalKeys).where(eq(personalKeys.holderHash, holderHash)).get();
+        return K.maybe(await sql.get(`SELECT ${K.cols} FROM personal_keys WHERE holder_hash = ?`, [holderHash]));
       },
       async insert(k) {
-        db.insert(personalKeys).values(k).run();
+        await sql.run(K.insert, K.args(k));
       },
     },
     passkeys: {
       async forHolder(holderHash) {
-        return db.select().from(passkeys).where(eq(passkeys.holderHash, holderHash)).orderBy(asc(passkeys.createdAt)).all();
+        return (await sql.all(`SELECT ${PK.cols} FROM passkeys WHERE holder_hash = ? ORDER BY created_at, id`, [holderHash])).map(PK.from);
       },
       async get(id) {
-        return db.select().from(passkeys).where(eq(passkeys.id, id)).get();
+        return PK.maybe(await sql.get(`SELECT ${PK.cols} FROM passkeys WHERE id = ?`, [id]));
       },
       async insert(p) {
-        db.insert(passkeys).values(p).run();
+        await sql.run(PK.insert, PK.args(p));
       },
       async used(id, counter, at) {
-        db.update(passkeys).set({ counter, lastUsedAt: at }).where(eq(passkeys.id, id)).run();
+        await sql.run("UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ?", [counter, at.getTime(), id]);
       },
     },
     webauthnChallenges: {
       async insert(c) {
-        db.insert(webauthnChallenges).values(c).run();
+        await sql.run(W.insert, W.args(c));
       },
       async take(challenge) {
-        return db.delete(webauthnChallenges).where(eq(webauthnChallenges.challenge, challenge)).returning().get();
+        return W.maybe(await sql.get(`DELETE FROM webauthn_challenges WHERE challenge = ? RETURNING ${W.cols}`, [challenge]));
       },
       async purge(before) {
-        return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, before)).run().changes;
+        return sql.run("DELETE FROM webauthn_challenges WHERE expires_at < ?", [before.getTime()]);
       },
     },
     signingPrepared: {
       async put(p) {
-        db.insert(signingPrepared).values(p).onConflictDoUpdate({ target: [signingPrepared.requestId, signingPrepared.idx], set: { baseSeq: p.baseSeq, bytes: p.bytes, state: p.state, createdAt: p.createdAt, expiresAt: p.expiresAt } }).run();
+        await sql.run(preparedPut, PR.args(p));
       },
       async get(requestId, idx) {
-        return db.select().from(signingPrepared).where(and(eq(signingPrepared.requestId, requestId), eq(signingPrepared.idx, idx))).get();
+        return PR.maybe(await sql.get(`SELECT ${PR.cols} FROM signing_prepared WHERE request_id = ? AND idx = ?`, [requestId, idx]));
       },
       async delete(requestId, idx) {
-        db.delete(signingPrepared).where(and(eq(signingPrepared.requestId, requestId), eq(signingPrepared.idx, idx))).run();
+        await sql.run("DELETE FROM signing_prepared WHERE request_id = ? AND idx = ?", [requestId, idx]);
       },
     },
   };

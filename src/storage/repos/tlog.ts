@@ -1,11 +1,9 @@
 /**
- * Transparency log repository (port: src/modules/tlog/ports.ts). Hot paths use raw better-sqlite3 prepared
- * statements (one `run` per row inside the caller's transaction); the schema lives in ../schema/tlog.ts.
+ * Transparency log repository (port: src/modules/tlog/ports.ts) over the portable Sql: constant statements, one
+ * multi-row INSERT per chunk inside the caller's transaction; the schema lives in ../schema/tlog.ts.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { desc, eq, gte, asc } from "drizzle-orm";
-import type { Drizzle } from "../db.js";
-import { tlogCheckpoints } from "../schema/tlog.js";
+import type { Sql } from "../sql.js";
 import type { CheckpointRecord, LeafRecord, NodeRecord, TlogAuditSource, TlogRepo } from "../../modules/tlog/ports.js";
 import type { NodeId } from "../../modules/tlog/merkle.js";
 
@@ -28,35 +26,32 @@ export function leafKey(leafHash: Buffer): number {
   return leafHash.readUIntBE(0, 6);
 }
 
-function lazy(raw: BetterSqlite3.Database, sql: string, pluck = false): () => Stmt {
-  let s: Stmt | undefined;
-  return () => {
-    if (!s) {
-      s = raw.prepare(sql);
-      if (pluck) s.pluck();
-    }
-    return s;
-  };
-}
+interface CpRow { size: number; root: Buffer; note: string; created_at: number }
+const toCheckpoint = (r: CpRow | undefined): CheckpointRecord | undefined =>
+  r ? { size: r.size, root: Buffer.from(r.root), note: r.note, createdAt: new Date(r.created_at) } : undefined;
 
-function toCheckpoint(r: typeof tlogCheckpoints.$inferSelect): CheckpointRecord {
-  return { size: r.size, root: Buffer.from(r.root), note: r.note, createdAt: r.createdAt };
-}
-
-export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRepo {
-  const lastIdx = lazy(raw, "SELECT idx FROM tlog_leaves ORDER BY idx DESC LIMIT 1", true);
-  const insLeaf = lazy(raw, "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  const insNode = lazy(raw, "INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)");
-  const insLeafChunk = lazy(raw, `INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES ${Array(CHUNK).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
-  const insNodeChunk = lazy(raw, `INSERT INTO tlog_nodes (id, hash) VALUES ${Array(CHUNK).fill("(?, ?)").join(", ")}`);
-  const getNode = lazy(raw, "SELECT hash FROM tlog_nodes WHERE id = ?", true);
-  const getLeafHash = lazy(raw, "SELECT leaf_hash FROM tlog_leaves WHERE idx = ?", true);
-  const getLeaf = lazy(raw, "SELECT idx, leaf_hash, data, type, subject_hash, created_at FROM tlog_leaves WHERE idx = ?");
-  const byHash = lazy(raw, "SELECT idx FROM tlog_leaves WHERE leaf_key = ? AND leaf_hash = ? ORDER BY idx LIMIT 1", true);
+export function createTlogRepo(sql: Sql): TlogRepo {
+  const lastIdx = "SELECT idx FROM tlog_leaves ORDER BY idx DESC LIMIT 1";
+  const insLeaf = "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES (?, ?, ?, ?, ?, ?, ?)";
+  const insNode = "INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)";
+  const insLeafChunk = `INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES ${Array(CHUNK).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+  const insNodeChunk = `INSERT INTO tlog_nodes (id, hash) VALUES ${Array(CHUNK).fill("(?, ?)").join(", ")}`;
+  const getNode = "SELECT hash FROM tlog_nodes WHERE id = ?";
+  const getLeafHash = "SELECT leaf_hash FROM tlog_leaves WHERE idx = ?";
+  // PostgreSQL: one round trip for all the nodes of a proof or of the tree's edge.
+  const getNodesAny = "SELECT id, hash FROM tlog_nodes WHERE id = ANY(CAST(? AS BIGINT[]))";
+  const getLeavesAny = "SELECT idx, leaf_hash FROM tlog_leaves WHERE idx = ANY(CAST(? AS BIGINT[]))";
+  const getLeaf = "SELECT idx, leaf_hash, data, type, subject_hash, created_at FROM tlog_leaves WHERE idx = ?";
+  const byHash = "SELECT idx FROM tlog_leaves WHERE leaf_key = ? AND leaf_hash = ? ORDER BY idx LIMIT 1";
+  const cpCols = "size, root, note, created_at";
+  const latest = `SELECT ${cpCols} FROM tlog_checkpoints ORDER BY size DESC LIMIT 1`;
+  const atSize = `SELECT ${cpCols} FROM tlog_checkpoints WHERE size = ?`;
+  const atLeast = `SELECT ${cpCols} FROM tlog_checkpoints WHERE size >= ? ORDER BY size LIMIT 1`;
+  const insCp = "INSERT INTO tlog_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
 
   return {
     async size() {
-      const v = lastIdx().get() as number | undefined;
+      const v = await sql.value<number>(lastIdx);
       return v === undefined ? 0 : v + 1;
     },
     async insertLeaves(leaves: readonly LeafRecord[]) {
@@ -65,13 +60,12 @@ export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRe
       for (; i + CHUNK <= leaves.length; i += CHUNK) {
         const args: unknown[] = [];
         for (let k = i; k < i + CHUNK; k++) pushLeaf(args, leaves[k]!);
-        insLeafChunk().run(args);
+        await sql.run(insLeafChunk, args);
       }
-      const s = insLeaf();
       for (; i < leaves.length; i++) {
         const args: unknown[] = [];
         pushLeaf(args, leaves[i]!);
-        s.run(args);
+        await sql.run(insLeaf, args);
       }
     },
     async insertNodes(nodes: readonly NodeRecord[]) {
@@ -79,45 +73,55 @@ export function createTlogRepo(db: Drizzle, raw: BetterSqlite3.Database): TlogRe
       for (; i + CHUNK <= nodes.length; i += CHUNK) {
         const args: unknown[] = [];
         for (let k = i; k < i + CHUNK; k++) args.push(nodeKey(nodes[k]!.level, nodes[k]!.index), nodes[k]!.hash);
-        insNodeChunk().run(args);
+        await sql.run(insNodeChunk, args);
       }
-      const s = insNode();
-      for (; i < nodes.length; i++) s.run(nodeKey(nodes[i]!.level, nodes[i]!.index), nodes[i]!.hash);
+      for (; i < nodes.length; i++) await sql.run(insNode, [nodeKey(nodes[i]!.level, nodes[i]!.index), nodes[i]!.hash]);
     },
     async getNodes(ids: readonly NodeId[]) {
-      return readNodes(ids, getNode(), getLeafHash());
+      if (sql.dialect === "sqlite") {
+        const out: Buffer[] = [];
+        for (const id of ids) {
+          const h = await (id.level === 0 ? sql.value<Buffer>(getLeafHash, [id.index]) : sql.value<Buffer>(getNode, [nodeKey(id.level, id.index)]));
+          if (!h) throw new Error(`tlog: node (${id.level}, ${id.index}) is missing`);
+          out.push(h);
+        }
+        return out;
+      }
+      const leafIdx = ids.filter((id) => id.level === 0).map((id) => id.index);
+      const nodeIds = ids.filter((id) => id.level > 0).map((id) => nodeKey(id.level, id.index));
+      const [leaves, nodes] = await Promise.all([
+        leafIdx.length ? sql.all<{ idx: number; leaf_hash: Buffer }>(getLeavesAny, [leafIdx]) : [],
+        nodeIds.length ? sql.all<{ id: number; hash: Buffer }>(getNodesAny, [nodeIds]) : [],
+      ]);
+      const leafMap = new Map(leaves.map((r) => [r.idx, r.leaf_hash]));
+      const nodeMap = new Map(nodes.map((r) => [r.id, r.hash]));
+      return ids.map((id) => {
+        const h = id.level === 0 ? leafMap.get(id.index) : nodeMap.get(nodeKey(id.level, id.index));
+        if (!h) throw new Error(`tlog: node (${id.level}, ${id.index}) is missing`);
+        return h;
+      });
     },
     async getLeaf(index: number) {
-      const r = getLeaf().get(index) as
-        | { idx: number; leaf_hash: Buffer; data: string; type: string; subject_hash: Buffer; created_at: number }
-        | undefined;
+      const r = await sql.get<{ idx: number; leaf_hash: Buffer; data: string; type: string; subject_hash: Buffer; created_at: number }>(getLeaf, [index]);
       if (!r) return undefined;
       return { index: r.idx, leafHash: r.leaf_hash, data: r.data, type: r.type, subjectHash: r.subject_hash, createdAt: new Date(r.created_at) };
     },
     async findByLeafHash(leafHash: Uint8Array) {
       if (leafHash.length !== 32) return undefined;
       const h = Buffer.from(leafHash);
-      return byHash().get(leafKey(h), h) as number | undefined;
+      return sql.value<number>(byHash, [leafKey(h), h]);
     },
     async latestCheckpoint() {
-      const r = db.select().from(tlogCheckpoints).orderBy(desc(tlogCheckpoints.size)).limit(1).get();
-      return r ? toCheckpoint(r) : undefined;
+      return toCheckpoint(await sql.get<CpRow>(latest));
     },
     async getCheckpoint(size: number) {
-      const r = db.select().from(tlogCheckpoints).where(eq(tlogCheckpoints.size, size)).get();
-      return r ? toCheckpoint(r) : undefined;
+      return toCheckpoint(await sql.get<CpRow>(atSize, [size]));
     },
     async checkpointAtLeast(size: number) {
-      const r = db.select().from(tlogCheckpoints).where(gte(tlogCheckpoints.size, size)).orderBy(asc(tlogCheckpoints.size)).limit(1).get();
-      return r ? toCheckpoint(r) : undefined;
+      return toCheckpoint(await sql.get<CpRow>(atLeast, [size]));
     },
     async insertCheckpoint(cp: CheckpointRecord) {
-      const res = db
-        .insert(tlogCheckpoints)
-        .values({ size: cp.size, root: cp.root, note: cp.note, createdAt: cp.createdAt })
-        .onConflictDoNothing()
-        .run();
-      return res.changes === 1;
+      return (await sql.run(insCp, [cp.size, cp.root, cp.note, cp.createdAt.getTime()])) === 1;
     },
   };
 }

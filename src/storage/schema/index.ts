@@ -9,3 +9,4 @@ export * from "./seals.js";
 export * from "./qr.js";
 export * from "./documents.js";
 export * from "./signatures.js";
+export * from "./deployment.js";

@@ -20,6 +20,12 @@ export const licences = sqliteTable(
     departmentId: text("department_id").notNull(),
     holderHash: text("holder_hash").notNull(),
     holderCodeType: text("holder_code_type").notNull(),
+    /**
+     * Keyed hash of the licence number (证照编号, PiiProtector.lookupHash("licence-number", number)): a number is
+     * unique per type and issuing department among current versions (licences_number_idx), and issuers find a
+     * licence by it. NULL only on rows stored before migration 0016 until the start-up pass fills it in (README, "Licence numbers").
+     */
+    numberHash: text("number_hash"),
     payloadEnc: text("payload_enc").notNull(),
     signature: text("signature").notNull(),
     certSerial: text("cert_serial").notNull(),
@@ -41,6 +47,10 @@ export const licences = sqliteTable(
     index("licences_lineage_idx").on(t.lineage),
     uniqueIndex("licences_status_idx").on(t.departmentId, t.statusIndex),
     index("licences_expiry_idx").on(t.status, t.validUntil),
+    // A number belongs to one current licence of a type and department whatever its status (a cancelled licence
+    // keeps its number); a new version carries it on. Partial: superseded versions, and rows from before the
+    // number was stored (number_hash NULL, distinct in a unique index), never collide.
+    uniqueIndex("licences_number_idx").on(t.numberHash, t.departmentId, t.typeCode).where(sql`superseded_by IS NULL`),
   ],
 );
 
