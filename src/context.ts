@@ -339,6 +339,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
+    statusSigner: material.issuingCa,
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {
       const r = await pki.revokeCertificate(repos, serial, "cessationOfOperation", clock.now(), tx);

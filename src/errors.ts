@@ -51,6 +51,7 @@ export const ERROR_TABLE = {
   KEY_NOT_FOUND: { status: 404, message: "No such key." },
   CERTIFICATE_NOT_FOUND: { status: 404, message: "No such certificate." },
   CERTIFICATE_PROFILE_INVALID: { status: 400, message: "The certificate profile is not valid for this request." },
+  CRYPTO_PROFILE_UNAVAILABLE: { status: 404, message: "This deployment does not offer the requested crypto profile." },
   KEYSTORE_LOCKED: { status: 500, message: "The key store cannot be opened." },
   KEYSTORE_UNAVAILABLE: { status: 503, message: "The key store (HSM) cannot sign now; retry later." },
 
@@ -80,6 +81,9 @@ export const ERROR_TABLE = {
   PDF_BUDGET_EXCEEDED: { status: 422, message: "Reading the PDF took more time or memory than one request may use; the work was stopped." },
   PDF_WORKERS_BUSY: { status: 503, message: "Every PDF worker is busy and the queue is full; retry later." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
+  STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
+  INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
+  TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },

@@ -62,8 +62,9 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--json]
-                                         validate a signed PDF offline (exit 0 VALID, 1 INVALID, 3 INDETERMINATE)
+  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+                                         validate a signed PDF offline; --status: seal-status evidence from
+                                         GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -332,7 +333,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "verify": {
-      const r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
+      // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
+      let r: { text: string; code: number };
+      try {
+        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
+      } catch (e) {
+        if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+        throw e;
+      }
       process.stdout.write(r.text);
       return r.code;
     }

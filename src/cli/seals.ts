@@ -8,7 +8,8 @@ import { AppError } from "../errors.js";
 import type { Actor } from "../modules/kernel.js";
 import { offlineVerifyDeps, type Placement } from "../modules/seals/index.js";
 import { verifyPdf, type PdfVerdict } from "../pdf/verify.js";
-import { parseCertificatesPem } from "../pki/index.js";
+import { parseCertificatesPem, type CertInfo } from "../pki/index.js";
+import { evidenceBytes } from "../pki/seal-status.js";
 
 const num = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -47,12 +48,49 @@ export function formatVerdict(v: PdfVerdict): string {
   return lines.join("\n") + "\n";
 }
 
-/** Offline verification with a trust bundle (default: the keys folder's root + issuing CA). Exit code 0 only for VALID. */
+export const VERIFY_USAGE = "usage: sidian verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]";
+
+/** Reads a file named on the command line: INPUT_FILE_UNREADABLE (one line, no stack) when it cannot be read. */
+export function readInputFile(file: string, what: string): Buffer {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new Error("not a regular file");
+    return fs.readFileSync(file);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as NodeJS.ErrnoException).code === "EACCES" ? "permission denied" : (e as Error).message;
+    throw new AppError("INPUT_FILE_UNREADABLE", `${what} ${file} cannot be read: ${why}.`, { details: { file } });
+  }
+}
+
+/** Certificates of a PEM trust bundle: TRUST_BUNDLE_INVALID when there is none, or one cannot be parsed. */
+export function trustBundleOf(pem: string, source: string): CertInfo[] {
+  let certs: CertInfo[];
+  try {
+    certs = parseCertificatesPem(pem);
+  } catch (e) {
+    throw new AppError("TRUST_BUNDLE_INVALID", `${source} holds a certificate that cannot be read: ${(e as Error).message}.`);
+  }
+  if (certs.length === 0) throw new AppError("TRUST_BUNDLE_INVALID", `${source} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+  if (!certs.some((c) => c.issuer === c.subject)) throw new AppError("TRUST_BUNDLE_INVALID", `${source} holds no self-signed root certificate to trust.`);
+  return certs;
+}
+
+/**
+ * Offline verification with a trust bundle (default: the keys folder's root + issuing CA) and seal-status evidence
+ * (what each stamp carries, and `--status` files). Exit code 0 VALID, 1 INVALID, 3 INDETERMINATE; a file that cannot
+ * be used is an AppError (INPUT_FILE_UNREADABLE, TRUST_BUNDLE_INVALID, STATUS_EVIDENCE_INVALID) the caller prints
+ * as one line and exits 2 for.
+ */
 export async function verifyCommand(args: string[], defaultBundlePem: () => Promise<string>): Promise<{ text: string; code: number }> {
-  const { values: o, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { trust: { type: "string" }, json: { type: "boolean" } } });
+  const { values: o, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { trust: { type: "string" }, status: { type: "string", multiple: true }, json: { type: "boolean" } },
+  });
   const file = positionals[0];
-  if (!file) throw new AppError("VALIDATION_FAILED", "usage: sidian verify file.pdf [--trust bundle.pem] [--json]");
-  const bundle = parseCertificatesPem(o.trust ? fs.readFileSync(o.trust, "utf8") : await defaultBundlePem());
-  const v = await verifyPdf(fs.readFileSync(file), offlineVerifyDeps(bundle));
+  if (!file || positionals.length > 1) throw new AppError("VALIDATION_FAILED", VERIFY_USAGE);
+  const pdf = readInputFile(file, "The PDF");
+  const bundle = o.trust ? trustBundleOf(readInputFile(o.trust, "The trust bundle").toString("latin1"), `The trust bundle ${o.trust}`) : trustBundleOf(await defaultBundlePem(), "The keys folder's trust bundle");
+  const evidence = (o.status ?? []).map((f) => evidenceBytes(readInputFile(f, "The status evidence"), `The status evidence ${f}`));
+  const v = await verifyPdf(pdf, { ...offlineVerifyDeps(bundle), sealStatusEvidence: evidence });
   return { text: o.json ? JSON.stringify(v, null, 2) + "\n" : formatVerdict(v), code: v.result === "VALID" ? 0 : v.result === "INDETERMINATE" ? 3 : 1 };
 }

@@ -68,6 +68,7 @@ function trustOf(deps: VerifyPdfDeps): TrustData {
     now: deps.now(),
     revocation: !!deps.revocation,
     sealStatus: !!deps.sealStatus,
+    ...(deps.sealStatusEvidence?.length ? { sealStatusEvidence: deps.sealStatusEvidence.map((b) => Uint8Array.from(b)) } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ import type { CertInfo } from "../pki/reader.js";
 import { cachedCertificate } from "../pki/cache.js";
 import { verifyTimestampToken } from "../pki/tsa.js";
 import { OID } from "../pki/profiles.js";
+import { embeddedEvidence, judgeSealStatus, readSealStatus, type SealStatusStatement } from "../pki/seal-status.js";
 import { PdfDict, PdfRef, PdfString, type PdfObj } from "./objects.js";
 import { analyse, docMdp, type ModResult } from "./changes.js";
 import { limitExceeded, PDF_LIMITS } from "./limits.js";
@@ -81,6 +82,11 @@ export interface VerifyPdfDeps {
   revocation?: (cert: CertInfo, issuer: CertInfo) => Promise<RevocationStatus> | RevocationStatus;
   /** Seal status at a time (online); omitted offline. */
   sealStatus?: (sealId: string, at: Date) => Promise<SealStatusInfo | null>;
+  /**
+   * Offline: seal-status evidence handed to the verifier (DER CMS, `sidian verify --status`), besides what each stamp
+   * carries (pki/seal-status.ts). Ignored when `sealStatus` answers (online).
+   */
+  sealStatusEvidence?: readonly Buffer[];
   /** Certificates whose subject serialNumber is a Sidian seal ID: those issued by this CA (subject DER match). */
   sealIssuer?: CertInfo;
   now: () => Date;
@@ -197,6 +203,31 @@ function revisionEndingAt(spans: readonly RevisionSpan[], end: number): number {
     } else hi = mid - 1;
   }
   return found >= 0 && end <= spans[found]!.last ? found : -1;
+}
+
+/**
+ * The seal check offline: the newest usable seal-status evidence about this seal and certificate, signed by the CA
+ * that issued the certificate, judged at the signing time (pki/seal-status.ts judgeSealStatus).
+ */
+function offlineSealCheck(sealId: string, signer: CertInfo, issuer: CertInfo, evidence: readonly Buffer[], at: Date, now: Date): Check {
+  let best: SealStatusStatement | null = null;
+  const problems: string[] = [];
+  for (const der of evidence) {
+    const r = readSealStatus(der, issuer);
+    if ("problem" in r) {
+      problems.push(r.problem);
+      continue;
+    }
+    const st = r.statement;
+    if (st.sealId !== sealId || st.certSerial !== signer.serial || st.certSha256 !== signer.sha256) continue; // about another seal
+    if (!best || Date.parse(st.producedAt) > Date.parse(best.producedAt)) best = st;
+  }
+  if (best) return { id: "seal", ...judgeSealStatus(best, at, now) };
+  const rejected = problems.length ? `; status evidence rejected: ${[...new Set(problems)].slice(0, 3).join("; ")}` : "";
+  return {
+    id: "seal", status: "INDETERMINATE",
+    detail: `seal ${sealId}: status not checked offline: no status evidence for this seal (stamps made by Sidian carry it; otherwise pass --status FILE from GET /seals/${sealId}/status-evidence)${rejected}`,
+  };
 }
 
 // --------------------------------------------------------------------------------------------- main
@@ -434,8 +465,10 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   const ours = deps.sealIssuer && Buffer.from(signer.issuerDer).equals(Buffer.from(deps.sealIssuer.subjectDer));
   if (sealId && ours) {
     rep.sealId = sealId;
-    if (!deps.sealStatus) checks.push({ id: "seal", status: "INDETERMINATE", detail: `seal ${sealId}: status not checked offline` });
-    else {
+    if (!deps.sealStatus) {
+      const issuer = chain.result === "VALID" && chain.path[1] ? chain.path[1] : deps.sealIssuer!;
+      checks.push(offlineSealCheck(sealId, signer, issuer, [...embeddedEvidence(si.unsignedAttrs), ...(deps.sealStatusEvidence ?? [])], at, deps.now()));
+    } else {
       const st = await deps.sealStatus(sealId, at);
       if (!st) checks.push({ id: "seal", status: "INDETERMINATE", detail: `seal ${sealId} is not in this registry` });
       else if (st.status !== "active") checks.push({ id: "seal", status: "FAILED", detail: `seal ${sealId} was ${st.status} at ${at.toISOString()}${st.reason ? ` (${st.reason})` : ""}` });

@@ -25,6 +25,8 @@ export interface TrustData {
   now: Date;
   revocation: boolean;
   sealStatus: boolean;
+  /** Offline seal-status evidence handed to the verifier (VerifyPdfDeps.sealStatusEvidence). */
+  sealStatusEvidence?: Uint8Array[];
 }
 
 export type PdfTask =
@@ -86,6 +88,7 @@ function depsOf(trust: TrustData, call: ReturnType<typeof rpc>["call"]): VerifyP
     now: () => now,
     ...(trust.revocation ? { revocation: (c: CertInfo, i: CertInfo) => call<RevocationStatus>({ method: "revocation", args: [c.der, i.der] }) } : {}),
     ...(trust.sealStatus ? { sealStatus: (id: string, at: Date) => call<SealStatusInfo | null>({ method: "sealStatus", args: [id, at] }) } : {}),
+    ...(trust.sealStatusEvidence?.length ? { sealStatusEvidence: trust.sealStatusEvidence.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) } : {}),
   };
 }
 

@@ -13,7 +13,8 @@
  */
 import crypto from "node:crypto";
 import { OID, type KeyUsageName } from "./profiles.js";
-import { parseCertificate, type CertInfo } from "./reader.js";
+import { certSignedParts, parseCertificate, type CertInfo } from "./reader.js";
+import { verifyWithSpki } from "./signing-key.js";
 
 export type CheckStatus = "PASSED" | "FAILED" | "INDETERMINATE";
 export interface ChainCheck {
@@ -67,6 +68,7 @@ export interface VerifyChainParams {
 
 const ALLOWED_SIG_ALGS = new Set<string>([
   OID.ecdsaWithSHA256,
+  OID.sm3WithSm2, // the national profile (verified with src/crypto/sm2.ts, never node's SM2)
   "1.2.840.10045.4.3.3", // ecdsa-with-SHA384
   OID.ed25519,
   "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
@@ -83,6 +85,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function signedBy(child: CertInfo, issuer: CertInfo): boolean {
+  if (child.signatureAlgorithm === OID.sm3WithSm2) {
+    const parts = certSignedParts(child.der);
+    return parts !== null && verifyWithSpki(OID.sm3WithSm2, issuer.spki, parts.tbs, parts.signature);
+  }
   try {
     const key = crypto.createPublicKey({ key: Buffer.from(issuer.spki), format: "der", type: "spki" });
     return new crypto.X509Certificate(Buffer.from(child.der)).verify(key);

@@ -18,6 +18,7 @@ import { keyObjectSigningKey, type SigningAlg, type SigningKey } from "./signing
 import { toPem } from "./pem.js";
 import { BACKDATE_MS, caSubject, PROFILES, serviceSubject, type ProfileName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
+import { keysInitSm2, SM2_KEY_FILES } from "./sm2-material.js";
 import { createCertificate, keyIdentifier, keyObjectSigner, spkiDer, type CaSigner, type IssuerRef } from "./x509.js";
 
 export const DEV_WARNING =
@@ -225,12 +226,22 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   for (const [t, final] of tmp.slice(1)) fs.renameSync(t, final);
   fs.renameSync(tmp[0]![0], tmp[0]![1]);
 
+  // The national profile's hierarchy (SM2), in files: PKCS#11 has no standard SM2 mechanism, and the production
+  // ceremony's offline root is a P-256 key; such folders get no SM2 hierarchy (add one with keysInitSm2).
+  const sm2Files: string[] = [];
+  if (!opts.serviceKeys && !offline) {
+    step("SM2 (national profile): root CA, issuing CA and TSA in the keys folder");
+    sm2Files.push(...(await keysInitSm2({ dir, dev, publicUrl, clock, force: true })));
+  }
+
   // Prove the result loads.
   step("checking: every chain verifies and every key signs");
   await loadKeyMaterial(dir, { now: clock.now(), ...(opts.serviceKeys ? { serviceKeys: opts.serviceKeys.source } : {}) });
 
   const notes: string[] = [];
   if (opts.serviceKeys) notes.push(`The issuing CA, TSA, token and log keys were generated on the PKCS#11 token (${opts.serviceKeys.source.backend}) and never left it; the folder holds their certificates.`);
+  if (sm2Files.length === 0) notes.push("No SM2 (national profile) hierarchy was made: SM2 keys are file keys only.");
+  else if (!dev) notes.push(`Move ${SM2_KEY_FILES.rootKey} to offline storage too: the service never reads it.`);
   if (dev) notes.push(DEV_WARNING);
   else if (rootFile) {
     notes.push(`The root CA key is in ${rootFile}, encrypted under the passphrase: move it (and the passphrase, kept apart) to offline storage now; it is needed again only to make a new issuing CA.`);
@@ -243,7 +254,7 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   return {
     dir,
     dev,
-    files: files.map(([n]) => n),
+    files: [...files.map(([n]) => n), ...sm2Files],
     rootSha256: rootCert.sha256,
     issuingSha256: issuingCert.sha256,
     tokenKid,
@@ -305,7 +316,10 @@ export async function keysShow(dir: string, opts: { now?: Date; serviceKeys?: Se
     dev: m.dev,
     created: m.manifest.created,
     keyStore: m.keyStore,
-    certificates: [row("root-ca", m.rootCert), row("issuing-ca", m.issuingCa.cert), row("tsa", m.tsa.cert), row("token", m.token.cert)],
+    certificates: [
+      row("root-ca", m.rootCert), row("issuing-ca", m.issuingCa.cert), row("tsa", m.tsa.cert), row("token", m.token.cert),
+      ...(m.sm2 ? [row("sm2-root-ca", m.sm2.rootCert), row("sm2-issuing", m.sm2.issuingCa.cert), row("sm2-tsa", m.sm2.tsa.cert)] : []),
+    ],
     tokenKid: m.token.kid,
     logPublicKey: Buffer.from(spkiDer(m.log.publicKey)).toString("base64"),
     idpKids: m.idp.jwks.keys.map((k) => k.kid ?? "?"),

@@ -5,7 +5,6 @@
  * (monotonic, kept in the database) and authority key identifier. Entries carry a reasonCode unless the reason is
  * `unspecified` (RFC 5280 §5.3.1: SHOULD be absent then). Revocation is final: certificateHold is not offered.
  */
-import crypto from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import {
   AuthorityKeyIdentifier,
@@ -22,7 +21,8 @@ import {
 } from "@peculiar/asn1-x509";
 import { OID } from "./profiles.js";
 import { nameToString } from "./reader.js";
-import { ECDSA_SHA256, hex, toArrayBuffer, type CaSigner } from "./x509.js";
+import { verifyWithSpki } from "./signing-key.js";
+import { sigAlgOf, hex, toArrayBuffer, type CaSigner } from "./x509.js";
 
 export const REVOCATION_REASONS = {
   unspecified: 0,
@@ -73,7 +73,7 @@ export async function buildCrl(p: BuildCrlParams): Promise<Uint8Array> {
   );
   const tbs = new TBSCertList({
     version: Version.v2,
-    signature: ECDSA_SHA256(),
+    signature: sigAlgOf(p.issuer.signer),
     issuer: AsnConvert.parse(p.issuer.nameDer, Name),
     thisUpdate: new Time(p.thisUpdate),
     nextUpdate: new Time(p.nextUpdate),
@@ -85,7 +85,7 @@ export async function buildCrl(p: BuildCrlParams): Promise<Uint8Array> {
   });
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
   const signature = await p.issuer.signer.sign(tbsDer);
-  const crl = new CertificateList({ tbsCertList: tbs, signatureAlgorithm: ECDSA_SHA256(), signature: toArrayBuffer(signature) });
+  const crl = new CertificateList({ tbsCertList: tbs, signatureAlgorithm: sigAlgOf(p.issuer.signer), signature: toArrayBuffer(signature) });
   return new Uint8Array(AsnConvert.serialize(crl));
 }
 
@@ -101,6 +101,8 @@ export interface CrlInfo {
   /** The exact signed bytes and signature, for `verifyCrlSignature`. */
   readonly tbs: Uint8Array;
   readonly signature: Uint8Array;
+  /** The signatureAlgorithm OID (ecdsa-with-SHA256, or SM3withSM2 for the national profile's CA). */
+  readonly signatureAlgorithm: string;
 }
 
 const REASON_BY_CODE = new Map<number, RevocationReason>(Object.entries(REVOCATION_REASONS).map(([k, v]) => [v, k as RevocationReason]));
@@ -137,15 +139,12 @@ export function parseCrl(der: Uint8Array): CrlInfo {
     entries,
     tbs: new Uint8Array(list.tbsCertListRaw),
     signature: new Uint8Array(list.signature),
+    signatureAlgorithm: list.signatureAlgorithm.algorithm,
   };
 }
 
-/** True when `crl` is signed (ecdsa-with-SHA256) by the key in `issuerSpki`. */
+/** True when `crl` is signed (ecdsa-with-SHA256, or SM3withSM2 with an SM2 key) by the key in `issuerSpki`. */
 export function verifyCrlSignature(crl: CrlInfo, issuerSpki: Uint8Array): boolean {
-  try {
-    const key = crypto.createPublicKey({ key: Buffer.from(issuerSpki), format: "der", type: "spki" });
-    return crypto.verify("sha256", crl.tbs, { key, dsaEncoding: "der" }, crl.signature);
-  } catch {
-    return false;
-  }
+  if (crl.signatureAlgorithm !== OID.ecdsaWithSHA256 && crl.signatureAlgorithm !== OID.sm3WithSm2) return false;
+  return verifyWithSpki(crl.signatureAlgorithm, issuerSpki, crl.tbs, crl.signature);
 }

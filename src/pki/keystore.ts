@@ -15,7 +15,8 @@ import crypto, { type KeyObject } from "node:crypto";
 import { AppError } from "../errors.js";
 import type { Clock } from "../modules/kernel.js";
 import type { KeyAlg, KeyRepo } from "./ports.js";
-import { signWithKeyObject, type SignObserver } from "./signing-key.js";
+import { sm2GenerateKey, sm2Pkcs8Der } from "../crypto/sm2.js";
+import { signWithKeyObject, sm2KeyObject, type SignObserver } from "./signing-key.js";
 
 export interface GenerateKeySpec {
   readonly alg?: KeyAlg;
@@ -109,6 +110,11 @@ function generateKeyPair(alg: KeyAlg): { privateKey: KeyObject; publicKey: KeyOb
       return crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     case "Ed25519":
       return crypto.generateKeyPairSync("ed25519");
+    case "SM2": {
+      // The key pair comes from src/crypto/sm2.ts (the SM2 library); node only holds it as a KeyObject.
+      const privateKey = sm2KeyObject(sm2Pkcs8Der(sm2GenerateKey()));
+      return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
+    }
     default:
       throw new AppError("VALIDATION_FAILED", `Unsupported key algorithm ${String(alg)}.`);
   }
@@ -191,7 +197,8 @@ export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
     },
     async inProcessKey(keyId) {
       const { alg, key } = await load(keyId, opts.repo);
-      return { alg, key };
+      // The bulk-signing worker signs ES256 only; SM2 keys sign through `sign` on this thread.
+      return alg === "ES256" ? { alg, key } : null;
     },
     async publicKey(keyId, repo = opts.repo) {
       const rec = await repo.get(keyId);

@@ -30,6 +30,7 @@ import { fromPem, toPem } from "./pem.js";
 import { DEV_OU, OID, type KeyUsageName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
 import { algOfKey, keyObjectSigningKey, observed, type SignObserver, type SigningKey } from "./signing-key.js";
+import { loadSm2Material, SM2_KEY_FILES, type Sm2Material } from "./sm2-material.js";
 import { keyIdentifier, type CaSigner } from "./x509.js";
 
 export const KEY_FILES = {
@@ -131,7 +132,9 @@ export interface KeyMaterial {
   readonly previous: PreviousKeys;
   readonly idp: { readonly jwks: { readonly keys: readonly JWK[] }; readonly privateKey: KeyObject | null; readonly kid: string | null };
   readonly kek: Uint8Array;
-  /** Root + issuing CA certificates, PEM. */
+  /** The national profile's hierarchy (SM2 root → issuing CA → TSA), when the folder has one (sm2-material.ts). */
+  readonly sm2: Sm2Material | null;
+  /** Root + issuing CA certificates, PEM: P-256, then SM2 when present. */
   readonly trustBundlePem: string;
   /** Non-fatal problems worth logging at start-up (e.g. private-key files readable by group or others). */
   readonly warnings: readonly string[];
@@ -341,6 +344,9 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     if (!idpJwks.keys.some((k) => k.kid === idpKid)) throw locked(f(KEY_FILES.idpJwks), `does not list the dev identity-provider key ${idpKid}`);
   }
 
+  // The national profile (optional files).
+  const sm2 = await loadSm2Material(abs, { now, publicOnly: !!opts.publicOnly, ...(opts.onSign ? { onSign: opts.onSign } : {}) });
+
   // Key-encryption key.
   const kekText = readText(abs, KEY_FILES.kek).trim();
   const kek = new Uint8Array(Buffer.from(kekText, "base64"));
@@ -361,6 +367,12 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     }
   }
   if (fs.existsSync(f(KEY_FILES.rootKey)) && !dev) warnings.push(`${f(KEY_FILES.rootKey)} is present; keep the root CA key offline`);
+  if (sm2 && fs.existsSync(f(SM2_KEY_FILES.rootKey)) && !dev) warnings.push(`${f(SM2_KEY_FILES.rootKey)} is present; keep the SM2 root CA key offline`);
+  if (sm2 && fromFiles && process.platform !== "win32") {
+    for (const file of [SM2_KEY_FILES.issuingKey, SM2_KEY_FILES.tsaKey]) {
+      if ((fs.statSync(f(file)).mode & 0o077) !== 0) warnings.push(`${f(file)} is readable by group or others; chmod 600 it`);
+    }
+  }
   if (opts.serviceKeys) {
     for (const file of [KEY_FILES.issuingKey, KEY_FILES.tsaKey, KEY_FILES.tokenKey, KEY_FILES.logKey]) {
       if (fs.existsSync(f(file))) warnings.push(`${f(file)} is present but the keys are on the PKCS#11 token and it is not used: delete it`);
@@ -380,7 +392,8 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
     previous,
     idp: { jwks: idpJwks, privateKey: idpPrivate, kid: idpKid },
     kek,
-    trustBundlePem: certPem(rootCert) + certPem(issuingCert),
+    sm2,
+    trustBundlePem: certPem(rootCert) + certPem(issuingCert) + (sm2?.trustBundlePem ?? ""),
     warnings,
   };
 }
@@ -434,8 +447,8 @@ async function loadPrevious(abs: string, manifest: KeysManifest, o: { rootCert: 
 
 /** A CaSigner (certificates, CRLs) over a P-256 signing key. */
 export function caSignerOf(sk: SigningKey): CaSigner {
-  if (sk.alg !== "ES256") throw new TypeError("a CA signing key must be a P-256 key");
-  return { algorithm: "ES256", sign: (data) => sk.sign(data, "der") };
+  if (sk.alg !== "ES256" && sk.alg !== "SM2") throw new TypeError("a CA signing key must be a P-256 or SM2 key");
+  return { algorithm: sk.alg, sign: (data) => sk.sign(data, "der") };
 }
 
 /** The key of material loaded with `publicOnly`: it has a public key and refuses to sign. */

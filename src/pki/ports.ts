@@ -11,7 +11,7 @@
 import type { RevocationReason } from "./crl.js";
 import type { ProfileName } from "./profiles.js";
 
-export type KeyAlg = "ES256" | "Ed25519";
+export type KeyAlg = "ES256" | "Ed25519" | "SM2";
 export type KeyStatus = "active" | "retired" | "destroyed";
 
 export interface KeyRecord {

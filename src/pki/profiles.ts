@@ -48,6 +48,10 @@ export const OID = {
   ecPublicKey: "1.2.840.10045.2.1",
   prime256v1: "1.2.840.10045.3.1.7",
   ecdsaWithSHA256: "1.2.840.10045.4.3.2",
+  // the national profile (GM/T 0006): SM2 curve/key, SM3, SM3withSM2
+  sm2: "1.2.156.10197.1.301",
+  sm3: "1.2.156.10197.1.401",
+  sm3WithSm2: "1.2.156.10197.1.501",
   ed25519: "1.3.101.112",
 } as const;
 

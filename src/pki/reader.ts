@@ -15,6 +15,7 @@ import {
   SubjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { KEY_USAGE_BITS, OID, type KeyUsageName } from "./profiles.js";
+import { bytesOf, children, contentOf, DerError, readNode } from "./der.js";
 import { fromPemAll } from "./pem.js";
 import { hex } from "./x509.js";
 
@@ -155,4 +156,20 @@ export function parseCertificatesPem(pem: string): CertInfo[] {
   return fromPemAll(pem)
     .filter((b) => b.label === "CERTIFICATE")
     .map((b) => parseCertificate(b.der));
+}
+
+/** The signed bytes (TBSCertificate, exactly as encoded) and the signature value of a certificate; null if malformed. */
+export function certSignedParts(der: Uint8Array): { tbs: Buffer; signature: Buffer } | null {
+  try {
+    const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    const top = readNode(buf);
+    const [tbs, , sig] = children(top);
+    if (top.end !== buf.length || !tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) return null;
+    const bits = contentOf(sig);
+    if (bits[0] !== 0) return null;
+    return { tbs: bytesOf(tbs), signature: bits.subarray(1) };
+  } catch (e) {
+    if (e instanceof DerError) return null;
+    throw e;
+  }
 }

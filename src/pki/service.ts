@@ -51,7 +51,12 @@ export interface IssueDepartmentCertificateInput {
   readonly commonName?: string;
   /** Shorter validity than the profile default (the issuing CA's notAfter caps it anyway). */
   readonly validityDays?: number;
+  /** The crypto profile: `p256` (default) or `sm2` (an SM2 key certified by the SM2 issuing CA). */
+  readonly crypto?: CryptoProfile;
 }
+
+/** The two crypto profiles (DESIGN rule 11). */
+export type CryptoProfile = "p256" | "sm2";
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -100,12 +105,14 @@ export interface PkiService {
    * A personal-signing key and certificate for a natural person (云签名): a new P-256 key in the key store and a
    * certificate naming the person and a pseudonym. Inside the caller's transaction.
    */
-  issuePersonCertificate(repos: PkiRepos, input: { name: string; pseudonym: string; validityDays?: number }): Promise<Omit<IssuedCertificate, "profile" | "departmentId"> & { profile: "personal-signing" }>;
+  issuePersonCertificate(repos: PkiRepos, input: { name: string; pseudonym: string; validityDays?: number; crypto?: CryptoProfile }): Promise<Omit<IssuedCertificate, "profile" | "departmentId"> & { profile: "personal-signing" }>;
   /** Revokes a certificate and retires its key (each department key has exactly one certificate). */
   revokeCertificate(repos: PkiRepos, serial: string, reason: RevocationReason, at?: Date, tx?: TxHooks): Promise<RevokedCertificate>;
-  /** The current CRL (DER), signed by the issuing CA. */
-  crl(): Promise<Uint8Array>;
-  /** Root and issuing CA certificates, PEM. */
+  /** The current CRL (DER), signed by the issuing CA of the profile (default p256). */
+  crl(profile?: CryptoProfile): Promise<Uint8Array>;
+  /** Whether the keys folder has the SM2 hierarchy (the national profile can be used). */
+  readonly sm2Available: boolean;
+  /** Root and issuing CA certificates, PEM (P-256, then SM2 when present). */
   trustBundlePem(): string;
   /** Public JWKS with the token-signing key (kid, alg ES256, use sig, x5c [token, issuing CA]), then old token keys still in their overlap. */
   jwks(): { keys: JWK[] };
@@ -134,25 +141,58 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
   const keyStore = deps.keyStore ?? createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock });
   const ica = material.issuingCa;
   const issuingCaSerial = ica.cert.serial;
-  const issuer: IssuerRef = { nameDer: ica.cert.subjectDer, keyId: ica.keyId, notAfter: ica.cert.notAfter, signer: ica.signer };
   const crlValidityMs = (deps.crlValiditySeconds ?? 86_400) * 1000;
   const crlCacheMs = (deps.crlCacheSeconds ?? 60) * 1000;
   const trustBundle = material.trustBundlePem;
-  const chainTail = certPem(ica.cert) + certPem(material.rootCert);
   // Certificates in the key material are not in the database; they are never revoked through the CRL.
-  const materialSerials = new Set([material.tsa.cert.serial, material.token.cert.serial, ...material.previous.tsa.map((t) => t.cert.serial), ...material.previous.token.map((t) => t.cert.serial)]);
+  const materialSerials = new Set([
+    material.tsa.cert.serial, material.token.cert.serial, ...material.previous.tsa.map((t) => t.cert.serial), ...material.previous.token.map((t) => t.cert.serial),
+    ...(material.sm2 ? [material.sm2.tsa.cert.serial] : []),
+  ]);
 
-  let crlCache: { der: Uint8Array; refreshAt: number } | null = null;
-  let crlInflight: Promise<Uint8Array> | null = null;
+  /** One CA hierarchy: its issuing CA, the CRL it publishes and the chain tail of the certificates it issues. */
+  interface Hierarchy {
+    readonly profile: CryptoProfile;
+    readonly ca: { readonly cert: CertInfo };
+    readonly root: CertInfo;
+    readonly issuer: IssuerRef;
+    readonly crlUrl: string;
+    readonly chainTail: string;
+    readonly keyAlg: "ES256" | "SM2";
+    crlCache: { der: Uint8Array; refreshAt: number } | null;
+    crlInflight: Promise<Uint8Array> | null;
+  }
+  const hierarchies: Partial<Record<CryptoProfile, Hierarchy>> = {
+    p256: {
+      profile: "p256", ca: ica, root: material.rootCert, keyAlg: "ES256", crlUrl,
+      issuer: { nameDer: ica.cert.subjectDer, keyId: ica.keyId, notAfter: ica.cert.notAfter, signer: ica.signer },
+      chainTail: certPem(ica.cert) + certPem(material.rootCert), crlCache: null, crlInflight: null,
+    },
+  };
+  if (material.sm2) {
+    const s = material.sm2.issuingCa;
+    hierarchies.sm2 = {
+      profile: "sm2", ca: s, root: material.sm2.rootCert, keyAlg: "SM2", crlUrl: `${publicUrl}/pki/sm2/crl`,
+      issuer: { nameDer: s.cert.subjectDer, keyId: s.keyId, notAfter: s.cert.notAfter, signer: s.signer },
+      chainTail: certPem(s.cert) + certPem(material.sm2.rootCert), crlCache: null, crlInflight: null,
+    };
+  }
+  const hierarchy = (p: CryptoProfile = "p256"): Hierarchy => {
+    const h = hierarchies[p];
+    if (!h) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", `The ${p} crypto profile is not available: the keys folder has no ${p === "sm2" ? "SM2 hierarchy (sidian keys init makes one)" : "such hierarchy"}.`);
+    return h;
+  };
 
-  async function produceCrl(): Promise<Uint8Array> {
+  async function produceCrl(h: Hierarchy): Promise<Uint8Array> {
+    const issuingCaSerial = h.ca.cert.serial;
+    const issuer = h.issuer;
     const now = clock.now();
     const revoked = await uow.read.certificates.listRevoked(issuingCaSerial);
     const digest = entriesDigest(revoked);
     const latest = await uow.read.crls.latest(issuingCaSerial);
     const halfLife = (r: { thisUpdate: Date; nextUpdate: Date }) => r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2;
     if (latest && latest.entriesSha256 === digest && now.getTime() < halfLife(latest) && now >= latest.thisUpdate) {
-      crlCache = { der: latest.der, refreshAt: Math.min(now.getTime() + crlCacheMs, halfLife(latest)) };
+      h.crlCache = { der: latest.der, refreshAt: Math.min(now.getTime() + crlCacheMs, halfLife(latest)) };
       return latest.der;
     }
     // Sign outside the write transaction (an HSM may be slow), then publish if nobody else did meanwhile.
@@ -173,10 +213,10 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       return der;
     });
     if (published === null) {
-      crlCache = null;
-      return produceCrl();
+      h.crlCache = null;
+      return produceCrl(h);
     }
-    crlCache = { der, refreshAt: Math.min(now.getTime() + crlCacheMs, halfLife({ thisUpdate, nextUpdate })) };
+    h.crlCache = { der, refreshAt: Math.min(now.getTime() + crlCacheMs, halfLife({ thisUpdate, nextUpdate })) };
     return der;
   }
 
@@ -185,6 +225,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
     keyStore,
     issuingCaSerial,
     crlUrl,
+    sm2Available: !!hierarchies.sm2,
 
     async issueDepartmentCertificate(repos, input) {
       if (!isDepartmentProfile(input.profile)) {
@@ -202,11 +243,12 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       if (!Number.isInteger(days) || days < 1 || days > profile.validityDays) {
         throw new AppError("CERTIFICATE_PROFILE_INVALID", `Validity must be 1 to ${profile.validityDays} days for ${profile.name}.`);
       }
+      const h = hierarchy(input.crypto);
       const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
-      if (now >= ica.cert.notAfter) throw new AppError("KEYSTORE_LOCKED", "The issuing CA certificate has expired.");
+      if (now >= h.ca.cert.notAfter) throw new AppError("KEYSTORE_LOCKED", "The issuing CA certificate has expired.");
       const key = await keyStore.generate(
         {
-          alg: "ES256",
+          alg: h.keyAlg,
           purpose: input.profile,
           label: `${input.profile}:${input.department.uscc}${input.sealId ? `:${input.sealId}` : ""}`,
           departmentId: input.department.id,
@@ -219,15 +261,15 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
         publicKey: key.spki,
         notBefore: new Date(now.getTime() - BACKDATE_MS),
         notAfter: new Date(now.getTime() + days * DAY),
-        issuer,
-        crlUrl,
+        issuer: h.issuer,
+        crlUrl: h.crlUrl,
       });
       const info = parseCertificate(der);
       await repos.certificates.insert({
         serial: info.serial,
         profile: input.profile,
         subject: info.subject,
-        issuerSerial: issuingCaSerial,
+        issuerSerial: h.ca.cert.serial,
         departmentId: input.department.id,
         keyId: key.keyId,
         der,
@@ -245,7 +287,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
         keyId: key.keyId,
         profile: input.profile,
         subject: info.subject,
-        issuerSerial: issuingCaSerial,
+        issuerSerial: h.ca.cert.serial,
         departmentId: input.department.id,
         sealId: input.sealId ?? null,
         notBefore: info.notBefore,
@@ -253,7 +295,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
         sha256: info.sha256,
         der,
         pem,
-        chainPem: pem + chainTail,
+        chainPem: pem + h.chainTail,
       };
     },
 
@@ -261,21 +303,22 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       const profile = PROFILES["personal-signing"];
       const subject = personSubject({ name: input.name, pseudonym: input.pseudonym, dev: material.dev });
       const days = input.validityDays ?? profile.validityDays;
+      const h = hierarchy(input.crypto);
       const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
-      if (now >= ica.cert.notAfter) throw new AppError("KEYSTORE_LOCKED", "The issuing CA certificate has expired.");
-      const key = await keyStore.generate({ alg: "ES256", purpose: "personal-signing", label: `personal-signing:${input.pseudonym}`, departmentId: null }, repos.keys);
+      if (now >= h.ca.cert.notAfter) throw new AppError("KEYSTORE_LOCKED", "The issuing CA certificate has expired.");
+      const key = await keyStore.generate({ alg: h.keyAlg, purpose: "personal-signing", label: `personal-signing:${input.pseudonym}`, departmentId: null }, repos.keys);
       const der = await createCertificate({
-        profile, subject, publicKey: key.spki, notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + days * DAY), issuer, crlUrl,
+        profile, subject, publicKey: key.spki, notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + days * DAY), issuer: h.issuer, crlUrl: h.crlUrl,
       });
       const info = parseCertificate(der);
       await repos.certificates.insert({
-        serial: info.serial, profile: "personal-signing", subject: info.subject, issuerSerial: issuingCaSerial, departmentId: null, keyId: key.keyId,
+        serial: info.serial, profile: "personal-signing", subject: info.subject, issuerSerial: h.ca.cert.serial, departmentId: null, keyId: key.keyId,
         der, sha256: info.sha256, notBefore: info.notBefore, notAfter: info.notAfter, status: "valid", revokedAt: null, revocationReason: null, createdAt: now,
       });
       const pem = toPem(der, "CERTIFICATE");
       return {
-        serial: info.serial, keyId: key.keyId, profile: "personal-signing" as const, subject: info.subject, issuerSerial: issuingCaSerial, sealId: null,
-        notBefore: info.notBefore, notAfter: info.notAfter, sha256: info.sha256, der, pem, chainPem: pem + chainTail,
+        serial: info.serial, keyId: key.keyId, profile: "personal-signing" as const, subject: info.subject, issuerSerial: h.ca.cert.serial, sealId: null,
+        notBefore: info.notBefore, notAfter: info.notAfter, sha256: info.sha256, der, pem, chainPem: pem + h.chainTail,
       };
     },
 
@@ -289,7 +332,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       if (!(await repos.certificates.revoke(s, reason, revokedAt))) throw new AppError("CONFLICT", `Certificate ${s} is already revoked.`);
       if (rec.keyId) await repos.keys.setStatus(rec.keyId, "retired");
       const drop = () => {
-        crlCache = null;
+        for (const h of Object.values(hierarchies)) if (h.ca.cert.serial === rec.issuerSerial) h.crlCache = null;
         if (rec.keyId) keyStore.forget(rec.keyId);
       };
       if (tx) tx.afterCommit(drop);
@@ -306,14 +349,15 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       };
     },
 
-    async crl() {
-      if (crlCache && clock.now().getTime() < crlCache.refreshAt) return crlCache.der;
-      if (!crlInflight) {
-        crlInflight = produceCrl().finally(() => {
-          crlInflight = null;
+    async crl(profile) {
+      const h = hierarchy(profile);
+      if (h.crlCache && clock.now().getTime() < h.crlCache.refreshAt) return h.crlCache.der;
+      if (!h.crlInflight) {
+        h.crlInflight = produceCrl(h).finally(() => {
+          h.crlInflight = null;
         });
       }
-      return crlInflight;
+      return h.crlInflight;
     },
 
     trustBundlePem: () => trustBundle,
@@ -336,7 +380,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
 
     async checkCertificate(der, opts = {}) {
       const revocation = async (c: CertInfo, iss: CertInfo): Promise<RevocationStatus> => {
-        if (iss.serial === material.rootCert.serial) return { status: "good" }; // the root publishes no CRL
+        if (iss.serial === material.rootCert.serial || iss.serial === material.sm2?.rootCert.serial) return { status: "good" }; // the roots publish no CRL
         if (materialSerials.has(c.serial)) return { status: "good" };
         const rec = await uow.read.certificates.get(c.serial);
         if (!rec || rec.sha256 !== c.sha256) return { status: "unknown", detail: "not issued by this service" };
@@ -346,8 +390,8 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
       };
       return verifyChain({
         leaf: der,
-        intermediates: [ica.cert, ...(opts.intermediates ?? [])],
-        anchors: [material.rootCert],
+        intermediates: [ica.cert, ...(material.sm2 ? [material.sm2.issuingCa.cert] : []), ...(opts.intermediates ?? [])],
+        anchors: [material.rootCert, ...(material.sm2 ? [material.sm2.rootCert] : [])],
         at: opts.at ?? clock.now(),
         ...(opts.keyUsage ? { keyUsage: opts.keyUsage } : {}),
         ...(opts.extKeyUsage ? { extKeyUsage: opts.extKeyUsage } : {}),

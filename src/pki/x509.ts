@@ -30,26 +30,30 @@ import {
   Validity,
   Version,
 } from "@peculiar/asn1-x509";
+import { algOfKey, signWithKeyObject } from "./signing-key.js";
 import { KEY_USAGE_BITS, OID, type CertificateProfile, type DnAttribute, type KeyUsageName } from "./profiles.js";
 
-/** Something that signs with an issuer's key. `sign` returns a DER-encoded ECDSA-Sig-Value (ecdsa-with-SHA256). */
+/**
+ * Something that signs with an issuer's key. `sign` returns a DER signature: ECDSA-Sig-Value (ecdsa-with-SHA256)
+ * for ES256, SM2-Signature (SM3withSM2, Z over the default signer ID, GB/T 35276) for SM2.
+ */
 export interface CaSigner {
-  readonly algorithm: "ES256";
+  readonly algorithm: "ES256" | "SM2";
   sign(data: Uint8Array): Promise<Uint8Array>;
 }
 
-/** A CaSigner over a node:crypto P-256 private key held in memory. */
+/** A CaSigner over a node:crypto P-256 or SM2 private key held in memory. */
 export function keyObjectSigner(key: KeyObject): CaSigner {
-  if (key.type !== "private" || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-    throw new TypeError("a CA signing key must be a P-256 private key");
-  }
-  return {
-    algorithm: "ES256",
-    sign: async (data) => new Uint8Array(crypto.sign("sha256", data, { key, dsaEncoding: "der" })),
-  };
+  const alg = key.type === "private" ? algOfKey(key) : null;
+  if (alg !== "ES256" && alg !== "SM2") throw new TypeError("a CA signing key must be a P-256 or SM2 private key");
+  return { algorithm: alg, sign: async (data) => signWithKeyObject(alg, key, data, "der") };
 }
 
 export const ECDSA_SHA256 = (): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSHA256 });
+/** SM3withSM2 (GM/T 0006 / GB/T 35276): parameters absent, as for ECDSA. */
+export const SM3_WITH_SM2 = (): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: OID.sm3WithSm2 });
+/** The signatureAlgorithm a signer's signatures carry. */
+export const sigAlgOf = (signer: CaSigner): AlgorithmIdentifier => (signer.algorithm === "SM2" ? SM3_WITH_SM2() : ECDSA_SHA256());
 
 export function toArrayBuffer(u: Uint8Array): ArrayBuffer {
   return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
@@ -165,7 +169,7 @@ export async function createCertificate(p: CreateCertificateParams): Promise<Uin
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: toArrayBuffer(p.serial ?? randomSerial()),
-    signature: ECDSA_SHA256(),
+    signature: sigAlgOf(signer),
     issuer: issuerName,
     validity: new Validity({ notBefore: p.notBefore, notAfter }),
     subject: subjectName,
@@ -174,7 +178,7 @@ export async function createCertificate(p: CreateCertificateParams): Promise<Uin
   });
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
   const signature = await signer.sign(tbsDer);
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: ECDSA_SHA256(), signatureValue: toArrayBuffer(signature) });
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: sigAlgOf(signer), signatureValue: toArrayBuffer(signature) });
   const der = new Uint8Array(AsnConvert.serialize(cert));
   // Self-check: the TBS inside the encoded certificate is exactly what was signed.
   const again = AsnConvert.parse(der, Certificate);

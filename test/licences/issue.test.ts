@@ -53,7 +53,7 @@ t.test("issue a licence", async (t) => {
   t.equal(got.statusCode, 200);
   t.equal(got.json().jws, l.jws, "the stored JWS is rebuilt byte for byte");
   const foreign = await w.h.app.inject({ url: `/licences/${l.identifier}`, headers: bearer(w.tokens.otherIssuer) });
-  t.equal(foreign.json().code, "FORBIDDEN_DEPARTMENT", "another department's issuer cannot read it");
+  t.equal(foreign.json().code, "LICENCE_NOT_FOUND", "another department's issuer cannot read it (nor learn that it exists)");
   const list = await w.h.app.inject({ url: "/licences?limit=1", headers: bearer(w.tokens.issuer) });
   t.equal(list.json().items.length, 1);
   t.type(list.json().next, "string");

@@ -40,16 +40,20 @@ export async function signWithSignpdf(pdf: Buffer, sign: CmsSigner, o: SignpdfOp
   return new SignPdf().sign(saved, new S());
 }
 
-/** A CMS signer with a Sidian seal's key and certificate (chain: seal → issuing CA → root). */
-export async function sealCmsSigner(ctx: Context, sealId: string): Promise<CmsSigner> {
+/**
+ * A CMS signer with a Sidian seal's key and certificate (chain: seal → issuing CA → root). `stolen`: the private key
+ * is taken out of the key store now and used directly later (as a thief would, after the seal is revoked).
+ */
+export async function sealCmsSigner(ctx: Context, sealId: string, o: { stolen?: boolean } = {}): Promise<CmsSigner> {
   const seal = (await ctx.seals.get(sealId))!;
   const cert = (await ctx.uow.read.certificates.get(seal.certSerial))!;
   const info = parseCertificate(cert.der);
   const chain = [cert.der, ctx.material.issuingCa.cert.der, ctx.material.rootCert.der];
+  const key = o.stolen ? (await ctx.pki.keyStore.inProcessKey!(seal.keyId))!.key : null;
   return async (data) => Buffer.from(await buildSignedData({
     eContentType: CMS_OID.data, contentDigest: crypto.createHash("sha256").update(data).digest(),
     signer: { der: cert.der, issuerDer: info.issuerDer, serial: cert.serial }, certificates: chain,
-    sign: (x) => ctx.pki.keyStore.sign(seal.keyId, x, { encoding: "der" }),
+    sign: (x) => (key ? crypto.sign("sha256", x, { key, dsaEncoding: "der" }) : ctx.pki.keyStore.sign(seal.keyId, x, { encoding: "der" })),
   }));
 }
 

@@ -6,15 +6,20 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
+import { gate, needs } from "../helpers/tools.js";
 import { createLocalJWKSet, jwtVerify, SignJWT } from "jose";
 import { certPem, keysInit, keysShow, loadKeyMaterial, formatKeysSummary, KEY_FILES } from "../../src/pki/index.js";
+import { SM2_KEY_FILES } from "../../src/pki/sm2-material.js";
 import { DEPT, openssl, pkiFixture, PUBLIC_URL, tmpDir, writeFile } from "./helpers.js";
 
-t.test("keysInit writes a dev folder that loads and says DEV ONLY", async (t) => {
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("openssl"));
+
+test("keysInit writes a dev folder that loads and says DEV ONLY", async (t) => {
   const dir = path.join(tmpDir(t), "keys");
   const r = await keysInit({ dir, dev: true, publicUrl: PUBLIC_URL });
   t.equal(r.dev, true);
-  t.same([...r.files].sort(), Object.values(KEY_FILES).sort(), "every file of the layout is written");
+  t.same([...r.files].sort(), [...Object.values(KEY_FILES), ...Object.values(SM2_KEY_FILES)].sort(), "every file of the layout is written (P-256 and SM2)");
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"));
   t.equal(manifest.dev, true);
   t.match(manifest.warning, /DEV ONLY/);
@@ -36,12 +41,12 @@ t.test("keysInit writes a dev folder that loads and says DEV ONLY", async (t) =>
 
   const show = await keysShow(dir);
   t.equal(show.dev, true);
-  t.equal(show.certificates.length, 4);
+  t.equal(show.certificates.length, 7, "P-256 root, issuing, TSA, token; SM2 root, issuing, TSA");
   t.notMatch(JSON.stringify(show), Buffer.from(m.kek).toString("base64"), "the summary never contains the KEK");
   t.match(formatKeysSummary(show), /DEV ONLY/);
 });
 
-t.test("production folder: no IdP private key, dev false; relabelled dev material stays dev", async (t) => {
+test("production folder: no IdP private key, dev false; relabelled dev material stays dev", async (t) => {
   const dir = path.join(tmpDir(t), "prod");
   const r = await keysInit({ dir, dev: false, publicUrl: "https://sidian.example.gov.cn" });
   t.equal(r.dev, false);
@@ -55,7 +60,9 @@ t.test("production folder: no IdP private key, dev false; relabelled dev materia
   t.match(m.warnings.join("\n"), /root-ca\.key\.pem is present; keep the root CA key offline/);
   t.notMatch(m.warnings.join("\n"), /readable by group/, "init writes private keys 0600");
   fs.chmodSync(path.join(dir, KEY_FILES.issuingKey), 0o644);
+  t.match(m.warnings.join("\n"), /sm2-root-ca\.key\.pem is present; keep the SM2 root CA key offline/);
   fs.rmSync(path.join(dir, KEY_FILES.rootKey));
+  fs.rmSync(path.join(dir, SM2_KEY_FILES.rootKey));
   t.same((await loadKeyMaterial(dir)).warnings, [`${path.join(dir, KEY_FILES.issuingKey)} is readable by group or others; chmod 600 it`]);
 
   const devDir = path.join(tmpDir(t), "dev");
@@ -66,7 +73,7 @@ t.test("production folder: no IdP private key, dev false; relabelled dev materia
   t.equal((await loadKeyMaterial(devDir)).dev, true, "the DEV ONLY subjects keep dev = true");
 });
 
-t.test("openssl verify accepts every chain and prints the expected extensions", async (t) => {
+test("openssl verify accepts every chain and prints the expected extensions", async (t) => {
   const f = await pkiFixture(t);
   const { material: m, pki, uow } = f;
   const w = (name: string, pem: string) => writeFile(f.dir, name, pem);
@@ -156,7 +163,7 @@ t.test("openssl verify accepts every chain and prints the expected extensions", 
   }
 });
 
-t.test("JWKS: a token signed with the token key verifies with jose from the published JWKS alone", async (t) => {
+test("JWKS: a token signed with the token key verifies with jose from the published JWKS alone", async (t) => {
   const { material: m, pki } = await pkiFixture(t);
   const jwks = pki.jwks();
   t.equal(jwks.keys.length, 1);
@@ -175,16 +182,16 @@ t.test("JWKS: a token signed with the token key verifies with jose from the publ
   t.equal(k.kid, crypto.createHash("sha256").update(canon).digest("base64url"));
 });
 
-t.test("trust bundle holds the root and the issuing CA", async (t) => {
+test("trust bundle holds the roots and the issuing CAs (P-256 and SM2)", async (t) => {
   const { pki, material: m, dir } = await pkiFixture(t);
   const bundle = pki.trustBundlePem();
-  t.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 2);
+  t.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 4);
   const file = writeFile(dir, "bundle.pem", bundle);
   const leaf = writeFile(dir, "leaf.pem", certPem(m.token.cert));
   t.equal(openssl(["verify", "-CAfile", file, leaf]).status, 0, "openssl verify -CAfile <bundle> accepts a leaf");
 });
 
-t.test("issuance rolls back with the caller's transaction", async (t) => {
+test("issuance rolls back with the caller's transaction", async (t) => {
   const { pki, uow } = await pkiFixture(t);
   let serial = "";
   await t.rejects(
@@ -198,7 +205,7 @@ t.test("issuance rolls back with the caller's transaction", async (t) => {
   t.same(await uow.read.keys.list({ departmentId: DEPT.id }), [], "no key row");
 });
 
-t.test("department profile input is checked", async (t) => {
+test("department profile input is checked", async (t) => {
   const { pki, uow } = await pkiFixture(t);
   const issue = (input: Parameters<typeof pki.issueDepartmentCertificate>[1]) => uow.write((repos) => pki.issueDepartmentCertificate(repos, input));
   await t.rejects(issue({ department: DEPT, profile: "seal" }), { code: "CERTIFICATE_PROFILE_INVALID" }, "seal without esID");

@@ -7,11 +7,15 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
+import { gate, needs } from "../helpers/tools.js";
 import { bearer, build, tempDir, type Harness } from "../helpers/app.js";
 import { opensslCmsVerify, qpdfCheck } from "../seals/helpers.js";
 import { SoftAuthenticator } from "./authenticator.js";
 import { signExternalCommand } from "../../src/cli/sign-external.js";
 import { createRequest, pdfsigTrusting, setup, signer, type Person } from "./helpers.js";
+
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("openssl", "pdfsig", "certutil", "qpdf"));
 
 const ORIGIN = "http://localhost:8080";
 const MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60], [200, 100]] };
@@ -53,7 +57,7 @@ async function cloudSign(h: Harness, id: string, p: Person, a: SoftAuthenticator
   return h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(p.token), payload: { assertion: a.assert(o.json().options), mark: MARK } });
 }
 
-t.test("three signers, cloud and own key: every signature valid in pdfsig, openssl and qpdf; bad input refused", async (t) => {
+test("three signers, cloud and own key: every signature valid in pdfsig, openssl and qpdf; bad input refused", async (t) => {
   const dir = tempDir(t, "sidian-ukey-");
   const ca = outsideCa(dir);
   fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);
@@ -152,7 +156,7 @@ t.test("three signers, cloud and own key: every signature valid in pdfsig, opens
   t.equal(r.status, "completed");
 });
 
-t.test("sidian sign-external: the own-key flow over HTTP with a key file", async (t) => {
+test("sidian sign-external: the own-key flow over HTTP with a key file", async (t) => {
   const dir = tempDir(t, "sidian-ukey-");
   const ca = outsideCa(dir);
   fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);

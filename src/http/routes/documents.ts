@@ -32,7 +32,7 @@ export default async function documentRoutes(app: FastifyInstance, opts: { docum
     config: { auth: { roles: ["admin" as const, "issuer" as const] }, document: true },
     schema: { tags: ["licences"], description: "The licence as a one-page A4 PDF sealed with the issuing department's official seal (PAdES B-T). A licence that is not valid carries a status banner; `x-licence-status` and `x-document-sha256` headers tell which.",
       summary: "The licence as a sealed PDF (official seal of the issuing department, PAdES B-T); issuers: their department's only", security: SEC,
-      params: IdParam, response: { 200: PDF, ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE", "PDF_WORKERS_BUSY") } },
+      params: IdParam, response: { 200: PDF, ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "LICENCE_SEAL_MISSING", "KEYSTORE_UNAVAILABLE", "PDF_WORKERS_BUSY") } },
   }, async (req, reply) => {
     const d = await docs.licenceDocument(req.params.id, req.actor);
     return sendDocument(reply, d, `${d.identifier}.pdf`);

@@ -243,23 +243,23 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id", {
     config: { auth: READ },
-    schema: { tags: ["licences"], description: "One licence: its data, the signed JWS (x5c = signing certificate, issuing CA), status, version chain and log index. Issuers may read their own department's only.",
+    schema: { tags: ["licences"], description: "One licence: its data, the signed JWS (x5c = signing certificate, issuing CA), status, version chain and log index. Issuers may read their own department's only: another department's licence is 404 `LICENCE_NOT_FOUND`, as one that does not exist.",
       summary: "A licence with its data and JWS (issuers: their department's only)", security: SEC, params: IdParam,
-      response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "FORBIDDEN_DEPARTMENT") } },
+      response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID") } },
   }, async (req) => licenceOut(await lic.get(req.params.id, req.actor)));
 
   app.get<{ Params: Static<typeof IdParam> }>("/licences/:id/history", {
     config: { auth: READ },
     schema: { tags: ["licences"], description: "Every version of a licence and every status change, each signed and logged.",
       summary: "Every version and every signed, logged status change", security: SEC, params: IdParam,
-      response: { 200: Type.Object({ identifier: Type.String(), lineage: Type.String(), versions: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "FORBIDDEN_DEPARTMENT") } },
+      response: { 200: Type.Object({ identifier: Type.String(), lineage: Type.String(), versions: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID") } },
   }, async (req) => lic.history(req.params.id, req.actor));
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof StatusBody> }>("/licences/:id/status", {
     config: { auth: MANAGE },
     schema: { tags: ["licences"], description: "Changes a licence's status: `suspend` (暂扣), `resume`, `cancel` (撤销), `deregister` (注销) or `revoke` (吊销); a reason is required except for `resume`. The change is signed, logged and published in the department's status list. A transition the current status does not allow is 409 `LICENCE_TRANSITION_INVALID` (e.g. anything after revocation).",
       summary: "Suspend (暂扣), resume, cancel (撤销), deregister (注销) or revoke (吊销); illegal transitions are 409", security: SEC,
-      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "KEYSTORE_UNAVAILABLE") } },
+      params: IdParam, body: StatusBody, response: { 200: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "LICENCE_TRANSITION_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => {
     if (req.body.action !== "resume" && !req.body.reason) throw new AppError("VALIDATION_FAILED", "A reason is required.", { details: { field: "reason" } });
     return licenceOut(await lic.transition(req.params.id, req.body.action, req.body.reason ?? null, req.actor));
@@ -269,7 +269,7 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
     config: { auth: MANAGE },
     schema: { tags: ["licences"], description: "Changes a licence (变更): a new version (version + 1, new identifier) is issued with the changed data, and the current one is kept, marked superseded. `Idempotency-Key` makes retries safe as for issuance.",
       summary: "Change (变更): issue the next version; the current one is kept, marked superseded (Idempotency-Key header makes retries safe)", security: SEC,
-      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "LICENCE_TRANSITION_INVALID", "LICENCE_NUMBER_TAKEN", "FIELDS_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
+      headers: IssueHeaders, params: IdParam, body: ChangeBody, response: { 201: Type.Ref("Licence"), ...problems("LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "LICENCE_TRANSITION_INVALID", "LICENCE_NUMBER_TAKEN", "FIELDS_INVALID", "VALIDITY_INVALID", "IDEMPOTENCY_CONFLICT", "SIGNING_KEY_UNAVAILABLE", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const key = req.headers["idempotency-key"];
     const scope = req.actor.kind === "client" ? req.actor.clientId : null;

@@ -1,7 +1,9 @@
 /**
  * Published keys and certificates (public), and department certificate management (admin).
  *   GET  /.well-known/jwks.json      token key (ES256, x5c) + transparency-log key (Ed25519)
- *   GET  /pki/trust-bundle.pem       root + issuing CA
+ *   GET  /pki/trust-bundle.pem       root + issuing CA (P-256, then SM2 when configured)
+ *   GET  /pki/anchors.json           trust anchors per crypto profile (p256, sm2), JWKS-like
+ *   GET  /pki/sm2/crl                current CRL of the SM2 issuing CA
  *   GET  /pki/crl                    current CRL (DER; ?format=pem for PEM)
  *   GET  /pki/certificates/:serial   one certificate Sidian issued, with status
  *   GET  /departments/:id/certificates, POST /departments/:id/certificates, POST /pki/certificates/:serial/revoke
@@ -15,6 +17,7 @@ import { actorLabel } from "../../modules/kernel.js";
 import { formatVkey, TLOG_EVENTS } from "../../modules/tlog/index.js";
 import { REVOCATION_REASONS, toPem, type CertificateRecord, type RevocationReason } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
+import { ex } from "../openapi.js";
 import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 
@@ -76,9 +79,54 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.get("/pki/trust-bundle.pem", {
     config: { auth: "public", rateLimit },
-    schema: { tags: ["pki"], description: "The root CA and the issuing CA certificates (PEM). Every Sidian signature (licences, seals, time-stamps) chains to this root: configure it once as the trust anchor of an offline verifier.",
+    schema: { tags: ["pki"], description: "The root CA and the issuing CA certificates (PEM): the P-256 pair, then the SM2 (national profile) pair when the deployment has one. Every Sidian signature (licences, seals, time-stamps) chains to one of these roots: configure them once as the trust anchors of an offline verifier.",
       summary: "Trust anchors: the root CA and the issuing CA (PEM)", response: { 200: Type.String() } },
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").type("application/x-pem-file").send(ctx.pki.trustBundlePem()));
+
+  // The trust anchors per crypto profile (the JWKS cannot carry SM2: JOSE registers no SM2 curve).
+  const m = ctx.material;
+  const anchor = (profile: "p256" | "sm2", root: typeof m.rootCert, issuing: typeof m.rootCert, crl: string) => ({
+    profile, signatureAlgorithm: profile === "sm2" ? "SM3withSM2 (1.2.156.10197.1.501)" : "ecdsa-with-SHA256 (1.2.840.10045.4.3.2)",
+    root: { subject: root.subject, sha256: root.sha256, notAfter: root.notAfter.toISOString(), pem: toPem(root.der, "CERTIFICATE") },
+    issuingCa: { subject: issuing.subject, sha256: issuing.sha256, notAfter: issuing.notAfter.toISOString(), pem: toPem(issuing.der, "CERTIFICATE") },
+    crl,
+  });
+  const anchorsBody = JSON.stringify({
+    anchors: [
+      anchor("p256", m.rootCert, m.issuingCa.cert, ctx.pki.crlUrl),
+      ...(m.sm2 ? [anchor("sm2", m.sm2.rootCert, m.sm2.issuingCa.cert, `${ctx.pki.crlUrl.replace(/\/pki\/crl$/, "")}/pki/sm2/crl`)] : []),
+    ],
+  });
+  app.get("/pki/anchors.json", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], description: "Sidian's trust anchors per crypto profile, JWKS-like: for `p256` and (when configured) `sm2`, the root and issuing CA certificates (PEM, SHA-256) and the CRL URL. SM2 signatures (SM3withSM2, signer ID 1234567812345678) chain to the `sm2` root; everything else to the `p256` root.",
+      summary: "Trust anchors per crypto profile (P-256 and SM2)",
+      response: { 200: ex(Type.Object({ anchors: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), {
+        anchors: [{
+          profile: "sm2", signatureAlgorithm: "SM3withSM2 (1.2.156.10197.1.501)",
+          root: { subject: "C=CN, O=Sidian, CN=Sidian SM2 Root CA", sha256: "5f0c…", notAfter: "2046-11-21T23:19:07.000Z", pem: "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n" },
+          issuingCa: { subject: "C=CN, O=Sidian, CN=Sidian SM2 Issuing CA 1", sha256: "9a41…", notAfter: "2036-11-21T23:19:07.000Z", pem: "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n" },
+          crl: "https://sidian.example.gov.cn/pki/sm2/crl",
+        }],
+      }) } },
+  }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").type("application/json").send(anchorsBody));
+
+  app.get<{ Querystring: { format?: "der" | "pem" } }>("/pki/sm2/crl", {
+    config: { auth: "public", rateLimit },
+    schema: { tags: ["pki"], description: "The SM2 issuing CA's current certificate revocation list (SM3withSM2), re-signed on every revocation of an SM2 certificate (its URL is in every SM2 certificate's CRL distribution point). 404 CRYPTO_PROFILE_UNAVAILABLE when the deployment has no SM2 hierarchy.",
+      summary: "Current CRL of the SM2 issuing CA (DER, or PEM with ?format=pem)",
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }),
+      response: { 200: { description: "The CRL", content: {
+        "application/pkix-crl": { schema: Type.String({ format: "binary", examples: ["<DER CertificateList>"] }) },
+        "application/x-pem-file": { schema: Type.String({ examples: ["-----BEGIN X509 CRL-----\nMIIBODCB3wIBATAKBggqgRzPVQGDdTB…\n-----END X509 CRL-----\n"] }) },
+      } }, ...problems("CRYPTO_PROFILE_UNAVAILABLE") } },
+  }, async (req, reply) => {
+    if (!ctx.pki.sm2Available) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "This deployment has no SM2 hierarchy.");
+    const der = await ctx.pki.crl("sm2");
+    reply.header("cache-control", "public, max-age=60");
+    if (req.query.format === "pem") return reply.type("application/x-pem-file").send(toPem(der, "X509 CRL"));
+    return reply.type("application/pkix-crl").send(Buffer.from(der));
+  });
 
   app.get<{ Querystring: { format?: "der" | "pem" } }>("/pki/crl", {
     config: { auth: "public", rateLimit },

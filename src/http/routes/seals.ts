@@ -4,6 +4,7 @@
  *   GET  /seals                      admin (any department) / issuer (own department)
  *   GET  /seals/:id                  admin / issuer of the seal's department
  *   POST /seals/:id/status           admin: suspend, reactivate, revoke (revoking also revokes the certificate)
+ *   GET  /seals/:id/status-evidence  anyone (rate limited): seal-status evidence signed by the issuing CA (CMS, DER or PEM)
  *   GET  /seals/:id/picture.svg      the seal picture at physical size
  *   GET  /seals/:id/ses              GB/T 38540 SES_Seal fields as JSON
  *   GET  /seals/:id/stamps           用印记录
@@ -14,6 +15,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord } from "../../modules/seals/index.js";
+import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
@@ -136,6 +138,28 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
       summary: "Suspend, reactivate or revoke a seal (revocation is final and revokes its certificate)", security: [{ bearer: [] }],
       params: IdParam, body: StatusBody, response: { 200: Type.Ref("Seal"), ...problems("SEAL_NOT_FOUND", "SEAL_STATUS_INVALID", "KEYSTORE_UNAVAILABLE") } },
   }, async (req) => sealOut(await seals.setStatus(req.params.id, req.body.status, req.body.reason ?? null, req.actor)));
+
+  app.get<{ Params: Static<typeof IdParam>; Querystring: { format?: "der" | "pem" } }>("/seals/:id/status-evidence", {
+    config: { auth: "public", rateLimit: { max: ctx.config.publicRateLimit, timeWindow: "1 minute" } },
+    schema: {
+      tags: ["seals"], summary: "Seal-status evidence for offline verification (CMS signed by the issuing CA; DER, or PEM with ?format=pem)",
+      description: "The seal's status history (every change with its time and reason), its validity and its certificate's revocation, produced now and standing until `nextUpdate` (24 h), as a CMS SignedData signed by the issuing CA (the key that signs the CRL). `sidian verify file.pdf --status FILE` uses it offline; `openssl cms -verify -inform DER -in FILE -CAfile trust-bundle.pem -purpose any` checks it and prints the JSON statement. Every stamp already carries the evidence of its signing time; fetch this for a signature made with the seal's key elsewhere, or to learn a later revocation.",
+      params: IdParam,
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("pem")])) }, { additionalProperties: false }),
+      response: {
+        200: { description: "The evidence", content: {
+          "application/pkcs7-mime": { schema: Type.String({ format: "binary", examples: ["<DER ContentInfo (SignedData)>"] }) },
+          "application/x-pem-file": { schema: Type.String({ examples: ["-----BEGIN CMS-----\nMIIE…\n-----END CMS-----\n"] }) },
+        } },
+        ...problems("SEAL_NOT_FOUND"),
+      },
+    },
+  }, async (req, reply) => {
+    const der = await seals.statusEvidence(req.params.id);
+    reply.header("cache-control", "no-store");
+    if (req.query.format === "pem") return reply.type("application/x-pem-file").send(toPem(der, "CMS"));
+    return reply.type("application/pkcs7-mime; smime-type=signed-data").header("content-disposition", `attachment; filename="seal-${req.params.id}-status.p7s"`).send(der);
+  });
 
   app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/picture.svg", {
     config: { auth: { roles: ["admin", "issuer"] }, document: true },

@@ -187,7 +187,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
     return p;
   }
 
-  /** The sealed licence PDF, for the issuing department's issuers and administrators (FORBIDDEN_DEPARTMENT otherwise). */
+  /** The sealed licence PDF, for the issuing department's issuers and administrators (LICENCE_NOT_FOUND otherwise). */
   async function licenceDocument(identifier: string, actor: Actor): Promise<LicenceDocument> {
     const lic = await deps.licences.get(identifier, actor);
     return obtain(licenceKey(lic), "licence", lic, actor);

@@ -458,12 +458,16 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     return rec;
   }
 
-  /** Issuers act on their own department's licences only; admins and the system on any. */
+  /**
+   * Issuers act on their own department's licences only; admins and the system on any. Another department's licence
+   * is LICENCE_NOT_FOUND, the very error (status, code, message, no details) of an identifier not on record, so an
+   * issuer cannot learn which identifiers exist elsewhere (issue 14 §4).
+   */
   function checkOwner(actor: Actor, rec: LicenceRecord): void {
     if (actor.kind === "system") return;
     if (actor.kind === "client" && actor.role === "admin") return;
     if (actor.kind === "client" && actor.role === "issuer" && actor.departmentId === rec.departmentId) return;
-    throw new AppError("FORBIDDEN_DEPARTMENT");
+    throw new AppError("LICENCE_NOT_FOUND");
   }
 
   // ---- issuance ----

@@ -17,6 +17,9 @@ import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner }
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
 import type { Tsa } from "../../pki/tsa.js";
+import type { CertInfo } from "../../pki/reader.js";
+import type { CaSigner } from "../../pki/x509.js";
+import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal-status.js";
 import type { DirectoryRepos } from "../directory/index.js";
 import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
@@ -51,6 +54,13 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   chain: readonly Uint8Array[];
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
   revokeCertificate(repos: R, tx: TxHooks, serial: string, actor: Actor): Promise<void>;
+  /**
+   * The CA that issued the seal certificates signs seal-status evidence (pki/seal-status.ts): in every stamp (the
+   * status at signing time) and on demand (`statusEvidence`). Without it stamps carry none.
+   */
+  statusSigner?: { cert: CertInfo; signer: CaSigner };
+  /** How long a statement stands for times after it was produced (nextUpdate − producedAt); default 24 h. */
+  statusEvidenceSeconds?: number;
 }
 
 export interface CreateSealInput {
@@ -260,7 +270,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       unsignedAttrs: async (sv) => {
         const t = await deps.tsa.stamp(CMS_OID.sha256, crypto.createHash("sha256").update(sv).digest(), { certReq: true });
         tstTime = t.genTime;
-        return [attribute(CMS_OID.signatureTimeStampToken, t.token)];
+        const attrs = [attribute(CMS_OID.signatureTimeStampToken, t.token)];
+        // The seal's status at signing time, produced after the time-stamp (so it covers it): the last status
+        // change only (the one in effect now), which keeps the evidence small whatever the seal's history.
+        if (deps.statusSigner) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
+        return attrs;
       },
     });
     const out = embedSignature(prepared, cms);
@@ -317,6 +331,33 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     };
   }
 
+  /**
+   * Seal-status evidence signed by the issuing CA (DER CMS): the history of status changes (all of them, or the one in
+   * effect now), the certificate's revocation, produced now and standing for statusEvidenceSeconds.
+   */
+  async function evidence(seal: Seal, cert: CertificateRecord, which: "all" | "last"): Promise<Buffer> {
+    if (!deps.statusSigner) throw new AppError("NOT_READY", "Seal-status evidence is not configured.");
+    const events = await uow.read.seals.events(seal.id);
+    const now = clock.now();
+    const upto = events.filter((e) => e.at <= now);
+    const list = upto.length === 0 ? [{ status: "active" as const, at: seal.createdAt, reason: null }] : which === "last" ? upto.slice(-1) : upto;
+    const stmt = statementOf({
+      sealId: seal.id, cert: { serial: cert.serial, sha256: cert.sha256 }, validFrom: seal.validFrom, validTo: seal.validTo,
+      events: list.map((e) => ({ status: e.status, at: e.at, reason: e.reason })),
+      certificateRevokedAt: cert.status === "revoked" && cert.revokedAt && cert.revokedAt <= now ? cert.revokedAt : null,
+      producedAt: now, nextUpdate: new Date(now.getTime() + (deps.statusEvidenceSeconds ?? 86_400) * 1000),
+    });
+    return signSealStatus(stmt, deps.statusSigner);
+  }
+
+  /** Current seal-status evidence for `GET /seals/:id/status-evidence` and `sidian verify --status`. */
+  async function statusEvidence(sealId: string): Promise<Buffer> {
+    const seal = await get(sealId);
+    const cert = await uow.read.certificates.get(seal.certSerial);
+    if (!cert) throw new AppError("CERTIFICATE_NOT_FOUND", `The seal's certificate ${seal.certSerial} is not in the registry.`);
+    return evidence(seal, cert, "all");
+  }
+
   /** Status of a seal at a past time, from its event history. */
   async function statusAt(sealId: string, at: Date): Promise<{ seal: Seal; status: SealStatus; reason: string | null } | null> {
     const seal = await uow.read.seals.byId(sealId);
@@ -351,6 +392,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     },
     stamp,
     statusAt,
+    statusEvidence,
   };
 }
 

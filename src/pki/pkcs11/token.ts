@@ -145,6 +145,7 @@ export function readPin(file: string): string {
 }
 
 export function spkiFromEcPoint(alg: SigningAlg, point: Buffer): Uint8Array {
+  if (alg === "SM2") throw new AppError("KEYSTORE_UNAVAILABLE", "SM2 keys are not kept on PKCS#11 tokens (no standard SM2 mechanism).");
   // CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 §2.3.3); some tokens give the bare point.
   const want = alg === "ES256" ? 65 : 32;
   let raw = point;
@@ -445,6 +446,7 @@ export async function openToken(opts: TokenOptions): Promise<Pkcs11Token> {
       });
     },
     async generate(alg, keyLabel) {
+      if (alg === "SM2") throw new AppError("KEYSTORE_UNAVAILABLE", "SM2 keys are not kept on PKCS#11 tokens (no standard SM2 mechanism).");
       // A random CKA_ID first, the key's own id once its public key is known (set on both objects).
       const tmp = crypto.randomBytes(20);
       return withSession("generating a key", (s) => {

@@ -9,7 +9,7 @@ export const keys = sqliteTable(
   "keys",
   {
     id: text("id").primaryKey(),
-    alg: text("alg", { enum: ["ES256", "Ed25519"] }).notNull(),
+    alg: text("alg", { enum: ["ES256", "Ed25519", "SM2"] }).notNull(),
     label: text("label").notNull(),
     purpose: text("purpose").notNull(),
     departmentId: text("department_id"),
