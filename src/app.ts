@@ -19,6 +19,7 @@ import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
 import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
 import { ProblemSchema } from "./http/schemas.js";
+import { reqSerializer } from "./http/log-redact.js";
 import { AJV_OPTIONS, buildValidator, edgeParsing } from "./http/validation.js";
 import type { AuthService } from "./modules/auth/index.js";
 import type { DirectoryService } from "./modules/directory/index.js";
@@ -48,6 +49,8 @@ export function loggerOptions(config: Config) {
       paths: ["req.headers.authorization", "req.headers.cookie", "*.client_secret", "*.secret", "*.access_token", "*.holderCode", "*.holder_code"],
       censor: "[redacted]",
     },
+    // Capability tokens in URLs (copy links, live QR tokens) never reach the log (http/log-redact.ts).
+    serializers: { req: reqSerializer },
   };
 }
 

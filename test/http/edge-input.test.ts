@@ -61,10 +61,13 @@ function appCompiler(): (d: { schema: unknown; method: string; url: string; http
   return buildValidator({}, AJV_OPTIONS as unknown as Parameters<typeof buildValidator>[1]) as never;
 }
 
+// One service and one route table for every test below (building them is most of this file's time).
+const w = await world(t);
+const { routes } = await appWithRoutes(t);
+
 const bodyRoutes = (routes: RouteOptions[]) => routes.filter((r) => (r.schema as Schema | undefined)?.body && (r.schema as Schema).body !== null);
 
 t.test("bodies keep JSON's types: on every route, every property agrees with a validator that never coerces", async (tt) => {
-  const { routes } = await appWithRoutes(tt);
   const reference = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
   addFormats(reference);
   reference.addKeyword({ keyword: TEXT_KEYWORD, schemaType: "string" });
@@ -93,7 +96,7 @@ t.test("bodies keep JSON's types: on every route, every property agrees with a v
 });
 
 t.test("query and path numbers are decimal digits: every route's integer and number parameters", async (tt) => {
-  const { app, routes } = await appWithRoutes(tt);
+  const app = w.h.app;
   const compile = appCompiler();
   let checked = 0;
   const accepted: string[] = [];
@@ -124,7 +127,6 @@ t.test("query and path numbers are decimal digits: every route's integer and num
 });
 
 t.test("the cases of issue 14 §2 over HTTP", async (tt) => {
-  const w = await world(tt);
   const admin = bearer(w.tokens.admin);
   const cases: Array<[string, object]> = [
     ['validUntil ""', personLicence(w, 1, { validUntil: "" })],
@@ -174,10 +176,7 @@ function bodyAt(path: string, value: unknown): unknown {
 }
 
 t.test("one text rule for every string of every JSON body, query and path", async (tt) => {
-  const w = await world(tt);
   const holder = await w.h.holderToken(personLicence(w, 9).holder.code);
-  // The world's app is built already: the route table of a second app built the same way.
-  const { routes } = await appWithRoutes(tt);
   let sent = 0;
   const wrong: string[] = [];
   for (const r of bodyRoutes(routes)) {
@@ -186,7 +185,8 @@ t.test("one text rule for every string of every JSON body, query and path", asyn
     const headers = await tokenFor(w, (r.config as { auth?: unknown } | undefined)?.auth, holder);
     const strings = leaves((r.schema as Schema).body as Schema).filter((l) => l.schema.type === "string" || (l.schema.type === undefined && !l.schema.anyOf));
     for (const leaf of strings) {
-      for (const [name, bad] of [BAD_TEXT[sent % BAD_TEXT.length]!, BAD_TEXT[(sent + 4) % BAD_TEXT.length]!]) {
+      // One kind of bad text per field, the kinds taken in turn (every kind is sent many times over the routes).
+      for (const [name, bad] of [BAD_TEXT[sent % BAD_TEXT.length]!]) {
         sent++;
         const res = await w.h.app.inject({ method, url, headers: { ...headers, "content-type": "application/json" }, payload: JSON.stringify(bodyAt(leaf.path, bad)) });
         const j = res.json();
@@ -219,7 +219,6 @@ t.test("one text rule for every string of every JSON body, query and path", asyn
 });
 
 t.test("the text rule on names that reach certificates, seals and pages; query and path values; depth", async (tt) => {
-  const w = await world(tt);
   const admin = { ...bearer(w.tokens.admin), "content-type": "application/json" };
   const dept = await w.h.app.inject({ method: "POST", url: "/departments", headers: admin, payload: JSON.stringify({ name: "丙\u202e局\u0000X", uscc: w.dept.uscc, regionCode: "350100" }) });
   tt.equal(dept.statusCode, 400);
