@@ -9,10 +9,11 @@
 import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 import { AppError } from "../../errors.js";
-import { embedSignature } from "../../pdf/sign.js";
+import { openPdf } from "../../pdf/reader.js";
+import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
 import { dict, name, serialize } from "../../pdf/objects.js";
 import type { PdfWork } from "../../pdf/pool.js";
-import type { AppearanceData } from "../../pdf/stamp.js";
+import { appearanceOf, type AppearanceData } from "../../pdf/stamp.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner } from "../../pki/cms.js";
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
@@ -23,6 +24,7 @@ import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal
 import type { DirectoryRepos } from "../directory/index.js";
 import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
+import { encodeSesSeal, type SesSealInfo } from "./ses.js";
 import { checkSealText, drawSeal, sealPdfOps, sealSvg, type SealPicture } from "./picture.js";
 import type { Seal, SealEvent, SealRepos, SealStatus, SealType, StampRecord } from "./ports.js";
 
@@ -52,6 +54,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
+  /** The seal maker (制章人) that signs GB/T 38540 SES_Seal structures (SM2); absent without an SM2 hierarchy. */
+  sealMaker?: { certDer: Uint8Array; sign(tbs: Uint8Array): Promise<Uint8Array> };
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
   revokeCertificate(repos: R, tx: TxHooks, serial: string, actor: Actor): Promise<void>;
   /**
@@ -88,6 +92,18 @@ export interface StampInput {
   placement: Placement;
   reason?: string;
   location?: string;
+  /**
+   * Instead of the seal picture at `placement`: a widget of this rectangle on this page whose appearance is built
+   * around the seal's own (the e-signature completion report, drawn on the page reserved for it). Prepared in this
+   * thread: the appearance carries objects (an embedded font) that do not cross to a PDF worker.
+   */
+  custom?: StampCustom;
+}
+
+export interface StampCustom {
+  pageIndex: number;
+  rect: readonly [number, number, number, number];
+  appearance(seal: Appearance): Promise<Appearance>;
 }
 
 export interface StampResult {
@@ -235,6 +251,23 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
    * `within` runs inside the transaction that records the stamp (after the stamp record and its log entry): a
    * caller that stores the stamped bytes does so atomically with the 用印记录.
    */
+  async function customStamp(pdf: Buffer, c: StampCustom, seal: Seal, now: Date, input: StampInput) {
+    const doc = openPdf(pdf);
+    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
+    const pageCount = doc.pageCount();
+    if (c.pageIndex < 0 || c.pageIndex >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
+    const prepared = prepareSignature(doc, {
+      pageIndex: c.pageIndex, rect: c.rect, appearance: await c.appearance(appearanceOf(pictureOf(seal).appearance)),
+      fieldName: `Seal-${seal.id}`, signingTime: now, signerName: seal.name,
+      ...(input.reason ? { reason: input.reason } : {}), ...(input.location ? { location: input.location } : {}),
+      reserve: CMS_RESERVE,
+    });
+    return {
+      ...prepared, pageIndex: c.pageIndex, digest: byteRangeDigest(prepared.bytes, prepared.byteRange),
+      documentSha256: crypto.createHash("sha256").update(pdf).digest("hex"),
+    };
+  }
+
   async function stamp(
     sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void,
     within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>,
@@ -247,7 +280,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     if (no) throw no;
     // The untrusted document is read on a PDF worker under a time budget (src/pdf/pool.ts); keys stay here.
     const p = input.placement;
-    const prepared = await deps.pdf.prepareStamp(input.pdf, {
+    const prepared = input.custom ? await customStamp(input.pdf, input.custom, seal, now, input) : await deps.pdf.prepareStamp(input.pdf, {
       placement: "anchor" in p
         ? { anchor: p.anchor, ...(p.page !== undefined ? { page: p.page } : {}), dx: (p.dxMm ?? 0) * MM, dy: (p.dyMm ?? 0) * MM }
         : { page: p.page, x: p.xMm * MM, y: p.yMm * MM },
@@ -332,6 +365,27 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
   }
 
   /**
+   * The GB/T 38540 SES_Seal (version 4) of a seal as DER, signed by the seal maker (SM3withSM2): header ES/4/Sidian,
+   * esID, property (type 1 = organisation seal, name, certListType 1 with the seal's certificate, dates), the SVG
+   * picture at its size in mm. The same seal always gives the same SES_SealInfo bytes (the signature differs: SM2
+   * signatures are randomised).
+   */
+  async function sesSealDer(seal: Seal, certDer: Uint8Array): Promise<Buffer> {
+    if (!deps.sealMaker) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "GB/T 38540 seal data needs the SM2 seal maker: the keys folder has no SM2 hierarchy.");
+    const info: SesSealInfo = {
+      header: { id: "ES", version: 4, vid: "Sidian" },
+      esID: seal.id,
+      property: {
+        type: 1, name: seal.name, certListType: 1, certs: [certDer], certDigests: [],
+        createDate: seal.createdAt, validStart: seal.validFrom, validEnd: seal.validTo,
+      },
+      picture: { type: "SVG", data: Buffer.from(pictureOf(seal).svg, "utf8"), width: Math.round(seal.diameterMm), height: Math.round(seal.diameterMm) },
+      extDatas: [],
+    };
+    return encodeSesSeal(info, deps.sealMaker);
+  }
+
+  /**
    * Seal-status evidence signed by the issuing CA (DER CMS): the history of status changes (all of them, or the one in
    * effect now), the certificate's revocation, produced now and standing for statusEvidenceSeconds.
    */
@@ -389,6 +443,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const s = await get(id);
       const c = await uow.read.certificates.get(s.certSerial);
       return sesSeal(s, c!.der);
+    },
+    sesSealDer: async (id: string) => {
+      const s = await get(id);
+      const c = await uow.read.certificates.get(s.certSerial);
+      return sesSealDer(s, c!.der);
     },
     stamp,
     statusAt,
