@@ -9,6 +9,7 @@
  * Sidian's root) or one configured in SIDIAN_TRUST_LISTS; an unknown name is 400 TRUST_LIST_UNKNOWN.
  * GET /verify/pdf/trust-lists names them.
  */
+import crypto from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { Type } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
@@ -31,7 +32,16 @@ const Verdict = Type.Object({
     claimedTime: Type.Union([Type.String(), Type.Null()]), timestampTime: Type.Union([Type.String(), Type.Null()]),
     byteRange: Type.Union([Type.Array(Type.Integer()), Type.Null()]), coversWholeFile: Type.Boolean(), laterRevisions: Type.Integer(),
     result: Type.String(), checks: Type.Array(Check),
+    signing: Type.Optional(Type.Object({
+      participant: Type.Optional(Type.Integer()), group: Type.Optional(Type.Integer()), role: Type.String({ description: "signer | approver | seal" }),
+      signer: Type.Union([Type.String({ description: "the participant's name, masked" }), Type.Null()]), signedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+      certificateKind: Type.String(), logIndex: Type.Integer(),
+    }, { description: "when the PDF is a revision of one of Sidian's signing requests: who this signature is" })),
   })),
+  signingRequest: Type.Optional(Type.Object({
+    requestId: Type.String(), title: Type.String(), status: Type.String(), completed: Type.Boolean(), sealed: Type.Boolean({ description: "the completion report is sealed" }),
+    revision: Type.Integer(), isFinal: Type.Boolean({ description: "this file is the final, sealed document" }),
+  }, { description: "present when the PDF (by SHA-256) is a revision of one of Sidian's signing requests" })),
 }, { $id: "PdfVerdict" });
 
 export default async function verifyPdfRoutes(app: FastifyInstance, opts: { ctx: Context }) {
@@ -91,6 +101,16 @@ export default async function verifyPdfRoutes(app: FastifyInstance, opts: { ctx:
     // the verdict comes back serialised (the schema above describes it; a verdict on thousands of signatures is
     // not re-serialised here).
     const v = await ctx.pdf.verifyJson(req.body, deps);
-    return reply.type("application/json; charset=utf-8").send(v.json);
+    // A revision of one of Sidian's signing requests (e-signatures, issue 17): who each signature is, and whether
+    // the request completed. WebCrypto hashes on libuv's thread pool, not on the event loop.
+    const sha = Buffer.from(await crypto.subtle.digest("SHA-256", req.body)).toString("hex");
+    const info = await ctx.completion.describe(sha);
+    if (!info) return reply.type("application/json; charset=utf-8").send(v.json);
+    const verdict = JSON.parse(v.json) as { signatures: Array<{ field: string | null; signing?: unknown }>; signingRequest?: unknown };
+    const byField = new Map(info.signatures.map(({ field, ...rest }) => [field as string, rest]));
+    for (const sig of verdict.signatures) if (sig.field && byField.has(sig.field)) sig.signing = byField.get(sig.field);
+    const { signatures: _, ...request } = info;
+    verdict.signingRequest = request;
+    return reply.type("application/json; charset=utf-8").send(JSON.stringify(verdict));
   });
 }
