@@ -93,6 +93,8 @@ export interface Config {
    */
   readonly signingTrustFile: string | null;
   readonly signingReauthSeconds: number;
+  /** The platform's seal for completion reports of initiators without a department seal (SIDIAN_SIGNING_SEAL, a seal id). */
+  readonly signingSealId: string | null;
   /** Metrics: counted and served at /metrics (`on`) or neither (`off`). */
   readonly metrics: "on" | "off";
   /** Networks (CIDR or addresses) that may scrape /metrics without a token. Default: loopback. */
@@ -296,6 +298,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
     signingTrustFile: env.SIDIAN_SIGNING_TRUST ? path.resolve(cwd, env.SIDIAN_SIGNING_TRUST) : null,
     signingReauthSeconds: int(env, "SIDIAN_SIGNING_REAUTH_SECONDS", 300, 30, 3600, problems),
+    signingSealId: env.SIDIAN_SIGNING_SEAL?.trim() || null,
     metrics: oneOf(env, "SIDIAN_METRICS", ["on", "off"] as const, "on", problems),
     metricsAllow: cidrList("SIDIAN_METRICS_ALLOW", env.SIDIAN_METRICS_ALLOW, ["127.0.0.0/8", "::1/128"], problems),
     metricsTokenFile: env.SIDIAN_METRICS_TOKEN_FILE ? path.resolve(cwd, env.SIDIAN_METRICS_TOKEN_FILE) : null,

@@ -23,10 +23,10 @@ import { createLicenceService, createSigner, createVerifier, type LicenceService
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
-import { createTlog, TLOG_EVENTS, type Tlog } from "./modules/tlog/index.js";
+import { createTlog, TLOG_EVENTS, type Tlog, type TlogEvent } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
-import { createSignatureService, createSigningFlow, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
+import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
@@ -66,6 +66,8 @@ export interface Context {
   documents: DocumentService;
   /** E-signature requests (issue 17). */
   signatures: SignatureService<Repos>;
+  /** Completion report, final seal and evidence of signing requests (issue 17). */
+  completion: Completion<Repos>;
   /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
   signing: SigningFlow<Repos>;
   qr: QrService;
@@ -360,7 +362,18 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
   const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
-  const signatures = createSignatureService<Repos>({ uow, clock, log: tlog, pii, logger: log });
+  // Every event about a request is also indexed by request (signing_events), in the same transaction.
+  const signingLog = {
+    async append(repos: Repos, tx: TxHooks, ev: TlogEvent) {
+      const r = await tlog.append(repos, tx, ev);
+      if (ev.subject.startsWith("signing:")) await repos.signingEvents.insert({ requestId: ev.subject.slice("signing:".length), logIndex: r.index, type: ev.type, createdAt: clock.now() });
+      return r;
+    },
+  };
+  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log });
+  const completion = createCompletion<Repos>({
+    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log,
+  });
   let signingAnchors: Uint8Array[] = [];
   if (config.signingTrustFile) {
     try {
@@ -372,7 +385,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   }
   const publicOrigin = new URL(config.publicUrl);
   const signing = createSigningFlow<Repos>({
-    uow, clock, log: tlog, pii, keyStore: pki.keyStore, tsa, svc: signatures,
+    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id),
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     webauthn: { rpId: publicOrigin.hostname, origin: publicOrigin.origin, rpName: "Sidian 四电" },
     externalAnchors: signingAnchors,
@@ -426,7 +439,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion,
     token,
     ready: async () => {
       const t = token?.status();

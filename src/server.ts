@@ -46,7 +46,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => holderRoutes(app, { access: ctx.access, documents: ctx.documents }),
       (app: FastifyInstance) => documentRoutes(app, { documents: ctx.documents }),
       (app: FastifyInstance) => verifyRoutes(app, { verifier: ctx.verifier, publicRateLimit: ctx.config.publicRateLimit }),
-      (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing }),
+      (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing, completion: ctx.completion }),
       (app: FastifyInstance) => signPageRoutes(app, { rateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),

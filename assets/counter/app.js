@@ -46,7 +46,7 @@
 
   async function verify(text) {
     const r = await api("/counter/verify", { code: text });
-    if (!r.ok) { alert("核验失败：" + (r.json.code || r.status)); return; }
+    if (!r.ok) { clearAttach(); alert("核验失败：" + (r.json.code || r.status)); return; }
     const v = r.json;
     last = v;
     $("result").hidden = false;
@@ -64,15 +64,35 @@
     for (const c of v.checks) ul.append(el("li", c.name + ": " + c.detail, c.status));
     $("attach-form").hidden = !(v.code === "VALID" && v.identifier);
     $("attach-out").textContent = "";
+    // Only a valid licence can be attached: any other verdict clears what was typed for the previous one.
+    if ($("attach-form").hidden) clearAttach();
     const h = JSON.parse(localStorage.getItem(HISTORY) || "[]");
     h.unshift({ at: new Date().toISOString(), verdict: v.zh, code: v.code, identifier: v.identifier || null, name: v.licenceName || "" });
     localStorage.setItem(HISTORY, JSON.stringify(h.slice(0, 20)));
     renderHistory();
   }
+  function clearAttach() {
+    $("case-no").value = "";
+    $("attach-out").textContent = "";
+    $("attach-form").hidden = true;
+  }
+  // Local time with its UTC offset, e.g. 2026-12-07 15:08:01 +08:00 (a record read on another device stays unambiguous).
+  function stamp(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    const p = (n) => String(Math.abs(n)).padStart(2, "0");
+    const off = -d.getTimezoneOffset();
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) +
+      " " + (off >= 0 ? "+" : "-") + p(Math.trunc(off / 60)) + ":" + p(off % 60);
+  }
   function renderHistory() {
     const ol = $("history");
     ol.replaceChildren();
-    for (const x of JSON.parse(localStorage.getItem(HISTORY) || "[]")) ol.append(el("li", x.at.slice(0, 19).replace("T", " ") + "  " + x.verdict + "  " + (x.name || "") + " " + (x.identifier || "")));
+    for (const x of JSON.parse(localStorage.getItem(HISTORY) || "[]")) {
+      const li = el("li", stamp(x.at) + "  " + x.verdict + "  " + (x.name || "") + " " + (x.identifier || ""));
+      li.title = x.at;
+      ol.append(li);
+    }
   }
 
   $("paste-form").addEventListener("submit", (e) => { e.preventDefault(); const t = $("paste").value.trim(); if (t) verify(t); });

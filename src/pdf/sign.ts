@@ -19,6 +19,11 @@ export interface Appearance {
   readonly bbox: readonly [number, number, number, number];
   readonly matrix: readonly [number, number, number, number, number, number];
   readonly resources?: PdfDict;
+  /**
+   * Indirect objects the appearance needs (an embedded font, a nested form): written in the same revision.
+   * `build` gets the reference of its i-th object and returns the objects and the form's resources.
+   */
+  readonly extra?: { readonly count: number; build(ref: (i: number) => PdfRef): { objects: PdfObj[]; resources: PdfDict } };
 }
 
 export interface PrepareOptions {
@@ -111,6 +116,8 @@ export function prepareSignature(doc: PdfDocument, o: PrepareOptions): Prepared 
   const sigNum = next++;
   const widgetNum = next++;
   const apNum = o.appearance ? next++ : -1;
+  const extraBase = next;
+  next += o.appearance?.extra?.count ?? 0;
   const updates: UpdateObject[] = [];
   const gen = (num: number) => doc.info(num)?.gen ?? 0;
 
@@ -175,12 +182,22 @@ export function prepareSignature(doc: PdfDocument, o: PrepareOptions): Prepared 
   updates.push({ num: widgetNum, gen: 0, obj: widget });
   if (o.appearance) {
     const a = o.appearance;
+    let resources = a.resources ?? new PdfDict();
+    if (a.extra) {
+      const built = a.extra.build((i) => {
+        if (!(i >= 0 && i < a.extra!.count)) throw new Error(`appearance object ${i} of ${a.extra!.count}`);
+        return new PdfRef(extraBase + i, 0);
+      });
+      if (built.objects.length !== a.extra.count) throw new Error("appearance objects: count mismatch");
+      built.objects.forEach((obj, i) => updates.push({ num: extraBase + i, gen: 0, obj }));
+      resources = built.resources;
+    }
     const fd = dict({
       Type: name("XObject"),
       Subtype: name("Form"),
       BBox: [...a.bbox],
       Matrix: [...a.matrix],
-      Resources: a.resources ?? new PdfDict(),
+      Resources: resources,
       Filter: a.compressed ? name("FlateDecode") : undefined,
     });
     updates.push({ num: apNum, gen: 0, obj: new PdfStream(fd, a.content) });

@@ -59,6 +59,8 @@ export interface PgOptions {
   poolMax?: number;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
+  /** Listen for other instances' commits (default true; off for one-off tools). */
+  listen?: boolean;
   observer?: StoreObserver;
   /** Seconds to wait for a connection at start-up and from the pool (default 5). */
   connectTimeoutSeconds?: number;
@@ -218,7 +220,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
       if (!closing && !listenTimer) listenTimer = setTimeout(() => { listenTimer = null; void listen().catch(() => undefined); }, 1000);
     }
   }
-  await listen();
+  if (opts.listen !== false) await listen();
 
   async function attempt<T>(fn: (tx: TxScope) => Promise<T> | T): Promise<T> {
     const client = await pool.connect();

@@ -91,6 +91,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /signatures/{id}": ["consumer", "issuer", "otherIssuer", "holder"],
   "PUT /signatures/{id}/document": ["consumer", "issuer", "otherIssuer"],
   "GET /signatures/{id}/document": ["consumer", "issuer", "otherIssuer", "holder"],
+  "GET /signatures/{id}/evidence": ["consumer", "issuer", "otherIssuer", "holder"],
   "POST /signatures/{id}/send": ["consumer", "issuer", "otherIssuer"],
   "POST /signatures/{id}/cancel": ["consumer", "issuer", "otherIssuer"],
   "POST /signatures/{id}/decline": ["holder"],

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
+import { needs } from "../helpers/tools.js";
 import { bearer, build, makeUscc, ROOT, tempDir } from "../helpers/app.js";
 
 t.test("departments", async (t) => {
@@ -33,7 +34,7 @@ t.test("departments", async (t) => {
     t.equal(unknownField.json().details.errors[0].unknown, "evil", "the unknown field is named");
   });
 
-  t.test("a department gets a licence-signing certificate that openssl accepts, logged in the same transaction", async (t) => {
+  t.test("a department gets a licence-signing certificate that openssl accepts, logged in the same transaction", { skip: needs("openssl") }, async (t) => {
     const list = await h.app.inject({ url: `/departments/${d.id}/certificates`, headers: bearer(admin.token) });
     const certs = list.json().items;
     t.equal(certs.length, 1);

@@ -6,9 +6,13 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import t, { type Test } from "tap";
+import { gate, needs } from "../helpers/tools.js";
 import { ADMIN_ACTOR, tempDir } from "../helpers/app.js";
 import { pdfsig, qpdfCheck } from "../seals/helpers.js";
 import { bearer, citizenId, issued, personLicence, world } from "./helpers.js";
+
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("pdfsig", "pdftoppm", "pdftotext", "zbarimg", "qpdf", "certutil"));
 
 function pdftotext(t: Test, pdf: Buffer, mode: "-layout" | "-raw" = "-layout"): string {
   const dir = tempDir(t, "sidian-pdftotext-");
@@ -27,7 +31,7 @@ function qrOnPage(t: Test, pdf: Buffer): string[] {
   return execFileSync("zbarimg", ["--raw", "-q", path.join(dir, png)], { encoding: "utf8" }).trim().split("\n");
 }
 
-t.test("the licence as a sealed PDF", async (t) => {
+test("the licence as a sealed PDF", async (t) => {
   const w = await world(t);
   const lic = await issued(w, personLicence(w, 1, { validFrom: "2024-03-01", issueDate: "2024-03-01" }));
   const url = `/licences/${lic.identifier}/document`;
@@ -87,7 +91,7 @@ t.test("the licence as a sealed PDF", async (t) => {
   t.equal(notMine.json().code, "LICENCE_NOT_FOUND");
 });
 
-t.test("stored documents are encrypted at rest; ones stored in the clear are encrypted at the next start", async (t) => {
+test("stored documents are encrypted at rest; ones stored in the clear are encrypted at the next start", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
   const lic = await issued(w, personLicence(w, 4));
@@ -128,7 +132,7 @@ t.test("stored documents are encrypted at rest; ones stored in the clear are enc
   t.equal(await w.h.ctx.documents.encryptStoredDocuments(), 70, "the rest at the next pass");
 });
 
-t.test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async (t) => {
+test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
   const lic = await issued(w, personLicence(w, 3));
@@ -167,7 +171,7 @@ t.test("the use-annotated copy (加注件) as a watermarked, sealed PDF", async 
   t.equal(stranger.json().code, "COPY_LINK_INVALID", "another client cannot use the link");
 });
 
-t.test("after a status change the document is rendered again with a status banner", async (t) => {
+test("after a status change the document is rendered again with a status banner", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
   const trust = w.h.ctx.pki.trustBundlePem();
@@ -258,7 +262,7 @@ t.test("after a status change the document is rendered again with a status banne
   });
 });
 
-t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link answers COPY_LINK_INVALID", async (t) => {
+test("expired use-annotated copies are swept: blob gone, fresh copy kept, link answers COPY_LINK_INVALID", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
   const lic = await issued(w, personLicence(w, 31));
@@ -330,7 +334,7 @@ t.test("expired use-annotated copies are swept: blob gone, fresh copy kept, link
   t.equal(((await w.h.sql.get("SELECT COUNT(*) AS n FROM documents WHERE kind = 'copy'")) as { n: number }).n, 0, "no copy left");
 });
 
-t.test("the sheet shows what was signed, also after the type dropped or relabelled a field", async (t) => {
+test("the sheet shows what was signed, also after the type dropped or relabelled a field", async (t) => {
   const w = await world(t);
   await w.h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, ADMIN_ACTOR);
   const lic = await issued(w, personLicence(w, 3));

@@ -72,7 +72,15 @@ if (!fs.existsSync(CHROMIUM)) {
     fs.writeFileSync(png, Buffer.from(fresh.png, "base64"));
     const cp = await browser.newPage({ viewport: { width: 800, height: 1000 } });
     cp.on("pageerror", (e) => errors.push(String(e)));
+    // The browser reports an invalid `pattern` (compiled with the v flag) on the console and skips the check.
+    cp.on("console", (m) => void (m.type() === "error" && /pattern|regular expression/i.test(m.text()) && errors.push(m.text())));
     await cp.goto(`${base}/counter`);
+    // A wrong secret: the page itself says 登录失败 (no Basic challenge, so no browser prompt in the way).
+    await cp.fill("input[name=id]", counterClient.id);
+    await cp.fill("input[name=secret]", "wrong-secret");
+    await cp.click("#login-form button[type=submit]");
+    await cp.locator("#login-error", { hasText: "登录失败" }).waitFor({ timeout: 15_000 });
+    t.match(await cp.textContent("#login-error") ?? "", /登录失败：INVALID_CLIENT/, "a wrong secret shows 登录失败");
     await cp.fill("input[name=id]", counterClient.id);
     await cp.fill("input[name=secret]", counterClient.secret);
     await cp.click("#login-form button[type=submit]");
@@ -89,6 +97,13 @@ if (!fs.existsSync(CHROMIUM)) {
     // worked when the answer was already there on the first check).
     await cp.locator("#attach-out", { hasText: "已关联" }).waitFor({ timeout: 15_000 });
     t.match(await cp.textContent("#history") ?? "", lic.identifier, "local history keeps the scan");
+    t.match(await cp.textContent("#history li") ?? "", /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d /, "history times carry their UTC offset");
+    // An unrecognised code next: the attach form is hidden and the previous case number is gone.
+    await cp.fill("#paste", "not a licence code");
+    await cp.click("#paste-form button[type=submit]");
+    await cp.waitForSelector("#verdict[data-verdict=UNRECOGNISED]");
+    t.equal(await cp.isHidden("#attach-form"), true, "no attach form for an unrecognised code");
+    t.equal(await cp.inputValue("#case-no"), "", "the previous case number is cleared");
     await cp.screenshot({ path: path.join(ART, "counter.png"), fullPage: true });
     const att = await h.ctx.qr.attachments("CASE-2026-0001");
     t.same(att.map((a) => a.identifier), [lic.identifier], "the attachment is stored");

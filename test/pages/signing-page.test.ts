@@ -10,6 +10,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import t from "tap";
+import { needs } from "../helpers/tools.js";
 import { bearer, ROOT } from "../helpers/app.js";
 import { createRequest, pdfsigTrusting, setup, signer } from "../signatures/helpers.js";
 
@@ -32,7 +33,7 @@ if (!fs.existsSync(CHROMIUM)) {
   t.comment(`SKIP: ${CHROMIUM} is not installed (apt-get install chromium); signer page browser test not run`);
   t.pass("skipped: no chromium");
 } else {
-  t.test("signer's page in Chromium: log in, register a passkey, draw, sign; a second signer declines", async (t) => {
+  t.test("signer's page in Chromium: log in, register a passkey, draw, sign; a second signer declines", { skip: needs("pdfsig", "certutil") }, async (t) => {
     const { chromium } = await import("playwright-core");
     fs.mkdirSync(ART, { recursive: true });
     const port = await freePort();

@@ -6,12 +6,16 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
+import { gate, needs } from "../helpers/tools.js";
 import { tempDir } from "../helpers/app.js";
 import { bearer, citizenId, issued, personLicence, world } from "../licences/helpers.js";
 
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("zbarimg"));
+
 const zbar = (file: string) => execFileSync("zbarimg", ["-q", "--raw", file], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
 
-t.test("live QR and verification pages", async (t) => {
+test("live QR and verification pages", async (t) => {
   const w = await world(t);
   const { h } = w;
   await h.ctx.seals.createSeal({ departmentId: w.dept.id, type: "01" }, { kind: "system", name: "test" });

@@ -8,6 +8,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import t, { type Test } from "tap";
+import { gate, needs } from "../helpers/tools.js";
 import { keysInit, loadKeyMaterial, KEY_FILES } from "../../src/pki/index.js";
 import { readEncryptedRootKey } from "../../src/pki/cli.js";
 import { tokenServiceKeyGenerator, tokenServiceKeys } from "../../src/pki/pkcs11/keystore.js";
@@ -16,6 +17,9 @@ import { parsePkcs11Uri } from "../../src/pki/pkcs11/uri.js";
 import { ROOT } from "../helpers/app.js";
 import { SOFTHSM_SKIP, softhsm } from "../helpers/softhsm.js";
 import { openssl, tmpDir } from "./helpers.js";
+
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("openssl"));
 
 const URL_ = "https://sidian.example.gov.cn";
 const PASS = "correct horse battery staple 2026";
@@ -39,7 +43,7 @@ function rootChecks(t: Test, dir: string, rootFile: string, rootSha256: string) 
   t.equal(manifest.ceremony.rootSha256, rootSha256, "the manifest records the ceremony's root");
 }
 
-t.test("file key store: root offline and encrypted, the rest in the folder", async (t) => {
+test("file key store: root offline and encrypted, the rest in the folder", async (t) => {
   const base = tmpDir(t);
   const dir = path.join(base, "keys");
   const rootFile = path.join(base, "root-ca.key.enc.pem");
@@ -64,7 +68,7 @@ t.test("file key store: root offline and encrypted, the rest in the folder", asy
   t.notOk(fs.existsSync(path.join(base, "r2.pem")));
 });
 
-t.test("the command: steps on stderr, a record on stdout, one-line errors", async (t) => {
+test("the command: steps on stderr, a record on stdout, one-line errors", async (t) => {
   const base = tmpDir(t);
   const passFile = path.join(base, "pass");
   fs.writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
@@ -94,7 +98,7 @@ t.test("the command: steps on stderr, a record on stdout, one-line errors", asyn
   t.notOk(fs.existsSync(path.join(base, "root4.enc.pem")));
 });
 
-t.test("SoftHSM2: issuing CA and service keys generated on the token", { skip: SOFTHSM_SKIP }, async (t) => {
+test("SoftHSM2: issuing CA and service keys generated on the token", { skip: SOFTHSM_SKIP }, async (t) => {
   const hsm = softhsm(t);
   const tok = hsm.token("sidian-ceremony");
   const base = tmpDir(t);

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import t from "tap";
+import { needs } from "../helpers/tools.js";
 import { loadConfig } from "../../src/config.js";
 import { createContext } from "../../src/context.js";
 import { keysInit, loadKeyMaterial, KEY_FILES } from "../../src/pki/index.js";
@@ -52,7 +53,7 @@ t.test("the key-store URL: RFC 7512 form, PIN only from a file, typos refused", 
   t.equal(loadConfig({ SIDIAN_KEYSTORE: "file" }).keyStore.kind, "file");
 });
 
-t.test("SoftHSM2", { skip: SOFTHSM_SKIP }, async (t) => {
+t.test("SoftHSM2", { skip: SOFTHSM_SKIP || needs("openssl") }, async (t) => {
   const hsm = softhsm(t);
   // Every token this file uses exists before the module is first initialised (SoftHSM sees only those).
   const main = hsm.token("sidian-main");

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
+import { needs } from "../helpers/tools.js";
 import { base32, keyHintFromKid, liveTokenKeyFromJwk, mintLiveToken, qrMatrix, qrPng, qrSvg, unbase32, verifyLiveToken, type LiveTokenKey } from "../../src/modules/qr/index.js";
 import { tempDir } from "../helpers/app.js";
 import { loadKeyMaterial } from "../../src/pki/index.js";
@@ -20,7 +21,7 @@ t.test("base32 round trip", async (t) => {
   t.equal(unbase32("abc"), null, "lower case is not base32 here");
 });
 
-t.test("QR PNG and SVG decode with zbarimg", async (t) => {
+t.test("QR PNG and SVG decode with zbarimg", { skip: needs("zbarimg") }, async (t) => {
   const dir = tempDir(t);
   for (const text of ["HTTPS://SIDIAN.EXAMPLE/V/ABC234", "https://sidian.example/v/l/1.2.156.3005.2.11100000MB03271699001.91350100M000100Y43.1.001.Q", "中文 mixed text"]) {
     const m = qrMatrix(text);

@@ -2,16 +2,29 @@
  * Signing: three participants (a group of two in parallel — one with a cloud key and a passkey, one with their
  * own key from an outside CA — then one with a cloud key). Every signature is its own PAdES B-T revision.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import t from "tap";
-import { bearer, build, tempDir, type Harness } from "../helpers/app.js";
+import t, { type Test } from "tap";
+import { gate, needs } from "../helpers/tools.js";
+import { bearer, build, ROOT, tempDir, type Harness } from "../helpers/app.js";
 import { opensslCmsVerify, qpdfCheck } from "../seals/helpers.js";
 import { SoftAuthenticator } from "./authenticator.js";
 import { signExternalCommand } from "../../src/cli/sign-external.js";
-import { createRequest, pdfsigTrusting, setup, signer, type Person } from "./helpers.js";
+import { citizenId, createRequest, pdfsigTrusting, setup, signer, type Person } from "./helpers.js";
+
+/** The last page's text (pdftotext, poppler-utils). */
+function pdftotextLastPage(t: Test, pdf: Buffer): string {
+  const dir = tempDir(t, "sidian-pdftotext-");
+  fs.writeFileSync(path.join(dir, "f.pdf"), pdf);
+  const info = spawnSync("pdfinfo", [path.join(dir, "f.pdf")], { encoding: "utf8" });
+  const pages = Number(/Pages:\s+(\d+)/.exec(info.stdout)?.[1] ?? "0");
+  return spawnSync("pdftotext", ["-f", String(pages), "-l", String(pages), "-enc", "UTF-8", path.join(dir, "f.pdf"), "-"], { encoding: "utf8" }).stdout;
+}
+
+/** Skips (with a visible line naming the Debian packages) where these tools are missing. */
+const test = gate(t, needs("openssl", "pdfsig", "certutil", "qpdf", "pdftotext"));
 
 const ORIGIN = "http://localhost:8080";
 const MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60], [200, 100]] };
@@ -53,11 +66,14 @@ async function cloudSign(h: Harness, id: string, p: Person, a: SoftAuthenticator
   return h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(p.token), payload: { assertion: a.assert(o.json().options), mark: MARK } });
 }
 
-t.test("three signers, cloud and own key: every signature valid in pdfsig, openssl and qpdf; bad input refused", async (t) => {
+test("three signers, cloud and own key: every signature valid in pdfsig, openssl and qpdf; bad input refused", async (t) => {
   const dir = tempDir(t, "sidian-ukey-");
   const ca = outsideCa(dir);
   fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);
-  const h = await build(t, { SIDIAN_PUBLIC_URL: ORIGIN, SIDIAN_SIGNING_TRUST: path.join(dir, "trust.pem") });
+  // The initiator is an approval system (no department): the completion report is sealed with the platform's seal.
+  const h = await build(t, { SIDIAN_PUBLIC_URL: ORIGIN, SIDIAN_SIGNING_TRUST: path.join(dir, "trust.pem"), SIDIAN_SIGNING_SEAL: "PLATFORM-SEAL-1" });
+  const platform = await h.department("测试市政务服务数据管理局");
+  await h.ctx.seals.createSeal({ departmentId: platform.id, type: "01", id: "PLATFORM-SEAL-1" }, { kind: "system", name: "test" });
   const s = await setup(t, 3, h);
   const [a, b, c] = s.people as [Person, Person, Person];
   const id = await createRequest(s, [[signer(a, { placeholder: "[[SIGN1]]", widthMm: 40, heightMm: 15 }), signer(b, { placeholder: "[[SIGN2]]", widthMm: 40, heightMm: 15 })], [signer(c, undefined, "approver")]]);
@@ -129,16 +145,59 @@ t.test("three signers, cloud and own key: every signature valid in pdfsig, opens
   t.equal(signC.statusCode, 200, signC.body);
   t.equal(signC.json().status, "completed");
 
+  // Completed: the report page is drawn and sealed as one more revision; every signature and the seal stay valid.
   const doc = await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(s.consumer.token) });
   const pdf = doc.rawPayload;
+  t.match(doc.headers["content-disposition"], /-signed\.pdf/, "the final document");
+  fs.mkdirSync(path.join(ROOT, "test-artifacts"), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, "test-artifacts", "signed-three.pdf"), pdf);
   const trust = h.ctx.pki.trustBundlePem() + ca.caPem;
   const ps = pdfsigTrusting(t, pdf, trust);
-  t.equal((ps.match(/Signature is Valid/g) ?? []).length, 3, ps);
-  t.equal((ps.match(/Certificate is Trusted/g) ?? []).length, 3, ps);
+  t.equal((ps.match(/Signature is Valid/g) ?? []).length, 4, ps);
+  t.equal((ps.match(/Certificate is Trusted/g) ?? []).length, 4, ps);
+  t.match(ps, /Signature #4:[\s\S]*测试市政务服务数据管理局/, "the fourth is the platform's seal");
   t.equal(qpdfCheck(t, pdf).status, 0, "qpdf --check");
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const v = opensslCmsVerify(t, pdf, i, trust);
     t.ok(v.ok, `openssl cms -verify signature ${i + 1}: ${v.out}`);
+  }
+  const r0 = (await h.app.inject({ url: `/signatures/${id}`, headers: bearer(s.consumer.token) })).json();
+  const report = pdftotextLastPage(t, pdf);
+  {
+    t.match(report, /签署报告/, "the completion page's text is extractable");
+    for (const who of ["张三", "李四", "王五"]) t.match(report, who, `${who} is in the report`);
+    t.match(report, /签署人 signer/);
+    t.match(report, /审批人 approver/);
+    t.match(report, /通行密钥/, "how the cloud signers were authenticated");
+    t.match(report, /自有密钥证书/, "and the own-key signer");
+    t.match(report, /UTC\+8/, "times in Beijing time");
+    t.match(report, r0.documentSha256, "the uploaded document's SHA-256");
+    for (const p of r0.participants) t.match(report, `Log index: ${p.logIndex}`, `participant ${p.idx + 1}'s log index`);
+    t.notMatch(report, a.code, "no ID number");
+  }
+  // The QR code on the report: its URL is the public log entry of the completion.
+  const ev = await h.app.inject({ url: `/signatures/${id}/evidence`, headers: bearer(b.token) });
+  t.equal(ev.statusCode, 200, ev.body);
+  const e = ev.json();
+  t.equal(e.request.sealed, true);
+  t.equal(e.request.finalSha256, crypto.createHash("sha256").update(pdf).digest("hex"), "the evidence names the final PDF");
+  const types = e.events.map((x: { type: string }) => x.type);
+  for (const ty of ["signing.created", "signing.sent", "signing.signed", "signing.completed", "signing.sealed"]) t.ok(types.includes(ty), `${ty} in the evidence`);
+  t.equal(types.filter((x: string) => x === "signing.signed").length, 3);
+  const { verifyLogEvidence } = await import("../../src/modules/tlog/index.js");
+  for (const x of e.events) {
+    const v = verifyLogEvidence(x, { logKey: e.log.vkey, origin: e.log.origin, leaf: x.leaf });
+    t.equal(v.result, "VALID", `inclusion proof of ${x.type} #${x.logIndex}`);
+  }
+  const completedIdx = e.events.find((x: { type: string }) => x.type === "signing.completed").logIndex;
+  t.match(report.replace(/\s+/g, ""), `${ORIGIN}/log/entries/${completedIdx}`, "the verification link");
+  t.ok(e.participants.every((p: { holderCode: string }) => p.holderCode.includes("*")), "codes masked in the evidence");
+  const outsider = await h.app.inject({ url: `/signatures/${id}/evidence`, headers: bearer(await h.holderToken(citizenId(999))) });
+  t.equal(outsider.statusCode, 404, "someone else: no such request");
+  // Every participant downloads the final PDF
+  for (const p of [a, b, c]) {
+    const d = await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(p.token) });
+    t.equal(crypto.createHash("sha256").update(d.rawPayload).digest("hex"), e.request.finalSha256, `${p.name} downloads the final PDF`);
   }
   // The cloud certificates name the person and a pseudonym, never the ID number
   const certs = (await h.ctx.uow.read.certificates.listByKey((await h.ctx.uow.read.personalKeys.get(h.ctx.pii.lookupHash("111", a.code)))!.keyId));
@@ -146,13 +205,13 @@ t.test("three signers, cloud and own key: every signature valid in pdfsig, opens
   t.notMatch(certs[0]!.subject, new RegExp(a.code));
   t.match(new crypto.X509Certificate(Buffer.from(certs[0]!.der)).subject, /SD-/);
   const v = await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: pdf });
-  t.equal(v.json().signatures.length, 3);
+  t.equal(v.json().signatures.length, 4);
   const r = (await h.app.inject({ url: `/signatures/${id}`, headers: bearer(s.consumer.token) })).json();
   t.same(r.participants.map((p: { method: string }) => p.method), ["cloud", "external", "cloud"]);
   t.equal(r.status, "completed");
 });
 
-t.test("sidian sign-external: the own-key flow over HTTP with a key file", async (t) => {
+test("sidian sign-external: the own-key flow over HTTP with a key file", async (t) => {
   const dir = tempDir(t, "sidian-ukey-");
   const ca = outsideCa(dir);
   fs.writeFileSync(path.join(dir, "trust.pem"), ca.caPem);

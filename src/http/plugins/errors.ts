@@ -74,7 +74,11 @@ export function problemCodeOf(reply: FastifyReply): ErrorCode | undefined {
 
 export function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AppError): FastifyReply {
   problemCodes.set(reply, e.code);
-  if (e.code === "INVALID_CLIENT" && req.routeOptions.url === "/oauth/token") reply.header("www-authenticate", 'Basic realm="sidian"');
+  // RFC 6749 §5.2: the Basic challenge answers a client that authenticated with the Authorization header only. A
+  // client that sent its secret in the form (the counter page) gets none: a browser would open its own prompt.
+  if (e.code === "INVALID_CLIENT" && req.routeOptions.url === "/oauth/token" && /^basic\s/i.test(req.headers.authorization ?? "")) {
+    reply.header("www-authenticate", 'Basic realm="sidian"');
+  }
   // A busy service says when to come back (PDF_WORKERS_BUSY).
   if (e.status === 503 && typeof e.details?.retryAfterSeconds === "number") reply.header("retry-after", String(e.details.retryAfterSeconds));
   if (e.status === 401 && req.routeOptions.url !== "/oauth/token") {

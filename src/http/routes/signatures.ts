@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { AppError } from "../../errors.js";
 import type { CatalogueRepos } from "../../modules/catalogue/index.js";
-import type { RequestView, SignatureRepos, SignatureService, SigningFlow, SigningRequest } from "../../modules/signatures/index.js";
+import type { Completion, RequestView, SignatureRepos, SignatureService, SigningFlow, SigningRequest } from "../../modules/signatures/index.js";
 import type { PkiRepos } from "../../pki/index.js";
 import { problems } from "../schemas.js";
 import { PDF_BODY_LIMIT } from "./seals.js";
@@ -84,6 +84,15 @@ const EX_REQUEST = {
   createdAt: "2026-12-07T06:00:00.000Z", updatedAt: "2026-12-07T06:01:00.000Z", completedAt: null,
   participants: [{ idx: 0, group: 1, name: "张三", holderCode: "110***********002X", holderCodeType: "111", role: "signer", actingFor: null,
     placement: { placeholder: "[[签名1]]", widthMm: 40, heightMm: 20 }, status: "pending", viewedAt: null, actedAt: null, declineReason: null, method: null, logIndex: null }],
+};
+const EX_EVIDENCE = {
+  format: "sidian-signing-evidence/1", generatedAt: "2026-12-07T06:30:00.000Z",
+  request: { id: EX_ID, title: "告知承诺书", status: "completed", documentSha256: "9f2c…", finalSha256: "c41a…", sealed: true },
+  participants: [{ idx: 0, group: 1, name: "张三", holderCode: "110***********002X", holderCodeType: "111", role: "signer", status: "signed", method: "cloud", actedAt: "2026-12-07T06:10:00.000Z", logIndex: 42, declineReason: null }],
+  documents: [{ seq: 1, kind: "uploaded", sha256: "9f2c…", createdAt: "2026-12-07T06:00:00.000Z" }, { seq: 4, kind: "completed", sha256: "c41a…", createdAt: "2026-12-07T06:10:01.000Z" }],
+  events: [{ type: "signing.signed", at: "2026-12-07T06:10:00.000Z", logIndex: 42, leafHash: "q83v…", treeSize: 50, rootHash: "Zm9v…", hashes: ["…"], checkpoint: "sidian.example/log\n50\nZm9v…\n\n— …", leaf: "{\"type\":\"signing.signed\",…}" }],
+  log: { origin: "sidian.example/log", name: "sidian.example/log", keyId: "…", vkey: "…", publicKeyPem: "-----BEGIN PUBLIC KEY-----…" },
+  howToVerify: "Each event: SHA-256(0x00 || leaf) = leafHash; …",
 };
 const RequestOut = Type.Object({
   id: Type.String(), title: Type.String(), matterCode: Type.Union([Type.String(), Type.Null()]), caseRef: Type.Union([Type.String(), Type.Null()]),
@@ -170,7 +179,7 @@ const RegisterBody = Type.Object({
 const RegisterOptionsBody = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false, examples: [{ displayName: "张三" }] });
 const OPTIONS_EX = { challenge: "Zm9v…", rpId: "sign.example.gov.cn", allowCredentials: [{ id: "…", type: "public-key" }], userVerification: "required", timeout: 60000 };
 
-export default async function signatureRoutes<R extends SignatureRepos & CatalogueRepos & PkiRepos>(app: FastifyInstance, opts: { signatures: SignatureService<R>; signing: SigningFlow<R> }) {
+export default async function signatureRoutes<R extends SignatureRepos & CatalogueRepos & PkiRepos>(app: FastifyInstance, opts: { signatures: SignatureService<R>; signing: SigningFlow<R>; completion: Completion<R> }) {
   const flow = opts.signing;
   const svc = opts.signatures;
   app.addSchema(RequestOut);
@@ -254,8 +263,27 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
       response: { 200: Type.String({ description: "application/pdf", examples: ["%PDF-1.7 …"] }), ...problems(...NOT_FOUND_CODES, "SIGNING_DOCUMENT_MISSING") },
     },
   }, async (req, reply) => {
-    const d = await svc.document(req.params.id, req.actor);
-    return sendPdf(reply, d.pdf, d.sha256, `${d.request.id}.pdf`);
+    let d = await svc.document(req.params.id, req.actor);
+    // Completed but not sealed yet (sealing failed after the last signature): try again now.
+    if (d.request.status === "completed" && d.kind !== "completed" && (await opts.completion.tryFinalise(req.params.id))) d = await svc.document(req.params.id, req.actor);
+    return sendPdf(reply, d.pdf, d.sha256, `${d.request.id}${d.kind === "completed" ? "-signed" : ""}.pdf`);
+  });
+
+  app.get<{ Params: Static<typeof IdParam> }>("/signatures/:id/evidence", {
+    config: { auth: EITHER },
+    schema: {
+      tags: ["signatures"], summary: "The evidence bundle (JSON): revisions, trust events and their inclusion proofs",
+      description: "For the initiator and the participants. The request and its participants (codes masked), every revision of the document with its SHA-256 (uploaded, prepared, each signature, the sealed final one), and every trust event of the request (created, sent, viewed, signed, declined, expired, cancelled, completed, sealed) with its log leaf and an RFC 9162 inclusion proof against a signed checkpoint, and the log's public key: enough to check offline that the events are in the log.",
+      security: SEC, params: IdParam,
+      response: { 200: Type.Object({
+        format: Type.String(), generatedAt: Type.String({ format: "date-time" }), request: Type.Record(Type.String(), Type.Unknown()),
+        participants: Type.Array(Type.Record(Type.String(), Type.Unknown())), documents: Type.Array(Type.Object({ seq: Type.Integer(), kind: Type.String(), sha256: Type.String(), createdAt: Type.String({ format: "date-time" }) })),
+        events: Type.Array(Type.Record(Type.String(), Type.Unknown())), log: Type.Record(Type.String(), Type.Unknown()), howToVerify: Type.String(),
+      }, { examples: [EX_EVIDENCE] }), ...problems(...NOT_FOUND_CODES) },
+    },
+  }, async (req, reply) => {
+    reply.header("cache-control", "no-store");
+    return opts.completion.evidence(req.params.id, req.actor);
   });
 
   app.post<{ Params: Static<typeof IdParam> }>("/signatures/:id/send", {

@@ -9,10 +9,11 @@
 import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 import { AppError } from "../../errors.js";
-import { embedSignature } from "../../pdf/sign.js";
+import { openPdf } from "../../pdf/reader.js";
+import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
 import { dict, name, serialize } from "../../pdf/objects.js";
 import type { PdfWork } from "../../pdf/pool.js";
-import type { AppearanceData } from "../../pdf/stamp.js";
+import { appearanceOf, type AppearanceData } from "../../pdf/stamp.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner } from "../../pki/cms.js";
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
@@ -88,6 +89,18 @@ export interface StampInput {
   placement: Placement;
   reason?: string;
   location?: string;
+  /**
+   * Instead of the seal picture at `placement`: a widget of this rectangle on this page whose appearance is built
+   * around the seal's own (the e-signature completion report, drawn on the page reserved for it). Prepared in this
+   * thread: the appearance carries objects (an embedded font) that do not cross to a PDF worker.
+   */
+  custom?: StampCustom;
+}
+
+export interface StampCustom {
+  pageIndex: number;
+  rect: readonly [number, number, number, number];
+  appearance(seal: Appearance): Promise<Appearance>;
 }
 
 export interface StampResult {
@@ -235,6 +248,23 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
    * `within` runs inside the transaction that records the stamp (after the stamp record and its log entry): a
    * caller that stores the stamped bytes does so atomically with the 用印记录.
    */
+  async function customStamp(pdf: Buffer, c: StampCustom, seal: Seal, now: Date, input: StampInput) {
+    const doc = openPdf(pdf);
+    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
+    const pageCount = doc.pageCount();
+    if (c.pageIndex < 0 || c.pageIndex >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
+    const prepared = prepareSignature(doc, {
+      pageIndex: c.pageIndex, rect: c.rect, appearance: await c.appearance(appearanceOf(pictureOf(seal).appearance)),
+      fieldName: `Seal-${seal.id}`, signingTime: now, signerName: seal.name,
+      ...(input.reason ? { reason: input.reason } : {}), ...(input.location ? { location: input.location } : {}),
+      reserve: CMS_RESERVE,
+    });
+    return {
+      ...prepared, pageIndex: c.pageIndex, digest: byteRangeDigest(prepared.bytes, prepared.byteRange),
+      documentSha256: crypto.createHash("sha256").update(pdf).digest("hex"),
+    };
+  }
+
   async function stamp(
     sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void,
     within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>,
@@ -247,7 +277,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     if (no) throw no;
     // The untrusted document is read on a PDF worker under a time budget (src/pdf/pool.ts); keys stay here.
     const p = input.placement;
-    const prepared = await deps.pdf.prepareStamp(input.pdf, {
+    const prepared = input.custom ? await customStamp(input.pdf, input.custom, seal, now, input) : await deps.pdf.prepareStamp(input.pdf, {
       placement: "anchor" in p
         ? { anchor: p.anchor, ...(p.page !== undefined ? { page: p.page } : {}), dx: (p.dxMm ?? 0) * MM, dy: (p.dyMm ?? 0) * MM }
         : { page: p.page, x: p.xMm * MM, y: p.yMm * MM },

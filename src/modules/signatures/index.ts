@@ -3,3 +3,5 @@ export * from "./ports.js";
 export * from "./service.js";
 export * from "./signing.js";
 export * from "./mark.js";
+export * from "./completion.js";
+export * from "./report.js";

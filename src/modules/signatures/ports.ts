@@ -150,7 +150,21 @@ export interface PreparedSignature {
   readonly expiresAt: Date;
 }
 
+/** A trust event of a request: its log index (the entry itself is in the log). */
+export interface SigningEventRow {
+  readonly requestId: string;
+  readonly logIndex: number;
+  readonly type: string;
+  readonly createdAt: Date;
+}
+
 export interface SignatureRepos {
+  signingEvents: {
+    /** MUST fail on a duplicate (request, log index). */
+    insert(e: SigningEventRow): Promise<void>;
+    /** In log order. */
+    ofRequest(requestId: string): Promise<SigningEventRow[]>;
+  };
   signingRequests: SigningRequestRepo;
   signingParticipants: ParticipantRepo;
   signingDocuments: SigningDocumentRepo;

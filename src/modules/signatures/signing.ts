@@ -69,6 +69,8 @@ export interface SigningFlowDeps<R extends Repos> {
   externalAnchors: readonly Uint8Array[];
   reauthSeconds: number;
   svc: SignatureService<R>;
+  /** After the last signature: the completion report and the final seal (failures are the callee's to record). */
+  onCompleted?: (requestId: string) => Promise<unknown>;
   openPdf?: (pdf: Buffer) => PdfDocument;
 }
 
@@ -312,6 +314,7 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
       return { logIndex: index, documentSha256: afterSha, status: patch.status ?? r.status };
     });
     if (expired) throw new AppError("SIGNING_EXPIRED");
+    if (result!.status === "completed") await deps.onCompleted?.(id);
     return result!;
   }
 

@@ -6,6 +6,8 @@ import fs from "node:fs";
 import { createPublicKey } from "node:crypto";
 import BetterSqlite3 from "better-sqlite3";
 import { createTlogAuditSource } from "../../storage/repos/tlog.js";
+import { isPgUrl } from "../../storage/pg-url.js";
+import { snapshotPgLog } from "../../storage/log-snapshot.js";
 import { progressBar } from "../../cli/progress.js";
 import { auditLog, type AuditReport } from "./audit.js";
 import { formatVkey, keyIdFor, ALG_ED25519, parseNote, parseVkey, rawEd25519PublicKey, type NoteVerifier } from "./checkpoint.js";
@@ -50,7 +52,9 @@ export interface LogAuditOptions {
 /** Recomputes the whole tree from the leaves and checks every node, checkpoint and consecutive consistency. */
 export async function logAudit(opts: LogAuditOptions): Promise<AuditReport> {
   const out = opts.out ?? process.stdout;
-  const db = new BetterSqlite3(opts.dbPath, { readonly: true, fileMustExist: true });
+  // PostgreSQL: a consistent snapshot of the log's tables, audited as an SQLite file.
+  const snapshot = isPgUrl(opts.dbPath) ? await snapshotPgLog(opts.dbPath) : null;
+  const db = snapshot ? snapshot.db : new BetterSqlite3(opts.dbPath, { readonly: true, fileMustExist: true });
   try {
     const src = createTlogAuditSource(db);
     const notes = src.checkpoints().map((c) => c.note);
@@ -78,6 +82,7 @@ export async function logAudit(opts: LogAuditOptions): Promise<AuditReport> {
     return report;
   } finally {
     db.close();
+    snapshot?.dispose();
   }
 }
 

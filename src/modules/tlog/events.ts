@@ -41,6 +41,8 @@ export const TLOG_EVENTS = {
   signingExpired: "signing.expired",
   signingCancelled: "signing.cancelled",
   signingCompleted: "signing.completed",
+  // the completion report drawn and sealed (the seal's own `seal.stamped` entry is logged beside it)
+  signingSealed: "signing.sealed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

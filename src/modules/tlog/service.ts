@@ -214,6 +214,8 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
   const pending = new WeakMap<TxHooks, Promise<TxState>>();
   /** Last published checkpoint (size and time); undefined until loaded. */
   let last: { size: number; at: number } | undefined;
+  /** uow.changeMark() when `last` was loaded (another instance may publish checkpoints too). */
+  let seenMark: number | undefined;
   let timer: NodeJS.Timeout | null = null;
   let publishing: Promise<CheckpointInfo | null> = Promise.resolve(null);
   let closed = false;
@@ -304,6 +306,14 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
     });
   }
 
+  /** The committed tree as the database holds it now (another instance may have appended since our last commit). */
+  async function databaseFrontier(): Promise<Frontier> {
+    const size = await uow.read.tlog.size();
+    if (committed && committed.size === size) return committed;
+    // Leaves and nodes are never changed once written: the peaks of `size` read after `size` are those of `size`.
+    return loadFrontier(uow.read.tlog, size);
+  }
+
   function onCommitted(): void {
     if (closed || !auto) return;
     if (last && committed && committed.size - Math.max(last.size, 0) >= deps.checkpointMaxEntries) {
@@ -329,8 +339,15 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
 
   function publish(force: boolean): Promise<CheckpointInfo | null> {
     const run = async (): Promise<CheckpointInfo | null> => {
+      // Several instances may share the log (PostgreSQL): the last checkpoint and the tree are read from the
+      // database when another writer committed since (changeMark moved), not only from this process's memory.
+      const mark = uow.changeMark?.();
+      if (mark !== undefined && mark !== seenMark) {
+        last = undefined;
+        seenMark = mark;
+      }
       const prev = await lastCheckpoint();
-      const tree = await committedFrontier();
+      const tree = mark !== undefined ? await databaseFrontier() : await committedFrontier();
       const size = tree.size;
       const now = clock.now();
       if (size <= prev.size) return null;
@@ -342,9 +359,18 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
       // Sign outside the write transaction (kernel rule: no slow work while holding the write lock).
       const note = await signCheckpointAsync({ origin, size, root }, noteSigner);
       const rec: CheckpointRecord = { size, root, note, createdAt: now };
-      await uow.write(async (repos) => {
+      // Checkpoints are strictly increasing in the order they are stored: one signed meanwhile (by another
+      // instance) for this size or a larger one makes this one pointless, and it is dropped.
+      const stored = await uow.write(async (repos) => {
+        const latest = await repos.tlog.latestCheckpoint();
+        if (latest && latest.size >= size) return latest;
         await repos.tlog.insertCheckpoint(rec);
+        return null;
       });
+      if (stored) {
+        last = { size: stored.size, at: stored.createdAt.getTime() };
+        return null;
+      }
       last = { size, at: now.getTime() };
       log.info({ size }, "tlog: checkpoint published");
       return { size, root: b64(root), note, createdAt: now };

@@ -31,6 +31,9 @@ function prefixed(r: Row, prefix: string): Row {
   return out;
 }
 
+const EVENT_INSERT = "INSERT INTO signing_events (request_id, log_index, type, created_at) VALUES (?, ?, ?, ?)";
+const EVENT_LIST = "SELECT request_id, log_index, type, created_at FROM signing_events WHERE request_id = ? ORDER BY log_index";
+
 export function createSignatureRepos(sql: Sql): SignatureRepos {
   const reqById = `SELECT ${RQ.cols} FROM signing_requests WHERE id = ?`;
   const reqList = `SELECT ${RQ.cols} FROM signing_requests
@@ -107,6 +110,15 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
     },
   };
   return {
+    signingEvents: {
+      async insert(e) {
+        await sql.run(EVENT_INSERT, [e.requestId, e.logIndex, e.type, e.createdAt.getTime()]);
+      },
+      async ofRequest(requestId) {
+        const rows = await sql.all<{ request_id: string; log_index: number; type: string; created_at: number }>(EVENT_LIST, [requestId]);
+        return rows.map((r) => ({ requestId: r.request_id, logIndex: Number(r.log_index), type: r.type, createdAt: new Date(Number(r.created_at)) }));
+      },
+    },
     signingRequests: requests, signingParticipants: participants, signingDocuments: documents,
     personalKeys: {
       async get(holderHash) {

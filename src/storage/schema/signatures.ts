@@ -127,3 +127,18 @@ export const signingPrepared = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.requestId, t.idx] })],
 );
+
+/**
+ * The trust events of a request (their log indexes), written in the same transaction as the event: the evidence
+ * bundle lists them without scanning the log (the log is not indexed by subject).
+ */
+export const signingEvents = sqliteTable(
+  "signing_events",
+  {
+    requestId: text("request_id").notNull().references(() => signingRequests.id),
+    logIndex: integer("log_index").notNull(),
+    type: text("type").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.logIndex] })],
+);

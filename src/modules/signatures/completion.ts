@@ -1,0 +1,181 @@
+/**
+ * Completion (issue 17 §5): when the last participant has signed, the completion report (签署报告) is drawn on the
+ * page reserved at send and sealed — with the initiating department's official seal, or the platform's seal
+ * (SIDIAN_SIGNING_SEAL) for an approval system — as one more incremental revision, so every participant's
+ * signature stays valid. The evidence bundle carries the request's trust events with their inclusion proofs.
+ *
+ * Sealing runs after the last signature's transaction (it signs and time-stamps: slow work never holds the write
+ * lock). If it fails (the TSA is down, no seal may stamp) the request is completed but not yet sealed; the next
+ * download of the document or the evidence tries again. The sealed revision is stored in the stamp's own
+ * transaction (with its 用印记录 and log entries), and only if no other revision was stored in between.
+ */
+import type { PiiProtector } from "../../crypto/pii.js";
+import { AppError } from "../../errors.js";
+import { pageBox } from "../../pdf/blank-page.js";
+import { openPdf } from "../../pdf/reader.js";
+import type { Appearance } from "../../pdf/sign.js";
+import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
+import type { Seal, StampInput, StampResult } from "../seals/index.js";
+import { TLOG_EVENTS } from "../tlog/events.js";
+import type { LogEntry, LogEvidence, TlogEvent } from "../tlog/index.js";
+import type { SignatureRepos, SigningRequest } from "./ports.js";
+import { reportAppearance, type ReportParticipant } from "./report.js";
+import type { SignatureService } from "./service.js";
+
+export interface CompletionDeps<R extends SignatureRepos> {
+  uow: UnitOfWork<R>;
+  clock: Clock;
+  pii: PiiProtector;
+  svc: SignatureService<R & import("../catalogue/index.js").CatalogueRepos>;
+  log: { append(repos: R, tx: TxHooks, event: TlogEvent): Promise<{ index: number }> };
+  tlog: {
+    getEntry(index: number): Promise<LogEntry>;
+    evidence(index: number, opts?: { includeLeaf?: boolean }): Promise<LogEvidence>;
+    publicKey(): { origin: string; name: string; keyId: string; vkey: string; publicKeyPem: string };
+  };
+  seals: {
+    officialSeal(departmentId: string): Promise<Seal | null>;
+    get(id: string): Promise<Seal>;
+    stamp(sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void, within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>): Promise<StampResult>;
+  };
+  /** The platform's seal (for initiators without a department); null: only departments' seals. */
+  platformSealId: string | null;
+  publicUrl: string;
+  logger?: { warn(obj: object, msg: string): void };
+}
+
+const SYSTEM: Actor = { kind: "system", name: "signatures" };
+
+export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<R>) {
+  const { uow, pii, svc } = deps;
+  const publicUrl = deps.publicUrl.replace(/\/+$/, "");
+  const running = new Map<string, Promise<boolean>>();
+
+  async function sealFor(r: SigningRequest): Promise<Seal | null> {
+    if (r.departmentId) {
+      const s = await deps.seals.officialSeal(r.departmentId);
+      if (s) return s;
+    }
+    if (!deps.platformSealId) return null;
+    try {
+      return await deps.seals.get(deps.platformSealId);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Data of a log entry (the signed event's hashes and time). */
+  async function entryData(index: number): Promise<Record<string, unknown>> {
+    return (await deps.tlog.getEntry(index)).event.data as Record<string, unknown>;
+  }
+
+  async function run(id: string): Promise<boolean> {
+    const r = await uow.read.signingRequests.byId(id);
+    if (!r || r.status !== "completed") return false;
+    const latest = await uow.read.signingDocuments.latest(id);
+    if (!latest) return false;
+    if (latest.kind === "completed") return true;
+    const seal = await sealFor(r);
+    if (!seal) {
+      deps.logger?.warn({ requestId: id, departmentId: r.departmentId }, "signing request completed but not sealed: no official seal of the department and no SIDIAN_SIGNING_SEAL");
+      return false;
+    }
+    const ps = (await uow.read.signingParticipants.ofRequest(id)).filter((p) => p.role !== "copy" && p.status === "signed" && p.logIndex !== null);
+    const rows: ReportParticipant[] = [];
+    for (const p of ps) {
+      const d = await entryData(p.logIndex!);
+      rows.push({
+        no: p.idx + 1, name: pii.decrypt(p.nameEnc, `signing:${id}:${p.idx}:name`), role: p.role, group: p.groupNo, method: p.method ?? "cloud",
+        at: typeof d.timestamp === "string" ? new Date(d.timestamp) : p.actedAt ?? r.completedAt ?? deps.clock.now(),
+        before: String(d.documentSha256Before ?? ""), after: String(d.documentSha256After ?? ""), logIndex: p.logIndex!,
+      });
+    }
+    const events = await uow.read.signingEvents.ofRequest(id);
+    const completed = events.find((e) => e.type === TLOG_EVENTS.signingCompleted);
+    if (!completed) return false;
+    const pdf = pii.openBytes(latest.bytes, svc.aadDoc(id, latest.seq));
+    const doc = openPdf(pdf);
+    const pageIndex = doc.pageCount() - 1;
+    const box = pageBox(doc, pageIndex);
+    const input = {
+      requestId: id, title: r.title, matterCode: r.matterCode, caseRef: r.caseRef, initiator: `client:${r.initiatorClientId}`,
+      createdAt: r.createdAt, completedAt: r.completedAt ?? deps.clock.now(), documentSha256: r.documentSha256 ?? "", signedSha256: latest.sha256,
+      completedLogIndex: completed.logIndex, verifyUrl: `${publicUrl}/log/entries/${completed.logIndex}`, sealName: seal.name, participants: rows,
+    };
+    await deps.seals.stamp(seal.id, {
+      pdf, placement: { page: pageIndex + 1, xMm: 0, yMm: 0 }, reason: "签署完成 Signing completed",
+      custom: { pageIndex, rect: box, appearance: (ap: Appearance) => reportAppearance(input, box, ap) },
+    }, SYSTEM, undefined, async (repos, tx, res) => {
+      const now2 = await repos.signingDocuments.latest(id);
+      if (!now2 || now2.seq !== latest.seq) throw new AppError("CONFLICT", "The document changed while it was being sealed.");
+      const sha = res.record.resultSha256;
+      await repos.signingDocuments.insert({ requestId: id, seq: latest.seq + 1, sha256: sha, kind: "completed", bytes: pii.sealBytes(res.pdf, svc.aadDoc(id, latest.seq + 1)), createdAt: deps.clock.now() });
+      await repos.signingRequests.update(id, { currentSha256: sha, updatedAt: deps.clock.now() });
+      await deps.log.append(repos, tx, {
+        type: TLOG_EVENTS.signingSealed, subject: `signing:${id}`, actor: actorLabel(SYSTEM),
+        data: { requestId: id, sealId: seal.id, stampId: res.record.id, signedSha256: latest.sha256, finalSha256: sha, reportPage: pageIndex + 1, completedLogIndex: completed.logIndex },
+      });
+    });
+    return true;
+  }
+
+  /** Draws the report and seals a completed request (once; concurrent calls share the work). true: sealed. */
+  function finalise(id: string): Promise<boolean> {
+    let p = running.get(id);
+    if (!p) {
+      p = run(id).finally(() => running.delete(id));
+      running.set(id, p);
+    }
+    return p;
+  }
+
+  /** finalise, but a failure is logged rather than thrown (the request stays completed; sealing is tried again later). */
+  async function tryFinalise(id: string): Promise<boolean> {
+    try {
+      return await finalise(id);
+    } catch (e) {
+      deps.logger?.warn({ requestId: id, err: e }, "sealing a completed signing request failed; it is tried again on the next download");
+      return false;
+    }
+  }
+
+  /**
+   * The evidence bundle (JSON) for the initiator or a participant: the request, its participants (codes masked),
+   * the document's revisions with their SHA-256, and every trust event with its leaf and inclusion proof against a
+   * signed checkpoint, plus the log's public key to check them offline.
+   */
+  async function evidence(id: string, actor: Actor) {
+    const { r, ps } = await svc.visible(uow.read as never, id, actor);
+    if (r.status === "completed") await tryFinalise(id);
+    const r2 = (await uow.read.signingRequests.byId(id)) ?? r;
+    const docs = await uow.read.signingDocuments.list(id);
+    const events = await uow.read.signingEvents.ofRequest(id);
+    const proofs = [];
+    for (const e of events) {
+      const ev = await deps.tlog.evidence(e.logIndex, { includeLeaf: true });
+      proofs.push({ type: e.type, at: e.createdAt.toISOString(), ...ev });
+    }
+    const last = docs[docs.length - 1];
+    return {
+      format: "sidian-signing-evidence/1",
+      generatedAt: deps.clock.now().toISOString(),
+      request: {
+        id: r2.id, title: r2.title, matterCode: r2.matterCode, caseRef: r2.caseRef, initiator: `client:${r2.initiatorClientId}`, departmentId: r2.departmentId,
+        status: r2.status, statusReason: r2.statusReason, createdAt: r2.createdAt.toISOString(), expiresAt: r2.expiresAt.toISOString(), completedAt: r2.completedAt?.toISOString() ?? null,
+        documentSha256: r2.documentSha256, finalSha256: last?.sha256 ?? null, sealed: last?.kind === "completed",
+      },
+      participants: svc.view(r2, ps, actor).participants.map((p) => ({
+        idx: p.idx, group: p.group, name: p.name, holderCode: p.holderCode, holderCodeType: p.holderCodeType, role: p.role, status: p.status,
+        method: p.method, actedAt: p.actedAt?.toISOString() ?? null, logIndex: p.logIndex, declineReason: p.declineReason,
+      })),
+      documents: docs.map((d) => ({ seq: d.seq, kind: d.kind, sha256: d.sha256, createdAt: d.createdAt.toISOString() })),
+      events: proofs,
+      log: deps.tlog.publicKey(),
+      howToVerify: "Each event: SHA-256(0x00 || leaf) = leafHash; the inclusion proof (RFC 9162) leads to rootHash of the signed checkpoint (C2SP note, log key `log.vkey`). The final PDF's SHA-256 is request.finalSha256; its signatures validate in any PAdES validator.",
+    };
+  }
+
+  return { finalise, tryFinalise, evidence };
+}
+
+export type Completion<R extends SignatureRepos = SignatureRepos> = ReturnType<typeof createCompletion<R>>;
