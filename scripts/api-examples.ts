@@ -193,7 +193,7 @@ export async function runFlows(): Promise<FlowRun> {
     await call("admin.seals.list", "List seals", { url: `/seals?departmentId=${dept.id}`, token: admin, expect: 200 });
     await call("admin.seal.get", "One seal", { url: `/seals/${seal.id}`, token: admin, expect: 200 });
     await call("admin.seal.picture", "Its picture", { url: `/seals/${seal.id}/picture.svg`, token: admin, expect: 200 });
-    await call("admin.seal.ses", "Its GB/T 38540 data", { url: `/seals/${seal.id}/ses`, token: admin, expect: 200 });
+    await call("admin.seal.ses", "Its GB/T 38540 data", { url: `/seals/${seal.id}/ses?format=json`, token: admin, expect: 200 });
     await call("admin.seal.suspend", "Suspend a seal", { url: `/seals/${contract.id}/status`, token: admin, body: { status: "suspended", reason: "印章保管人调岗" }, expect: 200 });
 
     const certs = (await call("admin.certificates.list", "The department's certificates", { url: `/departments/${dept.id}/certificates`, token: admin, expect: 200 })).json();

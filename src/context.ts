@@ -341,6 +341,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
+    ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
     revokeCertificate: async (repos, tx, serial, actor) => {

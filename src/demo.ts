@@ -24,6 +24,8 @@ export const DEMO_HOLDER = "11010519491231002X";
 
 export interface DemoSeed {
   departmentId: string;
+  /** The department's official seal (type 01): it seals the licence PDFs. */
+  sealId: string;
   clients: Array<{ role: Role; id: string; secret: string }>;
   /** Clients whose secret had to be made anew (it was not in the secrets file): earlier printed secrets stop working. */
   rotated: string[];
@@ -65,6 +67,8 @@ export async function seedDemo(ctx: Context): Promise<DemoSeed> {
   } catch (e) {
     if (!(e instanceof AppError && e.status === 409)) throw e;
   }
+  // The official seal: without it the licence PDF answers 409 LICENCE_SEAL_MISSING.
+  const seal = (await ctx.seals.officialSeal(dept.id)) ?? (await ctx.seals.createSeal({ departmentId: dept.id, type: "01" }, SYSTEM));
   const wanted: Array<{ role: Role; id: string; name: string; departmentId?: string; matters?: string[] }> = [
     { role: "admin", id: "demo-admin", name: "演示管理员" },
     { role: "issuer", id: "demo-issuer", name: "演示制证系统", departmentId: dept.id },
@@ -98,13 +102,13 @@ export async function seedDemo(ctx: Context): Promise<DemoSeed> {
       fs.renameSync(tmp, file);
     }
   }
-  return { departmentId: dept.id, clients, rotated };
+  return { departmentId: dept.id, sealId: seal.id, clients, rotated };
 }
 
 export function demoText(seed: DemoSeed, url: string): string {
   const c = (role: Role) => seed.clients.find((x) => x.role === role)!;
   const lines = [
-    "Demo data (DEV ONLY): department 演示市市场监督管理局 " + `(USCC ${DEMO_USCC}, id ${seed.departmentId}),`,
+    "Demo data (DEV ONLY): department 演示市市场监督管理局 " + `(USCC ${DEMO_USCC}, id ${seed.departmentId}, official seal ${seed.sealId}),`,
     `  licence type ${DEMO_TYPE} 演示食品经营许可证, matter ${DEMO_MATTER}`,
     ...seed.clients.map((x) => `  ${x.role.padEnd(9)} client_id=${x.id}  client_secret=${x.secret}`),
     ...(seed.rotated.length ? [`  (new secrets for ${seed.rotated.join(", ")}: their earlier ones were not kept, so they no longer work)`] : []),
@@ -120,13 +124,24 @@ export function demoText(seed: DemoSeed, url: string): string {
     "",
     "Issue a licence (issuer), let the holder consent, fetch it for a matter (consumer), verify it (anyone):",
     `  ISSUER=$(curl -s -u ${c("issuer").id}:${c("issuer").secret} -d grant_type=client_credentials ${url}/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
-    `  curl -s -H "authorization: Bearer $ISSUER" -H 'content-type: application/json' -d '{"typeCode":"${DEMO_TYPE}","number":"JY13501020000001","holder":{"name":"张三","code":"${DEMO_HOLDER}","codeType":"111"},"fields":{"scope":"预包装食品销售","approvedOn":"2026-01-05"}}' ${url}/licences`,
+    `  LICENCE=$(curl -s -H "authorization: Bearer $ISSUER" -H 'content-type: application/json' -H "idempotency-key: demo-$(date +%s)" -d '{"typeCode":"${DEMO_TYPE}","number":"JY1350102'$(date +%s)'","holder":{"name":"张三","code":"${DEMO_HOLDER}","codeType":"111"},"fields":{"scope":"预包装食品销售","approvedOn":"2026-01-05"}}' ${url}/licences | node -pe 'JSON.parse(require("fs").readFileSync(0)).identifier')`,
+    `  echo $LICENCE`,
     `  HOLDER=$(npx sidian dev holder-token --code ${DEMO_HOLDER})`,
     `  curl -s -H "authorization: Bearer $HOLDER" -H 'content-type: application/json' -d '{"clientId":"${c("consumer").id}","matterCode":"${DEMO_MATTER}","days":30}' ${url}/holders/me/consents`,
     `  CONSUMER=$(curl -s -u ${c("consumer").id}:${c("consumer").secret} -d grant_type=client_credentials ${url}/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
     `  curl -s -H "authorization: Bearer $CONSUMER" -H 'content-type: application/json' -d '{"holderCode":"${DEMO_HOLDER}","holderCodeType":"111","matterCode":"${DEMO_MATTER}","useCause":"办理食品经营许可变更"}' ${url}/holders/licences:query`,
     `  curl -s -H "authorization: Bearer $HOLDER" ${url}/holders/me/accesses      # who used my licences`,
-    `  curl -s -H 'content-type: application/json' -d '{"jws":"<the jws from the issue response>"}' ${url}/verify`,
+    `  curl -s -H 'content-type: application/json' -d '{"identifier":"'$LICENCE'"}' ${url}/verify`,
+    "",
+    "The licence as a sealed PDF (the department's official seal, PAdES B-T), and its validation:",
+    `  curl -s -H "authorization: Bearer $ISSUER" -o licence.pdf ${url}/licences/$LICENCE/document`,
+    `  curl -s -H 'content-type: application/pdf' --data-binary @licence.pdf ${url}/verify/pdf`,
+    "A live QR (亮证) the holder shows, valid 5 minutes, and the page it opens:",
+    `  QR=$(curl -s -X POST -H "authorization: Bearer $HOLDER" ${url}/holders/me/licences/$LICENCE/qr | node -pe 'JSON.parse(require("fs").readFileSync(0)).url')`,
+    `  echo $QR                                      # open it in a browser: the /v/ verification page (有效)`,
+    `  curl -s -X POST -H "authorization: Bearer $HOLDER" -o qr.png "${url}/holders/me/licences/$LICENCE/qr?format=png"   # the QR image itself`,
+    `  open ${url}/v/l/$LICENCE                  # the static page (printed on the PDF)`,
+    `  open ${url}/counter                       # the counter: log in as ${c("counter").id} / ${c("counter").secret}, upload qr.png or paste $QR`,
     "",
     `  curl -s ${url}/.well-known/jwks.json`,
     `  curl -s ${url}/pki/trust-bundle.pem`,

@@ -369,7 +369,7 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
   if (fs.existsSync(f(KEY_FILES.rootKey)) && !dev) warnings.push(`${f(KEY_FILES.rootKey)} is present; keep the root CA key offline`);
   if (sm2 && fs.existsSync(f(SM2_KEY_FILES.rootKey)) && !dev) warnings.push(`${f(SM2_KEY_FILES.rootKey)} is present; keep the SM2 root CA key offline`);
   if (sm2 && fromFiles && process.platform !== "win32") {
-    for (const file of [SM2_KEY_FILES.issuingKey, SM2_KEY_FILES.tsaKey]) {
+    for (const file of [SM2_KEY_FILES.issuingKey, SM2_KEY_FILES.tsaKey, SM2_KEY_FILES.sealMakerKey]) {
       if ((fs.statSync(f(file)).mode & 0o077) !== 0) warnings.push(`${f(file)} is readable by group or others; chmod 600 it`);
     }
   }

@@ -75,7 +75,7 @@ export const KEY_USAGE_BITS: Record<KeyUsageName, number> = {
   cRLSign: 6,
 };
 
-export type ProfileName = "root-ca" | "issuing-ca" | "licence-signing" | "seal" | "signer" | "personal-signing" | "tsa" | "token";
+export type ProfileName = "root-ca" | "issuing-ca" | "licence-signing" | "seal" | "signer" | "personal-signing" | "tsa" | "token" | "seal-maker";
 export type DepartmentProfileName = "licence-signing" | "seal" | "signer";
 export const DEPARTMENT_PROFILES: readonly DepartmentProfileName[] = ["licence-signing", "seal", "signer"];
 
@@ -102,6 +102,8 @@ export const PROFILES: Readonly<Record<ProfileName, CertificateProfile>> = Objec
   "personal-signing": { name: "personal-signing", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 2 * 365 },
   tsa: { name: "tsa", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], extKeyUsage: { oids: [OID.kpTimeStamping], critical: true }, crlDistributionPoint: true, validityDays: 5 * 365 },
   token: { name: "token", ca: false, keyUsage: ["digitalSignature"], crlDistributionPoint: true, validityDays: 3 * 365 },
+  // The seal maker (制章人, GB/T 38540): signs SES_Seal structures. A service key of the SM2 hierarchy.
+  "seal-maker": { name: "seal-maker", ca: false, keyUsage: ["digitalSignature", "nonRepudiation"], crlDistributionPoint: true, validityDays: 5 * 365 },
 });
 
 export function isDepartmentProfile(p: string): p is DepartmentProfileName {

@@ -147,7 +147,7 @@ export function createPkiService(deps: PkiServiceDeps): PkiService {
   // Certificates in the key material are not in the database; they are never revoked through the CRL.
   const materialSerials = new Set([
     material.tsa.cert.serial, material.token.cert.serial, ...material.previous.tsa.map((t) => t.cert.serial), ...material.previous.token.map((t) => t.cert.serial),
-    ...(material.sm2 ? [material.sm2.tsa.cert.serial] : []),
+    ...(material.sm2 ? [material.sm2.tsa.cert.serial, material.sm2.sealMaker.cert.serial] : []),
   ]);
 
   /** One CA hierarchy: its issuing CA, the CRL it publishes and the chain tail of the certificates it issues. */

@@ -4,6 +4,7 @@
  *   sm2-root-ca.crt.pem / .key.pem     SM2 root CA, self-signed, SM3withSM2, CA:TRUE pathlen:1 (key never loaded)
  *   sm2-issuing-ca.crt.pem / .key.pem  SM2 issuing CA, signed by the SM2 root, CA:TRUE pathlen:0
  *   sm2-tsa.crt.pem / .key.pem         SM2 time-stamping unit, EKU timeStamping (critical, only)
+ *   sm2-seal-maker.crt.pem / .key.pem  the seal maker (制章人) that signs GB/T 38540 SES_Seal structures
  *
  * Same profiles and extensions as the P-256 hierarchy (src/pki/profiles.ts); SM2 keys from src/crypto/sm2.ts,
  * signatures SM3withSM2 (1.2.156.10197.1.501) with Z over the default signer ID 1234567812345678 (GB/T 35276,
@@ -38,6 +39,8 @@ export const SM2_KEY_FILES = {
   issuingKey: "sm2-issuing-ca.key.pem",
   tsaCert: "sm2-tsa.crt.pem",
   tsaKey: "sm2-tsa.key.pem",
+  sealMakerCert: "sm2-seal-maker.crt.pem",
+  sealMakerKey: "sm2-seal-maker.key.pem",
 } as const;
 
 export interface Sm2Material {
@@ -45,14 +48,16 @@ export interface Sm2Material {
   readonly issuingCa: { readonly cert: CertInfo; readonly signingKey: SigningKey; readonly key?: KeyObject; readonly signer: CaSigner; readonly keyId: Uint8Array };
   /** `chain` is [tsa, issuing CA, root]. */
   readonly tsa: { readonly cert: CertInfo; readonly signingKey: SigningKey; readonly key?: KeyObject; readonly chain: readonly CertInfo[] };
+  /** The seal maker (制章人) of GB/T 38540 seals; `chain` is [maker, issuing CA, root]. */
+  readonly sealMaker: { readonly cert: CertInfo; readonly signingKey: SigningKey; readonly key?: KeyObject; readonly chain: readonly CertInfo[] };
   /** SM2 root + issuing CA, PEM. */
   readonly trustBundlePem: string;
 }
 
 const DAY = 86_400_000;
 
-export function sm2Subject(kind: "root" | "issuing" | "tsa", dev: boolean): DnAttribute[] {
-  const cn = { root: "Sidian SM2 Root CA", issuing: "Sidian SM2 Issuing CA 1", tsa: "Sidian SM2 Time Stamping Authority" }[kind];
+export function sm2Subject(kind: "root" | "issuing" | "tsa" | "seal-maker", dev: boolean): DnAttribute[] {
+  const cn = { root: "Sidian SM2 Root CA", issuing: "Sidian SM2 Issuing CA 1", tsa: "Sidian SM2 Time Stamping Authority", "seal-maker": "Sidian Seal Maker" }[kind];
   return [
     { type: OID.country, value: "CN", printable: true },
     { type: OID.organization, value: "Sidian" },
@@ -96,6 +101,9 @@ export async function keysInitSm2(opts: KeysInitSm2Options): Promise<string[]> {
   const tsa = newSm2Key();
   const tsaCert = parseCertificate(await createCertificate({ profile: PROFILES.tsa, subject: sm2Subject("tsa", opts.dev), publicKey: tsa.publicKey, ...validity("tsa"), issuer: under(issuingCert, issuing.privateKey), crlUrl }));
 
+  const maker = newSm2Key();
+  const makerCert = parseCertificate(await createCertificate({ profile: PROFILES["seal-maker"], subject: sm2Subject("seal-maker", opts.dev), publicKey: maker.publicKey, ...validity("seal-maker"), issuer: under(issuingCert, issuing.privateKey), crlUrl }));
+
   const files: Array<[string, string, number]> = [
     [SM2_KEY_FILES.rootCert, toPem(rootCert.der, "CERTIFICATE"), 0o644],
     [SM2_KEY_FILES.rootKey, keyPem(root.privateKey), 0o600],
@@ -103,6 +111,8 @@ export async function keysInitSm2(opts: KeysInitSm2Options): Promise<string[]> {
     [SM2_KEY_FILES.issuingKey, keyPem(issuing.privateKey), 0o600],
     [SM2_KEY_FILES.tsaCert, toPem(tsaCert.der, "CERTIFICATE"), 0o644],
     [SM2_KEY_FILES.tsaKey, keyPem(tsa.privateKey), 0o600],
+    [SM2_KEY_FILES.sealMakerCert, toPem(makerCert.der, "CERTIFICATE"), 0o644],
+    [SM2_KEY_FILES.sealMakerKey, keyPem(maker.privateKey), 0o600],
   ];
   fs.mkdirSync(dir, { recursive: true });
   const tmp = files.map(([name, body, mode]) => {
@@ -164,7 +174,8 @@ export async function loadSm2Material(dir: string, opts: { now: Date; publicOnly
   const rootCert = readCert(f(SM2_KEY_FILES.rootCert));
   const issuingCert = readCert(f(SM2_KEY_FILES.issuingCert));
   const tsaCert = readCert(f(SM2_KEY_FILES.tsaCert));
-  for (const [file, c] of [[SM2_KEY_FILES.rootCert, rootCert], [SM2_KEY_FILES.issuingCert, issuingCert], [SM2_KEY_FILES.tsaCert, tsaCert]] as const) {
+  const makerCert = readCert(f(SM2_KEY_FILES.sealMakerCert));
+  for (const [file, c] of [[SM2_KEY_FILES.rootCert, rootCert], [SM2_KEY_FILES.issuingCert, issuingCert], [SM2_KEY_FILES.tsaCert, tsaCert], [SM2_KEY_FILES.sealMakerCert, makerCert]] as const) {
     if (c.signatureAlgorithm !== OID.sm3WithSm2) throw locked(f(file), "must be signed with SM3withSM2");
     const pub = crypto.createPublicKey({ key: Buffer.from(c.spki), format: "der", type: "spki" });
     if (algOfKey(pub) !== "SM2") throw locked(f(file), "must certify an SM2 key");
@@ -189,11 +200,14 @@ export async function loadSm2Material(dir: string, opts: { now: Date; publicOnly
   const eku = tsaCert.extKeyUsage;
   if (!eku || !eku.critical || eku.oids.length !== 1) throw locked(f(SM2_KEY_FILES.tsaCert), "must carry a critical extended key usage of timeStamping only (RFC 3161)");
 
+  const makerChain = await chainOf(SM2_KEY_FILES.sealMakerCert, makerCert, { keyUsage: ["digitalSignature"] });
   let issuingKey: KeyObject | undefined;
   let tsaKey: KeyObject | undefined;
+  let makerKey: KeyObject | undefined;
   if (!opts.publicOnly) {
     issuingKey = readSm2Key(f(SM2_KEY_FILES.issuingKey), issuingCert);
     tsaKey = readSm2Key(f(SM2_KEY_FILES.tsaKey), tsaCert);
+    makerKey = readSm2Key(f(SM2_KEY_FILES.sealMakerKey), makerCert);
   }
   const sk = (role: string, key: KeyObject | undefined, cert: CertInfo): SigningKey => {
     const base: SigningKey = key
@@ -206,10 +220,12 @@ export async function loadSm2Material(dir: string, opts: { now: Date; publicOnly
   };
   const issuingSk = sk("sm2-issuing-ca", issuingKey, issuingCert);
   const tsaSk = sk("sm2-tsa", tsaKey, tsaCert);
+  const makerSk = sk("sm2-seal-maker", makerKey, makerCert);
   return {
     rootCert,
     issuingCa: { cert: issuingCert, signingKey: issuingSk, ...(issuingKey ? { key: issuingKey } : {}), signer: { algorithm: "SM2", sign: (d) => issuingSk.sign(d, "der") }, keyId: keyIdentifier(issuingCert.spki) },
     tsa: { cert: tsaCert, signingKey: tsaSk, ...(tsaKey ? { key: tsaKey } : {}), chain: tsaChain },
+    sealMaker: { cert: makerCert, signingKey: makerSk, ...(makerKey ? { key: makerKey } : {}), chain: makerChain },
     trustBundlePem: toPem(rootCert.der, "CERTIFICATE") + toPem(issuingCert.der, "CERTIFICATE"),
   };
 }

@@ -63,7 +63,7 @@ test("sidian verify (offline CLI) and the seal picture", async (t) => {
   t.equal(svg.headers["content-type"], "image/svg+xml");
   t.match(svg.body, /^<svg [^>]*width="40mm" height="40mm"/);
   t.ok((svg.body.match(/<path /g) ?? []).length > 10, "ring, star and glyph outlines as paths");
-  const ses = await s.h.app.inject({ url: `/seals/${s.sealId}/ses`, headers: { authorization: `Bearer ${s.admin}` } });
+  const ses = await s.h.app.inject({ url: `/seals/${s.sealId}/ses?format=json`, headers: { authorization: `Bearer ${s.admin}` } });
   t.equal(ses.json().esealInfo.esID, s.sealId);
   t.equal(ses.json().esealInfo.property.type, 4);
   const bad = await s.h.app.inject({ method: "POST", url: "/seals", headers: { authorization: `Bearer ${s.admin}` }, payload: { departmentId: s.dept.id, type: "99", arcText: "𠀀𠀁测试" } });

@@ -6,7 +6,7 @@
  *   POST /seals/:id/status           admin: suspend, reactivate, revoke (revoking also revokes the certificate)
  *   GET  /seals/:id/status-evidence  anyone (rate limited): seal-status evidence signed by the issuing CA (CMS, DER or PEM)
  *   GET  /seals/:id/picture.svg      the seal picture at physical size
- *   GET  /seals/:id/ses              GB/T 38540 SES_Seal fields as JSON
+ *   GET  /seals/:id/ses              GB/T 38540 SES_Seal v4 (DER, signed by the seal maker); ?format=json: fields as JSON
  *   GET  /seals/:id/stamps           用印记录
  *   POST /seals/:id/stamp            issuer of the seal's department (scope seals:stamp): application/pdf in, stamped PDF out
  */
@@ -170,14 +170,20 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
     return reply.type("image/svg+xml").header("cache-control", "private, max-age=300").send(await seals.svg(req.params.id));
   });
 
-  app.get<{ Params: Static<typeof IdParam> }>("/seals/:id/ses", {
+  app.get<{ Params: Static<typeof IdParam>; Querystring: { format?: "der" | "json" } }>("/seals/:id/ses", {
     config: { auth: { roles: ["admin", "issuer"] } },
-    schema: { tags: ["seals"], description: "The seal's GB/T 38540 SES_Seal fields as JSON (header, esID, property, picture metadata).",
-      summary: "GB/T 38540 seal data (SES_Seal fields) as JSON", security: [{ bearer: [] }], params: IdParam,
-      response: { 200: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }), ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT") } },
-  }, async (req) => {
+    schema: { tags: ["seals"], description: "The seal as GB/T 38540-2020 `SES_Seal` (version 4), DER: header ES/4/Sidian, esID, property (type 1 organisation seal, name, certListType 1 with the seal's certificate, creation and validity dates), the SVG picture with its size in mm, signed by Sidian's seal maker (SM3withSM2, signer ID 1234567812345678) over the DER of `SES_SealInfo`; `openssl asn1parse -inform DER` shows the fields in the standard's order. `?format=json` gives the earlier JSON view of the fields (unsigned). 404 CRYPTO_PROFILE_UNAVAILABLE when the deployment has no SM2 hierarchy (no seal maker).",
+      summary: "GB/T 38540 SES_Seal (DER, signed by the seal maker)", security: [{ bearer: [] }], params: IdParam,
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("der"), Type.Literal("json")])) }, { additionalProperties: false }),
+      response: { 200: { description: "SES_Seal", content: {
+        "application/octet-stream": { schema: Type.String({ format: "binary", examples: ["<DER SES_Seal: SEQUENCE { SES_SealInfo, cert, 1.2.156.10197.1.501, signedValue }>"] }) },
+        "application/json": { schema: Type.Object({ esealInfo: Type.Record(Type.String(), Type.Unknown()), signInfo: Type.Null(), note: Type.String() }, { examples: [{ esealInfo: { header: { ID: "ES", version: 4, Vid: "Sidian" }, esID: "3501000164384DA1" }, signInfo: null, note: "SES_SealInfo fields per GB/T 38540" }] }) },
+      } }, ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "CRYPTO_PROFILE_UNAVAILABLE") } },
+  }, async (req, reply) => {
     await visible(req.actor, req.params.id);
-    return seals.sesSeal(req.params.id);
+    if (req.query.format === "json") return reply.type("application/json").send(await seals.sesSeal(req.params.id));
+    const der = await seals.sesSealDer(req.params.id);
+    return reply.type("application/octet-stream").header("content-disposition", `attachment; filename="${req.params.id}.ses"`).send(der);
   });
 
   app.get<{ Params: Static<typeof IdParam>; Querystring: { limit?: number; after?: string } }>("/seals/:id/stamps", {

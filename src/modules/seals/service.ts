@@ -24,6 +24,7 @@ import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal
 import type { DirectoryRepos } from "../directory/index.js";
 import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
+import { encodeSesSeal, type SesSealInfo } from "./ses.js";
 import { checkSealText, drawSeal, sealPdfOps, sealSvg, type SealPicture } from "./picture.js";
 import type { Seal, SealEvent, SealRepos, SealStatus, SealType, StampRecord } from "./ports.js";
 
@@ -53,6 +54,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
+  /** The seal maker (制章人) that signs GB/T 38540 SES_Seal structures (SM2); absent without an SM2 hierarchy. */
+  sealMaker?: { certDer: Uint8Array; sign(tbs: Uint8Array): Promise<Uint8Array> };
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
   revokeCertificate(repos: R, tx: TxHooks, serial: string, actor: Actor): Promise<void>;
   /**
@@ -361,6 +364,27 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
   }
 
   /**
+   * The GB/T 38540 SES_Seal (version 4) of a seal as DER, signed by the seal maker (SM3withSM2): header ES/4/Sidian,
+   * esID, property (type 1 = organisation seal, name, certListType 1 with the seal's certificate, dates), the SVG
+   * picture at its size in mm. The same seal always gives the same SES_SealInfo bytes (the signature differs: SM2
+   * signatures are randomised).
+   */
+  async function sesSealDer(seal: Seal, certDer: Uint8Array): Promise<Buffer> {
+    if (!deps.sealMaker) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "GB/T 38540 seal data needs the SM2 seal maker: the keys folder has no SM2 hierarchy.");
+    const info: SesSealInfo = {
+      header: { id: "ES", version: 4, vid: "Sidian" },
+      esID: seal.id,
+      property: {
+        type: 1, name: seal.name, certListType: 1, certs: [certDer], certDigests: [],
+        createDate: seal.createdAt, validStart: seal.validFrom, validEnd: seal.validTo,
+      },
+      picture: { type: "SVG", data: Buffer.from(pictureOf(seal).svg, "utf8"), width: Math.round(seal.diameterMm), height: Math.round(seal.diameterMm) },
+      extDatas: [],
+    };
+    return encodeSesSeal(info, deps.sealMaker);
+  }
+
+  /**
    * Seal-status evidence signed by the issuing CA (DER CMS): the history of status changes (all of them, or the one in
    * effect now), the certificate's revocation, produced now and standing for statusEvidenceSeconds.
    */
@@ -418,6 +442,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const s = await get(id);
       const c = await uow.read.certificates.get(s.certSerial);
       return sesSeal(s, c!.der);
+    },
+    sesSealDer: async (id: string) => {
+      const s = await get(id);
+      const c = await uow.read.certificates.get(s.certSerial);
+      return sesSealDer(s, c!.der);
     },
     stamp,
     statusAt,
