@@ -414,10 +414,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
   );
 
-  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
+  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired. On
+  // PostgreSQL one instance runs them at a time: the holder of the "periodic-jobs" lease (90 s, renewed every
+  // minute; when the holder dies another instance takes over within two and a half minutes).
   let expiryTimer: NodeJS.Timeout | null = null;
+  const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
-    expiryTimer = setInterval(() => {
+    expiryTimer = setInterval(async () => {
+      if (closed || !(await leader())) return;
       licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
       signatures.expireDue().catch((e) => log.error({ err: e }, "signing request expiry sweep failed"));
       documents.sweepExpiredCopies().then(
