@@ -331,6 +331,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
+    // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
+    ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
   });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
