@@ -14,6 +14,7 @@ import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
 import errorsPlugin, { sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
+import devBannerPlugin from "./http/plugins/dev-banner.js";
 import metricsPlugin, { metricsRoute, type MetricsPluginOptions } from "./http/plugins/metrics.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
@@ -37,6 +38,8 @@ export interface AppDeps {
   metrics?: MetricsPluginOptions;
   /** Extra plugins registered before the routes (tracing). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** DEV key material is loaded: every HTML page carries the 开发测试 · 非正式 DEV banner. */
+  devKeys?: boolean;
 }
 
 /** pino options: never log secrets, tokens or full personal identifiers. */
@@ -94,6 +97,7 @@ export async function buildApp(deps: AppDeps) {
   if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
   for (const p of deps.plugins ?? []) await app.register(p);
   await app.register(headersPlugin, { config });
+  if (deps.devKeys) await app.register(devBannerPlugin);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) => new AppError("RATE_LIMITED", `Too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),

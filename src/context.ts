@@ -33,6 +33,7 @@ import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCerti
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
+import { DEV_MARK } from "./pki/profiles.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
@@ -339,7 +340,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tsa = createTsa({ material, clock });
   const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
@@ -361,7 +362,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
-  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  const documents = createDocumentService<Repos>({ ...(material.dev ? { devMark: DEV_MARK } : {}), uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
   // Every event about a request is also indexed by request (signing_events), in the same transaction.
   const signingLog = {
