@@ -86,6 +86,8 @@ export interface Config {
    * whatever the client wrote.
    */
   readonly trustProxy: false | number | readonly string[];
+  /** SIDIAN_REDIS_URL: rate limits shared by every instance through this Redis (redis:// or rediss://); null: per instance. */
+  readonly redisUrl: string | null;
   /**
    * E-signatures (issue 17): PEM file of the CA certificates that own-key signers' certificates must chain to
    * (SIDIAN_SIGNING_TRUST; none: own-key signing is refused), and how recent a holder's authentication must be
@@ -137,6 +139,19 @@ function cidrList(name: string, raw: string | undefined, def: string[], problems
     if (!family || !okBits || extra !== undefined) problems.push(`${name}: "${x}" is not an IP address or CIDR range`);
   }
   return list;
+}
+
+/** SIDIAN_REDIS_URL: a redis:// or rediss:// URL, or unset. */
+function redisUrlOf(raw: string | undefined, problems: string[]): string | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  try {
+    const u = new URL(raw.trim());
+    if (u.protocol === "redis:" || u.protocol === "rediss:") return u.toString();
+  } catch {
+    // reported below
+  }
+  problems.push("SIDIAN_REDIS_URL must be a redis:// or rediss:// URL");
+  return null;
 }
 
 /** SIDIAN_TRUST_PROXY: off, a hop count, or addresses / CIDR ranges separated by commas. */
@@ -296,6 +311,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     idpClaims: idpClaimsOf(env, problems),
     liveQrTtlSeconds: int(env, "SIDIAN_LIVE_QR_TTL", 300, 30, 3600, problems),
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
+    redisUrl: redisUrlOf(env.SIDIAN_REDIS_URL, problems),
     signingTrustFile: env.SIDIAN_SIGNING_TRUST ? path.resolve(cwd, env.SIDIAN_SIGNING_TRUST) : null,
     signingReauthSeconds: int(env, "SIDIAN_SIGNING_REAUTH_SECONDS", 300, 30, 3600, problems),
     signingSealId: env.SIDIAN_SIGNING_SEAL?.trim() || null,

@@ -28,6 +28,7 @@ import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
+import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
@@ -67,6 +68,8 @@ export interface Context {
   documents: DocumentService;
   /** E-signature requests (issue 17). */
   signatures: SignatureService<Repos>;
+  /** Signed webhooks (Standard Webhooks) per client, with retries and a delivery log. */
+  webhooks: WebhookService<Repos>;
   /** Completion report, final seal and evidence of signing requests (issue 17). */
   completion: Completion<Repos>;
   /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
@@ -364,11 +367,26 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
   const documents = createDocumentService<Repos>({ ...(material.dev ? { devMark: DEV_MARK } : {}), uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
-  // Every event about a request is also indexed by request (signing_events), in the same transaction.
+  // Signed webhooks to the clients an administrator gave an endpoint (Standard Webhooks).
+  const webhooks = createWebhookService<Repos>({
+    uow, clock, pii, allowHttpLoopback: config.mode !== "production", logger: log,
+    clientExists: async (id) => (await uow.read.clients.byId(id)) !== undefined,
+  });
+  // Every event about a request is also indexed by request (signing_events) and reported to the initiator's
+  // webhook, in the same transaction.
   const signingLog = {
     async append(repos: Repos, tx: TxHooks, ev: TlogEvent) {
       const r = await tlog.append(repos, tx, ev);
-      if (ev.subject.startsWith("signing:")) await repos.signingEvents.insert({ requestId: ev.subject.slice("signing:".length), logIndex: r.index, type: ev.type, createdAt: clock.now() });
+      if (ev.subject.startsWith("signing:")) {
+        const requestId = ev.subject.slice("signing:".length);
+        await repos.signingEvents.insert({ requestId, logIndex: r.index, type: ev.type, createdAt: clock.now() });
+        const req = ev.type === TLOG_EVENTS.signingCreated ? undefined : await repos.signingRequests.byId(requestId);
+        if (req) {
+          const d = (ev.data ?? {}) as Record<string, unknown>;
+          const pick = Object.fromEntries(["participant", "group", "role", "method", "from", "documentSha256After", "finalSha256"].filter((k) => d[k] !== undefined).map((k) => [k, d[k]]));
+          await webhooks.enqueue(repos, tx, req.initiatorClientId, ev.type, { requestId, logIndex: r.index, ...pick });
+        }
+      }
       return r;
     },
   };
@@ -415,10 +433,16 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     (e) => log.error({ err: e }, "filling in licence numbers failed; it is tried again at the next start"),
   );
 
-  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired.
+  // Periodic jobs (every minute): licence expiry, and deleting stored 加注件 PDFs whose links have expired. On
+  // PostgreSQL one instance runs them at a time: the holder of the "periodic-jobs" lease (90 s, renewed every
+  // minute; when the holder dies another instance takes over within two and a half minutes).
   let expiryTimer: NodeJS.Timeout | null = null;
+  const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
+  // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
+  const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
-    expiryTimer = setInterval(() => {
+    expiryTimer = setInterval(async () => {
+      if (closed || !(await leader())) return;
       licences.expireDue().catch((e) => log.error({ err: e }, "licence expiry sweep failed"));
       signatures.expireDue().catch((e) => log.error({ err: e }, "signing request expiry sweep failed"));
       documents.sweepExpiredCopies().then(
@@ -441,7 +465,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion, webhooks,
     token,
     ready: async () => {
       const t = token?.status();
@@ -454,6 +478,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      stopWebhooks();
       await encrypting;
       await numbering;
       await access.drain();

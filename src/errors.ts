@@ -127,6 +127,8 @@ export const ERROR_TABLE = {
   WEBAUTHN_ASSERTION_INVALID: { status: 403, message: "The passkey confirmation could not be verified for this request and document." },
   EXTERNAL_CERTIFICATE_UNTRUSTED: { status: 422, message: "The signer's certificate does not chain to a trusted signing CA." },
   EXTERNAL_SIGNATURE_INVALID: { status: 400, message: "The signature value does not verify over the data to sign with the signer's certificate." },
+  WEBHOOK_URL_INVALID: { status: 422, message: "The webhook URL is not allowed (https, no credentials or fragment)." },
+  WEBHOOK_NOT_FOUND: { status: 404, message: "The client has no webhook endpoint." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

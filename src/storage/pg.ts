@@ -80,6 +80,11 @@ export interface PgHandle {
   /** Moves whenever another instance (or process) has committed a write. */
   changeMark(): number;
   ping(): Promise<boolean>;
+  /**
+   * Takes or renews the lease `name` for `seconds` (database time, so clocks of the machines do not matter):
+   * true while this process holds it. A holder that stops renewing loses it when it runs out; another takes over.
+   */
+  lease(name: string, seconds: number): Promise<boolean>;
   writersWaiting(): number;
   close(): Promise<void>;
 }
@@ -93,6 +98,9 @@ export function isConnectionError(e: unknown): boolean {
   if (err.code && (CONNECTION_CODES.has(err.code) || err.code.startsWith("08"))) return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Client was closed/i.test(err.message ?? "");
 }
+
+/** The database's clock, in ms since the epoch (leases use it: one clock for every instance). */
+const NOW_MS = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 /** Collations that compare text bytewise (as SQLite does). */
 const BYTEWISE = /^(C|POSIX|C\.UTF-?8|C\.utf-?8|ucs_basic)$/;
@@ -225,6 +233,10 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
   async function attempt<T>(fn: (tx: TxScope) => Promise<T> | T): Promise<T> {
     const client = await pool.connect();
     let broken = false;
+    // A connection lost while checked out emits 'error' on the client (the pool listens only to idle ones): the
+    // query in flight fails with it and the client is dropped below; without a listener it would end the process.
+    const onError = () => void (broken = true);
+    client.on("error", onError);
     const commits: Array<() => void> = [];
     const rollbacks: Array<() => void> = [];
     const scope: TxScope = { afterCommit: (f) => commits.push(f), afterRollback: (f) => rollbacks.push(f) };
@@ -249,6 +261,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
       return result;
     } finally {
       current = null;
+      client.off("error", onError);
       client.release(broken ? true : undefined);
     }
   }
@@ -295,6 +308,21 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
     inTransaction: () => current !== null,
     durable: () => Promise.resolve(),
     changeMark: () => mark,
+    async lease(name, seconds) {
+      try {
+        const r = await pool.query({
+          name: "lease",
+          text: `INSERT INTO store_leases (name, holder, until) VALUES ($1, $2, ${NOW_MS} + $3)
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+            WHERE store_leases.holder = excluded.holder OR store_leases.until < ${NOW_MS}
+            RETURNING holder`,
+          values: [name, me, Math.round(seconds * 1000)],
+        });
+        return (r.rowCount ?? 0) > 0;
+      } catch {
+        return false;
+      }
+    },
     async ping() {
       try {
         await pool.query("SELECT 1");

@@ -104,6 +104,10 @@ const EXPECT: Record<string, Who[]> = {
   "POST /holders/me/passkeys": ["holder"],
   "GET /holders/me/passkeys": ["holder"],
   // the signer's pages: public HTML; what they show comes from the routes above with the holder's token
+  "PUT /clients/{id}/webhook": ["admin"],
+  "GET /clients/{id}/webhook": ["admin"],
+  "DELETE /clients/{id}/webhook": ["admin"],
+  "GET /webhooks/deliveries": ["consumer", "issuer", "otherIssuer"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
 };

@@ -71,3 +71,35 @@ t.test("a wrong database name stops with one line", async (t) => {
   t.equal((e as AppError).code, "CONFIG_INVALID");
   t.match((e as AppError).message, /no_such_database_here.*does not exist/);
 });
+
+t.test("leases: one holder at a time, taken over when the holder stops renewing (database time)", async (t) => {
+  const url = await pgTestUrl(t);
+  if (!url) return void t.pass("skipped: no PostgreSQL");
+  const [a, b] = await Promise.all([openPg(url, { listen: false }), openPg(url, { listen: false })]);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  t.equal(await a.lease("job", 1), true, "A takes it");
+  t.equal(await b.lease("job", 1), false, "B cannot while A holds it");
+  t.equal(await a.lease("job", 1), true, "A renews");
+  t.equal(await b.lease("other", 1), true, "another lease is independent");
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal(await b.lease("job", 1), true, "B takes it once A's ran out");
+  t.equal(await a.lease("job", 1), false, "and A no longer holds it");
+});
+
+t.test("a connection lost mid-transaction answers STORE_UNAVAILABLE; the pool recovers", async (t) => {
+  const url = await pgTestUrl(t);
+  if (!url) return void t.pass("skipped: no PostgreSQL");
+  const h = await openPg(url, { listen: false });
+  t.teardown(() => h.close());
+  await h.transaction(async () => void (await h.w.run("CREATE TABLE probe (v BIGINT)")));
+  const lost = h.transaction(async () => {
+    await h.w.run("INSERT INTO probe (v) VALUES (1)");
+    const pid = await h.w.value<number>("SELECT pg_backend_pid() AS pid");
+    await adminQuery("SELECT pg_terminate_backend($1)", [pid]);
+    await h.w.run("INSERT INTO probe (v) VALUES (2)");
+  });
+  await t.rejects(lost, { code: "STORE_UNAVAILABLE" }, "the request fails with the documented code (503)");
+  await h.transaction(async () => void (await h.w.run("INSERT INTO probe (v) VALUES (3)")));
+  t.same(await h.r.column<number>("SELECT v FROM probe ORDER BY v"), [3], "nothing of the lost transaction; the next one commits");
+  t.equal(await h.ping(), true);
+});

@@ -18,6 +18,7 @@ import { createAccessRepos } from "./access.js";
 import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
+import { createWebhookRepos } from "./webhooks.js";
 
 export function makeRepos(sql: Sql) {
   return {
@@ -33,6 +34,7 @@ export function makeRepos(sql: Sql) {
     caseAttachments: createCaseAttachmentRepo(sql),
     documents: createDocumentRepo(sql),
     ...createSignatureRepos(sql),
+    ...createWebhookRepos(sql),
   };
 }
 

@@ -141,5 +141,5 @@ export const {
   departments, clients, keys, certificates, crls, registeredKeys, tlogLeaves, tlogNodes, tlogCheckpoints, licenceTypes,
   issuerGrants, matters, licences, licenceEvents, licenceCounters, idempotencyKeys, consents, accessLog, seals,
   sealEvents, stamps, scans, caseAttachments, documentBlobs, documents, signingRequests, signingParticipants, signingDocuments,
-  personalKeys, passkeys, webauthnChallenges, signingPrepared, deployment, signingEvents,
+  personalKeys, passkeys, webauthnChallenges, signingPrepared, deployment, signingEvents, webhookEndpoints, webhookDeliveries,
 } = tables as Record<string, AnyPgTable>;

@@ -10,3 +10,4 @@ export * from "./qr.js";
 export * from "./documents.js";
 export * from "./signatures.js";
 export * from "./deployment.js";
+export * from "./webhooks.js";

@@ -1,0 +1,54 @@
+/**
+ * SIDIAN_REDIS_URL (issue 16 §6): the public rate limits are counted in Redis, so two instances share one budget
+ * per client address; without it each instance counts alone. A real redis-server on a free port; skips with one
+ * line when it is not installed (Debian package redis-server).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
+import t from "tap";
+import { build } from "../helpers/app.js";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+t.test("two instances share the public rate limit through Redis", async (t) => {
+  if (spawnSync("redis-server", ["--version"]).status !== 0) return void t.pass("skipped: redis-server is not installed (Debian package redis-server)");
+  const port = await freePort();
+  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  t.teardown(() => void server.kill("SIGKILL"));
+  for (let i = 0; i < 50; i++) {
+    const up = await new Promise<boolean>((res) => net.connect(port, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); res(true); }).on("error", () => res(false)));
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const env = { SIDIAN_REDIS_URL: `redis://127.0.0.1:${port}/0`, SIDIAN_PUBLIC_RATE_LIMIT: "6" };
+  const a = await build(t, env);
+  const b = await build(t, env);
+  const get = (h: typeof a) => h.app.inject({ method: "GET", url: "/log/checkpoint" });
+  const codes: number[] = [];
+  for (let i = 0; i < 3; i++) codes.push((await get(a)).statusCode, (await get(b)).statusCode);
+  t.notOk(codes.includes(429), `6 requests across both instances are within the limit (${codes.join(",")})`);
+  const over = await get(a);
+  t.equal(over.statusCode, 429, "the 7th, on either instance, is over the shared limit");
+  t.equal(over.json().code, "RATE_LIMITED");
+  t.equal((await get(b)).statusCode, 429, "and on the other");
+
+  // Without Redis each instance counts alone: 6 on each.
+  const c = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "6" });
+  const d = await build(t, { SIDIAN_PUBLIC_RATE_LIMIT: "6" });
+  const alone: number[] = [];
+  for (let i = 0; i < 6; i++) alone.push((await get(c)).statusCode, (await get(d)).statusCode);
+  t.notOk(alone.includes(429), "per instance without SIDIAN_REDIS_URL");
+});
+
+t.test("SIDIAN_REDIS_URL must be a redis URL", async (t) => {
+  const { loadConfig } = await import("../../src/config.js");
+  t.throws(() => loadConfig({ SIDIAN_MODE: "test", SIDIAN_REDIS_URL: "http://x" }, process.cwd()), { code: "CONFIG_INVALID", message: /SIDIAN_REDIS_URL/ });
+});
