@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   keystore: () => import("./keystore.js"),
   metrics: () => import("./metrics.js"),
   sm2: () => import("./sm2.js"),
+  pg: () => import("./pg.js"),
 };
 
 async function main() {

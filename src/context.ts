@@ -332,6 +332,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
+    // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
+    ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
   });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
@@ -345,6 +347,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,

@@ -8,6 +8,8 @@ export const ERROR_TABLE = {
   // --- generic request problems
   VALIDATION_FAILED: { status: 400, message: "The request is not valid." },
   BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  HEADERS_TOO_LARGE: { status: 431, message: "The request URL or headers are too large." },
+  REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },

@@ -14,7 +14,9 @@ import {
   algId, bytesOf, children, contentOf, DerError, derOrder, expectTag, explicit, implicitConstructed, integer, octets, oid,
   readNode, readOid, readTime, seq, setOf, tlv, type Node,
 } from "./der.js";
+import { sm2PublicKeyFromSpki } from "../crypto/sm2.js";
 import { cachedPublicKey } from "./cache.js";
+import { verifyWithSpki } from "./signing-key.js";
 
 export const CMS_OID = {
   data: "1.2.840.113549.1.7.1",
@@ -36,13 +38,18 @@ export const CMS_OID = {
   ecPublicKey: "1.2.840.10045.2.1",
   rsaEncryption: "1.2.840.113549.1.1.1",
   sha256WithRsa: "1.2.840.113549.1.1.11",
+  // the national profile (GM/T 0006 / GB/T 35275)
+  sm3: "1.2.156.10197.1.401",
+  sm3WithSm2: "1.2.156.10197.1.501",
+  sm2Sign: "1.2.156.10197.1.301.1",
   sha384WithRsa: "1.2.840.113549.1.1.12",
   sha512WithRsa: "1.2.840.113549.1.1.13",
 } as const;
 
 /** Digest algorithms accepted (allow-list, DESIGN rule 6). */
-export const DIGESTS: Readonly<Record<string, "sha256" | "sha384" | "sha512">> = {
+export const DIGESTS: Readonly<Record<string, "sha256" | "sha384" | "sha512" | "sm3">> = {
   [CMS_OID.sha256]: "sha256",
+  [CMS_OID.sm3]: "sm3",
   [CMS_OID.sha384]: "sha384",
   [CMS_OID.sha512]: "sha512",
 };
@@ -80,6 +87,12 @@ interface BuildSignedDataBase {
   readonly extraSignedAttrs?: readonly Uint8Array[];
   /** Unsigned attributes computed from the signature value (e.g. its time-stamp token). */
   readonly unsignedAttrs?: (signatureValue: Buffer) => Promise<readonly Uint8Array[]> | readonly Uint8Array[];
+  /**
+   * `p256` (default): digestAlgorithm SHA-256, signatureAlgorithm ecdsa-with-SHA256. `sm2`: digestAlgorithm SM3
+   * (`contentDigest` must be SM3), signatureAlgorithm SM3withSM2 (1.2.156.10197.1.501, as X.509 and most GB/T 35275
+   * implementations write it), `sign` returns a DER SM2-Signature over SM3(Z‖signed attributes).
+   */
+  readonly profile?: "p256" | "sm2";
 }
 
 export type BuildSignedDataParams = BuildSignedDataBase & (
@@ -138,19 +151,21 @@ export async function buildSignedData(p: BuildSignedDataParams): Promise<Buffer>
   // The signed attributes are stored as [0] IMPLICIT: the same bytes with the SET tag replaced.
   const signedAttrsField = Buffer.from(signedAttrsSet);
   signedAttrsField[0] = 0xa0;
+  const sm2 = p.profile === "sm2";
+  const digestAlg = sm2 ? CMS_OID.sm3 : CMS_OID.sha256;
   const signerInfo = seq(
     integer(1),
     enc.sid,
-    algId(CMS_OID.sha256),
+    algId(digestAlg),
     signedAttrsField,
-    algId(CMS_OID.ecdsaWithSha256),
+    algId(sm2 ? CMS_OID.sm3WithSm2 : CMS_OID.ecdsaWithSha256),
     octets(signature),
     ...(unsigned.length ? [implicitConstructed(1, ...[...unsigned].sort(derOrder))] : []),
   );
   const encap = p.eContent ? seq(oid(p.eContentType), explicit(0, octets(p.eContent))) : seq(oid(p.eContentType));
   const signedData = seq(
     integer(p.eContentType === CMS_OID.data ? 1 : 3),
-    setOf(algId(CMS_OID.sha256)),
+    setOf(algId(digestAlg)),
     encap,
     enc.certificates,
     setOf(signerInfo),
@@ -283,6 +298,12 @@ export function signingCertHashes(si: ParsedSignerInfo): Array<{ alg: string; ha
 export function verifySignatureValue(sigAlg: string, digestAlg: string, spki: Uint8Array, data: Buffer, signature: Buffer): boolean {
   const hash = DIGESTS[digestAlg];
   if (!hash) return false;
+  // SM2 (GB/T 35275): only with an SM2 key and SM3; never through node's own SM2 (src/crypto/sm2.ts verifies).
+  if (sm2PublicKeyFromSpki(spki) !== null || sigAlg === CMS_OID.sm3WithSm2 || sigAlg === CMS_OID.sm2Sign) {
+    const ok = hash === "sm3" && (sigAlg === CMS_OID.sm3WithSm2 || sigAlg === CMS_OID.sm2Sign || sigAlg === CMS_OID.ecPublicKey);
+    return ok && verifyWithSpki(CMS_OID.sm3WithSm2, spki, data, signature);
+  }
+  if (hash === "sm3") return false;
   const ecdsa: Record<string, string> = { [CMS_OID.ecdsaWithSha256]: "sha256", [CMS_OID.ecdsaWithSha384]: "sha384", [CMS_OID.ecdsaWithSha512]: "sha512" };
   const rsa: Record<string, string> = { [CMS_OID.sha256WithRsa]: "sha256", [CMS_OID.sha384WithRsa]: "sha384", [CMS_OID.sha512WithRsa]: "sha512" };
   let h: string | undefined;

@@ -49,7 +49,8 @@ export function parseTimestampRequest(der: Buffer): TimestampRequest {
     if (n.tag !== 0x30 || n.end !== der.length) throw new DerError("not one SEQUENCE");
     f = children(n);
   } catch (e) {
-    throw new TsaRequestError(`not a DER TimeStampReq (${(e as Error).message})`, 5);
+    // Only the reader's own messages reach the client (as the PKIStatusInfo text), never a runtime error's.
+    throw new TsaRequestError(e instanceof DerError ? `not a DER TimeStampReq (${e.message})` : "not a DER TimeStampReq", 5);
   }
   try {
     if (contentOf(expectTag(f[0], 0x02, "version")).toString("hex") !== "01") throw new TsaRequestError("version must be 1", 2);
@@ -72,7 +73,7 @@ export function parseTimestampRequest(der: Buffer): TimestampRequest {
     return { hashAlg, digest, certReq, ...(nonce ? { nonce } : {}), ...(policy ? { policy } : {}) };
   } catch (e) {
     if (e instanceof TsaRequestError) throw e;
-    throw new TsaRequestError(`malformed TimeStampReq (${(e as Error).message})`, 5);
+    throw new TsaRequestError(e instanceof DerError ? `malformed TimeStampReq (${e.message})` : "malformed TimeStampReq", 5);
   }
 }
 
@@ -98,8 +99,13 @@ function statusInfo(status: number, text?: string, failBit?: number): Buffer {
   return seq(...parts);
 }
 
-export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa">; clock: { now(): Date } }): Tsa {
+/**
+ * The internal TSA. `profile: "sm2"` with the SM2 hierarchy's TSA (`material.sm2`): tokens signed with SM3withSM2,
+ * SM3 signed-attribute digests; the imprint is whatever the request names (SM3 for SM2 stamps).
+ */
+export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa">; clock: { now(): Date }; profile?: "p256" | "sm2" }): Tsa {
   const { tsa, issuingCa } = deps.material;
+  const sm2 = deps.profile === "sm2";
   const signerCert = { der: tsa.cert.der, issuerDer: tsa.cert.issuerDer, serial: tsa.cert.serial };
   const sign = (data: Buffer) => tsa.signingKey.sign(data, "der");
   // The certificate-dependent parts of every token, with and without the certificates (certReq).
@@ -123,9 +129,10 @@ export function createTsa(deps: { material: Pick<KeyMaterial, "tsa" | "issuingCa
     const token = await buildSignedData({
       eContentType: CMS_OID.tstInfo,
       eContent: tstInfo,
-      contentDigest: crypto.createHash("sha256").update(tstInfo).digest(),
+      contentDigest: crypto.createHash(sm2 ? "sm3" : "sha256").update(tstInfo).digest(),
       encoded: opts.certReq === false ? withoutCerts : withCerts,
       sign,
+      ...(sm2 ? { profile: "sm2" as const } : {}),
     });
     return { token, genTime, serial: serialBytes.toString("hex") };
   }

@@ -17,6 +17,7 @@ import { AppError } from "../../errors.js";
 import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord } from "../../modules/seals/index.js";
 import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 
 export const PDF_BODY_LIMIT = 50 * 1024 * 1024;
@@ -37,12 +38,13 @@ const CreateBody = Type.Object({
   departmentId: Type.String({ minLength: 1, maxLength: 64 }),
   type: Type.Union(SEAL_TYPES.map((t) => Type.Literal(t)), { description: "01 法定名称章, 02 财务专用章, 03 发票专用章, 04 合同专用章, 05 法定代表人名章, 99 other" }),
   id: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{4,64}$", description: "esID; generated when absent" })),
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  arcText: Type.Optional(Type.String({ minLength: 1, maxLength: 24, description: "text along the arc; default: the department name" })),
-  typeText: Type.Optional(Type.String({ maxLength: 10, description: "text below the star; default from the type" })),
+  name: Type.Optional(Line({ minLength: 1, maxLength: 64 })),
+  arcText: Type.Optional(Line({ minLength: 1, maxLength: 24, description: "text along the arc; default: the department name" })),
+  typeText: Type.Optional(Line({ maxLength: 10, description: "text below the star; default from the type" })),
   validFrom: Type.Optional(Type.String({ format: "date-time" })),
   validTo: Type.Optional(Type.String({ format: "date-time" })),
   diameterMm: Type.Optional(Type.Number({ minimum: 20, maximum: 60 })),
+  profile: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the seal's key and certificate: p256 (default) or sm2 (national profile: SM2 key, SM2 certificate, stamps with SM3/SM2 and an SM2 timestamp)" })),
 }, { additionalProperties: false });
 const StatusBody = Type.Object({
   status: Type.Union([Type.Literal("active"), Type.Literal("suspended"), Type.Literal("revoked")]),
@@ -96,7 +98,7 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
     schema: { tags: ["seals"], description: "Creates a seal (GB/T 38540): a new key on the key store, a seal certificate, the SES_Seal structure and its picture. The department's official seal (type 01) also seals its licence PDFs. Logged.",
       summary: "Create a seal: a new key and seal certificate for the department (logged)", security: [{ bearer: [] }],
-      body: CreateBody, response: { 201: Type.Ref("Seal"), ...problems("DEPARTMENT_NOT_FOUND", "SEAL_EXISTS", "SEAL_TEXT_UNSUPPORTED", "KEYSTORE_UNAVAILABLE") } },
+      body: CreateBody, response: { 201: Type.Ref("Seal"), ...problems("DEPARTMENT_NOT_FOUND", "SEAL_EXISTS", "SEAL_TEXT_UNSUPPORTED", "KEYSTORE_UNAVAILABLE", "CRYPTO_PROFILE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const b = req.body;
     const s = await seals.createSeal({
@@ -105,6 +107,7 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
       ...(b.typeText !== undefined ? { typeText: b.typeText } : {}),
       ...(b.validFrom ? { validFrom: new Date(b.validFrom) } : {}), ...(b.validTo ? { validTo: new Date(b.validTo) } : {}),
       ...(b.diameterMm ? { diameterMm: b.diameterMm } : {}),
+      ...(b.profile ? { crypto: b.profile } : {}),
     }, req.actor);
     return reply.code(201).send(sealOut(s));
   });

@@ -10,6 +10,7 @@ import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 import { AppError } from "../../errors.js";
 import { openPdf } from "../../pdf/reader.js";
+import { sm2PublicKeyFromSpki } from "../../crypto/sm2.js";
 import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
 import { dict, name, serialize } from "../../pdf/objects.js";
 import type { PdfWork } from "../../pdf/pool.js";
@@ -18,7 +19,7 @@ import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner }
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
 import type { Tsa } from "../../pki/tsa.js";
-import type { CertInfo } from "../../pki/reader.js";
+import { parseCertificate, type CertInfo } from "../../pki/reader.js";
 import type { CaSigner } from "../../pki/x509.js";
 import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal-status.js";
 import type { DirectoryRepos } from "../directory/index.js";
@@ -56,6 +57,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
+  /** The national profile: the SM2 TSA and the SM2 issuing CA + root (DER); absent without an SM2 hierarchy. */
+  sm2?: { tsa: Tsa; chain: readonly Uint8Array[] };
   /** The seal maker (制章人) that signs GB/T 38540 SES_Seal structures (SM2); absent without an SM2 hierarchy. */
   sealMaker?: { certDer: Uint8Array; sign(tbs: Uint8Array): Promise<Uint8Array> };
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
@@ -83,6 +86,8 @@ export interface CreateSealInput {
   validFrom?: Date;
   validTo?: Date;
   diameterMm?: number;
+  /** Crypto profile of the seal's key and certificate (default p256). */
+  crypto?: "p256" | "sm2";
 }
 
 export type Placement =
@@ -159,7 +164,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
   function encodedSigner(cert: CertificateRecord): EncodedSigner {
     const hit = signers.get(cert.serial);
     if (hit && Buffer.compare(hit.der, cert.der) === 0) return hit.encoded;
-    const encoded = encodeSigner({ der: cert.der, issuerDer: parseIssuer(cert.der), serial: cert.serial }, [cert.der, ...deps.chain]);
+    const chain = isSm2Cert(cert.der) ? deps.sm2?.chain ?? [] : deps.chain;
+    const encoded = encodeSigner({ der: cert.der, issuerDer: parseIssuer(cert.der), serial: cert.serial }, [cert.der, ...chain]);
     if (signers.size >= 1024) signers.delete(signers.keys().next().value!);
     signers.set(cert.serial, { der: Uint8Array.from(cert.der), encoded });
     return encoded;
@@ -191,7 +197,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const sealName = (input.name ?? `${d.name}${typeText || "印章"}`).trim();
       checkSealText([arcText, typeText, sealId]);
       const validityDays = Math.max(1, Math.min(3 * 365, Math.ceil((validTo.getTime() - now.getTime()) / DAY) + 1));
-      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays }, actor);
+      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, ...(input.crypto ? { crypto: input.crypto } : {}) }, actor);
       const seal: Seal = {
         id: sealId, departmentId: d.id, name: sealName, type: input.type, arcText, typeText, diameterMm,
         certSerial: cert.serial, keyId: cert.keyId, validFrom, validTo: validTo > cert.notAfter ? cert.notAfter : validTo,
@@ -295,15 +301,23 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       ...(input.location ? { location: input.location } : {}),
       reserve: CMS_RESERVE,
     });
-    const { pageIndex, digest } = prepared;
+    const { pageIndex } = prepared;
+    // The national profile (an SM2 seal certificate): SM3 over the byte ranges, SM2 signature, SM2 TSA with an SM3
+    // imprint. Same /SubFilter (ETSI.CAdES.detached): the CMS says which algorithms it uses.
+    const sm2 = isSm2Cert(cert!.der);
+    if (sm2 && !deps.sm2) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "This SM2 seal cannot stamp: the keys folder has no SM2 hierarchy (TSA).");
+    const digest = sm2 ? byteRangeDigest(prepared.bytes, prepared.byteRange, "sm3") : prepared.digest;
+    const tsa = sm2 ? deps.sm2!.tsa : deps.tsa;
+    const hashOid = sm2 ? CMS_OID.sm3 : CMS_OID.sha256;
     let tstTime = now;
     const cms = await buildSignedData({
       eContentType: CMS_OID.data,
       contentDigest: digest,
       encoded: encodedSigner(cert!),
       sign: (data) => deps.keyStore.sign(seal.keyId, data, { encoding: "der" }),
+      ...(sm2 ? { profile: "sm2" as const } : {}),
       unsignedAttrs: async (sv) => {
-        const t = await deps.tsa.stamp(CMS_OID.sha256, crypto.createHash("sha256").update(sv).digest(), { certReq: true });
+        const t = await tsa.stamp(hashOid, crypto.createHash(sm2 ? "sm3" : "sha256").update(sv).digest(), { certReq: true });
         tstTime = t.genTime;
         const attrs = [attribute(CMS_OID.signatureTimeStampToken, t.token)];
         // The seal's status at signing time, produced after the time-stamp (so it covers it): the last status
@@ -458,6 +472,19 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
 }
 
 export type SealService = ReturnType<typeof createSealService>;
+
+/** Whether a certificate certifies an SM2 key (the seal belongs to the national profile). */
+const sm2Certs = new Map<string, boolean>();
+function isSm2Cert(der: Uint8Array): boolean {
+  const k = crypto.createHash("sha256").update(der).digest("hex");
+  let v = sm2Certs.get(k);
+  if (v === undefined) {
+    v = sm2PublicKeyFromSpki(parseCertificate(der).spki) !== null;
+    if (sm2Certs.size >= 1024) sm2Certs.clear();
+    sm2Certs.set(k, v);
+  }
+  return v;
+}
 
 /** The issuer Name DER of a certificate (for issuerAndSerialNumber). */
 function parseIssuer(der: Uint8Array): Uint8Array {

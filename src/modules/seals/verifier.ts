@@ -11,15 +11,19 @@ import type { SealService } from "./service.js";
 
 export function onlineVerifyDeps(o: { material: KeyMaterial; certificates: CertificateRepo; seals: SealService; clock: Clock }): VerifyPdfDeps {
   const m = o.material;
-  const materialSerials = new Set([m.tsa.cert.serial, m.token.cert.serial, m.issuingCa.cert.serial, ...m.previous.tsa.map((t) => t.cert.serial), ...m.previous.token.map((t) => t.cert.serial)]);
+  const materialSerials = new Set([
+    m.tsa.cert.serial, m.token.cert.serial, m.issuingCa.cert.serial, ...m.previous.tsa.map((t) => t.cert.serial), ...m.previous.token.map((t) => t.cert.serial),
+    ...(m.sm2 ? [m.sm2.tsa.cert.serial, m.sm2.issuingCa.cert.serial] : []),
+  ]);
   return {
-    anchors: [m.rootCert],
-    intermediates: [m.issuingCa.cert],
-    knownTsaCerts: [m.tsa.cert, ...m.previous.tsa.map((t) => t.cert)],
+    // Both crypto profiles: the verifier picks by what the signature names (DESIGN rule 11), the caller does not.
+    anchors: [m.rootCert, ...(m.sm2 ? [m.sm2.rootCert] : [])],
+    intermediates: [m.issuingCa.cert, ...(m.sm2 ? [m.sm2.issuingCa.cert] : [])],
+    knownTsaCerts: [m.tsa.cert, ...m.previous.tsa.map((t) => t.cert), ...(m.sm2 ? [m.sm2.tsa.cert] : [])],
     sealIssuer: m.issuingCa.cert,
     now: () => o.clock.now(),
     async revocation(c: CertInfo, iss: CertInfo): Promise<RevocationStatus> {
-      if (iss.serial === m.rootCert.serial || materialSerials.has(c.serial)) return { status: "good" };
+      if (iss.serial === m.rootCert.serial || iss.serial === m.sm2?.rootCert.serial || materialSerials.has(c.serial)) return { status: "good" };
       const rec = await o.certificates.get(c.serial);
       if (!rec || rec.sha256 !== c.sha256) return { status: "unknown", detail: "not issued by this service" };
       return rec.status === "revoked" && rec.revokedAt
