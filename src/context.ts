@@ -34,6 +34,7 @@ import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCerti
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
+import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
@@ -362,7 +363,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tsa = createTsa({ material, clock });
   const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
@@ -385,7 +386,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
-  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  const documents = createDocumentService<Repos>({ ...(material.dev ? { devMark: DEV_MARK } : {}), uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
   // Signed webhooks to the clients an administrator gave an endpoint (Standard Webhooks).
   const webhooks = createWebhookService<Repos>({

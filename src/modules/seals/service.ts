@@ -51,6 +51,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   log: TrustLog<R>;
   keyStore: KeyStore;
   tsa: Tsa;
+  /** DEV key material: every seal picture and stamp appearance carries this mark (开发测试 · 非正式 DEV). */
+  devMark?: string;
   /** Where untrusted PDFs are read (the worker pool in the service). */
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
@@ -136,7 +138,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     const key = `${seal.id}|${seal.arcText}|${seal.typeText}|${seal.diameterMm}`;
     let p = pictures.get(key);
     if (!p) {
-      const picture = drawSeal({ name: seal.arcText, typeText: seal.typeText, code: seal.id, diameterMm: seal.diameterMm });
+      const picture = drawSeal({ name: seal.arcText, typeText: seal.typeText, code: seal.id, diameterMm: seal.diameterMm, ...(deps.devMark ? { dev: deps.devMark } : {}) });
       const R = seal.diameterMm / 2;
       const ops = `q /GS0 gs\n${sealPdfOps(picture)}\nQ`;
       p = {
