@@ -13,13 +13,16 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
-import errorsPlugin, { sendProblem } from "./http/plugins/errors.js";
+import errorsPlugin, { clientErrorHandler, sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
+import devBannerPlugin from "./http/plugins/dev-banner.js";
 import metricsPlugin, { metricsRoute, type MetricsPluginOptions } from "./http/plugins/metrics.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
 import systemRoutes, { type ReadinessProbe } from "./http/routes/system.js";
 import { ProblemSchema } from "./http/schemas.js";
+import { reqSerializer } from "./http/log-redact.js";
+import { AJV_OPTIONS, buildValidator, edgeParsing } from "./http/validation.js";
 import type { AuthService } from "./modules/auth/index.js";
 import type { DirectoryService } from "./modules/directory/index.js";
 
@@ -38,6 +41,8 @@ export interface AppDeps {
   metrics?: MetricsPluginOptions;
   /** Extra plugins registered before the routes (tracing). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** DEV key material is loaded: every HTML page carries the 开发测试 · 非正式 DEV banner. */
+  devKeys?: boolean;
 }
 
 /** pino options: never log secrets, tokens or full personal identifiers. */
@@ -48,6 +53,8 @@ export function loggerOptions(config: Config) {
       paths: ["req.headers.authorization", "req.headers.cookie", "*.client_secret", "*.secret", "*.access_token", "*.holderCode", "*.holder_code"],
       censor: "[redacted]",
     },
+    // Capability tokens in URLs (copy links, live QR tokens) never reach the log (http/log-redact.ts).
+    serializers: { req: reqSerializer },
   };
 }
 
@@ -74,7 +81,10 @@ export async function buildApp(deps: AppDeps) {
     connectionTimeout: 30_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    // While closing, requests get 503 NOT_READY in the problem shape (errors plugin), not Fastify's own body.
+    return503OnClosing: false,
+    // Errors Node's HTTP parser raises before Fastify sees a request (431 over-long URL or headers, 408, 400).
+    clientErrorHandler,
     // Live QR tokens travel in the path (/v/<token>, ~190 chars).
     routerOptions: { maxParamLength: 512 },
     // Errors raised before routing (bad URL encoding, over-long params) get the same problem shape as the rest.
@@ -84,17 +94,22 @@ export async function buildApp(deps: AppDeps) {
         : new AppError("VALIDATION_FAILED", "The request URL is not valid.", { cause: err });
       void sendProblem(req, reply, e);
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array", useDefaults: true } },
+    // Bodies keep JSON's types; query strings, path parameters and headers are coerced (decimal digits only).
+    ajv: AJV_OPTIONS,
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Only JSON by default: a route that takes another media type registers its own parser.
   app.removeContentTypeParser("text/plain");
+  // JSON bodies: valid UTF-8, bounded nesting, the text rule; query and path values: the text rule.
+  edgeParsing(app);
   app.addSchema(ProblemSchema);
   await app.register(errorsPlugin);
   // Before any route, so every route is counted.
   if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
   for (const p of deps.plugins ?? []) await app.register(p);
   await app.register(headersPlugin, { config });
+  if (deps.devKeys) await app.register(devBannerPlugin);
   // Shared by every instance through Redis when SIDIAN_REDIS_URL is set. While Redis is away the limits are not
   // applied (skipOnError: an unreachable Redis must not take the service down); it reconnects by itself.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;

@@ -8,6 +8,8 @@ export const ERROR_TABLE = {
   // --- generic request problems
   VALIDATION_FAILED: { status: 400, message: "The request is not valid." },
   BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  HEADERS_TOO_LARGE: { status: 431, message: "The request URL or headers are too large." },
+  REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
@@ -82,6 +84,7 @@ export const ERROR_TABLE = {
   STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
   INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
   TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
+  TRUST_LIST_UNKNOWN: { status: 400, message: "No trust list with this name is configured." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },

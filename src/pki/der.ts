@@ -152,7 +152,10 @@ export interface Node {
   readonly indefinite?: boolean;
 }
 
-export function readNode(buf: Buffer, off = 0, limit = buf.length): Node {
+/** Deepest nesting of BER indefinite-length values read (each level is a nested call): deeper is a DerError. */
+export const MAX_DER_INDEFINITE_DEPTH = 32;
+
+export function readNode(buf: Buffer, off = 0, limit = buf.length, depth = 0): Node {
   if (off + 2 > limit) throw new DerError("truncated DER");
   const tag = buf[off]!;
   if ((tag & 0x1f) === 0x1f) throw new DerError("multi-byte tags are not supported");
@@ -163,11 +166,12 @@ export function readNode(buf: Buffer, off = 0, limit = buf.length): Node {
   else if (first === 0x80) {
     // BER indefinite length (constructed only): children up to the end-of-contents octets 00 00.
     if ((tag & 0x20) === 0) throw new DerError("indefinite length on a primitive value");
+    if (depth >= MAX_DER_INDEFINITE_DEPTH) throw new DerError(`indefinite lengths nested deeper than ${MAX_DER_INDEFINITE_DEPTH}`);
     let q = p;
     for (let guard = 0; ; guard++) {
       if (q + 2 > limit || guard > 100_000) throw new DerError("unterminated indefinite length");
       if (buf[q] === 0 && buf[q + 1] === 0) break;
-      q = readNode(buf, q, limit).end;
+      q = readNode(buf, q, limit, depth + 1).end;
     }
     return { tag, start: off, contentStart: p, end: q + 2, buf, indefinite: true };
   } else {

@@ -49,7 +49,8 @@ export function parseTimestampRequest(der: Buffer): TimestampRequest {
     if (n.tag !== 0x30 || n.end !== der.length) throw new DerError("not one SEQUENCE");
     f = children(n);
   } catch (e) {
-    throw new TsaRequestError(`not a DER TimeStampReq (${(e as Error).message})`, 5);
+    // Only the reader's own messages reach the client (as the PKIStatusInfo text), never a runtime error's.
+    throw new TsaRequestError(e instanceof DerError ? `not a DER TimeStampReq (${e.message})` : "not a DER TimeStampReq", 5);
   }
   try {
     if (contentOf(expectTag(f[0], 0x02, "version")).toString("hex") !== "01") throw new TsaRequestError("version must be 1", 2);
@@ -72,7 +73,7 @@ export function parseTimestampRequest(der: Buffer): TimestampRequest {
     return { hashAlg, digest, certReq, ...(nonce ? { nonce } : {}), ...(policy ? { policy } : {}) };
   } catch (e) {
     if (e instanceof TsaRequestError) throw e;
-    throw new TsaRequestError(`malformed TimeStampReq (${(e as Error).message})`, 5);
+    throw new TsaRequestError(e instanceof DerError ? `malformed TimeStampReq (${e.message})` : "malformed TimeStampReq", 5);
   }
 }
 

@@ -46,6 +46,10 @@ test("POST /tsa: RFC 3161 over HTTP, verified by openssl ts and parsed by @pecul
   t.equal(AsnConvert.parse(bad.rawPayload, TimeStampResp).status.status, 2, "sha1 → rejection");
   const junk = await h.app.inject({ method: "POST", url: "/tsa", headers: { "content-type": "application/timestamp-query" }, payload: Buffer.from("junk") });
   t.equal(AsnConvert.parse(junk.rawPayload, TimeStampResp).status.status, 2, "junk → rejection");
+  for (const r of [bad, junk]) {
+    t.equal(r.statusCode, 400, "a refused query is an HTTP 400 in RFC 3161's form (docs/errors.md)");
+    t.equal(r.headers["x-error-code"], "TSA_REQUEST_INVALID");
+  }
 });
 
 test("sidian verify (offline CLI) and the seal picture", async (t) => {

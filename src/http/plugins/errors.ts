@@ -2,6 +2,9 @@
  * One JSON problem shape for every failure: `{code, message, requestId, details?}` with the status from the
  * error table. Public message to the client, cause to the log (never the other way round).
  */
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { AppError, ERROR_TABLE, type ErrorCode } from "../../errors.js";
@@ -52,6 +55,9 @@ export function toAppError(err: unknown): AppError {
       return new AppError("UNSUPPORTED_MEDIA_TYPE", undefined, { cause: err });
   }
   if (fe?.statusCode === 429) return new AppError("RATE_LIMITED", undefined, { cause: err });
+  // A structure nested deeper than the stack (the edge bounds bodies and DER; this is the last guard): the
+  // request's fault, and never its runtime message.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return new AppError("VALIDATION_FAILED", "The request is nested too deeply.", { cause: err });
   if (err instanceof SyntaxError) return new AppError("VALIDATION_FAILED", "The body could not be parsed.", { cause: err });
   if (fe?.statusCode === 413) return new AppError("BODY_TOO_LARGE", undefined, { cause: err });
   if (fe?.statusCode === 415) return new AppError("UNSUPPORTED_MEDIA_TYPE", undefined, { cause: err });
@@ -87,7 +93,40 @@ export function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AppErro
   return reply.code(e.status).type("application/json; charset=utf-8").send(problemOf(req, e));
 }
 
+/** Headers every problem answer carries, also where Fastify is bypassed (clientErrorHandler). */
+const RAW_PROBLEM_HEADERS = "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
+  "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before any route runs (a URL or headers over
+ * the header size limit: 431 HEADERS_TOO_LARGE; a request not received in time: 408 REQUEST_TIMEOUT; anything
+ * else that is not HTTP: 400 VALIDATION_FAILED) leaves in the problem shape too, then the connection is closed.
+ */
+export function clientErrorHandler(this: FastifyInstance | undefined, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const e = err.code === "HPE_HEADER_OVERFLOW" ? new AppError("HEADERS_TOO_LARGE", "The request URL or headers are larger than the server accepts (16 KB in all).")
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? new AppError("REQUEST_TIMEOUT")
+      : new AppError("VALIDATION_FAILED", "The request is not valid HTTP.");
+  const requestId = randomUUID();
+  this?.log?.info({ code: e.code, requestId, cause: err.code ?? err.message }, "request refused by the HTTP parser");
+  if (socket.writable) {
+    const body = JSON.stringify({ code: e.code, message: e.message, requestId });
+    socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n${RAW_PROBLEM_HEADERS}X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
 async function errorsPlugin(app: FastifyInstance) {
+  // Closing: new requests get NOT_READY (the load balancer sends them elsewhere) and the connection is closed.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (req, reply) => {
+    if (!closing) return;
+    reply.header("connection", "close");
+    return sendProblem(req, reply, new AppError("NOT_READY", "The service is shutting down; retry on another instance."));
+  });
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err);
     if (e.status >= 500) req.log.error({ err, code: e.code }, "request failed");

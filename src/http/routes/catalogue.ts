@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { CatalogueService, LicenceType, Matter } from "../../modules/catalogue/index.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 
 export const TypeCode = Type.String({ pattern: "^[0-9A-Z]{18}[0-9]{3}$", description: "21-char type code: the defining authority's USCC + 3 digits" });
@@ -10,7 +11,7 @@ const HolderCodeType = Type.String({ pattern: "^[0-9]{3}$", description: "GB/T 3
 
 const FieldDef = Type.Object({
   name: Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_]{0,47}$" }),
-  label: Type.String({ minLength: 1, maxLength: 64, description: "Chinese label (显示名称)" }),
+  label: Line({ minLength: 1, maxLength: 64, description: "Chinese label (显示名称)" }),
   type: Type.Union([Type.Literal("string"), Type.Literal("number"), Type.Literal("date"), Type.Literal("enum")]),
   required: Type.Optional(Type.Boolean()),
   maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
@@ -21,7 +22,7 @@ const FieldDef = Type.Object({
 
 const TypeCreate = Type.Object({
   code: TypeCode,
-  name: Type.String({ minLength: 1, maxLength: 100 }),
+  name: Line({ minLength: 1, maxLength: 100 }),
   holderKind: Type.Union([Type.Literal("person"), Type.Literal("organisation")]),
   holderCodeTypes: Type.Array(HolderCodeType, { minItems: 1, maxItems: 10 }),
   fields: Type.Array(FieldDef, { maxItems: 64 }),
@@ -29,7 +30,7 @@ const TypeCreate = Type.Object({
   issuers: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500, description: "department ids allowed to issue" }),
 }, { additionalProperties: false });
 const TypePatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  name: Type.Optional(Line({ minLength: 1, maxLength: 100 })),
   holderKind: Type.Optional(Type.Union([Type.Literal("person"), Type.Literal("organisation")])),
   holderCodeTypes: Type.Optional(Type.Array(HolderCodeType, { minItems: 1, maxItems: 10 })),
   fields: Type.Optional(Type.Array(FieldDef, { maxItems: 64 })),
@@ -44,16 +45,16 @@ const TypeOut = Type.Object({
 
 const MatterCreate = Type.Object({
   code: MatterCode,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Line({ minLength: 1, maxLength: 200 }),
   licenceTypes: Type.Array(TypeCode, { maxItems: 200 }),
   consentExempt: Type.Optional(Type.Boolean({ description: "exempt from holder consent by regulation" })),
-  exemptBasis: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()], { description: "the regulation (required when consentExempt)" })),
+  exemptBasis: Type.Optional(Type.Union([Line({ minLength: 1, maxLength: 500 }), Type.Null()], { description: "the regulation (required when consentExempt)" })),
 }, { additionalProperties: false });
 const MatterPatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  name: Type.Optional(Line({ minLength: 1, maxLength: 200 })),
   licenceTypes: Type.Optional(Type.Array(TypeCode, { maxItems: 200 })),
   consentExempt: Type.Optional(Type.Boolean()),
-  exemptBasis: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()])),
+  exemptBasis: Type.Optional(Type.Union([Line({ minLength: 1, maxLength: 500 }), Type.Null()])),
 }, { additionalProperties: false, minProperties: 1 });
 const MatterOut = Type.Object({
   code: Type.String(), name: Type.String(), licenceTypes: Type.Array(Type.String()), consentExempt: Type.Boolean(),

@@ -4,16 +4,17 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { DirectoryService, Department, PublicClient } from "../../modules/directory/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { Paging, problems, RegionCode, Role, Uscc } from "../schemas.js";
+import { Line } from "../validation.js";
 
 const DepartmentOut = Type.Object({
   id: Type.String(), name: Type.String(), uscc: Type.String(), regionCode: Type.String(),
   createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Department" });
 const DepartmentCreate = Type.Object({
-  name: Type.String({ minLength: 2, maxLength: 100 }), uscc: Uscc, regionCode: RegionCode,
+  name: Line({ minLength: 2, maxLength: 100 }), uscc: Uscc, regionCode: RegionCode,
 }, { additionalProperties: false });
 const DepartmentPatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 2, maxLength: 100 })), regionCode: Type.Optional(RegionCode),
+  name: Type.Optional(Line({ minLength: 2, maxLength: 100 })), regionCode: Type.Optional(RegionCode),
 }, { additionalProperties: false, minProperties: 1 });
 
 const MatterCode = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z._-]+$" });
@@ -25,14 +26,14 @@ const ClientOut = Type.Object({
 }, { $id: "Client" });
 const ClientCreate = Type.Object({
   id: Type.Optional(Type.String({ minLength: 3, maxLength: 64 })),
-  name: Type.String({ minLength: 1, maxLength: 100 }),
+  name: Line({ minLength: 1, maxLength: 100 }),
   role: Role,
   departmentId: Type.Optional(Type.String({ maxLength: 64 })),
   matters: Type.Optional(Type.Array(MatterCode, { maxItems: 1000 })),
   scopes: Type.Optional(Type.Array(Scope, { maxItems: 32 })),
 }, { additionalProperties: false });
 const ClientPatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  name: Type.Optional(Line({ minLength: 1, maxLength: 100 })),
   status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("disabled")])),
   matters: Type.Optional(Type.Array(MatterCode, { maxItems: 1000 })),
   scopes: Type.Optional(Type.Array(Scope, { maxItems: 32 })),

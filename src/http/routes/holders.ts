@@ -13,6 +13,7 @@ import type { AccessService } from "../../modules/access/index.js";
 import type { DocumentService } from "../../modules/documents/index.js";
 import { AppError } from "../../errors.js";
 import { sendDocument } from "./documents.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 import { MatterCode, TypeCode } from "./catalogue.js";
 import { LicenceOutInline, licenceOut } from "./licences.js";
@@ -22,7 +23,7 @@ const QueryBody = Type.Object({
   holderCode: Type.String({ minLength: 1, maxLength: 64 }),
   holderCodeType: Type.String({ pattern: "^[0-9]{3}$" }),
   matterCode: MatterCode,
-  useCause: Type.String({ minLength: 1, maxLength: 200, description: "用证事由" }),
+  useCause: Line({ minLength: 1, maxLength: 200, description: "用证事由" }),
   typeCodes: Type.Optional(Type.Array(TypeCode, { maxItems: 50 })),
 }, { additionalProperties: false });
 const ConsentBody = Type.Object({

@@ -17,6 +17,7 @@ import type { Actor } from "../../modules/kernel.js";
 import { MAX_BATCH_LINES, type ChangePatch, type IssueInput, type IssuerContext, type LicenceService, type LicenceView } from "../../modules/licences/index.js";
 import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
+import { checkJsonValue, Line, utf8Text } from "../validation.js";
 import { TypeCode } from "./catalogue.js";
 
 /** If-None-Match against an entity tag, by weak comparison (RFC 9110 13.1.2): a list of tags, W/ or not, or "*". */
@@ -35,13 +36,13 @@ export const LicenceId = Type.String({ minLength: 20, maxLength: 128, pattern: "
 // is VALIDATION_FAILED where it is hashed (licences/service.ts hashOfRequest).
 const FieldValues = Type.Record(Type.String({ maxLength: 48 }), Type.Unknown({ description: "string | number, per the type's field schema" }), { maxProperties: 64 });
 const Holder = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Line({ minLength: 1, maxLength: 200 }),
   code: Type.String({ minLength: 1, maxLength: 64 }),
   codeType: Type.String({ pattern: "^[0-9]{3}$" }),
 }, { additionalProperties: false });
 const IssueFields = {
   typeCode: TypeCode,
-  number: Type.String({ minLength: 1, maxLength: 64, description: "证照编号" }),
+  number: Line({ minLength: 1, maxLength: 64, description: "证照编号" }),
   holder: Holder,
   fields: FieldValues,
   issueDate: Type.Optional(DateStr),
@@ -74,8 +75,8 @@ const StatusBody = Type.Object({
 }, { additionalProperties: false });
 const ChangeBody = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 500 }),
-  number: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  holderName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  number: Type.Optional(Line({ minLength: 1, maxLength: 64 })),
+  holderName: Type.Optional(Line({ minLength: 1, maxLength: 200 })),
   fields: Type.Optional(FieldValues),
   issueDate: Type.Optional(DateStr),
   validFrom: Type.Optional(DateStr),
@@ -143,6 +144,12 @@ export function parseNdjson(body: string): { items: Array<IssueInput | { error: 
       items.push({ error: new AppError("VALIDATION_FAILED", "The line is not JSON.") });
       continue;
     }
+    try {
+      checkJsonValue(v);
+    } catch (e) {
+      items.push({ error: e as AppError });
+      continue;
+    }
     if (!batchLineCheck.Check(v)) {
       const e = batchLineCheck.Errors(v).First();
       items.push({ error: new AppError("VALIDATION_FAILED", `The line is not valid: ${e?.path || "/"} ${e?.message ?? ""}`.trim(), { details: { path: e?.path || "/" } }) });
@@ -158,7 +165,13 @@ export default async function licenceRoutes(app: FastifyInstance, opts: { licenc
   const rateLimit = { max: opts.publicRateLimit, timeWindow: "1 minute" };
   app.addSchema(LicenceOut);
   const batchBodyLimit = 32 * 1024 * 1024;
-  app.addContentTypeParser("application/x-ndjson", { parseAs: "string", bodyLimit: batchBodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("application/x-ndjson", { parseAs: "buffer", bodyLimit: batchBodyLimit }, (_req, body, done) => {
+    try {
+      done(null, utf8Text(body as Buffer));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
 
   app.post<{ Body: Static<typeof IssueBody>; Headers: Static<typeof IssueHeaders> }>("/licences", {
     config: { auth: ISSUE },

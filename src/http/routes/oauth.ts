@@ -7,6 +7,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { AppError } from "../../errors.js";
 import type { AuthService } from "../../modules/auth/index.js";
 import { problems } from "../schemas.js";
+import { checkJsonValue, utf8Text } from "../validation.js";
 
 const TokenRequest = Type.Object(
   {
@@ -35,14 +36,20 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 
 export default async function oauthRoutes(app: FastifyInstance, opts: { auth: AuthService; rateLimit: number }) {
   // application/x-www-form-urlencoded, as RFC 6749 requires. Duplicate parameters are an error (§3.1).
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 4096 }, (_req, body, done) => {
-    const params = new URLSearchParams(body as string);
-    const out: Record<string, string> = {};
-    for (const [k, v] of params) {
-      if (k in out) return done(new AppError("VALIDATION_FAILED", `Parameter ${k} is repeated.`), undefined);
-      out[k] = v;
+  // Valid UTF-8 and the text rule, as for JSON bodies (validation.ts).
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer", bodyLimit: 4096 }, (_req, body, done) => {
+    try {
+      const params = new URLSearchParams(utf8Text(body as Buffer));
+      const out: Record<string, string> = {};
+      for (const [k, v] of params) {
+        if (k in out) return done(new AppError("VALIDATION_FAILED", `Parameter ${k} is repeated.`), undefined);
+        out[k] = v;
+      }
+      checkJsonValue(out);
+      done(null, out);
+    } catch (e) {
+      done(e as Error, undefined);
     }
-    done(null, out);
   });
 
   app.post<{ Body: Static<typeof TokenRequest> }>("/oauth/token", {

@@ -18,6 +18,7 @@ import { formatVkey, TLOG_EVENTS } from "../../modules/tlog/index.js";
 import { REVOCATION_REASONS, toPem, type CertificateRecord, type RevocationReason } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { ex } from "../openapi.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 
 const CertificateOut = Type.Object({
@@ -31,7 +32,7 @@ const SerialParam = Type.Object({ serial: Type.String({ pattern: "^[0-9a-fA-F]{2
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const IssueBody = Type.Object({
   profile: Type.Union([Type.Literal("licence-signing"), Type.Literal("signer")], { description: "seal certificates are issued with seals" }),
-  commonName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "signer: the person's name" })),
+  commonName: Type.Optional(Line({ minLength: 1, maxLength: 64, description: "signer: the person's name" })),
   validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1825 })),
 }, { additionalProperties: false });
 const RevokeBody = Type.Object({

@@ -17,6 +17,7 @@ import { AppError } from "../../errors.js";
 import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord } from "../../modules/seals/index.js";
 import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 
 export const PDF_BODY_LIMIT = 50 * 1024 * 1024;
@@ -37,9 +38,9 @@ const CreateBody = Type.Object({
   departmentId: Type.String({ minLength: 1, maxLength: 64 }),
   type: Type.Union(SEAL_TYPES.map((t) => Type.Literal(t)), { description: "01 法定名称章, 02 财务专用章, 03 发票专用章, 04 合同专用章, 05 法定代表人名章, 99 other" }),
   id: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{4,64}$", description: "esID; generated when absent" })),
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  arcText: Type.Optional(Type.String({ minLength: 1, maxLength: 24, description: "text along the arc; default: the department name" })),
-  typeText: Type.Optional(Type.String({ maxLength: 10, description: "text below the star; default from the type" })),
+  name: Type.Optional(Line({ minLength: 1, maxLength: 64 })),
+  arcText: Type.Optional(Line({ minLength: 1, maxLength: 24, description: "text along the arc; default: the department name" })),
+  typeText: Type.Optional(Line({ maxLength: 10, description: "text below the star; default from the type" })),
   validFrom: Type.Optional(Type.String({ format: "date-time" })),
   validTo: Type.Optional(Type.String({ format: "date-time" })),
   diameterMm: Type.Optional(Type.Number({ minimum: 20, maximum: 60 })),

@@ -21,6 +21,7 @@ import { AppError } from "../../errors.js";
 import type { CatalogueRepos } from "../../modules/catalogue/index.js";
 import type { Completion, RequestView, SignatureRepos, SignatureService, SigningFlow, SigningRequest } from "../../modules/signatures/index.js";
 import type { PkiRepos } from "../../pki/index.js";
+import { Line } from "../validation.js";
 import { problems } from "../schemas.js";
 import { PDF_BODY_LIMIT } from "./seals.js";
 
@@ -45,7 +46,7 @@ const Placement = Type.Union([
   }, { additionalProperties: false }),
 ]);
 const ParticipantIn = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 64, description: "the person's name (shown to them, in their certificate)" }),
+  name: Line({ minLength: 1, maxLength: 64, description: "the person's name (shown to them, in their certificate)" }),
   holderCode: Type.String({ minLength: 1, maxLength: 64, description: "the person's code (citizen ID…): matched against their holder token" }),
   holderCodeType: Type.String({ pattern: "^[0-9]{3}$", description: "GB/T 36903 personal code type: 111, 411-414, 511, 516, 999" }),
   role: Type.Union([Type.Literal("signer"), Type.Literal("approver"), Type.Literal("copy")], { description: "copy: receives the document, does not sign" }),
@@ -53,9 +54,9 @@ const ParticipantIn = Type.Object({
   placement: Type.Optional(Placement),
 }, { additionalProperties: false });
 const CreateBody = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 200 }),
+  title: Line({ minLength: 1, maxLength: 200 }),
   matterCode: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "the matter (事项); required for approval systems" })),
-  caseRef: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "the case (办件) number" })),
+  caseRef: Type.Optional(Line({ minLength: 1, maxLength: 64, description: "the case (办件) number" })),
   expiresAt: Type.String({ format: "date-time" }),
   groups: Type.Array(Type.Array(ParticipantIn, { minItems: 1, maxItems: 50 }), { minItems: 1, maxItems: 20, description: "groups in signing order; a group's participants sign in parallel" }),
 }, {
@@ -176,7 +177,7 @@ const SignedOut = Type.Object({ requestId: Type.String(), status: Type.String(),
 const RegisterBody = Type.Object({
   response: Type.Record(Type.String(), Type.Unknown(), { description: "RegistrationResponseJSON from navigator.credentials.create()" }),
 }, { additionalProperties: false, examples: [{ response: { id: "…", rawId: "…", type: "public-key", response: { clientDataJSON: "…", attestationObject: "…" }, clientExtensionResults: {} } }] });
-const RegisterOptionsBody = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false, examples: [{ displayName: "张三" }] });
+const RegisterOptionsBody = Type.Object({ displayName: Type.Optional(Line({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false, examples: [{ displayName: "张三" }] });
 const OPTIONS_EX = { challenge: "Zm9v…", rpId: "sign.example.gov.cn", allowCredentials: [{ id: "…", type: "public-key" }], userVerification: "required", timeout: 60000 };
 
 export default async function signatureRoutes<R extends SignatureRepos & CatalogueRepos & PkiRepos>(app: FastifyInstance, opts: { signatures: SignatureService<R>; signing: SigningFlow<R>; completion: Completion<R> }) {

@@ -6,7 +6,6 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { Actor } from "../../modules/kernel.js";
 import type { LicenceVerifier, Viewer } from "../../modules/licences/index.js";
-import { AppError } from "../../errors.js";
 import { problems } from "../schemas.js";
 
 const BODY_LIMIT = 66_000;
@@ -32,18 +31,7 @@ function viewer(a: Actor): Viewer {
 }
 
 export default async function verifyRoutes(app: FastifyInstance, opts: { verifier: LicenceVerifier; publicRateLimit: number }) {
-  // In this plugin's scope only (POST /verify): a body of a few KB parsed with JSON.parse alone. Fastify's default
-  // parser also scans the whole text twice for "__proto__" and "constructor" keys; here the schema refuses every
-  // key but `jws` or `identifier`, and the body is read for those two strings and nothing else.
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
-    try {
-      const text = body as string;
-      // A leading byte order mark is allowed, as Fastify's default parser allows it.
-      done(null, JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
-    } catch (e) {
-      done(new AppError("VALIDATION_FAILED", "The body is not valid JSON.", { cause: e }), undefined);
-    }
-  });
+  // The body is parsed by the app's JSON parser (validation.ts: valid UTF-8, bounded nesting, the text rule).
   app.post<{ Body: Static<typeof VerifyBody> }>("/verify", {
     bodyLimit: BODY_LIMIT,
     config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, rateLimit: { max: opts.publicRateLimit, timeWindow: "1 minute" } },
