@@ -19,7 +19,7 @@ import { profileOf, type SignObserver } from "./pki/signing-key.js";
 import type { StoreObserver } from "./storage/db.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { VERSION } from "./app.js";
-import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
+import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier, type ReadModelOptions } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
@@ -34,6 +34,7 @@ import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCerti
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
+import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
@@ -152,6 +153,8 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /** What the licences' read model keeps (all by default; the benchmark turns each off to measure it). */
+  licenceReadModel?: ReadModelOptions;
   /**
    * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
    * the server's environment signs the deployment's URL, not the default). The server never adopts.
@@ -351,6 +354,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
     // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
     ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
+    ...(opts.licenceReadModel ? { readModel: opts.licenceReadModel } : {}),
   });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
@@ -362,7 +366,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tsa = createTsa({ material, clock });
   const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
@@ -385,7 +389,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
-  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  const documents = createDocumentService<Repos>({ ...(material.dev ? { devMark: DEV_MARK } : {}), uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
   // Signed webhooks to the clients an administrator gave an endpoint (Standard Webhooks).
   const webhooks = createWebhookService<Repos>({

@@ -24,7 +24,7 @@ function pdftotextLastPage(t: Test, pdf: Buffer): string {
 }
 
 /** Skips (with a visible line naming the Debian packages) where these tools are missing. */
-const test = gate(t, needs("openssl", "pdfsig", "certutil", "qpdf", "pdftotext"));
+const test = gate(t, needs("openssl", "pdfsig", "pdfinfo", "certutil", "qpdf", "pdftotext"));
 
 const ORIGIN = "http://localhost:8080";
 const MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60], [200, 100]] };
