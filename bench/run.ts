@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   metrics: () => import("./metrics.js"),
   sm2: () => import("./sm2.js"),
   pg: () => import("./pg.js"),
+  signatures: () => import("./signatures.js"),
 };
 
 async function main() {

@@ -19,7 +19,7 @@ import { profileOf, type SignObserver } from "./pki/signing-key.js";
 import type { StoreObserver } from "./storage/db.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { VERSION } from "./app.js";
-import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
+import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier, type ReadModelOptions } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
@@ -153,6 +153,8 @@ export interface ContextOptions {
   autoExpire?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
+  /** What the licences' read model keeps (all by default; the benchmark turns each off to measure it). */
+  licenceReadModel?: ReadModelOptions;
   /**
    * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
    * the server's environment signs the deployment's URL, not the default). The server never adopts.
@@ -352,6 +354,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
     // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
     ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
+    ...(opts.licenceReadModel ? { readModel: opts.licenceReadModel } : {}),
   });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
