@@ -144,7 +144,7 @@ t.test("JWKS and trust bundle are published", async (t) => {
   t.notOk("d" in token, "no private part");
   t.ok(jwks.keys.find((k: { alg: string; kid: string }) => k.alg === "EdDSA" && k.kid.startsWith("log:")), "log key published");
   const bundle = await h.app.inject({ url: "/pki/trust-bundle.pem" });
-  t.equal((bundle.body.match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+  t.equal((bundle.body.match(/BEGIN CERTIFICATE/g) ?? []).length, 4, "roots and issuing CAs of both profiles (P-256 and SM2)");
   const crl = await h.app.inject({ url: "/pki/crl" });
   t.equal(crl.headers["content-type"], "application/pkix-crl");
   t.equal(crl.rawPayload[0], 0x30, "DER");
