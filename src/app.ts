@@ -15,6 +15,7 @@ import { AppError } from "./errors.js";
 import authPlugin from "./http/plugins/auth.js";
 import errorsPlugin, { clientErrorHandler, sendProblem } from "./http/plugins/errors.js";
 import headersPlugin from "./http/plugins/headers.js";
+import devBannerPlugin from "./http/plugins/dev-banner.js";
 import metricsPlugin, { metricsRoute, type MetricsPluginOptions } from "./http/plugins/metrics.js";
 import directoryRoutes from "./http/routes/directory.js";
 import oauthRoutes from "./http/routes/oauth.js";
@@ -40,6 +41,8 @@ export interface AppDeps {
   metrics?: MetricsPluginOptions;
   /** Extra plugins registered before the routes (tracing). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** DEV key material is loaded: every HTML page carries the 开发测试 · 非正式 DEV banner. */
+  devKeys?: boolean;
 }
 
 /** pino options: never log secrets, tokens or full personal identifiers. */
@@ -106,6 +109,7 @@ export async function buildApp(deps: AppDeps) {
   if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
   for (const p of deps.plugins ?? []) await app.register(p);
   await app.register(headersPlugin, { config });
+  if (deps.devKeys) await app.register(devBannerPlugin);
   // Shared by every instance through Redis when SIDIAN_REDIS_URL is set. While Redis is away the limits are not
   // applied (skipOnError: an unreachable Redis must not take the service down); it reconnects by itself.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;

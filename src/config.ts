@@ -7,6 +7,7 @@ import path from "node:path";
 import { AppError } from "./errors.js";
 import { isPgUrl, parsePgUrl } from "./storage/pg-url.js";
 import { parsePkcs11Uri, type Pkcs11Uri } from "./pki/pkcs11/uri.js";
+import { DEFAULT_TRUST_LIST, TRUST_LIST_NAME_RE } from "./pki/trust-list.js";
 import { checkIdpUrl } from "./modules/auth/idp-keys.js";
 import type { HolderClaims } from "./modules/auth/service.js";
 
@@ -94,6 +95,11 @@ export interface Config {
    * for a cloud signature (SIDIAN_SIGNING_REAUTH_SECONDS).
    */
   readonly signingTrustFile: string | null;
+  /**
+   * Named trust lists `POST /verify/pdf?trust=NAME` may judge by (SIDIAN_TRUST_LISTS=`name=file.pem,…`; each file:
+   * its CA certificates and optionally their CRLs, PEM). The built-in list `sidian` is always there and the default.
+   */
+  readonly trustLists: ReadonlyArray<{ readonly name: string; readonly file: string }>;
   readonly signingReauthSeconds: number;
   /** The platform's seal for completion reports of initiators without a department seal (SIDIAN_SIGNING_SEAL, a seal id). */
   readonly signingSealId: string | null;
@@ -139,6 +145,23 @@ function cidrList(name: string, raw: string | undefined, def: string[], problems
     if (!family || !okBits || extra !== undefined) problems.push(`${name}: "${x}" is not an IP address or CIDR range`);
   }
   return list;
+}
+
+/** SIDIAN_TRUST_LISTS: `name=file.pem` pairs separated by commas; names [a-z0-9_-], not `sidian` (built in), unique. */
+function trustListsOf(raw: string | undefined, cwd: string, problems: string[]): Array<{ name: string; file: string }> {
+  if (!raw || !raw.trim()) return [];
+  const out: Array<{ name: string; file: string }> = [];
+  for (const item of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const eq = item.indexOf("=");
+    const name = eq > 0 ? item.slice(0, eq).trim() : "";
+    const file = eq > 0 ? item.slice(eq + 1).trim() : "";
+    if (!name || !file) problems.push(`SIDIAN_TRUST_LISTS: "${item}" is not name=file.pem`);
+    else if (!TRUST_LIST_NAME_RE.test(name)) problems.push(`SIDIAN_TRUST_LISTS: the name "${name}" must be 1-32 of a-z 0-9 _ - (starting with a letter or digit)`);
+    else if (name === DEFAULT_TRUST_LIST) problems.push(`SIDIAN_TRUST_LISTS: "${DEFAULT_TRUST_LIST}" is the built-in list (Sidian's own root); choose another name`);
+    else if (out.some((x) => x.name === name)) problems.push(`SIDIAN_TRUST_LISTS: "${name}" is given twice`);
+    else out.push({ name, file: path.resolve(cwd, file) });
+  }
+  return out;
 }
 
 /** SIDIAN_REDIS_URL: a redis:// or rediss:// URL, or unset. */
@@ -313,6 +336,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustProxy: trustProxyOf(env.SIDIAN_TRUST_PROXY, problems),
     redisUrl: redisUrlOf(env.SIDIAN_REDIS_URL, problems),
     signingTrustFile: env.SIDIAN_SIGNING_TRUST ? path.resolve(cwd, env.SIDIAN_SIGNING_TRUST) : null,
+    trustLists: trustListsOf(env.SIDIAN_TRUST_LISTS, cwd, problems),
     signingReauthSeconds: int(env, "SIDIAN_SIGNING_REAUTH_SECONDS", 300, 30, 3600, problems),
     signingSealId: env.SIDIAN_SIGNING_SEAL?.trim() || null,
     metrics: oneOf(env, "SIDIAN_METRICS", ["on", "off"] as const, "on", problems),

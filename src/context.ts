@@ -34,6 +34,8 @@ import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCerti
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { fromPemAll } from "./pki/pem.js";
+import { DEV_MARK } from "./pki/profiles.js";
+import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
@@ -78,6 +80,8 @@ export interface Context {
   tsa: Tsa;
   /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
   pdf: PdfWork;
+  /** Trust lists `POST /verify/pdf?trust=NAME` may judge by: `sidian` (built in) and SIDIAN_TRUST_LISTS. */
+  trustLists: ReadonlyMap<string, TrustList>;
   /** Issues a department certificate and logs it, inside the caller's transaction. */
   issueCertificate(repos: Repos, tx: TxHooks, input: Parameters<PkiService["issueDepartmentCertificate"]>[1], actor: Actor): Promise<IssuedCertificate>;
   /** The PKCS#11 token when SIDIAN_KEYSTORE names one. */
@@ -159,6 +163,21 @@ export interface ContextOptions {
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
   const clock = opts.clock ?? systemClock;
   const log: Logger = opts.log ?? { debug() {}, info() {}, warn() {}, error() {} };
+  // Trust lists for PDF validation (SIDIAN_TRUST_LISTS): read and checked before anything is opened, so a bad file
+  // stops the service with one line naming it.
+  const configuredTrustLists: TrustList[] = config.trustLists.map(({ name, file }) => {
+    let pem: string;
+    try {
+      pem = fs.readFileSync(file, "latin1");
+    } catch (cause) {
+      throw new AppError("CONFIG_INVALID", `SIDIAN_TRUST_LISTS: the file of list "${name}" (${file}) cannot be read.`, { cause });
+    }
+    try {
+      return parseTrustList(name, pem);
+    } catch (e) {
+      throw new AppError("CONFIG_INVALID", `SIDIAN_TRUST_LISTS: list "${name}" (${file}): ${(e as Error).message}.`);
+    }
+  });
   const metrics = config.metrics === "on" ? createMetrics() : null;
   const tracing = config.otlpTracesUrl || opts.traceExporter
     ? await createTracing({
@@ -331,6 +350,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
+    // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
+    ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
   });
   const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
   const access = createAccessService<Repos>({
@@ -342,7 +363,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tsa = createTsa({ material, clock });
   const pdf = createPdfPool({ threads: config.pdfWorkers, queue: config.pdfQueue, timeBudgetMs: config.pdfTimeBudgetMs, memoryMb: config.pdfWorkerMemoryMb });
   const seals = createSealService<Repos>({
-    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, pdf,
+    uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
@@ -365,7 +386,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   });
 
   // Licence documents (issue 6): rendered, sealed with the department's official seal, stored content-addressed.
-  const documents = createDocumentService<Repos>({ uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
+  const documents = createDocumentService<Repos>({ ...(material.dev ? { devMark: DEV_MARK } : {}), uow, clock, catalogue, licences, access, seals, pii, publicUrl: config.publicUrl });
   // E-signatures (issue 17): signing requests, participants in ordered groups.
   // Signed webhooks to the clients an administrator gave an endpoint (Standard Webhooks).
   const webhooks = createWebhookService<Repos>({
@@ -403,6 +424,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     }
     if (signingAnchors.length === 0) throw new AppError("CONFIG_INVALID", `SIDIAN_SIGNING_TRUST ${config.signingTrustFile} holds no certificate.`);
   }
+  // Trust lists for PDF validation: the built-in one first (the configured ones were read before anything opened).
+  const trustLists = new Map<string, TrustList>([[DEFAULT_TRUST_LIST, { name: DEFAULT_TRUST_LIST, anchors: [material.rootCert], intermediates: [material.issuingCa.cert], crls: [] }]]);
+  for (const l of configuredTrustLists) trustLists.set(l.name, l);
   const publicOrigin = new URL(config.publicUrl);
   const signing = createSigningFlow<Repos>({
     uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id),
@@ -465,7 +489,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, qr, documents, signatures, signing, completion, webhooks,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks,
     token,
     ready: async () => {
       const t = token?.status();

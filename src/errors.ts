@@ -85,6 +85,7 @@ export const ERROR_TABLE = {
   STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
   INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
   TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
+  TRUST_LIST_UNKNOWN: { status: 400, message: "No trust list with this name is configured." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },

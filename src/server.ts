@@ -32,6 +32,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
     auth: ctx.auth,
     directory: ctx.directory,
     ready: ctx.ready,
+    devKeys: ctx.material.dev,
     ...(ctx.metrics ? { metrics: { metrics: ctx.metrics, allow: ctx.config.metricsAllow, token: ctx.metricsToken } } : {}),
     ...(ctx.tracing ? { plugins: [ctx.tracing.plugin] } : {}),
     routes: [

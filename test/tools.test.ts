@@ -25,7 +25,7 @@ const HELPERS: Array<{ module: RegExp; call: RegExp }> = [
   { module: /make-pdf\.js"/, call: /\b(variants\.|qpdf\()/ },
   { module: /pdf\/signpdf\.js"/, call: /\bopensslCa\(/ },
 ];
-const GATED = /\bneeds\(|\bhave\(|SOFTHSM_SKIP|hasOpenssl|existsSync\(CHROMIUM\)/;
+const GATED = /\bneeds\(|\bhave\(|SOFTHSM_SKIP|hasOpenssl|existsSync\(CHROMIUM\)|spawnSync\("[a-z0-9-]+", \["--version"\]\)\.status (?:!==|===) 0/;
 
 const all = [...files(path.join(ROOT, "test")), ...files(path.join(ROOT, "fixtures"))];
 

@@ -47,6 +47,8 @@ export interface LicenceSheet {
    * large diagonal mark (e.g. "已吊销 REVOKED"), so the document never presents it as current.
    */
   status?: { heading: string; lines: readonly string[]; mark: string };
+  /** DEV key material: this text (开发测试 · 非正式 DEV) across the top and diagonally over the page. */
+  devMark?: string;
   /** Document information dictionary. */
   createdAt: Date;
   producer?: string;
@@ -204,6 +206,21 @@ export async function renderLicenceSheet(s: LicenceSheet): Promise<RenderedSheet
       draw(page, f, mark, W / 2 - (w / 2) * Math.cos(a), cy - (w / 2) * Math.sin(a), size, RED, { rotate: 30, opacity: 0.16 });
     }
     page.pushOperators(popGraphicsState());
+  }
+
+  // DEV key material: a mark nobody can miss, under the content and as a band at the top.
+  if (s.devMark) {
+    const size = 40;
+    const w = widthOf(f, s.devMark, size);
+    const a = Math.PI / 6;
+    page.pushOperators(pushGraphicsState(), rectangle(32, 32, W - 64, H - 64), clip(), endPath());
+    for (const cy of [H * 0.3, H * 0.56, H * 0.82]) {
+      draw(page, f, s.devMark, W / 2 - (w / 2) * Math.cos(a), cy - (w / 2) * Math.sin(a), size, RED, { rotate: 30, opacity: 0.14 });
+    }
+    page.pushOperators(popGraphicsState());
+    const band = `${s.devMark} · 开发测试密钥签发，不具效力`;
+    page.drawRectangle({ x: 32, y: H - 58, width: W - 64, height: 24, color: RED });
+    draw(page, f, band, (W - widthOf(f, band, 12)) / 2, H - 51, 12, rgb(1, 1, 1));
   }
 
   // Title

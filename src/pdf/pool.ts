@@ -47,7 +47,7 @@ export interface PdfWork {
   close(): Promise<void>;
 }
 
-type TaskBody = PdfTask extends infer T ? (T extends PdfTask ? Omit<T, "port"> : never) : never;
+type TaskBody = PdfTask extends infer T ? (T extends PdfTask ? Omit<T, "port" | "started"> : never) : never;
 
 /** Extra wait allowed in the queue beyond the time budget (a worker may need to start). */
 const QUEUE_GRACE_MS = 5000;
@@ -82,9 +82,8 @@ function fromWire(e: WireError): AppError {
 }
 
 /** Answers the worker's online questions for one task. */
-function serve(port: MessagePort, deps: VerifyPdfDeps | null, onStart: () => void): void {
+function serve(port: MessagePort, deps: VerifyPdfDeps): void {
   port.on("message", (m: PortUp) => {
-    if (m.t === "started") return onStart();
     const reply = (r: Omit<PortDown, "t" | "id">) => {
       try {
         port.postMessage({ t: "reply", id: m.id, ...r } satisfies PortDown);
@@ -93,10 +92,10 @@ function serve(port: MessagePort, deps: VerifyPdfDeps | null, onStart: () => voi
       }
     };
     void (async () => {
-      if (m.method === "revocation" && deps?.revocation) {
+      if (m.method === "revocation" && deps.revocation) {
         return deps.revocation(cachedCertificate(m.args[0]), cachedCertificate(m.args[1]));
       }
-      if (m.method === "sealStatus" && deps?.sealStatus) return deps.sealStatus(m.args[0], m.args[1]);
+      if (m.method === "sealStatus" && deps.sealStatus) return deps.sealStatus(m.args[0], m.args[1]);
       throw new Error(`no answer for ${m.method}`);
     })().then((value) => reply({ value }), (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }));
   });
@@ -126,29 +125,43 @@ export function createPdfPool(o: PdfPoolOptions): PdfWork {
     resourceLimits: { maxOldGenerationSizeMb: o.memoryMb },
   });
   let closed = false;
-  let running = 0;
+  /** When each submitted task started on a worker (0: not yet). */
+  const active = new Set<BigInt64Array>();
+  const startOf = (a: BigInt64Array) => Number(Atomics.load(a, 0));
 
   async function submit(task: TaskBody, deps: VerifyPdfDeps | null): Promise<TaskAnswer> {
     if (closed) throw new AppError("NOT_READY", "The service is shutting down.");
-    const { port1, port2 } = new MessageChannel();
+    const started = new SharedArrayBuffer(8);
+    const at = new BigInt64Array(started);
+    active.add(at);
     const ac = new AbortController();
     let why: "queue" | "time" | null = null;
-    let started = false;
-    let timer = setTimeout(() => {
-      why = "queue";
+    const submitted = Date.now();
+    // One timer, re-armed: a task may wait for a worker up to budget + grace, then run for the budget.
+    const check = () => {
+      const now = Date.now();
+      const s = startOf(at);
+      const left = s === 0 ? submitted + o.timeBudgetMs + QUEUE_GRACE_MS - now : s + o.timeBudgetMs - now;
+      if (left > 0) {
+        timer = setTimeout(check, s === 0 ? Math.min(left, o.timeBudgetMs) : left);
+        return;
+      }
+      why = s === 0 ? "queue" : "time";
       ac.abort();
-    }, o.timeBudgetMs + QUEUE_GRACE_MS);
-    serve(port1, deps, () => {
-      started = true;
-      running++;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        why = "time";
-        ac.abort();
-      }, o.timeBudgetMs);
-    });
+    };
+    let timer = setTimeout(check, o.timeBudgetMs);
+    let port: MessagePort | null = null;
+    const transferList: MessagePort[] = [];
+    let body: PdfTask;
+    if (task.kind === "verify") {
+      const ch = new MessageChannel();
+      serve(ch.port1, deps!);
+      port = ch.port1;
+      transferList.push(ch.port2);
+      body = { ...task, port: ch.port2, started };
+    } else body = { ...task, started };
     try {
-      return (await pool.run({ ...task, port: port2 } as PdfTask, { transferList: [port2], signal: ac.signal })) as TaskAnswer;
+      return (await pool.run(body, { transferList, signal: ac.signal })) as TaskAnswer;
     } catch (e) {
       const err = e as Error & { code?: string };
       if (why === "time") {
@@ -164,8 +177,8 @@ export function createPdfPool(o: PdfPoolOptions): PdfWork {
       throw new AppError("INTERNAL", undefined, { cause: e });
     } finally {
       clearTimeout(timer);
-      if (started) running--;
-      port1.close();
+      active.delete(at);
+      port?.close();
     }
   }
 
@@ -179,7 +192,7 @@ export function createPdfPool(o: PdfPoolOptions): PdfWork {
     async prepareStamp(pdf, options) {
       return preparedOf(answerOf<Extract<TaskAnswer, { kind: "stamp" }>>(await submit({ kind: "stamp", pdf, options }, null), "stamp").prepared);
     },
-    stats: () => ({ threads: pool.threads.length, running, queued: pool.queueSize }),
+    stats: () => ({ threads: pool.threads.length, running: [...active].filter((a) => startOf(a) !== 0).length, queued: pool.queueSize }),
     async close() {
       if (closed) return;
       closed = true;

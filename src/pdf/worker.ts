@@ -29,9 +29,13 @@ export interface TrustData {
   sealStatusEvidence?: Uint8Array[];
 }
 
+/**
+ * `started`: 8 shared bytes where the worker writes when it began (Date.now(), Atomics), so the pool times the
+ * task from its start without a message; `port`: the validator's line to the main thread (validation only).
+ */
 export type PdfTask =
-  | { kind: "verify"; pdf: Uint8Array; trust: TrustData; port: MessagePort }
-  | { kind: "stamp"; pdf: Uint8Array; options: StampOptions; port: MessagePort };
+  | { kind: "verify"; pdf: Uint8Array; trust: TrustData; port: MessagePort; started: SharedArrayBuffer }
+  | { kind: "stamp"; pdf: Uint8Array; options: StampOptions; started: SharedArrayBuffer };
 
 export interface WireError {
   code: ErrorCode;
@@ -49,7 +53,6 @@ export type TaskAnswer =
 
 /** Messages on a task's port: worker → main. */
 export type PortUp =
-  | { t: "started" }
   | { t: "call"; id: number; method: "revocation"; args: [Uint8Array, Uint8Array] }
   | { t: "call"; id: number; method: "sealStatus"; args: [string, Date] };
 /** main → worker. */
@@ -100,12 +103,12 @@ export function wireError(e: unknown): WireError {
 
 /** Runs one task (in a worker thread, or in-thread for the CLI). */
 export async function runTask(task: PdfTask): Promise<TaskAnswer> {
-  const port = rpc(task.port);
-  task.port.postMessage({ t: "started" } satisfies PortUp);
+  Atomics.store(new BigInt64Array(task.started), 0, BigInt(Date.now()));
+  const port = task.kind === "verify" ? rpc(task.port) : null;
   try {
     if (task.kind === "verify") {
       const pdf = Buffer.from(task.pdf.buffer, task.pdf.byteOffset, task.pdf.byteLength);
-      const verdict = await verifyPdf(pdf, depsOf(task.trust, port.call));
+      const verdict = await verifyPdf(pdf, depsOf(task.trust, port!.call));
       return { ok: true, kind: "verify", result: verdict.result, json: JSON.stringify(verdict) };
     }
     const pdf = Buffer.from(task.pdf.buffer, task.pdf.byteOffset, task.pdf.byteLength);
@@ -113,7 +116,7 @@ export async function runTask(task: PdfTask): Promise<TaskAnswer> {
   } catch (e) {
     return { ok: false, error: wireError(e) };
   } finally {
-    port.close();
+    port?.close();
   }
 }
 

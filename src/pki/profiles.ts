@@ -121,6 +121,8 @@ export interface DnAttribute {
 export const BACKDATE_MS = 5 * 60 * 1000;
 
 export const DEV_OU = "DEV ONLY - NOT FOR PRODUCTION";
+/** What every page, licence PDF and stamp appearance says while DEV key material is loaded. */
+export const DEV_MARK = "开发测试 · 非正式 DEV";
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 

@@ -11,12 +11,14 @@ export const TOOL_PACKAGES = {
   pdfsig: "poppler-utils",
   pdftoppm: "poppler-utils",
   pdftotext: "poppler-utils",
+  pdfinfo: "poppler-utils",
   qpdf: "qpdf",
   certutil: "libnss3-tools",
   pk12util: "libnss3-tools",
   zbarimg: "zbar-tools",
   chromium: "chromium",
   "softhsm2-util": "softhsm2",
+  "redis-server": "redis-server",
 } as const;
 
 export type Tool = keyof typeof TOOL_PACKAGES;

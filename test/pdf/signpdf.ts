@@ -1,7 +1,8 @@
 /**
  * Signing with another tool chain: pdf-lib + @signpdf/placeholder-pdf-lib lay the file out (a full rewrite that
  * ends exactly at `%%EOF`, no end-of-line), @signpdf/signpdf fills the placeholder. The CMS comes from a caller's
- * signer: a Sidian seal key (chains to Sidian's root) or `openssl cms -sign -cades` with a key made by openssl.
+ * signer: a Sidian seal key (chains to Sidian's root) or `openssl cms -sign -cades` with a key made by openssl (whose CA
+ * also makes CRLs with `openssl ca -gencrl`, optionally revoking the signer first).
  */
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -58,16 +59,24 @@ export async function sealCmsSigner(ctx: Context, sealId: string, o: { stolen?: 
 }
 
 /** An outside CA and signer made with openssl in `dir`; the CMS is made by `openssl cms -sign -cades`. */
-export function opensslCa(dir: string): { caPem: string; sign: CmsSigner } {
+export function opensslCa(dir: string): { caPem: string; crlPem: (o?: { revokeSigner?: boolean }) => string; sign: CmsSigner } {
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
     "-subj", "/CN=Outside Test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
   run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "signer.key", "-out", "signer.csr", "-subj", "/CN=Outside Signer"]);
   fs.writeFileSync(path.join(dir, "ext.cnf"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n");
   run(["x509", "-req", "-in", "signer.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "signer.pem", "-days", "20", "-extfile", "ext.cnf"]);
+  fs.writeFileSync(path.join(dir, "index.txt"), "");
+  fs.writeFileSync(path.join(dir, "crlnumber"), "01\n");
+  fs.writeFileSync(path.join(dir, "ca.cnf"), "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n");
   let n = 0;
   return {
     caPem: fs.readFileSync(path.join(dir, "ca.pem"), "utf8"),
+    crlPem: (o = {}) => {
+      if (o.revokeSigner) run(["ca", "-config", "ca.cnf", "-revoke", "signer.pem", "-keyfile", "ca.key", "-cert", "ca.pem"]);
+      run(["ca", "-config", "ca.cnf", "-gencrl", "-keyfile", "ca.key", "-cert", "ca.pem", "-out", "crl.pem"]);
+      return fs.readFileSync(path.join(dir, "crl.pem"), "utf8");
+    },
     sign: async (data) => {
       const f = path.join(dir, `data-${++n}.bin`);
       fs.writeFileSync(f, data);

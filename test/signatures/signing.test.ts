@@ -24,7 +24,7 @@ function pdftotextLastPage(t: Test, pdf: Buffer): string {
 }
 
 /** Skips (with a visible line naming the Debian packages) where these tools are missing. */
-const test = gate(t, needs("openssl", "pdfsig", "certutil", "qpdf", "pdftotext"));
+const test = gate(t, needs("openssl", "pdfsig", "pdfinfo", "certutil", "qpdf", "pdftotext"));
 
 const ORIGIN = "http://localhost:8080";
 const MARK = { width: 300, height: 120, strokes: [[20, 80, 60, 40, 100, 90, 140, 30], [160, 60, 260, 60], [200, 100]] };
@@ -107,6 +107,15 @@ test("three signers, cloud and own key: every signature valid in pdfsig, openssl
   const signA = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(a.token), payload: { assertion, mark: MARK } });
   t.equal(signA.statusCode, 200, signA.body);
   t.equal(signA.json().status, "in_progress");
+  // POST /verify/pdf on the revision after A's signature: who signed, and that the request is not complete yet
+  const mid = (await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(a.token) })).rawPayload;
+  const vMid = (await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: mid })).json();
+  t.equal(vMid.signingRequest.requestId, id);
+  t.equal(vMid.signingRequest.completed, false, "not completed yet");
+  t.equal(vMid.signingRequest.isFinal, false);
+  t.equal(vMid.signatures[0].signing.role, "signer");
+  t.equal(vMid.signatures[0].signing.signer, "张*", "the signer's name, masked");
+  t.match(vMid.signatures[0].signing.certificateKind, /personal-signing/);
   const replay = await h.app.inject({ method: "POST", url: `/signatures/${id}/sign`, headers: bearer(a.token), payload: { assertion, mark: MARK } });
   t.equal(replay.statusCode, 409, "A has signed");
   const sigB = crypto.sign("sha256", Buffer.from(prep.json().dataToSign, "base64"), { key: ca.key, dsaEncoding: "der" }).toString("base64");
@@ -206,6 +215,13 @@ test("three signers, cloud and own key: every signature valid in pdfsig, openssl
   t.match(new crypto.X509Certificate(Buffer.from(certs[0]!.der)).subject, /SD-/);
   const v = await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: pdf });
   t.equal(v.json().signatures.length, 4);
+  const vf = v.json();
+  t.same({ completed: vf.signingRequest.completed, sealed: vf.signingRequest.sealed, isFinal: vf.signingRequest.isFinal, status: vf.signingRequest.status },
+    { completed: true, sealed: true, isFinal: true, status: "completed" }, "the final PDF: request completed and sealed");
+  t.same(vf.signatures.map((x: { signing: { role: string } }) => x.signing.role), ["signer", "signer", "approver", "seal"]);
+  t.match(vf.signatures[1].signing.certificateKind, /external/, "the own-key signer's certificate kind");
+  t.ok(vf.signatures.slice(0, 3).every((x: { signing: { signer: string; signedAt: string } }) => x.signing.signer.includes("*") && !Number.isNaN(Date.parse(x.signing.signedAt))), "names masked, times given");
+  t.notOk(vf.signatures.some((x: { signing: { signer: string | null } }) => x.signing.signer === "张三"), "never the full name");
   const r = (await h.app.inject({ url: `/signatures/${id}`, headers: bearer(s.consumer.token) })).json();
   t.same(r.participants.map((p: { method: string }) => p.method), ["cloud", "external", "cloud"]);
   t.equal(r.status, "completed");

@@ -90,6 +90,25 @@ t.test("two instances on one database behave as one service", async (t) => {
     t.ok(seen >= 0, `B saw the suspension after ${seen} ms`);
   });
 
+  await t.test("a catalogue change on one instance is used by the other within a second", async (t) => {
+    const first = await b.app.inject({ method: "GET", url: `/licence-types/${w.personType}`, headers: bearer(w.tokens.admin) });
+    t.equal(first.statusCode, 200, "B holds the catalogue in memory");
+    const admin = bearer(w.tokens.admin);
+    const r = await a.app.inject({ method: "PATCH", url: `/licence-types/${w.personType}`, headers: admin, payload: { name: "食品经营许可证（个人，已更名）" } });
+    t.equal(r.statusCode, 200, r.body);
+    const t0 = Date.now();
+    let seen = -1;
+    while (Date.now() - t0 < 1000) {
+      const g = await b.app.inject({ method: "GET", url: `/licence-types/${w.personType}`, headers: admin });
+      if (g.json().name === "食品经营许可证（个人，已更名）") {
+        seen = Date.now() - t0;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    t.ok(seen >= 0, `B uses the renamed type after ${seen} ms`);
+  });
+
   await t.test("sidian log audit over the shared database passes", async (t) => {
     await a.ctx.tlog.checkpoint();
     const out: string[] = [];

@@ -18,7 +18,7 @@ import { hmacSha256, sha256Hex } from "../../crypto/hash.js";
 import { AppError } from "../../errors.js";
 import type { CatalogueService } from "../catalogue/index.js";
 import { actorLabel, type Actor, type Clock, type Logger, type UnitOfWork } from "../kernel.js";
-import { b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService } from "../licences/index.js";
+import { answerBody, b64u, checkHolderCode, encodeHeader, type LicenceLog, type LicenceService } from "../licences/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
 import { textProblem } from "../../util/text.js";
@@ -181,7 +181,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
   }
 
   // ---- the 免证办 query ----
-  async function query(actor: Actor, q: QueryInput): Promise<{ accessId: string; basis: "consent" | "exempt"; items: QueryItem[]; truncated: boolean }> {
+  async function query(actor: Actor, q: QueryInput): Promise<{ accessId: string; basis: "consent" | "exempt"; items: QueryItem[]; truncated: boolean; body: Buffer }> {
     if (actor.kind !== "client" || actor.role !== "consumer") throw new AppError("FORBIDDEN_ROLE");
     if (!actor.matters.includes(q.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.", { details: { matterCode: q.matterCode } });
     // The use cause is drawn on the 加注件 and shown to the holder: one line, read as written.
@@ -216,10 +216,12 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       data: { client: actor.clientId, matter: matter.code, licences: identifiers, basis, ...(consentId ? { consentId } : {}), causeSha256: sha256Hex(q.useCause) },
     });
     const exp = new Date(Math.floor((now.getTime() + copyTtl) / 1000) * 1000);
-    return {
+    const answer = {
       accessId, basis, truncated: found.truncated,
       items: licences.map((l, i) => ({ identifier: l.identifier, json: l.json, copy: { url: `${publicUrl}/copies/${copyLink(accessId, i, exp)}`, expiresAt: exp } })),
     };
+    // The answer's JSON as UTF-8 bytes, joined by the licence module from the JSON it keeps per licence.
+    return { ...answer, body: answerBody(answer) };
   }
 
   /** The use-annotated copy behind a link: only for the client the link was made for, until it expires. */

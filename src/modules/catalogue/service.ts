@@ -55,6 +55,9 @@ interface Snapshot {
   generation: number;
 }
 
+/** The least time between two loads of the snapshot caused by another instance's commits. */
+const MARK_RELOAD_MS = 250;
+
 const pairKey = (typeCode: string, departmentId: string) => `${typeCode}\u0000${departmentId}`;
 
 function bad(problem: string): AppError {
@@ -90,9 +93,14 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
   }
 
   async function snapshot(): Promise<Snapshot> {
-    if (snap && clock.now().getTime() - snap.loadedAt < ttl) return snap;
+    // Another instance (or process) committed since the snapshot was loaded: load again, at most every
+    // MARK_RELOAD_MS (a busy peer commits all the time), so a catalogue change there is seen here within a second.
+    const mark = uow.changeMark?.();
+    if (snap && clock.now().getTime() - snap.loadedAt < ttl && (mark === snapMark || performance.now() - snapAt < MARK_RELOAD_MS)) return snap;
     loading ??= load().then((s) => {
       snap = s;
+      snapMark = mark;
+      snapAt = performance.now();
       loading = null;
       return s;
     }, (e) => {
@@ -105,6 +113,9 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
   const invalidate = () => {
     snap = null;
   };
+  /** uow.changeMark() when the snapshot in `snap` began loading. */
+  let snapMark: number | undefined;
+  let snapAt = 0;
 
   async function checkType(repos: R, input: LicenceTypeInput): Promise<LicenceType> {
     if (!TYPE_CODE_RE.test(input.code) || !checkUscc(input.code.slice(0, 18)).ok) {

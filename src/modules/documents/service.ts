@@ -42,6 +42,8 @@ export interface DocumentsDeps<R extends DocumentRepos & SealRepos> {
   publicUrl: string;
   /** Seals stored document bytes (personal data at rest). */
   pii: Pick<PiiProtector, "sealBytes" | "openBytes">;
+  /** DEV key material: the mark every licence PDF carries (开发测试 · 非正式 DEV). */
+  devMark?: string;
 }
 
 export interface LicenceDocument {
@@ -141,6 +143,7 @@ export function createDocumentService<R extends DocumentRepos & SealRepos>(deps:
       qr: { size: m.size, modules: m.modules, text: url }, createdAt: clock.now(),
       ...(annotation ? { annotation } : {}),
       ...(status ? { status } : {}),
+      ...(deps.devMark ? { devMark: deps.devMark } : {}),
     };
   }
 

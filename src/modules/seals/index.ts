@@ -2,4 +2,4 @@
 export * from "./ports.js";
 export * from "./service.js";
 export { drawSeal, sealSvg, sealPdfOps, missingGlyphs, type SealPicture, type SealPictureSpec } from "./picture.js";
-export { onlineVerifyDeps, offlineVerifyDeps } from "./verifier.js";
+export { onlineVerifyDeps, offlineVerifyDeps, trustListVerifyDeps } from "./verifier.js";

@@ -17,6 +17,8 @@ export interface SealPictureSpec {
   readonly code: string;
   /** Diameter in mm. */
   readonly diameterMm: number;
+  /** DEV key material: this mark (开发测试 · 非正式 DEV) drawn across the seal above the star. */
+  readonly dev?: string;
 }
 
 export interface Shape {
@@ -103,7 +105,7 @@ export function checkSealText(texts: readonly string[], font: OutlineFont = seal
 
 /** Lays out the seal. Pure: the same spec always gives the same shapes. */
 export function drawSeal(spec: SealPictureSpec, font: OutlineFont = sealFont()): SealPicture {
-  checkSealText([spec.name, spec.typeText, spec.code], font);
+  checkSealText([spec.name, spec.typeText, spec.code, spec.dev ?? ""], font);
   const D = spec.diameterMm;
   const R = D / 2;
   const ring = D * (1.2 / 42);
@@ -160,6 +162,16 @@ export function drawSeal(spec: SealPictureSpec, font: OutlineFont = sealFont()):
       const c = Math.cos(a), s = Math.sin(a);
       glyphAt(ch, size, 1, (u, v) => [rc * s + u * c - v * s, -rc * c + u * s + v * c]);
     });
+  }
+  // DEV mark, horizontal between the star and the name.
+  const dev = [...(spec.dev ?? "").replace(/\s+/g, "")];
+  if (dev.length) {
+    const size = D * (3.4 / 42);
+    const width = Math.min(D * 0.66, dev.length * size);
+    const step = width / dev.length;
+    const squeeze = Math.min(1, step / size);
+    const y = R * 0.47;
+    dev.forEach((ch, i) => glyphAt(ch, size, squeeze, (u, v) => [-width / 2 + step * (i + 0.5) + u, y + v]));
   }
   return { widthMm: D, heightMm: D, shapes };
 }

@@ -51,6 +51,8 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   log: TrustLog<R>;
   keyStore: KeyStore;
   tsa: Tsa;
+  /** DEV key material: every seal picture and stamp appearance carries this mark (开发测试 · 非正式 DEV). */
+  devMark?: string;
   /** Where untrusted PDFs are read (the worker pool in the service). */
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
@@ -136,7 +138,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     const key = `${seal.id}|${seal.arcText}|${seal.typeText}|${seal.diameterMm}`;
     let p = pictures.get(key);
     if (!p) {
-      const picture = drawSeal({ name: seal.arcText, typeText: seal.typeText, code: seal.id, diameterMm: seal.diameterMm });
+      const picture = drawSeal({ name: seal.arcText, typeText: seal.typeText, code: seal.id, diameterMm: seal.diameterMm, ...(deps.devMark ? { dev: deps.devMark } : {}) });
       const R = seal.diameterMm / 2;
       const ops = `q /GS0 gs\n${sealPdfOps(picture)}\nQ`;
       p = {
@@ -332,8 +334,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       certSerial: seal.certSerial,
       signer: actorLabel(actor),
       documentSha256: prepared.documentSha256,
-      // WebCrypto digests on libuv's thread pool: a large result is not hashed on the event loop.
-      resultSha256: Buffer.from(await crypto.subtle.digest("SHA-256", out)).toString("hex"),
+      resultSha256: await sha256Hex(out),
       pageIndex,
       fieldName: prepared.fieldName,
       stampedAt: now,
@@ -470,6 +471,16 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
 }
 
 export type SealService = ReturnType<typeof createSealService>;
+
+/**
+ * SHA-256 of a stamped document: up to 1 MiB here (about a millisecond), larger ones through WebCrypto on
+ * libuv's thread pool so a 50 MB result is not hashed on the event loop (a thread hop costs more than hashing
+ * a small document).
+ */
+async function sha256Hex(b: Buffer): Promise<string> {
+  if (b.length <= 1 << 20) return crypto.createHash("sha256").update(b).digest("hex");
+  return Buffer.from(await crypto.subtle.digest("SHA-256", b)).toString("hex");
+}
 
 /** Whether a certificate certifies an SM2 key (the seal belongs to the national profile). */
 const sm2Certs = new Map<string, boolean>();

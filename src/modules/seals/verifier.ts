@@ -4,6 +4,7 @@
  * trust bundle only when offline (`sidian verify`).
  */
 import type { VerifyPdfDeps } from "../../pdf/verify.js";
+import { crlRevocation, type TrustList } from "../../pki/trust-list.js";
 import type { CertificateRepo, CertInfo, KeyMaterial } from "../../pki/index.js";
 import type { RevocationStatus } from "../../pki/chain.js";
 import type { Clock } from "../kernel.js";
@@ -42,4 +43,20 @@ export function offlineVerifyDeps(bundle: readonly CertInfo[], now: () => Date =
   const anchors = bundle.filter((c) => c.issuer === c.subject);
   const intermediates = bundle.filter((c) => c.issuer !== c.subject);
   return { anchors, intermediates, knownTsaCerts: [], ...(intermediates[0] ? { sealIssuer: intermediates[0] } : {}), now };
+}
+
+/**
+ * Online validation judged by a named trust list (`POST /verify/pdf?trust=NAME`): its anchors and intermediates
+ * only; certificates Sidian issued are checked in the registry as online, others against the list's CRLs
+ * (pki/trust-list.ts); Sidian seals keep their status check (when the list trusts Sidian's root).
+ */
+export function trustListVerifyDeps(online: VerifyPdfDeps, list: TrustList, material: KeyMaterial): VerifyPdfDeps {
+  const sidian = new Set([material.rootCert.sha256, material.issuingCa.cert.sha256]);
+  const own = online.revocation!;
+  return {
+    ...online,
+    anchors: list.anchors,
+    intermediates: list.intermediates,
+    revocation: (c: CertInfo, iss: CertInfo) => (sidian.has(iss.sha256) ? own(c, iss) : crlRevocation(list, c, iss, online.now())),
+  };
 }

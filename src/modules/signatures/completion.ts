@@ -19,6 +19,7 @@ import type { Seal, StampInput, StampResult } from "../seals/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { LogEntry, LogEvidence, TlogEvent } from "../tlog/index.js";
 import type { SignatureRepos, SigningRequest } from "./ports.js";
+import { maskName } from "../licences/holder.js";
 import { reportAppearance, type ReportParticipant } from "./report.js";
 import type { SignatureService } from "./service.js";
 
@@ -175,7 +176,41 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
     };
   }
 
-  return { finalise, tryFinalise, evidence };
+  /**
+   * What Sidian knows of a PDF that is one of its signing requests' revisions (by SHA-256): the request's status
+   * and, per signature field, the participant (name masked), role, time and kind of certificate. null otherwise.
+   */
+  async function describe(sha256: string) {
+    const hit = (await uow.read.signingDocuments.bySha256(sha256))[0];
+    if (!hit) return null;
+    const r = await uow.read.signingRequests.byId(hit.requestId);
+    if (!r) return null;
+    const latest = await uow.read.signingDocuments.latest(r.id);
+    const ps = await uow.read.signingParticipants.ofRequest(r.id);
+    const signatures: Array<Record<string, unknown>> = [];
+    for (const p of ps) {
+      if (p.status !== "signed" || p.logIndex === null) continue;
+      const d = await entryData(p.logIndex);
+      signatures.push({
+        field: `Signature-${p.idx + 1}`, participant: p.idx + 1, group: p.groupNo, role: p.role,
+        signer: maskName(pii.decrypt(p.nameEnc, `signing:${r.id}:${p.idx}:name`)),
+        signedAt: typeof d.timestamp === "string" ? d.timestamp : p.actedAt?.toISOString() ?? null,
+        certificateKind: p.method === "external" ? "external (own key, trusted outside CA)" : "personal-signing (Sidian CA, cloud key confirmed with a passkey)",
+        logIndex: p.logIndex,
+      });
+    }
+    for (const e of await uow.read.signingEvents.ofRequest(r.id)) {
+      if (e.type !== TLOG_EVENTS.signingSealed) continue;
+      const d = await entryData(e.logIndex);
+      signatures.push({ field: `Seal-${String(d.sealId)}`, role: "seal", signer: null, signedAt: e.createdAt.toISOString(), certificateKind: "department seal (Sidian CA)", logIndex: e.logIndex });
+    }
+    return {
+      requestId: r.id, title: r.title, status: r.status, completed: r.status === "completed", sealed: latest?.kind === "completed",
+      revision: hit.seq, isFinal: hit.kind === "completed", signatures,
+    };
+  }
+
+  return { finalise, tryFinalise, evidence, describe };
 }
 
 export type Completion<R extends SignatureRepos = SignatureRepos> = ReturnType<typeof createCompletion<R>>;

@@ -104,6 +104,8 @@ export interface SigningDocumentRepo {
   latest(requestId: string): Promise<SigningDocument | undefined>;
   get(requestId: string, seq: number): Promise<SigningDocument | undefined>;
   list(requestId: string): Promise<Array<Omit<SigningDocument, "bytes">>>;
+  /** Revisions with this SHA-256 (newest first, at most 5): which request a PDF someone holds belongs to. */
+  bySha256(sha256: string): Promise<Array<Omit<SigningDocument, "bytes">>>;
 }
 
 export interface PersonalKey {

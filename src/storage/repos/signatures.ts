@@ -50,6 +50,7 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
   const docLatest = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? ORDER BY seq DESC LIMIT 1`;
   const docGet = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? AND seq = ?`;
   const docList = "SELECT request_id, seq, sha256, kind, created_at FROM signing_documents WHERE request_id = ? ORDER BY seq";
+  const docBySha = "SELECT request_id, seq, sha256, kind, created_at FROM signing_documents WHERE sha256 = ? ORDER BY created_at DESC, request_id, seq LIMIT 5";
   const preparedPut = `${PR.insert} ON CONFLICT (request_id, idx) DO UPDATE SET base_seq = excluded.base_seq, bytes = excluded.bytes,
     state = excluded.state, created_at = excluded.created_at, expires_at = excluded.expires_at`;
 
@@ -107,6 +108,10 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
     async list(requestId) {
       return (await sql.all<{ request_id: string; seq: number; sha256: string; kind: string; created_at: number }>(docList, [requestId]))
         .map((r) => ({ requestId: r.request_id, seq: r.seq, sha256: r.sha256, kind: r.kind, createdAt: new Date(r.created_at) }) as Omit<SigningDocument, "bytes">);
+    },
+    async bySha256(sha256) {
+      return (await sql.all<{ request_id: string; seq: number; sha256: string; kind: string; created_at: number }>(docBySha, [sha256]))
+        .map((r) => ({ requestId: r.request_id, seq: Number(r.seq), sha256: r.sha256, kind: r.kind, createdAt: new Date(Number(r.created_at)) }) as Omit<SigningDocument, "bytes">);
     },
   };
   return {
