@@ -62,6 +62,7 @@ export const ERROR_TABLE = {
 
   // --- counter
   CASE_ATTACH_REFUSED: { status: 409, message: "The licence cannot be attached to the case." },
+  CASE_NOT_FOUND: { status: 404, message: "No such case." },
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import t, { type Test } from "tap";
+import { needs } from "../helpers/tools.js";
 import fp from "fastify-plugin";
 import { TimeStampResp } from "@peculiar/asn1-tsp";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -135,14 +136,16 @@ t.test("POST /tsa refuses in RFC 3161's form with a documented code; never a run
     const text = (resp.status.statusString ?? []).map((s) => s.toString()).join(" ");
     tt.notMatch(text, /call stack|Maximum|RangeError/, `${what}: no runtime message (${text})`);
   }
-  // A proper query is still granted.
-  const data = path.join(dir, "d.txt");
-  fs.writeFileSync(data, "x");
-  const q = path.join(dir, "q.tsq");
-  execFileSync("openssl", ["ts", "-query", "-data", data, "-sha256", "-out", q], { stdio: "pipe" });
-  const ok = await ask(fs.readFileSync(q));
-  tt.equal(ok.statusCode, 200);
-  tt.equal(AsnConvert.parse(ok.rawPayload, TimeStampResp).status.status, 0);
+  // A proper query (made by openssl) is still granted.
+  if (!needs("openssl")) {
+    const data = path.join(dir, "d.txt");
+    fs.writeFileSync(data, "x");
+    const q = path.join(dir, "q.tsq");
+    execFileSync("openssl", ["ts", "-query", "-data", data, "-sha256", "-out", q], { stdio: "pipe" });
+    const ok = await ask(fs.readFileSync(q));
+    tt.equal(ok.statusCode, 200);
+    tt.equal(AsnConvert.parse(ok.rawPayload, TimeStampResp).status.status, 0);
+  }
 });
 
 t.test("every route: wrong media type, broken JSON and unknown methods answer documented problems", async (tt) => {

@@ -76,10 +76,10 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.post<{ Params: Static<typeof CaseParam>; Body: { identifier: string } }>("/counter/cases/:caseNo/licences", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], description: "Attaches a licence that verifies as valid now to a case (办件). The attachment is logged; a licence that is not valid is refused (409 `CASE_ATTACH_REFUSED`).",
+      tags: ["pages"], description: "Attaches a licence that verifies as valid now to a case (办件) of the caller's department (the first attachment opens the case for that department; another department's case is 404 `CASE_NOT_FOUND`). The attachment is logged; a licence that is not valid is refused (409 `CASE_ATTACH_REFUSED`).",
       summary: "Attach a licence that verifies as valid to a case (办件); logged", security: SEC, params: CaseParam,
       body: Type.Object({ identifier: Type.String({ minLength: 10, maxLength: 128 }) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems("LICENCE_NOT_FOUND", "CASE_ATTACH_REFUSED") },
+      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems("LICENCE_NOT_FOUND", "CASE_ATTACH_REFUSED", "CASE_NOT_FOUND") },
     },
   }, async (req, reply) => {
     const a = await ctx.qr.attach(req.params.caseNo, req.body.identifier, req.actor);
@@ -89,11 +89,11 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.get<{ Params: Static<typeof CaseParam> }>("/counter/cases/:caseNo/licences", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], description: "The licences attached to a case, with who attached them, the verdict then and the log index.",
+      tags: ["pages"], description: "The licences attached to a case of the caller's department, with who attached them, the verdict then and the log index. A case belongs to the department that opened it: another department's case, like one that does not exist, is 404 `CASE_NOT_FOUND`.",
       summary: "Licences attached to a case", security: SEC, params: CaseParam,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ identifier: Type.String(), clientId: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) })) }), ...problems(401, 403) },
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ identifier: Type.String(), clientId: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) })) }), ...problems("CASE_NOT_FOUND") },
     },
   }, async (req) => ({
-    items: (await ctx.qr.attachments(req.params.caseNo)).map((a) => ({ identifier: a.identifier, clientId: a.clientId, verdict: a.verdict, logIndex: a.logIndex, at: a.at.toISOString() })),
+    items: (await ctx.qr.attachments(req.params.caseNo, req.actor)).map((a) => ({ identifier: a.identifier, clientId: a.clientId, verdict: a.verdict, logIndex: a.logIndex, at: a.at.toISOString() })),
   }));
 }

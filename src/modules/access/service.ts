@@ -233,9 +233,28 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     const acc = await uow.read.accessLog.byId(link.accessId);
     const identifier = acc?.identifiers[link.index];
     if (!acc || acc.clientId !== actor.clientId || identifier === undefined) throw new AppError("COPY_LINK_INVALID");
-    const lic = await deps.licences.view(await deps.licences.record(identifier));
-    const matter = await catalogue.getMatter(acc.matterCode);
+    // A link answers only while what it was made under still holds, checked at each use (so a revocation stops
+    // it at once): the client is active and still serves the matter, and the consent is in force (or the matter
+    // still exempt from consent) — the same conditions as a new 免证办 query.
     const client = await uow.read.clients.byId(acc.clientId);
+    if (!client || client.status !== "active" || client.role !== "consumer" || !client.matters.includes(acc.matterCode)) {
+      throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the client does not serve this matter now.");
+    }
+    const matter = await catalogue.getMatter(acc.matterCode).catch((e: unknown) => {
+      if (e instanceof AppError && e.code === "MATTER_NOT_FOUND") return null;
+      throw e;
+    });
+    if (!matter) throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter no longer exists.");
+    if (acc.basis === "consent") {
+      const consent = acc.consentId ? await uow.read.consents.byId(acc.consentId) : undefined;
+      if (!consent || consent.revokedAt !== null || !(consent.expiresAt.getTime() > now.getTime())) {
+        throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the holder's consent was revoked or has expired.");
+      }
+    } else if (!matter.consentExempt) {
+      throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter is no longer exempt from consent.");
+    }
+    const lic = await deps.licences.view(await deps.licences.record(identifier));
+    if (!matter.licenceTypes.includes(lic.typeCode)) throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter may no longer use this licence type.");
     const useCause = pii.decrypt(acc.causeEnc, `access:${acc.id}`);
     const validUntil = new Date(link.exp).toISOString();
     const annotation = {

@@ -321,8 +321,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
         tstTime = t.genTime;
         const attrs = [attribute(CMS_OID.signatureTimeStampToken, t.token)];
         // The seal's status at signing time, produced after the time-stamp (so it covers it): the last status
-        // change only (the one in effect now), which keeps the evidence small whatever the seal's history.
-        if (deps.statusSigner) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
+        // change only (the one in effect now), which keeps the evidence small whatever the seal's history. Signed by
+        // the P-256 issuing CA, so only for seals it issued (an SM2 seal's issuer is the SM2 CA: not yet).
+        if (deps.statusSigner && !sm2) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
         return attrs;
       },
     });
