@@ -47,6 +47,8 @@ async function main() {
       SIDIAN_MODE: "test",
       SIDIAN_DB: process.env.BENCH_DB ?? path.join(dir, "bench.db"),
       SIDIAN_PORT: "0",
+      // The seeded database was made under the default public URL; the port it listens on may differ.
+      SIDIAN_PUBLIC_URL: process.env.SIDIAN_PUBLIC_URL ?? "http://127.0.0.1:8080",
       SIDIAN_LOG_LEVEL: "silent",
       SIDIAN_PUBLIC_RATE_LIMIT: "1000000",
     });

@@ -6,6 +6,7 @@
  * - INVALID: a signature does not verify, a certificate is outside its validity at `at`, a CA constraint
  *   (basicConstraints, keyUsage, pathLen) or the requested leaf usage is violated, an unknown critical extension,
  *   a certificate is revoked at `at`, or the input cannot be parsed.
+ *   A path ending in a self-issued certificate that copies a trust anchor's name but is not that anchor is INVALID.
  * - INDETERMINATE: no path to a configured trust anchor can be built (missing intermediate, foreign root), or
  *   revocation status is unknown.
  * - VALID: otherwise.
@@ -148,6 +149,13 @@ export async function verifyChain(p: VerifyChainParams): Promise<ChainResult> {
   }
   if (!anchored) {
     const last = path[path.length - 1]!;
+    // A self-issued certificate that takes a trust anchor's name without being that anchor is an impostor, not a
+    // missing link: FAILED, whatever its key identifiers say (they are the impostor's to choose).
+    const named = sameBytes(last.issuerDer, last.subjectDer) ? anchors.find((a) => sameBytes(a.subjectDer, last.subjectDer)) : undefined;
+    if (named) {
+      checks.push({ id: "path", status: "FAILED", detail: `${last.subject} is self-issued under the name of trust anchor ${named.subject} but is not that anchor (serial ${last.serial}, not ${named.serial})` });
+      return { result: "INVALID", problem: "BAD_SIGNATURE", path, checks };
+    }
     checks.push({
       id: "path",
       status: "INDETERMINATE",
