@@ -29,6 +29,8 @@ const EXPECT: Record<string, Who[]> = {
   "GET /.well-known/jwks.json": PUBLIC,
   "GET /pki/trust-bundle.pem": PUBLIC,
   "GET /pki/crl": PUBLIC,
+  "GET /pki/anchors.json": PUBLIC,
+  "GET /pki/sm2/crl": PUBLIC,
   "GET /pki/certificates/{serial}": PUBLIC,
   "GET /departments/{id}/certificates": ["admin", "issuer"],
   "POST /departments/{id}/certificates": ["admin"],
@@ -56,6 +58,8 @@ const EXPECT: Record<string, Who[]> = {
   "POST /seals/{id}/stamp": ["issuer"],
   "POST /tsa": PUBLIC,
   "POST /verify/pdf": PUBLIC,
+  "GET /verify/pdf/trust-lists": PUBLIC,
+  "GET /seals/{id}/status-evidence": PUBLIC,
   // e-licences (issue 4); object-level checks (department, matter, consent) are in test/licences/
   "POST /licence-types": ["admin"],
   "GET /licence-types": ["admin", "issuer", "otherIssuer", "consumer", "counter"],
