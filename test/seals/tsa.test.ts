@@ -60,9 +60,11 @@ test("sidian verify (offline CLI) and the seal picture", async (t) => {
   fs.writeFileSync(f, signed);
   const env = { ...process.env, SIDIAN_KEYS_DIR: path.join(ROOT, "keys-dev"), SIDIAN_MODE: "test", SIDIAN_DB: path.join(dir, "x.db") };
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), "verify", f], { encoding: "utf8", env, cwd: ROOT });
-  t.equal(r.status, 3, `offline: INDETERMINATE because seal status cannot be checked offline\n${r.stdout}${r.stderr}`);
+  // Issue 14 §6: the stamp carries the seal-status evidence signed by the issuing CA, so a genuine current stamp is
+  // VALID offline (test/seals/status-evidence.test.ts covers revoked, stale and forged evidence).
+  t.equal(r.status, 0, `offline: VALID from the status evidence the stamp carries\n${r.stdout}${r.stderr}`);
   t.match(r.stdout, /\[PASSED\] signature:/);
-  t.match(r.stdout, /\[INDETERMINATE\] seal: .*not checked offline/);
+  t.match(r.stdout, /\[PASSED\] seal: seal \S+ was active at .*status evidence produced/);
   const svg = await s.h.app.inject({ url: `/seals/${s.sealId}/picture.svg`, headers: { authorization: `Bearer ${s.admin}` } });
   t.equal(svg.headers["content-type"], "image/svg+xml");
   t.match(svg.body, /^<svg [^>]*width="40mm" height="40mm"/);
