@@ -159,9 +159,15 @@ t.test("JWKS contents: what is used, left out and refused", async (t) => {
 });
 
 t.test("fetching: no redirects, bounded size, https only (loopback http in tests), discovery must name the issuer", async (t) => {
-  let mode: "redirect" | "huge" | "good" | "wrong-issuer" = "redirect";
+  let mode: "redirect" | "huge" | "good" | "wrong-issuer" | "reset-once" | "reset-always" = "redirect";
+  let resets = 0;
   const ec = ecJwk("k");
   const server = http.createServer((req, res) => {
+    if (mode === "reset-always" || (mode === "reset-once" && resets === 0)) {
+      resets++;
+      req.socket.destroy(); // the connection is reset before any answer: a kept-alive socket closed by the provider
+      return;
+    }
     if (mode === "redirect") {
       res.writeHead(302, { location: "http://127.0.0.1:1/elsewhere" }).end();
     } else if (mode === "huge") {
@@ -193,6 +199,18 @@ t.test("fetching: no redirects, bounded size, https only (loopback http in tests
   k = mk();
   await k.refresh();
   t.match(k.status(), { keys: 1, lastError: null, jwksUri: `${base}/keys` });
+  mode = "reset-once";
+  resets = 0;
+  k = mk();
+  await k.refresh();
+  t.match(k.status(), { keys: 1, lastError: null }, "a connection reset before the answer is tried once more");
+  t.equal(resets, 1);
+  mode = "reset-always";
+  resets = 0;
+  k = mk();
+  await k.refresh();
+  t.match(k.status().lastError, /discovery: .*cannot be reached \(/, "and only once");
+  t.equal(resets, 2);
   k = mk({ allowHttp: false });
   await k.refresh();
   t.match(k.status().lastError, /must be https/);

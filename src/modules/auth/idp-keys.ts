@@ -189,7 +189,20 @@ export function createOidcIdpKeys(opts: OidcIdpOptions): IdpKeys {
   let failures = 0;
   let inflight: Promise<boolean> | null = null;
 
+  /**
+   * A GET of discovery or the JWKS, tried once more when the connection was reset before an answer came (a kept-alive
+   * socket the provider had just closed: the request never reached it, and a GET is safe to repeat).
+   */
   async function getJson(url: string, what: string): Promise<unknown> {
+    try {
+      return await getJsonOnce(url, what);
+    } catch (e) {
+      if (!/cannot be reached \((ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)\)$/.test((e as Error).message)) throw e;
+      return getJsonOnce(url, what);
+    }
+  }
+
+  async function getJsonOnce(url: string, what: string): Promise<unknown> {
     const bad = checkIdpUrl(url, Boolean(opts.allowHttp));
     if (bad) throw new Error(`${what}: ${bad}`);
     const ctl = new AbortController();
