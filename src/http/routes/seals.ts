@@ -18,14 +18,14 @@ import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord 
 import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { Line } from "../validation.js";
-import { problems } from "../schemas.js";
+import { CryptoProfile, problems } from "../schemas.js";
 
 export const PDF_BODY_LIMIT = 50 * 1024 * 1024;
 
 const SealOut = Type.Object({
   id: Type.String(), departmentId: Type.String(), name: Type.String(), type: Type.String(), arcText: Type.String(), typeText: Type.String(),
   diameterMm: Type.Number(), certSerial: Type.String(), validFrom: Type.String({ format: "date-time" }), validTo: Type.String({ format: "date-time" }),
-  status: Type.String(), statusReason: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(), statusReason: Type.Union([Type.String(), Type.Null()]), profile: CryptoProfile,
   createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Seal" });
 const StampOut = Type.Object({
@@ -44,7 +44,7 @@ const CreateBody = Type.Object({
   validFrom: Type.Optional(Type.String({ format: "date-time" })),
   validTo: Type.Optional(Type.String({ format: "date-time" })),
   diameterMm: Type.Optional(Type.Number({ minimum: 20, maximum: 60 })),
-  profile: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the seal's key and certificate: p256 (default) or sm2 (national profile: SM2 key, SM2 certificate, stamps with SM3/SM2 and an SM2 timestamp)" })),
+  profile: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the seal's key and certificate: the department's profile by default, p256 or sm2 (national profile: SM2 key, SM2 certificate, stamps with SM3/SM2 and an SM2 timestamp)" })),
 }, { additionalProperties: false });
 const StatusBody = Type.Object({
   status: Type.Union([Type.Literal("active"), Type.Literal("suspended"), Type.Literal("revoked")]),
@@ -69,7 +69,7 @@ const StampQuery = Type.Object({
 function sealOut(s: Seal) {
   return {
     id: s.id, departmentId: s.departmentId, name: s.name, type: s.type, arcText: s.arcText, typeText: s.typeText, diameterMm: s.diameterMm,
-    certSerial: s.certSerial, validFrom: s.validFrom.toISOString(), validTo: s.validTo.toISOString(), status: s.status, statusReason: s.statusReason,
+    certSerial: s.certSerial, validFrom: s.validFrom.toISOString(), validTo: s.validTo.toISOString(), status: s.status, statusReason: s.statusReason, profile: s.profile,
     createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString(),
   };
 }

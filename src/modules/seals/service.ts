@@ -23,7 +23,7 @@ import { parseCertificate, type CertInfo } from "../../pki/reader.js";
 import type { CaSigner } from "../../pki/x509.js";
 import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal-status.js";
 import type { DirectoryRepos } from "../directory/index.js";
-import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
+import { actorLabel, type Actor, type Clock, type CryptoProfile, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import { encodeSesSeal, type SesSealInfo } from "./ses.js";
 import { checkSealText, drawSeal, sealPdfOps, sealSvg, type SealPicture } from "./picture.js";
@@ -57,8 +57,11 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
-  /** The national profile: the SM2 TSA and the SM2 issuing CA + root (DER); absent without an SM2 hierarchy. */
-  sm2?: { tsa: Tsa; chain: readonly Uint8Array[] };
+  /**
+   * The national profile: the SM2 TSA, the SM2 issuing CA + root (DER) and the SM2 issuing CA as signer of the status
+   * evidence of SM2 seals; absent without an SM2 hierarchy.
+   */
+  sm2?: { tsa: Tsa; chain: readonly Uint8Array[]; statusSigner?: { cert: CertInfo; signer: CaSigner } };
   /** The seal maker (制章人) that signs GB/T 38540 SES_Seal structures (SM2); absent without an SM2 hierarchy. */
   sealMaker?: { certDer: Uint8Array; sign(tbs: Uint8Array): Promise<Uint8Array> };
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
@@ -86,8 +89,8 @@ export interface CreateSealInput {
   validFrom?: Date;
   validTo?: Date;
   diameterMm?: number;
-  /** Crypto profile of the seal's key and certificate (default p256). */
-  crypto?: "p256" | "sm2";
+  /** Crypto profile of the seal's key and certificate (default: the department's profile). */
+  crypto?: CryptoProfile;
 }
 
 export type Placement =
@@ -197,11 +200,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const sealName = (input.name ?? `${d.name}${typeText || "印章"}`).trim();
       checkSealText([arcText, typeText, sealId]);
       const validityDays = Math.max(1, Math.min(3 * 365, Math.ceil((validTo.getTime() - now.getTime()) / DAY) + 1));
-      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, ...(input.crypto ? { crypto: input.crypto } : {}) }, actor);
+      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, crypto: input.crypto ?? d.profile }, actor);
       const seal: Seal = {
         id: sealId, departmentId: d.id, name: sealName, type: input.type, arcText, typeText, diameterMm,
         certSerial: cert.serial, keyId: cert.keyId, validFrom, validTo: validTo > cert.notAfter ? cert.notAfter : validTo,
-        status: "active", statusReason: null, createdAt: now, updatedAt: now,
+        status: "active", statusReason: null, profile: input.crypto ?? d.profile, createdAt: now, updatedAt: now,
       };
       await repos.seals.insert(seal);
       await repos.seals.insertEvent({ sealId, status: "active", reason: null, at: now });
@@ -211,7 +214,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
         subject: `seal:${sealId}`,
         actor: actorLabel(actor),
         data: {
-          sealId, departmentId: d.id, type: seal.type, name: seal.name, certSerial: cert.serial, certSha256: cert.sha256,
+          sealId, departmentId: d.id, type: seal.type, name: seal.name, profile: seal.profile, certSerial: cert.serial, certSha256: cert.sha256,
           validFrom: seal.validFrom.toISOString(), validTo: seal.validTo.toISOString(),
           pictureSha256: crypto.createHash("sha256").update(svg).digest("hex"),
         },
@@ -245,6 +248,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       return { ...cur, status, statusReason: reason, updatedAt: now };
     });
   }
+
+  /** The CA that signs status evidence for seals of a profile (the one that issued their certificates). */
+  const statusSignerOf = (sm2: boolean) => (sm2 ? deps.sm2?.statusSigner : deps.statusSigner);
 
   /** Why the seal may not stamp at `at` (null = it may). */
   function refusal(seal: Seal, cert: CertificateRecord | null, at: Date): AppError | null {
@@ -302,9 +308,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       reserve: CMS_RESERVE,
     });
     const { pageIndex } = prepared;
-    // The national profile (an SM2 seal certificate): SM3 over the byte ranges, SM2 signature, SM2 TSA with an SM3
+    // The national profile (a seal of the sm2 profile): SM3 over the byte ranges, SM2 signature, SM2 TSA with an SM3
     // imprint. Same /SubFilter (ETSI.CAdES.detached): the CMS says which algorithms it uses.
-    const sm2 = isSm2Cert(cert!.der);
+    const sm2 = seal.profile === "sm2";
     if (sm2 && !deps.sm2) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "This SM2 seal cannot stamp: the keys folder has no SM2 hierarchy (TSA).");
     const digest = sm2 ? byteRangeDigest(prepared.bytes, prepared.byteRange, "sm3") : prepared.digest;
     const tsa = sm2 ? deps.sm2!.tsa : deps.tsa;
@@ -322,8 +328,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
         const attrs = [attribute(CMS_OID.signatureTimeStampToken, t.token)];
         // The seal's status at signing time, produced after the time-stamp (so it covers it): the last status
         // change only (the one in effect now), which keeps the evidence small whatever the seal's history. Signed by
-        // the P-256 issuing CA, so only for seals it issued (an SM2 seal's issuer is the SM2 CA: not yet).
-        if (deps.statusSigner && !sm2) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
+        // the CA that issued the seal's certificate (P-256 or SM2 issuing CA).
+        if (statusSignerOf(sm2)) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
         return attrs;
       },
     });
@@ -406,7 +412,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
    * effect now), the certificate's revocation, produced now and standing for statusEvidenceSeconds.
    */
   async function evidence(seal: Seal, cert: CertificateRecord, which: "all" | "last"): Promise<Buffer> {
-    if (!deps.statusSigner) throw new AppError("NOT_READY", "Seal-status evidence is not configured.");
+    const signer = statusSignerOf(isSm2Cert(cert.der));
+    if (!signer) throw new AppError("NOT_READY", "Seal-status evidence is not configured.");
     const events = await uow.read.seals.events(seal.id);
     const now = clock.now();
     const upto = events.filter((e) => e.at <= now);
@@ -417,7 +424,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       certificateRevokedAt: cert.status === "revoked" && cert.revokedAt && cert.revokedAt <= now ? cert.revokedAt : null,
       producedAt: now, nextUpdate: new Date(now.getTime() + (deps.statusEvidenceSeconds ?? 86_400) * 1000),
     });
-    return signSealStatus(stmt, deps.statusSigner);
+    return signSealStatus(stmt, signer);
   }
 
   /** Current seal-status evidence for `GET /seals/:id/status-evidence` and `sidian verify --status`. */
