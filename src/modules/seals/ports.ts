@@ -70,6 +70,8 @@ export interface SealRepo {
 export interface StampRepo {
   insert(r: StampRecord): Promise<void>;
   list(opts: { sealId: string; limit: number; after?: string }): Promise<StampRecord[]>;
+  /** The stamp of this seal whose stamped document has this SHA-256 (hex), if any. */
+  byResult(sealId: string, resultSha256: string): Promise<StampRecord | undefined>;
 }
 
 export interface SealRepos {
