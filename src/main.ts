@@ -62,7 +62,7 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
 `;
