@@ -222,7 +222,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "create") {
         const o = args({ name: { type: "string" }, role: { type: "string" }, id: { type: "string" }, department: { type: "string" }, matters: { type: "string" } });
         const role = str(o.role, "role");
-        if (!["admin", "issuer", "consumer", "counter"].includes(role)) fail("--role must be admin, issuer, consumer or counter");
+        if (!["admin", "issuer", "consumer", "counter", "archivist"].includes(role)) fail("--role must be admin, issuer, consumer, counter or archivist");
         const r = await withContext(config, (ctx) => ctx.directory.createClient({
           name: str(o.name, "name"), role: role as Role,
           ...(typeof o.id === "string" ? { id: o.id } : {}),

@@ -16,6 +16,8 @@ export const ROLE_SCOPES: Record<Role, readonly string[]> = {
   issuer: ["licences:issue", "licences:manage", "seals:stamp"],
   consumer: ["licences:query"],
   counter: ["verify:counter"],
+  // The archive office (档案部门): receives case packages, runs 四性检测, re-checks stored packages (issue 19).
+  archivist: ["archives:read", "archives:check"],
 };
 
 export type PublicClient = Omit<Client, "secretHash">;
@@ -95,6 +97,8 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     if (role === "consumer" && matters.length === 0) throw bad("A consumer client must be bound to at least one matter.");
     if (role === "admin" && (departmentId || matters.length)) throw bad("An admin client is not bound to a department or matters.");
     if (role === "counter" && matters.length) throw bad("A counter client is not bound to matters.");
+    if (role === "archivist" && !departmentId) throw bad("An archivist client must be bound to a department (its archive office).");
+    if (role === "archivist" && matters.length) throw bad("An archivist client is bound to a department, not to matters.");
   }
 
   /** Every matter a client is bound to must exist (MATTER_NOT_FOUND lists the unknown codes). */
