@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "The route does not take this method." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   INTERNAL: { status: 500, message: "Internal error." },
   NOT_READY: { status: 503, message: "The service is not ready." },
