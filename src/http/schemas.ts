@@ -51,7 +51,7 @@ export const cryptoProfile = (description = "crypto profile: p256 (ECDSA P-256 /
   Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description });
 export const CryptoProfile = cryptoProfile();
 export const RegionCode = Type.String({ pattern: "^[0-9]{6}$", description: "行政区划代码 (GB/T 2260)" });
-export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter")]);
+export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter"), Type.Literal("archivist")]);
 export const Paging = Type.Object(
   { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), after: Type.Optional(Type.String({ maxLength: 128 })) },
   { additionalProperties: false },

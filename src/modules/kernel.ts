@@ -60,7 +60,7 @@ export interface UnitOfWork<R> {
 }
 
 /** The principal behind a request, as the auth plugin established it. */
-export type Role = "admin" | "issuer" | "consumer" | "counter";
+export type Role = "admin" | "issuer" | "consumer" | "counter" | "archivist";
 
 /**
  * The crypto profiles (DESIGN rule 11): `p256` (ECDSA P-256 / SHA-256) and `sm2` (SM2 / SM3, the national profile).
