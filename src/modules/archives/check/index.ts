@@ -21,7 +21,7 @@ import { isObj, parseJson } from "./bag.js";
 
 export { CHECK_LIMITS, type CheckLimits } from "./limits.js";
 export { formatReport, type CheckReport, type CheckItem, type Stage, type ItemResult, type Property } from "./report.js";
-export { openDirectorySource, SourceError, type PackageSource } from "./source.js";
+export { openDirectorySource, openPackage, SourceError, type PackageSource } from "./source.js";
 export type { Trust } from "./context.js";
 export type { ClamdConfig } from "./clamd.js";
 export type { Progress } from "./scan.js";

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { CheckLimits } from "./limits.js";
+import { CHECK_LIMITS, type CheckLimits } from "./limits.js";
 
 export interface PackageEntry {
   /** Bag-relative path, `/`-separated (e.g. `data/materials/m1/申请表.pdf`). */
@@ -171,4 +171,16 @@ export async function openDirectorySource(dir: string, limits: CheckLimits): Pro
     },
     async close() {},
   };
+}
+
+/** A package named on the command line or stored: a bag directory, or a zip file. */
+export async function openPackage(p: string, limits: CheckLimits = CHECK_LIMITS): Promise<PackageSource> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(p);
+  } catch (e) {
+    throw new SourceError(`${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+  if (st.isDirectory()) return openDirectorySource(p, limits);
+  throw new SourceError("not a bag directory (zip packages are read once the zip reader has landed)");
 }
