@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "The route does not take this method." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   INTERNAL: { status: 500, message: "Internal error." },
   NOT_READY: { status: 503, message: "The service is not ready." },
@@ -86,6 +87,15 @@ export const ERROR_TABLE = {
   INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
   TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
   TRUST_LIST_UNKNOWN: { status: 400, message: "No trust list with this name is configured." },
+
+  // --- zip archives and ASiC-E containers (issue 18): src/containers/
+  ZIP_INVALID: { status: 422, message: "The file is not a readable zip archive." },
+  ZIP_LIMIT_EXCEEDED: { status: 422, message: "The zip archive is over a documented limit (entries, names, sizes or compression ratio)." },
+  ZIP_UNSAFE_ENTRY: { status: 422, message: "The zip archive has an unsafe entry (path traversal, absolute path, link or special file)." },
+  ZIP_DUPLICATE_ENTRY: { status: 422, message: "The zip archive has two entries of the same name." },
+  ZIP_ENCRYPTED: { status: 422, message: "Encrypted zip entries are not supported." },
+  ZIP_UNSUPPORTED: { status: 422, message: "The zip archive uses a feature that is not supported (compression method, multiple disks)." },
+  ZIP_ENTRY_CORRUPT: { status: 422, message: "A zip entry's data does not match its declared size or CRC." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },

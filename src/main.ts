@@ -123,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // Node reads arguments as UTF-8 and turns bytes that are not into U+FFFD: such an argument is refused rather
+  // than silently signed or stored (a name typed in another encoding). Names then meet the text rule in the services.
+  const garbled = argv.findIndex((a) => a.includes("\uFFFD"));
+  if (garbled >= 0) return fail(`VALIDATION_FAILED: argument ${garbled + 1} is not valid UTF-8 text (check the terminal's encoding)`);
   const config = loadConfig();
   switch (cmd) {
     case "serve": {
@@ -222,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "create") {
         const o = args({ name: { type: "string" }, role: { type: "string" }, id: { type: "string" }, department: { type: "string" }, matters: { type: "string" } });
         const role = str(o.role, "role");
-        if (!["admin", "issuer", "consumer", "counter"].includes(role)) fail("--role must be admin, issuer, consumer or counter");
+        if (!["admin", "issuer", "consumer", "counter", "archivist"].includes(role)) fail("--role must be admin, issuer, consumer, counter or archivist");
         const r = await withContext(config, (ctx) => ctx.directory.createClient({
           name: str(o.name, "name"), role: role as Role,
           ...(typeof o.id === "string" ? { id: o.id } : {}),

@@ -55,7 +55,7 @@ export function loadRecordedExamples(file = EXAMPLES_FILE): RecordedExamples {
   }
 }
 
-const CLIENT_ROLES = ["admin", "issuer", "consumer", "counter"] as const;
+const CLIENT_ROLES = ["admin", "issuer", "consumer", "counter", "archivist"] as const;
 
 /** The codes a route answers with because of what it is (authenticated, rate limited, takes input), by its config. */
 export function genericCodes(method: string, route: { auth?: RouteAuth; rateLimit?: unknown; hasInput: boolean; hasBody: boolean }): ErrorCode[] {

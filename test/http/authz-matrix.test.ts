@@ -5,8 +5,8 @@
 import t from "tap";
 import { bearer, build } from "../helpers/app.js";
 
-type Who = "anonymous" | "admin" | "issuer" | "otherIssuer" | "consumer" | "counter" | "holder";
-const ALL: Who[] = ["anonymous", "admin", "issuer", "otherIssuer", "consumer", "counter", "holder"];
+type Who = "anonymous" | "admin" | "issuer" | "otherIssuer" | "consumer" | "counter" | "archivist" | "holder";
+const ALL: Who[] = ["anonymous", "admin", "issuer", "otherIssuer", "consumer", "counter", "archivist", "holder"];
 const PUBLIC = ALL;
 
 // method + OpenAPI path → who gets through authorisation (anyone else: 401 anonymous, 403 otherwise).
@@ -16,7 +16,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /readyz": PUBLIC,
   // Not client-authenticated: restricted by network (loopback here, as app.inject is) or its own bearer token (test/http/metrics.test.ts).
   "GET /metrics": PUBLIC,
-  "GET /me": ["admin", "issuer", "otherIssuer", "consumer", "counter", "holder"],
+  "GET /me": ["admin", "issuer", "otherIssuer", "consumer", "counter", "archivist", "holder"],
   "POST /oauth/token": PUBLIC,
   "POST /departments": ["admin"],
   "GET /departments": ["admin"],
@@ -127,6 +127,7 @@ t.test("every route × every caller", async (t) => {
     otherIssuer: (await h.client("issuer", { departmentId: other.id })).token,
     consumer: (await h.client("consumer", { matters: ["M-1"] })).token,
     counter: (await h.client("counter", { departmentId: dept.id })).token,
+    archivist: (await h.client("archivist", { departmentId: dept.id })).token,
     holder: await h.holderToken("11010519491231002X"),
   };
   const victim = await h.client("counter");
