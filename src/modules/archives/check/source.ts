@@ -38,6 +38,7 @@ export interface PackageSource {
 export class SourceError extends Error {
   constructor(message: string, readonly limit?: string) {
     super(message);
+    this.name = "SourceError";
   }
 }
 
@@ -182,5 +183,7 @@ export async function openPackage(p: string, limits: CheckLimits = CHECK_LIMITS)
     throw new SourceError(`${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
   }
   if (st.isDirectory()) return openDirectorySource(p, limits);
-  throw new SourceError("not a bag directory (zip packages are read once the zip reader has landed)");
+  if (!st.isFile()) throw new SourceError("neither a bag directory nor a zip file");
+  const { openZipSource } = await import("./zip-source.js");
+  return openZipSource(p, path.basename(p).replace(/\.zip$/i, ""), limits);
 }
