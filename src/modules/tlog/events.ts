@@ -48,6 +48,12 @@ export const TLOG_EVENTS = {
   caseItemAttached: "case.item-attached",
   caseClosed: "case.closed",
   caseArchived: "case.archived",
+  // e-materials (issue 18: src/modules/materials): subject `material:<identifier>`; events carry `holder`
+  materialTypeCreated: "material-type.created",
+  materialTypeUpdated: "material-type.updated",
+  materialRegistered: "material.registered",
+  materialStatusChanged: "material.status-changed",
+  materialAccessed: "material.accessed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

@@ -21,6 +21,7 @@ import { createArchiveRepos } from "./archives.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
 import { createWebhookRepos } from "./webhooks.js";
+import { createMaterialRepos } from "./materials.js";
 
 export function makeRepos(sql: Sql) {
   return {
@@ -38,6 +39,7 @@ export function makeRepos(sql: Sql) {
     ...createWebhookRepos(sql),
     ...createCaseRepos(sql),
     ...createArchiveRepos(sql),
+    ...createMaterialRepos(sql),
   };
 }
 

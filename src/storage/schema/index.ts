@@ -13,3 +13,4 @@ export * from "./deployment.js";
 export * from "./webhooks.js";
 export * from "./cases.js";
 export * from "./archives.js";
+export * from "./materials.js";
