@@ -19,6 +19,8 @@ export const TOOL_PACKAGES = {
   chromium: "chromium",
   "softhsm2-util": "softhsm2",
   "redis-server": "redis-server",
+  unzip: "unzip",
+  zip: "zip",
 } as const;
 
 export type Tool = keyof typeof TOOL_PACKAGES;
