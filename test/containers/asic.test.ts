@@ -72,7 +72,7 @@ t.test("a container built with the platform key and the TSA verifies", async (t)
   t.equal((await verifyAsice(f, deps)).result, "VALID");
 });
 
-const withTools = gate(t, needs("unzip", "openssl"));
+const withTools = gate(t, needs("unzip", "openssl", "bash"));
 withTools("the README's by-hand recipe (unzip + openssl cms -verify + digests) runs as written", async (t) => {
   const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("### Verifying an ASiC-E container by hand"));

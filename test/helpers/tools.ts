@@ -21,6 +21,7 @@ export const TOOL_PACKAGES = {
   "redis-server": "redis-server",
   unzip: "unzip",
   zip: "zip",
+  bash: "bash",
 } as const;
 
 export type Tool = keyof typeof TOOL_PACKAGES;
