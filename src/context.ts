@@ -29,6 +29,7 @@ import { createDocumentService, type DocumentService } from "./modules/documents
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
+import { createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
@@ -71,6 +72,10 @@ export interface Context {
   signatures: SignatureService<Repos>;
   /** Signed webhooks (Standard Webhooks) per client, with retries and a delivery log. */
   webhooks: WebhookService<Repos>;
+  /** E-materials (issue 18): material types, registration with receipts, reuse, verification. */
+  materials: MaterialService;
+  /** The receipt PDF sealed by the platform's seal (SIDIAN_SIGNING_SEAL). */
+  materialReceiptPdf: MaterialsReceiptPdf;
   /** Completion report, final seal and evidence of signing requests (issue 17). */
   completion: Completion<Repos>;
   /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
@@ -446,6 +451,18 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return c;
     },
   });
+  // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
+  const materials = createMaterialService<Repos>({
+    uow, clock, tlog, pii, catalogue, publicUrl: config.publicUrl, log,
+    receipts: createReceiptSigner({
+      signingKey: material.token.signingKey, kid: material.token.kid, publicKey: material.token.publicKey,
+      certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der,
+      previous: material.previous.token.map((t) => ({ kid: t.kid, publicKey: t.publicKey })),
+    }),
+    holderKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-receipt-holder/v1", 32)),
+    linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-link/v1", 32)),
+  });
+  const materialReceiptPdf = createReceiptPdf(materials.core, { seals, platformSealId: config.signingSealId, ...(material.dev ? { devMark: DEV_MARK } : {}) });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
   // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
@@ -492,7 +509,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf,
     token,
     ready: async () => {
       const t = token?.status();

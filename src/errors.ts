@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "The route does not take this method." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   INTERNAL: { status: 500, message: "Internal error." },
   NOT_READY: { status: 503, message: "The service is not ready." },
@@ -142,6 +143,21 @@ export const ERROR_TABLE = {
   EXTERNAL_SIGNATURE_INVALID: { status: 400, message: "The signature value does not verify over the data to sign with the signer's certificate." },
   WEBHOOK_URL_INVALID: { status: 422, message: "The webhook URL is not allowed (https, no credentials or fragment)." },
   WEBHOOK_NOT_FOUND: { status: 404, message: "The client has no webhook endpoint." },
+
+  // --- e-materials (issue 18)
+  MATERIAL_TYPE_NOT_FOUND: { status: 404, message: "No such material type." },
+  MATERIAL_TYPE_EXISTS: { status: 409, message: "A material type with this code already exists." },
+  MATERIAL_TYPE_INVALID: { status: 400, message: "The material type definition is not valid." },
+  MATERIAL_TYPE_NOT_ACCEPTED: { status: 403, message: "The matter does not accept this material type." },
+  MATERIAL_NOT_FOUND: { status: 404, message: "No such material." },
+  MATERIAL_TOO_LARGE: { status: 413, message: "The material is larger than its type allows." },
+  MATERIAL_EMPTY: { status: 400, message: "The material is empty." },
+  MATERIAL_CONTENT_REFUSED: { status: 422, message: "The material's bytes are not an accepted media type, or contradict the declared type." },
+  MATERIAL_HASH_MISMATCH: { status: 422, message: "The material's bytes do not have the hash the client stated." },
+  MATERIAL_UPLOAD_INVALID: { status: 400, message: "The upload is not a well-formed material upload." },
+  MATERIAL_STATE_INVALID: { status: 409, message: "This change is not allowed in the material's current status." },
+  MATERIAL_LINK_INVALID: { status: 404, message: "The material link is not valid or has expired." },
+  MATERIAL_RECEIPT_SEAL_MISSING: { status: 409, message: "No platform seal is configured to seal the receipt PDF." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

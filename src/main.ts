@@ -119,6 +119,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // Node reads arguments as UTF-8 and turns bytes that are not into U+FFFD: such an argument is refused rather
+  // than silently signed or stored (a name typed in another encoding). Names then meet the text rule in the services.
+  const garbled = argv.findIndex((a) => a.includes("\uFFFD"));
+  if (garbled >= 0) return fail(`VALIDATION_FAILED: argument ${garbled + 1} is not valid UTF-8 text (check the terminal's encoding)`);
   const config = loadConfig();
   switch (cmd) {
     case "serve": {

@@ -114,6 +114,22 @@ const EXPECT: Record<string, Who[]> = {
   "GET /webhooks/deliveries": ["consumer", "issuer", "otherIssuer"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
+  // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/
+  "POST /material-types": ["admin"],
+  "GET /material-types": ["admin", "issuer", "otherIssuer", "consumer", "counter"],
+  "GET /material-types/{code}": ["admin", "issuer", "otherIssuer", "consumer", "counter"],
+  "PATCH /material-types/{code}": ["admin"],
+  "POST /materials": ["consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/content": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/receipt": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/history": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "POST /materials/{id}/revoke": ["admin", "consumer", "counter", "issuer", "otherIssuer"],
+  "POST /holders/materials:query": ["consumer"],
+  "GET /material-links/{token}": ["consumer"],
+  "GET /holders/me/materials": ["holder"],
+  "POST /holders/me/materials/{id}/withdraw": ["holder"],
+  "POST /verify/material": PUBLIC,
 };
 
 t.test("every route × every caller", async (t) => {

@@ -19,6 +19,7 @@ import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
 import { createWebhookRepos } from "./webhooks.js";
+import { createMaterialRepos } from "./materials.js";
 
 export function makeRepos(sql: Sql) {
   return {
@@ -35,6 +36,7 @@ export function makeRepos(sql: Sql) {
     documents: createDocumentRepo(sql),
     ...createSignatureRepos(sql),
     ...createWebhookRepos(sql),
+    ...createMaterialRepos(sql),
   };
 }
 

@@ -11,3 +11,4 @@ export * from "./documents.js";
 export * from "./signatures.js";
 export * from "./deployment.js";
 export * from "./webhooks.js";
+export * from "./materials.js";
