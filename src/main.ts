@@ -24,6 +24,7 @@ import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
 import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
+import { archiveCheckCommand } from "./cli/archive-check.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -63,6 +64,9 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
+  archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
+                                         DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
+                                         keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
   verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
@@ -352,6 +356,17 @@ async function main(argv: string[]): Promise<number> {
     case "sign-external": {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
+    }
+    case "archive": {
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive check");
     }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
