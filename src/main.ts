@@ -1,6 +1,7 @@
 /**
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
+import { archiveBuildCommand } from "./cli/archive.js";
 import fs from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pino from "pino";
@@ -47,7 +48,7 @@ usage: sidian <command> [options]
                                          move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
   departments list
-  clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
+  clients create --name N --role admin|issuer|consumer|counter|archivist [--id ID] [--department ID] [--matters A,B]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
@@ -69,6 +70,9 @@ usage: sidian <command> [options]
   verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
+                                         archive a closed case (id or case number) and write its package
+                                         (BagIt zip, docs/archives.md)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -330,6 +334,19 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return fail("log audit|verify-proof|checkpoint");
+    }
+    case "archive": {
+      if (sub === "build") {
+        const [ref, ...more] = rest;
+        if (!ref || ref.startsWith("-")) return fail("archive build CASE [--out FILE.zip] [--retention 30y]");
+        const o = args({ out: { type: "string" }, retention: { type: "string" } }, more);
+        const out = await withContext(config, (ctx) => archiveBuildCommand(ctx, ref, {
+          ...(typeof o.out === "string" ? { out: o.out } : {}), ...(typeof o.retention === "string" ? { retention: o.retention } : {}),
+        }, CLI_ACTOR));
+        process.stdout.write(out);
+        return 0;
+      }
+      return fail("archive build");
     }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
