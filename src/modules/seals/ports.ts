@@ -55,6 +55,8 @@ export interface StampRecord {
   readonly fieldName: string;
   readonly stampedAt: Date;
   readonly timestampAt: Date;
+  /** The `seal.stamped` log entry (null for stamps recorded before it was kept). */
+  readonly logIndex?: number | null;
 }
 
 export interface SealRepo {
@@ -70,8 +72,8 @@ export interface SealRepo {
 export interface StampRepo {
   insert(r: StampRecord): Promise<void>;
   list(opts: { sealId: string; limit: number; after?: string }): Promise<StampRecord[]>;
-  /** The stamp of this seal whose stamped document has this SHA-256 (hex), if any. */
-  byResult(sealId: string, resultSha256: string): Promise<StampRecord | undefined>;
+  /** Stamps whose stamped result has this SHA-256 (hex), oldest first. */
+  byResult(resultSha256: string): Promise<StampRecord[]>;
 }
 
 export interface SealRepos {

@@ -340,7 +340,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       },
     });
     const out = embedSignature(prepared, cms);
-    const record: StampRecord = {
+    let record: StampRecord = {
       id: randomUUID(),
       sealId: seal.id,
       departmentId: seal.departmentId,
@@ -358,8 +358,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const c2 = await repos.certificates.get(seal.certSerial);
       const again = s2 ? refusal(s2, c2, now) : new AppError("SEAL_NOT_FOUND");
       if (again) throw again;
-      await repos.stamps.insert(record);
-      await log.append(repos, tx, {
+      const { index } = await log.append(repos, tx, {
         type: TLOG_EVENTS.sealStamped,
         subject: `seal:${seal.id}`,
         actor: record.signer,
@@ -369,6 +368,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           timestamp: tstTime.toISOString(),
         },
       });
+      record = { ...record, logIndex: index };
+      await repos.stamps.insert(record);
       if (within) await within(repos, tx, { pdf: out, record });
     });
     return { pdf: out, record };
@@ -427,7 +428,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     if (seal.profile !== "sm2" || !deps.sm2 || !deps.sealMaker) {
       throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", seal.profile !== "sm2" ? "GB/T 38540 SES_Signature is made for seals of the sm2 profile only (SM3withSM2)." : "The keys folder has no SM2 hierarchy.");
     }
-    const record = await uow.read.stamps.byResult(seal.id, await sha256Hex(pdf));
+    const record = (await uow.read.stamps.byResult(await sha256Hex(pdf))).find((r) => r.sealId === seal.id);
     if (!record) throw new AppError("STAMP_NOT_FOUND");
     const cert = await uow.read.certificates.get(seal.certSerial);
     const no = refusal(seal, cert, clock.now());
