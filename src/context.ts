@@ -29,7 +29,7 @@ import { createDocumentService, type DocumentService } from "./modules/documents
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
-import { createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
+import { createMaterialContainer, createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialContainer, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
@@ -74,6 +74,8 @@ export interface Context {
   webhooks: WebhookService<Repos>;
   /** E-materials (issue 18): material types, registration with receipts, reuse, verification. */
   materials: MaterialService;
+  /** ASiC-E containers of materials (GET /materials/:id/container), signed by the platform (token) key. */
+  materialContainer: MaterialContainer;
   /** The receipt PDF sealed by the platform's seal (SIDIAN_SIGNING_SEAL). */
   materialReceiptPdf: MaterialsReceiptPdf;
   /** Completion report, final seal and evidence of signing requests (issue 17). */
@@ -462,6 +464,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     holderKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-receipt-holder/v1", 32)),
     linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-link/v1", 32)),
   });
+  const materialContainer = createMaterialContainer({
+    materials, tsa,
+    signer: { certificates: [material.token.cert.der, material.issuingCa.cert.der, material.rootCert.der], sign: (d) => material.token.signingKey.sign(d, "der") },
+  });
   const materialReceiptPdf = createReceiptPdf(materials.core, { seals, platformSealId: config.signingSealId, ...(material.dev ? { devMark: DEV_MARK } : {}) });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
@@ -509,7 +515,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
     token,
     ready: async () => {
       const t = token?.status();

@@ -52,7 +52,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing, completion: ctx.completion }),
       (app: FastifyInstance) => signPageRoutes(app, { rateLimit: ctx.config.publicRateLimit }),
       (app: FastifyInstance) => webhookRoutes(app, { webhooks: ctx.webhooks as never }),
-      (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, publicRateLimit: ctx.config.publicRateLimit }),
+      (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, container: ctx.materialContainer, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };

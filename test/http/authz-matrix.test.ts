@@ -123,6 +123,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /materials/{id}": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/content": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/receipt": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/container": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/history": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "POST /materials/{id}/revoke": ["admin", "consumer", "counter", "issuer", "otherIssuer"],
   "POST /holders/materials:query": ["consumer"],
