@@ -112,6 +112,16 @@ const EXPECT: Record<string, Who[]> = {
   "GET /clients/{id}/webhook": ["admin"],
   "DELETE /clients/{id}/webhook": ["admin"],
   "GET /webhooks/deliveries": ["consumer", "issuer", "otherIssuer"],
+  // cases and archives (issue 19); per-object checks (owner, department, archivist's department → 404) in test/archives/
+  "POST /cases": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /cases": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /cases/{id}": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/items": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/documents": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/close": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/archive": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /archives/{id}": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "GET /archives/{id}/package": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
   // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/

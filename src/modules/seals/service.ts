@@ -334,7 +334,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       },
     });
     const out = embedSignature(prepared, cms);
-    const record: StampRecord = {
+    let record: StampRecord = {
       id: randomUUID(),
       sealId: seal.id,
       departmentId: seal.departmentId,
@@ -352,8 +352,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const c2 = await repos.certificates.get(seal.certSerial);
       const again = s2 ? refusal(s2, c2, now) : new AppError("SEAL_NOT_FOUND");
       if (again) throw again;
-      await repos.stamps.insert(record);
-      await log.append(repos, tx, {
+      const { index } = await log.append(repos, tx, {
         type: TLOG_EVENTS.sealStamped,
         subject: `seal:${seal.id}`,
         actor: record.signer,
@@ -363,6 +362,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           timestamp: tstTime.toISOString(),
         },
       });
+      record = { ...record, logIndex: index };
+      await repos.stamps.insert(record);
       if (within) await within(repos, tx, { pdf: out, record });
     });
     return { pdf: out, record };
