@@ -332,7 +332,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // A department can sign licences from the moment it exists: its licence-signing key and certificate are
       // created in the same transaction as the department (and logged with it).
       onDepartmentCreated: async (repos, tx, d, actor) => {
-        await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
+        await issueCertificate(repos, tx, { department: d, profile: "licence-signing", crypto: d.profile }, actor);
       },
     },
     // A disabled client or a changed binding takes effect on its next request.
@@ -381,7 +381,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
-    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der], statusSigner: material.sm2.issuingCa } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
