@@ -38,6 +38,7 @@ import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
+import { refuseUnfinishedCopy } from "./storage/copy-store.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -270,6 +271,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     const deployment = pgStore
       ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
       : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    // A database an unfinished `sidian db copy` is filling would look complete: refused.
+    await refuseUnfinishedCopy(deployment.sql, pgStore ? pgStore.target.label : config.dbPath);
     const publicUrl = await bindPublicUrl(deployment, {
       configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
       dbLabel: pgStore ? pgStore.target.label : config.dbPath,

@@ -211,6 +211,11 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
 
   /** The tree as of the last COMMIT this process saw (null until first needed). */
   let committed: Frontier | null = null;
+  /**
+   * The tree as of the last unit of work kept in the store transaction still open (PostgreSQL groups units into
+   * one transaction: the next unit continues from here); null when no group is open or after any rollback.
+   */
+  let tip: Frontier | null = null;
   const pending = new WeakMap<TxHooks, Promise<TxState>>();
   /** Last published checkpoint (size and time); undefined until loaded. */
   let last: { size: number; at: number } | undefined;
@@ -229,13 +234,24 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
     let p = pending.get(tx);
     if (p) return p;
     p = (async () => {
-      const dbSize = await repos.tlog.size();
-      if (!committed || committed.size !== dbSize) {
-        if (committed) log.warn({ memory: committed.size, db: dbSize }, "tlog: another writer appended; reloading the tree edge");
-        committed = await loadFrontier(repos.tlog, dbSize);
+      let base: Frontier;
+      // Inside a group the coordination row is held from the first unit to COMMIT: nobody else can have appended
+      // since the last kept unit, and its tip is the edge (a tip lives only until its group commits or rolls back).
+      if (tip) base = tip;
+      else {
+        const dbSize = await repos.tlog.size();
+        if (!committed || committed.size !== dbSize) {
+          if (committed) log.debug({ memory: committed.size, db: dbSize }, "tlog: another writer appended; reloading the tree edge");
+          committed = await loadFrontier(repos.tlog, dbSize);
+        }
+        base = committed;
       }
-      const st: TxState = { frontier: committed.clone(), broken: false };
+      const st: TxState = { frontier: base.clone(), broken: false };
+      tx.afterKept?.(() => {
+        tip = st.broken ? null : st.frontier;
+      });
       tx.afterCommit(() => {
+        tip = null;
         if (st.broken) {
           // The caller swallowed an append error and committed anyway: trust the database, not memory.
           log.error({}, "tlog: a transaction committed after a failed append; the log must be audited");
@@ -245,8 +261,11 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
         committed = st.frontier;
         onCommitted();
       });
-      // Nothing to undo: the transaction's frontier is a private copy that is simply dropped.
-      tx.afterRollback(() => undefined);
+      // The transaction's frontier is a private copy that is simply dropped; a tip built on a group that is rolled
+      // back (or on a unit rolled back to its savepoint) is dropped too, and the next unit reads the edge again.
+      tx.afterRollback(() => {
+        tip = null;
+      });
       return st;
     })();
     pending.set(tx, p);
