@@ -292,6 +292,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
+    // Several instances: one signs checkpoints at a time (lease of three intervals, at least 10 s, renewed every
+    // interval); when it dies another takes over once the lease has run out.
+    ...(pgStore ? { checkpointLease: () => pgStore!.lease("log-checkpoints", Math.max(10, 3 * config.checkpointIntervalSeconds)) } : {}),
   });
   const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
   const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;

@@ -162,3 +162,51 @@ t.test("two instances appending at once, with failing units among them: one cont
   const rep = await logAudit({ dbPath: url, vkey: A.tlog.publicKey().vkey, out: { write: () => undefined }, err: null });
   t.ok(rep.ok, `log audit passes (${rep.leaves} leaves)${rep.ok ? "" : `: ${JSON.stringify(rep.problems).slice(0, 300)}`}`);
 });
+
+t.test("checkpoints are signed by the holder of the lease alone; when it stops, another instance takes over", async (t) => {
+  const url = await pgTestUrl(t, "grp");
+  if (!url) return void t.pass("skipped: no PostgreSQL (see the line above)");
+  const [a, b] = await Promise.all([openPg(url), openPg(url)]);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const signed: Record<string, number[]> = { A: [], B: [] };
+  const logOn = (h: PgHandle, name: "A" | "B") => {
+    const uow = createPgUnitOfWork(h);
+    const log = { ...silentLogger, info: (o: object, msg?: string) => void (msg === "tlog: checkpoint published" && signed[name]!.push((o as { size: number }).size)) };
+    const tlog = createTlog({
+      uow, clock: systemClock, signer: { name: "test.sidian/log", privateKey, publicKey },
+      checkpointIntervalSeconds: 1, checkpointMaxEntries: 1_000_000, log, autoCheckpoint: true,
+      checkpointLease: () => h.lease("log-checkpoints", 2),
+    });
+    return { uow, tlog };
+  };
+  const A = logOn(a, "A");
+  t.ok(await a.lease("log-checkpoints", 2), "A holds the lease first");
+  const B = logOn(b, "B");
+  const append = (x: typeof A, i: number) => x.uow.write((repos, tx) => x.tlog.append(repos, tx, { type: "test.append", subject: `thing:${i}`, actor: "system:test", data: { i } }));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Both append for ~3.5 s (B more than A): only A signs, and it signs B's entries too.
+  for (let i = 0; i < 35; i++) {
+    await Promise.all([append(A, i), append(B, 1000 + i), append(B, 2000 + i)]);
+    await sleep(100);
+  }
+  await sleep(1200);
+  t.ok(signed.A!.length >= 2, `A signed ${signed.A!.length} checkpoints`);
+  t.same(signed.B, [], "B signed none while A held the lease");
+  t.equal(Math.max(...signed.A!), await B.tlog.size(), "A's latest checkpoint covers every instance's entries");
+  // A stops (as a dead instance would: it no longer renews); B takes over once the lease has run out.
+  await A.tlog.close();
+  const before = signed.A!.length;
+  const t0 = Date.now();
+  for (let i = 0; Date.now() - t0 < 6000 && signed.B!.length < 2; i++) {
+    await append(B, 3000 + i);
+    await sleep(100);
+  }
+  t.equal(signed.A!.length, before, "A signs no more");
+  t.ok(signed.B!.length >= 1, `B took over after ${((Date.now() - t0) / 1000).toFixed(1)} s and signed ${signed.B!.length}`);
+  const sizes = await a.r.column<number>("SELECT size FROM tlog_checkpoints ORDER BY created_at, size");
+  t.same(sizes, [...sizes].sort((x, y) => x - y), "checkpoints strictly increasing in the order stored");
+  await B.tlog.close();
+  const rep = await logAudit({ dbPath: url, vkey: A.tlog.publicKey().vkey, out: { write: () => undefined }, err: null });
+  t.ok(rep.ok, "log audit passes");
+});

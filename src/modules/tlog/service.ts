@@ -133,6 +133,13 @@ export interface TlogDeps<R extends { tlog: TlogRepo }> {
   log: Logger;
   /** Start the background checkpoint timer (default true). Tests drive `maybeCheckpoint()` by hand. */
   autoCheckpoint?: boolean;
+  /**
+   * Several instances on one log (PostgreSQL): takes or renews the lease of checkpoint signing, true while this
+   * instance holds it. Given, only the holder signs checkpoints on its own (on demand, `checkpoint()`, any instance
+   * still may: the storing transaction keeps them strictly increasing), and every instance looks every interval —
+   * the holder signs what any instance appended, another takes over once the holder stops renewing.
+   */
+  checkpointLease?: () => Promise<boolean>;
 }
 
 const TYPE_RE = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
@@ -358,6 +365,7 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
 
   function publish(force: boolean): Promise<CheckpointInfo | null> {
     const run = async (): Promise<CheckpointInfo | null> => {
+      if (!force && deps.checkpointLease && !(await deps.checkpointLease())) return null;
       // Several instances may share the log (PostgreSQL): the last checkpoint and the tree are read from the
       // database when another writer committed since (changeMark moved), not only from this process's memory.
       const mark = uow.changeMark?.();
@@ -509,10 +517,17 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
   }
 
   /** Stops the checkpoint timer and waits for a publication in flight. */
+  // With a lease: every instance looks every interval (the holder signs, the others renew their claim).
+  const leaseTimer = auto && deps.checkpointLease
+    ? setInterval(() => void maybeCheckpoint().catch((e) => log.error({ err: e }, "tlog: checkpoint failed")), deps.checkpointIntervalSeconds * 1000)
+    : null;
+  leaseTimer?.unref();
+
   async function close(): Promise<void> {
     closed = true;
     if (timer) clearTimeout(timer);
     timer = null;
+    if (leaseTimer) clearInterval(leaseTimer);
     await publishing;
   }
 
