@@ -47,7 +47,7 @@ export function problems(...items: Array<number | ErrorCode>): Record<number, TS
 
 export const Uscc = Type.String({ minLength: 18, maxLength: 18, pattern: "^[0-9A-Z]{18}$", description: "统一社会信用代码 (GB 32100)" });
 export const RegionCode = Type.String({ pattern: "^[0-9]{6}$", description: "行政区划代码 (GB/T 2260)" });
-export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter")]);
+export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter"), Type.Literal("archivist")]);
 export const Paging = Type.Object(
   { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), after: Type.Optional(Type.String({ maxLength: 128 })) },
   { additionalProperties: false },

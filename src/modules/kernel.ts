@@ -66,7 +66,7 @@ export interface UnitOfWork<R> {
 }
 
 /** The principal behind a request, as the auth plugin established it. */
-export type Role = "admin" | "issuer" | "consumer" | "counter";
+export type Role = "admin" | "issuer" | "consumer" | "counter" | "archivist";
 
 export type Actor =
   | { kind: "client"; clientId: string; role: Role; departmentId: string | null; matters: string[]; scopes: string[] }

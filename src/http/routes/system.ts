@@ -35,7 +35,7 @@ export default async function systemRoutes(app: FastifyInstance, opts: { ready: 
   });
 
   app.get("/me", {
-    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true } },
+    config: { auth: { roles: ["admin", "issuer", "consumer", "counter", "archivist"], holder: true } },
     schema: {
       tags: ["system"], description: "The principal the bearer token stands for: a client (id, role, department, matters, scopes) or a holder (code type; the code itself is never echoed). Call it once after obtaining a token to check the set-up.",
       summary: "Who am I (the authenticated principal)",

@@ -51,6 +51,8 @@ export interface StampRecord {
   readonly fieldName: string;
   readonly stampedAt: Date;
   readonly timestampAt: Date;
+  /** The `seal.stamped` log entry (null for stamps recorded before it was kept). */
+  readonly logIndex?: number | null;
 }
 
 export interface SealRepo {
@@ -66,6 +68,8 @@ export interface SealRepo {
 export interface StampRepo {
   insert(r: StampRecord): Promise<void>;
   list(opts: { sealId: string; limit: number; after?: string }): Promise<StampRecord[]>;
+  /** Stamps whose stamped result has this SHA-256 (hex), oldest first. */
+  byResult(resultSha256: string): Promise<StampRecord[]>;
 }
 
 export interface SealRepos {

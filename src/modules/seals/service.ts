@@ -8,6 +8,7 @@
  */
 import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
+import { checkLine } from "../../util/text.js";
 import { AppError } from "../../errors.js";
 import { openPdf } from "../../pdf/reader.js";
 import { sm2PublicKeyFromSpki } from "../../crypto/sm2.js";
@@ -193,8 +194,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
       const sealId = id ?? `${d.regionCode}${input.type}${crypto.randomBytes(4).toString("hex").toUpperCase()}`;
       if (await repos.seals.byId(sealId)) throw new AppError("SEAL_EXISTS");
-      const arcText = (input.arcText ?? d.name).trim();
-      const sealName = (input.name ?? `${d.name}${typeText || "印章"}`).trim();
+      const arcText = input.arcText !== undefined ? checkLine("arcText", input.arcText, { max: 24 }) : d.name.trim();
+      const sealName = input.name !== undefined ? checkLine("name", input.name, { max: 64 }) : `${d.name}${typeText || "印章"}`.trim();
       checkSealText([arcText, typeText, sealId]);
       const validityDays = Math.max(1, Math.min(3 * 365, Math.ceil((validTo.getTime() - now.getTime()) / DAY) + 1));
       const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, ...(input.crypto ? { crypto: input.crypto } : {}) }, actor);
@@ -280,6 +281,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void,
     within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>,
   ): Promise<StampResult> {
+    // The text rule for what the stamp writes into the signature dictionary or looks for (the command line sends
+    // these as typed; HTTP's edge has checked them already).
+    if (input.reason) checkLine("reason", input.reason, { max: 200 });
+    if (input.location) checkLine("location", input.location, { max: 200 });
+    if ("anchor" in input.placement) checkLine("anchor", input.placement.anchor, { max: 64 });
     const seal = await get(sealId);
     before?.(seal);
     const cert = await uow.read.certificates.get(seal.certSerial);
@@ -328,7 +334,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       },
     });
     const out = embedSignature(prepared, cms);
-    const record: StampRecord = {
+    let record: StampRecord = {
       id: randomUUID(),
       sealId: seal.id,
       departmentId: seal.departmentId,
@@ -346,8 +352,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const c2 = await repos.certificates.get(seal.certSerial);
       const again = s2 ? refusal(s2, c2, now) : new AppError("SEAL_NOT_FOUND");
       if (again) throw again;
-      await repos.stamps.insert(record);
-      await log.append(repos, tx, {
+      const { index } = await log.append(repos, tx, {
         type: TLOG_EVENTS.sealStamped,
         subject: `seal:${seal.id}`,
         actor: record.signer,
@@ -357,6 +362,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           timestamp: tstTime.toISOString(),
         },
       });
+      record = { ...record, logIndex: index };
+      await repos.stamps.insert(record);
       if (within) await within(repos, tx, { pdf: out, record });
     });
     return { pdf: out, record };

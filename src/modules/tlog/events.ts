@@ -43,6 +43,17 @@ export const TLOG_EVENTS = {
   signingCompleted: "signing.completed",
   // the completion report drawn and sealed (the seal's own `seal.stamped` entry is logged beside it)
   signingSealed: "signing.sealed",
+  // cases and their archives (issue 19: src/modules/cases, src/modules/archives): subject `case:<id>`, `holder` = the applicant's key
+  caseOpened: "case.opened",
+  caseItemAttached: "case.item-attached",
+  caseClosed: "case.closed",
+  caseArchived: "case.archived",
+  // e-materials (issue 18: src/modules/materials): subject `material:<identifier>`; events carry `holder`
+  materialTypeCreated: "material-type.created",
+  materialTypeUpdated: "material-type.updated",
+  materialRegistered: "material.registered",
+  materialStatusChanged: "material.status-changed",
+  materialAccessed: "material.accessed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

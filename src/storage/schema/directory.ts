@@ -16,7 +16,7 @@ export const clients = sqliteTable(
   {
     id: text("id").primaryKey(),
     name: text("name").notNull(),
-    role: text("role", { enum: ["admin", "issuer", "consumer", "counter"] }).notNull(),
+    role: text("role", { enum: ["admin", "issuer", "consumer", "counter", "archivist"] }).notNull(),
     departmentId: text("department_id").references(() => departments.id),
     /** JSON array of matter codes (consumer clients). */
     matters: text("matters", { mode: "json" }).$type<string[]>().notNull(),

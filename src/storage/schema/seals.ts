@@ -51,6 +51,8 @@ export const stamps = sqliteTable(
     fieldName: text("field_name").notNull(),
     stampedAt: integer("stamped_at", { mode: "timestamp_ms" }).notNull(),
     timestampAt: integer("timestamp_at", { mode: "timestamp_ms" }).notNull(),
+    /** The `seal.stamped` entry's log index (null for stamps recorded before 0021_cases). */
+    logIndex: integer("log_index"),
   },
   (t) => [index("stamps_seal_idx").on(t.sealId, t.id), index("stamps_result_idx").on(t.resultSha256)],
 );
