@@ -59,6 +59,31 @@ t.test("a changed byte in any payload file", async (t) => {
   }
 });
 
+t.test("a big file (its SM3 computed on the second thread) checks the same", async (t) => {
+  const dir = copy(t);
+  const { makePng } = await import("./fixture.js");
+  const p = "data/materials/m6/大图.png";
+  fs.mkdirSync(path.join(dir, path.dirname(p)));
+  fs.writeFileSync(path.join(dir, p), makePng(1200, 1400, [10, 20, 30]));
+  const big = Buffer.alloc(6 * 1024 * 1024, 0x20);
+  fs.writeFileSync(path.join(dir, "data/materials/m6/页.txt"), big);
+  const f = path.join(dir, "metadata/case.json");
+  const cj = JSON.parse(fs.readFileSync(f, "utf8"));
+  cj.files.push({ path: p, name: "大图.png", format: "image/png", size: 0, sha256: "", sm3: "", role: "material" });
+  cj.files.push({ path: "data/materials/m6/页.txt", name: "页.txt", format: "text/plain", size: 0, sha256: "", sm3: "", role: "material" });
+  fs.writeFileSync(f, JSON.stringify(cj));
+  rebag(dir);
+  await resign(dir, base.signer);
+  const ok = await checkDir(dir);
+  t.equal(ok.result, "pass", failedIds(ok).join(", "));
+  big[3_000_000] = 0x21;
+  fs.writeFileSync(path.join(dir, "data/materials/m6/页.txt"), big);
+  const bad = await checkDir(dir);
+  t.same(item(bad, "authenticity.payload-digests").failures.map((x) => x.detail.slice(0, 6)), ["sha256", "sm3 is"], "both digests of the big file disagree");
+  const noThread = await checkDir(dir, { sm3Thread: false });
+  t.same(item(noThread, "authenticity.payload-digests").failures, item(bad, "authenticity.payload-digests").failures, "same findings with SM3 on the main thread");
+});
+
 t.test("a removed file", async (t) => {
   const dir = copy(t);
   fs.rmSync(path.join(dir, "data/materials/m1/申请表.png"));

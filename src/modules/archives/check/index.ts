@@ -40,6 +40,8 @@ export interface CheckOptions {
   now?: () => Date;
   limits?: Partial<CheckLimits>;
   progress?: (p: Progress) => void;
+  /** SM3 of big files on a second thread while SHA-256 runs here (default true). */
+  sm3Thread?: boolean;
   /** Name of the checking software (report). */
   agent?: string;
 }
@@ -69,6 +71,7 @@ export async function checkPackage(source: PackageSource, o: CheckOptions): Prom
     clamd: o.clamd ?? null,
     ...(o.progress ? { progress: o.progress } : {}),
     claimedFormat: (p) => formats.get(p) ?? null,
+    ...(o.sm3Thread === false ? { sm3Thread: false } : {}),
   });
   const model = buildModel(scan, limits);
   const ctx: CheckContext = { scan, model, trust: o.trust, limits, stage: o.stage ?? "archiving", now: now(), scanner };

@@ -12,6 +12,7 @@ import { clamdSession, type ClamdConfig, type ClamdVerdict } from "./clamd.js";
 import { checkJpeg, checkPng, formatOfExtension, sniff, type Sniffed } from "./formats.js";
 import type { CheckLimits } from "./limits.js";
 import { SourceError, type PackageSource } from "./source.js";
+import { createSm3Hasher } from "./sm3-worker.js";
 
 /** Tag files of the layout (docs/archives.md); `signature/renewal-<n>.tsr` are matched by pattern. */
 export const TAG_FILES = [
@@ -58,6 +59,8 @@ export interface ScanOptions {
   pdfConcurrency: number;
   clamd: ClamdConfig | null;
   progress?: (p: Progress) => void;
+  /** SM3 on a second thread for big files (default true). */
+  sm3Thread?: boolean;
   /** Claimed format of a file (metadata), else by extension. */
   claimedFormat(path: string): string | null;
 }
@@ -106,10 +109,16 @@ export async function scanPackage(source: PackageSource, tagsRead: Pick<Scan, "t
     const q = p.finally(() => inFlight.delete(q));
     inFlight.add(q);
   };
+  // SM3 on a second thread for files worth it; SHA-256 here.
+  const sm3Worker = o.sm3Thread !== false && source.files.some((f) => f.size >= 4 * 1024 * 1024) ? createSm3Hasher() : null;
+  let fileId = 0;
+  try {
   for (const f of source.files) {
     const claimed = o.claimedFormat(f.path) ?? formatOfExtension(f.path);
+    const id = ++fileId;
     const sha = crypto.createHash("sha256");
-    const sm3 = crypto.createHash("sm3");
+    const offload = sm3Worker !== null && f.size >= 256 * 1024;
+    const sm3 = offload ? null : crypto.createHash("sm3");
     const clam = o.clamd ? clamdSession(o.clamd) : null;
     const limit = claimed === "application/pdf" ? o.limits.maxPdfBytes : claimed === "application/json" ? o.limits.maxJsonBytes
       : claimed === "application/jose" ? o.limits.maxJwsBytes : o.limits.maxPdfBytes;
@@ -122,7 +131,8 @@ export async function scanPackage(source: PackageSource, tagsRead: Pick<Scan, "t
         size += chunk.length;
         if (size > o.limits.maxEntryBytes) throw new SourceError(`more than maxEntryBytes (${o.limits.maxEntryBytes}) bytes`, "maxEntryBytes");
         sha.update(chunk);
-        sm3.update(chunk);
+        if (sm3) sm3.update(chunk);
+        else await sm3Worker!.update(id, chunk);
         if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64 - head.length)]);
         if (keep) chunks.push(chunk);
         if (clam) await clam.write(chunk);
@@ -130,13 +140,15 @@ export async function scanPackage(source: PackageSource, tagsRead: Pick<Scan, "t
       }
     } catch (e) {
       clam?.abort();
+      if (offload) await sm3Worker!.digest(id).catch(() => undefined);
       scan.readErrors.set(f.path, e instanceof SourceError || e instanceof AppError ? e.message : `read error: ${(e as Error).message}`);
       o.progress?.({ files: ++n, totalFiles: source.files.length, bytes, totalBytes, path: f.path });
       continue;
     }
     if (clam) scan.virus.set(f.path, await clam.end());
     const s = sniff(head);
-    scan.facts.set(f.path, { size, sha256: sha.digest("hex"), sm3: sm3.digest("hex"), sniffed: s.type, ...(s.detail ? { sniffDetail: s.detail } : {}) });
+    const sm3Hex = sm3 ? sm3.digest("hex") : await sm3Worker!.digest(id);
+    scan.facts.set(f.path, { size, sha256: sha.digest("hex"), sm3: sm3Hex, sniffed: s.type, ...(s.detail ? { sniffDetail: s.detail } : {}) });
     if (keep && s.type === claimed) {
       // Bounded in flight: wait for the oldest PDFs before holding more bytes.
       if (claimed === "application/pdf") while (inFlight.size >= o.pdfConcurrency) await Promise.race(inFlight);
@@ -145,6 +157,9 @@ export async function scanPackage(source: PackageSource, tagsRead: Pick<Scan, "t
       scan.content.set(f.path, { notExamined: `${f.size} bytes, over the limit of ${limit} for ${claimed}` });
     }
     o.progress?.({ files: ++n, totalFiles: source.files.length, bytes, totalBytes, path: f.path });
+  }
+  } finally {
+    await sm3Worker?.close();
   }
   await Promise.all(inFlight);
   return scan;
