@@ -64,9 +64,16 @@ export const ERROR_TABLE = {
   // --- counter
   CASE_ATTACH_REFUSED: { status: 409, message: "The licence cannot be attached to the case." },
   CASE_NOT_FOUND: { status: 404, message: "No such case." },
+  CASE_NUMBER_TAKEN: { status: 409, message: "A case with that number exists already." },
+  CASE_CLOSED: { status: 409, message: "The case is closed; it can no longer change." },
+  CASE_NOT_ARCHIVABLE: { status: 409, message: "The case cannot be archived as it stands." },
+  CASE_ALREADY_ARCHIVED: { status: 409, message: "The case has been archived already." },
+  ARCHIVE_NOT_FOUND: { status: 404, message: "No such archive." },
+  ARCHIVE_NOT_STORED: { status: 409, message: "The archive's package is not stored (yet)." },
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },
+  STAMP_NOT_FOUND: { status: 404, message: "This seal made no stamp that resulted in this document." },
   SEAL_EXISTS: { status: 409, message: "A seal with this ID already exists." },
   SEAL_REVOKED: { status: 409, message: "The seal is revoked and cannot stamp." },
   SEAL_SUSPENDED: { status: 409, message: "The seal is suspended and cannot stamp." },

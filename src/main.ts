@@ -1,6 +1,7 @@
 /**
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
+import { archiveBuildCommand } from "./cli/archive.js";
 import fs from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pino from "pino";
@@ -23,6 +24,7 @@ import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
 import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
+import { archiveCheckCommand } from "./cli/archive-check.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -46,7 +48,7 @@ usage: sidian <command> [options]
                                          move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
   departments list
-  clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
+  clients create --name N --role admin|issuer|consumer|counter|archivist [--id ID] [--department ID] [--matters A,B]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
@@ -62,9 +64,15 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
+                                         DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
+                                         keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
+                                         archive a closed case (id or case number) and write its package
+                                         (BagIt zip, docs/archives.md)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -327,6 +335,19 @@ async function main(argv: string[]): Promise<number> {
       }
       return fail("log audit|verify-proof|checkpoint");
     }
+    case "archive": {
+      if (sub === "build") {
+        const [ref, ...more] = rest;
+        if (!ref || ref.startsWith("-")) return fail("archive build CASE [--out FILE.zip] [--retention 30y]");
+        const o = args({ out: { type: "string" }, retention: { type: "string" } }, more);
+        const out = await withContext(config, (ctx) => archiveBuildCommand(ctx, ref, {
+          ...(typeof o.out === "string" ? { out: o.out } : {}), ...(typeof o.retention === "string" ? { retention: o.retention } : {}),
+        }, CLI_ACTOR));
+        process.stdout.write(out);
+        return 0;
+      }
+      return fail("archive build");
+    }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
       process.stdout.write(out);
@@ -335,6 +356,17 @@ async function main(argv: string[]): Promise<number> {
     case "sign-external": {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
+    }
+    case "archive": {
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive check");
     }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
