@@ -41,6 +41,7 @@ import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
+import { refuseUnfinishedCopy } from "./storage/copy-store.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -283,6 +284,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     const deployment = pgStore
       ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
       : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    // A database an unfinished `sidian db copy` is filling would look complete: refused.
+    await refuseUnfinishedCopy(deployment.sql, pgStore ? pgStore.target.label : config.dbPath);
     const publicUrl = await bindPublicUrl(deployment, {
       configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
       dbLabel: pgStore ? pgStore.target.label : config.dbPath,
@@ -302,6 +305,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
+    // Several instances: one signs checkpoints at a time (lease of three intervals, at least 10 s, renewed every
+    // interval); when it dies another takes over once the lease has run out.
+    ...(pgStore ? { checkpointLease: () => pgStore!.lease("log-checkpoints", Math.max(10, 3 * config.checkpointIntervalSeconds)) } : {}),
   });
   const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
   const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;
