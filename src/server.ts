@@ -56,7 +56,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => webhookRoutes(app, { webhooks: ctx.webhooks as never }),
       (app: FastifyInstance) => caseRoutes(app, { ctx }),
       (app: FastifyInstance) => archiveCheckRoutes(app, { ctx }),
-      (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, publicRateLimit: ctx.config.publicRateLimit }),
+      (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, container: ctx.materialContainer, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };
