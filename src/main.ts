@@ -353,7 +353,15 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(out);
         return 0;
       }
-      return fail("archive build");
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive build|check");
     }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
@@ -363,17 +371,6 @@ async function main(argv: string[]): Promise<number> {
     case "sign-external": {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
-    }
-    case "archive": {
-      if (sub === "check") {
-        try {
-          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
-        } catch (e) {
-          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
-          throw e;
-        }
-      }
-      return fail("archive check");
     }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
