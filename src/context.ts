@@ -41,6 +41,7 @@ import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
+import { refuseUnfinishedCopy } from "./storage/copy-store.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -283,6 +284,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     const deployment = pgStore
       ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
       : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    // A database an unfinished `sidian db copy` is filling would look complete: refused.
+    await refuseUnfinishedCopy(deployment.sql, pgStore ? pgStore.target.label : config.dbPath);
     const publicUrl = await bindPublicUrl(deployment, {
       configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
       dbLabel: pgStore ? pgStore.target.label : config.dbPath,
@@ -302,6 +305,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
+    // Several instances: one signs checkpoints at a time (lease of three intervals, at least 10 s, renewed every
+    // interval); when it dies another takes over once the lease has run out.
+    ...(pgStore ? { checkpointLease: () => pgStore!.lease("log-checkpoints", Math.max(10, 3 * config.checkpointIntervalSeconds)) } : {}),
   });
   const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
   const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;
@@ -332,7 +338,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // A department can sign licences from the moment it exists: its licence-signing key and certificate are
       // created in the same transaction as the department (and logged with it).
       onDepartmentCreated: async (repos, tx, d, actor) => {
-        await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
+        await issueCertificate(repos, tx, { department: d, profile: "licence-signing", crypto: d.profile }, actor);
       },
     },
     // A disabled client or a changed binding takes effect on its next request.
@@ -381,7 +387,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
-    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der], statusSigner: material.sm2.issuingCa } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,

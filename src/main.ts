@@ -21,7 +21,7 @@ import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { detectKind, verifyMaterialCommand } from "./cli/verify-material.js";
 import { importFile } from "./cli/import.js";
-import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
+import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
 import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
@@ -58,6 +58,9 @@ usage: sidian <command> [options]
   db backup FILE [--force]               consistent copy of the SQLite database while the service runs
   db restore FILE [--force]              check a backup (integrity, migrations, log audit) and put it in place
                                          (exit 0 done, 1 the backup does not check out, 2 refused)
+  db copy --from A --to B [--restart]    copy a whole deployment between stores (SQLite file or postgres://…),
+                                         then check it (row counts, log root, log audit); run again to resume
+                                         (exit 0 done, 1 the checks failed, 2 refused)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -68,7 +71,7 @@ usage: sidian <command> [options]
   archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
                                          DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
                                          keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
   verify x.asice [--trust bundle.pem] [--jwks jwks.json] [--json]
@@ -310,8 +313,12 @@ async function main(argv: string[]): Promise<number> {
       return r.failed > 0 ? 1 : 0;
     }
     case "db": {
+      if (sub === "copy") {
+        const o = args({ from: { type: "string" }, to: { type: "string" }, restart: { type: "boolean" } });
+        return dbCopyCommand(config, str(o.from, "from"), str(o.to, "to"), { restart: Boolean(o.restart) });
+      }
       const [file, ...more] = rest;
-      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force]");
+      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force] | db copy --from A --to B [--restart]");
       const o = args({ force: { type: "boolean" } }, more);
       return sub === "backup"
         ? dbBackupCommand(config, file, { force: Boolean(o.force) })
