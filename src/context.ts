@@ -338,7 +338,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // A department can sign licences from the moment it exists: its licence-signing key and certificate are
       // created in the same transaction as the department (and logged with it).
       onDepartmentCreated: async (repos, tx, d, actor) => {
-        await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
+        await issueCertificate(repos, tx, { department: d, profile: "licence-signing", crypto: d.profile }, actor);
       },
     },
     // A disabled client or a changed binding takes effect on its next request.
@@ -387,7 +387,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
-    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der], statusSigner: material.sm2.issuingCa } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
@@ -489,6 +489,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         const events = (await uow.read.signingEvents.ofRequest(requestId)).map((e) => ({ type: e.type, logIndex: e.logIndex }));
         return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, pdf: d.pdf, evidence, events };
       },
+      material: async (identifier, actor) => {
+        const m = await materials.belongsTo(identifier, { actor });
+        if (!m) throw new AppError("MATERIAL_NOT_FOUND");
+        return { holderHash: m.holderHash, status: m.status, sha256: m.sha256, size: m.size, mediaType: m.mediaType, logIndex: m.logIndex };
+      },
       stampsOf: async (repos, sha) => (await repos.stamps.byResult(sha)).map((s) => ({ id: s.id, sealId: s.sealId, departmentId: s.departmentId, logIndex: s.logIndex ?? null })),
       departmentExists: async (repos, id) => (await repos.departments.byId(id)) !== undefined,
       matterExists: async (code) => (await uow.read.matters.byCode(code)) !== undefined,
@@ -497,6 +502,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const archives = createArchiveService<Repos>({
     uow, clock, log: tlog, pii, cases,
     licenceJws: async (identifier) => licences.jwsOf(await licences.record(identifier)),
+    materialFile: async (identifier) => {
+      const rec = await materials.core.record(identifier);
+      const v = await materials.core.view(rec, { withName: true });
+      return { name: v.name, mediaType: rec.mediaType, sha256: rec.sha256, size: rec.size, open: () => materials.core.bytesOf(rec) };
+    },
     matterName: async (code) => (await uow.read.matters.byCode(code))?.name ?? null,
     keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
     software: `sidian/${VERSION}`,

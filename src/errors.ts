@@ -73,6 +73,7 @@ export const ERROR_TABLE = {
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },
+  STAMP_NOT_FOUND: { status: 404, message: "This seal made no stamp that resulted in this document." },
   SEAL_EXISTS: { status: 409, message: "A seal with this ID already exists." },
   SEAL_REVOKED: { status: 409, message: "The seal is revoked and cannot stamp." },
   SEAL_SUSPENDED: { status: 409, message: "The seal is suspended and cannot stamp." },

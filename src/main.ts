@@ -70,7 +70,7 @@ usage: sidian <command> [options]
   archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
                                          DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
                                          keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
   archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]

@@ -68,6 +68,13 @@ export interface UnitOfWork<R> {
 /** The principal behind a request, as the auth plugin established it. */
 export type Role = "admin" | "issuer" | "consumer" | "counter" | "archivist";
 
+/**
+ * The crypto profiles (DESIGN rule 11): `p256` (ECDSA P-256 / SHA-256) and `sm2` (SM2 / SM3, the national profile).
+ * Departments, seals and licence types each name one; a verifier picks the algorithm from what it reads.
+ */
+export type CryptoProfile = "p256" | "sm2";
+export const CRYPTO_PROFILES: readonly CryptoProfile[] = ["p256", "sm2"];
+
 export type Actor =
   | { kind: "client"; clientId: string; role: Role; departmentId: string | null; matters: string[]; scopes: string[] }
   | { kind: "holder"; subjectHash: string; codeType: string; scopes: string[]; /** When the identity provider authenticated the holder (the token's auth_time, else iat). */ authTime?: Date }

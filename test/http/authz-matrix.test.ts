@@ -56,6 +56,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /seals/{id}/ses": ["admin", "issuer"],
   "GET /seals/{id}/stamps": ["admin", "issuer"],
   "POST /seals/{id}/stamp": ["issuer"],
+  "POST /seals/{id}/ses-signature": ["issuer"],
   "POST /tsa": PUBLIC,
   "POST /verify/pdf": PUBLIC,
   "GET /verify/pdf/trust-lists": PUBLIC,

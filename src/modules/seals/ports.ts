@@ -3,6 +3,8 @@
  * Contracts: `insert` MUST fail on a duplicate id; seal events and stamp records are append-only.
  */
 
+import type { CryptoProfile } from "../kernel.js";
+
 /** GB/T 38540 seal types in use: 01 法定名称章, 02 财务专用章, 03 发票专用章, 04 合同专用章, 05 法定代表人名章, 99 other. */
 export type SealType = "01" | "02" | "03" | "04" | "05" | "99";
 export const SEAL_TYPES: readonly SealType[] = ["01", "02", "03", "04", "05", "99"];
@@ -26,6 +28,8 @@ export interface Seal {
   readonly validTo: Date;
   readonly status: SealStatus;
   readonly statusReason: string | null;
+  /** Crypto profile of the seal's key and certificate (DESIGN rule 11). */
+  readonly profile: CryptoProfile;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }

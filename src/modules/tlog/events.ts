@@ -20,6 +20,8 @@ export const TLOG_EVENTS = {
   sealCreated: "seal.created",
   sealStatusChanged: "seal.status-changed",
   sealStamped: "seal.stamped",
+  // a stamp exported as a GB/T 38540 SES_Signature: the seal's key signed again (data = { stampId, sesSha256 })
+  sealSesSigned: "seal.ses-signed",
   // e-licences (issue 4: src/modules/catalogue, licences, access). Licence and access events carry `holder`.
   licenceTypeCreated: "licence-type.created",
   licenceTypeUpdated: "licence-type.updated",

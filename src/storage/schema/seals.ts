@@ -17,6 +17,8 @@ export const seals = sqliteTable(
     validTo: integer("valid_to", { mode: "timestamp_ms" }).notNull(),
     status: text("status", { enum: ["active", "suspended", "revoked"] }).notNull(),
     statusReason: text("status_reason"),
+    /** Crypto profile of the seal's key and certificate (DESIGN rule 11). */
+    profile: text("profile", { enum: ["p256", "sm2"] }).notNull().default("p256"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
   },
