@@ -34,6 +34,12 @@ export interface TxHooks {
   afterCommit(fn: () => void): void;
   /** Runs after a rollback (e.g. drop an in-memory cache that the transaction touched). */
   afterRollback(fn: () => void): void;
+  /**
+   * Where the store groups units of work into one transaction (PostgreSQL): runs when this unit's changes are kept
+   * in the open transaction, before it commits; the next unit of the group sees them. afterCommit or (for every
+   * unit of a group that fails) afterRollback follows. Absent where each unit commits on its own.
+   */
+  afterKept?(fn: () => void): void;
 }
 
 /**

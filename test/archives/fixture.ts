@@ -197,7 +197,7 @@ export async function buildFixture(root: string, o: { files?: FixtureFile[]; sig
       openedAt: opened.toISOString(), closedAt: closed.toISOString(), result: "approved",
       applicant: { name: "张*", codeType: "111", codeMasked: "350***********1234" },
     },
-    retention: { period: "30年" },
+    retention: { period: "30y", code: "D30", zh: "30年" },
     files: files.map((f) => ({ path: f.path, name: f.name ?? path.basename(f.path), format: f.format, size: f.bytes.length, sha256: sha256(f.bytes), sm3: sm3(f.bytes), role: f.role })),
   };
   // A valid USCC for the department (check character computed).

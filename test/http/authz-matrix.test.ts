@@ -123,6 +123,7 @@ const EXPECT: Record<string, Who[]> = {
   "POST /cases/{id}/archive": ["issuer", "otherIssuer", "consumer", "counter"],
   "GET /archives/{id}": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /archives/{id}/package": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "POST /archives/{id}/checks": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
   // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/
@@ -134,6 +135,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /materials/{id}": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/content": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/receipt": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/container": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "GET /materials/{id}/history": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
   "POST /materials/{id}/revoke": ["admin", "consumer", "counter", "issuer", "otherIssuer"],
   "POST /holders/materials:query": ["consumer"],

@@ -15,7 +15,7 @@ export const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0
 
 export interface MatSetup {
   h: Harness;
-  consumer: { id: string; token: string };
+  consumer: { id: string; token: string; secret: string };
   counter: { id: string; token: string };
   issuer: { id: string; token: string; departmentId: string };
   admin: { id: string; token: string };

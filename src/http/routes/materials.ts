@@ -5,6 +5,7 @@
  *   GET  /materials/:id                   one material with its receipt (registrant, its department, the holder, admin)
  *   GET  /materials/:id/content           its bytes (same callers; an approval system only while valid)
  *   GET  /materials/:id/receipt           the receipt JWS, or ?format=pdf a receipt PDF sealed by the platform
+ *   GET  /materials/:id/container         an ASiC-E container: the bytes + receipt, a signed manifest (CAdES-B-T)
  *   GET  /materials/:id/history           every version of its lineage
  *   POST /materials/:id/revoke            revoke with a reason (registrant, its department, admin)
  *   POST /holders/materials:query         approval system: a holder's materials for a matter (consent; recorded)
@@ -24,6 +25,8 @@ import { Busboy } from "@fastify/busboy";
 import { AppError } from "../../errors.js";
 import { DERIVATIONS, MATERIAL_ANSWER_MAX, MATERIAL_MAX_BYTES, type MaterialService, type MaterialType, type MaterialView, type RegisterMeta } from "../../modules/materials/index.js";
 import type { MaterialsReceiptPdf } from "../../modules/materials/receipt-pdf.js";
+import type { MaterialContainer } from "../../modules/materials/container.js";
+import { PassThrough } from "node:stream";
 import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
 import { Line } from "../validation.js";
@@ -260,7 +263,7 @@ function sendBytes(reply: FastifyReply, m: { identifier: string; mediaType: stri
     .header("content-disposition", `inline; filename="${m.identifier}.${ext}"`).send(stream);
 }
 
-export default async function materialRoutes(app: FastifyInstance, opts: { materials: MaterialService; receiptPdf?: MaterialsReceiptPdf; publicRateLimit: number }) {
+export default async function materialRoutes(app: FastifyInstance, opts: { materials: MaterialService; receiptPdf?: MaterialsReceiptPdf; container?: MaterialContainer; publicRateLimit: number }) {
   const svc = opts.materials;
   // Uploads are handed over as streams (read by the service, at most to the type's limit).
   const passThrough = (_req: FastifyRequest, payload: unknown, done: (e: Error | null, body?: unknown) => void) => done(null, payload);
@@ -353,6 +356,26 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
       return reply.type("application/pdf").header("content-disposition", `inline; filename="${rec.identifier}-receipt.pdf"`).send(pdf);
     }
     return reply.type("application/jose").send(await svc.receiptFor(req.params.id, req.actor));
+  });
+
+  app.get<{ Params: Static<typeof IdParam> }>("/materials/:id/container", {
+    config: { auth: SEERS, document: true },
+    schema: { tags: ["materials"], summary: "The material as an ASiC-E container (ETSI EN 319 162-1) for systems that cannot be integrated", security: SEC, params: IdParam,
+      description: "A zip (`application/vnd.etsi.asic-e+zip`): `mimetype` first and stored, the material's bytes as registered (`<identifier>.<ext>`), its receipt (`receipt.jws`), `META-INF/ASiCManifest.xml` listing both with their SHA-256, and `META-INF/signature.p7s`, a detached CAdES-B-T signature over the manifest by the platform key with an RFC 3161 time-stamp. `sidian verify x.asice` verifies it offline; so do `unzip` and `openssl cms -verify` (README \"Verifying an ASiC-E container by hand\"). For the callers of GET /materials/{id}/content, under the same rules (an approval system only while the material is valid). Streamed: the bytes are hashed as they pass, and the download breaks off if they are not the registered ones.",
+      response: { 200: ex(Type.String({ description: "application/vnd.etsi.asic-e+zip (binary)" }), "PK\u0003\u0004 … mimetype application/vnd.etsi.asic-e+zip …"), ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "KEYSTORE_UNAVAILABLE") } },
+  }, async (req, reply) => {
+    if (!opts.container) throw new AppError("NOT_READY", "ASiC-E containers are not configured.");
+    const c = await opts.container.prepare(req.params.id, req.actor);
+    const out = new PassThrough();
+    c.write(out).then(() => out.end(), (e: unknown) => {
+      // Headers are gone: the only honest signal left is a broken download (no terminating chunk).
+      req.log.error({ err: e, material: c.material.identifier }, "container stream failed");
+      c.abandon();
+      out.destroy(e instanceof Error ? e : new Error(String(e)));
+    });
+    return reply.type("application/vnd.etsi.asic-e+zip").header("cache-control", "private, no-store")
+      .header("x-material-sha256", c.material.sha256).header("x-material-status", c.material.status)
+      .header("content-disposition", `attachment; filename="${c.fileName}"`).send(out);
   });
 
   app.get<{ Params: Static<typeof IdParam> }>("/materials/:id/history", {

@@ -43,7 +43,7 @@ export interface Received {
   kind: MediaKind;
   dek: Buffer;
   chunks: number;
-  /** Reads chunk `seq`'s ciphertext from the temporary file. */
+  /** Reads chunk `seq`'s ciphertext from the temporary file, into a buffer reused by the next call. */
   readChunk(seq: number): Buffer;
   /** Closes (and so frees) the temporary file. Idempotent. */
   close(): Promise<void>;
@@ -124,11 +124,12 @@ export async function receive(source: AsyncIterable<Buffer | Uint8Array>, o: Rec
     c.setAAD(chunkAad(o.identifier, seq, last));
     const body = c.update(plain.subarray(0, fill));
     c.final();
-    const out = Buffer.concat([body, c.getAuthTag()]);
     offsets.push(fileAt);
-    let w = 0;
-    while (w < out.length) w += (await fh.write(out, w, out.length - w, fileAt + w)).bytesWritten;
-    fileAt += out.length;
+    for (const out of [body, c.getAuthTag()]) {
+      let w = 0;
+      while (w < out.length) w += (await fh.write(out, w, out.length - w, fileAt + w)).bytesWritten;
+      fileAt += out.length;
+    }
     seq++;
     fill = 0;
   };
@@ -177,11 +178,13 @@ export async function receive(source: AsyncIterable<Buffer | Uint8Array>, o: Rec
     throw e;
   }
   const chunks = seq;
+  const readBuf = Buffer.allocUnsafe(CHUNK + TAG);
   const sizes = offsets.map((off, i) => (i + 1 < offsets.length ? offsets[i + 1]! : fileAt) - off);
   return {
     size, sha256: sha.digest("hex"), sm3: sm3.digest("hex"), kind: kind!, dek, chunks,
     readChunk(i) {
-      const b = Buffer.allocUnsafe(sizes[i]!);
+      // One buffer for every chunk: the caller stores a chunk before it reads the next.
+      const b = readBuf.subarray(0, sizes[i]!);
       let r = 0;
       while (r < b.length) {
         const n = fs.readSync(fh.fd, b, r, b.length - r, offsets[i]! + r);

@@ -6,6 +6,7 @@
  *   MaterialService.receiptKeys()                 → typ, alg and the keys receipts are signed with (JWKS)
  *   MaterialService.belongsTo(id, { holderHash?, actor? }) → the material when it is that holder's / visible to that client (cases)
  *   checkReceipt(jws, keys), parseMaterialId(id)  pure helpers (offline verification)
+ *   createMaterialContainer(deps).prepare(id, actor) → an ASiC-E container of the material and its receipt (container.ts)
  */
 export * from "./ports.js";
 export * from "./service.js";
@@ -18,3 +19,4 @@ export { MATERIAL_ANSWER_MAX, type MaterialQuery, type MaterialAnswerItem } from
 export type { MaterialVerdict, MaterialCheck, VerifyInput } from "./verify.js";
 export { sniffHead, confirmKind, declaredKind } from "./sniff.js";
 export { createReceiptPdf, type MaterialsReceiptPdf } from "./receipt-pdf.js";
+export { createMaterialContainer, type MaterialContainer, type MaterialContainerDeps, type PreparedContainer } from "./container.js";

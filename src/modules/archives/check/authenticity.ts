@@ -20,7 +20,9 @@ import crypto from "node:crypto";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-export const RETENTION_PERIODS = new Set(["永久", "30年", "10年", "permanent", "P30Y", "P10Y"]);
+/** docs/archives.md: retention {period: permanent|30y|10y, code: Y|D30|D10, zh: 永久|30年|10年}. */
+export const RETENTION_PERIODS = new Set(["permanent", "30y", "10y"]);
+const RETENTION_CODES: Readonly<Record<string, [string, string]>> = { permanent: ["Y", "永久"], "30y": ["D30", "30年"], "10y": ["D10", "10年"] };
 export const EVENT_TYPES = new Set(["created", "received", "accessed", "signed", "stamped", "closed", "archived"]);
 
 export const isoTime = (v: unknown): Date | null => {
@@ -285,7 +287,11 @@ function metadataValues(ctx: CheckContext, b: ReturnType<ReturnType<typeof itemM
   }
   const ret = m.caseJson?.retention;
   const period = isObj(ret) ? ret.period : ret;
-  if (ret !== undefined && !(typeof period === "string" && RETENTION_PERIODS.has(period))) b.fail(`${cj} retention`, `${JSON.stringify(period)} is not a retention period (永久, 30年, 10年)`);
+  if (ret !== undefined && !(typeof period === "string" && RETENTION_PERIODS.has(period))) b.fail(`${cj} retention`, `${JSON.stringify(period)} is not a retention period (permanent 永久, 30y 30年, 10y 10年)`);
+  else if (isObj(ret) && typeof period === "string") {
+    const [code, zh] = RETENTION_CODES[period]!;
+    if ((ret.code !== undefined && ret.code !== code) || (ret.zh !== undefined && ret.zh !== zh)) b.fail(`${cj} retention`, `period ${period} with code ${JSON.stringify(ret.code)} and ${JSON.stringify(ret.zh)} (expected ${code}, ${zh})`);
+  }
   for (const f of m.files) {
     const s = `${cj} files[${f.index}] ${f.path}`;
     if (!f.path.startsWith("data/") || f.path.normalize("NFC") !== f.path) b.fail(s, "path is not an NFC path under data/");

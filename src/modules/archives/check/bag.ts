@@ -195,7 +195,7 @@ export function checkXml(buf: Buffer, maxDepth: number): Parsed<Map<string, stri
     const name = m[0];
     let rest = body.slice(name.length);
     const attrs = new Set<string>();
-    const ATTR = /^\s+([A-Za-z_:][\w.\-:]*)\s*=\s*("[^"<]*"|'[^'<]*')/;
+    const ATTR = /^\s+([A-Za-z_:\u00C0-\uFFFF][\w.\-:\u00B7\u00C0-\uFFFF]*)\s*=\s*("[^"<]*"|'[^'<]*')/u;
     for (;;) {
       const a = ATTR.exec(rest);
       if (!a) break;

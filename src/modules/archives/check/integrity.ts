@@ -10,7 +10,8 @@ import { TAG_FILES } from "./scan.js";
 import { isoTime } from "./authenticity.js";
 
 export const REQUIRED_BAG_INFO = ["Source-Organization", "Sidian-Department-Code", "External-Identifier", "Bagging-Date", "Payload-Oxum", "Bag-Software-Agent"] as const;
-export const REQUIRED_CASE = ["caseNo", "title", "matterCode", "department.name", "department.uscc", "openedAt", "closedAt"] as const;
+/** Required of every case (a counter case has no matter, applicant or staff: docs/archives.md). */
+export const REQUIRED_CASE = ["caseNo", "title", "department.name", "department.uscc", "openedAt", "closedAt", "result"] as const;
 export const REQUIRED_FILE = ["name", "format", "size", "sha256", "sm3", "role"] as const;
 /** Events every archived case has: it was opened, closed and archived. */
 export const REQUIRED_EVENTS = ["created", "closed", "archived"] as const;
