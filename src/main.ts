@@ -18,7 +18,7 @@ import { formatCeremony, MIN_PASSPHRASE_LENGTH } from "./pki/cli.js";
 import { startServer } from "./server.js";
 import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
-import { stampCommand, verifyCommand } from "./cli/seals.js";
+import { isLicenceJwsFile, stampCommand, verifyCommand } from "./cli/seals.js";
 import { detectKind, verifyMaterialCommand } from "./cli/verify-material.js";
 import { importFile } from "./cli/import.js";
 import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
@@ -399,7 +399,9 @@ async function main(argv: string[]): Promise<number> {
         const args = [sub, ...rest].filter((x): x is string => x !== undefined);
         const publicKeys = async () => loadKeyMaterial(config.keysDir, { publicOnly: true });
         // A container or a material receipt (by its first bytes), else a PDF.
-        const kind = detectKind(args.find((a) => !a.startsWith("-")) ?? "");
+        const file = args.find((a) => !a.startsWith("-")) ?? "";
+        // A licence JWS (either crypto profile) is checked by verifyCommand too (modules/licences/offline.ts).
+        const kind = isLicenceJwsFile(file) ? "pdf" : detectKind(file);
         r = kind === "pdf"
           ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem)
           : await verifyMaterialCommand(kind, args, {

@@ -51,6 +51,23 @@ export function formatVerdict(v: PdfVerdict): string {
 
 export const VERIFY_USAGE = "usage: sidian verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]";
 
+/** Whether a file is a licence JWS (typ sidian-licence+jws in its protected header): `sidian verify` checks it offline. */
+export function isLicenceJwsFile(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const head = Buffer.alloc(4096);
+      const text = head.subarray(0, fs.readSync(fd, head, 0, 4096, 0)).toString("latin1").trim();
+      const h = JSON.parse(Buffer.from(text.slice(0, text.indexOf(".")), "base64url").toString("utf8")) as { typ?: unknown };
+      return h.typ === "sidian-licence+jws";
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** Reads a file named on the command line: INPUT_FILE_UNREADABLE (one line, no stack) when it cannot be read. */
 export function readInputFile(file: string, what: string): Buffer {
   try {

@@ -130,10 +130,12 @@ t.test("an sm2 licence type signs GmSM2 JWS; OpenSSL, POST /verify, the live QR 
   t.equal(page.statusCode, 200);
   t.match(page.body, /VALID|有效/, "the verification page says valid");
 
-  // sidian verify, offline with the keys folder's trust bundle (both profiles).
+  // sidian verify, offline with the deployment's trust bundle (both profiles; the harness's keys may not be keys-dev).
   const f = path.join(dir, "licence.jws");
   fs.writeFileSync(f, lic.jws);
-  const cli = (file: string) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), "verify", file, "--json"], {
+  const bundle = path.join(dir, "bundle.pem");
+  fs.writeFileSync(bundle, w.h.ctx.pki.trustBundlePem());
+  const cli = (file: string) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), "verify", file, "--trust", bundle, "--json"], {
     cwd: ROOT, encoding: "utf8", env: { ...process.env, SIDIAN_KEYS_DIR: path.join(ROOT, "keys-dev"), SIDIAN_DB: path.join(dir, "x.db"), SIDIAN_MODE: "test" },
   });
   const off = cli(f);
