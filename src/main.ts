@@ -19,6 +19,7 @@ import { startServer } from "./server.js";
 import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
+import { detectKind, verifyMaterialCommand } from "./cli/verify-material.js";
 import { importFile } from "./cli/import.js";
 import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
@@ -70,9 +71,15 @@ usage: sidian <command> [options]
   archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
                                          DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
                                          keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
+  archive recheck [--limit N]            re-check every stored package (long-term stage); each run is logged
+                                         as archive.checked (exit 0 all passed, 1 one failed or could not run)
   verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  verify x.asice [--trust bundle.pem] [--jwks jwks.json] [--json]
+                                         an ASiC-E container (GET /materials/:id/container), offline
+  verify receipt.jws [--file x.pdf] [--jwks jwks.json] [--json]
+                                         a material receipt, and the file's hashes against it, offline
   archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
                                          archive a closed case (id or case number) and write its package
                                          (BagIt zip, docs/archives.md)
@@ -353,7 +360,28 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(out);
         return 0;
       }
-      return fail("archive build");
+      if (sub === "recheck") {
+        // Exit 0 every stored package passed, 1 one failed or could not be checked. Each run is logged (archive.checked).
+        const o = args({ limit: { type: "string" } });
+        if (o.limit !== undefined && !/^[1-9][0-9]{0,6}$/.test(String(o.limit))) return fail("--limit must be a whole number");
+        const r = await withContext(config, (ctx) => ctx.archiveChecks.recheckAll({
+          ...(o.limit !== undefined ? { limit: Number(o.limit) } : {}),
+          onRun: (x) => process.stdout.write("error" in x
+            ? `${x.archiveId}  ERROR  ${x.error}\n`
+            : `${x.archiveId}  ${x.report.result.toUpperCase()}  log #${x.logIndex}  ${x.report.package.caseNo ?? ""}${x.report.result === "fail" ? `  failed: ${x.report.items.filter((i) => i.result === "fail").map((i) => i.id).join(", ")}` : ""}\n`),
+        }));
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.failed > 0 || r.errors > 0 ? 1 : 0;
+      }
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive build|check|recheck");
     }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
@@ -364,22 +392,23 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
     }
-    case "archive": {
-      if (sub === "check") {
-        try {
-          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
-        } catch (e) {
-          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
-          throw e;
-        }
-      }
-      return fail("archive check");
-    }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
       let r: { text: string; code: number };
       try {
-        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
+        const args = [sub, ...rest].filter((x): x is string => x !== undefined);
+        const publicKeys = async () => loadKeyMaterial(config.keysDir, { publicOnly: true });
+        // A container or a material receipt (by its first bytes), else a PDF.
+        const kind = detectKind(args.find((a) => !a.startsWith("-")) ?? "");
+        r = kind === "pdf"
+          ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem)
+          : await verifyMaterialCommand(kind, args, {
+            bundlePem: async () => (await publicKeys()).trustBundlePem,
+            receiptKeys: async () => {
+              const m = await publicKeys();
+              return [{ kid: m.token.kid, publicKey: m.token.publicKey }, ...m.previous.token.map((p) => ({ kid: p.kid, publicKey: p.publicKey }))];
+            },
+          });
       } catch (e) {
         if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
         throw e;
