@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   pg: () => import("./pg.js"),
   signatures: () => import("./signatures.js"),
   materials: () => import("./materials.js"),
+  containers: () => import("./containers.js"),
   "archives-check": () => import("./archives-check.js"),
 };
 
