@@ -622,6 +622,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await encrypting;
       await numbering;
       await access.drain();
+      await materials.drain();
       await qr.close();
       await sealWorker.close();
       await pdf.close();
