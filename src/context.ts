@@ -414,9 +414,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return r;
     },
   };
-  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log });
+  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log, pdf });
   const completion = createCompletion<Repos>({
-    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log,
+    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log, pdf,
   });
   let signingAnchors: Uint8Array[] = [];
   if (config.signingTrustFile) {
@@ -432,7 +432,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   for (const l of configuredTrustLists) trustLists.set(l.name, l);
   const publicOrigin = new URL(config.publicUrl);
   const signing = createSigningFlow<Repos>({
-    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id),
+    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     webauthn: { rpId: publicOrigin.hostname, origin: publicOrigin.origin, rpName: "Sidian 四电" },
     externalAnchors: signingAnchors,

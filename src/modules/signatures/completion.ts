@@ -11,16 +11,14 @@
  */
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
-import { pageBox } from "../../pdf/blank-page.js";
-import { openPdf } from "../../pdf/reader.js";
-import type { Appearance } from "../../pdf/sign.js";
+import type { PdfWork } from "../../pdf/pool.js";
 import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
 import type { Seal, StampInput, StampResult } from "../seals/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { LogEntry, LogEvidence, TlogEvent } from "../tlog/index.js";
 import type { SignatureRepos, SigningRequest } from "./ports.js";
 import { maskName } from "../licences/holder.js";
-import { reportAppearance, type ReportParticipant } from "./report.js";
+import type { ReportParticipant } from "./report.js";
 import type { SignatureService } from "./service.js";
 
 export interface CompletionDeps<R extends SignatureRepos> {
@@ -42,7 +40,11 @@ export interface CompletionDeps<R extends SignatureRepos> {
   /** The platform's seal (for initiators without a department); null: only departments' seals. */
   platformSealId: string | null;
   publicUrl: string;
+  /** Where the request's document is read (the PDF worker pool). */
+  pdf: PdfWork;
   logger?: { warn(obj: object, msg: string): void };
+  /** Tests only: a fault injected before the final seal is made. */
+  faults?: { beforeSeal?: (requestId: string) => Promise<void> | void };
 }
 
 const SYSTEM: Actor = { kind: "system", name: "signatures" };
@@ -95,17 +97,23 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
     const completed = events.find((e) => e.type === TLOG_EVENTS.signingCompleted);
     if (!completed) return false;
     const pdf = pii.openBytes(latest.bytes, svc.aadDoc(id, latest.seq));
-    const doc = openPdf(pdf);
-    const pageIndex = doc.pageCount() - 1;
-    const box = pageBox(doc, pageIndex);
-    const input = {
+    // The report page is the last one (reserved at send); the document is read on a PDF worker.
+    const reportPage = (r.pageCount ?? 0) + 1;
+    const report = {
       requestId: id, title: r.title, matterCode: r.matterCode, caseRef: r.caseRef, initiator: `client:${r.initiatorClientId}`,
       createdAt: r.createdAt, completedAt: r.completedAt ?? deps.clock.now(), documentSha256: r.documentSha256 ?? "", signedSha256: latest.sha256,
       completedLogIndex: completed.logIndex, verifyUrl: `${publicUrl}/log/entries/${completed.logIndex}`, sealName: seal.name, participants: rows,
     };
+    await deps.faults?.beforeSeal?.(id);
     await deps.seals.stamp(seal.id, {
-      pdf, placement: { page: pageIndex + 1, xMm: 0, yMm: 0 }, reason: "签署完成 Signing completed",
-      custom: { pageIndex, rect: box, appearance: (ap: Appearance) => reportAppearance(input, box, ap) },
+      pdf, placement: { page: reportPage, xMm: 0, yMm: 0 }, reason: "签署完成 Signing completed",
+      custom: {
+        prepare: async (doc, s) => {
+          const a = await deps.pdf.signing(doc, { op: "report", report, seal: s.appearance, fields: s.fields });
+          if (a.op !== "report") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+          return a.prepared;
+        },
+      },
     }, SYSTEM, undefined, async (repos, tx, res) => {
       const now2 = await repos.signingDocuments.latest(id);
       if (!now2 || now2.seq !== latest.seq) throw new AppError("CONFLICT", "The document changed while it was being sealed.");
@@ -114,7 +122,7 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
       await repos.signingRequests.update(id, { currentSha256: sha, updatedAt: deps.clock.now() });
       await deps.log.append(repos, tx, {
         type: TLOG_EVENTS.signingSealed, subject: `signing:${id}`, actor: actorLabel(SYSTEM),
-        data: { requestId: id, sealId: seal.id, stampId: res.record.id, signedSha256: latest.sha256, finalSha256: sha, reportPage: pageIndex + 1, completedLogIndex: completed.logIndex },
+        data: { requestId: id, sealId: seal.id, stampId: res.record.id, signedSha256: latest.sha256, finalSha256: sha, reportPage: res.record.pageIndex + 1, completedLogIndex: completed.logIndex },
       });
     });
     return true;

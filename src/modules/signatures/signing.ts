@@ -22,8 +22,9 @@ import {
 } from "@simplewebauthn/server";
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
-import { openPdf, type PdfDocument } from "../../pdf/reader.js";
-import { byteRangeDigest, embedSignature, prepareSignature, type Prepared } from "../../pdf/sign.js";
+import type { PdfWork } from "../../pdf/pool.js";
+import { embedSignature } from "../../pdf/sign.js";
+import type { StampPrepared } from "../../pdf/stamp.js";
 import { verifyChain } from "../../pki/chain.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, verifySignatureValue } from "../../pki/cms.js";
 import { bytesOf, children, readNode, setOf, oid, octets } from "../../pki/der.js";
@@ -34,7 +35,7 @@ import type { CatalogueRepos } from "../catalogue/index.js";
 import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
-import { checkMark, markAppearance, type SignatureMark } from "./mark.js";
+import { checkMark, type SignatureMark } from "./mark.js";
 import type { Participant, PersonalKey, SignatureRepos, SigningRequest } from "./ports.js";
 import { closedError, type SignatureService } from "./service.js";
 
@@ -71,7 +72,8 @@ export interface SigningFlowDeps<R extends Repos> {
   svc: SignatureService<R>;
   /** After the last signature: the completion report and the final seal (failures are the callee's to record). */
   onCompleted?: (requestId: string) => Promise<unknown>;
-  openPdf?: (pdf: Buffer) => PdfDocument;
+  /** Where the request's untrusted document is read: the PDF worker pool (time and memory budget per task). */
+  pdf: PdfWork;
 }
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
@@ -104,7 +106,6 @@ interface PreparedState {
 
 export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
   const { uow, clock, log, pii, svc } = deps;
-  const parse = deps.openPdf ?? ((b: Buffer) => openPdf(b));
   const rp = deps.webauthn;
 
   function requireHolder(actor: Actor): Extract<Actor, { kind: "holder" }> {
@@ -249,17 +250,15 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
     });
   }
 
-  /** The participant's revision with its placeholder, on the latest document. */
-  function prepareOn(r: SigningRequest, p: Participant, pdf: Buffer, mark: SignatureMark, signingTime: Date): Prepared {
-    const doc = parse(pdf);
-    const where = svc.resolvePlacements(doc, [p]).get(p.idx);
-    if (!where) throw new AppError("SIGNING_STATE_INVALID", "The participant has no placement.");
+  /** The participant's revision with its placeholder, on the latest document (prepared on a PDF worker). */
+  async function prepareOn(r: SigningRequest, p: Participant, pdf: Buffer, mark: SignatureMark, signingTime: Date): Promise<StampPrepared> {
     const name = pii.decrypt(p.nameEnc, `signing:${r.id}:${p.idx}:name`);
-    return prepareSignature(doc, {
-      pageIndex: where.pageIndex, rect: where.rect, appearance: markAppearance(mark, `Signed ${beijing(signingTime)}`),
-      fieldName: `Signature-${p.idx + 1}`, signingTime, signerName: name, reason: p.role === "approver" ? "同意" : "签署",
-      reserve: SIGNATURE_RESERVE,
+    const a = await deps.pdf.signing(pdf, {
+      op: "sign", participant: { idx: p.idx, placement: p.placement }, mark, caption: `Signed ${beijing(signingTime)}`,
+      fields: { fieldName: `Signature-${p.idx + 1}`, signingTime, signerName: name, reason: p.role === "approver" ? "同意" : "签署", reserve: SIGNATURE_RESERVE },
     });
+    if (a.op !== "sign") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+    return a.prepared;
   }
 
   async function timestamp(signatureValue: Buffer): Promise<{ attrs: Buffer[]; at: Date }> {
@@ -347,8 +346,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
     const name = pii.decrypt(p.nameEnc, `signing:${id}:${p.idx}:name`);
     const { key, der } = await personalKey(h, name);
     const now = clock.now();
-    const prepared = prepareOn(r, p, latest.pdf, input.mark, now);
-    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    const prepared = await prepareOn(r, p, latest.pdf, input.mark, now);
+    const digest = Buffer.from(prepared.digest);
     let tstAt = now;
     const cms = await buildSignedData({
       eContentType: CMS_OID.data, contentDigest: digest,
@@ -389,8 +388,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
       throw new AppError("EXTERNAL_CERTIFICATE_UNTRUSTED", "Own-key signatures use ECDSA P-256 keys (the allowed algorithm).");
     }
     const { r, p, latest } = await canAct(id, h);
-    const prepared = prepareOn(r, p, latest.pdf, input.mark, now);
-    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    const prepared = await prepareOn(r, p, latest.pdf, input.mark, now);
+    const digest = Buffer.from(prepared.digest);
     const enc = encodeSigner({ der: ders[0]!, issuerDer: issuerOf(ders[0]!), serial: leaf.serial }, ders);
     const signedAttrs = setOf(attribute(CMS_OID.contentType, oid(CMS_OID.data)), attribute(CMS_OID.messageDigest, octets(digest)), enc.essAttr);
     const state: PreparedState = {
