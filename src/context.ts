@@ -467,6 +467,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
   // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
   const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
+  // The sealing job (issue 17 §5): completed signing requests whose final seal failed are tried again with
+  // back-off, on every instance (each attempt is claimed in the database).
+  let sealing: Promise<unknown> = Promise.resolve();
+  let sealTimer: NodeJS.Timeout | null = null;
+  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
+    let busy = false;
+    sealTimer = setInterval(() => {
+      if (closed || busy) return;
+      busy = true;
+      sealing = completion.runDue().catch((e) => log.error({ err: e }, "the signing seal job failed")).finally(() => void (busy = false));
+    }, 15_000);
+    sealTimer.unref();
+  }
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
     expiryTimer = setInterval(async () => {
       if (closed || !(await leader())) return;
@@ -505,7 +518,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      if (sealTimer) clearInterval(sealTimer);
       stopWebhooks();
+      await sealing;
       await encrypting;
       await numbering;
       await access.drain();

@@ -42,6 +42,8 @@ import { closedError, type SignatureService } from "./service.js";
 /** Bytes reserved for a participant's CMS (signature, chain, time-stamp token). */
 export const SIGNATURE_RESERVE = 16_384;
 const CHALLENGE_MS = 5 * 60_000;
+/** When the sealing job first looks at a completed request (sealing is tried at once after the last signature). */
+const SEAL_FIRST_RETRY_MS = 30_000;
 const PREPARED_MS = 15 * 60_000;
 
 type Repos = SignatureRepos & CatalogueRepos & PkiRepos;
@@ -304,6 +306,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
         for (const x of ps) if (x.groupNo === next && x.status === "waiting") await repos.signingParticipants.update(id, x.idx, { status: "pending" });
       } else if (groupDone) {
         patch = { ...patch, status: "completed", completedAt: now };
+        // The final seal is made after this transaction; until it is, the sealing job keeps trying (completion.ts).
+        await repos.signingSealJobs.add({ requestId: id, attempts: 0, nextAt: new Date(now.getTime() + SEAL_FIRST_RETRY_MS), lastError: null, createdAt: now });
         await log.append(repos, tx, {
           type: TLOG_EVENTS.signingCompleted, subject: `signing:${id}`, actor: "system:signatures",
           data: { requestId: id, documentSha256: r.documentSha256, finalSha256: afterSha, signatures: ps.filter((x) => x.role !== "copy").length },
