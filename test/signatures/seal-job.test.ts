@@ -76,8 +76,13 @@ t.test("a failed seal is retried by the job with back-off, survives a restart, a
   t.equal(await sealedEvents(ctx2), 1, "one signing.sealed event");
   t.equal((await ctx2.uow.read.signingDocuments.list(id)).filter((d) => d.kind === "completed").length, 1, "one sealed revision");
 
-  const pdf = (await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(s.consumer.token) })).rawPayload;
-  const v = (await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: pdf })).json();
+  // (An hour has passed: the participant logs in again.)
+  const dl = await h.app.inject({ url: `/signatures/${id}/document`, headers: bearer(await h.holderToken(a.code)) });
+  t.equal(dl.statusCode, 200);
+  const pdf = dl.rawPayload;
+  const vr = await h.app.inject({ method: "POST", url: "/verify/pdf", headers: { "content-type": "application/pdf" }, payload: pdf });
+  t.equal(vr.statusCode, 200, vr.body.slice(0, 300));
+  const v = vr.json();
   t.same({ completed: v.signingRequest.completed, sealed: v.signingRequest.sealed, isFinal: v.signingRequest.isFinal }, { completed: true, sealed: true, isFinal: true });
   t.same(v.signatures.map((x: { result: string }) => x.result), ["VALID", "VALID"], "the signature and the seal are valid");
 });
