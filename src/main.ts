@@ -62,9 +62,12 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--evidence E.json] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
-                                         GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+                                         GET /seals/ID/status-evidence; a signing request's PDF shows each signer
+                                         (masked), role, time, certificate kind and completion, with --evidence
+                                         from GET /signatures/ID/evidence checked against the log key
+                                         (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -340,7 +343,10 @@ async function main(argv: string[]): Promise<number> {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
       let r: { text: string; code: number };
       try {
-        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
+        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem, async () => {
+          const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
+          return [m.log.publicKeyPem, ...m.previous.log.map((l) => l.publicKeyPem)];
+        });
       } catch (e) {
         if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
         throw e;

@@ -73,7 +73,7 @@ t.test("a hostile PDF uploaded to a signing request: /healthz keeps answering, t
 
   // Warm a worker, and calibrate: the same polling while another thread keeps a core busy (as a worker does).
   const warm = await upload(COSTLY["many-pages"]!.make(() => 2));
-  t.equal(warm.status, 200, "a small document is taken");
+  t.equal(warm.status, 200, `a small document is taken: ${warm.status === 200 ? "" : await warm.text()}`);
   const spinner = new Worker("const end = Date.now() + 1500; while (Date.now() < end) {}", { eval: true });
   const quietStop = poll(base);
   await new Promise((r) => spinner.once("exit", r));
