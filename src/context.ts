@@ -23,12 +23,15 @@ import { createLicenceService, createSigner, createVerifier, type LicenceService
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
+import { createCaseService, type CaseService } from "./modules/cases/index.js";
+import { createArchiveService, type ArchiveService } from "./modules/archives/index.js";
 import { createTlog, TLOG_EVENTS, type Tlog, type TlogEvent } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
+import { createMaterialContainer, createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialContainer, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
@@ -38,6 +41,7 @@ import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
+import { refuseUnfinishedCopy } from "./storage/copy-store.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -71,11 +75,21 @@ export interface Context {
   signatures: SignatureService<Repos>;
   /** Signed webhooks (Standard Webhooks) per client, with retries and a delivery log. */
   webhooks: WebhookService<Repos>;
+  /** E-materials (issue 18): material types, registration with receipts, reuse, verification. */
+  materials: MaterialService;
+  /** ASiC-E containers of materials (GET /materials/:id/container), signed by the platform (token) key. */
+  materialContainer: MaterialContainer;
+  /** The receipt PDF sealed by the platform's seal (SIDIAN_SIGNING_SEAL). */
+  materialReceiptPdf: MaterialsReceiptPdf;
   /** Completion report, final seal and evidence of signing requests (issue 17). */
   completion: Completion<Repos>;
   /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
   signing: SigningFlow<Repos>;
   qr: QrService;
+  /** Cases (办件) of approval systems and counters (issue 19). */
+  cases: CaseService;
+  /** Archival packages of closed cases (issue 19). */
+  archives: ArchiveService;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
   /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
@@ -270,6 +284,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     const deployment = pgStore
       ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
       : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    // A database an unfinished `sidian db copy` is filling would look complete: refused.
+    await refuseUnfinishedCopy(deployment.sql, pgStore ? pgStore.target.label : config.dbPath);
     const publicUrl = await bindPublicUrl(deployment, {
       configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
       dbLabel: pgStore ? pgStore.target.label : config.dbPath,
@@ -289,6 +305,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
+    // Several instances: one signs checkpoints at a time (lease of three intervals, at least 10 s, renewed every
+    // interval); when it dies another takes over once the lease has run out.
+    ...(pgStore ? { checkpointLease: () => pgStore!.lease("log-checkpoints", Math.max(10, 3 * config.checkpointIntervalSeconds)) } : {}),
   });
   const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
   const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;
@@ -319,7 +338,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // A department can sign licences from the moment it exists: its licence-signing key and certificate are
       // created in the same transaction as the department (and logged with it).
       onDepartmentCreated: async (repos, tx, d, actor) => {
-        await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
+        await issueCertificate(repos, tx, { department: d, profile: "licence-signing", crypto: d.profile }, actor);
       },
     },
     // A disabled client or a changed binding takes effect on its next request.
@@ -368,7 +387,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
-    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der], statusSigner: material.sm2.issuingCa } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
@@ -446,6 +465,58 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return c;
     },
   });
+  // Cases (办件) and their archival packages (issue 19).
+  const cases = createCaseService<Repos>({
+    uow, clock, log: tlog, pii,
+    sources: {
+      verify: (identifier) => verifier.verify({ identifier }, "counter"),
+      licence: async (repos, identifier) => {
+        const r = await repos.licences.byId(identifier);
+        return r ? { holderHash: r.holderHash } : undefined;
+      },
+      copy: async (token, actor) => {
+        const c = await access.copy(actor, token);
+        const acc = await uow.read.accessLog.byId(c.annotation.accessId);
+        if (!acc) throw new AppError("COPY_LINK_INVALID");
+        const doc = await documents.copyDocument(token, actor);
+        return { identifier: c.licence.identifier, accessId: acc.id, accessLogIndex: acc.logIndex, jws: c.copy, pdf: doc.pdf };
+      },
+      signature: async (requestId, actor) => {
+        let d = await signatures.document(requestId, actor);
+        // Completed but not sealed yet (sealing failed after the last signature): try again now.
+        if (d.request.status === "completed" && d.kind !== "completed" && (await completion.tryFinalise(requestId))) d = await signatures.document(requestId, actor);
+        const evidence = await completion.evidence(requestId, actor);
+        const events = (await uow.read.signingEvents.ofRequest(requestId)).map((e) => ({ type: e.type, logIndex: e.logIndex }));
+        return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, pdf: d.pdf, evidence, events };
+      },
+      stampsOf: async (repos, sha) => (await repos.stamps.byResult(sha)).map((s) => ({ id: s.id, sealId: s.sealId, departmentId: s.departmentId, logIndex: s.logIndex ?? null })),
+      departmentExists: async (repos, id) => (await repos.departments.byId(id)) !== undefined,
+      matterExists: async (code) => (await uow.read.matters.byCode(code)) !== undefined,
+    },
+  });
+  const archives = createArchiveService<Repos>({
+    uow, clock, log: tlog, pii, cases,
+    licenceJws: async (identifier) => licences.jwsOf(await licences.record(identifier)),
+    matterName: async (code) => (await uow.read.matters.byCode(code))?.name ?? null,
+    keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
+    software: `sidian/${VERSION}`,
+  });
+  // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
+  const materials = createMaterialService<Repos>({
+    uow, clock, tlog, pii, catalogue, publicUrl: config.publicUrl, log,
+    receipts: createReceiptSigner({
+      signingKey: material.token.signingKey, kid: material.token.kid, publicKey: material.token.publicKey,
+      certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der,
+      previous: material.previous.token.map((t) => ({ kid: t.kid, publicKey: t.publicKey })),
+    }),
+    holderKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-receipt-holder/v1", 32)),
+    linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-link/v1", 32)),
+  });
+  const materialContainer = createMaterialContainer({
+    materials, tsa,
+    signer: { certificates: [material.token.cert.der, material.issuingCa.cert.der, material.rootCert.der], sign: (d) => material.token.signingKey.sign(d, "der") },
+  });
+  const materialReceiptPdf = createReceiptPdf(materials.core, { seals, platformSealId: config.signingSealId, ...(material.dev ? { devMark: DEV_MARK } : {}) });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
   // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
@@ -505,7 +576,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
     token,
     ready: async () => {
       const t = token?.status();

@@ -1,6 +1,7 @@
 /**
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
+import { archiveBuildCommand } from "./cli/archive.js";
 import fs from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pino from "pino";
@@ -19,10 +20,11 @@ import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } 
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
 import { importFile } from "./cli/import.js";
-import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
+import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
 import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
+import { archiveCheckCommand } from "./cli/archive-check.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -46,7 +48,7 @@ usage: sidian <command> [options]
                                          move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
   departments list
-  clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
+  clients create --name N --role admin|issuer|consumer|counter|archivist [--id ID] [--department ID] [--matters A,B]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
@@ -55,6 +57,9 @@ usage: sidian <command> [options]
   db backup FILE [--force]               consistent copy of the SQLite database while the service runs
   db restore FILE [--force]              check a backup (integrity, migrations, log audit) and put it in place
                                          (exit 0 done, 1 the backup does not check out, 2 refused)
+  db copy --from A --to B [--restart]    copy a whole deployment between stores (SQLite file or postgres://…),
+                                         then check it (row counts, log root, log audit); run again to resume
+                                         (exit 0 done, 1 the checks failed, 2 refused)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -62,12 +67,18 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--evidence E.json] [--json]
+  archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
+                                         DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
+                                         keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--evidence E.json] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence; a signing request's PDF shows each signer
                                          (masked), role, time, certificate kind and completion, with --evidence
                                          from GET /signatures/ID/evidence checked against the log key
                                          (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
+                                         archive a closed case (id or case number) and write its package
+                                         (BagIt zip, docs/archives.md)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -300,8 +311,12 @@ async function main(argv: string[]): Promise<number> {
       return r.failed > 0 ? 1 : 0;
     }
     case "db": {
+      if (sub === "copy") {
+        const o = args({ from: { type: "string" }, to: { type: "string" }, restart: { type: "boolean" } });
+        return dbCopyCommand(config, str(o.from, "from"), str(o.to, "to"), { restart: Boolean(o.restart) });
+      }
       const [file, ...more] = rest;
-      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force]");
+      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force] | db copy --from A --to B [--restart]");
       const o = args({ force: { type: "boolean" } }, more);
       return sub === "backup"
         ? dbBackupCommand(config, file, { force: Boolean(o.force) })
@@ -330,6 +345,19 @@ async function main(argv: string[]): Promise<number> {
       }
       return fail("log audit|verify-proof|checkpoint");
     }
+    case "archive": {
+      if (sub === "build") {
+        const [ref, ...more] = rest;
+        if (!ref || ref.startsWith("-")) return fail("archive build CASE [--out FILE.zip] [--retention 30y]");
+        const o = args({ out: { type: "string" }, retention: { type: "string" } }, more);
+        const out = await withContext(config, (ctx) => archiveBuildCommand(ctx, ref, {
+          ...(typeof o.out === "string" ? { out: o.out } : {}), ...(typeof o.retention === "string" ? { retention: o.retention } : {}),
+        }, CLI_ACTOR));
+        process.stdout.write(out);
+        return 0;
+      }
+      return fail("archive build");
+    }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
       process.stdout.write(out);
@@ -338,6 +366,17 @@ async function main(argv: string[]): Promise<number> {
     case "sign-external": {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
+    }
+    case "archive": {
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive check");
     }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).

@@ -6,7 +6,7 @@ import { checkUscc } from "../../codes/index.js";
 import { hashSecret, newSecret } from "../../crypto/password.js";
 import { AppError } from "../../errors.js";
 import { checkLine } from "../../util/text.js";
-import type { Actor, Clock, Role, TrustLog, TxHooks, UnitOfWork } from "../kernel.js";
+import type { Actor, Clock, CryptoProfile, Role, TrustLog, TxHooks, UnitOfWork } from "../kernel.js";
 import { actorLabel } from "../kernel.js";
 import type { Client, Department, DirectoryRepos } from "./ports.js";
 
@@ -47,12 +47,12 @@ export function toPublicClient(c: Client): PublicClient {
 export function createDirectoryService<R extends DirectoryRepos>(deps: DirectoryDeps<R>) {
   const { uow, clock, log } = deps;
 
-  async function createDepartment(input: { name: string; uscc: string; regionCode: string }, actor: Actor): Promise<Department> {
+  async function createDepartment(input: { name: string; uscc: string; regionCode: string; profile?: CryptoProfile }, actor: Actor): Promise<Department> {
     const uscc = checkUscc(input.uscc);
     if (!uscc.ok) throw new AppError("USCC_INVALID", `The USCC is not valid (${uscc.problem}).`, { details: { field: "uscc", problem: uscc.problem } });
     if (!REGION_RE.test(input.regionCode)) throw new AppError("REGION_CODE_INVALID");
     const now = clock.now();
-    const d: Department = { id: randomUUID(), name: checkLine("name", input.name, { min: 2, max: 100 }), uscc: input.uscc, regionCode: input.regionCode, createdAt: now, updatedAt: now };
+    const d: Department = { id: randomUUID(), name: checkLine("name", input.name, { min: 2, max: 100 }), uscc: input.uscc, regionCode: input.regionCode, profile: input.profile ?? "p256", createdAt: now, updatedAt: now };
     return uow.write(async (repos, tx) => {
       if (await repos.departments.byUscc(d.uscc)) throw new AppError("DEPARTMENT_EXISTS");
       await repos.departments.insert(d);
@@ -60,7 +60,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
         type: "department.created",
         subject: `department:${d.id}`,
         actor: actorLabel(actor),
-        data: { name: d.name, uscc: d.uscc, regionCode: d.regionCode },
+        data: { name: d.name, uscc: d.uscc, regionCode: d.regionCode, profile: d.profile },
       });
       await deps.hooks?.onDepartmentCreated?.(repos, tx, d, actor);
       return d;

@@ -1,7 +1,8 @@
 /**
  * Licence verification (DESIGN rule 4): a verdict, never an exception. Checks, in order:
- *   format     the JWS parses (ES256 only, our licence type, x5c present) or the identifier is well formed
- *   signature  the JWS signature verifies with the key of x5c[0]
+ *   format     the JWS parses (alg ES256 or GmSM2, jws.ts; our licence type, x5c present) or the identifier is well formed
+ *   signature  the JWS signature verifies with the key of x5c[0], by the header's alg, which must fit that key (an
+ *              SM2 certificate for GmSM2, a P-256 one for ES256): the caller never chooses the algorithm
  *   chain      x5c[0] chains to the configured trust anchor and was valid (and not revoked) when the licence was
  *              signed: the log entry's time, else the payload's signedAt
  *   issuer     the certificate is a licence-signing certificate of the department named in the identifier, and
@@ -26,7 +27,7 @@ import type { LogEntry, LogEvidence } from "../tlog/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import { chinaDate } from "./dates.js";
 import { maskName } from "./holder.js";
-import { parseCompact, verifyEs256, type ParsedJws } from "./jws.js";
+import { isJwsAlg, parseCompact, sm2PointOf, verifyJwsSignature, type ParsedJws } from "./jws.js";
 import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
 import { effectiveStatus, type LicencePayload, type LicenceService } from "./service.js";
@@ -76,6 +77,8 @@ interface JwsFacts {
   problem: string | null;
   /** null: x5c[0] is not a certificate. */
   key: KeyObject | null;
+  /** The header's algorithm (allow-listed: ES256 or GmSM2), for the check's detail. */
+  alg: string;
   sigOk: boolean;
   sha256: string;
 }
@@ -135,7 +138,7 @@ export function mask(p: LicencePayload, viewer: Viewer, isPerson: boolean): Mask
 export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   const { uow, clock, pki, catalogue } = deps;
   const chainTtl = (deps.chainCacheSeconds ?? 60) * 1000;
-  const keys = new Lru<string, KeyObject | null>(1000);
+  const keys = new Lru<string, { key: KeyObject; sm2: Uint8Array | null } | null>(1000);
   const chains = new Lru<string, { r: ChainResult; from: number; to: number; at: number }>(1000);
   const evidences = new Lru<number, LogEvidence>(50_000);
   /**
@@ -156,11 +159,12 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   /** Chain-cache keys per (shared) x5c array, so the joined key is built and hashed once. */
   const chainKeys = new WeakMap<string[], string>();
 
-  function keyOf(x5c0: string): KeyObject | null {
+  function keyOf(x5c0: string): { key: KeyObject; sm2: Uint8Array | null } | null {
     let k = keys.get(x5c0);
     if (k === undefined) {
       try {
-        k = new crypto.X509Certificate(Buffer.from(x5c0, "base64")).publicKey;
+        const key = new crypto.X509Certificate(Buffer.from(x5c0, "base64")).publicKey;
+        k = { key, sm2: sm2PointOf(key) };
       } catch {
         k = null;
       }
@@ -172,7 +176,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
   function formatProblem(p: ParsedJws): string | null {
     const h = p.header;
     const payload = p.payload as Partial<LicencePayload> | null;
-    return h.alg !== "ES256" ? `algorithm ${String(h.alg)} is not allowed (ES256 only)`
+    return !isJwsAlg(h.alg) ? `algorithm ${String(h.alg)} is not allowed (ES256 or GmSM2 only)`
       : h.typ !== TYP_LICENCE ? `not a licence (typ ${String(h.typ)})`
       : !Array.isArray(h.x5c) || h.x5c.length < 1 || h.x5c.length > 4 || !h.x5c.every((c) => typeof c === "string") ? "the x5c certificate chain is missing"
       : !payload || typeof payload !== "object" || typeof payload.id !== "string" ? "the payload has no licence identifier"
@@ -185,7 +189,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     let f = statics.get(jws);
     if (f) return f;
     const parsed = parseCompact(jws);
-    if (typeof parsed === "string") f = { parsed: null, problem: parsed, key: null, sigOk: false, sha256: "" };
+    if (typeof parsed === "string") f = { parsed: null, problem: parsed, key: null, alg: "", sigOk: false, sha256: "" };
     else {
       const problem = formatProblem(parsed);
       const raw = parsed.header.x5c;
@@ -195,9 +199,10 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
         if (shared) x5c = shared;
         else x5cs.set(parsed.headerB64, x5c);
       }
-      const key = x5c.length > 0 ? keyOf(x5c[0]!) : null;
-      const sigOk = key !== null && verifyEs256(key, parsed.signingInput, parsed.signature);
-      f = { parsed: { x5c, payload: parsed.payload }, problem, key, sigOk, sha256: sha256Hex(jws) };
+      const k = x5c.length > 0 ? keyOf(x5c[0]!) : null;
+      const alg = String(parsed.header.alg);
+      const sigOk = k !== null && verifyJwsSignature(parsed.header.alg, k.key, k.sm2, parsed.signingInput, parsed.signature);
+      f = { parsed: { x5c, payload: parsed.payload }, problem, key: k?.key ?? null, alg, sigOk, sha256: sha256Hex(jws) };
     }
     // Only JWSs of a plausible size are remembered (the route allows up to 64,000 characters).
     if (jws.length <= MAX_REMEMBERED) {
@@ -375,7 +380,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       // signature
       const key = facts.key;
       const sigOk = facts.sigOk;
-      add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? "ES256 signature verifies with x5c[0]" : "the signature does not verify: the licence was altered or signed with another key");
+      add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? `${facts.alg} signature verifies with x5c[0]` : "the signature does not verify: the licence was altered, signed with another key, or its alg does not fit the key of x5c[0]");
 
       // log entry (gives the trustworthy signing time)
       const entry = rec ? await entryOf(rec.logIndex) : undefined;

@@ -143,4 +143,5 @@ export const {
   sealEvents, stamps, scans, caseAttachments, documentBlobs, documents, signingRequests, signingParticipants, signingDocuments,
   personalKeys, passkeys, webauthnChallenges, signingPrepared, deployment, signingEvents, webhookEndpoints, webhookDeliveries,
   signingSealJobs,
+  materialTypes, materials, materialChunks,
 } = tables as Record<string, AnyPgTable>;
