@@ -489,6 +489,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         const events = (await uow.read.signingEvents.ofRequest(requestId)).map((e) => ({ type: e.type, logIndex: e.logIndex }));
         return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, pdf: d.pdf, evidence, events };
       },
+      material: async (identifier, actor) => {
+        const m = await materials.belongsTo(identifier, { actor });
+        if (!m) throw new AppError("MATERIAL_NOT_FOUND");
+        return { holderHash: m.holderHash, status: m.status, sha256: m.sha256, size: m.size, mediaType: m.mediaType, logIndex: m.logIndex };
+      },
       stampsOf: async (repos, sha) => (await repos.stamps.byResult(sha)).map((s) => ({ id: s.id, sealId: s.sealId, departmentId: s.departmentId, logIndex: s.logIndex ?? null })),
       departmentExists: async (repos, id) => (await repos.departments.byId(id)) !== undefined,
       matterExists: async (code) => (await uow.read.matters.byCode(code)) !== undefined,
@@ -497,6 +502,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const archives = createArchiveService<Repos>({
     uow, clock, log: tlog, pii, cases,
     licenceJws: async (identifier) => licences.jwsOf(await licences.record(identifier)),
+    materialFile: async (identifier) => {
+      const rec = await materials.core.record(identifier);
+      const v = await materials.core.view(rec, { withName: true });
+      return { name: v.name, mediaType: rec.mediaType, sha256: rec.sha256, size: rec.size, open: () => materials.core.bytesOf(rec) };
+    },
     matterName: async (code) => (await uow.read.matters.byCode(code))?.name ?? null,
     keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
     software: `sidian/${VERSION}`,

@@ -19,6 +19,7 @@ import { startServer } from "./server.js";
 import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
+import { detectKind, verifyMaterialCommand } from "./cli/verify-material.js";
 import { importFile } from "./cli/import.js";
 import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
@@ -76,6 +77,10 @@ usage: sidian <command> [options]
                                          (masked), role, time, certificate kind and completion, with --evidence
                                          from GET /signatures/ID/evidence checked against the log key
                                          (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  verify x.asice [--trust bundle.pem] [--jwks jwks.json] [--json]
+                                         an ASiC-E container (GET /materials/:id/container), offline
+  verify receipt.jws [--file x.pdf] [--jwks jwks.json] [--json]
+                                         a material receipt, and the file's hashes against it, offline
   archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
                                          archive a closed case (id or case number) and write its package
                                          (BagIt zip, docs/archives.md)
@@ -356,7 +361,15 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(out);
         return 0;
       }
-      return fail("archive build");
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive build|check");
     }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
@@ -367,25 +380,26 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await signExternalCommand([sub, ...rest].filter((x): x is string => x !== undefined)));
       return 0;
     }
-    case "archive": {
-      if (sub === "check") {
-        try {
-          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
-        } catch (e) {
-          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
-          throw e;
-        }
-      }
-      return fail("archive check");
-    }
     case "verify": {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
       let r: { text: string; code: number };
       try {
-        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem, async () => {
-          const m = await loadKeyMaterial(config.keysDir, { publicOnly: true });
-          return [m.log.publicKeyPem, ...m.previous.log.map((l) => l.publicKeyPem)];
-        });
+        const args = [sub, ...rest].filter((x): x is string => x !== undefined);
+        const publicKeys = async () => loadKeyMaterial(config.keysDir, { publicOnly: true });
+        // A container or a material receipt (by its first bytes), else a PDF.
+        const kind = detectKind(args.find((a) => !a.startsWith("-")) ?? "");
+        r = kind === "pdf"
+          ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem, async () => {
+            const m = await publicKeys();
+            return [m.log.publicKeyPem, ...m.previous.log.map((l) => l.publicKeyPem)];
+          })
+          : await verifyMaterialCommand(kind, args, {
+            bundlePem: async () => (await publicKeys()).trustBundlePem,
+            receiptKeys: async () => {
+              const m = await publicKeys();
+              return [{ kid: m.token.kid, publicKey: m.token.publicKey }, ...m.previous.token.map((p) => ({ kid: p.kid, publicKey: p.publicKey }))];
+            },
+          });
       } catch (e) {
         if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
         throw e;

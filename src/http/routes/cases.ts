@@ -86,7 +86,8 @@ const ItemBody = ex(Type.Union([
   Type.Object({ kind: Type.Literal("licence"), identifier: Type.String({ minLength: 10, maxLength: 128 }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal("licence-copy"), copy: Type.String({ minLength: 10, maxLength: 2000, description: "the copy link (or its token) the 免证办 query answered with" }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal("signature"), requestId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-]), { kind: "licence", identifier: EX_ITEM.ref }, { kind: "licence-copy", copy: "https://sidian.example.gov.cn/copies/eyJ…" }, { kind: "signature", requestId: "0193b2c4-…" });
+  Type.Object({ kind: Type.Literal("material"), materialId: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+]), { kind: "licence", identifier: EX_ITEM.ref }, { kind: "licence-copy", copy: "https://sidian.example.gov.cn/copies/eyJ…" }, { kind: "signature", requestId: "0193b2c4-…" }, { kind: "material", materialId: "1.2.156.3005.3.…" });
 
 export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Context }) {
   const { ctx } = opts;
@@ -136,15 +137,16 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof ItemBody> }>("/cases/:id/items", {
     config: { auth: HOLDERS },
     schema: {
-      tags: ["cases"], summary: "Attach a licence, a licence copy (加注件) or a signing request", security: SEC, params: IdParam, body: ItemBody,
-      description: "`licence`: a licence that verifies as valid now (the licence JWS goes into the package). `licence-copy`: a 加注件 the caller fetched with a 免证办 query (the copy link): its signed copy and its PDF are kept with the case, and the access record's log entry becomes the package's `accessed` event. `signature`: a completed signing request the caller initiated: its sealed document and evidence are kept. A licence whose holder is not the case's applicant is refused. Logged (`case.item-attached`) in the same transaction.",
-      response: { 201: ex(Item, EX_ITEM), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ATTACH_REFUSED", "LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "COPY_LINK_INVALID", "SIGNING_REQUEST_NOT_FOUND", "FORBIDDEN_ROLE") },
+      tags: ["cases"], summary: "Attach a licence, a licence copy (加注件), a signing request or a material", security: SEC, params: IdParam, body: ItemBody,
+      description: "`licence`: a licence that verifies as valid now (the licence JWS goes into the package). `licence-copy`: a 加注件 the caller fetched with a 免证办 query (the copy link): its signed copy and its PDF are kept with the case, and the access record's log entry becomes the package's `accessed` event. `signature`: a completed signing request the caller initiated: its sealed document and evidence are kept. `material`: a valid material (电子材料) the caller may see (registered it, or its department did), referenced by its identifier: its bytes go into the package from the materials store, its registration is the package's `received` event. A licence or material whose holder is not the case's applicant is refused. Logged (`case.item-attached`) in the same transaction.",
+      response: { 201: ex(Item, EX_ITEM), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ATTACH_REFUSED", "LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "COPY_LINK_INVALID", "SIGNING_REQUEST_NOT_FOUND", "MATERIAL_NOT_FOUND", "FORBIDDEN_ROLE") },
     },
   }, async (req, reply) => {
     const b = req.body;
     const input = b.kind === "licence" ? { kind: "licence" as const, identifier: b.identifier }
       : b.kind === "licence-copy" ? { kind: "licence-copy" as const, copy: b.copy.replace(/^.*\/copies\//, "") }
-      : { kind: "signature" as const, requestId: b.requestId };
+      : b.kind === "signature" ? { kind: "signature" as const, requestId: b.requestId }
+      : { kind: "material" as const, materialId: b.materialId };
     const it = await ctx.cases.attach(req.params.id, input, req.actor);
     return reply.code(201).send({ ...it, at: it.at.toISOString() });
   });

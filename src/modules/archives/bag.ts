@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { AppError } from "../../errors.js";
+import { inlineHasher, type Hasher } from "./hasher.js";
 import { manifestPath } from "./names.js";
 
 export interface PlannedFile {
@@ -23,7 +24,8 @@ export interface PlannedFile {
   item: { kind: string; ref: string };
   sha256: string;
   size: number;
-  open(): Promise<Buffer>;
+  /** The bytes: whole (small files) or as a stream of chunks (materials: never whole in memory). */
+  open(): Promise<Buffer | AsyncIterable<Uint8Array>>;
 }
 
 export interface DigestedFile extends Omit<PlannedFile, "open"> {
@@ -32,7 +34,7 @@ export interface DigestedFile extends Omit<PlannedFile, "open"> {
 
 export interface BagSink {
   /** Adds one entry (`path` relative to the bag's parent: `<bag>/…`). `compress`: worth deflating (text). */
-  add(path: string, data: Buffer, opts: { compress: boolean }): Promise<void>;
+  add(path: string, data: Buffer | AsyncIterable<Uint8Array>, opts: { compress: boolean; size?: number }): Promise<void>;
 }
 
 export interface BagContent {
@@ -48,6 +50,8 @@ export interface BagContent {
   logKeys: unknown;
   /** The DER CMS SignedData over the tag manifest's bytes. */
   sign(tagmanifest: Buffer): Promise<Buffer>;
+  /** Where payload digests are computed (default: inline). */
+  hasher?: Hasher;
 }
 
 export interface BagResult {
@@ -75,6 +79,7 @@ function infoLine(label: string, value: string): string {
 
 export async function writeBag(sink: BagSink, c: BagContent): Promise<BagResult> {
   const root = c.bagName;
+  const hasher = c.hasher ?? inlineHasher();
   const tags: Array<{ path: string; bytes: Buffer }> = [];
   const tag = async (path: string, text: string | Buffer) => {
     const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text, "utf8");
@@ -86,14 +91,24 @@ export async function writeBag(sink: BagSink, c: BagContent): Promise<BagResult>
   const digested: DigestedFile[] = [];
   let octets = 0;
   for (const f of c.files) {
-    const bytes = await f.open();
-    const sha = hex("sha256", bytes);
-    if (sha !== f.sha256 || bytes.length !== f.size) {
+    const src = await f.open();
+    // Both digests as the bytes pass on to the sink (one pass, whatever the file's size; on the hasher's thread).
+    const d = hasher.stream(["sha256", "sm3"]);
+    let n = 0;
+    const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = Buffer.isBuffer(src) ? [src] : src;
+    async function* passing() {
+      for await (const ch of chunks) {
+        await d.update(ch);
+        n += ch.length;
+        yield ch;
+      }
+    }
+    await sink.add(`${root}/${f.path}`, passing(), { compress: false, size: f.size });
+    const [sha, sm3] = (await d.digest()) as [string, string];
+    if (sha !== f.sha256 || n !== f.size) {
       throw new AppError("INTERNAL", `A stored file of the case changed since it was recorded: ${f.path}.`, { details: { path: f.path } });
     }
-    const sm3 = hex("sm3", bytes);
-    await sink.add(`${root}/${f.path}`, bytes, { compress: false });
-    octets += bytes.length;
+    octets += n;
     const { open: _o, ...rest } = f;
     digested.push({ ...rest, sm3 });
   }

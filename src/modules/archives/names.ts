@@ -6,7 +6,7 @@
  * original name beside the path.
  */
 
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu; // eslint-disable-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu;
 const MAX_NAME_BYTES = 200;
 
 /** One path segment: NFC, unsafe characters replaced by `_`, trimmed, bounded; never empty, "." or "..". */

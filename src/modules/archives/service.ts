@@ -30,7 +30,10 @@ import { CASE_EVENTS, ownerOf, type CaseService } from "../cases/service.js";
 import type { CaseItem, CaseRecord, CaseRepos } from "../cases/ports.js";
 import { payloadManifest, writeBag, type BagSink, type PlannedFile } from "./bag.js";
 import { caseJson, caseXml, PACKAGE_FORMAT, type CaseMeta, type Retention } from "./metadata.js";
-import { bagNameOf, PathSet } from "./names.js";
+import { inlineHasher, workerHasher, type Hasher } from "./hasher.js";
+import { bagNameOf, PathSet, safeSegment } from "./names.js";
+
+const EXT: Record<string, string> = { "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "application/ofd": ".ofd", "application/json": ".json" };
 import type { ArchiveRecord, ArchiveRepos } from "./ports.js";
 
 /** The common name of the department certificate that signs its archival packages (profile `signer`). */
@@ -58,6 +61,8 @@ export interface ArchiveDeps<RR extends R> {
   cases: CaseService;
   /** The licence's signed JWS (the licence as issued, at its current version record). */
   licenceJws(identifier: string): Promise<string>;
+  /** A material's stored file (its bytes streamed from the materials store). */
+  materialFile(identifier: string): Promise<{ name: string | null; mediaType: string; sha256: string; size: number; open(): AsyncIterable<Uint8Array> }>;
   matterName(code: string): Promise<string | null>;
   keyStore: KeyStore;
   tsa: Tsa;
@@ -140,8 +145,11 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
         }
       } else if (it.kind === "document") {
         for (const f of files) add("documents", f.name, { mediaType: f.mediaType, role: "stamped-document", item, sha256: f.sha256, size: f.size, open: stored(f.id, it.id, f.sha256) });
-      } else {
-        for (const f of files) add(`materials/${it.ref}`, f.name, { mediaType: f.mediaType, role: "material", item, sha256: f.sha256, size: f.size, open: stored(f.id, it.id, f.sha256) });
+      } else if (!seen.has(`material:${it.ref}`)) {
+        seen.add(`material:${it.ref}`);
+        const m = await deps.materialFile(it.ref);
+        const ext = EXT[m.mediaType] ?? "";
+        add(`materials/${safeSegment(it.ref)}`, m.name ?? `${it.ref}${ext}`, { mediaType: m.mediaType, role: "material", item, sha256: m.sha256, size: m.size, open: async () => m.open() });
       }
     }
     return out;
@@ -158,6 +166,8 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       for (const i of nums(it.detail.signed)) list.push({ type: "signed", logIndex: i, object });
       for (const i of nums(it.detail.sealed)) list.push({ type: "stamped", logIndex: i, object });
       for (const i of nums(it.detail.stamped)) list.push({ type: "stamped", logIndex: i, object });
+      // A material's registration (its receipt, 可信回执) is when the service received it.
+      for (const i of nums(it.detail.registered)) list.push({ type: "received", logIndex: i, object });
       list.push({ type: "received", logIndex: it.logIndex, object });
     }
     if (c.closeLogIndex !== null) list.push({ type: "closed", logIndex: c.closeLogIndex, object: `case:${c.id}` });
@@ -210,8 +220,8 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
   }
 
   /** A Writable that stores what it is given in sealed chunks of CHUNK_BYTES, hashing it as it passes. */
-  function chunkStore(archiveId: string) {
-    const hash = createHash("sha256");
+  function chunkStore(archiveId: string, hasher: Hasher) {
+    const hash = hasher.stream(["sha256"]);
     let parts: Buffer[] = [];
     let held = 0;
     let seq = 0;
@@ -222,30 +232,49 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       // Relaxed: the final `stored` commit is synced, and it makes these (earlier, same store) durable with it.
       await uow.write((repos) => repos.archiveChunks.insert(archiveId, n, sealed), { relaxed: true });
     };
+    // Takes exactly one chunk's bytes off the front of `parts` (copying only when a chunk spans several writes).
+    const takeChunk = (n: number): Buffer => {
+      const first = parts[0]!;
+      if (first.length >= n) {
+        parts[0] = first.subarray(n);
+        if (parts[0].length === 0) parts.shift();
+        return first.subarray(0, n);
+      }
+      const out = Buffer.allocUnsafe(n);
+      let off = 0;
+      while (off < n) {
+        const p = parts[0]!;
+        const k = Math.min(p.length, n - off);
+        p.copy(out, off, 0, k);
+        off += k;
+        if (k === p.length) parts.shift();
+        else parts[0] = p.subarray(k);
+      }
+      return out;
+    };
     const drain = async (all: boolean) => {
       while (held >= CHUNK_BYTES || (all && held > 0)) {
-        const whole = Buffer.concat(parts);
-        const take = Math.min(CHUNK_BYTES, whole.length);
-        await put(whole.subarray(0, take));
-        parts = take < whole.length ? [whole.subarray(take)] : [];
-        held = whole.length - take;
+        const take = Math.min(CHUNK_BYTES, held);
+        const chunk = takeChunk(take);
+        held -= take;
+        await put(chunk);
       }
     };
     const w = new Writable({
       highWaterMark: CHUNK_BYTES,
       write(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
         size += chunk.length;
         parts.push(chunk);
         held += chunk.length;
-        if (held < CHUNK_BYTES) return cb();
-        drain(false).then(() => cb(), cb);
+        const hashed = hash.update(chunk);
+        if (held < CHUNK_BYTES) return void hashed.then(() => cb(), cb);
+        Promise.all([hashed, drain(false)]).then(() => cb(), cb);
       },
       final(cb) {
         drain(true).then(() => cb(), cb);
       },
     });
-    return { w, result: () => ({ sha256: hash.digest("hex"), size, chunks: seq }) };
+    return { w, result: async () => ({ sha256: (await hash.digest())[0]!, size, chunks: seq }) };
   }
 
   async function view(a: ArchiveRecord): Promise<ArchiveView> {
@@ -258,7 +287,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
   }
 
   /** Archives a closed case: see the module comment for the order of work. Returns the stored archive. */
-  async function archive(caseId: string, actor: Actor, opts: { retention?: Retention } = {}): Promise<ArchiveView> {
+  async function archive(caseId: string, actor: Actor, opts: { retention?: Retention; /** Where digests are computed (default inline: a worker thread measured slower on a loaded 2-core machine; bench/archives.ts compares). */ hashOn?: "worker" | "inline" } = {}): Promise<ArchiveView> {
     const c0 = await caseFor(uow.read, caseId, actor);
     const existing = await uow.read.archives.byCase(c0.id);
     if (existing?.status === "stored") throw new AppError("CASE_ALREADY_ARCHIVED", undefined, { details: { archiveId: existing.id } });
@@ -315,31 +344,37 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       archivedAt: a.createdAt.toISOString(), retention: opts.retention ?? "30y", eventCount: evs.length,
     };
     const key = log.publicKey();
-    const store = chunkStore(a.id);
-    const zip = createZipWriter(store.w, { mtime: a.createdAt });
-    const sink: BagSink = { add: async (path, data, o) => void (await zip.addFile(path, data, { method: o.compress ? "deflate" : "store" })) };
-    const bag = await writeBag(sink, {
-      bagName: a.bagName, files,
-      bagInfo: [
-        ["Source-Organization", dept.name], ["Sidian-Department-Code", dept.uscc], ["External-Identifier", c.caseNo], ["Sidian-Case-Id", c.id],
-        ["Sidian-Archive-Id", a.id], ["Sidian-Matter-Code", c.matterCode ?? ""], ["Bag-Software-Agent", deps.software],
-      ],
-      baggingDate: a.createdAt.toISOString().slice(0, 10),
-      metadata: (digested) => ({ caseXml: caseXml(meta, digested), caseJson: caseJson(meta, digested) }),
-      events: { format: "sidian-premis-events/1", checkpoint: "metadata/checkpoint.txt", logOrigin: key.origin, treeSize: cp.size, events: evs },
-      checkpoint: cp.note,
-      logKeys: { origin: key.origin, keys: [{ name: key.name, keyId: key.keyId, vkey: key.vkey, publicKeyPem: key.publicKeyPem }] },
-      sign: (tm) => sign(cert, tm),
-    });
-    await zip.finish();
-    await new Promise<void>((resolve, reject) => store.w.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    const r = store.result();
-    const patch = {
-      status: "stored" as const, tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
-      certSerial: cert.serial, storedAt: clock.now(),
-    };
-    await uow.write((repos) => repos.archives.update(a.id, patch));
-    return view({ ...a, ...patch });
+    const hasher = opts.hashOn === "worker" ? workerHasher() : inlineHasher();
+    try {
+      const store = chunkStore(a.id, hasher);
+      const zip = createZipWriter(store.w, { mtime: a.createdAt });
+      const sink: BagSink = { add: async (path, data, o) => void (await zip.addFile(path, data, { method: o.compress ? "deflate" : "store", ...(o.size !== undefined && !Buffer.isBuffer(data) ? { size: o.size } : {}) })) };
+      const bag = await writeBag(sink, {
+        bagName: a.bagName, files,
+        bagInfo: [
+          ["Source-Organization", dept.name], ["Sidian-Department-Code", dept.uscc], ["External-Identifier", c.caseNo], ["Sidian-Case-Id", c.id],
+          ["Sidian-Archive-Id", a.id], ["Sidian-Matter-Code", c.matterCode ?? ""], ["Bag-Software-Agent", deps.software],
+        ],
+        baggingDate: a.createdAt.toISOString().slice(0, 10),
+        metadata: (digested) => ({ caseXml: caseXml(meta, digested), caseJson: caseJson(meta, digested) }),
+        events: { format: "sidian-premis-events/1", checkpoint: "metadata/checkpoint.txt", logOrigin: key.origin, treeSize: cp.size, events: evs },
+        checkpoint: cp.note,
+        logKeys: { origin: key.origin, keys: [{ name: key.name, keyId: key.keyId, vkey: key.vkey, publicKeyPem: key.publicKeyPem }] },
+        sign: (tm) => sign(cert, tm),
+        hasher,
+      });
+      await zip.finish();
+      await new Promise<void>((resolve, reject) => store.w.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      const r = await store.result();
+      const patch = {
+        status: "stored" as const, tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
+        certSerial: cert.serial, storedAt: clock.now(),
+      };
+      await uow.write((repos) => repos.archives.update(a.id, patch));
+      return view({ ...a, ...patch });
+    } finally {
+      await hasher.close();
+    }
   }
 
   /** An archive is visible to its case's owner and to the archivists of its department; CASE/ARCHIVE_NOT_FOUND else. */

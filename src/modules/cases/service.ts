@@ -52,6 +52,8 @@ export interface CaseSources<R> {
   copy(token: string, actor: Actor): Promise<{ identifier: string; accessId: string; accessLogIndex: number; jws: string; pdf: Buffer }>;
   /** A completed signing request the caller may see: its final document and evidence, and its trust events. */
   signature(requestId: string, actor: Actor): Promise<{ status: string; title: string; pdf: Buffer; evidence: unknown; events: Array<{ type: string; logIndex: number }> }>;
+  /** A material the caller may see (MATERIAL_NOT_FOUND otherwise): its holder, status and registration entry. */
+  material(identifier: string, actor: Actor): Promise<{ holderHash: string; status: string; sha256: string; size: number; mediaType: string; logIndex: number }>;
   /** Stamps whose result is exactly these bytes. */
   stampsOf(repos: R, sha256: string): Promise<Array<{ id: string; sealId: string; departmentId: string; logIndex: number | null }>>;
   departmentExists(repos: R, id: string): Promise<boolean>;
@@ -79,6 +81,7 @@ export type AttachInput =
   | { kind: "licence"; identifier: string }
   | { kind: "licence-copy"; copy: string }
   | { kind: "signature"; requestId: string }
+  | { kind: "material"; materialId: string }
   | { kind: "document"; pdf: Buffer; name?: string };
 
 export interface CaseView {
@@ -202,7 +205,7 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
   /** A licence whose holder is not the case's applicant does not belong in the case. */
   function checkHolder(c: CaseRecord, holderHash: string): void {
     if (c.applicantHash !== null && c.applicantHash !== holderHash) {
-      throw new AppError("CASE_ATTACH_REFUSED", "The licence's holder is not the case's applicant.", { details: { reason: "holder" } });
+      throw new AppError("CASE_ATTACH_REFUSED", "The item's holder (of the licence or material) is not the case's applicant.", { details: { reason: "holder" } });
     }
   }
 
@@ -251,6 +254,15 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
         detail = { signed: s.events.filter((e) => e.type === "signing.signed").map((e) => e.logIndex), sealed: s.events.filter((e) => e.type === "signing.sealed").map((e) => e.logIndex) };
         file(`${input.requestId}.pdf`, "application/pdf", s.pdf);
         file(`${input.requestId}-evidence.json`, "application/json", Buffer.from(JSON.stringify(s.evidence, null, 2)));
+        break;
+      }
+      case "material": {
+        const m = await sources.material(input.materialId, actor);
+        if (m.status !== "valid") throw new AppError("CASE_ATTACH_REFUSED", `The material is ${m.status}; only a valid material can be attached.`, { details: { status: m.status } });
+        kind = "material";
+        ref = input.materialId;
+        detail = { registered: m.logIndex, sha256: m.sha256, size: m.size, mediaType: m.mediaType };
+        holderOf = async () => m.holderHash;
         break;
       }
       case "document": {
