@@ -66,6 +66,8 @@ export interface Config {
    * (SIDIAN_CLAMD); null: no scanner, the scan item is reported not applicable. Per-file answer budget in ms.
    */
   readonly clamd: { readonly address: string; readonly timeoutMs: number } | null;
+  /** Re-check every stored archive package this often, hours (SIDIAN_ARCHIVE_RECHECK_HOURS; 0: never). */
+  readonly archiveRecheckHours: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
   /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
@@ -338,6 +340,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pdfQueue: int(env, "SIDIAN_PDF_QUEUE", 64, 0, 100_000, problems),
     pdfTimeBudgetMs: int(env, "SIDIAN_PDF_TIME_BUDGET_MS", 10_000, 100, 600_000, problems),
     pdfWorkerMemoryMb: int(env, "SIDIAN_PDF_WORKER_MEMORY_MB", 512, 64, 16_384, problems),
+    archiveRecheckHours: int(env, "SIDIAN_ARCHIVE_RECHECK_HOURS", mode === "test" ? 0 : 168, 0, 87_600, problems),
     clamd: env.SIDIAN_CLAMD ? { address: clamdAddress(env.SIDIAN_CLAMD, problems), timeoutMs: int(env, "SIDIAN_CLAMD_TIMEOUT_MS", 60_000, 100, 3_600_000, problems) } : null,
     checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),

@@ -33,6 +33,9 @@ import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
 import { createMaterialContainer, createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialContainer, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
+import { createArchiveChecks, type ArchiveChecks } from "./modules/archives/check/runs.js";
+import { onlineVerifyDeps } from "./modules/seals/index.js";
+import { formatVkey, parseVkey } from "./modules/tlog/checkpoint.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
@@ -90,6 +93,8 @@ export interface Context {
   cases: CaseService;
   /** Archival packages of closed cases (issue 19). */
   archives: ArchiveService;
+  /** 四性检测 of stored packages, each run logged (src/modules/archives/check/runs.ts). */
+  archiveChecks: ArchiveChecks;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
   /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
@@ -143,11 +148,11 @@ async function registerServiceKeys(uow: UnitOfWork<Repos>, tlog: Tlog<Repos>, m:
 function countedSealWorker(w: SealWorker, metrics: Metrics | null): SealWorker & { queued(): number } {
   let inHand = 0;
   return {
-    async seal(key, aeadKey, jobs) {
+    async seal(key, aeadKey, jobs, alg) {
       inHand += jobs.length;
       try {
-        const out = await w.seal(key, aeadKey, jobs);
-        metrics?.signedBatch("licence-signing", "ES256", "file", out.length);
+        const out = await w.seal(key, aeadKey, jobs, alg);
+        metrics?.signedBatch("licence-signing", alg ?? "ES256", "file", out.length);
         return out;
       } finally {
         inHand -= jobs.length;
@@ -511,6 +516,18 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
     software: `sidian/${VERSION}`,
   });
+  // 四性检测 of stored packages (issue 19): the service's own trust (root, issuing CA, TSA, log key), online PDF validation.
+  const archiveChecks = createArchiveChecks<Repos>({
+    uow, clock, log: tlog, archives, pdf, pdfConcurrency: config.pdfWorkers, clamd: config.clamd, logger: log, agent: `sidian/${VERSION}`,
+    pdfDeps: onlineVerifyDeps({ material, certificates: uow.read.certificates, seals, clock }),
+    trust: {
+      anchors: [material.rootCert, ...(material.sm2 ? [material.sm2.rootCert] : [])],
+      intermediates: [material.issuingCa.cert, ...(material.sm2 ? [material.sm2.issuingCa.cert] : [])],
+      knownTsaCerts: [material.tsa.cert, ...material.previous.tsa.map((t) => t.cert)],
+      logKey: parseVkey(formatVkey(config.logOrigin, material.log.publicKey)),
+      logOrigin: config.logOrigin,
+    },
+  });
   // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
   const materials = createMaterialService<Repos>({
     uow, clock, tlog, pii, catalogue, publicUrl: config.publicUrl, log,
@@ -561,6 +578,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     }, 15_000);
     sealTimer.unref();
   }
+  // The periodic re-check of stored packages (DA/T 70 long-term stage), one run at a time.
+  let recheckTimer: NodeJS.Timeout | null = null;
+  let rechecking: Promise<unknown> | null = null;
+  if ((opts.autoExpire ?? opts.autoCheckpoint ?? true) && config.archiveRecheckHours > 0) {
+    recheckTimer = setInterval(() => {
+      if (rechecking || closed) return;
+      rechecking = archiveChecks.recheckAll().then(
+        (r) => log.info({ ...r }, "archive re-check done"),
+        (e: unknown) => log.error({ err: e }, "archive re-check failed"),
+      ).finally(() => (rechecking = null));
+    }, config.archiveRecheckHours * 3_600_000);
+    recheckTimer.unref();
+  }
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
     expiryTimer = setInterval(async () => {
       if (closed || !(await leader())) return;
@@ -586,7 +616,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, archiveChecks, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
     token,
     ready: async () => {
       const t = token?.status();
@@ -600,11 +630,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
       if (sealTimer) clearInterval(sealTimer);
+      if (recheckTimer) clearInterval(recheckTimer);
+      await rechecking;
       stopWebhooks();
       await sealing;
       await encrypting;
       await numbering;
       await access.drain();
+      await materials.drain();
       await qr.close();
       await sealWorker.close();
       await pdf.close();

@@ -71,6 +71,8 @@ usage: sidian <command> [options]
   archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
                                          DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
                                          keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
+  archive recheck [--limit N]            re-check every stored package (long-term stage); each run is logged
+                                         as archive.checked (exit 0 all passed, 1 one failed or could not run)
   verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--evidence E.json] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence; a signing request's PDF shows each signer
@@ -361,6 +363,19 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(out);
         return 0;
       }
+      if (sub === "recheck") {
+        // Exit 0 every stored package passed, 1 one failed or could not be checked. Each run is logged (archive.checked).
+        const o = args({ limit: { type: "string" } });
+        if (o.limit !== undefined && !/^[1-9][0-9]{0,6}$/.test(String(o.limit))) return fail("--limit must be a whole number");
+        const r = await withContext(config, (ctx) => ctx.archiveChecks.recheckAll({
+          ...(o.limit !== undefined ? { limit: Number(o.limit) } : {}),
+          onRun: (x) => process.stdout.write("error" in x
+            ? `${x.archiveId}  ERROR  ${x.error}\n`
+            : `${x.archiveId}  ${x.report.result.toUpperCase()}  log #${x.logIndex}  ${x.report.package.caseNo ?? ""}${x.report.result === "fail" ? `  failed: ${x.report.items.filter((i) => i.result === "fail").map((i) => i.id).join(", ")}` : ""}\n`),
+        }));
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.failed > 0 || r.errors > 0 ? 1 : 0;
+      }
       if (sub === "check") {
         try {
           return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
@@ -369,7 +384,7 @@ async function main(argv: string[]): Promise<number> {
           throw e;
         }
       }
-      return fail("archive build|check");
+      return fail("archive build|check|recheck");
     }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));

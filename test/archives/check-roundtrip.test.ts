@@ -61,4 +61,29 @@ t.test("a package from the real builder passes; a changed byte is named", async 
   const r2 = await check(bad);
   t.equal(r2.result, "fail");
   t.ok(r2.items.some((i) => i.failures.some((f) => f.subject.startsWith("data/"))), `a payload file is named: ${r2.items.filter((i) => i.result === "fail").map((i) => `${i.id}: ${i.found}`).join(" | ")}`);
+
+  // POST /archives/:id/checks: the archivists of the case's department; the run is logged
+  const archivist = (await w.h.client("archivist", { departmentId: w.dept.id })).token;
+  const otherArchivist = (await w.h.client("archivist", { departmentId: w.other.id })).token;
+  const run = await api("POST", `/archives/${a.id}/checks`, archivist, { stage: "transfer" });
+  t.equal(run.statusCode, 200, run.body);
+  const body = run.json();
+  t.equal(body.report.result, "pass", JSON.stringify(body.report.items.filter((i: { result: string }) => i.result === "fail")));
+  t.equal(body.report.stage, "transfer");
+  t.ok(body.report.items.every((i: { dat70: string }) => i.dat70.startsWith("YJ-")), "transfer-stage item numbers");
+  const entry = await w.h.ctx.tlog.getEntry(body.logIndex);
+  t.equal(entry.event.type, "archive.checked");
+  t.match(entry.event.data, { archiveId: a.id, stage: "transfer", result: "pass", failed: [], tagmanifestSha256: body.report.package.tagManifestSha256 });
+  t.equal((await api("POST", `/archives/${a.id}/checks`, otherArchivist, {})).json().code, "ARCHIVE_NOT_FOUND", "another department's archivist: 404");
+  t.equal((await api("POST", `/archives/${a.id}/checks`, w.tokens.otherConsumer, {})).json().code, "ARCHIVE_NOT_FOUND");
+  t.equal((await api("POST", `/archives/${a.id}/checks`, archivist, { stage: "later" })).statusCode, 400);
+
+  // the periodic re-check (and sidian archive recheck): every stored package, each run logged
+  const size = await w.h.ctx.tlog.size();
+  const runs: unknown[] = [];
+  const sum = await w.h.ctx.archiveChecks.recheckAll({ onRun: (x) => runs.push(x) });
+  t.same(sum, { checked: 1, passed: 1, failed: 0, errors: 0 });
+  const logged = await w.h.ctx.tlog.getEntry(size);
+  t.equal(logged.event.type, "archive.checked");
+  t.match(logged.event.data, { archiveId: a.id, stage: "preservation", result: "pass" });
 });

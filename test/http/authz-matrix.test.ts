@@ -123,6 +123,7 @@ const EXPECT: Record<string, Who[]> = {
   "POST /cases/{id}/archive": ["issuer", "otherIssuer", "consumer", "counter"],
   "GET /archives/{id}": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /archives/{id}/package": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "POST /archives/{id}/checks": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
   // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/

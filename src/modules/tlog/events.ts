@@ -50,6 +50,8 @@ export const TLOG_EVENTS = {
   caseItemAttached: "case.item-attached",
   caseClosed: "case.closed",
   caseArchived: "case.archived",
+  // a 四性检测 run over a stored package (issue 19): data = { archiveId, stage, result, failed: [item ids], tagmanifestSha256, reportSha256 }
+  archiveChecked: "archive.checked",
   // e-materials (issue 18: src/modules/materials): subject `material:<identifier>`; events carry `holder`
   materialTypeCreated: "material-type.created",
   materialTypeUpdated: "material-type.updated",
