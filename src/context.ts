@@ -356,7 +356,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
     ...(opts.licenceReadModel ? { readModel: opts.licenceReadModel } : {}),
   });
-  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
+  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log, ...(opts.licenceReadModel?.verdicts === false ? { remember: false } : {}) });
   const access = createAccessService<Repos>({
     uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
     copySigner: createCopySigner({ signingKey: material.token.signingKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),

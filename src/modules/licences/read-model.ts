@@ -59,6 +59,8 @@ export interface ReadModelOptions {
   records?: boolean;
   holders?: boolean;
   answers?: boolean;
+  /** Verification's per-licence memory (verdicts, a JWS's facts, log entries and proofs: verify.ts `remember`). */
+  verdicts?: boolean;
 }
 
 export interface KeptList {
