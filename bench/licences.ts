@@ -106,17 +106,38 @@ function zipfDraws(n: number, k: number, s: number, r: () => number): number[] {
   return out;
 }
 
+/** A 免证办 query about holder number `h` (the bench matter is exempt from consent). */
+const queryBody = (h: number) => JSON.stringify({ holderCode: citizenId(h), holderCodeType: "111", matterCode: "BENCH-1", useCause: "行政检查核验经营许可" });
+
 /** Distinct holders per figure: more than one figure's requests, so a uniform run never asks about a holder twice. */
 const DRAWS = 60_000;
 
-async function rotating(opts: { url: string; headers: Record<string, string>; bodies: string[]; connections?: number; duration?: number; amount?: number }) {
+/** CPU time (user + system) a process has used, in ms (Linux /proc; ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * POSTs of `bodies` in turn. With `serverPid`, also the server's CPU time per answered request (µs): on a machine
+ * shared with other work this moves far less than throughput does, which depends on the CPU the server is given.
+ */
+async function rotating(opts: { url: string; headers: Record<string, string>; bodies: string[]; connections?: number; duration?: number; amount?: number; serverPid?: number }) {
   let i = 0;
+  const cpu0 = cpuMs(opts.serverPid);
   const r = await autocannon({
     url: opts.url, method: "POST", connections: opts.connections ?? 50, ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? 5 }),
     headers: { "content-type": "application/json", ...opts.headers },
     requests: [{ method: "POST", setupRequest: (req) => ({ ...req, body: opts.bodies[i++ % opts.bodies.length]! }) }],
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+  const cpuUs = ((cpuMs(opts.serverPid) - cpu0) * 1000) / Math.max(1, r.requests.total);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, cpuUs };
 }
 
 /** What a later run needs to reuse a seeded database (BENCH_LICENCE_DB): written beside it as `<db>.json`. */
@@ -168,7 +189,9 @@ async function importTimed(config: ReturnType<typeof loadConfig>, meta: Pick<See
  * start measures the holder query and POST /verify on holders and licences none of the other starts asked about
  * (uniform, without repetition, no warm-up). The gain of a kept thing is the figure with it over the one without.
  */
-const CACHE_AB = process.env.BENCH_CACHE_AB === "1";
+const CACHE_AB = process.env.BENCH_CACHE_AB === "1" || process.env.BENCH_CACHE_AB === "only";
+/** BENCH_CACHE_AB=only: the A/B alone, on a reused seed (no other figure). */
+const CACHE_AB_ONLY = process.env.BENCH_CACHE_AB === "only";
 const AB_ROUNDS = 2;
 const AB_DRAWS = 10_000;
 const AB_CONFIGS = [
@@ -178,7 +201,8 @@ const AB_CONFIGS = [
 ] as const;
 
 async function cacheAb(report: Report, o: { runDb: string; consumer: { id: string; secret: string }; holderBodies: string[]; verifyBodies: string[]; zipfBodies: (slot: number) => string[] }): Promise<void> {
-  const got = new Map<string, { hq: number[]; hqP99: number[]; v: number[]; vP99: number[]; z: number[]; zP99: number[] }>();
+  type Run = Awaited<ReturnType<typeof rotating>>;
+  const got = new Map<string, { hq: Run[]; v: Run[]; z: Run[] }>();
   let slot = 0;
   const slots = AB_ROUNDS * AB_CONFIGS.length;
   for (let round = 0; round < AB_ROUNDS; round++) {
@@ -193,14 +217,16 @@ async function cacheAb(report: Report, o: { runDb: string; consumer: { id: strin
         const base = `http://127.0.0.1:${srv.port}`;
         const res = await fetch(`${base}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ grant_type: "client_credentials", client_id: o.consumer.id, client_secret: o.consumer.secret }) });
         const auth = { authorization: `Bearer ${((await res.json()) as { access_token: string }).access_token}` };
-        const hq = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: part(o.holderBodies) });
-        const v = await rotating({ url: `${base}/verify`, headers: {}, bodies: part(o.verifyBodies) });
-        const z = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: o.zipfBodies(slot) });
+        const serverPid = srv.proc.pid;
+        const hq = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: part(o.holderBodies), serverPid });
+        const v = await rotating({ url: `${base}/verify`, headers: {}, bodies: part(o.verifyBodies), serverPid });
+        const z = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: o.zipfBodies(slot), serverPid });
         if (hq.non2xx || v.non2xx || z.non2xx || hq.errors || v.errors || z.errors) throw new Error(`cache A/B ${cfg.env}: non2xx ${hq.non2xx}/${v.non2xx}/${z.non2xx} errors ${hq.errors}/${v.errors}/${z.errors}`);
-        const g = got.get(cfg.name) ?? { hq: [], hqP99: [], v: [], vP99: [], z: [], zP99: [] };
-        g.hq.push(hq.rps), g.hqP99.push(hq.p99), g.v.push(v.rps), g.vP99.push(v.p99), g.z.push(z.rps), g.zP99.push(z.p99);
+        const g = got.get(cfg.name) ?? { hq: [], v: [], z: [] };
+        g.hq.push(hq), g.v.push(v), g.z.push(z);
         got.set(cfg.name, g);
-        console.log(`    ${cfg.env}: holder query ${Math.round(hq.rps)}/s (p99 ${hq.p99} ms), verify ${Math.round(v.rps)}/s (p99 ${v.p99} ms), holder query Zipf ${Math.round(z.rps)}/s (p99 ${z.p99} ms)`);
+        const line = (x: Run) => `${Math.round(x.rps)}/s, ${Math.round(x.cpuUs)} µs CPU/req, p99 ${x.p99} ms`;
+        console.log(`    ${cfg.env}: holder query ${line(hq)}; verify ${line(v)}; holder query Zipf ${line(z)}`);
       } finally {
         await srv.stop();
       }
@@ -208,19 +234,28 @@ async function cacheAb(report: Report, o: { runDb: string; consumer: { id: strin
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const none = AB_CONFIGS[0].name;
-  type G = typeof got extends Map<string, infer V> ? V : never;
-  const series: Array<[string, (g: G) => number[], (g: G) => number[], string]> = [
-    ["holder query, uniform", (g) => g.hq, (g) => g.hqP99, `${Math.min(AB_DRAWS, Math.floor(o.holderBodies.length / slots))} distinct holders per run`],
-    ["POST /verify, uniform", (g) => g.v, (g) => g.vP99, `${Math.min(AB_DRAWS, Math.floor(o.verifyBodies.length / slots))} distinct licences per run`],
-    ["holder query, Zipf s=1.1", (g) => g.z, (g) => g.zP99, `${AB_DRAWS} draws per run`],
+  const series: Array<[string, "hq" | "v" | "z", string]> = [
+    ["holder query, uniform", "hq", `${Math.min(AB_DRAWS, Math.floor(o.holderBodies.length / slots))} distinct holders per run`],
+    ["POST /verify, uniform", "v", `${Math.min(AB_DRAWS, Math.floor(o.verifyBodies.length / slots))} distinct licences per run`],
+    ["holder query, Zipf s=1.1", "z", `${AB_DRAWS} draws per run`],
   ];
-  for (const [what, pick, p99, drawn] of series) {
+  for (const [what, k, drawn] of series) {
     for (const cfg of AB_CONFIGS) {
-      const g = got.get(cfg.name)!;
+      const runs = got.get(cfg.name)![k];
       report.add({
-        name: `${what}, ${cfg.name} (A/B)`, value: mean(pick(g)), unit: "req/s",
+        name: `${what}, ${cfg.name} (A/B)`, value: mean(runs.map((r) => r.rps)), unit: "req/s",
         ...(cfg.name !== none ? { baseline: `${what}, ${none} (A/B)` } : {}),
-        note: `runs ${pick(g).map((x) => Math.round(x)).join(", ")}; p99 ${p99(g).join(", ")} ms; ${drawn}, alternated`,
+        note: `runs ${runs.map((r) => Math.round(r.rps)).join(", ")}; p99 ${runs.map((r) => r.p99).join(", ")} ms; ${drawn}, alternated`,
+      });
+    }
+    // Server CPU per request: lower is better, so the ratio is without / with (> 1: keeping it saves CPU).
+    const cpuNone = mean(got.get(none)![k].map((r) => r.cpuUs));
+    for (const cfg of AB_CONFIGS) {
+      const runs = got.get(cfg.name)![k];
+      const cpu = mean(runs.map((r) => r.cpuUs));
+      report.add({
+        name: `${what}, ${cfg.name}: server CPU per request (A/B)`, value: cpu, unit: "µs",
+        note: `runs ${runs.map((r) => Math.round(r.cpuUs)).join(", ")}${cfg.name !== none ? `; ${none} / this = ${(cpuNone / cpu).toFixed(3)}` : ""}`,
       });
     }
   }
@@ -299,6 +334,15 @@ export async function run(report: Report): Promise<void> {
     const runDb = keep ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sidian-bench-run-")), "run.db") : dbPath;
     if (keep) fs.copyFileSync(seedPath, runDb);
     const runConfig = keep ? loadConfig({ ...process.env, SIDIAN_MODE: "test", SIDIAN_DB: runDb, SIDIAN_LOG_LEVEL: "silent" }) : config;
+    if (CACHE_AB_ONLY) {
+      const slots = AB_ROUNDS * AB_CONFIGS.length * AB_DRAWS;
+      await cacheAb(report, {
+        runDb, consumer: meta.consumer, holderBodies: uniformDistinct(meta.n, Math.min(meta.n, DRAWS * 3 + slots), rng(1)).slice(Math.min(meta.n, DRAWS * 3) % meta.n).map(queryBody),
+        zipfBodies: (slot) => zipfDraws(meta.n, AB_DRAWS, 1.1, rng(100 + slot)).map(queryBody), verifyBodies: (verifyJwss.length > 20_000 ? verifyJwss.slice(20_000) : verifyJwss).map((jws) => JSON.stringify({ jws })),
+      });
+      if (keep) fs.rmSync(path.dirname(runDb), { recursive: true, force: true });
+      return;
+    }
     // Seal worker A/B on the same database, each run in a context of its own (one log writer at a time).
     for (const w of ["off", "on", "off", "on"] as const) ab[w].push(await importTimed(runConfig, meta, w));
     const dbBytes = fs.statSync(runDb).size;
@@ -351,7 +395,7 @@ export async function run(report: Report): Promise<void> {
 
       // holder query: holders drawn uniformly from every seeded licence, without repetition inside the run, and
       // none asked before (no warm-up): a city's approval systems ask about a holder about once per case.
-      const body = (h: number) => JSON.stringify({ holderCode: citizenId(h), holderCodeType: "111", matterCode: "BENCH-1", useCause: "行政检查核验经营许可" });
+      const body = queryBody;
       const drawn = uniformDistinct(n, Math.min(n, DRAWS * 3 + (CACHE_AB ? AB_ROUNDS * AB_CONFIGS.length * AB_DRAWS : 0)), rng(1));
       const queries = drawn.slice(0, DRAWS).map(body);
       const probe = await fetch(`${base}/holders/licences:query`, { method: "POST", headers: { ...consumerAuth, "content-type": "application/json" }, body: queries[0] });
