@@ -12,8 +12,9 @@
  *     POST of the same request bodies answering the same number of bytes with no work at all;
  *   - POST /verify of licence JWSs drawn the same way (20,000 distinct licences, none verified before).
  * A reused seed (BENCH_LICENCE_DB) is copied for each run, so every run measures the same database.
- * BENCH_READ_MODEL=records,holders,answers,verdicts|none (bench/serve.ts) chooses what the licences' read model and
- * verification keep in memory; BENCH_CACHE_AB=1 adds alternated runs with and without each (cacheAb below).
+ * The holder query and verification figures also give the server's CPU time per answered request, which moves far
+ * less than throughput on a machine shared with other work. (What each per-licence cache earned was measured with
+ * BENCH_CACHE_AB at b8e12a2; none earned its keep, and they went: src/modules/licences/read-model.ts.)
  * Goals (issue 15, uniform draw): holder query ≥ 30% of its I/O ceiling and p99 ≤ 25 ms at 1,000 req/s open loop;
  * verify ≥ 25% of the bare route; single issuance ≥ 2,000/s; bulk import ≥ 8,000/s.
  *
@@ -183,84 +184,6 @@ async function importTimed(config: ReturnType<typeof loadConfig>, meta: Pick<See
   }
 }
 
-/**
- * What each kept thing earns (BENCH_CACHE_AB=1): the app is started again on the same database with each of
- * AB_CONFIGS of what it keeps in memory (bench/serve.ts BENCH_READ_MODEL), alternated AB_ROUNDS times, and each
- * start measures the holder query and POST /verify on holders and licences none of the other starts asked about
- * (uniform, without repetition, no warm-up). The gain of a kept thing is the figure with it over the one without.
- */
-const CACHE_AB = process.env.BENCH_CACHE_AB === "1" || process.env.BENCH_CACHE_AB === "only";
-/** BENCH_CACHE_AB=only: the A/B alone, on a reused seed (no other figure). */
-const CACHE_AB_ONLY = process.env.BENCH_CACHE_AB === "only";
-const AB_ROUNDS = 2;
-const AB_DRAWS = 10_000;
-const AB_CONFIGS = [
-  { name: "nothing kept", env: "none" },
-  { name: "records + holders kept", env: "records,holders" },
-  { name: "all kept (records, holders, answers, verdicts)", env: "records,holders,answers,verdicts" },
-] as const;
-
-async function cacheAb(report: Report, o: { runDb: string; consumer: { id: string; secret: string }; holderBodies: string[]; verifyBodies: string[]; zipfBodies: (slot: number) => string[] }): Promise<void> {
-  type Run = Awaited<ReturnType<typeof rotating>>;
-  const got = new Map<string, { hq: Run[]; v: Run[]; z: Run[] }>();
-  let slot = 0;
-  const slots = AB_ROUNDS * AB_CONFIGS.length;
-  for (let round = 0; round < AB_ROUNDS; round++) {
-    for (const cfg of AB_CONFIGS) {
-      const part = (xs: string[]) => {
-        const size = Math.min(AB_DRAWS, Math.floor(xs.length / slots));
-        return xs.slice(slot * size, (slot + 1) * size);
-      };
-      slot++;
-      const srv = await startServer("sidian", { BENCH_DIR: path.dirname(o.runDb), BENCH_DB: o.runDb, BENCH_READ_MODEL: cfg.env });
-      try {
-        const base = `http://127.0.0.1:${srv.port}`;
-        const res = await fetch(`${base}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ grant_type: "client_credentials", client_id: o.consumer.id, client_secret: o.consumer.secret }) });
-        const auth = { authorization: `Bearer ${((await res.json()) as { access_token: string }).access_token}` };
-        const serverPid = srv.proc.pid;
-        const hq = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: part(o.holderBodies), serverPid });
-        const v = await rotating({ url: `${base}/verify`, headers: {}, bodies: part(o.verifyBodies), serverPid });
-        const z = await rotating({ url: `${base}/holders/licences:query`, headers: auth, bodies: o.zipfBodies(slot), serverPid });
-        if (hq.non2xx || v.non2xx || z.non2xx || hq.errors || v.errors || z.errors) throw new Error(`cache A/B ${cfg.env}: non2xx ${hq.non2xx}/${v.non2xx}/${z.non2xx} errors ${hq.errors}/${v.errors}/${z.errors}`);
-        const g = got.get(cfg.name) ?? { hq: [], v: [], z: [] };
-        g.hq.push(hq), g.v.push(v), g.z.push(z);
-        got.set(cfg.name, g);
-        const line = (x: Run) => `${Math.round(x.rps)}/s, ${Math.round(x.cpuUs)} µs CPU/req, p99 ${x.p99} ms`;
-        console.log(`    ${cfg.env}: holder query ${line(hq)}; verify ${line(v)}; holder query Zipf ${line(z)}`);
-      } finally {
-        await srv.stop();
-      }
-    }
-  }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const none = AB_CONFIGS[0].name;
-  const series: Array<[string, "hq" | "v" | "z", string]> = [
-    ["holder query, uniform", "hq", `${Math.min(AB_DRAWS, Math.floor(o.holderBodies.length / slots))} distinct holders per run`],
-    ["POST /verify, uniform", "v", `${Math.min(AB_DRAWS, Math.floor(o.verifyBodies.length / slots))} distinct licences per run`],
-    ["holder query, Zipf s=1.1", "z", `${AB_DRAWS} draws per run`],
-  ];
-  for (const [what, k, drawn] of series) {
-    for (const cfg of AB_CONFIGS) {
-      const runs = got.get(cfg.name)![k];
-      report.add({
-        name: `${what}, ${cfg.name} (A/B)`, value: mean(runs.map((r) => r.rps)), unit: "req/s",
-        ...(cfg.name !== none ? { baseline: `${what}, ${none} (A/B)` } : {}),
-        note: `runs ${runs.map((r) => Math.round(r.rps)).join(", ")}; p99 ${runs.map((r) => r.p99).join(", ")} ms; ${drawn}, alternated`,
-      });
-    }
-    // Server CPU per request: lower is better, so the ratio is without / with (> 1: keeping it saves CPU).
-    const cpuNone = mean(got.get(none)![k].map((r) => r.cpuUs));
-    for (const cfg of AB_CONFIGS) {
-      const runs = got.get(cfg.name)![k];
-      const cpu = mean(runs.map((r) => r.cpuUs));
-      report.add({
-        name: `${what}, ${cfg.name}: server CPU per request (A/B)`, value: cpu, unit: "µs",
-        note: `runs ${runs.map((r) => Math.round(r.cpuUs)).join(", ")}${cfg.name !== none ? `; ${none} / this = ${(cpuNone / cpu).toFixed(3)}` : ""}`,
-      });
-    }
-  }
-}
-
 export async function run(report: Report): Promise<void> {
   // BENCH_LICENCE_DB=/tmp/x.db keeps the seeded database (outside the repo) and reuses it on the next run; the
   // in-process bulk-import figure is then measured on 50,000 more licences instead of the whole seed.
@@ -323,7 +246,7 @@ export async function run(report: Report): Promise<void> {
     }
     // Verification draws licences as the holder query draws holders: uniformly, without repetition, none asked before.
     const verifyJwss: string[] = [];
-    for (const h of uniformDistinct(meta.n, Math.min(meta.n, 20_000 + (CACHE_AB ? AB_ROUNDS * AB_CONFIGS.length * AB_DRAWS : 0)), rng(2))) {
+    for (const h of uniformDistinct(meta.n, Math.min(meta.n, 20_000), rng(2))) {
       const got = await ctx.licences.forHolder(ctx.pii.lookupHash("111", citizenId(h)), { limit: 1 });
       if (got.items[0]) verifyJwss.push(got.items[0].jws);
     }
@@ -334,15 +257,6 @@ export async function run(report: Report): Promise<void> {
     const runDb = keep ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sidian-bench-run-")), "run.db") : dbPath;
     if (keep) fs.copyFileSync(seedPath, runDb);
     const runConfig = keep ? loadConfig({ ...process.env, SIDIAN_MODE: "test", SIDIAN_DB: runDb, SIDIAN_LOG_LEVEL: "silent" }) : config;
-    if (CACHE_AB_ONLY) {
-      const slots = AB_ROUNDS * AB_CONFIGS.length * AB_DRAWS;
-      await cacheAb(report, {
-        runDb, consumer: meta.consumer, holderBodies: uniformDistinct(meta.n, Math.min(meta.n, DRAWS * 3 + slots), rng(1)).slice(Math.min(meta.n, DRAWS * 3) % meta.n).map(queryBody),
-        zipfBodies: (slot) => zipfDraws(meta.n, AB_DRAWS, 1.1, rng(100 + slot)).map(queryBody), verifyBodies: (verifyJwss.length > 20_000 ? verifyJwss.slice(20_000) : verifyJwss).map((jws) => JSON.stringify({ jws })),
-      });
-      if (keep) fs.rmSync(path.dirname(runDb), { recursive: true, force: true });
-      return;
-    }
     // Seal worker A/B on the same database, each run in a context of its own (one log writer at a time).
     for (const w of ["off", "on", "off", "on"] as const) ab[w].push(await importTimed(runConfig, meta, w));
     const dbBytes = fs.statSync(runDb).size;
@@ -396,18 +310,19 @@ export async function run(report: Report): Promise<void> {
       // holder query: holders drawn uniformly from every seeded licence, without repetition inside the run, and
       // none asked before (no warm-up): a city's approval systems ask about a holder about once per case.
       const body = queryBody;
-      const drawn = uniformDistinct(n, Math.min(n, DRAWS * 3 + (CACHE_AB ? AB_ROUNDS * AB_CONFIGS.length * AB_DRAWS : 0)), rng(1));
+      const drawn = uniformDistinct(n, Math.min(n, DRAWS * 3), rng(1));
       const queries = drawn.slice(0, DRAWS).map(body);
       const probe = await fetch(`${base}/holders/licences:query`, { method: "POST", headers: { ...consumerAuth, "content-type": "application/json" }, body: queries[0] });
       const probeText = await probe.text();
       const answerBytes = Buffer.byteLength(probeText);
       if (probe.status !== 200 || (JSON.parse(probeText) as { items: unknown[] }).items.length !== 1) throw new Error(`holder query probe: ${probe.status}`);
-      const q = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries.slice(1) });
+      const serverPid = s.proc.pid;
+      const q = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: queries.slice(1), serverPid });
       report.add({ name: "POST /holders/licences:query, uniform draw (recorded, group commit)", value: q.rps, unit: "req/s", baseline: BARE, note: `${Math.min(n, DRAWS)} distinct holders of ${n}, none asked before; errors ${q.errors} non2xx ${q.non2xx}${q.rps * 5 > queries.length ? " (some holders asked twice: more requests than draws)" : ""}` });
       // A skewed draw (Zipf s = 1.1 over the holders): a few holders asked about often. The figure to expect is the
       // uniform one: each holder is asked about about once per case.
       const zq = zipfDraws(n, DRAWS, 1.1, rng(3)).map(body);
-      const z = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: zq });
+      const z = await rotating({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: zq, serverPid });
       report.add({ name: "POST /holders/licences:query, Zipf s=1.1 draw", value: z.rps, unit: "req/s", baseline: BARE, note: `p99 ${z.p99} ms; ${new Set(zq).size} distinct holders in ${zq.length} draws` });
       // The ceiling for any implementation on this machine: the same request bodies and an answer of the same size,
       // with no work at all (no look-up, no record, no durability), on the bare server.
@@ -415,18 +330,20 @@ export async function run(report: Report): Promise<void> {
       report.add({ name: HQ_CEILING, value: ceiling.rps, unit: "req/s", baseline: BARE, note: `the holder query's request bodies, a ${answerBytes}-byte answer, no work` });
       report.add({ name: "holder query vs its I/O ceiling", value: q.rps, unit: "req/s", baseline: HQ_CEILING, goal: "≥ 30% of the ceiling" });
       report.add({ name: "holder query p99 latency (uniform)", value: q.p99, unit: "ms", note: `p50 ${q.p50} ms, -c 50` });
+      report.add({ name: "holder query, server CPU per request (uniform)", value: q.cpuUs, unit: "µs", note: `Zipf s=1.1: ${Math.round(z.cpuUs)} µs` });
+
+      // verify (before the open-loop runs: a rate the server cannot keep up with leaves it busy for a while)
+      const bodies = verifyJwss.map((jws) => JSON.stringify({ jws }));
+      const v = await rotating({ url: `${base}/verify`, headers: {}, bodies, serverPid });
+      report.add({ name: "POST /verify (licence JWS, full verdict + proof)", value: v.rps, unit: "req/s", baseline: BARE, goal: "≥ 25% of bare", note: `p99 ${v.p99} ms, errors ${v.errors} non2xx ${v.non2xx}, ${bodies.length} distinct licences drawn uniformly, none verified before; server CPU ${Math.round(v.cpuUs)} µs a request` });
+      report.add({ name: "POST /verify vs the same I/O with no work", value: v.rps, unit: "req/s", baseline: ECHO });
+
       // Open loop: a fixed rate whatever the answers' pace, each request timed from when it was due.
       for (const rate of OPEN_RATES) {
         const o = await openLoop({ url: `${base}/holders/licences:query`, headers: consumerAuth, bodies: (drawn.length > DRAWS * 2 && rate !== OPEN_RATES[0] ? drawn.slice(DRAWS * 2) : drawn.slice(DRAWS)).concat(drawn.length > DRAWS ? [] : drawn).map(body), rate, duration: 5 });
         const b = bareOpen.get(rate);
         report.add({ name: `holder query p99 at ${rate}/s (open loop, uniform)`, value: o.p99, unit: "ms", goal: "≤ 25 ms", note: `p50 ${o.p50} ms, max ${o.max} ms, errors ${o.errors} non2xx ${o.non2xx}; bare POST at the same rate: p99 ${b?.p99} ms` });
       }
-
-      // verify
-      const bodies = verifyJwss.slice(0, 20_000).map((jws) => JSON.stringify({ jws }));
-      const v = await rotating({ url: `${base}/verify`, headers: {}, bodies });
-      report.add({ name: "POST /verify (licence JWS, full verdict + proof)", value: v.rps, unit: "req/s", baseline: BARE, goal: "≥ 25% of bare", note: `p99 ${v.p99} ms, errors ${v.errors} non2xx ${v.non2xx}, ${bodies.length} distinct licences drawn uniformly, none verified before` });
-      report.add({ name: "POST /verify vs the same I/O with no work", value: v.rps, unit: "req/s", baseline: ECHO });
 
       // single issuance
       const singles = Array.from({ length: 200_000 }, (_, i) => JSON.stringify(licence(typeCode, runBase + i)));
@@ -444,13 +361,6 @@ export async function run(report: Report): Promise<void> {
         done += out.summary.issued;
       }
       report.add({ name: "POST /licences:batch (10,000 lines/request)", value: done / ((performance.now() - t1) / 1000), unit: "licences/s", goal: "≥ 8,000/s", note: `${done} issued over HTTP incl. NDJSON parse` });
-      if (CACHE_AB) {
-        await s.stop();
-        // Holders and licences no start asked about before (on a small seed, whatever is left: see the notes).
-        const abHolders = drawn.length > DRAWS * 3 ? drawn.slice(DRAWS * 3) : uniformDistinct(n, n, rng(4));
-        const abJwss = verifyJwss.length > 20_000 ? verifyJwss.slice(20_000) : verifyJwss;
-        await cacheAb(report, { runDb, consumer: meta.consumer, holderBodies: abHolders.map(body), zipfBodies: (slot) => zipfDraws(n, AB_DRAWS, 1.1, rng(100 + slot)).map(body), verifyBodies: abJwss.map((jws) => JSON.stringify({ jws })) });
-      }
     } finally {
       await s.stop();
       await bare.stop();

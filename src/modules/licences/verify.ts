@@ -11,8 +11,7 @@
  *   record     the licence is on record here and the presented JWS is exactly the one issued
  *   validity   today (China time) is inside the validity period
  *   status     the current status is 01 (valid); otherwise why not (suspended, revoked, superseded…). A change
- *              made by this process, or by another process on the same SQLite file, shows at once (elsewhere within
- *              RECORD_CACHE_MS, 1 s: LicenceService.currentRecord)
+ *              made by any process shows at once (the record is read from the store on every verification)
  *   log        the issuance is in the transparency log with this JWS's hash; the inclusion proof travels along
  * Result: INVALID if any check FAILED, else INDETERMINATE if any is INDETERMINATE, else VALID.
  * By concern: verify-facts.ts (format, signature: the JWS's own facts), verify-trust.ts (chain, issuer: trust in the
