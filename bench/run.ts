@@ -16,6 +16,9 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   sm2: () => import("./sm2.js"),
   pg: () => import("./pg.js"),
   signatures: () => import("./signatures.js"),
+  archives: () => import("./archives.js"),
+  materials: () => import("./materials.js"),
+  "archives-check": () => import("./archives-check.js"),
 };
 
 async function main() {

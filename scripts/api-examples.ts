@@ -235,6 +235,9 @@ export async function runFlows(): Promise<FlowRun> {
     const stamped = await call("issuer.stamp", "Stamp a PDF with the official seal", { url: `/seals/${seal.id}/stamp?anchor=${encodeURIComponent("(seal here)")}`, token: issuer, raw: { type: "application/pdf", bytes: pdf }, expect: 200 });
     await call("issuer.stamp.suspended", "Stamp with a suspended seal", { url: `/seals/${contract.id}/stamp?page=1&x=150&y=200`, token: issuer, raw: { type: "application/pdf", bytes: pdf }, expect: 409 });
     await call("issuer.stamps", "The seal's stamp records", { url: `/seals/${seal.id}/stamps`, token: issuer, expect: 200 });
+    const sm2Seal = (await call("admin.seal.create.sm2", "A finance seal of the national profile (SM2)", { url: "/seals", token: admin, body: { departmentId: dept.id, type: "02", id: "3501000000002", profile: "sm2" }, expect: 201 })).json();
+    const sm2Stamped = await call("issuer.stamp.sm2", "Stamp with the SM2 seal (SM3/SM2 CMS, SM2 time-stamp)", { url: `/seals/${sm2Seal.id}/stamp?page=1&x=150&y=200`, token: issuer, raw: { type: "application/pdf", bytes: pdf }, expect: 200 });
+    await call("issuer.ses-signature", "The SM2 stamp as a GB/T 38540 SES_Signature", { url: `/seals/${sm2Seal.id}/ses-signature`, token: issuer, raw: { type: "application/pdf", bytes: sm2Stamped.rawPayload }, expect: 200 });
     await call("issuer.department.certificates", "The department's certificates", { url: `/departments/${dept.id}/certificates`, token: issuer, expect: 200 });
     void certs;
 

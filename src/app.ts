@@ -4,8 +4,9 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import rateLimit from "@fastify/rate-limit";
+import rateLimit, { type RateLimitPluginOptions } from "@fastify/rate-limit";
 import { Redis } from "ioredis";
+import { redisWithFallback } from "./http/rate-limit-store.js";
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { guideRoutes, loadRecordedExamples, openapiTransform, openapiTransformObject } from "./http/openapi.js";
@@ -110,21 +111,14 @@ export async function buildApp(deps: AppDeps) {
   for (const p of deps.plugins ?? []) await app.register(p);
   await app.register(headersPlugin, { config });
   if (deps.devKeys) await app.register(devBannerPlugin);
-  // Shared by every instance through Redis when SIDIAN_REDIS_URL is set. While Redis is away the limits are not
-  // applied (skipOnError: an unreachable Redis must not take the service down); it reconnects by itself.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;
-  if (redis) {
-    let warned = false;
-    redis.on("error", (e: Error) => {
-      if (!warned) app.log.warn({ err: e }, "Redis for rate limits is unreachable: limits are not applied until it answers");
-      warned = true;
-    });
-    redis.on("ready", () => void (warned = false));
-    app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
-  }
+  // Shared by every instance through Redis when SIDIAN_REDIS_URL is set. While Redis does not answer, each instance
+  // applies the limits in its own memory (one log line, /readyz says "per-instance"); it reconnects by itself.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;
+  const sharing = redis ? redisWithFallback(redis, "sidian-rl:", app.log) : null;
+  if (redis) app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
   await app.register(rateLimit, {
     global: false,
-    ...(redis ? { redis, skipOnError: true, nameSpace: "sidian-rl:" } : {}),
+    ...(sharing ? { store: sharing.Store as unknown as NonNullable<RateLimitPluginOptions["store"]> } : {}),
     errorResponseBuilder: (_req, ctx) => new AppError("RATE_LIMITED", `Too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),
   });
   await app.register(swagger, {
@@ -153,7 +147,10 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { auth: deps.auth });
   await app.register(guideRoutes);
 
-  await app.register(systemRoutes, { ready: deps.ready, version: VERSION });
+  await app.register(systemRoutes, {
+    ready: sharing ? async () => ({ ...(await deps.ready()), rateLimits: sharing.mode() }) : deps.ready,
+    version: VERSION,
+  });
   if (deps.metrics) await app.register(metricsRoute, deps.metrics);
   await app.register(oauthRoutes, { auth: deps.auth, rateLimit: config.publicRateLimit });
   await app.register(directoryRoutes, { directory: deps.directory });

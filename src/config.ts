@@ -61,6 +61,13 @@ export interface Config {
   readonly pdfQueue: number;
   readonly pdfTimeBudgetMs: number;
   readonly pdfWorkerMemoryMb: number;
+  /**
+   * ClamAV's clamd for the archive checks' virus scan (issue 19): a unix socket path or tcp://host:port
+   * (SIDIAN_CLAMD); null: no scanner, the scan item is reported not applicable. Per-file answer budget in ms.
+   */
+  readonly clamd: { readonly address: string; readonly timeoutMs: number } | null;
+  /** Re-check every stored archive package this often, hours (SIDIAN_ARCHIVE_RECHECK_HOURS; 0: never). */
+  readonly archiveRecheckHours: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
   /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
@@ -119,6 +126,14 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** SIDIAN_CLAMD: an absolute unix socket path or tcp://host:port. */
+function clamdAddress(v: string, problems: string[]): string {
+  if (v.startsWith("/") && !/[\s\u0000]/.test(v)) return v;
+  if (/^tcp:\/\/[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$/.test(v)) return v;
+  problems.push("SIDIAN_CLAMD must be an absolute unix socket path or tcp://host:port");
+  return v;
+}
 
 function int(env: Env, name: string, def: number, min: number, max: number, problems: string[]): number {
   const raw = env[name];
@@ -325,6 +340,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pdfQueue: int(env, "SIDIAN_PDF_QUEUE", 64, 0, 100_000, problems),
     pdfTimeBudgetMs: int(env, "SIDIAN_PDF_TIME_BUDGET_MS", 10_000, 100, 600_000, problems),
     pdfWorkerMemoryMb: int(env, "SIDIAN_PDF_WORKER_MEMORY_MB", 512, 64, 16_384, problems),
+    archiveRecheckHours: int(env, "SIDIAN_ARCHIVE_RECHECK_HOURS", mode === "test" ? 0 : 168, 0, 87_600, problems),
+    clamd: env.SIDIAN_CLAMD ? { address: clamdAddress(env.SIDIAN_CLAMD, problems), timeoutMs: int(env, "SIDIAN_CLAMD_TIMEOUT_MS", 60_000, 100, 3_600_000, problems) } : null,
     checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),
     logOrigin: env.SIDIAN_LOG_ORIGIN || "sidian.dev/log",

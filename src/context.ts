@@ -23,13 +23,19 @@ import { createLicenceService, createSigner, createVerifier, type LicenceService
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
+import { createCaseService, type CaseService } from "./modules/cases/index.js";
+import { createArchiveService, type ArchiveService } from "./modules/archives/index.js";
 import { createTlog, TLOG_EVENTS, type Tlog, type TlogEvent } from "./modules/tlog/index.js";
 import { createSealService, type SealService } from "./modules/seals/index.js";
 import { createDocumentService, type DocumentService } from "./modules/documents/index.js";
 import { createCompletion, createSignatureService, createSigningFlow, type Completion, type SignatureService, type SigningFlow } from "./modules/signatures/index.js";
 import { createTsa, type Tsa } from "./pki/tsa.js";
 import { createWebhookService, type WebhookService } from "./modules/webhooks/index.js";
+import { createMaterialContainer, createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialContainer, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
+import { createArchiveChecks, type ArchiveChecks } from "./modules/archives/check/runs.js";
+import { onlineVerifyDeps } from "./modules/seals/index.js";
+import { formatVkey, parseVkey } from "./modules/tlog/checkpoint.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
 import { createPkcs11KeyStore, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
@@ -38,6 +44,7 @@ import { DEV_MARK } from "./pki/profiles.js";
 import { DEFAULT_TRUST_LIST, parseTrustList, type TrustList } from "./pki/trust-list.js";
 import { openSqlite, type SqliteHandle } from "./storage/db.js";
 import { bindPublicUrl } from "./storage/deployment.js";
+import { refuseUnfinishedCopy } from "./storage/copy-store.js";
 import { createPgUnitOfWork, createUnitOfWork, type Repos } from "./storage/repos/index.js";
 import { openPg, type PgHandle } from "./storage/pg.js";
 import { sqliteSql, type Sql } from "./storage/sql.js";
@@ -71,11 +78,23 @@ export interface Context {
   signatures: SignatureService<Repos>;
   /** Signed webhooks (Standard Webhooks) per client, with retries and a delivery log. */
   webhooks: WebhookService<Repos>;
+  /** E-materials (issue 18): material types, registration with receipts, reuse, verification. */
+  materials: MaterialService;
+  /** ASiC-E containers of materials (GET /materials/:id/container), signed by the platform (token) key. */
+  materialContainer: MaterialContainer;
+  /** The receipt PDF sealed by the platform's seal (SIDIAN_SIGNING_SEAL). */
+  materialReceiptPdf: MaterialsReceiptPdf;
   /** Completion report, final seal and evidence of signing requests (issue 17). */
   completion: Completion<Repos>;
   /** Signing: passkeys, cloud keys, own-key signatures (issue 17). */
   signing: SigningFlow<Repos>;
   qr: QrService;
+  /** Cases (办件) of approval systems and counters (issue 19). */
+  cases: CaseService;
+  /** Archival packages of closed cases (issue 19). */
+  archives: ArchiveService;
+  /** 四性检测 of stored packages, each run logged (src/modules/archives/check/runs.ts). */
+  archiveChecks: ArchiveChecks;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
   /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
@@ -270,6 +289,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     const deployment = pgStore
       ? { sql: pgStore.r, write: (fn: (w: Sql) => Promise<void>) => pgStore!.transaction(() => fn(pgStore!.w)) }
       : { sql: sqliteSql(sqlite!.writer), write: (fn: (w: Sql) => Promise<void>) => sqlite!.transaction(() => fn(sqliteSql(sqlite!.writer))) };
+    // A database an unfinished `sidian db copy` is filling would look complete: refused.
+    await refuseUnfinishedCopy(deployment.sql, pgStore ? pgStore.target.label : config.dbPath);
     const publicUrl = await bindPublicUrl(deployment, {
       configured: config.publicUrl, from: config.publicUrlFrom, adopt: opts.adoptPublicUrl ?? false, now: clock.now(),
       dbLabel: pgStore ? pgStore.target.label : config.dbPath,
@@ -289,6 +310,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     checkpointMaxEntries: config.checkpointMaxEntries,
     log,
     autoCheckpoint: opts.autoCheckpoint ?? true,
+    // Several instances: one signs checkpoints at a time (lease of three intervals, at least 10 s, renewed every
+    // interval); when it dies another takes over once the lease has run out.
+    ...(pgStore ? { checkpointLease: () => pgStore!.lease("log-checkpoints", Math.max(10, 3 * config.checkpointIntervalSeconds)) } : {}),
   });
   const fileKeys = createFileKeyStore({ kek: material.kek, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) });
   const keyStore = token ? createPkcs11KeyStore({ token, file: fileKeys, repo: uow.read.keys, clock, ...(onSign ? { onSign } : {}) }) : fileKeys;
@@ -319,7 +343,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // A department can sign licences from the moment it exists: its licence-signing key and certificate are
       // created in the same transaction as the department (and logged with it).
       onDepartmentCreated: async (repos, tx, d, actor) => {
-        await issueCertificate(repos, tx, { department: d, profile: "licence-signing" }, actor);
+        await issueCertificate(repos, tx, { department: d, profile: "licence-signing", crypto: d.profile }, actor);
       },
     },
     // A disabled client or a changed binding takes effect on its next request.
@@ -365,7 +389,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const seals = createSealService<Repos>({
     uow, clock, log: tlog, keyStore: pki.keyStore, tsa, ...(material.dev ? { devMark: DEV_MARK } : {}), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
-    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der] } } : {}),
+    ...(material.sm2 ? { sm2: { tsa: createTsa({ material: material.sm2, clock, profile: "sm2" }), chain: [material.sm2.issuingCa.cert.der, material.sm2.rootCert.der], statusSigner: material.sm2.issuingCa } } : {}),
     ...(material.sm2 ? { sealMaker: { certDer: material.sm2.sealMaker.cert.der, sign: (d: Uint8Array) => material.sm2!.sealMaker.signingKey.sign(d, "der") } } : {}),
     statusSigner: material.issuingCa,
     issueCertificate,
@@ -443,6 +467,80 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return c;
     },
   });
+  // Cases (办件) and their archival packages (issue 19).
+  const cases = createCaseService<Repos>({
+    uow, clock, log: tlog, pii,
+    sources: {
+      verify: (identifier) => verifier.verify({ identifier }, "counter"),
+      licence: async (repos, identifier) => {
+        const r = await repos.licences.byId(identifier);
+        return r ? { holderHash: r.holderHash } : undefined;
+      },
+      copy: async (token, actor) => {
+        const c = await access.copy(actor, token);
+        const acc = await uow.read.accessLog.byId(c.annotation.accessId);
+        if (!acc) throw new AppError("COPY_LINK_INVALID");
+        const doc = await documents.copyDocument(token, actor);
+        return { identifier: c.licence.identifier, accessId: acc.id, accessLogIndex: acc.logIndex, jws: c.copy, pdf: doc.pdf };
+      },
+      signature: async (requestId, actor) => {
+        let d = await signatures.document(requestId, actor);
+        // Completed but not sealed yet (sealing failed after the last signature): try again now.
+        if (d.request.status === "completed" && d.kind !== "completed" && (await completion.tryFinalise(requestId))) d = await signatures.document(requestId, actor);
+        const evidence = await completion.evidence(requestId, actor);
+        const events = (await uow.read.signingEvents.ofRequest(requestId)).map((e) => ({ type: e.type, logIndex: e.logIndex }));
+        return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, pdf: d.pdf, evidence, events };
+      },
+      material: async (identifier, actor) => {
+        const m = await materials.belongsTo(identifier, { actor });
+        if (!m) throw new AppError("MATERIAL_NOT_FOUND");
+        return { holderHash: m.holderHash, status: m.status, sha256: m.sha256, size: m.size, mediaType: m.mediaType, logIndex: m.logIndex };
+      },
+      stampsOf: async (repos, sha) => (await repos.stamps.byResult(sha)).map((s) => ({ id: s.id, sealId: s.sealId, departmentId: s.departmentId, logIndex: s.logIndex ?? null })),
+      departmentExists: async (repos, id) => (await repos.departments.byId(id)) !== undefined,
+      matterExists: async (code) => (await uow.read.matters.byCode(code)) !== undefined,
+    },
+  });
+  const archives = createArchiveService<Repos>({
+    uow, clock, log: tlog, pii, cases,
+    licenceJws: async (identifier) => licences.jwsOf(await licences.record(identifier)),
+    materialFile: async (identifier) => {
+      const rec = await materials.core.record(identifier);
+      const v = await materials.core.view(rec, { withName: true });
+      return { name: v.name, mediaType: rec.mediaType, sha256: rec.sha256, size: rec.size, open: () => materials.core.bytesOf(rec) };
+    },
+    matterName: async (code) => (await uow.read.matters.byCode(code))?.name ?? null,
+    keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
+    software: `sidian/${VERSION}`,
+  });
+  // 四性检测 of stored packages (issue 19): the service's own trust (root, issuing CA, TSA, log key), online PDF validation.
+  const archiveChecks = createArchiveChecks<Repos>({
+    uow, clock, log: tlog, archives, pdf, pdfConcurrency: config.pdfWorkers, clamd: config.clamd, logger: log, agent: `sidian/${VERSION}`,
+    pdfDeps: onlineVerifyDeps({ material, certificates: uow.read.certificates, seals, clock }),
+    trust: {
+      anchors: [material.rootCert, ...(material.sm2 ? [material.sm2.rootCert] : [])],
+      intermediates: [material.issuingCa.cert, ...(material.sm2 ? [material.sm2.issuingCa.cert] : [])],
+      knownTsaCerts: [material.tsa.cert, ...material.previous.tsa.map((t) => t.cert)],
+      logKey: parseVkey(formatVkey(config.logOrigin, material.log.publicKey)),
+      logOrigin: config.logOrigin,
+    },
+  });
+  // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
+  const materials = createMaterialService<Repos>({
+    uow, clock, tlog, pii, catalogue, publicUrl: config.publicUrl, log,
+    receipts: createReceiptSigner({
+      signingKey: material.token.signingKey, kid: material.token.kid, publicKey: material.token.publicKey,
+      certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der,
+      previous: material.previous.token.map((t) => ({ kid: t.kid, publicKey: t.publicKey })),
+    }),
+    holderKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-receipt-holder/v1", 32)),
+    linkKey: Buffer.from(hkdfSync("sha256", material.kek, Buffer.alloc(0), "sidian/material-link/v1", 32)),
+  });
+  const materialContainer = createMaterialContainer({
+    materials, tsa,
+    signer: { certificates: [material.token.cert.der, material.issuingCa.cert.der, material.rootCert.der], sign: (d) => material.token.signingKey.sign(d, "der") },
+  });
+  const materialReceiptPdf = createReceiptPdf(materials.core, { seals, platformSealId: config.signingSealId, ...(material.dev ? { devMark: DEV_MARK } : {}) });
   // Documents an earlier version stored in the clear are encrypted in the background (read as they are until then).
   let closed = false;
   // Stopped between transactions once closing begins: a long first pass does not hold up shutdown.
@@ -464,6 +562,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
   // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
   const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
+  // The periodic re-check of stored packages (DA/T 70 long-term stage), one run at a time.
+  let recheckTimer: NodeJS.Timeout | null = null;
+  let rechecking: Promise<unknown> | null = null;
+  if ((opts.autoExpire ?? opts.autoCheckpoint ?? true) && config.archiveRecheckHours > 0) {
+    recheckTimer = setInterval(() => {
+      if (rechecking || closed) return;
+      rechecking = archiveChecks.recheckAll().then(
+        (r) => log.info({ ...r }, "archive re-check done"),
+        (e: unknown) => log.error({ err: e }, "archive re-check failed"),
+      ).finally(() => (rechecking = null));
+    }, config.archiveRecheckHours * 3_600_000);
+    recheckTimer.unref();
+  }
   if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
     expiryTimer = setInterval(async () => {
       if (closed || !(await leader())) return;
@@ -489,7 +600,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, documents, signatures, signing, completion, webhooks,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, archiveChecks, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
     token,
     ready: async () => {
       const t = token?.status();
@@ -502,6 +613,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      if (recheckTimer) clearInterval(recheckTimer);
+      await rechecking;
       stopWebhooks();
       await encrypting;
       await numbering;

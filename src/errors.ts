@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "The route does not take this method." },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   INTERNAL: { status: 500, message: "Internal error." },
   NOT_READY: { status: 503, message: "The service is not ready." },
@@ -63,9 +64,16 @@ export const ERROR_TABLE = {
   // --- counter
   CASE_ATTACH_REFUSED: { status: 409, message: "The licence cannot be attached to the case." },
   CASE_NOT_FOUND: { status: 404, message: "No such case." },
+  CASE_NUMBER_TAKEN: { status: 409, message: "A case with that number exists already." },
+  CASE_CLOSED: { status: 409, message: "The case is closed; it can no longer change." },
+  CASE_NOT_ARCHIVABLE: { status: 409, message: "The case cannot be archived as it stands." },
+  CASE_ALREADY_ARCHIVED: { status: 409, message: "The case has been archived already." },
+  ARCHIVE_NOT_FOUND: { status: 404, message: "No such archive." },
+  ARCHIVE_NOT_STORED: { status: 409, message: "The archive's package is not stored (yet)." },
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },
+  STAMP_NOT_FOUND: { status: 404, message: "This seal made no stamp that resulted in this document." },
   SEAL_EXISTS: { status: 409, message: "A seal with this ID already exists." },
   SEAL_REVOKED: { status: 409, message: "The seal is revoked and cannot stamp." },
   SEAL_SUSPENDED: { status: 409, message: "The seal is suspended and cannot stamp." },
@@ -86,6 +94,15 @@ export const ERROR_TABLE = {
   INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
   TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
   TRUST_LIST_UNKNOWN: { status: 400, message: "No trust list with this name is configured." },
+
+  // --- zip archives and ASiC-E containers (issue 18): src/containers/
+  ZIP_INVALID: { status: 422, message: "The file is not a readable zip archive." },
+  ZIP_LIMIT_EXCEEDED: { status: 422, message: "The zip archive is over a documented limit (entries, names, sizes or compression ratio)." },
+  ZIP_UNSAFE_ENTRY: { status: 422, message: "The zip archive has an unsafe entry (path traversal, absolute path, link or special file)." },
+  ZIP_DUPLICATE_ENTRY: { status: 422, message: "The zip archive has two entries of the same name." },
+  ZIP_ENCRYPTED: { status: 422, message: "Encrypted zip entries are not supported." },
+  ZIP_UNSUPPORTED: { status: 422, message: "The zip archive uses a feature that is not supported (compression method, multiple disks)." },
+  ZIP_ENTRY_CORRUPT: { status: 422, message: "A zip entry's data does not match its declared size or CRC." },
 
   // --- e-licences: catalogue, issuance, lifecycle, access (issue 4)
   LICENCE_TYPE_NOT_FOUND: { status: 404, message: "No such licence type." },
@@ -133,6 +150,21 @@ export const ERROR_TABLE = {
   EXTERNAL_SIGNATURE_INVALID: { status: 400, message: "The signature value does not verify over the data to sign with the signer's certificate." },
   WEBHOOK_URL_INVALID: { status: 422, message: "The webhook URL is not allowed (https, no credentials or fragment)." },
   WEBHOOK_NOT_FOUND: { status: 404, message: "The client has no webhook endpoint." },
+
+  // --- e-materials (issue 18)
+  MATERIAL_TYPE_NOT_FOUND: { status: 404, message: "No such material type." },
+  MATERIAL_TYPE_EXISTS: { status: 409, message: "A material type with this code already exists." },
+  MATERIAL_TYPE_INVALID: { status: 400, message: "The material type definition is not valid." },
+  MATERIAL_TYPE_NOT_ACCEPTED: { status: 403, message: "The matter does not accept this material type." },
+  MATERIAL_NOT_FOUND: { status: 404, message: "No such material." },
+  MATERIAL_TOO_LARGE: { status: 413, message: "The material is larger than its type allows." },
+  MATERIAL_EMPTY: { status: 400, message: "The material is empty." },
+  MATERIAL_CONTENT_REFUSED: { status: 422, message: "The material's bytes are not an accepted media type, or contradict the declared type." },
+  MATERIAL_HASH_MISMATCH: { status: 422, message: "The material's bytes do not have the hash the client stated." },
+  MATERIAL_UPLOAD_INVALID: { status: 400, message: "The upload is not a well-formed material upload." },
+  MATERIAL_STATE_INVALID: { status: 409, message: "This change is not allowed in the material's current status." },
+  MATERIAL_LINK_INVALID: { status: 404, message: "The material link is not valid or has expired." },
+  MATERIAL_RECEIPT_SEAL_MISSING: { status: 409, message: "No platform seal is configured to seal the receipt PDF." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -1,6 +1,7 @@
 /**
  * The `sidian` command. `npm start` runs `sidian serve`.
  */
+import { archiveBuildCommand } from "./cli/archive.js";
 import fs from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pino from "pino";
@@ -18,11 +19,13 @@ import { startServer } from "./server.js";
 import { importServiceKeysToToken, tokenServiceKeyGenerator, tokenServiceKeys } from "./pki/pkcs11/keystore.js";
 import { openToken, type Pkcs11Token } from "./pki/pkcs11/token.js";
 import { stampCommand, verifyCommand } from "./cli/seals.js";
+import { detectKind, verifyMaterialCommand } from "./cli/verify-material.js";
 import { importFile } from "./cli/import.js";
-import { dbBackupCommand, dbRestoreCommand } from "./cli/db.js";
+import { dbBackupCommand, dbCopyCommand, dbRestoreCommand } from "./cli/db.js";
 import { rotateDepartmentKeys } from "./cli/keys-rotate.js";
 import { ROTATABLE_SERVICE_ROLES, rotateServiceKeys, type RotatableServiceRole } from "./pki/rotate.js";
 import { signExternalCommand } from "./cli/sign-external.js";
+import { archiveCheckCommand } from "./cli/archive-check.js";
 
 const USAGE = `sidian — e-licences, e-seals, e-signatures, e-materials (四电)
 
@@ -46,7 +49,7 @@ usage: sidian <command> [options]
                                          move the folder's service private keys onto the SIDIAN_KEYSTORE token
   departments create --name N --uscc U --region R
   departments list
-  clients create --name N --role admin|issuer|consumer|counter [--id ID] [--department ID] [--matters A,B]
+  clients create --name N --role admin|issuer|consumer|counter|archivist [--id ID] [--department ID] [--matters A,B]
   clients list
   clients rotate --id ID                 new secret for a client
   dev holder-token --code C [--code-type 111] [--ttl 900]   DEV ONLY: a holder token from the dev IdP key
@@ -55,6 +58,9 @@ usage: sidian <command> [options]
   db backup FILE [--force]               consistent copy of the SQLite database while the service runs
   db restore FILE [--force]              check a backup (integrity, migrations, log audit) and put it in place
                                          (exit 0 done, 1 the backup does not check out, 2 refused)
+  db copy --from A --to B [--restart]    copy a whole deployment between stores (SQLite file or postgres://…),
+                                         then check it (row counts, log root, log audit); run again to resume
+                                         (exit 0 done, 1 the checks failed, 2 refused)
   log audit [--json]                     recompute the transparency log and check every checkpoint
   log verify-proof --proof F --vkey K [--checkpoint F] [--leaf F]
   log checkpoint                         sign a checkpoint now
@@ -62,9 +68,21 @@ usage: sidian <command> [options]
                                          stamp a PDF with a seal (PAdES B-T, incremental)
   sign-external --url URL --request ID --token-file F --key key.pem --cert chain.pem [--mark mark.json]
                                          sign a signing request with your own key (ECDSA P-256): the key stays here
-  verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  archive check PACKAGE [--trust bundle.pem] [--log-key K] [--clamd ADDR] [--stage S] [--json] [--report F]
+                                         DA/T 70 四性检测 of an archive package (zip or bag directory), offline with the
+                                         keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
+  archive recheck [--limit N]            re-check every stored package (long-term stage); each run is logged
+                                         as archive.checked (exit 0 all passed, 1 one failed or could not run)
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
                                          GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+  verify x.asice [--trust bundle.pem] [--jwks jwks.json] [--json]
+                                         an ASiC-E container (GET /materials/:id/container), offline
+  verify receipt.jws [--file x.pdf] [--jwks jwks.json] [--json]
+                                         a material receipt, and the file's hashes against it, offline
+  archive build CASE [--out FILE.zip] [--retention permanent|30y|10y]
+                                         archive a closed case (id or case number) and write its package
+                                         (BagIt zip, docs/archives.md)
 `;
 
 const CLI_ACTOR: Actor = { kind: "system", name: "cli" };
@@ -119,6 +137,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // Node reads arguments as UTF-8 and turns bytes that are not into U+FFFD: such an argument is refused rather
+  // than silently signed or stored (a name typed in another encoding). Names then meet the text rule in the services.
+  const garbled = argv.findIndex((a) => a.includes("\uFFFD"));
+  if (garbled >= 0) return fail(`VALIDATION_FAILED: argument ${garbled + 1} is not valid UTF-8 text (check the terminal's encoding)`);
   const config = loadConfig();
   switch (cmd) {
     case "serve": {
@@ -218,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "create") {
         const o = args({ name: { type: "string" }, role: { type: "string" }, id: { type: "string" }, department: { type: "string" }, matters: { type: "string" } });
         const role = str(o.role, "role");
-        if (!["admin", "issuer", "consumer", "counter"].includes(role)) fail("--role must be admin, issuer, consumer or counter");
+        if (!["admin", "issuer", "consumer", "counter", "archivist"].includes(role)) fail("--role must be admin, issuer, consumer, counter or archivist");
         const r = await withContext(config, (ctx) => ctx.directory.createClient({
           name: str(o.name, "name"), role: role as Role,
           ...(typeof o.id === "string" ? { id: o.id } : {}),
@@ -293,8 +315,12 @@ async function main(argv: string[]): Promise<number> {
       return r.failed > 0 ? 1 : 0;
     }
     case "db": {
+      if (sub === "copy") {
+        const o = args({ from: { type: "string" }, to: { type: "string" }, restart: { type: "boolean" } });
+        return dbCopyCommand(config, str(o.from, "from"), str(o.to, "to"), { restart: Boolean(o.restart) });
+      }
       const [file, ...more] = rest;
-      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force]");
+      if ((sub !== "backup" && sub !== "restore") || !file || file.startsWith("-")) return fail("db backup|restore FILE [--force] | db copy --from A --to B [--restart]");
       const o = args({ force: { type: "boolean" } }, more);
       return sub === "backup"
         ? dbBackupCommand(config, file, { force: Boolean(o.force) })
@@ -323,6 +349,40 @@ async function main(argv: string[]): Promise<number> {
       }
       return fail("log audit|verify-proof|checkpoint");
     }
+    case "archive": {
+      if (sub === "build") {
+        const [ref, ...more] = rest;
+        if (!ref || ref.startsWith("-")) return fail("archive build CASE [--out FILE.zip] [--retention 30y]");
+        const o = args({ out: { type: "string" }, retention: { type: "string" } }, more);
+        const out = await withContext(config, (ctx) => archiveBuildCommand(ctx, ref, {
+          ...(typeof o.out === "string" ? { out: o.out } : {}), ...(typeof o.retention === "string" ? { retention: o.retention } : {}),
+        }, CLI_ACTOR));
+        process.stdout.write(out);
+        return 0;
+      }
+      if (sub === "recheck") {
+        // Exit 0 every stored package passed, 1 one failed or could not be checked. Each run is logged (archive.checked).
+        const o = args({ limit: { type: "string" } });
+        if (o.limit !== undefined && !/^[1-9][0-9]{0,6}$/.test(String(o.limit))) return fail("--limit must be a whole number");
+        const r = await withContext(config, (ctx) => ctx.archiveChecks.recheckAll({
+          ...(o.limit !== undefined ? { limit: Number(o.limit) } : {}),
+          onRun: (x) => process.stdout.write("error" in x
+            ? `${x.archiveId}  ERROR  ${x.error}\n`
+            : `${x.archiveId}  ${x.report.result.toUpperCase()}  log #${x.logIndex}  ${x.report.package.caseNo ?? ""}${x.report.result === "fail" ? `  failed: ${x.report.items.filter((i) => i.result === "fail").map((i) => i.id).join(", ")}` : ""}\n`),
+        }));
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.failed > 0 || r.errors > 0 ? 1 : 0;
+      }
+      if (sub === "check") {
+        try {
+          return await archiveCheckCommand(config, rest, { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x) });
+        } catch (e) {
+          if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
+          throw e;
+        }
+      }
+      return fail("archive build|check|recheck");
+    }
     case "stamp": {
       const out = await withContext(config, (ctx) => stampCommand(ctx, [sub, ...rest].filter((x): x is string => x !== undefined), CLI_ACTOR));
       process.stdout.write(out);
@@ -336,7 +396,19 @@ async function main(argv: string[]): Promise<number> {
       // Exit 0 VALID, 1 INVALID, 3 INDETERMINATE; 2 when it could not verify (usage, a file that cannot be used).
       let r: { text: string; code: number };
       try {
-        r = await verifyCommand([sub, ...rest].filter((x): x is string => x !== undefined), async () => (await loadKeyMaterial(config.keysDir, { publicOnly: true })).trustBundlePem);
+        const args = [sub, ...rest].filter((x): x is string => x !== undefined);
+        const publicKeys = async () => loadKeyMaterial(config.keysDir, { publicOnly: true });
+        // A container or a material receipt (by its first bytes), else a PDF.
+        const kind = detectKind(args.find((a) => !a.startsWith("-")) ?? "");
+        r = kind === "pdf"
+          ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem)
+          : await verifyMaterialCommand(kind, args, {
+            bundlePem: async () => (await publicKeys()).trustBundlePem,
+            receiptKeys: async () => {
+              const m = await publicKeys();
+              return [{ kid: m.token.kid, publicKey: m.token.publicKey }, ...m.previous.token.map((p) => ({ kid: p.kid, publicKey: p.publicKey }))];
+            },
+          });
       } catch (e) {
         if (e instanceof AppError) return fail(`${e.code}: ${e.message}`);
         throw e;

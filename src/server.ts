@@ -24,6 +24,9 @@ import verifyRoutes from "./http/routes/verify.js";
 import signPageRoutes from "./http/routes/sign-page.js";
 import signatureRoutes from "./http/routes/signatures.js";
 import webhookRoutes from "./http/routes/webhooks.js";
+import caseRoutes from "./http/routes/cases.js";
+import archiveCheckRoutes from "./http/routes/archive-checks.js";
+import materialRoutes from "./http/routes/materials.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
 export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
@@ -51,6 +54,9 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => signatureRoutes(app, { signatures: ctx.signatures, signing: ctx.signing, completion: ctx.completion }),
       (app: FastifyInstance) => signPageRoutes(app, { rateLimit: ctx.config.publicRateLimit }),
       (app: FastifyInstance) => webhookRoutes(app, { webhooks: ctx.webhooks as never }),
+      (app: FastifyInstance) => caseRoutes(app, { ctx }),
+      (app: FastifyInstance) => archiveCheckRoutes(app, { ctx }),
+      (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, container: ctx.materialContainer, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),
   };

@@ -9,6 +9,7 @@ import { AppError } from "../errors.js";
 import { logAudit } from "../modules/tlog/cli.js";
 import { loadKeyMaterial } from "../pki/index.js";
 import { backupHasLogKey, backupSqlite, checkBackup, restoreSqlite } from "../storage/backup.js";
+import { copyStore, type CopyStoreResult } from "../storage/copy-store.js";
 import { progressBar, type Progress } from "./progress.js";
 
 interface Io {
@@ -71,4 +72,48 @@ export async function dbRestoreCommand(config: Config, file: string, opts: { for
   } catch (e) {
     return refused(io, e);
   }
+}
+
+/**
+ * `sidian db copy --from A --to B [--restart]` (storage/copy-store.ts does the work): a progress bar on stderr,
+ * the checks' result as JSON on stdout, then `log audit` on the target with this deployment's log key.
+ * Exit codes: 0 copied and checked; 1 the checks failed (the target keeps its copy mark: the service refuses it);
+ * 2 refused or did not start (usage, a target that is not empty, an unreachable store).
+ */
+export async function dbCopyCommand(config: Config, from: string, to: string, opts: { restart?: boolean }, io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let bar: Progress | null = null;
+  let r: CopyStoreResult;
+  try {
+    r = await copyStore(from, to, {
+      ...(opts.restart ? { restart: true } : {}),
+      onStart: (total, resumed) => {
+        if (resumed) io.err.write("sidian: resuming an unfinished copy\n");
+        bar = progressBar("copying rows", total, io.err);
+      },
+      onProgress: (done) => (bar as Progress | null)?.set(done),
+    });
+  } catch (e) {
+    if (e instanceof AppError && (e.code === "CONFLICT" || e.code === "CONFIG_INVALID")) {
+      io.err.write(`sidian: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  (bar as Progress | null)?.done(`${r.copiedNow} rows copied in ${r.seconds.toFixed(1)} s (${Math.round(r.copiedNow / Math.max(r.seconds, 1e-3))} rows/s)`);
+  io.out.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (!r.ok) {
+    io.err.write(`sidian: the copy does not check out; the target stays marked unfinished:\n${r.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    return 1;
+  }
+  const m = await loadKeyMaterial(config.keysDir, { publicOnly: true }).catch(() => null);
+  if (!m) {
+    io.err.write(`sidian: copied and checked; no key material at ${config.keysDir}, so run \`sidian log audit\` on the target yourself\n`);
+    return 0;
+  }
+  const audit = await logAudit({ dbPath: to, publicKeyPem: m.log.publicKeyPem, previousPublicKeyPems: m.previous.log.map((l) => l.publicKeyPem), origin: config.logOrigin, json: false, out: io.out, err: io.err });
+  if (!audit.ok) {
+    io.err.write("sidian: the target's transparency log does not audit with this deployment's log key\n");
+    return 1;
+  }
+  return 0;
 }

@@ -10,6 +10,7 @@ import { offlineVerifyDeps, type Placement } from "../modules/seals/index.js";
 import { verifyPdf, type PdfVerdict } from "../pdf/verify.js";
 import { parseCertificatesPem, type CertInfo } from "../pki/index.js";
 import { evidenceBytes } from "../pki/seal-status.js";
+import { formatOfflineLicenceVerdict, verifyLicenceOffline } from "../modules/licences/offline.js";
 
 const num = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -48,7 +49,7 @@ export function formatVerdict(v: PdfVerdict): string {
   return lines.join("\n") + "\n";
 }
 
-export const VERIFY_USAGE = "usage: sidian verify file.pdf [--trust bundle.pem] [--status evidence.p7s …] [--json]";
+export const VERIFY_USAGE = "usage: sidian verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]";
 
 /** Reads a file named on the command line: INPUT_FILE_UNREADABLE (one line, no stack) when it cannot be read. */
 export function readInputFile(file: string, what: string): Buffer {
@@ -90,6 +91,11 @@ export async function verifyCommand(args: string[], defaultBundlePem: () => Prom
   if (!file || positionals.length > 1) throw new AppError("VALIDATION_FAILED", VERIFY_USAGE);
   const pdf = readInputFile(file, "The PDF");
   const bundle = o.trust ? trustBundleOf(readInputFile(o.trust, "The trust bundle").toString("latin1"), `The trust bundle ${o.trust}`) : trustBundleOf(await defaultBundlePem(), "The keys folder's trust bundle");
+  // A licence JWS (either crypto profile) rather than a PDF: the offline licence checks (modules/licences/offline.ts).
+  if (!pdf.subarray(0, 1024).includes("%PDF-") && /^\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\s*$/.test(pdf.subarray(0, 64_000).toString("latin1"))) {
+    const lv = await verifyLicenceOffline(pdf.toString("latin1"), bundle, new Date());
+    return { text: o.json ? JSON.stringify(lv, null, 2) + "\n" : formatOfflineLicenceVerdict(lv), code: lv.result === "VALID" ? 0 : lv.result === "INDETERMINATE" ? 3 : 1 };
+  }
   const evidence = (o.status ?? []).map((f) => evidenceBytes(readInputFile(f, "The status evidence"), `The status evidence ${f}`));
   const v = await verifyPdf(pdf, { ...offlineVerifyDeps(bundle), sealStatusEvidence: evidence });
   return { text: o.json ? JSON.stringify(v, null, 2) + "\n" : formatVerdict(v), code: v.result === "VALID" ? 0 : v.result === "INDETERMINATE" ? 3 : 1 };

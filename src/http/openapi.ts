@@ -55,7 +55,7 @@ export function loadRecordedExamples(file = EXAMPLES_FILE): RecordedExamples {
   }
 }
 
-const CLIENT_ROLES = ["admin", "issuer", "consumer", "counter"] as const;
+const CLIENT_ROLES = ["admin", "issuer", "consumer", "counter", "archivist"] as const;
 
 /** The codes a route answers with because of what it is (authenticated, rate limited, takes input), by its config. */
 export function genericCodes(method: string, route: { auth?: RouteAuth; rateLimit?: unknown; hasInput: boolean; hasBody: boolean }): ErrorCode[] {
@@ -97,6 +97,8 @@ interface DocNote {
   readonly named: Record<string, ErrorCode[]>;
   /** The route takes a body that is not JSON (no body schema): its media types. */
   readonly rawBody: string[] | null;
+  /** An example of that body (the route's `x-body-example`), when no recorded exchange gives one. */
+  readonly rawExample?: unknown;
 }
 
 const NOTE = "x-sidian-doc";
@@ -116,7 +118,7 @@ export function openapiTransform({ schema, url, route }: { schema: Record<string
   const note: DocNote = {
     access: accessLine(cfg.auth, cfg.rateLimit),
     generic: genericCodes(method, { auth: cfg.auth, rateLimit: cfg.rateLimit, hasInput: Boolean(schema.body || schema.params || schema.querystring || schema.headers || rawBody), hasBody: Boolean(schema.body || rawBody) }),
-    inline, named, rawBody,
+    inline, named, rawBody, ...(rawBody && schema["x-body-example"] !== undefined ? { rawExample: schema["x-body-example"] } : {}),
   };
   return { schema: { ...schema, [NOTE]: note }, url };
 }
@@ -160,7 +162,7 @@ export function openapiTransformObject(recorded: RecordedExamples) {
 
         // Request body.
         if (note.rawBody && !op.requestBody) {
-          op.requestBody = { required: true, content: Object.fromEntries(note.rawBody.map((ct) => [ct, { schema: { type: "string", format: "binary" } }])) };
+          op.requestBody = { required: true, content: Object.fromEntries(note.rawBody.map((ct) => [ct, { schema: { type: "string", format: "binary" }, ...(note.rawExample !== undefined ? { example: note.rawExample } : {}) }])) };
         }
         const rb = op.requestBody as { content?: Record<string, Json> } | undefined;
         if (rb?.content && rec?.request) {

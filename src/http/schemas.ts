@@ -46,8 +46,12 @@ export function problems(...items: Array<number | ErrorCode>): Record<number, TS
 }
 
 export const Uscc = Type.String({ minLength: 18, maxLength: 18, pattern: "^[0-9A-Z]{18}$", description: "统一社会信用代码 (GB 32100)" });
+/** The crypto profile (DESIGN rule 11); docs/sm2.md. */
+export const cryptoProfile = (description = "crypto profile: p256 (ECDSA P-256 / SHA-256) or sm2 (SM2 / SM3, the national profile; docs/sm2.md)") =>
+  Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description });
+export const CryptoProfile = cryptoProfile();
 export const RegionCode = Type.String({ pattern: "^[0-9]{6}$", description: "行政区划代码 (GB/T 2260)" });
-export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter")]);
+export const Role = Type.Union([Type.Literal("admin"), Type.Literal("issuer"), Type.Literal("consumer"), Type.Literal("counter"), Type.Literal("archivist")]);
 export const Paging = Type.Object(
   { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), after: Type.Optional(Type.String({ maxLength: 128 })) },
   { additionalProperties: false },

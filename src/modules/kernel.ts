@@ -34,6 +34,12 @@ export interface TxHooks {
   afterCommit(fn: () => void): void;
   /** Runs after a rollback (e.g. drop an in-memory cache that the transaction touched). */
   afterRollback(fn: () => void): void;
+  /**
+   * Where the store groups units of work into one transaction (PostgreSQL): runs when this unit's changes are kept
+   * in the open transaction, before it commits; the next unit of the group sees them. afterCommit or (for every
+   * unit of a group that fails) afterRollback follows. Absent where each unit commits on its own.
+   */
+  afterKept?(fn: () => void): void;
 }
 
 /**
@@ -60,7 +66,14 @@ export interface UnitOfWork<R> {
 }
 
 /** The principal behind a request, as the auth plugin established it. */
-export type Role = "admin" | "issuer" | "consumer" | "counter";
+export type Role = "admin" | "issuer" | "consumer" | "counter" | "archivist";
+
+/**
+ * The crypto profiles (DESIGN rule 11): `p256` (ECDSA P-256 / SHA-256) and `sm2` (SM2 / SM3, the national profile).
+ * Departments, seals and licence types each name one; a verifier picks the algorithm from what it reads.
+ */
+export type CryptoProfile = "p256" | "sm2";
+export const CRYPTO_PROFILES: readonly CryptoProfile[] = ["p256", "sm2"];
 
 export type Actor =
   | { kind: "client"; clientId: string; role: Role; departmentId: string | null; matters: string[]; scopes: string[] }

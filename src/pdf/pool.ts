@@ -64,7 +64,7 @@ function trustOf(deps: VerifyPdfDeps): TrustData {
     anchors: der(deps.anchors),
     intermediates: der(deps.intermediates),
     knownTsaCerts: der(deps.knownTsaCerts),
-    sealIssuer: deps.sealIssuer?.der ?? null,
+    sealIssuers: der(deps.sealIssuers),
     now: deps.now(),
     revocation: !!deps.revocation,
     sealStatus: !!deps.sealStatus,

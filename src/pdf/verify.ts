@@ -87,8 +87,11 @@ export interface VerifyPdfDeps {
    * carries (pki/seal-status.ts). Ignored when `sealStatus` answers (online).
    */
   sealStatusEvidence?: readonly Buffer[];
-  /** Certificates whose subject serialNumber is a Sidian seal ID: those issued by this CA (subject DER match). */
-  sealIssuer?: CertInfo;
+  /**
+   * Certificates whose subject serialNumber is a Sidian seal ID: those issued by one of these CAs (subject DER
+   * match): the issuing CA of each crypto profile (P-256, SM2).
+   */
+  sealIssuers?: readonly CertInfo[];
   now: () => Date;
 }
 
@@ -462,11 +465,11 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
 
   // 7. seal status ----------------------------------------------------------------------------------------------
   const sealId = signer.subjectAttrs[OID.serialNumber];
-  const ours = deps.sealIssuer && Buffer.from(signer.issuerDer).equals(Buffer.from(deps.sealIssuer.subjectDer));
+  const ours = deps.sealIssuers?.find((c) => Buffer.from(signer.issuerDer).equals(Buffer.from(c.subjectDer)));
   if (sealId && ours) {
     rep.sealId = sealId;
     if (!deps.sealStatus) {
-      const issuer = chain.result === "VALID" && chain.path[1] ? chain.path[1] : deps.sealIssuer!;
+      const issuer = chain.result === "VALID" && chain.path[1] ? chain.path[1] : ours;
       checks.push(offlineSealCheck(sealId, signer, issuer, [...embeddedEvidence(si.unsignedAttrs), ...(deps.sealStatusEvidence ?? [])], at, deps.now()));
     } else {
       const st = await deps.sealStatus(sealId, at);

@@ -20,7 +20,7 @@ export interface TrustData {
   anchors: Uint8Array[];
   intermediates: Uint8Array[];
   knownTsaCerts: Uint8Array[];
-  sealIssuer: Uint8Array | null;
+  sealIssuers: Uint8Array[];
   /** The validation time (deps.now() when the task was submitted). */
   now: Date;
   revocation: boolean;
@@ -87,7 +87,7 @@ function depsOf(trust: TrustData, call: ReturnType<typeof rpc>["call"]): VerifyP
     anchors: certs(trust.anchors),
     intermediates: certs(trust.intermediates),
     knownTsaCerts: certs(trust.knownTsaCerts),
-    ...(trust.sealIssuer ? { sealIssuer: cachedCertificate(trust.sealIssuer) } : {}),
+    ...(trust.sealIssuers.length ? { sealIssuers: certs(trust.sealIssuers) } : {}),
     now: () => now,
     ...(trust.revocation ? { revocation: (c: CertInfo, i: CertInfo) => call<RevocationStatus>({ method: "revocation", args: [c.der, i.der] }) } : {}),
     ...(trust.sealStatus ? { sealStatus: (id: string, at: Date) => call<SealStatusInfo | null>({ method: "sealStatus", args: [id, at] }) } : {}),

@@ -20,6 +20,7 @@
  * The TSA certificate carries EKU timeStamping only, marked critical, as RFC 3161 §2.3 requires.
  */
 import { isUscc } from "../codes/index.js";
+import { textProblem } from "../util/text.js";
 import { AppError } from "../errors.js";
 
 export const OID = {
@@ -167,6 +168,8 @@ export function departmentSubject(input: DepartmentSubjectInput): DnAttribute[] 
   if (!isUscc(department.uscc)) throw bad("The department USCC is not a valid 18-character unified social credit code.");
   const name = department.name.trim();
   if (name.length === 0 || name.length > 64) throw bad("The department name must be 1 to 64 characters.");
+  const np = textProblem(department.name);
+  if (np) throw bad(`The department name ${np}.`);
   if (profile === "seal") {
     if (!input.sealId || !PRINTABLE.test(input.sealId) || input.sealId.length > 64) {
       throw bad("A seal certificate needs a seal ID (esID) of 1 to 64 printable characters.");
@@ -177,6 +180,8 @@ export function departmentSubject(input: DepartmentSubjectInput): DnAttribute[] 
   if (profile === "signer" && !input.commonName) throw bad("A signer certificate needs the signer's name.");
   const cn = (input.commonName ?? `${name} ${DEFAULT_CN[profile]}`).trim();
   if (cn.length === 0 || cn.length > 64) throw bad("The common name must be 1 to 64 characters.");
+  const cp = textProblem(input.commonName ?? cn);
+  if (cp) throw bad(`The common name ${cp}.`);
   return [
     { type: OID.country, value: "CN", printable: true },
     { type: OID.organization, value: name },
@@ -195,6 +200,8 @@ export function personSubject(input: { name: string; pseudonym: string; dev?: bo
   const bad = (msg: string) => new AppError("CERTIFICATE_PROFILE_INVALID", msg);
   const name = input.name.trim();
   if (name.length === 0 || name.length > 64) throw bad("The person's name must be 1 to 64 characters.");
+  const pp = textProblem(input.name);
+  if (pp) throw bad(`The person's name ${pp}.`);
   if (!/^[A-Za-z0-9-]{8,64}$/.test(input.pseudonym)) throw bad("The pseudonym must be 8 to 64 characters of A-Z a-z 0-9 -.");
   return [
     { type: OID.country, value: "CN", printable: true },

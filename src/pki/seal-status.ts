@@ -72,13 +72,18 @@ export function statementOf(i: StatementInput): SealStatusStatement {
   };
 }
 
-/** The CMS (DER) of a statement, signed by the issuing CA. */
+/**
+ * The CMS (DER) of a statement, signed by the issuing CA that issued the seal's certificate: SHA-256 and ECDSA for
+ * the P-256 CA, SM3 and SM3withSM2 for the SM2 CA (the profile follows the CA's key, DESIGN rule 11).
+ */
 export async function signSealStatus(stmt: SealStatusStatement, ca: { cert: CertInfo; signer: CaSigner }): Promise<Buffer> {
   const content = Buffer.from(JSON.stringify(stmt), "utf8");
+  const sm2 = ca.signer.algorithm === "SM2";
   return buildSignedData({
     eContentType: SEAL_STATUS_CONTENT_OID,
     eContent: content,
-    contentDigest: crypto.createHash("sha256").update(content).digest(),
+    contentDigest: crypto.createHash(sm2 ? "sm3" : "sha256").update(content).digest(),
+    ...(sm2 ? { profile: "sm2" as const } : {}),
     signer: { der: ca.cert.der, issuerDer: ca.cert.issuerDer, serial: ca.cert.serial },
     certificates: [ca.cert.der],
     sign: (data) => ca.signer.sign(data),

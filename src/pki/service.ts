@@ -56,7 +56,8 @@ export interface IssueDepartmentCertificateInput {
 }
 
 /** The two crypto profiles (DESIGN rule 11). */
-export type CryptoProfile = "p256" | "sm2";
+export type { CryptoProfile } from "../modules/kernel.js";
+import type { CryptoProfile } from "../modules/kernel.js";
 
 export interface IssuedCertificate {
   readonly serial: string;

@@ -68,6 +68,8 @@ export interface CopyOptions {
   page?: number;
   /** Called after every page: rows copied so far of this table. */
   onRows?(table: string, copied: number): void;
+  /** Where to look for rows already copied (default `to`; a target written only inside transactions reads elsewhere). */
+  read?: Sql;
   /** Writes one page into the target (inside whatever transaction the caller wants). */
   write?(t: CopyTable, run: () => Promise<void>): Promise<void>;
 }
@@ -87,7 +89,7 @@ export async function copyTable(from: Sql, to: Sql, t: CopyTable, opts: CopyOpti
   const tuple = (n: number) => (t.key.length === 1 ? "?" : `(${Array(n).fill("?").join(", ")})`);
   const keyExpr = t.key.length === 1 ? t.key[0]! : `(${keyList})`;
   const desc = t.key.map((k) => `${k} DESC`).join(", ");
-  const lastRow = await to.get(`SELECT ${keyList} FROM ${t.name} ORDER BY ${desc} LIMIT 1`);
+  const lastRow = await (opts.read ?? to).get(`SELECT ${keyList} FROM ${t.name} ORDER BY ${desc} LIMIT 1`);
   let after: unknown[] | null = lastRow ? t.key.map((k) => lastRow[k]) : null;
   const first = `SELECT ${t.cols.join(", ")} FROM ${t.name} ORDER BY ${keyList} LIMIT ?`;
   const next = `SELECT ${t.cols.join(", ")} FROM ${t.name} WHERE ${keyExpr} > ${tuple(t.key.length)} ORDER BY ${keyList} LIMIT ?`;

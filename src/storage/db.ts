@@ -94,6 +94,12 @@ export interface WriteOptions {
 export interface TxScope {
   afterCommit(fn: () => void): void;
   afterRollback(fn: () => void): void;
+  /**
+   * Where the store groups units of work into one transaction (PostgreSQL): runs when this unit's changes are kept
+   * in the open transaction, before it commits; the next unit of the group sees them. afterCommit or (for every
+   * unit of a group that fails) afterRollback follows. Absent where each unit commits on its own.
+   */
+  afterKept?(fn: () => void): void;
 }
 
 function pragmas(db: BetterSqlite3.Database, sync: SyncMode): void {

@@ -2,8 +2,11 @@
  * PostgreSQL store (SIDIAN_DB=postgres://…): a bounded node-postgres pool behind the same `Sql` and unit of work
  * as SQLite (sql.ts, repos/index.ts), for several Sidian instances on one database.
  *
- * Writes: one write transaction at a time per process (a FIFO mutex, as on SQLite), and across instances through
- * one coordination row (`store_coord`, id 1) locked FOR UPDATE as the first statement of every write transaction.
+ * Writes: one write transaction at a time per process, and across instances through one coordination row
+ * (`store_coord`, id 1) locked (UPDATE, as FOR UPDATE would) as the first statement of every write transaction.
+ * Units of work that queue meanwhile are grouped into the next transaction, each under a SAVEPOINT of its own
+ * (one WAL flush and one lock for the group; a failing unit is rolled back alone); each is answered only once the
+ * group has committed.
  * Every write therefore sees the state the previous one committed, whichever instance made it: the transparency
  * log's next index and Merkle frontier are read from the database under that lock (the log engine reloads its edge
  * when another instance has appended), counters and "check, then insert" steps behave as on the single writer.
@@ -36,6 +39,11 @@ export const PG_MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.
 export const CHANGES_CHANNEL = "sidian_changes";
 /** How many times a transaction that hit a serialisation failure or deadlock is run again. */
 export const PG_RETRIES = 3;
+/**
+ * Units of work at most in one write transaction. The group holds the coordination row (every other instance's
+ * writes wait) while it runs, so it is bounded.
+ */
+export const PG_MAX_GROUP = 64;
 
 /** As libpq: without a user in the URL (or PGUSER), the operating-system user's name. */
 export function withUser(connectionString: string): string {
@@ -62,6 +70,8 @@ export interface PgOptions {
   /** Listen for other instances' commits (default true; off for one-off tools). */
   listen?: boolean;
   observer?: StoreObserver;
+  /** Units of work at most in one grouped write transaction (default PG_MAX_GROUP). */
+  maxGroup?: number;
   /** Seconds to wait for a connection at start-up and from the pool (default 5). */
   connectTimeoutSeconds?: number;
 }
@@ -86,6 +96,8 @@ export interface PgHandle {
    */
   lease(name: string, seconds: number): Promise<boolean>;
   writersWaiting(): number;
+  /** Write groups run so far and the units of work they held (units / groups is the mean group size). */
+  groupStats(): { groups: number; units: number };
   close(): Promise<void>;
 }
 
@@ -122,22 +134,6 @@ function oneLine(e: unknown): string {
   const err = e as { message?: string; code?: string };
   const m = (err.message || err.code || String(e)).split("\n")[0]!;
   return m.length > 200 ? `${m.slice(0, 200)}…` : m;
-}
-
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  users = 0;
-  lock(): Promise<() => void> {
-    let release!: () => void;
-    this.users++;
-    const next = new Promise<void>((r) => (release = () => {
-      this.users--;
-      r();
-    }));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
-    return prev.then(() => release);
-  }
 }
 
 /** Creates the schema (if needed) and applies pending migrations, once across instances (advisory lock). */
@@ -195,10 +191,9 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
     return current as PgQueryable;
   });
   const r = pgSql(() => pool as unknown as PgQueryable);
-  const mutex = new Mutex();
-  let waiting = 0;
   let closing: Promise<void> | null = null;
   const observer = opts.observer;
+  const maxGroup = Math.max(1, opts.maxGroup ?? PG_MAX_GROUP);
 
   // ---- change notifications from other instances ----
   let mark = 0;
@@ -230,71 +225,156 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
   }
   if (opts.listen !== false) await listen();
 
-  async function attempt<T>(fn: (tx: TxScope) => Promise<T> | T): Promise<T> {
-    const client = await pool.connect();
+  // ---- write transactions, grouped ----
+  // Units of work that queue while a group runs wait for the next group: one PostgreSQL transaction, one lock of
+  // the coordination row and one WAL flush for all of them. The first unit of a group runs without a savepoint (if
+  // it fails, the transaction is rolled back and begun again for the next); every later one under its own
+  // SAVEPOINT, so a failing unit is rolled back alone and the others are kept. Nobody is answered before COMMIT
+  // has returned (DESIGN rule 5): results, failures and afterCommit hooks wait for the group's end.
+  interface Unit {
+    fn: (tx: TxScope) => Promise<unknown> | unknown;
+    resolve(v: unknown): void;
+    reject(e: unknown): void;
+    queuedAt: number;
+    /** Groups this unit was in that failed with a retryable error. */
+    groupTries: number;
+  }
+  const queue: Unit[] = [];
+  const notifyAndCommit = `SELECT pg_notify('${channel}', '${me}'); COMMIT`;
+  let running: Promise<void> | null = null;
+  let groups = 0;
+  let groupedUnits = 0;
+
+  function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, _opts: WriteOptions = {}): Promise<T> {
+    if (closing) return Promise.reject(new AppError("NOT_READY", "The database is closing."));
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, queuedAt: performance.now(), groupTries: 0 });
+      // The queue is not empty here, so pump() cannot finish synchronously (it would leave `running` set).
+      running ??= pump();
+    });
+  }
+
+  async function pump(): Promise<void> {
+    try {
+      while (queue.length) await runGroup();
+    } finally {
+      // In the same turn as the last look at the queue: a unit queued after this starts a new pump.
+      running = null;
+    }
+  }
+
+  interface Done {
+    u: Unit;
+    result?: unknown;
+    error?: unknown;
+    commits: Array<() => void>;
+    rollbacks: Array<() => void>;
+  }
+
+  async function runGroup(): Promise<void> {
+    const startedAt = performance.now();
+    const members: Done[] = [];
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      // No connection: those waiting now are answered (503); later ones try again.
+      for (const u of queue.splice(0)) u.reject(storeError(e));
+      return;
+    }
     let broken = false;
-    // A connection lost while checked out emits 'error' on the client (the pool listens only to idle ones): the
-    // query in flight fails with it and the client is dropped below; without a listener it would end the process.
     const onError = () => void (broken = true);
     client.on("error", onError);
-    const commits: Array<() => void> = [];
-    const rollbacks: Array<() => void> = [];
-    const scope: TxScope = { afterCommit: (f) => commits.push(f), afterRollback: (f) => rollbacks.push(f) };
-    current = client;
-    try {
+    let open = false;
+    const begin = async () => {
       await client.query("BEGIN");
-      let result: T;
-      try {
-        await client.query({ name: "coord", text: "UPDATE store_coord SET tx = tx + 1 WHERE id = 1" });
-        result = await fn(scope);
-        await client.query({ name: "notify", text: "SELECT pg_notify($1, $2)", values: [channel, me] });
-        await client.query("COMMIT");
-      } catch (e) {
-        current = null;
-        await client.query("ROLLBACK").catch(() => void (broken = true));
-        for (const f of rollbacks) f();
-        if (isConnectionError(e)) broken = true;
-        throw e;
+      open = true;
+      await client.query({ name: "coord", text: "UPDATE store_coord SET tx = tx + 1 WHERE id = 1" });
+    };
+    current = client;
+    let groupError: unknown = null;
+    try {
+      for (let n = 0; n < maxGroup && queue.length > 0; n++) {
+        const u = queue.shift()!;
+        const d: Done = { u, commits: [], rollbacks: [] };
+        members.push(d);
+        for (let i = 0; ; i++) {
+          if (!open) await begin();
+          // Nothing kept yet: a failure may roll back the whole transaction, no savepoint needed.
+          const alone = !members.some((m) => m !== d && !("error" in m));
+          if (!alone) await client.query("SAVEPOINT unit");
+          const kept: Array<() => void> = [];
+          d.commits = [];
+          d.rollbacks = [];
+          const scope: TxScope = { afterCommit: (f) => d.commits.push(f), afterRollback: (f) => d.rollbacks.push(f), afterKept: (f) => kept.push(f) };
+          try {
+            d.result = await u.fn(scope);
+            for (const f of kept) f();
+            break;
+          } catch (e) {
+            if (broken || isConnectionError(e)) throw e;
+            if (alone) {
+              await client.query("ROLLBACK");
+              open = false;
+            } else {
+              // Savepoints are not released (one round trip less per unit; COMMIT ends them all): the innermost
+              // one named "unit" is this unit's.
+              await client.query("ROLLBACK TO SAVEPOINT unit");
+            }
+            for (const f of d.rollbacks) f();
+            if (isRetryable(e) && i < PG_RETRIES) {
+              await new Promise((res) => setTimeout(res, 5 * (i + 1) + Math.random() * 10));
+              continue;
+            }
+            d.error = e;
+            d.commits = [];
+            d.rollbacks = [];
+            break;
+          }
+        }
       }
-      current = null;
-      for (const f of commits) f();
-      return result;
+      if (open) {
+        // One round trip: the channel (a checked schema name) and the instance id (a UUID) need no parameters.
+        await client.query(notifyAndCommit);
+        open = false;
+      }
+    } catch (e) {
+      groupError = e;
+      if (isConnectionError(e)) broken = true;
+      if (open) await client.query("ROLLBACK").catch(() => void (broken = true));
     } finally {
       current = null;
       client.off("error", onError);
       client.release(broken ? true : undefined);
     }
-  }
-
-  async function transaction<T>(fn: (tx: TxScope) => Promise<T> | T, _opts: WriteOptions = {}): Promise<T> {
-    const t0 = observer ? performance.now() : 0;
-    waiting++;
-    let release: () => void;
-    try {
-      release = await mutex.lock();
-    } finally {
-      waiting--;
-    }
-    const t1 = observer ? performance.now() : 0;
-    let ok = false;
-    try {
-      if (closing) throw new AppError("NOT_READY", "The database is closing.");
-      for (let i = 0; ; i++) {
-        try {
-          const res = await attempt(fn);
-          ok = true;
-          return res;
-        } catch (e) {
-          if (isRetryable(e) && i < PG_RETRIES) {
-            await new Promise((res) => setTimeout(res, 5 * (i + 1) + Math.random() * 10));
-            continue;
-          }
-          throw storeError(e);
+    groups++;
+    groupedUnits += members.length;
+    const held = (performance.now() - startedAt) / 1000;
+    if (groupError !== null) {
+      // Nothing of the group was kept: every member's rollback hooks run; a retryable failure runs the whole
+      // group again (its members first in the queue, in their order), anything else answers every member.
+      const retry: Unit[] = [];
+      for (const d of members) {
+        if (!("error" in d)) for (const f of d.rollbacks) f();
+        if (isRetryable(groupError) && d.u.groupTries < PG_RETRIES) {
+          d.u.groupTries++;
+          retry.push(d.u);
+        } else {
+          observer?.write?.((startedAt - d.u.queuedAt) / 1000, held, false);
+          d.u.reject(storeError(groupError));
         }
       }
-    } finally {
-      release();
-      if (observer?.write) observer.write((t1 - t0) / 1000, (performance.now() - t1) / 1000, ok);
+      queue.unshift(...retry);
+      return;
+    }
+    for (const d of members) {
+      observer?.write?.((startedAt - d.u.queuedAt) / 1000, held, !("error" in d));
+      if ("error" in d) {
+        d.u.reject(storeError(d.error));
+        continue;
+      }
+      for (const f of d.commits) f();
+      d.u.resolve(d.result);
     }
   }
 
@@ -331,18 +411,16 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<PgHandl
         return false;
       }
     },
-    writersWaiting: () => waiting,
+    writersWaiting: () => queue.length,
+    groupStats: () => ({ groups, units: groupedUnits }),
     close() {
       if (closing) return closing;
       closing = (async () => {
-        const release = await mutex.lock();
-        try {
-          if (listenTimer) clearTimeout(listenTimer);
-          await listener?.end().catch(() => undefined);
-          await pool.end();
-        } finally {
-          release();
-        }
+        // Units already queued are still written; new ones are refused.
+        while (running) await running;
+        if (listenTimer) clearTimeout(listenTimer);
+        await listener?.end().catch(() => undefined);
+        await pool.end();
       })();
       return closing;
     },

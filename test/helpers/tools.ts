@@ -19,6 +19,9 @@ export const TOOL_PACKAGES = {
   chromium: "chromium",
   "softhsm2-util": "softhsm2",
   "redis-server": "redis-server",
+  unzip: "unzip",
+  zip: "zip",
+  bash: "bash",
 } as const;
 
 export type Tool = keyof typeof TOOL_PACKAGES;

@@ -5,8 +5,8 @@
 import t from "tap";
 import { bearer, build } from "../helpers/app.js";
 
-type Who = "anonymous" | "admin" | "issuer" | "otherIssuer" | "consumer" | "counter" | "holder";
-const ALL: Who[] = ["anonymous", "admin", "issuer", "otherIssuer", "consumer", "counter", "holder"];
+type Who = "anonymous" | "admin" | "issuer" | "otherIssuer" | "consumer" | "counter" | "archivist" | "holder";
+const ALL: Who[] = ["anonymous", "admin", "issuer", "otherIssuer", "consumer", "counter", "archivist", "holder"];
 const PUBLIC = ALL;
 
 // method + OpenAPI path → who gets through authorisation (anyone else: 401 anonymous, 403 otherwise).
@@ -16,7 +16,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /readyz": PUBLIC,
   // Not client-authenticated: restricted by network (loopback here, as app.inject is) or its own bearer token (test/http/metrics.test.ts).
   "GET /metrics": PUBLIC,
-  "GET /me": ["admin", "issuer", "otherIssuer", "consumer", "counter", "holder"],
+  "GET /me": ["admin", "issuer", "otherIssuer", "consumer", "counter", "archivist", "holder"],
   "POST /oauth/token": PUBLIC,
   "POST /departments": ["admin"],
   "GET /departments": ["admin"],
@@ -56,6 +56,7 @@ const EXPECT: Record<string, Who[]> = {
   "GET /seals/{id}/ses": ["admin", "issuer"],
   "GET /seals/{id}/stamps": ["admin", "issuer"],
   "POST /seals/{id}/stamp": ["issuer"],
+  "POST /seals/{id}/ses-signature": ["issuer"],
   "POST /tsa": PUBLIC,
   "POST /verify/pdf": PUBLIC,
   "GET /verify/pdf/trust-lists": PUBLIC,
@@ -112,8 +113,36 @@ const EXPECT: Record<string, Who[]> = {
   "GET /clients/{id}/webhook": ["admin"],
   "DELETE /clients/{id}/webhook": ["admin"],
   "GET /webhooks/deliveries": ["consumer", "issuer", "otherIssuer"],
+  // cases and archives (issue 19); per-object checks (owner, department, archivist's department → 404) in test/archives/
+  "POST /cases": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /cases": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /cases/{id}": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/items": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/documents": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/close": ["issuer", "otherIssuer", "consumer", "counter"],
+  "POST /cases/{id}/archive": ["issuer", "otherIssuer", "consumer", "counter"],
+  "GET /archives/{id}": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "GET /archives/{id}/package": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "POST /archives/{id}/checks": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
+  // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/
+  "POST /material-types": ["admin"],
+  "GET /material-types": ["admin", "issuer", "otherIssuer", "consumer", "counter"],
+  "GET /material-types/{code}": ["admin", "issuer", "otherIssuer", "consumer", "counter"],
+  "PATCH /material-types/{code}": ["admin"],
+  "POST /materials": ["consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/content": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/receipt": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/container": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "GET /materials/{id}/history": ["admin", "consumer", "counter", "issuer", "otherIssuer", "holder"],
+  "POST /materials/{id}/revoke": ["admin", "consumer", "counter", "issuer", "otherIssuer"],
+  "POST /holders/materials:query": ["consumer"],
+  "GET /material-links/{token}": ["consumer"],
+  "GET /holders/me/materials": ["holder"],
+  "POST /holders/me/materials/{id}/withdraw": ["holder"],
+  "POST /verify/material": PUBLIC,
 };
 
 t.test("every route × every caller", async (t) => {
@@ -127,6 +156,7 @@ t.test("every route × every caller", async (t) => {
     otherIssuer: (await h.client("issuer", { departmentId: other.id })).token,
     consumer: (await h.client("consumer", { matters: ["M-1"] })).token,
     counter: (await h.client("counter", { departmentId: dept.id })).token,
+    archivist: (await h.client("archivist", { departmentId: dept.id })).token,
     holder: await h.holderToken("11010519491231002X"),
   };
   const victim = await h.client("counter");

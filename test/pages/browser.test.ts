@@ -105,8 +105,8 @@ if (!fs.existsSync(CHROMIUM)) {
     t.equal(await cp.isHidden("#attach-form"), true, "no attach form for an unrecognised code");
     t.equal(await cp.inputValue("#case-no"), "", "the previous case number is cleared");
     await cp.screenshot({ path: path.join(ART, "counter.png"), fullPage: true });
-    const att = await h.ctx.qr.attachments("CASE-2026-0001", { kind: "client", clientId: counterClient.id, role: "counter", departmentId: w.dept.id, matters: [], scopes: [] });
-    t.same(att.map((a) => a.identifier), [lic.identifier], "the attachment is stored");
+    const att = await h.ctx.cases.counterItems("CASE-2026-0001", { kind: "client", clientId: counterClient.id, role: "counter", departmentId: w.dept.id, matters: [], scopes: [] });
+    t.same(att.map((a) => a.ref), [lic.identifier], "the attachment is stored");
 
     // after 5 minutes the holder's token is expired
     h.clock.advance(301_000);

@@ -16,7 +16,9 @@ import { attr, CMS_OID, parseSignedData } from "../../src/pki/cms.js";
 import { contentOf } from "../../src/pki/der.js";
 import { parseCertificate, toPem, type CertInfo } from "../../src/pki/index.js";
 import { bearer, tempDir } from "../helpers/app.js";
-import { extractSignature, stamp, verify, withSeal } from "./helpers.js";
+import { embeddedEvidence, readSealStatus } from "../../src/pki/seal-status.js";
+import { parseCertificatesPem } from "../../src/pki/index.js";
+import { extractSignature, stamp, verify, withSeal, type SealSetup } from "./helpers.js";
 
 const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
 const SKIP = hasOpenssl ? false : "openssl not installed (Debian package: openssl)";
@@ -84,6 +86,55 @@ t.test("an SM2 seal stamps with SM3/SM2, its SM2 chain and an SM2 time-stamp; Op
   const p256Stamp = await stamp(base, pdf);
   const sm2Only = await verifyPdf(p256Stamp.rawPayload, offlineVerifyDeps([m.rootCert, m.issuingCa.cert]));
   t.equal(sm2Only.result, "INDETERMINATE", "a P-256 stamp under SM2-only trust is INDETERMINATE");
+});
+
+async function sm2Seal(t: Test): Promise<SealSetup> {
+  const base = await withSeal(t);
+  const created = await base.h.app.inject({ method: "POST", url: "/seals", headers: bearer(base.admin), payload: { departmentId: base.dept.id, type: "04", profile: "sm2" } });
+  t.equal(created.statusCode, 201, created.body);
+  t.equal(created.json().profile, "sm2", "the seal names its profile");
+  return { ...base, sealId: created.json().id as string };
+}
+
+t.test("SM2 stamps get the seal-registry check online and carry status evidence signed by the SM2 issuing CA", { skip: SKIP }, async (t) => {
+  const s = await sm2Seal(t);
+  const m = s.h.ctx.material.sm2!;
+  const out = (await stamp(s, makePdf({ pages: 1 }))).rawPayload;
+  const dir = tempDir(t);
+
+  // Online: the registry is asked about the SM2 seal.
+  const v = await verify(s.h, out);
+  t.equal(v.result, "VALID", JSON.stringify(v).slice(0, 800));
+  const seal = v.signatures[0].checks.find((c: { id: string }) => c.id === "seal");
+  t.equal(seal?.status, "PASSED", "the seal check runs for SM2 stamps");
+  t.match(seal?.detail, new RegExp(`seal ${s.sealId} was active at`));
+
+  // The embedded evidence: an SM3/SM2 CMS by the SM2 issuing CA (OpenSSL checks its signature), not by the P-256 CA.
+  const si = parseSignedData(extractSignature(out, 0).cms).signerInfos[0]!;
+  const ev = embeddedEvidence(si.unsignedAttrs);
+  t.equal(ev.length, 1, "the stamp carries its status evidence");
+  const r = readSealStatus(ev[0]!, m.issuingCa.cert);
+  t.ok("statement" in r && r.statement.sealId === s.sealId, JSON.stringify(r).slice(0, 300));
+  t.ok("problem" in readSealStatus(ev[0]!, s.h.ctx.material.issuingCa.cert), "the P-256 issuing CA did not sign it");
+  const esi = parseSignedData(ev[0]!).signerInfos[0]!;
+  t.equal(esi.digestAlgorithm, CMS_OID.sm3);
+  t.equal(esi.signatureAlgorithm, CMS_OID.sm3WithSm2);
+  pkeyutlVerify(t, dir, m.issuingCa.cert.der, esi.signedAttrsDer!, esi.signature, "evidence");
+
+  // Offline (sidian verify with the trust bundle of both profiles): the seal's status is judged from the evidence.
+  const bundle = parseCertificatesPem(s.h.ctx.pki.trustBundlePem());
+  const off = await verifyPdf(out, offlineVerifyDeps(bundle, () => s.h.clock.now()));
+  t.equal(off.result, "VALID", JSON.stringify(off).slice(0, 800));
+  t.match(off.signatures[0]!.checks.find((c) => c.id === "seal")?.detail, /was active at .*status evidence produced/);
+
+  // GET /seals/:id/status-evidence of an SM2 seal: signed by the SM2 CA; after a suspension it says so.
+  t.equal((await s.h.app.inject({ method: "POST", url: `/seals/${s.sealId}/status`, headers: bearer(s.admin), payload: { status: "suspended", reason: "test" } })).statusCode, 200);
+  const got = await s.h.app.inject({ url: `/seals/${s.sealId}/status-evidence` });
+  t.equal(got.statusCode, 200, got.body);
+  const r2 = readSealStatus(got.rawPayload, m.issuingCa.cert);
+  t.ok("statement" in r2, JSON.stringify(r2).slice(0, 300));
+  if ("statement" in r2) t.same(r2.statement.events.map((e) => e.status), ["active", "suspended"]);
+  t.equal((await stamp(s, makePdf({ pages: 1 }))).json().code, "SEAL_SUSPENDED", "a suspended SM2 seal does not stamp");
 });
 
 t.test("a P-256 seal still stamps exactly as before (SHA-256, ecdsa-with-SHA256)", async (t) => {

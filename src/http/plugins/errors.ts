@@ -7,6 +7,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import FindMyWay from "find-my-way";
 import { AppError, ERROR_TABLE, type ErrorCode } from "../../errors.js";
 
 export interface Problem {
@@ -133,7 +134,34 @@ async function errorsPlugin(app: FastifyInstance) {
     else req.log.info({ code: e.code, cause: (err as Error)?.message !== e.message ? (err as Error)?.message : undefined }, "request rejected");
     return sendProblem(req, reply, e);
   });
-  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new AppError("ROUTE_NOT_FOUND")));
+  // A known path asked with a method it does not have: 405 METHOD_NOT_ALLOWED with `Allow` (RFC 9110 §15.5.6),
+  // not 404. Every route is mirrored into a router of its own (same matching rules as Fastify's), asked only when
+  // Fastify found no route.
+  const paths = FindMyWay({ maxParamLength: 512 });
+  const methods = new Set<string>();
+  app.addHook("onRoute", (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) {
+      methods.add(m);
+      try {
+        paths.on(m as "GET", r.url, () => undefined);
+      } catch {
+        // the same method and path twice (Fastify refuses that itself); nothing to mirror
+      }
+    }
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const q = req.url.indexOf("?");
+    const path = q === -1 ? req.url : req.url.slice(0, q);
+    let allow: string[] = [];
+    try {
+      allow = [...methods].filter((m) => m !== req.method && paths.find(m as "GET", path) !== null).sort();
+    } catch {
+      allow = [];
+    }
+    if (allow.length === 0) return sendProblem(req, reply, new AppError("ROUTE_NOT_FOUND"));
+    reply.header("allow", allow.join(", "));
+    return sendProblem(req, reply, new AppError("METHOD_NOT_ALLOWED", `${req.method} is not allowed here; use ${allow.join(", ")}.`, { details: { allow } }));
+  });
 }
 
 export default fp(errorsPlugin, { name: "sidian-errors" });

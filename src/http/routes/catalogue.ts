@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { CatalogueService, LicenceType, Matter } from "../../modules/catalogue/index.js";
 import { Line } from "../validation.js";
-import { problems } from "../schemas.js";
+import { cryptoProfile, CryptoProfile, problems } from "../schemas.js";
 
 export const TypeCode = Type.String({ pattern: "^[0-9A-Z]{18}[0-9]{3}$", description: "21-char type code: the defining authority's USCC + 3 digits" });
 export const MatterCode = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z._-]+$", description: "事项编码" });
@@ -28,6 +28,7 @@ const TypeCreate = Type.Object({
   fields: Type.Array(FieldDef, { maxItems: 64 }),
   validityDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 36_500 }), Type.Null()], { description: "default validity; null = long-term (长期)" })),
   issuers: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500, description: "department ids allowed to issue" }),
+  profile: Type.Optional(cryptoProfile("crypto profile its licences are signed with: p256 (JWS ES256, default) or sm2 (JWS alg SM2SM3; each issuer needs an SM2 licence-signing certificate)")),
 }, { additionalProperties: false });
 const TypePatch = Type.Object({
   name: Type.Optional(Line({ minLength: 1, maxLength: 100 })),
@@ -36,11 +37,12 @@ const TypePatch = Type.Object({
   fields: Type.Optional(Type.Array(FieldDef, { maxItems: 64 })),
   validityDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 36_500 }), Type.Null()])),
   issuers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500 })),
+  profile: Type.Optional(CryptoProfile),
 }, { additionalProperties: false, minProperties: 1 });
 const TypeOut = Type.Object({
   code: Type.String(), name: Type.String(), holderKind: Type.String(), holderCodeTypes: Type.Array(Type.String()),
   fields: Type.Array(Type.Record(Type.String(), Type.Unknown())), validityDays: Type.Union([Type.Integer(), Type.Null()]),
-  issuers: Type.Array(Type.String()), createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
+  issuers: Type.Array(Type.String()), profile: CryptoProfile, createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "LicenceType" });
 
 const MatterCreate = Type.Object({

@@ -76,13 +76,13 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
   app.post<{ Params: Static<typeof CaseParam>; Body: { identifier: string } }>("/counter/cases/:caseNo/licences", {
     config: { auth: COUNTER },
     schema: {
-      tags: ["pages"], description: "Attaches a licence that verifies as valid now to a case (办件) of the caller's department (the first attachment opens the case for that department; another department's case is 404 `CASE_NOT_FOUND`). The attachment is logged; a licence that is not valid is refused (409 `CASE_ATTACH_REFUSED`).",
+      tags: ["pages"], description: "Attaches a licence that verifies as valid now to a case (办件) of the caller's department (the first attachment opens the case for that department — a case of `/cases` like any other, its owner stored with it; another department's case is 404 `CASE_NOT_FOUND`, a closed one 409 `CASE_CLOSED`). The attachment is logged; a licence that is not valid is refused (409 `CASE_ATTACH_REFUSED`).",
       summary: "Attach a licence that verifies as valid to a case (办件); logged", security: SEC, params: CaseParam,
       body: Type.Object({ identifier: Type.String({ minLength: 10, maxLength: 128 }) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems("LICENCE_NOT_FOUND", "CASE_ATTACH_REFUSED", "CASE_NOT_FOUND") },
+      response: { 201: Type.Object({ caseNo: Type.String(), identifier: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) }), ...problems("LICENCE_NOT_FOUND", "CASE_ATTACH_REFUSED", "CASE_NOT_FOUND", "CASE_CLOSED") },
     },
   }, async (req, reply) => {
-    const a = await ctx.qr.attach(req.params.caseNo, req.body.identifier, req.actor);
+    const a = await ctx.cases.counterAttach(req.params.caseNo, req.body.identifier, req.actor);
     return reply.code(201).send({ caseNo: a.caseNo, identifier: a.identifier, verdict: a.verdict, logIndex: a.logIndex, at: a.at.toISOString() });
   });
 
@@ -94,6 +94,6 @@ export default async function counterRoutes(app: FastifyInstance, opts: { ctx: C
       response: { 200: Type.Object({ items: Type.Array(Type.Object({ identifier: Type.String(), clientId: Type.String(), verdict: Type.String(), logIndex: Type.Integer(), at: Type.String({ format: "date-time" }) })) }), ...problems("CASE_NOT_FOUND") },
     },
   }, async (req) => ({
-    items: (await ctx.qr.attachments(req.params.caseNo, req.actor)).map((a) => ({ identifier: a.identifier, clientId: a.clientId, verdict: a.verdict, logIndex: a.logIndex, at: a.at.toISOString() })),
+    items: (await ctx.cases.counterItems(req.params.caseNo, req.actor)).map((a) => ({ identifier: a.ref, clientId: a.clientId, verdict: a.verdict, logIndex: a.logIndex, at: a.at.toISOString() })),
   }));
 }

@@ -3,15 +3,16 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { DirectoryService, Department, PublicClient } from "../../modules/directory/index.js";
 import { requireDepartment } from "../plugins/auth.js";
-import { Paging, problems, RegionCode, Role, Uscc } from "../schemas.js";
+import { cryptoProfile, CryptoProfile, Paging, problems, RegionCode, Role, Uscc } from "../schemas.js";
 import { Line } from "../validation.js";
 
 const DepartmentOut = Type.Object({
-  id: Type.String(), name: Type.String(), uscc: Type.String(), regionCode: Type.String(),
+  id: Type.String(), name: Type.String(), uscc: Type.String(), regionCode: Type.String(), profile: CryptoProfile,
   createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Department" });
 const DepartmentCreate = Type.Object({
   name: Line({ minLength: 2, maxLength: 100 }), uscc: Uscc, regionCode: RegionCode,
+  profile: Type.Optional(cryptoProfile("crypto profile of the department's licence-signing key and the default of its seals: p256 (default) or sm2")),
 }, { additionalProperties: false });
 const DepartmentPatch = Type.Object({
   name: Type.Optional(Line({ minLength: 2, maxLength: 100 })), regionCode: Type.Optional(RegionCode),
@@ -58,7 +59,7 @@ export default async function directoryRoutes(app: FastifyInstance, opts: { dire
 
   app.post<{ Body: Static<typeof DepartmentCreate> }>("/departments", {
     config: { auth: ADMIN },
-    schema: { tags: ["directory"], description: "Registers an issuing department (制证部门) by its USCC and region code. Its licence-signing key and certificate are made at once (on the HSM when one is configured). Then define the licence types it may issue and create its `issuer` client.",
+    schema: { tags: ["directory"], description: "Registers an issuing department (制证部门) by its USCC and region code. Its licence-signing key and certificate are made at once (on the HSM when one is configured), of the department's crypto `profile` (`p256` by default, `sm2` for an SM2 key certified by the SM2 issuing CA). Then define the licence types it may issue and create its `issuer` client.",
       summary: "Create a department (issues its licence-signing certificate)", security: SEC, body: DepartmentCreate,
       response: { 201: Type.Ref("Department"), ...problems("USCC_INVALID", "REGION_CODE_INVALID", "DEPARTMENT_EXISTS", "KEYSTORE_UNAVAILABLE") } },
   }, async (req, reply) => reply.code(201).send(dept(await dir.createDepartment(req.body, req.actor))));

@@ -148,12 +148,12 @@ export default async function holderRoutes(app: FastifyInstance, opts: { access:
 
   app.get<{ Querystring: Static<typeof AccessQuery> }>("/holders/me/accesses", {
     config: { auth: HOLDER },
-    schema: { tags: ["holder"], description: "Every 免证办 fetch of the holder's licences: client, matter, use cause, time, licences and the log index that proves it.",
+    schema: { tags: ["holder"], description: "Every 免证办 fetch of the holder's licences and every reuse of their materials: client, matter, use cause, time, licences, materials and the log index that proves it.",
       summary: "Who used my licences: every 免证办 fetch (client, matter, use cause, time)", security: SEC, querystring: AccessQuery,
       response: { 200: Type.Object({ items: Type.Array(Type.Object({
         id: Type.String(), at: Type.String({ format: "date-time" }), client: Type.Object({ id: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
         matter: Type.Object({ code: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }), useCause: Type.String(),
-        licences: Type.Array(Type.String()), basis: Type.String(), logIndex: Type.Integer(),
+        licences: Type.Array(Type.String()), materials: Type.Array(Type.String({ description: "materials reused (POST /holders/materials:query)" })), basis: Type.String(), logIndex: Type.Integer(),
       })) }), ...problems(400, 401, 403) } },
   }, async (req, reply) => {
     reply.header("cache-control", "no-store");

@@ -77,7 +77,7 @@ export default async function logRoutes(app: FastifyInstance, opts: LogRoutesOpt
   }, async (_req, reply) => reply.header("cache-control", "public, max-age=3600").send(tlog.publicKey()));
 
   app.get<{ Params: Static<typeof EntryParams> }>("/log/entries/:index", {
-    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, ...limit },
+    config: { auth: { roles: ["admin", "issuer", "consumer", "counter", "archivist"], holder: true, optional: true }, ...limit },
     schema: {
       tags: ["log"], description: "The log entry at an index: the event (type, time and, for callers entitled to it, the names and codes), the leaf bytes and its hash. Anonymous callers see the event redacted.",
       summary: "One log entry (redacted unless the caller may see the holder it names)",

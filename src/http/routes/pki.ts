@@ -34,6 +34,7 @@ const IssueBody = Type.Object({
   profile: Type.Union([Type.Literal("licence-signing"), Type.Literal("signer")], { description: "seal certificates are issued with seals" }),
   commonName: Type.Optional(Line({ minLength: 1, maxLength: 64, description: "signer: the person's name" })),
   validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1825 })),
+  crypto: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the new key and certificate; default: the department's profile. A department signs licences of a type of the sm2 profile with its SM2 licence-signing certificate" })),
 }, { additionalProperties: false });
 const RevokeBody = Type.Object({
   reason: Type.Union(Object.keys(REVOCATION_REASONS).filter((r) => r !== "certificateHold" && r !== "removeFromCRL").map((r) => Type.Literal(r))),
@@ -164,15 +165,15 @@ export default async function pkiRoutes(app: FastifyInstance, opts: { ctx: Conte
 
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof IssueBody> }>("/departments/:id/certificates", {
     config: { auth: { roles: ["admin"], scopes: ["admin"] } },
-    schema: { tags: ["pki"], description: "Makes a new key (on the HSM when one is configured) and certificate for a department: `licence-signing` replaces the department's signing certificate for new licences (licences signed with the old one keep verifying), `signer` certifies a person (pseudonym only). Seal certificates are made with seals.",
+    schema: { tags: ["pki"], description: "Makes a new key (on the HSM when one is configured) and certificate for a department: `licence-signing` replaces the department's signing certificate of that crypto profile (`crypto`, default the department's) for new licences (licences signed with the old one keep verifying), `signer` certifies a person (pseudonym only). Seal certificates are made with seals.",
       summary: "Issue a licence-signing or signer certificate (new key) for a department", security: [{ bearer: [] }],
-      params: IdParam, body: IssueBody, response: { 201: Type.Ref("Certificate"), ...problems("DEPARTMENT_NOT_FOUND", "CERTIFICATE_PROFILE_INVALID", "KEYSTORE_UNAVAILABLE") } },
+      params: IdParam, body: IssueBody, response: { 201: Type.Ref("Certificate"), ...problems("DEPARTMENT_NOT_FOUND", "CERTIFICATE_PROFILE_INVALID", "KEYSTORE_UNAVAILABLE", "CRYPTO_PROFILE_UNAVAILABLE") } },
   }, async (req, reply) => {
     const serial = await ctx.uow.write(async (repos, tx) => {
       const d = await repos.departments.byId(req.params.id);
       if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
       const c = await ctx.issueCertificate(repos, tx, {
-        department: d, profile: req.body.profile,
+        department: d, profile: req.body.profile, crypto: req.body.crypto ?? d.profile,
         ...(req.body.commonName ? { commonName: req.body.commonName } : {}),
         ...(req.body.validityDays ? { validityDays: req.body.validityDays } : {}),
       }, req.actor);

@@ -9,6 +9,8 @@
  *   GET  /seals/:id/ses              GB/T 38540 SES_Seal v4 (DER, signed by the seal maker); ?format=json: fields as JSON
  *   GET  /seals/:id/stamps           用印记录
  *   POST /seals/:id/stamp            issuer of the seal's department (scope seals:stamp): application/pdf in, stamped PDF out
+ *   POST /seals/:id/ses-signature    issuer of the seal's department (scope seals:stamp): a stamped PDF in, its GB/T 38540
+ *                                    SES_Signature (DER, SM2 seals) out
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
@@ -18,14 +20,14 @@ import { SEAL_TYPES, type Placement, type Seal, type SealType, type StampRecord 
 import { toPem } from "../../pki/index.js";
 import { requireDepartment } from "../plugins/auth.js";
 import { Line } from "../validation.js";
-import { problems } from "../schemas.js";
+import { CryptoProfile, problems } from "../schemas.js";
 
 export const PDF_BODY_LIMIT = 50 * 1024 * 1024;
 
 const SealOut = Type.Object({
   id: Type.String(), departmentId: Type.String(), name: Type.String(), type: Type.String(), arcText: Type.String(), typeText: Type.String(),
   diameterMm: Type.Number(), certSerial: Type.String(), validFrom: Type.String({ format: "date-time" }), validTo: Type.String({ format: "date-time" }),
-  status: Type.String(), statusReason: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(), statusReason: Type.Union([Type.String(), Type.Null()]), profile: CryptoProfile,
   createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Seal" });
 const StampOut = Type.Object({
@@ -44,7 +46,7 @@ const CreateBody = Type.Object({
   validFrom: Type.Optional(Type.String({ format: "date-time" })),
   validTo: Type.Optional(Type.String({ format: "date-time" })),
   diameterMm: Type.Optional(Type.Number({ minimum: 20, maximum: 60 })),
-  profile: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the seal's key and certificate: p256 (default) or sm2 (national profile: SM2 key, SM2 certificate, stamps with SM3/SM2 and an SM2 timestamp)" })),
+  profile: Type.Optional(Type.Union([Type.Literal("p256"), Type.Literal("sm2")], { description: "crypto profile of the seal's key and certificate: the department's profile by default, p256 or sm2 (national profile: SM2 key, SM2 certificate, stamps with SM3/SM2 and an SM2 timestamp)" })),
 }, { additionalProperties: false });
 const StatusBody = Type.Object({
   status: Type.Union([Type.Literal("active"), Type.Literal("suspended"), Type.Literal("revoked")]),
@@ -69,7 +71,7 @@ const StampQuery = Type.Object({
 function sealOut(s: Seal) {
   return {
     id: s.id, departmentId: s.departmentId, name: s.name, type: s.type, arcText: s.arcText, typeText: s.typeText, diameterMm: s.diameterMm,
-    certSerial: s.certSerial, validFrom: s.validFrom.toISOString(), validTo: s.validTo.toISOString(), status: s.status, statusReason: s.statusReason,
+    certSerial: s.certSerial, validFrom: s.validFrom.toISOString(), validTo: s.validTo.toISOString(), status: s.status, statusReason: s.statusReason, profile: s.profile,
     createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString(),
   };
 }
@@ -231,5 +233,28 @@ export default async function sealRoutes(app: FastifyInstance, opts: { ctx: Cont
       .header("x-document-sha256", r.record.resultSha256)
       .header("content-disposition", "attachment; filename=\"stamped.pdf\"")
       .send(r.pdf);
+  });
+
+  app.post<{ Params: Static<typeof IdParam>; Body: Buffer }>("/seals/:id/ses-signature", {
+    bodyLimit: PDF_BODY_LIMIT,
+    config: { auth: { roles: ["issuer"], scopes: ["seals:stamp"] } },
+    schema: {
+      tags: ["seals"],
+      consumes: ["application/pdf"], summary: "Export a stamp of an SM2 seal as a GB/T 38540 SES_Signature (DER)",
+      description: "Body: a PDF exactly as `POST /seals/:id/stamp` returned it for this seal (`content-type: application/pdf`, up to 50 MB; 404 `STAMP_NOT_FOUND` otherwise). Returns GB/T 38540-2020 `SES_Signature`: TBS_Sign { version 4, the seal's SES_Seal (signed by the seal maker), timeInfo (the stamp's time-stamp time), dataHash (SM3 of the document sent), propertyInfo (`type=application/pdf; stamp=…; field=…; page=…; sha256=…`) }, the seal certificate, SM3withSM2 (signer ID 1234567812345678) signature of the seal's key over the DER of TBS_Sign, and `timeStamp` [0]: an SM2 time-stamp token over the signature value. Seals of the sm2 profile only (404 `CRYPTO_PROFILE_UNAVAILABLE` for P-256 seals); the seal must still be usable, and the export is logged (`seal.ses-signed`). Check it with `openssl asn1parse -inform DER` and `openssl pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:1234567812345678` over TBS_Sign.",
+      security: [{ bearer: [] }], params: IdParam,
+      response: {
+        200: { description: "SES_Signature", content: { "application/octet-stream": { schema: Type.String({ format: "binary", examples: ["<DER SES_Signature: SEQUENCE { TBS_Sign, cert, 1.2.156.10197.1.501, signature, [0] timeStamp }>"] }) } } },
+        ...problems("SEAL_NOT_FOUND", "FORBIDDEN_DEPARTMENT", "STAMP_NOT_FOUND", "CRYPTO_PROFILE_UNAVAILABLE", "SEAL_REVOKED", "SEAL_SUSPENDED", "SEAL_EXPIRED", "KEYSTORE_UNAVAILABLE"),
+      },
+    },
+  }, async (req, reply) => {
+    await visible(req.actor, req.params.id);
+    if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the stamped PDF as the body with content-type application/pdf.");
+    const r = await seals.sesSignature(req.params.id, req.body, req.actor, (seal) => requireDepartment(req.actor, seal.departmentId));
+    return reply.type("application/octet-stream")
+      .header("x-stamp-id", r.stamp.id)
+      .header("content-disposition", `attachment; filename="${req.params.id}-${r.stamp.id}.ses"`)
+      .send(r.der);
   });
 }

@@ -34,7 +34,7 @@ export default async function verifyRoutes(app: FastifyInstance, opts: { verifie
   // The body is parsed by the app's JSON parser (validation.ts: valid UTF-8, bounded nesting, the text rule).
   app.post<{ Body: Static<typeof VerifyBody> }>("/verify", {
     bodyLimit: BODY_LIMIT,
-    config: { auth: { roles: ["admin", "issuer", "consumer", "counter"], holder: true, optional: true }, rateLimit: { max: opts.publicRateLimit, timeWindow: "1 minute" } },
+    config: { auth: { roles: ["admin", "issuer", "consumer", "counter", "archivist"], holder: true, optional: true }, rateLimit: { max: opts.publicRateLimit, timeWindow: "1 minute" } },
     schema: { tags: ["verify"], description: "Verifies a licence given as its JWS or its identifier: signature, certificate chain, issuer's grant at signing time, stored record, validity dates, status and transparency-log inclusion. Always 200 with a verdict (VALID, INVALID, INDETERMINATE) and the check that failed. Anyone may call it (rate limited); with a token, the answer may show more.",
       summary: "Verify a licence (JWS or identifier): signature, chain, issuer, record, validity, status, log", body: VerifyBody,
       response: { 200: VerdictOut, ...problems("VALIDATION_FAILED", "BODY_TOO_LARGE", "RATE_LIMITED") } },

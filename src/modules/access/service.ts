@@ -23,6 +23,7 @@ import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
 import { textProblem } from "../../util/text.js";
 import { uuidv7 } from "../../util/uuid7.js";
+import { isMaterialId } from "../materials/identifier.js";
 import type { AccessRecord, AccessRepos, ConsentRecord } from "./ports.js";
 
 export const TYP_COPY = "sidian-annotated-copy+jws";
@@ -321,7 +322,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     return out;
   }
 
-  /** "Who used my licences": the holder's access log, newest first. */
+  /** "Who used my data": the holder's access log (licence fetches and material reuses), newest first. */
   async function accesses(actor: Actor, opts: { limit: number; before?: Date }) {
     const h = requireHolder(actor);
     const recs = await uow.read.accessLog.forHolder(h.subjectHash, opts);
@@ -331,7 +332,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       const matter = await catalogue.getMatter(r.matterCode).catch(() => undefined);
       out.push({
         id: r.id, at: r.at, client: { id: r.clientId, name: client?.name ?? null }, matter: { code: r.matterCode, name: matter?.name ?? null },
-        useCause: pii.decrypt(r.causeEnc, `access:${r.id}`), licences: r.identifiers, basis: r.basis, logIndex: r.logIndex,
+        useCause: pii.decrypt(r.causeEnc, `access:${r.id}`), licences: r.identifiers.filter((i) => !isMaterialId(i)),
+        // A reuse of materials (issue 18) is recorded here too: the holder sees every use of their data in one list.
+        materials: r.identifiers.filter(isMaterialId), basis: r.basis, logIndex: r.logIndex,
       });
     }
     return out;

@@ -1,6 +1,7 @@
 import type { HolderCodeType } from "../../codes/index.js";
 import type { DirectoryRepos } from "../directory/ports.js";
 import type { FieldDef } from "./fields.js";
+import type { CryptoProfile } from "../kernel.js";
 
 export type HolderKind = "person" | "organisation";
 
@@ -15,6 +16,8 @@ export interface LicenceType {
   validityDays: number | null;
   /** Department ids allowed to issue licences of this type. */
   issuers: string[];
+  /** Crypto profile its licences are signed with (DESIGN rule 11): p256 = JWS ES256, sm2 = JWS SM2SM3. */
+  profile: CryptoProfile;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -10,7 +10,7 @@
  */
 import { checkUscc, HOLDER_CODE_TYPES, type HolderCodeType } from "../../codes/index.js";
 import { AppError } from "../../errors.js";
-import { actorLabel, type Actor, type Clock, type TrustLog, type UnitOfWork } from "../kernel.js";
+import { actorLabel, type Actor, type Clock, type CryptoProfile, type TrustLog, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import { fieldDefsProblem, type FieldDef } from "./fields.js";
 import type { CatalogueRepos, HolderKind, IssuerGrant, LicenceType, Matter } from "./ports.js";
@@ -33,6 +33,8 @@ export interface LicenceTypeInput {
   fields: FieldDef[];
   validityDays?: number | null;
   issuers: string[];
+  /** Crypto profile the type's licences are signed with (default p256). */
+  profile?: CryptoProfile;
 }
 
 export interface MatterInput {
@@ -65,7 +67,7 @@ function bad(problem: string): AppError {
 }
 
 /** What the log records of a licence type or matter when it is created or changed (no personal data). */
-const typeEventData = (t: LicenceType) => ({ name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers });
+const typeEventData = (t: LicenceType) => ({ name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers, profile: t.profile });
 const matterEventData = (m: Matter) => ({ name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis });
 
 export function createCatalogueService<R extends CatalogueRepos>(deps: CatalogueDeps<R>) {
@@ -137,7 +139,7 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     return {
       code: input.code, name, holderKind: input.holderKind,
       holderCodeTypes: [...new Set(input.holderCodeTypes)] as HolderCodeType[],
-      fields: input.fields.map((f) => ({ ...f })), validityDays: vd, issuers, createdAt: now, updatedAt: now,
+      fields: input.fields.map((f) => ({ ...f })), validityDays: vd, issuers, profile: input.profile ?? "p256", createdAt: now, updatedAt: now,
     };
   }
 

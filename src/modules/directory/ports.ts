@@ -1,10 +1,12 @@
-import type { Role } from "../kernel.js";
+import type { CryptoProfile, Role } from "../kernel.js";
 
 export interface Department {
   id: string;
   name: string;
   uscc: string;
   regionCode: string;
+  /** Crypto profile of the licence-signing key made with the department, and the default of its seals. */
+  profile: CryptoProfile;
   createdAt: Date;
   updatedAt: Date;
 }

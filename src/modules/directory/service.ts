@@ -5,7 +5,8 @@ import { randomUUID } from "node:crypto";
 import { checkUscc } from "../../codes/index.js";
 import { hashSecret, newSecret } from "../../crypto/password.js";
 import { AppError } from "../../errors.js";
-import type { Actor, Clock, Role, TrustLog, TxHooks, UnitOfWork } from "../kernel.js";
+import { checkLine } from "../../util/text.js";
+import type { Actor, Clock, CryptoProfile, Role, TrustLog, TxHooks, UnitOfWork } from "../kernel.js";
 import { actorLabel } from "../kernel.js";
 import type { Client, Department, DirectoryRepos } from "./ports.js";
 
@@ -15,6 +16,8 @@ export const ROLE_SCOPES: Record<Role, readonly string[]> = {
   issuer: ["licences:issue", "licences:manage", "seals:stamp"],
   consumer: ["licences:query"],
   counter: ["verify:counter"],
+  // The archive office (档案部门): receives case packages, runs 四性检测, re-checks stored packages (issue 19).
+  archivist: ["archives:read", "archives:check"],
 };
 
 export type PublicClient = Omit<Client, "secretHash">;
@@ -44,12 +47,12 @@ export function toPublicClient(c: Client): PublicClient {
 export function createDirectoryService<R extends DirectoryRepos>(deps: DirectoryDeps<R>) {
   const { uow, clock, log } = deps;
 
-  async function createDepartment(input: { name: string; uscc: string; regionCode: string }, actor: Actor): Promise<Department> {
+  async function createDepartment(input: { name: string; uscc: string; regionCode: string; profile?: CryptoProfile }, actor: Actor): Promise<Department> {
     const uscc = checkUscc(input.uscc);
     if (!uscc.ok) throw new AppError("USCC_INVALID", `The USCC is not valid (${uscc.problem}).`, { details: { field: "uscc", problem: uscc.problem } });
     if (!REGION_RE.test(input.regionCode)) throw new AppError("REGION_CODE_INVALID");
     const now = clock.now();
-    const d: Department = { id: randomUUID(), name: input.name.trim(), uscc: input.uscc, regionCode: input.regionCode, createdAt: now, updatedAt: now };
+    const d: Department = { id: randomUUID(), name: checkLine("name", input.name, { min: 2, max: 100 }), uscc: input.uscc, regionCode: input.regionCode, profile: input.profile ?? "p256", createdAt: now, updatedAt: now };
     return uow.write(async (repos, tx) => {
       if (await repos.departments.byUscc(d.uscc)) throw new AppError("DEPARTMENT_EXISTS");
       await repos.departments.insert(d);
@@ -57,7 +60,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
         type: "department.created",
         subject: `department:${d.id}`,
         actor: actorLabel(actor),
-        data: { name: d.name, uscc: d.uscc, regionCode: d.regionCode },
+        data: { name: d.name, uscc: d.uscc, regionCode: d.regionCode, profile: d.profile },
       });
       await deps.hooks?.onDepartmentCreated?.(repos, tx, d, actor);
       return d;
@@ -69,7 +72,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     return uow.write(async (repos, tx) => {
       const cur = await repos.departments.byId(id);
       if (!cur) throw new AppError("DEPARTMENT_NOT_FOUND");
-      const next = { ...cur, ...(patch.name ? { name: patch.name.trim() } : {}), ...(patch.regionCode ? { regionCode: patch.regionCode } : {}), updatedAt: clock.now() };
+      const next = { ...cur, ...(patch.name !== undefined ? { name: checkLine("name", patch.name, { min: 2, max: 100 }) } : {}), ...(patch.regionCode ? { regionCode: patch.regionCode } : {}), updatedAt: clock.now() };
       await repos.departments.update(id, { name: next.name, regionCode: next.regionCode, updatedAt: next.updatedAt });
       await log.append(repos, tx, {
         type: "department.updated",
@@ -94,6 +97,8 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     if (role === "consumer" && matters.length === 0) throw bad("A consumer client must be bound to at least one matter.");
     if (role === "admin" && (departmentId || matters.length)) throw bad("An admin client is not bound to a department or matters.");
     if (role === "counter" && matters.length) throw bad("A counter client is not bound to matters.");
+    if (role === "archivist" && !departmentId) throw bad("An archivist client must be bound to a department (its archive office).");
+    if (role === "archivist" && matters.length) throw bad("An archivist client is bound to a department, not to matters.");
   }
 
   /** Every matter a client is bound to must exist (MATTER_NOT_FOUND lists the unknown codes). */
@@ -127,7 +132,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
     const secret = newSecret();
     const secretHash = await hashSecret(secret);
     const now = clock.now();
-    const c: Client = { id, name: input.name.trim(), role: input.role, departmentId, matters, scopes, secretHash, status: "active", createdAt: now, updatedAt: now };
+    const c: Client = { id, name: checkLine("name", input.name, { max: 100 }), role: input.role, departmentId, matters, scopes, secretHash, status: "active", createdAt: now, updatedAt: now };
     await uow.write(async (repos, tx) => {
       if (departmentId && !(await repos.departments.byId(departmentId))) throw new AppError("DEPARTMENT_NOT_FOUND");
       await checkMatters(repos, matters);
@@ -159,7 +164,7 @@ export function createDirectoryService<R extends DirectoryRepos>(deps: Directory
       const scopes = patch.scopes ? checkScopes(cur.role, patch.scopes) : cur.scopes;
       const next: Client = {
         ...cur,
-        name: patch.name?.trim() || cur.name,
+        name: patch.name !== undefined ? checkLine("name", patch.name, { max: 100 }) : cur.name,
         status: patch.status ?? cur.status,
         matters,
         scopes,

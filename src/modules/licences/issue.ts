@@ -150,7 +150,7 @@ export function createIssuance<R extends LicenceRepos>(core: LicenceCore<R>) {
 
   /** Signs and encrypts one draft on this thread. */
   async function sealHere(d: Draft): Promise<Built> {
-    const signed = await signer.signCompact(d.ic.departmentId, TYP_LICENCE, b64u(d.json));
+    const signed = await signer.signCompact(d.ic.departmentId, TYP_LICENCE, b64u(d.json), d.p.type.profile);
     return finish(d, { signatureB64: signed.signatureB64, jwsSha256: sha256Hex(signed.jws), enc: pii.encrypt(d.json, `licence:${d.id}`), certSerial: signed.cert.serial });
   }
 
@@ -165,12 +165,15 @@ export function createIssuance<R extends LicenceRepos>(core: LicenceCore<R>) {
   async function sealMany(drafts: Draft[]): Promise<Built[]> {
     const worker = deps.sealWorker;
     if (!worker || drafts.length < WORKER_MIN) return Promise.all(drafts.map(sealHere));
-    const byDept = indexesBy(drafts, (d) => d.ic.departmentId);
+    // Grouped by department and crypto profile (one signing key each).
+    const byKey = indexesBy(drafts, (d) => `${d.ic.departmentId}|${d.p.type.profile}`);
     const out: Built[] = new Array(drafts.length);
-    await Promise.all([...byDept].map(async ([deptId, idx]) => {
+    await Promise.all([...byKey].map(async ([, idx]) => {
+      const deptId = drafts[idx[0]!]!.ic.departmentId;
+      const profile = drafts[idx[0]!]!.p.type.profile;
       // A key retired since it was cached: sealHere looks the certificate up again.
-      const k = await signer.inProcessKey(deptId, TYP_LICENCE).catch(() => (signer.forget(deptId), null));
-      if (!k) {
+      const k = await signer.inProcessKey(deptId, TYP_LICENCE, profile).catch(() => (signer.forget(deptId), null));
+      if (!k || k.alg !== "ES256") {
         for (const i of idx) out[i] = await sealHere(drafts[i]!);
         return;
       }

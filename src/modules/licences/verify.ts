@@ -1,7 +1,8 @@
 /**
  * Licence verification (DESIGN rule 4): a verdict, never an exception. Checks, in order:
- *   format     the JWS parses (ES256 only, our licence type, x5c present) or the identifier is well formed
- *   signature  the JWS signature verifies with the key of x5c[0]
+ *   format     the JWS parses (alg ES256 or GmSM2, jws.ts; our licence type, x5c present) or the identifier is well formed
+ *   signature  the JWS signature verifies with the key of x5c[0], by the header's alg, which must fit that key (an
+ *              SM2 certificate for GmSM2, a P-256 one for ES256): the caller never chooses the algorithm
  *   chain      x5c[0] chains to the configured trust anchor and was valid (and not revoked) when the licence was
  *              signed: the log entry's time, else the payload's signedAt
  *   issuer     the certificate is a licence-signing certificate of the department named in the identifier, and
@@ -230,7 +231,7 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
 
       // signature
       const { key, sigOk } = jws;
-      add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? "ES256 signature verifies with x5c[0]" : "the signature does not verify: the licence was altered or signed with another key");
+      add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? `${jws.alg} signature verifies with x5c[0]` : "the signature does not verify: the licence was altered, signed with another key, or its alg does not fit the key of x5c[0]");
 
       // log entry (gives the trustworthy signing time)
       const entry = rec ? await standing.entryOf(rec.logIndex) : undefined;

@@ -13,11 +13,11 @@ import type { ClientRepo } from "../directory/ports.js";
 import type { LicenceRepos } from "../licences/ports.js";
 import type { LicenceVerifier, Verdict } from "../licences/index.js";
 import { Lru } from "../../util/lru.js";
-import type { CaseAttachment, CaseAttachmentRepo, ScanRecord, ScanRepo } from "./ports.js";
+import type { ScanRecord, ScanRepo } from "./ports.js";
 import { qrMatrix, qrPng, qrSvg } from "./render.js";
 import { liveTokenTimeStatus, mintLiveTokenAsync, verifyLiveToken, type LiveTokenClaims, type LiveTokenKey, type LiveTokenResult } from "./token.js";
 
-type QrRepos = LicenceRepos & { scans: ScanRepo; caseAttachments: CaseAttachmentRepo; clients: Pick<ClientRepo, "byId"> };
+type QrRepos = LicenceRepos & { scans: ScanRepo; clients: Pick<ClientRepo, "byId"> };
 
 /** The transparency-log port, with the holder field that filters readers (see the tlog module). */
 export interface QrTrustLog<R> {
@@ -151,54 +151,8 @@ export function createQrService<R extends QrRepos>(deps: QrDeps<R>) {
     return c.kind === "live" ? checkLive(c.token, clientId) : checkStatic(c.identifier, clientId);
   }
 
-  /**
-   * Attaches a licence the counter just verified to a case (办件). Refused unless the licence verifies as VALID
-   * now. Logged (with the holder's keyed hash) in the same transaction as the attachment.
-   */
-  /**
-   * A case (办件) belongs to the department that opened it (its first attachment's counter client's department;
-   * counters bound to no department share one space of their own). Another department's case answers as one that
-   * does not exist: CASE_NOT_FOUND, for reading and for adding alike.
-   */
-  async function caseOwnedBy(repos: Pick<QrRepos, "caseAttachments" | "clients">, caseNo: string, actor: Actor & { kind: "client" }): Promise<CaseAttachment[] | null> {
-    const rows = await repos.caseAttachments.byCase(caseNo);
-    if (rows.length === 0) return [];
-    const opener = await repos.clients.byId(rows[0]!.clientId);
-    return (opener?.departmentId ?? null) === (actor.departmentId ?? null) ? rows : null;
-  }
-
-  async function attach(caseNo: string, identifier: string, actor: Actor): Promise<CaseAttachment> {
-    if (actor.kind !== "client") throw new AppError("FORBIDDEN_ROLE");
-    // Checked before the verdict (no work for another department's case) and again in the transaction below.
-    if ((await caseOwnedBy(uow.read, caseNo, actor)) === null) throw new AppError("CASE_NOT_FOUND");
-    const verdict = await deps.verifier.verify({ identifier }, "counter");
-    if (verdict.result !== "VALID") {
-      throw new AppError("CASE_ATTACH_REFUSED", "Only a licence that verifies as valid can be attached to a case.", { details: { result: verdict.result } });
-    }
-    return uow.write(async (repos, tx) => {
-      if ((await caseOwnedBy(repos, caseNo, actor)) === null) throw new AppError("CASE_NOT_FOUND");
-      const rec = await repos.licences.byId(identifier);
-      if (!rec) throw new AppError("LICENCE_NOT_FOUND");
-      const { index } = await deps.tlog.append(repos, tx, {
-        type: "licence.attached", subject: `licence:${identifier}`, actor: actorLabel(actor), holder: rec.holderHash,
-        data: { identifier, caseNo, verdict: verdict.result },
-      });
-      const a: CaseAttachment = { caseNo, identifier, clientId: actor.clientId, verdict: verdict.result, logIndex: index, at: clock.now() };
-      await repos.caseAttachments.insert(a);
-      return a;
-    });
-  }
-
   return {
     checkCode,
-    attach,
-    /** The attachments of a case of the caller's department (CASE_NOT_FOUND for none, or another department's). */
-    async attachments(caseNo: string, actor: Actor): Promise<CaseAttachment[]> {
-      if (actor.kind !== "client") throw new AppError("FORBIDDEN_ROLE");
-      const rows = await caseOwnedBy(uow.read, caseNo, actor);
-      if (!rows || rows.length === 0) throw new AppError("CASE_NOT_FOUND");
-      return rows;
-    },
     mint,
     checkLive,
     checkStatic,

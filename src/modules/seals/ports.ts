@@ -3,6 +3,8 @@
  * Contracts: `insert` MUST fail on a duplicate id; seal events and stamp records are append-only.
  */
 
+import type { CryptoProfile } from "../kernel.js";
+
 /** GB/T 38540 seal types in use: 01 法定名称章, 02 财务专用章, 03 发票专用章, 04 合同专用章, 05 法定代表人名章, 99 other. */
 export type SealType = "01" | "02" | "03" | "04" | "05" | "99";
 export const SEAL_TYPES: readonly SealType[] = ["01", "02", "03", "04", "05", "99"];
@@ -26,6 +28,8 @@ export interface Seal {
   readonly validTo: Date;
   readonly status: SealStatus;
   readonly statusReason: string | null;
+  /** Crypto profile of the seal's key and certificate (DESIGN rule 11). */
+  readonly profile: CryptoProfile;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -51,6 +55,8 @@ export interface StampRecord {
   readonly fieldName: string;
   readonly stampedAt: Date;
   readonly timestampAt: Date;
+  /** The `seal.stamped` log entry (null for stamps recorded before it was kept). */
+  readonly logIndex?: number | null;
 }
 
 export interface SealRepo {
@@ -66,6 +72,8 @@ export interface SealRepo {
 export interface StampRepo {
   insert(r: StampRecord): Promise<void>;
   list(opts: { sealId: string; limit: number; after?: string }): Promise<StampRecord[]>;
+  /** Stamps whose stamped result has this SHA-256 (hex), oldest first. */
+  byResult(resultSha256: string): Promise<StampRecord[]>;
 }
 
 export interface SealRepos {

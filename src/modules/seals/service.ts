@@ -8,9 +8,10 @@
  */
 import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
+import { checkLine } from "../../util/text.js";
 import { AppError } from "../../errors.js";
 import { openPdf } from "../../pdf/reader.js";
-import { sm2PublicKeyFromSpki } from "../../crypto/sm2.js";
+import { sm2PublicKeyFromSpki, sm3 } from "../../crypto/sm2.js";
 import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
 import { dict, name, serialize } from "../../pdf/objects.js";
 import type { PdfWork } from "../../pdf/pool.js";
@@ -23,9 +24,9 @@ import { parseCertificate, type CertInfo } from "../../pki/reader.js";
 import type { CaSigner } from "../../pki/x509.js";
 import { sealStatusAttribute, signSealStatus, statementOf } from "../../pki/seal-status.js";
 import type { DirectoryRepos } from "../directory/index.js";
-import { actorLabel, type Actor, type Clock, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
+import { actorLabel, type Actor, type Clock, type CryptoProfile, type TrustLog, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
-import { encodeSesSeal, type SesSealInfo } from "./ses.js";
+import { encodeSesSeal, encodeSesSignature, type SesSealInfo } from "./ses.js";
 import { checkSealText, drawSeal, sealPdfOps, sealSvg, type SealPicture } from "./picture.js";
 import type { Seal, SealEvent, SealRepos, SealStatus, SealType, StampRecord } from "./ports.js";
 
@@ -57,8 +58,11 @@ export interface SealServiceDeps<R extends SealRepos & DirectoryRepos & PkiRepos
   pdf: PdfWork;
   /** Issuing CA and root certificates (DER), embedded after the seal certificate. */
   chain: readonly Uint8Array[];
-  /** The national profile: the SM2 TSA and the SM2 issuing CA + root (DER); absent without an SM2 hierarchy. */
-  sm2?: { tsa: Tsa; chain: readonly Uint8Array[] };
+  /**
+   * The national profile: the SM2 TSA, the SM2 issuing CA + root (DER) and the SM2 issuing CA as signer of the status
+   * evidence of SM2 seals; absent without an SM2 hierarchy.
+   */
+  sm2?: { tsa: Tsa; chain: readonly Uint8Array[]; statusSigner?: { cert: CertInfo; signer: CaSigner } };
   /** The seal maker (制章人) that signs GB/T 38540 SES_Seal structures (SM2); absent without an SM2 hierarchy. */
   sealMaker?: { certDer: Uint8Array; sign(tbs: Uint8Array): Promise<Uint8Array> };
   issueCertificate(repos: R, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
@@ -86,8 +90,8 @@ export interface CreateSealInput {
   validFrom?: Date;
   validTo?: Date;
   diameterMm?: number;
-  /** Crypto profile of the seal's key and certificate (default p256). */
-  crypto?: "p256" | "sm2";
+  /** Crypto profile of the seal's key and certificate (default: the department's profile). */
+  crypto?: CryptoProfile;
 }
 
 export type Placement =
@@ -193,15 +197,15 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       if (!d) throw new AppError("DEPARTMENT_NOT_FOUND");
       const sealId = id ?? `${d.regionCode}${input.type}${crypto.randomBytes(4).toString("hex").toUpperCase()}`;
       if (await repos.seals.byId(sealId)) throw new AppError("SEAL_EXISTS");
-      const arcText = (input.arcText ?? d.name).trim();
-      const sealName = (input.name ?? `${d.name}${typeText || "印章"}`).trim();
+      const arcText = input.arcText !== undefined ? checkLine("arcText", input.arcText, { max: 24 }) : d.name.trim();
+      const sealName = input.name !== undefined ? checkLine("name", input.name, { max: 64 }) : `${d.name}${typeText || "印章"}`.trim();
       checkSealText([arcText, typeText, sealId]);
       const validityDays = Math.max(1, Math.min(3 * 365, Math.ceil((validTo.getTime() - now.getTime()) / DAY) + 1));
-      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, ...(input.crypto ? { crypto: input.crypto } : {}) }, actor);
+      const cert = await deps.issueCertificate(repos, tx, { department: d, profile: "seal", sealId, commonName: sealName.slice(0, 64), validityDays, crypto: input.crypto ?? d.profile }, actor);
       const seal: Seal = {
         id: sealId, departmentId: d.id, name: sealName, type: input.type, arcText, typeText, diameterMm,
         certSerial: cert.serial, keyId: cert.keyId, validFrom, validTo: validTo > cert.notAfter ? cert.notAfter : validTo,
-        status: "active", statusReason: null, createdAt: now, updatedAt: now,
+        status: "active", statusReason: null, profile: input.crypto ?? d.profile, createdAt: now, updatedAt: now,
       };
       await repos.seals.insert(seal);
       await repos.seals.insertEvent({ sealId, status: "active", reason: null, at: now });
@@ -211,7 +215,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
         subject: `seal:${sealId}`,
         actor: actorLabel(actor),
         data: {
-          sealId, departmentId: d.id, type: seal.type, name: seal.name, certSerial: cert.serial, certSha256: cert.sha256,
+          sealId, departmentId: d.id, type: seal.type, name: seal.name, profile: seal.profile, certSerial: cert.serial, certSha256: cert.sha256,
           validFrom: seal.validFrom.toISOString(), validTo: seal.validTo.toISOString(),
           pictureSha256: crypto.createHash("sha256").update(svg).digest("hex"),
         },
@@ -245,6 +249,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       return { ...cur, status, statusReason: reason, updatedAt: now };
     });
   }
+
+  /** The CA that signs status evidence for seals of a profile (the one that issued their certificates). */
+  const statusSignerOf = (sm2: boolean) => (sm2 ? deps.sm2?.statusSigner : deps.statusSigner);
 
   /** Why the seal may not stamp at `at` (null = it may). */
   function refusal(seal: Seal, cert: CertificateRecord | null, at: Date): AppError | null {
@@ -280,6 +287,11 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
     sealId: string, input: StampInput, actor: Actor, before?: (seal: Seal) => void,
     within?: (repos: R, tx: TxHooks, result: StampResult) => Promise<void>,
   ): Promise<StampResult> {
+    // The text rule for what the stamp writes into the signature dictionary or looks for (the command line sends
+    // these as typed; HTTP's edge has checked them already).
+    if (input.reason) checkLine("reason", input.reason, { max: 200 });
+    if (input.location) checkLine("location", input.location, { max: 200 });
+    if ("anchor" in input.placement) checkLine("anchor", input.placement.anchor, { max: 64 });
     const seal = await get(sealId);
     before?.(seal);
     const cert = await uow.read.certificates.get(seal.certSerial);
@@ -302,9 +314,9 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       reserve: CMS_RESERVE,
     });
     const { pageIndex } = prepared;
-    // The national profile (an SM2 seal certificate): SM3 over the byte ranges, SM2 signature, SM2 TSA with an SM3
+    // The national profile (a seal of the sm2 profile): SM3 over the byte ranges, SM2 signature, SM2 TSA with an SM3
     // imprint. Same /SubFilter (ETSI.CAdES.detached): the CMS says which algorithms it uses.
-    const sm2 = isSm2Cert(cert!.der);
+    const sm2 = seal.profile === "sm2";
     if (sm2 && !deps.sm2) throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", "This SM2 seal cannot stamp: the keys folder has no SM2 hierarchy (TSA).");
     const digest = sm2 ? byteRangeDigest(prepared.bytes, prepared.byteRange, "sm3") : prepared.digest;
     const tsa = sm2 ? deps.sm2!.tsa : deps.tsa;
@@ -322,13 +334,13 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
         const attrs = [attribute(CMS_OID.signatureTimeStampToken, t.token)];
         // The seal's status at signing time, produced after the time-stamp (so it covers it): the last status
         // change only (the one in effect now), which keeps the evidence small whatever the seal's history. Signed by
-        // the P-256 issuing CA, so only for seals it issued (an SM2 seal's issuer is the SM2 CA: not yet).
-        if (deps.statusSigner && !sm2) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
+        // the CA that issued the seal's certificate (P-256 or SM2 issuing CA).
+        if (statusSignerOf(sm2)) attrs.push(sealStatusAttribute(await evidence(seal, cert!, "last")));
         return attrs;
       },
     });
     const out = embedSignature(prepared, cms);
-    const record: StampRecord = {
+    let record: StampRecord = {
       id: randomUUID(),
       sealId: seal.id,
       departmentId: seal.departmentId,
@@ -346,8 +358,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       const c2 = await repos.certificates.get(seal.certSerial);
       const again = s2 ? refusal(s2, c2, now) : new AppError("SEAL_NOT_FOUND");
       if (again) throw again;
-      await repos.stamps.insert(record);
-      await log.append(repos, tx, {
+      const { index } = await log.append(repos, tx, {
         type: TLOG_EVENTS.sealStamped,
         subject: `seal:${seal.id}`,
         actor: record.signer,
@@ -357,6 +368,8 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
           timestamp: tstTime.toISOString(),
         },
       });
+      record = { ...record, logIndex: index };
+      await repos.stamps.insert(record);
       if (within) await within(repos, tx, { pdf: out, record });
     });
     return { pdf: out, record };
@@ -402,11 +415,50 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
   }
 
   /**
+   * A stamp of an SM2 seal exported as a GB/T 38540 SES_Signature (DER), for systems that check SES rather than PAdES:
+   * TBS_Sign { version 4, the seal's SES_Seal (signed by the seal maker), timeInfo = the stamp's time-stamp time,
+   * dataHash = SM3 of the stamped document as Sidian returned it, propertyInfo naming the stamp }, signed by the seal's
+   * SM2 key over the DER of TBS_Sign, with an SM2 time-stamp token over the signature value. The document must be the
+   * exact output of a stamp of this seal (its 用印记录); the seal must still be usable (its key signs again), and the
+   * export is logged as a use of the seal.
+   */
+  async function sesSignature(sealId: string, pdf: Buffer, actor: Actor, before?: (seal: Seal) => void): Promise<{ der: Buffer; stamp: StampRecord }> {
+    const seal = await get(sealId);
+    before?.(seal);
+    if (seal.profile !== "sm2" || !deps.sm2 || !deps.sealMaker) {
+      throw new AppError("CRYPTO_PROFILE_UNAVAILABLE", seal.profile !== "sm2" ? "GB/T 38540 SES_Signature is made for seals of the sm2 profile only (SM3withSM2)." : "The keys folder has no SM2 hierarchy.");
+    }
+    const record = (await uow.read.stamps.byResult(await sha256Hex(pdf))).find((r) => r.sealId === seal.id);
+    if (!record) throw new AppError("STAMP_NOT_FOUND");
+    const cert = await uow.read.certificates.get(seal.certSerial);
+    const no = refusal(seal, cert, clock.now());
+    if (no) throw no;
+    const tsa = deps.sm2.tsa;
+    const der = await encodeSesSignature({
+      version: 4, eseal: await sesSealDer(seal, cert!.der), timeInfo: record.timestampAt, dataHash: await sm3Chunked(pdf),
+      propertyInfo: `type=application/pdf; stamp=${record.id}; field=${record.fieldName}; page=${record.pageIndex + 1}; sha256=${record.resultSha256}`,
+      extDatas: [],
+    }, {
+      certDer: cert!.der,
+      sign: (tbs) => deps.keyStore.sign(seal.keyId, tbs, { encoding: "der" }),
+      timeStamp: async (sig) => (await tsa.stamp(CMS_OID.sm3, sm3(sig), { certReq: true })).token,
+    });
+    await uow.write(async (repos, tx) => {
+      await log.append(repos, tx, {
+        type: TLOG_EVENTS.sealSesSigned, subject: `seal:${seal.id}`, actor: actorLabel(actor),
+        data: { stampId: record.id, sealId: seal.id, certSerial: seal.certSerial, resultSha256: record.resultSha256, sesSha256: crypto.createHash("sha256").update(der).digest("hex") },
+      });
+    });
+    return { der, stamp: record };
+  }
+
+  /**
    * Seal-status evidence signed by the issuing CA (DER CMS): the history of status changes (all of them, or the one in
    * effect now), the certificate's revocation, produced now and standing for statusEvidenceSeconds.
    */
   async function evidence(seal: Seal, cert: CertificateRecord, which: "all" | "last"): Promise<Buffer> {
-    if (!deps.statusSigner) throw new AppError("NOT_READY", "Seal-status evidence is not configured.");
+    const signer = statusSignerOf(isSm2Cert(cert.der));
+    if (!signer) throw new AppError("NOT_READY", "Seal-status evidence is not configured.");
     const events = await uow.read.seals.events(seal.id);
     const now = clock.now();
     const upto = events.filter((e) => e.at <= now);
@@ -417,7 +469,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       certificateRevokedAt: cert.status === "revoked" && cert.revokedAt && cert.revokedAt <= now ? cert.revokedAt : null,
       producedAt: now, nextUpdate: new Date(now.getTime() + (deps.statusEvidenceSeconds ?? 86_400) * 1000),
     });
-    return signSealStatus(stmt, deps.statusSigner);
+    return signSealStatus(stmt, signer);
   }
 
   /** Current seal-status evidence for `GET /seals/:id/status-evidence` and `sidian verify --status`. */
@@ -466,6 +518,7 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
       return sesSealDer(s, c!.der);
     },
     stamp,
+    sesSignature,
     statusAt,
     statusEvidence,
   };
@@ -478,6 +531,17 @@ export type SealService = ReturnType<typeof createSealService>;
  * libuv's thread pool so a 50 MB result is not hashed on the event loop (a thread hop costs more than hashing
  * a small document).
  */
+/** SM3 of a document, 1 MiB at a time with a turn of the event loop between chunks (no SM3 in WebCrypto). */
+async function sm3Chunked(b: Buffer): Promise<Buffer> {
+  if (b.length <= 1 << 20) return sm3(b);
+  const h = crypto.createHash("sm3");
+  for (let i = 0; i < b.length; i += 1 << 20) {
+    h.update(b.subarray(i, i + (1 << 20)));
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return h.digest();
+}
+
 async function sha256Hex(b: Buffer): Promise<string> {
   if (b.length <= 1 << 20) return crypto.createHash("sha256").update(b).digest("hex");
   return Buffer.from(await crypto.subtle.digest("SHA-256", b)).toString("hex");

@@ -26,12 +26,21 @@
  * `property.type` is the GB/T 38540 seal category: 1 organisation seal (单位印章), 2 personal seal (个人印章);
  * Sidian's business type (01 official name … 99) is carried in the seal name.
  *
+ * GB/T 38540-2020 §7 electronic signature data (SES_Signature, version 4), what a stamp is exported as:
+ *   SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert OCTET STRING (the signer's certificate),
+ *                                signatureAlgID OBJECT IDENTIFIER, signature BIT STRING,
+ *                                timeStamp [0] EXPLICIT BIT STRING OPTIONAL (a time-stamp token of the signature value) }
+ *   TBS_Sign ::= SEQUENCE { version INTEGER 4, eseal SES_Seal, timeInfo GeneralizedTime, dataHash BIT STRING,
+ *                           propertyInfo IA5String, extDatas ExtensionDatas OPTIONAL }
+ * The signer signs the DER of TBS_Sign (with SM3withSM2: SM2 over SM3(Z‖TBS_Sign), DER SM2-Signature in the BIT
+ * STRING); dataHash is the SM3 digest of the signed document.
+ *
  * Limits (untrusted input): at most 1 MiB of DER, 16 certificates, 16 extension entries; anything else is
  * SesError with a reason.
  */
 import { sm3 } from "../../crypto/sm2.js";
 import {
-  bool, bytesOf, children, contentOf, DerError, expectTag, generalizedTime, ia5, integer, octets, oid, readInteger,
+  bool, bytesOf, explicit, children, contentOf, DerError, expectTag, generalizedTime, ia5, integer, octets, oid, readInteger,
   readNode, readOid, readTime, seq, tlv, utf8, type Node,
 } from "../../pki/der.js";
 import { parseCertificate } from "../../pki/reader.js";
@@ -114,10 +123,7 @@ export function encodeSealInfo(info: SesSealInfo, layout: 4 | 1 = 4): Buffer {
     property,
     seq(ia5(checkIa5(pic.type, "picture type")), octets(pic.data), integer(pic.width), integer(pic.height)),
   ];
-  if (info.extDatas.length > 0) {
-    parts.push(seq(...info.extDatas.map((e) => seq(oid(e.id), ...(e.critical ? [bool(true)] : []), octets(e.value)))));
-  }
-  return seq(...parts);
+  return seq(...parts, ...extDatasDer(info.extDatas));
 }
 
 /**
@@ -163,6 +169,18 @@ function bitString(n: Node | undefined, what: string): Buffer {
   return c.subarray(1);
 }
 
+/** ExtensionDatas ::= SEQUENCE OF SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+function parseExtDatas(n: Node): SesExtension[] {
+  const exts = children(expectTag(n, 0x30, "extDatas"));
+  if (exts.length > SES_LIMITS.maxExtensions) throw new SesError(`extDatas has more than ${SES_LIMITS.maxExtensions} entries`);
+  return exts.map((e) => {
+    const x = children(expectTag(e, 0x30, "ExtData"));
+    if (x.length < 2 || x.length > 3) throw new SesError("an ExtData has extnID, critical (optional) and extnValue");
+    const critical = x.length === 3 ? contentOf(expectTag(x[1], 0x01, "critical"))[0] === 0xff : false;
+    return { id: readOid(expectTag(x[0], 0x06, "extnID")), critical, value: Buffer.from(contentOf(expectTag(x[x.length - 1], 0x04, "extnValue"))) };
+  });
+}
+
 function parseSealInfo(node: Node, layout: 4 | 1): SesSealInfo {
   const f = children(expectTag(node, 0x30, "SES_SealInfo"));
   if (f.length < 4 || f.length > 5) throw new SesError(`SES_SealInfo has ${f.length} fields, expected 4 or 5`);
@@ -204,16 +222,7 @@ function parseSealInfo(node: Node, layout: 4 | 1): SesSealInfo {
     width: small(pic[2], "picture width", 10_000),
     height: small(pic[3], "picture height", 10_000),
   };
-  const extDatas: SesExtension[] = [];
-  if (f[4]) {
-    const exts = children(expectTag(f[4], 0x30, "extDatas"));
-    if (exts.length > SES_LIMITS.maxExtensions) throw new SesError(`extDatas has more than ${SES_LIMITS.maxExtensions} entries`);
-    for (const e of exts) {
-      const x = children(expectTag(e, 0x30, "ExtData"));
-      const critical = x.length === 3 ? contentOf(expectTag(x[1], 0x01, "critical"))[0] === 0xff : false;
-      extDatas.push({ id: readOid(x[0]!), critical, value: Buffer.from(contentOf(expectTag(x[x.length - 1], 0x04, "extnValue"))) });
-    }
-  }
+  const extDatas = f[4] ? parseExtDatas(f[4]) : [];
   return { header, esID, property: { type, name, certListType, certs, certDigests, createDate, validStart, validEnd }, picture, extDatas };
 }
 
@@ -267,6 +276,106 @@ export function sesCertDigest(certDer: Uint8Array): { type: string; value: Uint8
 export function sesSealSignatureValid(p: ParsedSesSeal): boolean {
   try {
     return verifyWithSpki(p.signAlgID, parseCertificate(p.makerCert).spki, p.sealInfoDer, p.signature);
+  } catch {
+    return false;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ SES_Signature
+
+export interface SesTbsSign {
+  readonly version: number;
+  /** The SES_Seal DER inside (signed by the seal maker). */
+  readonly eseal: Uint8Array;
+  readonly timeInfo: Date;
+  /** Digest of the signed document (SM3 for SM3withSM2). */
+  readonly dataHash: Uint8Array;
+  /** What the document is (IA5String, free form: Sidian writes `key=value; …`). */
+  readonly propertyInfo: string;
+  readonly extDatas: readonly SesExtension[];
+}
+
+export interface ParsedSesSignature {
+  readonly toSign: SesTbsSign;
+  /** The seal inside, parsed. */
+  readonly seal: ParsedSesSeal;
+  /** The signed bytes: DER of TBS_Sign exactly as received. */
+  readonly tbsDer: Uint8Array;
+  readonly signerCert: Uint8Array;
+  readonly signatureAlgID: string;
+  readonly signature: Uint8Array;
+  /** DER TimeStampToken (ContentInfo) over the signature value, when present. */
+  readonly timeStamp: Uint8Array | null;
+  readonly der: Uint8Array;
+}
+
+function extDatasDer(exts: readonly SesExtension[]): Buffer[] {
+  return exts.length ? [seq(...exts.map((e) => seq(oid(e.id), ...(e.critical ? [bool(true)] : []), octets(e.value))))] : [];
+}
+
+/** DER of TBS_Sign (version 4). */
+export function encodeTbsSign(t: SesTbsSign): Buffer {
+  return seq(integer(t.version), Buffer.from(t.eseal), time(t.timeInfo), tlv(0x03, [Buffer.from([0]), t.dataHash]),
+    ia5(checkIa5(t.propertyInfo, "propertyInfo")), ...extDatasDer(t.extDatas));
+}
+
+/**
+ * A signed SES_Signature: the signer signs the DER of TBS_Sign with `sign` (a DER signature of `signatureAlgID`,
+ * SM3withSM2 by default); `timeStamp`, when given, is asked for a token over the signature value.
+ */
+export async function encodeSesSignature(
+  tbs: SesTbsSign,
+  signer: { certDer: Uint8Array; signatureAlgID?: string; sign(tbs: Uint8Array): Promise<Uint8Array>; timeStamp?(signature: Uint8Array): Promise<Uint8Array> },
+): Promise<Buffer> {
+  const tbsDer = encodeTbsSign(tbs);
+  const sig = await signer.sign(tbsDer);
+  const token = signer.timeStamp ? await signer.timeStamp(sig) : null;
+  return seq(tbsDer, octets(signer.certDer), oid(signer.signatureAlgID ?? SM3_WITH_SM2), tlv(0x03, [Buffer.from([0]), sig]),
+    ...(token ? [explicit(0, tlv(0x03, [Buffer.from([0]), token]))] : []));
+}
+
+/** Reads an SES_Signature (version 4); SesError (with the reason) on anything malformed. Checks no signature. */
+export function parseSesSignature(input: Uint8Array): ParsedSesSignature {
+  if (input.length > SES_LIMITS.maxBytes) throw new SesError(`SES_Signature is larger than ${SES_LIMITS.maxBytes} bytes`);
+  const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  try {
+    const top = readNode(buf);
+    if (top.end !== buf.length) throw new SesError("trailing bytes after SES_Signature");
+    if (top.indefinite) throw new SesError("SES_Signature must be DER (definite lengths)");
+    const f = children(expectTag(top, 0x30, "SES_Signature"));
+    if (f.length !== 4 && f.length !== 5) throw new SesError(`SES_Signature has ${f.length} fields, expected 4 or 5`);
+    const t = children(expectTag(f[0], 0x30, "TBS_Sign"));
+    if (t.length !== 5 && t.length !== 6) throw new SesError(`TBS_Sign has ${t.length} fields, expected 5 or 6`);
+    const version = small(t[0], "TBS_Sign version", 255);
+    if (version !== 4) throw new SesError(`TBS_Sign version ${version} is not 4 (GB/T 38540-2020)`);
+    const esealDer = Buffer.from(bytesOf(expectTag(t[1], 0x30, "eseal")));
+    const seal = parseSesSeal(esealDer);
+    if (seal.layout !== 4) throw new SesError("the seal inside a version-4 signature must be a GB/T 38540 SES_Seal");
+    const timeInfo = date(t[2], "timeInfo", 4);
+    const dataHash = Buffer.from(bitString(t[3], "dataHash"));
+    const propertyInfo = str(t[4], 0x16, "propertyInfo");
+    const extDatas = t[5] ? parseExtDatas(t[5]) : [];
+    let timeStamp: Buffer | null = null;
+    if (f[4]) {
+      const inner = children(expectTag(f[4], 0xa0, "timeStamp"));
+      if (inner.length !== 1) throw new SesError("timeStamp must hold one BIT STRING");
+      timeStamp = Buffer.from(bitString(inner[0], "timeStamp"));
+    }
+    return {
+      toSign: { version, eseal: esealDer, timeInfo, dataHash, propertyInfo, extDatas }, seal, tbsDer: Buffer.from(bytesOf(f[0]!)),
+      signerCert: Buffer.from(contentOf(expectTag(f[1], 0x04, "cert"))), signatureAlgID: readOid(expectTag(f[2], 0x06, "signatureAlgID")),
+      signature: Buffer.from(bitString(f[3], "signature")), timeStamp, der: Buffer.from(buf),
+    };
+  } catch (e) {
+    if (e instanceof DerError) throw new SesError(`malformed DER: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Whether the signer's signature over TBS_Sign verifies with the key of the certificate inside (trust: the caller's). */
+export function sesSignatureValid(p: ParsedSesSignature): boolean {
+  try {
+    return verifyWithSpki(p.signatureAlgID, parseCertificate(p.signerCert).spki, p.tbsDer, p.signature);
   } catch {
     return false;
   }

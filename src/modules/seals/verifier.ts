@@ -21,7 +21,7 @@ export function onlineVerifyDeps(o: { material: KeyMaterial; certificates: Certi
     anchors: [m.rootCert, ...(m.sm2 ? [m.sm2.rootCert] : [])],
     intermediates: [m.issuingCa.cert, ...(m.sm2 ? [m.sm2.issuingCa.cert] : [])],
     knownTsaCerts: [m.tsa.cert, ...m.previous.tsa.map((t) => t.cert), ...(m.sm2 ? [m.sm2.tsa.cert] : [])],
-    sealIssuer: m.issuingCa.cert,
+    sealIssuers: [m.issuingCa.cert, ...(m.sm2 ? [m.sm2.issuingCa.cert] : [])],
     now: () => o.clock.now(),
     async revocation(c: CertInfo, iss: CertInfo): Promise<RevocationStatus> {
       if (iss.serial === m.rootCert.serial || iss.serial === m.sm2?.rootCert.serial || materialSerials.has(c.serial)) return { status: "good" };
@@ -42,7 +42,7 @@ export function onlineVerifyDeps(o: { material: KeyMaterial; certificates: Certi
 export function offlineVerifyDeps(bundle: readonly CertInfo[], now: () => Date = () => new Date()): VerifyPdfDeps {
   const anchors = bundle.filter((c) => c.issuer === c.subject);
   const intermediates = bundle.filter((c) => c.issuer !== c.subject);
-  return { anchors, intermediates, knownTsaCerts: [], ...(intermediates[0] ? { sealIssuer: intermediates[0] } : {}), now };
+  return { anchors, intermediates, knownTsaCerts: [], ...(intermediates.length ? { sealIssuers: intermediates } : {}), now };
 }
 
 /**
@@ -51,7 +51,7 @@ export function offlineVerifyDeps(bundle: readonly CertInfo[], now: () => Date =
  * (pki/trust-list.ts); Sidian seals keep their status check (when the list trusts Sidian's root).
  */
 export function trustListVerifyDeps(online: VerifyPdfDeps, list: TrustList, material: KeyMaterial): VerifyPdfDeps {
-  const sidian = new Set([material.rootCert.sha256, material.issuingCa.cert.sha256]);
+  const sidian = new Set([material.rootCert.sha256, material.issuingCa.cert.sha256, ...(material.sm2 ? [material.sm2.rootCert.sha256, material.sm2.issuingCa.cert.sha256] : [])]);
   const own = online.revocation!;
   return {
     ...online,

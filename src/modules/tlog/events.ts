@@ -20,6 +20,8 @@ export const TLOG_EVENTS = {
   sealCreated: "seal.created",
   sealStatusChanged: "seal.status-changed",
   sealStamped: "seal.stamped",
+  // a stamp exported as a GB/T 38540 SES_Signature: the seal's key signed again (data = { stampId, sesSha256 })
+  sealSesSigned: "seal.ses-signed",
   // e-licences (issue 4: src/modules/catalogue, licences, access). Licence and access events carry `holder`.
   licenceTypeCreated: "licence-type.created",
   licenceTypeUpdated: "licence-type.updated",
@@ -43,6 +45,19 @@ export const TLOG_EVENTS = {
   signingCompleted: "signing.completed",
   // the completion report drawn and sealed (the seal's own `seal.stamped` entry is logged beside it)
   signingSealed: "signing.sealed",
+  // cases and their archives (issue 19: src/modules/cases, src/modules/archives): subject `case:<id>`, `holder` = the applicant's key
+  caseOpened: "case.opened",
+  caseItemAttached: "case.item-attached",
+  caseClosed: "case.closed",
+  caseArchived: "case.archived",
+  // a 四性检测 run over a stored package (issue 19): data = { archiveId, stage, result, failed: [item ids], tagmanifestSha256, reportSha256 }
+  archiveChecked: "archive.checked",
+  // e-materials (issue 18: src/modules/materials): subject `material:<identifier>`; events carry `holder`
+  materialTypeCreated: "material-type.created",
+  materialTypeUpdated: "material-type.updated",
+  materialRegistered: "material.registered",
+  materialStatusChanged: "material.status-changed",
+  materialAccessed: "material.accessed",
 } as const;
 
 export type TlogEventType = (typeof TLOG_EVENTS)[keyof typeof TLOG_EVENTS];

@@ -133,6 +133,13 @@ export interface TlogDeps<R extends { tlog: TlogRepo }> {
   log: Logger;
   /** Start the background checkpoint timer (default true). Tests drive `maybeCheckpoint()` by hand. */
   autoCheckpoint?: boolean;
+  /**
+   * Several instances on one log (PostgreSQL): takes or renews the lease of checkpoint signing, true while this
+   * instance holds it. Given, only the holder signs checkpoints on its own (on demand, `checkpoint()`, any instance
+   * still may: the storing transaction keeps them strictly increasing), and every instance looks every interval —
+   * the holder signs what any instance appended, another takes over once the holder stops renewing.
+   */
+  checkpointLease?: () => Promise<boolean>;
 }
 
 const TYPE_RE = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
@@ -211,6 +218,11 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
 
   /** The tree as of the last COMMIT this process saw (null until first needed). */
   let committed: Frontier | null = null;
+  /**
+   * The tree as of the last unit of work kept in the store transaction still open (PostgreSQL groups units into
+   * one transaction: the next unit continues from here); null when no group is open or after any rollback.
+   */
+  let tip: Frontier | null = null;
   const pending = new WeakMap<TxHooks, Promise<TxState>>();
   /** Last published checkpoint (size and time); undefined until loaded. */
   let last: { size: number; at: number } | undefined;
@@ -229,13 +241,24 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
     let p = pending.get(tx);
     if (p) return p;
     p = (async () => {
-      const dbSize = await repos.tlog.size();
-      if (!committed || committed.size !== dbSize) {
-        if (committed) log.warn({ memory: committed.size, db: dbSize }, "tlog: another writer appended; reloading the tree edge");
-        committed = await loadFrontier(repos.tlog, dbSize);
+      let base: Frontier;
+      // Inside a group the coordination row is held from the first unit to COMMIT: nobody else can have appended
+      // since the last kept unit, and its tip is the edge (a tip lives only until its group commits or rolls back).
+      if (tip) base = tip;
+      else {
+        const dbSize = await repos.tlog.size();
+        if (!committed || committed.size !== dbSize) {
+          if (committed) log.debug({ memory: committed.size, db: dbSize }, "tlog: another writer appended; reloading the tree edge");
+          committed = await loadFrontier(repos.tlog, dbSize);
+        }
+        base = committed;
       }
-      const st: TxState = { frontier: committed.clone(), broken: false };
+      const st: TxState = { frontier: base.clone(), broken: false };
+      tx.afterKept?.(() => {
+        tip = st.broken ? null : st.frontier;
+      });
       tx.afterCommit(() => {
+        tip = null;
         if (st.broken) {
           // The caller swallowed an append error and committed anyway: trust the database, not memory.
           log.error({}, "tlog: a transaction committed after a failed append; the log must be audited");
@@ -245,8 +268,11 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
         committed = st.frontier;
         onCommitted();
       });
-      // Nothing to undo: the transaction's frontier is a private copy that is simply dropped.
-      tx.afterRollback(() => undefined);
+      // The transaction's frontier is a private copy that is simply dropped; a tip built on a group that is rolled
+      // back (or on a unit rolled back to its savepoint) is dropped too, and the next unit reads the edge again.
+      tx.afterRollback(() => {
+        tip = null;
+      });
       return st;
     })();
     pending.set(tx, p);
@@ -339,6 +365,7 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
 
   function publish(force: boolean): Promise<CheckpointInfo | null> {
     const run = async (): Promise<CheckpointInfo | null> => {
+      if (!force && deps.checkpointLease && !(await deps.checkpointLease())) return null;
       // Several instances may share the log (PostgreSQL): the last checkpoint and the tree are read from the
       // database when another writer committed since (changeMark moved), not only from this process's memory.
       const mark = uow.changeMark?.();
@@ -490,10 +517,17 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
   }
 
   /** Stops the checkpoint timer and waits for a publication in flight. */
+  // With a lease: every instance looks every interval (the holder signs, the others renew their claim).
+  const leaseTimer = auto && deps.checkpointLease
+    ? setInterval(() => void maybeCheckpoint().catch((e) => log.error({ err: e }, "tlog: checkpoint failed")), deps.checkpointIntervalSeconds * 1000)
+    : null;
+  leaseTimer?.unref();
+
   async function close(): Promise<void> {
     closed = true;
     if (timer) clearTimeout(timer);
     timer = null;
+    if (leaseTimer) clearInterval(leaseTimer);
     await publishing;
   }
 

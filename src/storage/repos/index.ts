@@ -15,10 +15,13 @@ import { createTlogRepo } from "./tlog.js";
 import { createCatalogueRepos } from "./catalogue.js";
 import { createLicenceRepo } from "./licences.js";
 import { createAccessRepos } from "./access.js";
-import { createCaseAttachmentRepo, createScanRepo } from "./qr.js";
+import { createScanRepo } from "./qr.js";
+import { createCaseRepos } from "./cases.js";
+import { createArchiveRepos } from "./archives.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
 import { createWebhookRepos } from "./webhooks.js";
+import { createMaterialRepos } from "./materials.js";
 
 export function makeRepos(sql: Sql) {
   return {
@@ -31,10 +34,12 @@ export function makeRepos(sql: Sql) {
     licences: createLicenceRepo(sql),
     ...createAccessRepos(sql),
     scans: createScanRepo(sql),
-    caseAttachments: createCaseAttachmentRepo(sql),
     documents: createDocumentRepo(sql),
     ...createSignatureRepos(sql),
     ...createWebhookRepos(sql),
+    ...createCaseRepos(sql),
+    ...createArchiveRepos(sql),
+    ...createMaterialRepos(sql),
   };
 }
 

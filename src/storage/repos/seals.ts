@@ -16,6 +16,7 @@ export function createSealRepos(sql: Sql): { seals: SealRepo; stamps: StampRepo 
   const list = `SELECT ${S.cols} FROM seals WHERE (CAST(? AS TEXT) IS NULL OR department_id = ?) AND id > ? ORDER BY id LIMIT ?`;
   const events = "SELECT seal_id, status, reason, at FROM seal_events WHERE seal_id = ? ORDER BY at, seq";
   const stampList = `SELECT ${T.cols} FROM stamps WHERE seal_id = ? AND id > ? ORDER BY id LIMIT ?`;
+  const stampByResult = `SELECT ${T.cols} FROM stamps WHERE result_sha256 = ? ORDER BY stamped_at, id LIMIT 16`;
   const s: SealRepo = {
     async insert(x) {
       await sql.run(S.insert, S.args(x));
@@ -45,6 +46,9 @@ export function createSealRepos(sql: Sql): { seals: SealRepo; stamps: StampRepo 
     },
     async list({ sealId, limit, after }) {
       return (await sql.all(stampList, [sealId, after ?? "", limit])).map(T.from);
+    },
+    async byResult(sha) {
+      return (await sql.all(stampByResult, [sha])).map(T.from);
     },
   };
   return { seals: s, stamps: st };

@@ -49,12 +49,24 @@ export function createTlogRepo(sql: Sql): TlogRepo {
   const atLeast = `SELECT ${cpCols} FROM tlog_checkpoints WHERE size >= ? ORDER BY size LIMIT 1`;
   const insCp = "INSERT INTO tlog_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
 
+  // PostgreSQL: every leaf (every node) of a transaction in one statement, whatever their number (one round trip).
+  const insLeavesPg = "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))";
+  const insNodesPg = "INSERT INTO tlog_nodes (id, hash) SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BYTEA[]))";
+
   return {
     async size() {
       const v = await sql.value<number>(lastIdx);
       return v === undefined ? 0 : v + 1;
     },
     async insertLeaves(leaves: readonly LeafRecord[]) {
+      if (sql.dialect === "pg") {
+        if (!leaves.length) return;
+        await sql.run(insLeavesPg, [
+          leaves.map((l) => l.index), leaves.map((l) => l.leafHash), leaves.map((l) => l.data), leaves.map((l) => l.type),
+          leaves.map((l) => l.subjectHash), leaves.map((l) => l.createdAt.getTime()), leaves.map((l) => leafKey(l.leafHash)),
+        ]);
+        return;
+      }
       // Multi-row INSERTs of CHUNK rows: one statement call per chunk instead of per row.
       let i = 0;
       for (; i + CHUNK <= leaves.length; i += CHUNK) {
@@ -69,6 +81,11 @@ export function createTlogRepo(sql: Sql): TlogRepo {
       }
     },
     async insertNodes(nodes: readonly NodeRecord[]) {
+      if (sql.dialect === "pg") {
+        if (!nodes.length) return;
+        await sql.run(insNodesPg, [nodes.map((n) => nodeKey(n.level, n.index)), nodes.map((n) => n.hash)]);
+        return;
+      }
       let i = 0;
       for (; i + CHUNK <= nodes.length; i += CHUNK) {
         const args: unknown[] = [];

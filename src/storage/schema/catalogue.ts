@@ -15,6 +15,8 @@ export const licenceTypes = sqliteTable("licence_types", {
   /** Default validity in days; null = long-term (长期). */
   validityDays: integer("validity_days"),
   issuers: text("issuers", { mode: "json" }).$type<string[]>().notNull(),
+  /** Crypto profile its licences are signed with (DESIGN rule 11): p256 = JWS ES256, sm2 = JWS SM2SM3. */
+  profile: text("profile", { enum: ["p256", "sm2"] }).notNull().default("p256"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });

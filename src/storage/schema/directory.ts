@@ -6,6 +6,8 @@ export const departments = sqliteTable("departments", {
   name: text("name").notNull(),
   uscc: text("uscc").notNull().unique(),
   regionCode: text("region_code").notNull(),
+  /** Crypto profile (DESIGN rule 11): of the licence-signing key made with the department, and its seals' default. */
+  profile: text("profile", { enum: ["p256", "sm2"] }).notNull().default("p256"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
@@ -16,7 +18,7 @@ export const clients = sqliteTable(
   {
     id: text("id").primaryKey(),
     name: text("name").notNull(),
-    role: text("role", { enum: ["admin", "issuer", "consumer", "counter"] }).notNull(),
+    role: text("role", { enum: ["admin", "issuer", "consumer", "counter", "archivist"] }).notNull(),
     departmentId: text("department_id").references(() => departments.id),
     /** JSON array of matter codes (consumer clients). */
     matters: text("matters", { mode: "json" }).$type<string[]>().notNull(),

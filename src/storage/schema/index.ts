@@ -11,3 +11,6 @@ export * from "./documents.js";
 export * from "./signatures.js";
 export * from "./deployment.js";
 export * from "./webhooks.js";
+export * from "./cases.js";
+export * from "./archives.js";
+export * from "./materials.js";

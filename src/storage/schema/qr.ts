@@ -20,18 +20,3 @@ export const scans = sqliteTable(
   },
   (t) => [index("scans_identifier_idx").on(t.identifier, t.at)],
 );
-
-/** Licences a counter attached to a case (办件) after verifying them at the counter. */
-export const caseAttachments = sqliteTable(
-  "case_attachments",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    caseNo: text("case_no").notNull(),
-    identifier: text("identifier").notNull(),
-    clientId: text("client_id").notNull(),
-    verdict: text("verdict").notNull(),
-    logIndex: integer("log_index").notNull(),
-    at: integer("at", { mode: "timestamp_ms" }).notNull(),
-  },
-  (t) => [index("case_attachments_case_idx").on(t.caseNo)],
-);

@@ -17,6 +17,8 @@ export const seals = sqliteTable(
     validTo: integer("valid_to", { mode: "timestamp_ms" }).notNull(),
     status: text("status", { enum: ["active", "suspended", "revoked"] }).notNull(),
     statusReason: text("status_reason"),
+    /** Crypto profile of the seal's key and certificate (DESIGN rule 11). */
+    profile: text("profile", { enum: ["p256", "sm2"] }).notNull().default("p256"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
   },
@@ -51,6 +53,8 @@ export const stamps = sqliteTable(
     fieldName: text("field_name").notNull(),
     stampedAt: integer("stamped_at", { mode: "timestamp_ms" }).notNull(),
     timestampAt: integer("timestamp_at", { mode: "timestamp_ms" }).notNull(),
+    /** The `seal.stamped` entry's log index (null for stamps recorded before 0021_cases). */
+    logIndex: integer("log_index"),
   },
   (t) => [index("stamps_seal_idx").on(t.sealId, t.id), index("stamps_result_idx").on(t.resultSha256)],
 );

@@ -1,0 +1,48 @@
+/**
+ * What the archives module needs from storage (src/storage/repos/archives.ts, both stores). Contracts: one archive
+ * per case (`insert` MUST fail on a second); chunks are written once each, in order, before `update` marks the
+ * archive `stored`; a stored archive never changes.
+ */
+export type ArchiveStatus = "building" | "stored";
+
+export interface ArchiveRecord {
+  id: string;
+  caseId: string;
+  /** The archiving department (the case's department): its certificate signs the tag manifest. */
+  departmentId: string;
+  bagName: string;
+  status: ArchiveStatus;
+  files: number;
+  payloadOctets: number;
+  manifestSha256: string;
+  tagmanifestSha256: string | null;
+  packageSha256: string | null;
+  packageSize: number | null;
+  chunks: number | null;
+  certSerial: string | null;
+  createdBy: string;
+  createdAt: Date;
+  storedAt: Date | null;
+  logIndex: number;
+}
+
+export interface ArchiveRepo {
+  insert(a: ArchiveRecord): Promise<void>;
+  byId(id: string): Promise<ArchiveRecord | undefined>;
+  byCase(caseId: string): Promise<ArchiveRecord | undefined>;
+  update(id: string, patch: Partial<Pick<ArchiveRecord, "status" | "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt">>): Promise<void>;
+  /** Stored archives, oldest first (for re-checks), after `afterId`. */
+  listStored(opts: { limit: number; afterId?: string }): Promise<ArchiveRecord[]>;
+}
+
+export interface ArchiveChunkRepo {
+  insert(archiveId: string, seq: number, sealed: Buffer): Promise<void>;
+  get(archiveId: string, seq: number): Promise<Buffer | undefined>;
+  /** Removes the chunks of an archive that was not stored (a build that failed half-way), before it is retried. */
+  clear(archiveId: string): Promise<number>;
+}
+
+export interface ArchiveRepos {
+  archives: ArchiveRepo;
+  archiveChunks: ArchiveChunkRepo;
+}

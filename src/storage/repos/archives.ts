@@ -1,0 +1,47 @@
+/** The archives ports (src/modules/archives/ports.ts) over the portable Sql. */
+import type { Sql } from "../sql.js";
+import { tableOf } from "../table.js";
+import { archives } from "../schema/archives.js";
+import type { ArchiveChunkRepo, ArchiveRecord, ArchiveRepo } from "../../modules/archives/ports.js";
+
+const A = tableOf<ArchiveRecord>(archives);
+
+export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveChunks: ArchiveChunkRepo } {
+  const byId = `SELECT ${A.cols} FROM archives WHERE id = ?`;
+  const byCase = `SELECT ${A.cols} FROM archives WHERE case_id = ?`;
+  const stored = `SELECT ${A.cols} FROM archives WHERE status = 'stored' AND id > ? ORDER BY id LIMIT ?`;
+  const insChunk = "INSERT INTO archive_chunks (archive_id, seq, bytes) VALUES (?, ?, ?)";
+  const getChunk = "SELECT bytes FROM archive_chunks WHERE archive_id = ? AND seq = ?";
+  const clear = "DELETE FROM archive_chunks WHERE archive_id = ?";
+  return {
+    archives: {
+      async insert(a) {
+        await sql.run(A.insert, A.args(a));
+      },
+      async byId(id) {
+        return A.maybe(await sql.get(byId, [id]));
+      },
+      async byCase(caseId) {
+        return A.maybe(await sql.get(byCase, [caseId]));
+      },
+      async update(id, patch) {
+        const p = A.set(patch);
+        if (p.args.length) await sql.run(`UPDATE archives ${p.text} WHERE id = ?`, [...p.args, id]);
+      },
+      async listStored({ limit, afterId }) {
+        return (await sql.all(stored, [afterId ?? "", limit])).map(A.from);
+      },
+    },
+    archiveChunks: {
+      async insert(archiveId, seq, sealed) {
+        await sql.run(insChunk, [archiveId, seq, sealed]);
+      },
+      async get(archiveId, seq) {
+        return (await sql.value<Buffer>(getChunk, [archiveId, seq])) ?? undefined;
+      },
+      async clear(archiveId) {
+        return sql.run(clear, [archiveId]);
+      },
+    },
+  };
+}
