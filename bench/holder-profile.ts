@@ -2,7 +2,8 @@
  * Where the holder query's time goes: a CPU profile of the real app (bench/serve.ts `sidian`, node --cpu-prof) while
  * it answers 免证办 holder queries drawn uniformly from a seeded database's holders (no repetition, no warm-up), as
  * bench/licences.ts measures them. Prints the top functions by self time, the time by file group and the inclusive
- * time of the query's steps, and keeps the .cpuprofile (open it in Chrome DevTools or speedscope).
+ * time of the query's steps, and keeps the .cpuprofile (open it in Chrome DevTools or speedscope). The profile covers
+ * the server's whole life, start-up included: on a loaded machine start-up can outweigh the queries (README).
  *
  *   BENCH_LICENCE_DB=/work/bench-1m.db npx tsx bench/holder-profile.ts     (a seed made by bench/licences.ts)
  *   BENCH_PROFILE_SECONDS=20 (default), BENCH_PROFILE_DIR=/tmp/x (default: a temp dir), BENCH_READ_MODEL as serve.ts
