@@ -13,53 +13,18 @@
  *   npx tsx bench/seals.ts
  */
 import { spawnSync } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { PDFDocument } from "pdf-lib";
-import { pdflibAddPlaceholder } from "@signpdf/placeholder-pdf-lib";
-import { SignPdf } from "@signpdf/signpdf";
-import { Signer, SUBFILTER_ETSI_CADES_DETACHED } from "@signpdf/utils";
 import { makePdf } from "../fixtures/pdf/make-pdf.js";
 import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
-import { createContext } from "../src/context.js";
 import { appDeps } from "../src/server.js";
-import { buildSignedData, CMS_OID } from "../src/pki/cms.js";
-import { parseCertificate } from "../src/pki/reader.js";
 import { latencies, Report } from "./lib.js";
-
-const ACTOR = { kind: "system" as const, name: "bench" };
+import { BENCH_ACTOR as ACTOR, signpdfStamper, withBenchContext } from "./stamping.js";
 
 export async function run(report: Report): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sidian-bench-seals-"));
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-  const config = loadConfig({ SIDIAN_MODE: "test", SIDIAN_DB: path.join(dir, "b.db"), SIDIAN_KEYS_DIR: path.join(root, "keys-dev"), SIDIAN_DB_SYNC: "normal", SIDIAN_PUBLIC_RATE_LIMIT: "1000000" }, root);
-  const ctx = await createContext(config, { autoCheckpoint: false, autoExpire: false } as Parameters<typeof createContext>[1]);
-  try {
-    const d = await ctx.directory.createDepartment({ name: "福州市市场监督管理局", uscc: "91350100M000100Y43", regionCode: "350100" }, ACTOR);
+  await withBenchContext("seals", async (ctx, d, dir) => {
     const seal = await ctx.seals.createSeal({ departmentId: d.id, type: "04" }, ACTOR);
-    const cert = (await ctx.uow.read.certificates.get(seal.certSerial))!;
-    const info = parseCertificate(cert.der);
-    const chain = [cert.der, ctx.material.issuingCa.cert.der, ctx.material.rootCert.der];
-
-    class EcdsaSigner extends Signer {
-      override async sign(data: Buffer): Promise<Buffer> {
-        return buildSignedData({
-          eContentType: CMS_OID.data, contentDigest: crypto.createHash("sha256").update(data).digest(),
-          signer: { der: cert.der, issuerDer: info.issuerDer, serial: cert.serial }, certificates: chain,
-          sign: (x) => ctx.pki.keyStore.sign(seal.keyId, x, { encoding: "der" }),
-        });
-      }
-    }
-    const signer = new EcdsaSigner();
-    const stack = async (pdf: Buffer) => {
-      const doc = await PDFDocument.load(pdf);
-      pdflibAddPlaceholder({ pdfDoc: doc, reason: "bench", contactInfo: "", name: "bench", location: "", signatureLength: 8192, subFilter: SUBFILTER_ETSI_CADES_DETACHED });
-      const saved = Buffer.from(await doc.save({ useObjectStreams: false }));
-      return new SignPdf().sign(saved, signer);
-    };
+    const stack = await signpdfStamper(ctx, seal);
     const stampCore = async (pdf: Buffer) => (await ctx.seals.stamp(seal.id, { pdf, placement: { page: 1, xMm: 150, yMm: 230 } }, ACTOR)).pdf;
 
     for (const pages of [1, 200]) {
@@ -95,10 +60,7 @@ export async function run(report: Report): Promise<void> {
     const hv = await latencies(post, 300);
     report.add({ name: "POST /verify/pdf, warm HTTP (median)", value: hv.median, unit: "ms", baseline: "pdfsig validation, whole process (median)", goal: "< pdfsig", note: `p99 ${hv.p99.toFixed(2)} ms` });
     await app.close();
-  } finally {
-    await ctx.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -148,11 +148,11 @@ async function registerServiceKeys(uow: UnitOfWork<Repos>, tlog: Tlog<Repos>, m:
 function countedSealWorker(w: SealWorker, metrics: Metrics | null): SealWorker & { queued(): number } {
   let inHand = 0;
   return {
-    async seal(key, aeadKey, jobs) {
+    async seal(key, aeadKey, jobs, alg) {
       inHand += jobs.length;
       try {
-        const out = await w.seal(key, aeadKey, jobs);
-        metrics?.signedBatch("licence-signing", "ES256", "file", out.length);
+        const out = await w.seal(key, aeadKey, jobs, alg);
+        metrics?.signedBatch("licence-signing", alg ?? "ES256", "file", out.length);
         return out;
       } finally {
         inHand -= jobs.length;
@@ -619,6 +619,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await encrypting;
       await numbering;
       await access.drain();
+      await materials.drain();
       await qr.close();
       await sealWorker.close();
       await pdf.close();

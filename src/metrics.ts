@@ -54,7 +54,7 @@ export interface Metrics {
   request(routeKey: object | undefined, method: string, route: string, status: number, seconds: number, errorCode: string | undefined): void;
   readonly onSign: SignObserver;
   /** Signatures made elsewhere (the seal worker's batches): `n` at once. */
-  signedBatch(key: string, alg: "ES256" | "Ed25519", backend: string, n: number): void;
+  signedBatch(key: string, alg: "ES256" | "Ed25519" | "SM2", backend: string, n: number): void;
   readonly store: StoreObserver;
   /** Wires the scrape-time sources (after the services exist). */
   attach(sources: ScrapeSources): void;

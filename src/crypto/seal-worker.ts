@@ -1,15 +1,21 @@
 /**
- * A worker thread for the CPU-heavy half of issuing licences in bulk: for each licence, the ES256 signature over
- * `header.payload`, the SHA-256 of the compact JWS and the AES-256-GCM encryption of the payload at rest. The main
+ * A worker thread for the CPU-heavy half of issuing licences in bulk: for each licence, the ES256 or GmSM2 signature
+ * over `header.payload`, the SHA-256 of the compact JWS and the AES-256-GCM encryption of the payload at rest.
+ * GmSM2 (src/modules/licences/jws.ts) is signed as src/crypto/sm2.ts signs: e = SM3(Z‖input) with node's SM3 from
+ * the SM3 state after Z, then sm-crypto-v2's `doSignature` over e with a fresh (k, [k]G) from the library's own
+ * point class (the worker loads the same library file as this thread). The main
  * thread validates the next chunk and writes the previous one meanwhile, so bulk import uses a second core.
  *
  * The worker is a few lines of plain JavaScript run with `eval: true`, so it needs no TypeScript loader and works
  * the same under tsx, tap and the compiled dist. Keys reach it by postMessage (KeyObjects are cloneable) and stay in
  * this process; results are byte-for-byte what the in-thread code produces (tests compare them).
  */
+import { createRequire } from "node:module";
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { KeyObject } from "node:crypto";
+import { sm2Z } from "./sm2.js";
+import { sm2KeyOf } from "../pki/signing-key.js";
 
 export interface SealJob {
   /** base64url protected header. */
@@ -31,15 +37,31 @@ export interface SealResult {
 }
 
 export interface SealWorker {
-  /** Signs with `signingKey` (ES256, P-1363) and encrypts with the 32-byte `aeadKey`. */
-  seal(signingKey: KeyObject, aeadKey: Uint8Array, jobs: readonly SealJob[]): Promise<SealResult[]>;
+  /** Signs with `signingKey` (ES256, P-1363; or SM2, r‖s, when `alg` is "SM2") and encrypts with the 32-byte `aeadKey`. */
+  seal(signingKey: KeyObject, aeadKey: Uint8Array, jobs: readonly SealJob[], alg?: "ES256" | "SM2"): Promise<SealResult[]>;
   close(): Promise<void>;
 }
 
 const SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
 const crypto = require("node:crypto");
 const keys = new Map();
+let sm2lib = null;
+let G = null;
+const N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+const G_HEX = "0432c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7bc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0";
+function sm2Sign(k, input) {
+  if (!sm2lib) {
+    sm2lib = require(workerData.sm2Lib).sm2;
+    G = sm2lib.precomputePublicKey(G_HEX, 1).constructor.BASE;
+  }
+  const e = k.zState.copy().update(input).digest();
+  let kk;
+  do kk = BigInt("0x" + crypto.randomBytes(32).toString("hex")); while (kk < 1n || kk >= N);
+  const hex = sm2lib.doSignature(e, k.d, { der: false, hash: false, pointPool: [{ k: kk, x1: G.multiply(kk).toAffine().x }] });
+  if (hex.length !== 128) throw new Error("SM2 signing returned a malformed signature");
+  return Buffer.from(hex, "hex").toString("base64url");
+}
 // GCM nonces from a pool of CSPRNG bytes (one random fill per 341 nonces), each slice used once (as in pii.ts).
 const ivPool = Buffer.alloc(12 * 341);
 let ivNext = ivPool.length;
@@ -55,6 +77,7 @@ function freshIv() {
 parentPort.on("message", (m) => {
   try {
     if (m.key) keys.set(m.keyId, m.key);
+    if (m.sm2) keys.set(m.keyId, { d: m.sm2.d, zState: crypto.createHash("sm3").update(Buffer.from(m.sm2.z)) });
     if (m.aeadKey) keys.set(m.aeadId, Buffer.from(m.aeadKey));
     const key = keys.get(m.keyId);
     const aead = keys.get(m.aeadId);
@@ -64,7 +87,7 @@ parentPort.on("message", (m) => {
     for (let i = 0; i < n; i++) {
       const payloadB64 = Buffer.from(m.jsons[i], "utf8").toString("base64url");
       const input = m.headers[i] + "." + payloadB64;
-      const sig = crypto.sign("sha256", Buffer.from(input, "ascii"), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+      const sig = key.zState ? sm2Sign(key, Buffer.from(input, "ascii")) : crypto.sign("sha256", Buffer.from(input, "ascii"), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
       out.payloadB64[i] = payloadB64;
       out.signatureB64[i] = sig;
       out.jwsSha256[i] = crypto.createHash("sha256").update(input + "." + sig).digest("hex");
@@ -80,6 +103,9 @@ parentPort.on("message", (m) => {
   }
 });
 `;
+
+/** The SM2 library file this thread uses, for the worker to load the same one. */
+const SM2_LIB = createRequire(import.meta.url).resolve("sm-crypto-v2");
 
 interface Reply {
   id: number;
@@ -98,7 +124,7 @@ function createLane() {
 
   function start(): Worker {
     if (worker) return worker;
-    const w = new Worker(SOURCE, { eval: true });
+    const w = new Worker(SOURCE, { eval: true, workerData: { sm2Lib: SM2_LIB } });
     w.unref();
     w.on("message", (r: Reply) => {
       const p = pending.get(r.id);
@@ -122,7 +148,7 @@ function createLane() {
   }
 
   return {
-    async seal(signingKey: KeyObject, aeadKey: Uint8Array, jobs: readonly SealJob[]): Promise<SealResult[]> {
+    async seal(signingKey: KeyObject, aeadKey: Uint8Array, jobs: readonly SealJob[], alg: "ES256" | "SM2" = "ES256"): Promise<SealResult[]> {
       const w = start();
       const id = nextId++;
       const msg: Record<string, unknown> = {
@@ -132,7 +158,10 @@ function createLane() {
       if (keyId === undefined) {
         keyId = nextId++;
         sentKeys.set(signingKey, keyId);
-        msg.key = signingKey;
+        if (alg === "SM2") {
+          const k = sm2KeyOf(signingKey);
+          msg.sm2 = { d: Buffer.from(k.d).toString("hex"), z: new Uint8Array(sm2Z(k.publicKey)) };
+        } else msg.key = signingKey;
       }
       msg.keyId = keyId;
       const aeadHex = Buffer.from(aeadKey).toString("hex");
@@ -171,11 +200,11 @@ function createLane() {
 export function createSealWorker(opts: { threads?: number } = {}): SealWorker {
   const lanes = Array.from({ length: Math.max(1, opts.threads ?? (os.availableParallelism() <= 2 ? 1 : 2)) }, createLane);
   return {
-    async seal(signingKey, aeadKey, jobs) {
+    async seal(signingKey, aeadKey, jobs, alg) {
       if (jobs.length === 0) return [];
       const n = Math.min(lanes.length, Math.ceil(jobs.length / 4));
       const size = Math.ceil(jobs.length / n);
-      const parts = await Promise.all(Array.from({ length: n }, (_, k) => lanes[k]!.seal(signingKey, aeadKey, jobs.slice(k * size, (k + 1) * size))));
+      const parts = await Promise.all(Array.from({ length: n }, (_, k) => lanes[k]!.seal(signingKey, aeadKey, jobs.slice(k * size, (k + 1) * size), alg)));
       return parts.flat();
     },
     async close() {

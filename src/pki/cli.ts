@@ -19,6 +19,7 @@ import { toPem } from "./pem.js";
 import { BACKDATE_MS, caSubject, PROFILES, serviceSubject, type ProfileName } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
 import { keysInitSm2, SM2_KEY_FILES } from "./sm2-material.js";
+import { writeKeyFilesAtomically } from "./key-files.js";
 import { createCertificate, keyIdentifier, keyObjectSigner, spkiDer, type CaSigner, type IssuerRef } from "./x509.js";
 
 export const DEV_WARNING =
@@ -215,16 +216,9 @@ export async function keysInit(opts: KeysInitOptions): Promise<KeysInitResult> {
   }
 
   step("writing the keys folder");
-  // Write everything to temporary names first, then rename, so a crash never leaves a half-written folder.
-  const tmp = files.map(([name, body, mode]) => {
-    const t = path.join(dir, `.${name}.tmp-${process.pid}`);
-    fs.writeFileSync(t, body, { mode });
-    fs.chmodSync(t, mode);
-    return [t, path.join(dir, name)] as const;
-  });
-  // manifest last: its presence marks a complete folder.
-  for (const [t, final] of tmp.slice(1)) fs.renameSync(t, final);
-  fs.renameSync(tmp[0]![0], tmp[0]![1]);
+  // Temporary names first, then renamed, the manifest last (its presence marks a complete folder): a crash never
+  // leaves a half-written folder.
+  writeKeyFilesAtomically(dir, files);
 
   // The national profile's hierarchy (SM2), in files: PKCS#11 has no standard SM2 mechanism, and the production
   // ceremony's offline root is a P-256 key; such folders get no SM2 hierarchy (add one with keysInitSm2).

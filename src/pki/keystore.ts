@@ -197,8 +197,8 @@ export function createFileKeyStore(opts: FileKeyStoreOptions): KeyStore {
     },
     async inProcessKey(keyId) {
       const { alg, key } = await load(keyId, opts.repo);
-      // The bulk-signing worker signs ES256 only; SM2 keys sign through `sign` on this thread.
-      return alg === "ES256" ? { alg, key } : null;
+      // The bulk-signing worker signs ES256 and SM2 (GmSM2 licences).
+      return alg === "ES256" || alg === "SM2" ? { alg, key } : null;
     },
     async publicKey(keyId, repo = opts.repo) {
       const rec = await repo.get(keyId);

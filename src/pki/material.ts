@@ -27,11 +27,12 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import { AppError } from "../errors.js";
 import { verifyChain } from "./chain.js";
 import { fromPem, toPem } from "./pem.js";
-import { DEV_OU, OID, type KeyUsageName } from "./profiles.js";
+import { DEV_OU } from "./profiles.js";
 import { parseCertificate, type CertInfo } from "./reader.js";
 import { algOfKey, keyObjectSigningKey, observed, type SignObserver, type SigningKey } from "./signing-key.js";
 import { loadSm2Material, SM2_KEY_FILES, type Sm2Material } from "./sm2-material.js";
 import { keyIdentifier, type CaSigner } from "./x509.js";
+import { hierarchyChecks, lockedKeyFile } from "./key-files.js";
 
 export const KEY_FILES = {
   manifest: "manifest.json",
@@ -151,9 +152,7 @@ export interface LoadOptions {
   readonly onSign?: SignObserver;
 }
 
-function locked(file: string, problem: string, cause?: unknown): AppError {
-  return new AppError("KEYSTORE_LOCKED", `Key material ${file}: ${problem}`, { cause, details: { file } });
-}
+const locked = lockedKeyFile;
 
 function readText(dir: string, file: string): string {
   const p = path.join(dir, file);
@@ -255,20 +254,10 @@ export async function loadKeyMaterial(dir: string, opts: LoadOptions = {}): Prom
       !new crypto.X509Certificate(Buffer.from(rootCert.der)).verify(crypto.createPublicKey({ key: Buffer.from(rootCert.spki), format: "der", type: "spki" }))) {
     throw locked(f(KEY_FILES.rootCert), `is not a valid self-signed CA certificate at ${now.toISOString()}`);
   }
-  const chainOf = async (file: string, leaf: CertInfo, extra: { keyUsage?: KeyUsageName[]; extKeyUsage?: string }) => {
-    const r = await verifyChain({ leaf, intermediates: [issuingCert], anchors: [rootCert], at: now, ...extra });
-    if (r.result !== "VALID") {
-      const failed = r.checks.find((c) => c.status !== "PASSED");
-      throw locked(f(file), `does not chain to ${KEY_FILES.rootCert} at ${now.toISOString()}: ${failed?.detail ?? r.problem}`);
-    }
-    return r.path;
-  };
-  await chainOf(KEY_FILES.issuingCert, issuingCert, {});
-  if (!issuingCert.basicConstraints?.ca) throw locked(f(KEY_FILES.issuingCert), "is not a CA certificate");
-  const tsaChain = await chainOf(KEY_FILES.tsaCert, tsaCert, { extKeyUsage: OID.kpTimeStamping, keyUsage: ["digitalSignature"] });
-  const eku = tsaCert.extKeyUsage;
-  if (!eku || !eku.critical || eku.oids.length !== 1) throw locked(f(KEY_FILES.tsaCert), "must carry a critical extended key usage of timeStamping only (RFC 3161)");
-  await chainOf(KEY_FILES.tokenCert, tokenCert, { keyUsage: ["digitalSignature"] });
+  const checks = hierarchyChecks({ root: rootCert, rootFile: KEY_FILES.rootCert, issuing: issuingCert, at: now, file: f });
+  await checks.checkIssuing(KEY_FILES.issuingCert);
+  const tsaChain = await checks.checkTsa(KEY_FILES.tsaCert, tsaCert);
+  await checks.chainOf(KEY_FILES.tokenCert, tokenCert, { keyUsage: ["digitalSignature"] });
 
   // Token key → JWK.
   const tokenPublic = crypto.createPublicKey({ key: Buffer.from(tokenCert.spki), format: "der", type: "spki" });

@@ -27,6 +27,7 @@ import { systemClock, type Clock } from "../modules/kernel.js";
 import { sm2GenerateKey, sm2Pkcs8Der } from "../crypto/sm2.js";
 import { verifyChain } from "./chain.js";
 import { fromPem, toPem } from "./pem.js";
+import { hierarchyChecks, lockedKeyFile, writeKeyFilesAtomically } from "./key-files.js";
 import { BACKDATE_MS, DEV_OU, OID, PROFILES, type DnAttribute, type ProfileName } from "./profiles.js";
 import { certSignedParts, parseCertificate, type CertInfo } from "./reader.js";
 import { algOfKey, keyObjectSigningKey, observed, sm2KeyObject, verifyWithSpki, type SignObserver, type SigningKey } from "./signing-key.js";
@@ -115,21 +116,12 @@ export async function keysInitSm2(opts: KeysInitSm2Options): Promise<string[]> {
     [SM2_KEY_FILES.sealMakerKey, keyPem(maker.privateKey), 0o600],
   ];
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = files.map(([name, body, mode]) => {
-    const t = path.join(dir, `.${name}.tmp-${process.pid}`);
-    fs.writeFileSync(t, body, { mode });
-    fs.chmodSync(t, mode);
-    return [t, path.join(dir, name)] as const;
-  });
   // The root certificate last: its presence marks a complete SM2 hierarchy.
-  for (const [t, final] of tmp.slice(1)) fs.renameSync(t, final);
-  fs.renameSync(tmp[0]![0], tmp[0]![1]);
+  writeKeyFilesAtomically(dir, files);
   return files.map(([n]) => n);
 }
 
-function locked(file: string, problem: string, cause?: unknown): AppError {
-  return new AppError("KEYSTORE_LOCKED", `Key material ${file}: ${problem}`, { cause, details: { file } });
-}
+const locked = lockedKeyFile;
 
 function read(file: string): string {
   try {
@@ -186,21 +178,10 @@ export async function loadSm2Material(dir: string, opts: { now: Date; publicOnly
   if (rootCheck.result !== "VALID" || !selfSigned || !rootCert.basicConstraints?.ca || rootCert.issuer !== rootCert.subject) {
     throw locked(f(SM2_KEY_FILES.rootCert), `is not a valid self-signed SM2 CA certificate at ${opts.now.toISOString()}`);
   }
-  const chainOf = async (file: string, leaf: CertInfo, extra: { extKeyUsage?: string; keyUsage?: ["digitalSignature"] }) => {
-    const r = await verifyChain({ leaf, intermediates: [issuingCert], anchors: [rootCert], at: opts.now, ...extra });
-    if (r.result !== "VALID") {
-      const failed = r.checks.find((c) => c.status !== "PASSED");
-      throw locked(f(file), `does not chain to ${SM2_KEY_FILES.rootCert} at ${opts.now.toISOString()}: ${failed?.detail ?? r.problem}`);
-    }
-    return r.path;
-  };
-  await chainOf(SM2_KEY_FILES.issuingCert, issuingCert, {});
-  if (!issuingCert.basicConstraints?.ca) throw locked(f(SM2_KEY_FILES.issuingCert), "is not a CA certificate");
-  const tsaChain = await chainOf(SM2_KEY_FILES.tsaCert, tsaCert, { extKeyUsage: OID.kpTimeStamping, keyUsage: ["digitalSignature"] });
-  const eku = tsaCert.extKeyUsage;
-  if (!eku || !eku.critical || eku.oids.length !== 1) throw locked(f(SM2_KEY_FILES.tsaCert), "must carry a critical extended key usage of timeStamping only (RFC 3161)");
-
-  const makerChain = await chainOf(SM2_KEY_FILES.sealMakerCert, makerCert, { keyUsage: ["digitalSignature"] });
+  const checks = hierarchyChecks({ root: rootCert, rootFile: SM2_KEY_FILES.rootCert, issuing: issuingCert, at: opts.now, file: f });
+  await checks.checkIssuing(SM2_KEY_FILES.issuingCert);
+  const tsaChain = await checks.checkTsa(SM2_KEY_FILES.tsaCert, tsaCert);
+  const makerChain = await checks.chainOf(SM2_KEY_FILES.sealMakerCert, makerCert, { keyUsage: ["digitalSignature"] });
   let issuingKey: KeyObject | undefined;
   let tsaKey: KeyObject | undefined;
   let makerKey: KeyObject | undefined;

@@ -186,6 +186,24 @@ t.test("a truncated or foreign signature", async (t) => {
   });
 });
 
+t.test("renewal time-stamps (signature/renewal-<n>.tsr, evidence-record style)", async (t) => {
+  const { timestampOver } = await import("./fixture.js");
+  const dir = copy(t);
+  const p7s = fs.readFileSync(path.join(dir, SIG));
+  const r1 = await timestampOver(p7s);
+  fs.writeFileSync(path.join(dir, "signature/renewal-1.tsr"), r1);
+  fs.writeFileSync(path.join(dir, "signature/renewal-2.tsr"), await timestampOver(r1));
+  const ok = await checkDir(dir);
+  t.equal(ok.result, "pass", failedIds(ok).join(", "));
+  t.match(item(ok, "authenticity.timestamp").found, /2 renewal\(s\)/);
+  // a renewal over other bytes, and one out of sequence
+  fs.writeFileSync(path.join(dir, "signature/renewal-2.tsr"), await timestampOver(Buffer.from("something else")));
+  fs.writeFileSync(path.join(dir, "signature/renewal-4.tsr"), await timestampOver(r1));
+  const bad = await checkDir(dir);
+  expectFailures(t, bad, { "authenticity.timestamp": "signature/renewal-2.tsr" });
+  t.ok(item(bad, "authenticity.timestamp").failures.some((x) => x.subject === "signature/renewal-4.tsr" && /out of sequence/.test(x.detail)));
+});
+
 t.test("a broken inclusion proof", async (t) => {
   await t.test("one proof hash changed (and signed, to isolate the proof check)", async (t) => {
     const dir = copy(t);

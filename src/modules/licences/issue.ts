@@ -173,11 +173,11 @@ export function createIssuance<R extends LicenceRepos>(core: LicenceCore<R>) {
       const profile = drafts[idx[0]!]!.p.type.profile;
       // A key retired since it was cached: sealHere looks the certificate up again.
       const k = await signer.inProcessKey(deptId, TYP_LICENCE, profile).catch(() => (signer.forget(deptId), null));
-      if (!k || k.alg !== "ES256") {
+      if (!k) {
         for (const i of idx) out[i] = await sealHere(drafts[i]!);
         return;
       }
-      const sealed = await worker.seal(k.key, pii.aeadKey, idx.map((i) => ({ headerB64: k.headerB64, json: drafts[i]!.json, aad: `licence:${drafts[i]!.id}` })));
+      const sealed = await worker.seal(k.key, pii.aeadKey, idx.map((i) => ({ headerB64: k.headerB64, json: drafts[i]!.json, aad: `licence:${drafts[i]!.id}` })), k.alg);
       idx.forEach((i, j) => (out[i] = finish(drafts[i]!, { ...sealed[j]!, certSerial: k.cert.serial })));
     }));
     return out;
