@@ -435,9 +435,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return r;
     },
   };
-  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log });
+  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log, pdf });
   const completion = createCompletion<Repos>({
-    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log,
+    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log, pdf,
   });
   let signingAnchors: Uint8Array[] = [];
   if (config.signingTrustFile) {
@@ -453,7 +453,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   for (const l of configuredTrustLists) trustLists.set(l.name, l);
   const publicOrigin = new URL(config.publicUrl);
   const signing = createSigningFlow<Repos>({
-    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id),
+    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     webauthn: { rpId: publicOrigin.hostname, origin: publicOrigin.origin, rpName: "Sidian 四电" },
     externalAnchors: signingAnchors,
@@ -562,6 +562,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
   // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
   const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
+  // The sealing job (issue 17 §5): completed signing requests whose final seal failed are tried again with
+  // back-off, on every instance (each attempt is claimed in the database).
+  let sealing: Promise<unknown> = Promise.resolve();
+  let sealTimer: NodeJS.Timeout | null = null;
+  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
+    let busy = false;
+    sealTimer = setInterval(() => {
+      if (closed || busy) return;
+      busy = true;
+      sealing = completion.runDue().catch((e) => log.error({ err: e }, "the signing seal job failed")).finally(() => void (busy = false));
+    }, 15_000);
+    sealTimer.unref();
+  }
   // The periodic re-check of stored packages (DA/T 70 long-term stage), one run at a time.
   let recheckTimer: NodeJS.Timeout | null = null;
   let rechecking: Promise<unknown> | null = null;
@@ -613,9 +626,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      if (sealTimer) clearInterval(sealTimer);
       if (recheckTimer) clearInterval(recheckTimer);
       await rechecking;
       stopWebhooks();
+      await sealing;
       await encrypting;
       await numbering;
       await access.drain();
