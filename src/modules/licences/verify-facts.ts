@@ -8,7 +8,7 @@ import crypto, { type KeyObject } from "node:crypto";
 import { parseLicenceId } from "../../codes/index.js";
 import { sha256Hex } from "../../crypto/hash.js";
 import { Lru } from "../../util/lru.js";
-import { parseCompact, verifyEs256, type ParsedJws } from "./jws.js";
+import { isJwsAlg, parseCompact, sm2PointOf, verifyJwsSignature, type ParsedJws } from "./jws.js";
 import type { LicencePayload } from "./model.js";
 import { TYP_LICENCE } from "./signing.js";
 
@@ -19,6 +19,8 @@ export interface JwsFacts {
   problem: string | null;
   /** null: x5c[0] is not a certificate. */
   key: KeyObject | null;
+  /** The header's algorithm (allow-listed: ES256 or GmSM2), for the check's detail. */
+  alg: string;
   sigOk: boolean;
   sha256: string;
 }
@@ -29,7 +31,7 @@ export const MAX_REMEMBERED = 16_384;
 function formatProblem(p: ParsedJws): string | null {
   const h = p.header;
   const payload = p.payload as Partial<LicencePayload> | null;
-  return h.alg !== "ES256" ? `algorithm ${String(h.alg)} is not allowed (ES256 only)`
+  return !isJwsAlg(h.alg) ? `algorithm ${String(h.alg)} is not allowed (ES256 or GmSM2 only)`
     : h.typ !== TYP_LICENCE ? `not a licence (typ ${String(h.typ)})`
     : !Array.isArray(h.x5c) || h.x5c.length < 1 || h.x5c.length > 4 || !h.x5c.every((c) => typeof c === "string") ? "the x5c certificate chain is missing"
     : !payload || typeof payload !== "object" || typeof payload.id !== "string" ? "the payload has no licence identifier"
@@ -38,7 +40,7 @@ function formatProblem(p: ParsedJws): string | null {
 }
 
 export function createJwsFacts(opts: { remember: boolean }) {
-  const keys = new Lru<string, KeyObject | null>(1000);
+  const keys = new Lru<string, { key: KeyObject; sm2: Uint8Array | null } | null>(1000);
   /** x5c arrays by protected header (one per signing certificate), so facts share them (and the chain cache's keys). */
   const x5cs = new Lru<string, string[]>(1000);
   /**
@@ -50,11 +52,12 @@ export function createJwsFacts(opts: { remember: boolean }) {
   /** The same facts by the JWS's SHA-256 (a stored licence names its JWS by hash). */
   const byHash = new Lru<string, JwsFacts>(10_000);
 
-  function keyOf(x5c0: string): KeyObject | null {
+  function keyOf(x5c0: string): { key: KeyObject; sm2: Uint8Array | null } | null {
     let k = keys.get(x5c0);
     if (k === undefined) {
       try {
-        k = new crypto.X509Certificate(Buffer.from(x5c0, "base64")).publicKey;
+        const key = new crypto.X509Certificate(Buffer.from(x5c0, "base64")).publicKey;
+        k = { key, sm2: sm2PointOf(key) };
       } catch {
         k = null;
       }
@@ -68,7 +71,7 @@ export function createJwsFacts(opts: { remember: boolean }) {
     let f = opts.remember ? statics.get(jws) : undefined;
     if (f) return f;
     const parsed = parseCompact(jws);
-    if (typeof parsed === "string") f = { parsed: null, problem: parsed, key: null, sigOk: false, sha256: "" };
+    if (typeof parsed === "string") f = { parsed: null, problem: parsed, key: null, alg: "", sigOk: false, sha256: "" };
     else {
       const problem = formatProblem(parsed);
       const raw = parsed.header.x5c;
@@ -78,9 +81,10 @@ export function createJwsFacts(opts: { remember: boolean }) {
         if (shared) x5c = shared;
         else x5cs.set(parsed.headerB64, x5c);
       }
-      const key = x5c.length > 0 ? keyOf(x5c[0]!) : null;
-      const sigOk = key !== null && verifyEs256(key, parsed.signingInput, parsed.signature);
-      f = { parsed: { x5c, payload: parsed.payload }, problem, key, sigOk, sha256: sha256Hex(jws) };
+      const k = x5c.length > 0 ? keyOf(x5c[0]!) : null;
+      const alg = String(parsed.header.alg);
+      const sigOk = k !== null && verifyJwsSignature(parsed.header.alg, k.key, k.sm2, parsed.signingInput, parsed.signature);
+      f = { parsed: { x5c, payload: parsed.payload }, problem, key: k?.key ?? null, alg, sigOk, sha256: sha256Hex(jws) };
     }
     // Only JWSs of a plausible size are remembered (the route allows up to 64,000 characters).
     if (opts.remember && jws.length <= MAX_REMEMBERED) {
