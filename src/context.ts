@@ -19,7 +19,7 @@ import { profileOf, type SignObserver } from "./pki/signing-key.js";
 import type { StoreObserver } from "./storage/db.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { VERSION } from "./app.js";
-import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier, type ReadModelOptions } from "./modules/licences/index.js";
+import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
@@ -170,10 +170,10 @@ export interface ContextOptions {
   autoCheckpoint?: boolean;
   /** Run the licence expiry sweep and the expired-copy sweep every minute (default: as autoCheckpoint). */
   autoExpire?: boolean;
+  /** Verification's per-licence memory (verdicts, JWS facts, log entries and proofs; default on; the bench measures it). */
+  verifyMemory?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
-  /** What the licences' read model keeps (all by default; the benchmark turns each off to measure it). */
-  licenceReadModel?: ReadModelOptions;
   /**
    * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
    * the server's environment signs the deployment's URL, not the default). The server never adopts.
@@ -376,11 +376,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
-    // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
-    ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
-    ...(opts.licenceReadModel ? { readModel: opts.licenceReadModel } : {}),
   });
-  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
+  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log, ...(opts.verifyMemory === false ? { remember: false } : {}) });
   const access = createAccessService<Repos>({
     uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
     copySigner: createCopySigner({ signingKey: material.token.signingKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
