@@ -9,6 +9,7 @@ import path from "node:path";
 import t, { type Test } from "tap";
 import { isaContent } from "../../fixtures/pdf/make-attacks.js";
 import { tempDir } from "../helpers/app.js";
+import { needs } from "../helpers/tools.js";
 import { buildFixture, rebag, resign, type Fixture } from "./fixture.js";
 import { checkDir, expectFailures, failedIds, item } from "./check-helpers.js";
 
@@ -291,7 +292,7 @@ t.test("unreadable content: a cut PNG, a cut JPEG, bad JSON, a tampered JWS", as
   t.same(names, ["data/materials/m1/申请表.png", "data/materials/m2/身份证明.jpg", "data/signatures/req1-evidence.json"].sort());
 });
 
-t.test("an encrypted PDF", { skip: !fs.existsSync("/usr/bin/qpdf") && "qpdf missing (apt-get install qpdf)" }, async (t) => {
+t.test("an encrypted PDF", { skip: needs("qpdf") }, async (t) => {
   const { execFileSync } = await import("node:child_process");
   const dir = copy(t);
   const p = path.join(dir, "data/materials/m4/scan.pdf");
