@@ -115,6 +115,7 @@ export async function startServer(kind: string, env: Record<string, string> = {}
     info,
     proc,
     stop: () => new Promise((res) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return res();
       proc.once("exit", () => res());
       proc.kill("SIGTERM");
     }),

@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ run: (r: Report) => Promise<void> 
   signatures: () => import("./signatures.js"),
   archives: () => import("./archives.js"),
   materials: () => import("./materials.js"),
+  containers: () => import("./containers.js"),
   "archives-check": () => import("./archives-check.js"),
 };
 

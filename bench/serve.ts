@@ -52,9 +52,8 @@ async function main() {
       SIDIAN_LOG_LEVEL: "silent",
       SIDIAN_PUBLIC_RATE_LIMIT: "1000000",
     });
-    // BENCH_READ_MODEL=records,holders,answers (or "none"): what the licences' read model keeps (default: all).
-    const kept = process.env.BENCH_READ_MODEL?.split(",");
-    const ctx = await createContext(config, kept ? { licenceReadModel: { records: kept.includes("records"), holders: kept.includes("holders"), answers: kept.includes("answers") } } : {});
+    // BENCH_VERIFY_MEMORY=off: verification keeps nothing per licence (to measure what that memory earns).
+    const ctx = await createContext(config, process.env.BENCH_VERIFY_MEMORY === "off" ? { verifyMemory: false } : {});
     const app = await buildApp(appDeps(ctx, false));
     await app.listen({ host: "127.0.0.1", port: 0 });
     const port = (app.server.address() as { port: number }).port;

@@ -19,7 +19,7 @@ import { profileOf, type SignObserver } from "./pki/signing-key.js";
 import type { StoreObserver } from "./storage/db.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { VERSION } from "./app.js";
-import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier, type ReadModelOptions } from "./modules/licences/index.js";
+import { createLicenceService, createSigner, createVerifier, type LicenceService, type LicenceVerifier } from "./modules/licences/index.js";
 import { createAccessService, createCopySigner, type AccessService } from "./modules/access/index.js";
 import { actorLabel, systemClock, type Actor, type Clock, type Logger, type TxHooks } from "./modules/kernel.js";
 import { createQrService, keyHintFromKid, type QrService } from "./modules/qr/index.js";
@@ -170,10 +170,10 @@ export interface ContextOptions {
   autoCheckpoint?: boolean;
   /** Run the licence expiry sweep and the expired-copy sweep every minute (default: as autoCheckpoint). */
   autoExpire?: boolean;
+  /** Verification's per-licence memory (verdicts, JWS facts, log entries and proofs; default on; the bench measures it). */
+  verifyMemory?: boolean;
   /** Trace into this exporter (tests: an in-memory one) whatever the configuration says. */
   traceExporter?: SpanExporter;
-  /** What the licences' read model keeps (all by default; the benchmark turns each off to measure it). */
-  licenceReadModel?: ReadModelOptions;
   /**
    * Take the public URL recorded with the database when the environment names none (CLI commands: a shell without
    * the server's environment signs the deployment's URL, not the default). The server never adopts.
@@ -376,11 +376,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const sealWorker = countedSealWorker(createSealWorker(), metrics);
   const licences = createLicenceService<Repos>({
     uow, clock, tlog, pii, signer, catalogue, publicUrl: config.publicUrl, log, ...(config.sealWorker === "on" ? { sealWorker } : {}),
-    // "Another writer committed" for the licences' read model: SQLite's data_version, PostgreSQL's LISTEN/NOTIFY.
-    ...(uow.changeMark ? { othersCommitted: { mark: uow.changeMark } } : {}),
-    ...(opts.licenceReadModel ? { readModel: opts.licenceReadModel } : {}),
   });
-  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log });
+  const verifier = createVerifier<Repos>({ uow, clock, pki, catalogue, licences, tlog, log, ...(opts.verifyMemory === false ? { remember: false } : {}) });
   const access = createAccessService<Repos>({
     uow, clock, tlog, pii, catalogue, licences, publicUrl: config.publicUrl, log,
     copySigner: createCopySigner({ signingKey: material.token.signingKey, kid: material.token.kid, certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der }),
@@ -438,9 +435,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return r;
     },
   };
-  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log });
+  const signatures = createSignatureService<Repos>({ uow, clock, log: signingLog, pii, logger: log, pdf });
   const completion = createCompletion<Repos>({
-    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log,
+    uow, clock, pii, svc: signatures, log: signingLog, tlog, seals, platformSealId: config.signingSealId, publicUrl: config.publicUrl, logger: log, pdf,
   });
   let signingAnchors: Uint8Array[] = [];
   if (config.signingTrustFile) {
@@ -456,7 +453,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   for (const l of configuredTrustLists) trustLists.set(l.name, l);
   const publicOrigin = new URL(config.publicUrl);
   const signing = createSigningFlow<Repos>({
-    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id),
+    uow, clock, log: signingLog, pii, keyStore: pki.keyStore, tsa, svc: signatures, onCompleted: (id) => completion.tryFinalise(id), pdf,
     chain: [material.issuingCa.cert.der, material.rootCert.der],
     webauthn: { rpId: publicOrigin.hostname, origin: publicOrigin.origin, rpName: "Sidian 四电" },
     externalAnchors: signingAnchors,
@@ -565,6 +562,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const leader = pgStore ? () => pgStore!.lease("periodic-jobs", 90) : async () => true;
   // Webhooks on every instance: a message is leased before it is sent (src/modules/webhooks).
   const stopWebhooks = (opts.autoExpire ?? opts.autoCheckpoint ?? true) ? webhooks.start() : () => undefined;
+  // The sealing job (issue 17 §5): completed signing requests whose final seal failed are tried again with
+  // back-off, on every instance (each attempt is claimed in the database).
+  let sealing: Promise<unknown> = Promise.resolve();
+  let sealTimer: NodeJS.Timeout | null = null;
+  if (opts.autoExpire ?? opts.autoCheckpoint ?? true) {
+    let busy = false;
+    sealTimer = setInterval(() => {
+      if (closed || busy) return;
+      busy = true;
+      sealing = completion.runDue().catch((e) => log.error({ err: e }, "the signing seal job failed")).finally(() => void (busy = false));
+    }, 15_000);
+    sealTimer.unref();
+  }
   // The periodic re-check of stored packages (DA/T 70 long-term stage), one run at a time.
   let recheckTimer: NodeJS.Timeout | null = null;
   let rechecking: Promise<unknown> | null = null;
@@ -616,12 +626,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       if (closed) return;
       closed = true;
       if (expiryTimer) clearInterval(expiryTimer);
+      if (sealTimer) clearInterval(sealTimer);
       if (recheckTimer) clearInterval(recheckTimer);
       await rechecking;
       stopWebhooks();
+      await sealing;
       await encrypting;
       await numbering;
       await access.drain();
+      await materials.drain();
       await qr.close();
       await sealWorker.close();
       await pdf.close();

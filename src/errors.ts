@@ -91,6 +91,7 @@ export const ERROR_TABLE = {
   PDF_WORKERS_BUSY: { status: 503, message: "Every PDF worker is busy and the queue is full; retry later." },
   TSA_REQUEST_INVALID: { status: 400, message: "The time-stamp request is not valid." },
   STATUS_EVIDENCE_INVALID: { status: 400, message: "The file is not seal-status evidence." },
+  SIGNING_EVIDENCE_INVALID: { status: 422, message: "The signing evidence does not check out for this PDF." },
   INPUT_FILE_UNREADABLE: { status: 400, message: "A file named on the command line is missing or cannot be read." },
   TRUST_BUNDLE_INVALID: { status: 400, message: "The trust bundle holds no readable certificate." },
   TRUST_LIST_UNKNOWN: { status: 400, message: "No trust list with this name is configured." },

@@ -73,9 +73,12 @@ usage: sidian <command> [options]
                                          keys folder's anchors and log key (exit 0 all pass, 1 a check failed, 2 unreadable)
   archive recheck [--limit N]            re-check every stored package (long-term stage); each run is logged
                                          as archive.checked (exit 0 all passed, 1 one failed or could not run)
-  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]
+  verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--evidence E.json] [--json]
                                          validate a signed PDF offline; --status: seal-status evidence from
-                                         GET /seals/ID/status-evidence (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
+                                         GET /seals/ID/status-evidence; a signing request's PDF shows each signer
+                                         (masked), role, time, certificate kind and completion, with --evidence
+                                         from GET /signatures/ID/evidence checked against the log key
+                                         (exit 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 error)
   verify x.asice [--trust bundle.pem] [--jwks jwks.json] [--json]
                                          an ASiC-E container (GET /materials/:id/container), offline
   verify receipt.jws [--file x.pdf] [--jwks jwks.json] [--json]
@@ -403,7 +406,10 @@ async function main(argv: string[]): Promise<number> {
         // A licence JWS (either crypto profile) is checked by verifyCommand too (modules/licences/offline.ts).
         const kind = isLicenceJwsFile(file) ? "pdf" : detectKind(file);
         r = kind === "pdf"
-          ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem)
+          ? await verifyCommand(args, async () => (await publicKeys()).trustBundlePem, async () => {
+            const m = await publicKeys();
+            return [m.log.publicKeyPem, ...m.previous.log.map((l) => l.publicKeyPem)];
+          })
           : await verifyMaterialCommand(kind, args, {
             bundlePem: async () => (await publicKeys()).trustBundlePem,
             receiptKeys: async () => {

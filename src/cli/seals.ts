@@ -10,6 +10,7 @@ import { offlineVerifyDeps, type Placement } from "../modules/seals/index.js";
 import { verifyPdf, type PdfVerdict } from "../pdf/verify.js";
 import { parseCertificatesPem, type CertInfo } from "../pki/index.js";
 import { evidenceBytes } from "../pki/seal-status.js";
+import { formatSigningFacts, signingFactsOffline } from "./signing-facts.js";
 import { formatOfflineLicenceVerdict, verifyLicenceOffline } from "../modules/licences/offline.js";
 
 const num = (v: string | undefined, name: string): number | undefined => {
@@ -49,7 +50,7 @@ export function formatVerdict(v: PdfVerdict): string {
   return lines.join("\n") + "\n";
 }
 
-export const VERIFY_USAGE = "usage: sidian verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--json]";
+export const VERIFY_USAGE = "usage: sidian verify file.pdf|licence.jws [--trust bundle.pem] [--status evidence.p7s …] [--evidence signing-evidence.json] [--json]";
 
 /** Whether a file is a licence JWS (typ sidian-licence+jws in its protected header): `sidian verify` checks it offline. */
 export function isLicenceJwsFile(file: string): boolean {
@@ -99,10 +100,10 @@ export function trustBundleOf(pem: string, source: string): CertInfo[] {
  * be used is an AppError (INPUT_FILE_UNREADABLE, TRUST_BUNDLE_INVALID, STATUS_EVIDENCE_INVALID) the caller prints
  * as one line and exits 2 for.
  */
-export async function verifyCommand(args: string[], defaultBundlePem: () => Promise<string>): Promise<{ text: string; code: number }> {
+export async function verifyCommand(args: string[], defaultBundlePem: () => Promise<string>, logKeyPems: () => Promise<string[]> = async () => []): Promise<{ text: string; code: number }> {
   const { values: o, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
-    options: { trust: { type: "string" }, status: { type: "string", multiple: true }, json: { type: "boolean" } },
+    options: { trust: { type: "string" }, status: { type: "string", multiple: true }, evidence: { type: "string" }, json: { type: "boolean" } },
   });
   const file = positionals[0];
   if (!file || positionals.length > 1) throw new AppError("VALIDATION_FAILED", VERIFY_USAGE);
@@ -114,6 +115,12 @@ export async function verifyCommand(args: string[], defaultBundlePem: () => Prom
     return { text: o.json ? JSON.stringify(lv, null, 2) + "\n" : formatOfflineLicenceVerdict(lv), code: lv.result === "VALID" ? 0 : lv.result === "INDETERMINATE" ? 3 : 1 };
   }
   const evidence = (o.status ?? []).map((f) => evidenceBytes(readInputFile(f, "The status evidence"), `The status evidence ${f}`));
+  const signingEvidence = o.evidence ? readInputFile(o.evidence, "The signing evidence") : undefined;
   const v = await verifyPdf(pdf, { ...offlineVerifyDeps(bundle), sealStatusEvidence: evidence });
-  return { text: o.json ? JSON.stringify(v, null, 2) + "\n" : formatVerdict(v), code: v.result === "VALID" ? 0 : v.result === "INDETERMINATE" ? 3 : 1 };
+  // A document of a signing request: who signed, roles, times, certificate kinds, completed or not (issue 17 §9).
+  const facts = signingFactsOffline(pdf, v, { ...(signingEvidence ? { evidence: signingEvidence, logKeyPems: await logKeyPems() } : {}) });
+  if (!facts && signingEvidence) throw new AppError("SIGNING_EVIDENCE_INVALID", "This PDF holds no participant's signature of a signing request.");
+  const out = facts ? { ...v, signingRequest: facts } : v;
+  const text = o.json ? JSON.stringify(out, null, 2) + "\n" : formatVerdict(v) + (facts ? formatSigningFacts(facts, v) : "");
+  return { text, code: v.result === "VALID" ? 0 : v.result === "INDETERMINATE" ? 3 : 1 };
 }

@@ -1,5 +1,6 @@
 /**
- * The PDF worker pool (DESIGN rule 8, issue 14 §1): validation and the document half of stamping run on worker
+ * The PDF worker pool (DESIGN rule 8, issue 14 §1): validation, the document half of stamping and every reading of
+ * an e-signature request's document (upload, send, each signature, the completion report) run on worker
  * threads (piscina 5, MIT), never on the event loop, each under a time budget, so /healthz and every other route
  * keep answering while an untrusted PDF is being read.
  *
@@ -21,6 +22,7 @@ import { AppError } from "../errors.js";
 import { cachedCertificate } from "../pki/cache.js";
 import { prepareStamp, type StampOptions, type StampPrepared } from "./stamp.js";
 import { verifyPdf, type PdfVerdict, type VerifyPdfDeps } from "./verify.js";
+import { runSigningOp, type SigningAnswer, type SigningOp } from "../modules/signatures/pdf-tasks.js";
 import { type PdfTask, type PortDown, type PortUp, type TaskAnswer, type TrustData, type WireError } from "./worker.js";
 
 export interface PdfPoolOptions {
@@ -42,6 +44,8 @@ export interface PdfWork {
   verifyJson(pdf: Buffer, deps: VerifyPdfDeps): Promise<{ result: PdfVerdict["result"]; json: string }>;
   /** Places a stamp and prepares its signature (src/pdf/stamp.ts). */
   prepareStamp(pdf: Buffer, options: StampOptions): Promise<StampPrepared>;
+  /** E-signatures' work on a request's untrusted document (src/modules/signatures/pdf-tasks.ts). */
+  signing(pdf: Buffer, op: SigningOp): Promise<SigningAnswer>;
   /** Workers running, tasks running and tasks waiting. */
   stats(): { threads: number; running: number; queued: number };
   close(): Promise<void>;
@@ -107,9 +111,17 @@ function answerOf<K extends TaskAnswer & { ok: true }>(a: TaskAnswer, kind: K["k
   return a as K;
 }
 
+const bufferOf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 function preparedOf(p: StampPrepared): StampPrepared {
-  const b = p.bytes as Uint8Array;
-  return { ...p, bytes: Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength), digest: new Uint8Array(p.digest) };
+  return { ...p, bytes: bufferOf(p.bytes as Uint8Array), digest: new Uint8Array(p.digest) };
+}
+
+/** A signing answer with Buffers again (a thread boundary leaves Uint8Arrays). */
+function signingOf(a: SigningAnswer): SigningAnswer {
+  if (a.op === "send") return { ...a, bytes: bufferOf(a.bytes) };
+  if (a.op === "sign" || a.op === "report") return { ...a, prepared: preparedOf(a.prepared) };
+  return a;
 }
 
 export function createPdfPool(o: PdfPoolOptions): PdfWork {
@@ -192,6 +204,9 @@ export function createPdfPool(o: PdfPoolOptions): PdfWork {
     async prepareStamp(pdf, options) {
       return preparedOf(answerOf<Extract<TaskAnswer, { kind: "stamp" }>>(await submit({ kind: "stamp", pdf, options }, null), "stamp").prepared);
     },
+    async signing(pdf, op) {
+      return signingOf(answerOf<Extract<TaskAnswer, { kind: "signing" }>>(await submit({ kind: "signing", pdf, op }, null), "signing").answer);
+    },
     stats: () => ({ threads: pool.threads.length, running: [...active].filter((a) => startOf(a) !== 0).length, queued: pool.queueSize }),
     async close() {
       if (closed) return;
@@ -213,6 +228,7 @@ export function inThreadPdfWork(): PdfWork {
       return { result: v.result, json: JSON.stringify(v) };
     },
     prepareStamp: async (pdf, options) => prepareStamp(pdf, options),
+    signing: (pdf, op) => runSigningOp(pdf, op),
     stats: () => ({ threads: 0, running: 0, queued: 0 }),
     async close() {},
   };

@@ -100,13 +100,13 @@ const worst = (checks: readonly Check[]): Result =>
 
 const cert = (der: Buffer): CertInfo => cachedCertificate(der);
 
-interface SigRef {
+export interface SigRef {
   field: string | null;
   sigNum: number | null;
   dict: PdfDict;
 }
 
-function findSignatures(doc: PdfDocument): SigRef[] {
+export function findSignatures(doc: PdfDocument): SigRef[] {
   const out: SigRef[] = [];
   const acro = doc.dict(doc.catalog().get("AcroForm"));
   const fields = acro ? doc.resolve(acro.get("Fields")) : undefined;

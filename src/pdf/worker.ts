@@ -14,6 +14,7 @@ import type { CertInfo } from "../pki/reader.js";
 import type { RevocationStatus } from "../pki/chain.js";
 import { prepareStamp, type StampOptions, type StampPrepared } from "./stamp.js";
 import { verifyPdf, type PdfVerdict, type SealStatusInfo, type VerifyPdfDeps } from "./verify.js";
+import { runSigningOp, type SigningAnswer, type SigningOp } from "../modules/signatures/pdf-tasks.js";
 
 /** The validator's dependencies as plain data (certificates as DER) plus which online questions may be asked. */
 export interface TrustData {
@@ -35,7 +36,9 @@ export interface TrustData {
  */
 export type PdfTask =
   | { kind: "verify"; pdf: Uint8Array; trust: TrustData; port: MessagePort; started: SharedArrayBuffer }
-  | { kind: "stamp"; pdf: Uint8Array; options: StampOptions; started: SharedArrayBuffer };
+  | { kind: "stamp"; pdf: Uint8Array; options: StampOptions; started: SharedArrayBuffer }
+  /** E-signatures' document work (src/modules/signatures/pdf-tasks.ts). */
+  | { kind: "signing"; pdf: Uint8Array; op: SigningOp; started: SharedArrayBuffer };
 
 export interface WireError {
   code: ErrorCode;
@@ -49,6 +52,7 @@ export type TaskAnswer =
   /** The verdict as JSON, serialised here: a verdict on thousands of signatures costs the event loop one copy. */
   | { ok: true; kind: "verify"; result: PdfVerdict["result"]; json: string }
   | { ok: true; kind: "stamp"; prepared: StampPrepared }
+  | { ok: true; kind: "signing"; answer: SigningAnswer }
   | { ok: false; error: WireError };
 
 /** Messages on a task's port: worker → main. */
@@ -112,6 +116,7 @@ export async function runTask(task: PdfTask): Promise<TaskAnswer> {
       return { ok: true, kind: "verify", result: verdict.result, json: JSON.stringify(verdict) };
     }
     const pdf = Buffer.from(task.pdf.buffer, task.pdf.byteOffset, task.pdf.byteLength);
+    if (task.kind === "signing") return { ok: true, kind: "signing", answer: await runSigningOp(pdf, task.op) };
     return { ok: true, kind: "stamp", prepared: prepareStamp(pdf, task.options) };
   } catch (e) {
     return { ok: false, error: wireError(e) };
@@ -123,9 +128,9 @@ export async function runTask(task: PdfTask): Promise<TaskAnswer> {
 /** The pool's entry point: the stamped bytes are moved (not copied) back when they own their memory. */
 export default async function run(task: PdfTask): Promise<unknown> {
   const answer = await runTask(task);
-  if (!isMainThread && answer.ok && answer.kind === "stamp") {
-    const b = answer.prepared.bytes;
-    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return move({ [transferableSymbol]: b.buffer, [valueSymbol]: answer } as never);
-  }
+  if (isMainThread || !answer.ok) return answer;
+  const b: Uint8Array | null = answer.kind === "stamp" ? answer.prepared.bytes
+    : answer.kind === "signing" ? (answer.answer.op === "send" ? answer.answer.bytes : answer.answer.op === "inspect" ? null : answer.answer.prepared.bytes) : null;
+  if (b && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return move({ [transferableSymbol]: b.buffer, [valueSymbol]: answer } as never);
   return answer;
 }

@@ -14,7 +14,7 @@
  *
  * After every commit a NOTIFY on channel `sidian_changes` (sent inside the transaction, so delivered only if it
  * commits) tells the other instances that something changed: `changeMark()` moves, and in-memory caches that
- * check it (the read model) drop what they kept, well within a second.
+ * check it (the catalogue, the log engine's edge) drop what they kept, well within a second.
  *
  * Faults: a connection lost mid-request answers 503 STORE_UNAVAILABLE (the pool replaces broken connections and
  * recovers when PostgreSQL returns); serialisation failures and deadlocks (40001, 40P01) are retried a few times,

@@ -9,6 +9,7 @@ import path from "node:path";
 import t, { type Test } from "tap";
 import { isaContent } from "../../fixtures/pdf/make-attacks.js";
 import { tempDir } from "../helpers/app.js";
+import { needs } from "../helpers/tools.js";
 import { buildFixture, rebag, resign, type Fixture } from "./fixture.js";
 import { checkDir, expectFailures, failedIds, item } from "./check-helpers.js";
 
@@ -186,6 +187,24 @@ t.test("a truncated or foreign signature", async (t) => {
   });
 });
 
+t.test("renewal time-stamps (signature/renewal-<n>.tsr, evidence-record style)", async (t) => {
+  const { timestampOver } = await import("./fixture.js");
+  const dir = copy(t);
+  const p7s = fs.readFileSync(path.join(dir, SIG));
+  const r1 = await timestampOver(p7s);
+  fs.writeFileSync(path.join(dir, "signature/renewal-1.tsr"), r1);
+  fs.writeFileSync(path.join(dir, "signature/renewal-2.tsr"), await timestampOver(r1));
+  const ok = await checkDir(dir);
+  t.equal(ok.result, "pass", failedIds(ok).join(", "));
+  t.match(item(ok, "authenticity.timestamp").found, /2 renewal\(s\)/);
+  // a renewal over other bytes, and one out of sequence
+  fs.writeFileSync(path.join(dir, "signature/renewal-2.tsr"), await timestampOver(Buffer.from("something else")));
+  fs.writeFileSync(path.join(dir, "signature/renewal-4.tsr"), await timestampOver(r1));
+  const bad = await checkDir(dir);
+  expectFailures(t, bad, { "authenticity.timestamp": "signature/renewal-2.tsr" });
+  t.ok(item(bad, "authenticity.timestamp").failures.some((x) => x.subject === "signature/renewal-4.tsr" && /out of sequence/.test(x.detail)));
+});
+
 t.test("a broken inclusion proof", async (t) => {
   await t.test("one proof hash changed (and signed, to isolate the proof check)", async (t) => {
     const dir = copy(t);
@@ -273,7 +292,7 @@ t.test("unreadable content: a cut PNG, a cut JPEG, bad JSON, a tampered JWS", as
   t.same(names, ["data/materials/m1/申请表.png", "data/materials/m2/身份证明.jpg", "data/signatures/req1-evidence.json"].sort());
 });
 
-t.test("an encrypted PDF", { skip: !fs.existsSync("/usr/bin/qpdf") && "qpdf missing (apt-get install qpdf)" }, async (t) => {
+t.test("an encrypted PDF", { skip: needs("qpdf") }, async (t) => {
   const { execFileSync } = await import("node:child_process");
   const dir = copy(t);
   const p = path.join(dir, "data/materials/m4/scan.pdf");

@@ -10,6 +10,7 @@ import t from "tap";
 import { openZip } from "../../src/containers/zip/index.js";
 import { bagNameOf, PathSet, safeSegment } from "../../src/modules/archives/index.js";
 import { bearer } from "../helpers/app.js";
+import { needs } from "../helpers/tools.js";
 import { HOLDER, OTHER_HOLDER, pdfBytes, registerRaw, setup } from "../materials/helpers.js";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -82,7 +83,9 @@ t.test("a case's materials go into its package under their names", async (t) => 
   for (const [i, m] of ids.entries()) t.ok(paths.includes(`data/materials/${m}/${names[i]!.normalize("NFC")}`), `material ${i + 1} in its own folder, NFC name`);
   await zip.close();
 
-  if (spawnSync("unzip", ["-v"]).status === 0) {
+  const noUnzip = needs("unzip");
+  if (noUnzip) t.comment(`skipped the unzip listing: ${noUnzip}`);
+  else {
     const fs = await import("node:fs");
     const os = await import("node:os");
     const path = await import("node:path");

@@ -18,6 +18,8 @@ import { withSeal } from "../seals/helpers.js";
 import { personLicence, world } from "../licences/helpers.js";
 
 const MAIN = path.join(ROOT, "src/main.ts");
+// Starting two server processes (each compiles TypeScript) and loading them takes minutes on a busy two-core machine.
+t.setTimeout(600_000);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -248,7 +248,7 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
       consumes: ["application/pdf"],
       description: "Body: the PDF (`content-type: application/pdf`, up to 50 MB). Encrypted PDFs are refused. The document is fixed when the request is sent.",
       security: SEC, params: IdParam,
-      response: { ...ok(Type.Ref("SigningRequest")), ...problems(...NOT_FOUND_CODES, "SIGNING_STATE_INVALID", "SIGNING_EXPIRED", "SIGNING_CANCELLED", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "PDF_INVALID", "PDF_ENCRYPTED") },
+      response: { ...ok(Type.Ref("SigningRequest")), ...problems(...NOT_FOUND_CODES, "SIGNING_STATE_INVALID", "SIGNING_EXPIRED", "SIGNING_CANCELLED", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "PDF_INVALID", "PDF_ENCRYPTED", "PDF_LIMIT_EXCEEDED", "PDF_BUDGET_EXCEEDED", "PDF_WORKERS_BUSY") },
     },
   }, async (req) => {
     if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the PDF as the body with content-type application/pdf.");
@@ -293,7 +293,7 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
       tags: ["signatures"], summary: "Send the request: the document is fixed and the first group may sign",
       description: "draft → in_progress. Every placement is checked against the document (the page exists, the placeholder is found). Logged as `signing.sent` with the document's SHA-256.",
       security: SEC, params: IdParam,
-      response: { ...ok(Type.Ref("SigningRequest")), ...problems(...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_DOCUMENT_MISSING", "CONFLICT", "PDF_PAGE_NOT_FOUND", "PDF_ANCHOR_NOT_FOUND") },
+      response: { ...ok(Type.Ref("SigningRequest")), ...problems(...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_DOCUMENT_MISSING", "CONFLICT", "PDF_PAGE_NOT_FOUND", "PDF_ANCHOR_NOT_FOUND", "PDF_LIMIT_EXCEEDED", "PDF_BUDGET_EXCEEDED", "PDF_WORKERS_BUSY") },
     },
   }, async (req) => requestOut(await svc.send(req.params.id, req.actor)));
 
@@ -336,7 +336,7 @@ export default async function signatureRoutes<R extends SignatureRepos & Catalog
     return { items: items.map((i) => ({ ...i, expiresAt: i.expiresAt.toISOString(), createdAt: i.createdAt.toISOString(), actedAt: i.actedAt?.toISOString() ?? null })) };
   });
 
-  const SIGN_CODES = [...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_NOT_YOUR_TURN", "SIGNING_ALREADY_ACTED", "SIGNING_DOCUMENT_CHANGED", "SIGNATURE_MARK_INVALID", "VALIDATION_FAILED"] as const;
+  const SIGN_CODES = [...NOT_FOUND_CODES, ...CLOSED_CODES, "SIGNING_NOT_YOUR_TURN", "SIGNING_ALREADY_ACTED", "SIGNING_DOCUMENT_CHANGED", "SIGNATURE_MARK_INVALID", "VALIDATION_FAILED", "PDF_LIMIT_EXCEEDED", "PDF_BUDGET_EXCEEDED", "PDF_WORKERS_BUSY"] as const;
 
   app.post<{ Params: Static<typeof IdParam> }>("/signatures/:id/sign/options", {
     config: { auth: HOLDER },

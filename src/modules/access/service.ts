@@ -221,7 +221,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
       accessId, basis, truncated: found.truncated,
       items: licences.map((l, i) => ({ identifier: l.identifier, json: l.json, copy: { url: `${publicUrl}/copies/${copyLink(accessId, i, exp)}`, expiresAt: exp } })),
     };
-    // The answer's JSON as UTF-8 bytes, joined by the licence module from the JSON it keeps per licence.
+    // The answer's JSON as UTF-8 bytes, joined by the licence module from each licence's JSON.
     return { ...answer, body: answerBody(answer) };
   }
 

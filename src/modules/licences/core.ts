@@ -22,11 +22,7 @@ export function createLicenceCore<R extends LicenceRepos>(deps: LicencesDeps<R>)
   const publicUrl = deps.publicUrl.replace(/\/+$/, "");
   /** The keyed hash a licence number is stored and found by (the number itself is only in the encrypted payload). */
   const numberHashOf = (n: string) => pii.lookupHash("licence-number", n);
-  const model = createLicenceReadModel({
-    read: () => uow.read.licences,
-    ...(deps.othersCommitted ? { othersCommitted: deps.othersCommitted } : {}),
-    ...(deps.readModel ? { keep: deps.readModel } : {}),
-  });
+  const model = createLicenceReadModel();
 
   // ---- departments (name + USCC go into the signed data) ----
   const departments = new TtlCache<string, { name: string; uscc: string }>(1000, 30_000, () => clock.now().getTime());
@@ -118,8 +114,8 @@ export function createLicenceCore<R extends LicenceRepos>(deps: LicencesDeps<R>)
     throw new AppError("LICENCE_NOT_FOUND");
   }
 
-  /** The stored record for verification, as the read model keeps it (undefined when not on record). */
-  const currentRecord = (identifier: string) => model.record(identifier);
+  /** The stored record for verification, read now (undefined when not on record). */
+  const currentRecord = (identifier: string) => uow.read.licences.byId(identifier);
 
   return {
     deps, uow, clock, pii, signer, catalogue: deps.catalogue, tlog: deps.tlog, log: deps.log, publicUrl, model,

@@ -1,14 +1,14 @@
 /**
  * Holder access: a holder's current licences for the 免证办 answer (an approval system's query) and for the holder's
- * own list, through the read model; and the 免证办 answer's JSON, assembled here from the JSON the read model keeps
- * per licence (the HTTP layer only sends the bytes).
+ * own list, read from the store on each call (nothing per holder is kept: read-model.ts says why); and the 免证办
+ * answer's JSON, assembled here (the HTTP layer only sends the bytes).
  */
 import type { LicenceCore } from "./core.js";
 import { HOLDER_ANSWER_MAX, effectiveStatus, type LicenceView } from "./model.js";
 import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
 
-/** One licence of a 免证办 answer: its JSON without the closing brace (see answersForHolder), and its copy link. */
+/** One licence of a 免证办 answer: its JSON without the closing brace (see answerJson), and its copy link. */
 export interface AnswerItem {
   identifier: string;
   json: Buffer;
@@ -18,8 +18,7 @@ export interface AnswerItem {
 /**
  * The 免证办 answer as UTF-8 JSON: `{accessId, basis, truncated, items: [{identifier, typeCode, name, version, status,
  * statusText, validFrom, validUntil, data, jws, copy: {url, expiresAt}}]}` — what POST /holders/licences:query's
- * response schema describes (test/licences/answer.test.ts checks it). Joined from each licence's kept JSON, not
- * serialised again.
+ * response schema describes (test/licences/answer.test.ts checks it). Joined from each licence's JSON.
  */
 export function answerBody(r: { accessId: string; basis: string; truncated: boolean; items: readonly AnswerItem[] }): Buffer {
   const parts: Buffer[] = [Buffer.from(`{"accessId":${JSON.stringify(r.accessId)},"basis":${JSON.stringify(r.basis)},"truncated":${r.truncated},"items":[`)];
@@ -31,30 +30,15 @@ export function answerBody(r: { accessId: string; basis: string; truncated: bool
 }
 
 export function createHolderAccess<R extends LicenceRepos>(core: LicenceCore<R>) {
-  const { uow, model, today, openPayload, jwsOf, view } = core;
+  const { uow, today, openPayload, jwsOf, view } = core;
 
   /** A holder's current records as asked (types, page), at most `limit`, and whether there are more. */
-  async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean; kept: boolean }> {
+  async function holderPage(holderHash: string, opts: { typeCodes?: readonly string[]; after?: string; limit?: number }): Promise<{ recs: LicenceRecord[]; truncated: boolean }> {
     const limit = Math.min(opts.limit ?? HOLDER_ANSWER_MAX, HOLDER_ANSWER_MAX);
-    const asAsked = () => uow.read.licences.byHolder(holderHash, {
+    const recs = await uow.read.licences.byHolder(holderHash, {
       current: true, limit: limit + 1, ...(opts.after !== undefined ? { after: opts.after } : {}), ...(opts.typeCodes ? { typeCodes: opts.typeCodes } : {}),
     });
-    let recs: LicenceRecord[];
-    // Whether the records are the holder's kept ones (the same objects next time), or read for this call only.
-    let kept = false;
-    // A page past the first, or a short one, is read as asked; the read model serves the common whole answer.
-    if (opts.after !== undefined || limit < HOLDER_ANSWER_MAX) recs = await asAsked();
-    else {
-      ({ recs, kept } = await model.holder(holderHash, HOLDER_ANSWER_MAX));
-      // More than one answer's worth of every type: the types asked for are read on their own.
-      if (opts.typeCodes) {
-        if (recs.length > HOLDER_ANSWER_MAX) {
-          recs = await asAsked();
-          kept = false;
-        } else recs = recs.filter((r) => opts.typeCodes!.includes(r.typeCode));
-      }
-    }
-    return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit, kept };
+    return { recs: recs.length > limit ? recs.slice(0, limit) : recs, truncated: recs.length > limit };
   }
 
   /**
@@ -70,8 +54,7 @@ export function createHolderAccess<R extends LicenceRepos>(core: LicenceCore<R>)
   /**
    * A licence of the 免证办 answer as UTF-8 JSON: `{identifier, typeCode, name, version, status, statusText, validFrom,
    * validUntil, data, jws` without its closing brace (answerBody adds the copy link). `data` is the signed payload's
-   * text as decrypted, not parsed and written again. (Kept decrypted by the read model for kept holders: the process
-   * holds the key that opens the ciphertext anyway; at rest, personal data stays encrypted.)
+   * text as decrypted, not parsed and written again.
    */
   async function answerJson(rec: LicenceRecord, st: LicenceStatus): Promise<Buffer> {
     const { json, payload } = openPayload(rec);
@@ -83,13 +66,10 @@ export function createHolderAccess<R extends LicenceRepos>(core: LicenceCore<R>)
 
   /** The 免证办 answer's licences (of `typeCodes`) as JSON (see answerJson), at most HOLDER_ANSWER_MAX. */
   async function answersForHolder(holderHash: string, typeCodes: readonly string[]): Promise<{ items: Array<{ identifier: string; json: Buffer }>; truncated: boolean }> {
-    const { recs, truncated, kept } = await holderPage(holderHash, { typeCodes });
+    const { recs, truncated } = await holderPage(holderHash, { typeCodes });
     const t = today();
     const items: Array<{ identifier: string; json: Buffer }> = [];
-    for (const r of recs) {
-      const st = effectiveStatus(r, t);
-      items.push({ identifier: r.identifier, json: await model.answer(r, st, kept, () => answerJson(r, st)) });
-    }
+    for (const r of recs) items.push({ identifier: r.identifier, json: await answerJson(r, effectiveStatus(r, t)) });
     return { items, truncated };
   }
 

@@ -10,10 +10,9 @@ import type { Actor, Clock, Logger, TxHooks, UnitOfWork } from "../kernel.js";
 import type { TlogEvent } from "../tlog/index.js";
 import type { LicenceRepos, LicenceStatus } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
-import type { CommitSignal, ReadModelOptions } from "./read-model.js";
 import type { Signer } from "./signing.js";
 
-export { LIST_SIZE, RECORD_CACHE_MS, RECORD_KEEP_MS } from "./read-model.js";
+export { LIST_SIZE } from "./read-model.js";
 /** Bits per entry: the status code as a 4-bit value (0 = unassigned). */
 export const STATUS_BITS = 4;
 export const STATUS_NIBBLE: Record<LicenceStatus, number> = { "01": 1, "02": 2, "03": 3, "04": 4, "05": 5, "07": 7, "99": 9 };
@@ -43,13 +42,6 @@ export interface LicencesDeps<R extends LicenceRepos> {
   statusListCacheSeconds?: number;
   /** Signs and encrypts bulk issuance on a second core (optional: without it, everything runs on this thread). */
   sealWorker?: SealWorker;
-  /**
-   * "Another writer committed" (read-model.ts, rule 2): SQLite passes UnitOfWork.changeMark, PostgreSQL its
-   * LISTEN/NOTIFY counter. Without it, what the read model keeps is reused for RECORD_CACHE_MS only.
-   */
-  othersCommitted?: CommitSignal;
-  /** What the read model keeps (all by default; the benchmark measures each). */
-  readModel?: ReadModelOptions;
 }
 
 export interface HolderInput {

@@ -22,7 +22,7 @@ import { createStatusLists } from "./status-lists.js";
 
 export * from "./model.js";
 export { answerBody, type AnswerItem } from "./holder-access.js";
-export type { CommitSignal, LicenceChange, ReadModelOptions } from "./read-model.js";
+export type { LicenceChange } from "./read-model.js";
 
 export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<R>) {
   const core = createLicenceCore(deps);

@@ -5,7 +5,7 @@
  * caller answers 413 and nothing is kept). Every byte is hashed (SHA-256 and SM3) and sniffed (sniff.ts), then
  * encrypted in chunks of CHUNK plaintext bytes (AES-256-GCM under a fresh per-material data key, nonce = the chunk's
  * number, AAD = identifier, number and whether it is the last) into a temporary file that is unlinked as soon as it
- * is opened: whatever happens to the process (kill -9 included), the kernel frees it with the descriptor, so an
+ * is opened (a material of one chunk stays in memory, the one chunk any upload holds): whatever happens to the process (kill -9 included), the kernel frees it with the descriptor, so an
  * upload that does not reach its commit leaves nothing behind. Memory stays at about one chunk per upload.
  *
  * Stored: the committing transaction copies the chunks from the temporary file into `material_chunks` (one row
@@ -69,16 +69,27 @@ function refused(problem: string, details: Record<string, unknown>): AppError {
  */
 export async function receive(source: AsyncIterable<Buffer | Uint8Array>, o: ReceiveOptions): Promise<Received> {
   const dir = o.tmpDir ?? os.tmpdir();
-  const file = path.join(dir, `sidian-material-${process.pid}-${randomBytes(8).toString("hex")}`);
-  const fh = await fs.promises.open(file, "w+", 0o600);
-  // Unlinked at once: the descriptor keeps the data; nothing is left on disk when it is closed (or the process dies).
-  await fs.promises.unlink(file);
+  // The staging file is opened when a second chunk begins: a material of one chunk (≤ 1 MiB, most of them) stays in
+  // this one chunk's memory and never touches the disk.
+  let fh: fs.promises.FileHandle | null = null;
+  const openStaging = async () => {
+    const file = path.join(dir, `sidian-material-${process.pid}-${randomBytes(8).toString("hex")}`);
+    const h = await fs.promises.open(file, "w+", 0o600);
+    // Unlinked at once: the descriptor keeps the data; nothing is left on disk when it is closed (or the process dies).
+    await fs.promises.unlink(file).catch(async (e: unknown) => {
+      await h.close();
+      throw e;
+    });
+    return h;
+  };
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    await fh.close();
+    await fh?.close();
   };
+  /** The sealed chunks while there is no staging file (at most one). */
+  const inMemory: Buffer[] = [];
   const dek = randomBytes(32);
   const sha = createHash("sha256");
   const sm3 = createHash("sm3");
@@ -124,6 +135,13 @@ export async function receive(source: AsyncIterable<Buffer | Uint8Array>, o: Rec
     c.setAAD(chunkAad(o.identifier, seq, last));
     const body = c.update(plain.subarray(0, fill));
     c.final();
+    if (last && !fh) {
+      inMemory.push(Buffer.concat([body, c.getAuthTag()]));
+      seq++;
+      fill = 0;
+      return;
+    }
+    fh ??= await openStaging();
     offsets.push(fileAt);
     for (const out of [body, c.getAuthTag()]) {
       let w = 0;
@@ -178,11 +196,12 @@ export async function receive(source: AsyncIterable<Buffer | Uint8Array>, o: Rec
     throw e;
   }
   const chunks = seq;
-  const readBuf = Buffer.allocUnsafe(CHUNK + TAG);
+  const readBuf = fh ? Buffer.allocUnsafe(CHUNK + TAG) : Buffer.alloc(0);
   const sizes = offsets.map((off, i) => (i + 1 < offsets.length ? offsets[i + 1]! : fileAt) - off);
   return {
     size, sha256: sha.digest("hex"), sm3: sm3.digest("hex"), kind: kind!, dek, chunks,
     readChunk(i) {
+      if (!fh) return inMemory[i]!;
       // One buffer for every chunk: the caller stores a chunk before it reads the next.
       const b = readBuf.subarray(0, sizes[i]!);
       let r = 0;

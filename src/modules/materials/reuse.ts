@@ -18,6 +18,7 @@ import type { AccessRecord } from "../access/ports.js";
 import { checkHolderCode } from "../licences/holder.js";
 import { actorLabel, type Actor } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
+import type { TlogEvent } from "../tlog/index.js";
 import type { MaterialCore, MaterialView } from "./core.js";
 import type { MaterialRecord, MaterialRepos } from "./ports.js";
 
@@ -60,6 +61,40 @@ export function createReuse<R extends MaterialRepos>(core: MaterialCore<R>) {
     return { accessId: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`, index: parseInt(parts[1]!, 36), exp: parseInt(parts[2]!, 36) * 1000 };
   }
 
+  // ---- group commit of use records: queries arriving while a commit is in flight share the next transaction (one
+  // durable commit for many), as the licence access log does; each answer leaves only once its record is committed.
+  interface Pending { rec: AccessRecord; event: TlogEvent; resolve(): void; reject(e: unknown): void }
+  const queue: Pending[] = [];
+  let scheduled = false;
+  let flushing = false;
+  const schedule = () => {
+    if (scheduled || flushing || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+  async function flush(): Promise<void> {
+    scheduled = false;
+    flushing = true;
+    const batch = queue.splice(0, 500);
+    try {
+      await uow.write(async (repos, tx) => {
+        for (const b of batch) b.rec.logIndex = (await tlog.append(repos, tx, b.event)).index;
+        await repos.accessLog.insertMany(batch.map((b) => b.rec));
+      });
+      for (const b of batch) b.resolve();
+    } catch (e) {
+      deps.log?.error({ err: e }, "material use records: commit failed");
+      for (const b of batch) b.reject(e);
+    } finally {
+      flushing = false;
+      schedule();
+    }
+  }
+  const record = (rec: AccessRecord, event: TlogEvent) => new Promise<void>((resolve, reject) => {
+    queue.push({ rec, event, resolve, reject });
+    schedule();
+  });
+
   async function query(actor: Actor, q: MaterialQuery) {
     if (actor.kind !== "client" || actor.role !== "consumer") throw new AppError("FORBIDDEN_ROLE");
     if (!actor.matters.includes(q.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.", { details: { matterCode: q.matterCode } });
@@ -91,13 +126,9 @@ export function createReuse<R extends MaterialRepos>(core: MaterialCore<R>) {
       id: accessId, at: now, clientId: actor.clientId, matterCode: matter.code, holderHash, identifiers,
       causeEnc: pii.encrypt(q.useCause, `access:${accessId}`), basis, consentId, logIndex: -1,
     };
-    await uow.write(async (repos, tx) => {
-      const { index } = await tlog.append(repos, tx, {
-        type: TLOG_EVENTS.materialAccessed, subject: `access:${accessId}`, actor: actorLabel(actor), holder: holderHash, at: now,
-        data: { client: actor.clientId, matter: matter.code, materials: identifiers, basis, ...(consentId ? { consentId } : {}), causeSha256: sha256Hex(q.useCause) },
-      });
-      rec.logIndex = index;
-      await repos.accessLog.insertMany([rec]);
+    await record(rec, {
+      type: TLOG_EVENTS.materialAccessed, subject: `access:${accessId}`, actor: actorLabel(actor), holder: holderHash, at: now,
+      data: { client: actor.clientId, matter: matter.code, materials: identifiers, basis, ...(consentId ? { consentId } : {}), causeSha256: sha256Hex(q.useCause) },
     });
     const exp = new Date(Math.floor((now.getTime() + ttl) / 1000) * 1000);
     const items: MaterialAnswerItem[] = [];
@@ -136,5 +167,10 @@ export function createReuse<R extends MaterialRepos>(core: MaterialCore<R>) {
     return { record: r, stream: core.bytesOf(r) };
   }
 
-  return { query, fetchLink };
+  /** Waits until queued use records are committed (shutdown, tests). */
+  async function drain(): Promise<void> {
+    while (queue.length > 0 || flushing || scheduled) await new Promise((r) => setImmediate(r));
+  }
+
+  return { query, fetchLink, drain };
 }

@@ -10,12 +10,11 @@ import crypto, { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 import { checkLine } from "../../util/text.js";
 import { AppError } from "../../errors.js";
-import { openPdf } from "../../pdf/reader.js";
 import { sm2PublicKeyFromSpki, sm3 } from "../../crypto/sm2.js";
-import { byteRangeDigest, embedSignature, prepareSignature, type Appearance } from "../../pdf/sign.js";
+import { byteRangeDigest, embedSignature } from "../../pdf/sign.js";
 import { dict, name, serialize } from "../../pdf/objects.js";
 import type { PdfWork } from "../../pdf/pool.js";
-import { appearanceOf, type AppearanceData } from "../../pdf/stamp.js";
+import type { AppearanceData, StampPrepared } from "../../pdf/stamp.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, type EncodedSigner } from "../../pki/cms.js";
 import { bytesOf, children, readNode } from "../../pki/der.js";
 import type { IssueDepartmentCertificateInput, IssuedCertificate, KeyStore, PkiRepos, CertificateRecord } from "../../pki/index.js";
@@ -104,17 +103,24 @@ export interface StampInput {
   reason?: string;
   location?: string;
   /**
-   * Instead of the seal picture at `placement`: a widget of this rectangle on this page whose appearance is built
-   * around the seal's own (the e-signature completion report, drawn on the page reserved for it). Prepared in this
-   * thread: the appearance carries objects (an embedded font) that do not cross to a PDF worker.
+   * Instead of the seal picture at `placement`: the caller prepares the stamped revision itself (the e-signature
+   * completion report, drawn on the page reserved for it around the seal's own appearance), on a PDF worker like
+   * every other reading of an untrusted document. It gets the seal's appearance and the signature dictionary's fields.
    */
   custom?: StampCustom;
 }
 
 export interface StampCustom {
-  pageIndex: number;
-  rect: readonly [number, number, number, number];
-  appearance(seal: Appearance): Promise<Appearance>;
+  prepare(pdf: Buffer, seal: { appearance: AppearanceData; fields: CustomStampFields }): Promise<StampPrepared>;
+}
+
+export interface CustomStampFields {
+  fieldName: string;
+  signingTime: Date;
+  signerName: string;
+  reason?: string;
+  location?: string;
+  reserve: number;
 }
 
 export interface StampResult {
@@ -266,21 +272,14 @@ export function createSealService<R extends SealRepos & DirectoryRepos & PkiRepo
    * `within` runs inside the transaction that records the stamp (after the stamp record and its log entry): a
    * caller that stores the stamped bytes does so atomically with the 用印记录.
    */
-  async function customStamp(pdf: Buffer, c: StampCustom, seal: Seal, now: Date, input: StampInput) {
-    const doc = openPdf(pdf);
-    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
-    const pageCount = doc.pageCount();
-    if (c.pageIndex < 0 || c.pageIndex >= pageCount) throw new AppError("PDF_PAGE_NOT_FOUND", `The document has ${pageCount} page(s).`);
-    const prepared = prepareSignature(doc, {
-      pageIndex: c.pageIndex, rect: c.rect, appearance: await c.appearance(appearanceOf(pictureOf(seal).appearance)),
-      fieldName: `Seal-${seal.id}`, signingTime: now, signerName: seal.name,
-      ...(input.reason ? { reason: input.reason } : {}), ...(input.location ? { location: input.location } : {}),
-      reserve: CMS_RESERVE,
+  async function customStamp(pdf: Buffer, c: StampCustom, seal: Seal, now: Date, input: StampInput): Promise<StampPrepared> {
+    return c.prepare(pdf, {
+      appearance: pictureOf(seal).appearance,
+      fields: {
+        fieldName: `Seal-${seal.id}`, signingTime: now, signerName: seal.name,
+        ...(input.reason ? { reason: input.reason } : {}), ...(input.location ? { location: input.location } : {}), reserve: CMS_RESERVE,
+      },
     });
-    return {
-      ...prepared, pageIndex: c.pageIndex, digest: byteRangeDigest(prepared.bytes, prepared.byteRange),
-      documentSha256: crypto.createHash("sha256").update(pdf).digest("hex"),
-    };
   }
 
   async function stamp(

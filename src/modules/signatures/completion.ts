@@ -5,22 +5,25 @@
  * signature stays valid. The evidence bundle carries the request's trust events with their inclusion proofs.
  *
  * Sealing runs after the last signature's transaction (it signs and time-stamps: slow work never holds the write
- * lock). If it fails (the TSA is down, no seal may stamp) the request is completed but not yet sealed; the next
- * download of the document or the evidence tries again. The sealed revision is stored in the stamp's own
- * transaction (with its 用印记录 and log entries), and only if no other revision was stored in between.
+ * lock). If it fails (the TSA is down, the seal is suspended, no seal may stamp) the request is completed but not
+ * yet sealed, and the sealing job (`runDue`, every 15 s in the service) tries again with back-off: 30 s, 1 min,
+ * 2 min, … up to an hour between attempts. The job is a row (signing_seal_jobs) written in the transaction that
+ * completes the request and deleted in the one that stores the sealed revision, so it survives a restart and runs
+ * on any instance (an attempt is claimed by compare-and-set; a second sealing of the same revision is refused
+ * in its transaction). A download of the document or the evidence also tries at once. The sealed revision is
+ * stored in the stamp's own transaction (with its 用印记录 and log entries), and only if no other revision was
+ * stored in between.
  */
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
-import { pageBox } from "../../pdf/blank-page.js";
-import { openPdf } from "../../pdf/reader.js";
-import type { Appearance } from "../../pdf/sign.js";
+import type { PdfWork } from "../../pdf/pool.js";
 import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
 import type { Seal, StampInput, StampResult } from "../seals/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { LogEntry, LogEvidence, TlogEvent } from "../tlog/index.js";
 import type { SignatureRepos, SigningRequest } from "./ports.js";
 import { maskName } from "../licences/holder.js";
-import { reportAppearance, type ReportParticipant } from "./report.js";
+import type { ReportParticipant } from "./report.js";
 import type { SignatureService } from "./service.js";
 
 export interface CompletionDeps<R extends SignatureRepos> {
@@ -42,10 +45,17 @@ export interface CompletionDeps<R extends SignatureRepos> {
   /** The platform's seal (for initiators without a department); null: only departments' seals. */
   platformSealId: string | null;
   publicUrl: string;
+  /** Where the request's document is read (the PDF worker pool). */
+  pdf: PdfWork;
   logger?: { warn(obj: object, msg: string): void };
 }
 
 const SYSTEM: Actor = { kind: "system", name: "signatures" };
+/** First retry of a failed seal; each further one waits twice as long, up to an hour. */
+export const SEAL_BACKOFF_MS = 30_000;
+const SEAL_BACKOFF_MAX_MS = 3_600_000;
+/** How long a claimed attempt keeps others off (an attempt that dies is taken up again after it). */
+const SEAL_LEASE_MS = 10 * 60_000;
 
 export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<R>) {
   const { uow, pii, svc } = deps;
@@ -95,26 +105,32 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
     const completed = events.find((e) => e.type === TLOG_EVENTS.signingCompleted);
     if (!completed) return false;
     const pdf = pii.openBytes(latest.bytes, svc.aadDoc(id, latest.seq));
-    const doc = openPdf(pdf);
-    const pageIndex = doc.pageCount() - 1;
-    const box = pageBox(doc, pageIndex);
-    const input = {
+    // The report page is the last one (reserved at send); the document is read on a PDF worker.
+    const reportPage = (r.pageCount ?? 0) + 1;
+    const report = {
       requestId: id, title: r.title, matterCode: r.matterCode, caseRef: r.caseRef, initiator: `client:${r.initiatorClientId}`,
       createdAt: r.createdAt, completedAt: r.completedAt ?? deps.clock.now(), documentSha256: r.documentSha256 ?? "", signedSha256: latest.sha256,
       completedLogIndex: completed.logIndex, verifyUrl: `${publicUrl}/log/entries/${completed.logIndex}`, sealName: seal.name, participants: rows,
     };
     await deps.seals.stamp(seal.id, {
-      pdf, placement: { page: pageIndex + 1, xMm: 0, yMm: 0 }, reason: "签署完成 Signing completed",
-      custom: { pageIndex, rect: box, appearance: (ap: Appearance) => reportAppearance(input, box, ap) },
+      pdf, placement: { page: reportPage, xMm: 0, yMm: 0 }, reason: "签署完成 Signing completed",
+      custom: {
+        prepare: async (doc, s) => {
+          const a = await deps.pdf.signing(doc, { op: "report", report, seal: s.appearance, fields: s.fields });
+          if (a.op !== "report") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+          return a.prepared;
+        },
+      },
     }, SYSTEM, undefined, async (repos, tx, res) => {
       const now2 = await repos.signingDocuments.latest(id);
       if (!now2 || now2.seq !== latest.seq) throw new AppError("CONFLICT", "The document changed while it was being sealed.");
       const sha = res.record.resultSha256;
       await repos.signingDocuments.insert({ requestId: id, seq: latest.seq + 1, sha256: sha, kind: "completed", bytes: pii.sealBytes(res.pdf, svc.aadDoc(id, latest.seq + 1)), createdAt: deps.clock.now() });
       await repos.signingRequests.update(id, { currentSha256: sha, updatedAt: deps.clock.now() });
+      await repos.signingSealJobs.delete(id);
       await deps.log.append(repos, tx, {
         type: TLOG_EVENTS.signingSealed, subject: `signing:${id}`, actor: actorLabel(SYSTEM),
-        data: { requestId: id, sealId: seal.id, stampId: res.record.id, signedSha256: latest.sha256, finalSha256: sha, reportPage: pageIndex + 1, completedLogIndex: completed.logIndex },
+        data: { requestId: id, sealId: seal.id, stampId: res.record.id, signedSha256: latest.sha256, finalSha256: sha, reportPage: res.record.pageIndex + 1, completedLogIndex: completed.logIndex },
       });
     });
     return true;
@@ -135,9 +151,41 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
     try {
       return await finalise(id);
     } catch (e) {
-      deps.logger?.warn({ requestId: id, err: e }, "sealing a completed signing request failed; it is tried again on the next download");
+      deps.logger?.warn({ requestId: id, err: e }, "sealing a completed signing request failed; the sealing job tries again");
       return false;
     }
+  }
+
+  /**
+   * The sealing job: every completed request whose seal is due is tried once (claimed first, so two instances do
+   * not both try); a failure is rescheduled with back-off, a success (or a request sealed meanwhile) ends the job.
+   */
+  async function runDue(max = 20): Promise<{ sealed: number; failed: number }> {
+    const now = deps.clock.now();
+    let sealed = 0, failed = 0;
+    for (const j of await uow.read.signingSealJobs.due(now, max)) {
+      const claimed = await uow.write((repos) => repos.signingSealJobs.claim(j.requestId, j.nextAt, new Date(now.getTime() + SEAL_LEASE_MS)));
+      if (!claimed) continue;
+      let why: string | null = null;
+      try {
+        if (!(await finalise(j.requestId))) why = "not sealed: no seal of the department and no platform seal (SIDIAN_SIGNING_SEAL) may stamp";
+      } catch (e) {
+        why = e instanceof AppError ? `${e.code}: ${e.message}` : "an unexpected failure";
+        deps.logger?.warn({ requestId: j.requestId, attempt: j.attempts + 1, err: e }, "sealing a completed signing request failed; tried again later");
+      }
+      const r = await uow.read.signingRequests.byId(j.requestId);
+      const latest = await uow.read.signingDocuments.latest(j.requestId);
+      if (why === null || !r || r.status !== "completed" || latest?.kind === "completed") {
+        // Sealed (here or elsewhere), or nothing to seal: the job is over.
+        await uow.write((repos) => repos.signingSealJobs.delete(j.requestId));
+        if (latest?.kind === "completed") sealed++;
+        continue;
+      }
+      failed++;
+      const delay = Math.min(SEAL_BACKOFF_MAX_MS, SEAL_BACKOFF_MS * 2 ** Math.min(j.attempts, 20));
+      await uow.write((repos) => repos.signingSealJobs.reschedule(j.requestId, new Date(deps.clock.now().getTime() + delay), why));
+    }
+    return { sealed, failed };
   }
 
   /**
@@ -210,7 +258,7 @@ export function createCompletion<R extends SignatureRepos>(deps: CompletionDeps<
     };
   }
 
-  return { finalise, tryFinalise, evidence, describe };
+  return { finalise, tryFinalise, runDue, evidence, describe };
 }
 
 export type Completion<R extends SignatureRepos = SignatureRepos> = ReturnType<typeof createCompletion<R>>;

@@ -160,7 +160,32 @@ export interface SigningEventRow {
   readonly createdAt: Date;
 }
 
+/** A completed request still to be sealed (the sealing job's row). */
+export interface SealJob {
+  readonly requestId: string;
+  readonly attempts: number;
+  readonly nextAt: Date;
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+}
+
 export interface SignatureRepos {
+  signingSealJobs: {
+    /** Adds the job (in the completing transaction); a second add of the same request changes nothing. */
+    add(j: SealJob): Promise<void>;
+    /** Jobs due at `now`, earliest first. */
+    due(now: Date, limit: number): Promise<SealJob[]>;
+    get(requestId: string): Promise<SealJob | undefined>;
+    /**
+     * Takes a due job for one attempt: moves `nextAt` from `was` to `until` and counts the attempt, only if nobody
+     * else did (compare and set). true: this caller runs it.
+     */
+    claim(requestId: string, was: Date, until: Date): Promise<boolean>;
+    /** After a failed attempt: when to try again and why it failed. */
+    reschedule(requestId: string, nextAt: Date, lastError: string): Promise<void>;
+    /** Done (in the transaction that stores the sealed revision). */
+    delete(requestId: string): Promise<void>;
+  };
   signingEvents: {
     /** MUST fail on a duplicate (request, log index). */
     insert(e: SigningEventRow): Promise<void>;

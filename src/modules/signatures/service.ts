@@ -16,9 +16,7 @@ import crypto from "node:crypto";
 import { checkUscc, HOLDER_CODE_TYPES, maskCode } from "../../codes/index.js";
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
-import { openPdf, type PdfDocument } from "../../pdf/reader.js";
-import { findText } from "../../pdf/text.js";
-import { appendBlankPage } from "../../pdf/blank-page.js";
+import type { PdfWork } from "../../pdf/pool.js";
 import { textProblem } from "../../util/text.js";
 import { uuidv7 } from "../../util/uuid7.js";
 import type { CatalogueRepos } from "../catalogue/index.js";
@@ -90,8 +88,8 @@ export interface SignatureServiceDeps<R extends SignatureRepos & CatalogueRepos>
   log: { append(repos: R, tx: TxHooks, event: TlogEvent): Promise<{ index: number }> };
   pii: PiiProtector;
   logger?: Logger;
-  /** Parses a PDF with the service's limits (default: openPdf). */
-  openPdf?: (pdf: Buffer) => PdfDocument;
+  /** Where the request's untrusted document is read: the PDF worker pool (time and memory budget per task). */
+  pdf: PdfWork;
 }
 
 const PERSON_TYPES = Object.entries(HOLDER_CODE_TYPES).filter(([, v]) => v.kind === "person").map(([k]) => k);
@@ -118,7 +116,6 @@ function checkText(field: string, s: string, max: number): string {
 
 export function createSignatureService<R extends SignatureRepos & CatalogueRepos>(deps: SignatureServiceDeps<R>) {
   const { uow, clock, log, pii } = deps;
-  const parse = deps.openPdf ?? ((b: Buffer) => openPdf(b));
   const aadCode = (id: string, idx: number) => `signing:${id}:${idx}:code`;
   const aadName = (id: string, idx: number) => `signing:${id}:${idx}:name`;
   const aadDoc = (id: string, seq: number) => `signing:${id}:${seq}`;
@@ -248,10 +245,12 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
 
   /** Draft only: the PDF to be signed (replaces an earlier upload). */
   async function putDocument(id: string, pdf: Buffer, actor: Actor): Promise<RequestView> {
-    const doc = parse(pdf);
-    if (doc.encrypted) throw new AppError("PDF_ENCRYPTED");
-    const pages = doc.pageCount();
-    const sha = crypto.createHash("sha256").update(pdf).digest("hex");
+    // Read on a PDF worker under its time budget: a hostile upload costs a worker, never the event loop.
+    const info = await deps.pdf.signing(pdf, { op: "inspect" });
+    if (info.op !== "inspect") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+    if (info.encrypted) throw new AppError("PDF_ENCRYPTED");
+    const pages = info.pages;
+    const sha = info.sha256;
     return uow.write(async (repos) => {
       const { r, ps } = await visible(repos, id, actor);
       if (!isInitiator(actor, r)) throw new AppError("SIGNING_REQUEST_NOT_FOUND");
@@ -266,35 +265,6 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
     });
   }
 
-  /** Where each placement lands, checked against the document (pages exist, placeholders found). */
-  function resolvePlacements(doc: PdfDocument, ps: Participant[]): Map<number, { pageIndex: number; rect: [number, number, number, number] }> {
-    const MM = 72 / 25.4;
-    const out = new Map<number, { pageIndex: number; rect: [number, number, number, number] }>();
-    const n = doc.pageCount();
-    for (const p of ps) {
-      const pl = p.placement;
-      if (!pl) continue;
-      if ("placeholder" in pl) {
-        let hit: [number, number] | null = null;
-        let pi = 0;
-        for (; pi < n && !hit; pi++) hit = findText(doc, pi, pl.placeholder);
-        if (!hit) throw new AppError("PDF_ANCHOR_NOT_FOUND", `The placeholder "${pl.placeholder.slice(0, 40)}" of participant ${p.idx + 1} was not found.`, { details: { participant: p.idx } });
-        // The signature box starts at the placeholder's baseline start and extends up and right.
-        const [x, y] = hit;
-        out.set(p.idx, { pageIndex: pi - 1, rect: [x, y - 0.3 * pl.heightMm * MM, x + pl.widthMm * MM, y + 0.7 * pl.heightMm * MM] });
-      } else {
-        if (pl.page < 1 || pl.page > n) throw new AppError("PDF_PAGE_NOT_FOUND", `Participant ${p.idx + 1}'s placement is on page ${pl.page}; the document has ${n}.`, { details: { participant: p.idx } });
-        const pg = doc.page(pl.page - 1);
-        const b = doc.resolve(pg.dict.get("CropBox") ?? pg.inherited.get("CropBox") ?? pg.dict.get("MediaBox") ?? pg.inherited.get("MediaBox"));
-        const arr = Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number") ? (b as number[]) : [0, 0, 595.28, 841.89];
-        const x0 = Math.min(arr[0]!, arr[2]!), top = Math.max(arr[1]!, arr[3]!);
-        const x = x0 + pl.xMm * MM, y = top - pl.yMm * MM;
-        out.set(p.idx, { pageIndex: pl.page - 1, rect: [x, y - pl.heightMm * MM, x + pl.widthMm * MM, y] });
-      }
-    }
-    return out;
-  }
-
   /** draft → in_progress: the document is fixed, placements are checked, the first group may act. */
   async function send(id: string, actor: Actor): Promise<RequestView> {
     const cur = await uow.read.signingRequests.byId(id);
@@ -304,9 +274,10 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
     let withReport: Buffer | null = null;
     if (cur && latest && cur.status === "draft") {
       const pdf = pii.openBytes(latest.bytes, aadDoc(id, latest.seq));
-      const doc = parse(pdf);
-      resolvePlacements(doc, await uow.read.signingParticipants.ofRequest(id));
-      withReport = appendBlankPage(doc);
+      const ps = await uow.read.signingParticipants.ofRequest(id);
+      const a = await deps.pdf.signing(pdf, { op: "send", participants: ps.map((p) => ({ idx: p.idx, placement: p.placement })) });
+      if (a.op !== "send") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+      withReport = a.bytes as Buffer;
     }
     let expired = false;
     const out = await uow.write(async (repos, tx) => {
@@ -467,7 +438,7 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
     return n;
   }
 
-  return { create, putDocument, send, cancel, decline, get, document, list, holderList, expireDue, isInitiator, resolvePlacements, actingParticipant, view, visible, expireIfDue, aadDoc };
+  return { create, putDocument, send, cancel, decline, get, document, list, holderList, expireDue, isInitiator, actingParticipant, view, visible, expireIfDue, aadDoc };
 }
 
 export type SignatureService<R extends SignatureRepos & CatalogueRepos = SignatureRepos & CatalogueRepos> = ReturnType<typeof createSignatureService<R>>;

@@ -22,8 +22,9 @@ import {
 } from "@simplewebauthn/server";
 import type { PiiProtector } from "../../crypto/pii.js";
 import { AppError } from "../../errors.js";
-import { openPdf, type PdfDocument } from "../../pdf/reader.js";
-import { byteRangeDigest, embedSignature, prepareSignature, type Prepared } from "../../pdf/sign.js";
+import type { PdfWork } from "../../pdf/pool.js";
+import { embedSignature } from "../../pdf/sign.js";
+import type { StampPrepared } from "../../pdf/stamp.js";
 import { verifyChain } from "../../pki/chain.js";
 import { attribute, buildSignedData, CMS_OID, encodeSigner, verifySignatureValue } from "../../pki/cms.js";
 import { bytesOf, children, readNode, setOf, oid, octets } from "../../pki/der.js";
@@ -34,13 +35,15 @@ import type { CatalogueRepos } from "../catalogue/index.js";
 import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import type { TlogEvent } from "../tlog/index.js";
-import { checkMark, markAppearance, type SignatureMark } from "./mark.js";
+import { checkMark, type SignatureMark } from "./mark.js";
 import type { Participant, PersonalKey, SignatureRepos, SigningRequest } from "./ports.js";
 import { closedError, type SignatureService } from "./service.js";
 
 /** Bytes reserved for a participant's CMS (signature, chain, time-stamp token). */
 export const SIGNATURE_RESERVE = 16_384;
 const CHALLENGE_MS = 5 * 60_000;
+/** When the sealing job first looks at a completed request (sealing is tried at once after the last signature). */
+const SEAL_FIRST_RETRY_MS = 30_000;
 const PREPARED_MS = 15 * 60_000;
 
 type Repos = SignatureRepos & CatalogueRepos & PkiRepos;
@@ -71,7 +74,8 @@ export interface SigningFlowDeps<R extends Repos> {
   svc: SignatureService<R>;
   /** After the last signature: the completion report and the final seal (failures are the callee's to record). */
   onCompleted?: (requestId: string) => Promise<unknown>;
-  openPdf?: (pdf: Buffer) => PdfDocument;
+  /** Where the request's untrusted document is read: the PDF worker pool (time and memory budget per task). */
+  pdf: PdfWork;
 }
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
@@ -104,7 +108,6 @@ interface PreparedState {
 
 export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
   const { uow, clock, log, pii, svc } = deps;
-  const parse = deps.openPdf ?? ((b: Buffer) => openPdf(b));
   const rp = deps.webauthn;
 
   function requireHolder(actor: Actor): Extract<Actor, { kind: "holder" }> {
@@ -249,17 +252,15 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
     });
   }
 
-  /** The participant's revision with its placeholder, on the latest document. */
-  function prepareOn(r: SigningRequest, p: Participant, pdf: Buffer, mark: SignatureMark, signingTime: Date): Prepared {
-    const doc = parse(pdf);
-    const where = svc.resolvePlacements(doc, [p]).get(p.idx);
-    if (!where) throw new AppError("SIGNING_STATE_INVALID", "The participant has no placement.");
+  /** The participant's revision with its placeholder, on the latest document (prepared on a PDF worker). */
+  async function prepareOn(r: SigningRequest, p: Participant, pdf: Buffer, mark: SignatureMark, signingTime: Date): Promise<StampPrepared> {
     const name = pii.decrypt(p.nameEnc, `signing:${r.id}:${p.idx}:name`);
-    return prepareSignature(doc, {
-      pageIndex: where.pageIndex, rect: where.rect, appearance: markAppearance(mark, `Signed ${beijing(signingTime)}`),
-      fieldName: `Signature-${p.idx + 1}`, signingTime, signerName: name, reason: p.role === "approver" ? "同意" : "签署",
-      reserve: SIGNATURE_RESERVE,
+    const a = await deps.pdf.signing(pdf, {
+      op: "sign", participant: { idx: p.idx, placement: p.placement }, mark, caption: `Signed ${beijing(signingTime)}`,
+      fields: { fieldName: `Signature-${p.idx + 1}`, signingTime, signerName: name, reason: p.role === "approver" ? "同意" : "签署", reserve: SIGNATURE_RESERVE },
     });
+    if (a.op !== "sign") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
+    return a.prepared;
   }
 
   async function timestamp(signatureValue: Buffer): Promise<{ attrs: Buffer[]; at: Date }> {
@@ -305,6 +306,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
         for (const x of ps) if (x.groupNo === next && x.status === "waiting") await repos.signingParticipants.update(id, x.idx, { status: "pending" });
       } else if (groupDone) {
         patch = { ...patch, status: "completed", completedAt: now };
+        // The final seal is made after this transaction; until it is, the sealing job keeps trying (completion.ts).
+        await repos.signingSealJobs.add({ requestId: id, attempts: 0, nextAt: new Date(now.getTime() + SEAL_FIRST_RETRY_MS), lastError: null, createdAt: now });
         await log.append(repos, tx, {
           type: TLOG_EVENTS.signingCompleted, subject: `signing:${id}`, actor: "system:signatures",
           data: { requestId: id, documentSha256: r.documentSha256, finalSha256: afterSha, signatures: ps.filter((x) => x.role !== "copy").length },
@@ -347,8 +350,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
     const name = pii.decrypt(p.nameEnc, `signing:${id}:${p.idx}:name`);
     const { key, der } = await personalKey(h, name);
     const now = clock.now();
-    const prepared = prepareOn(r, p, latest.pdf, input.mark, now);
-    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    const prepared = await prepareOn(r, p, latest.pdf, input.mark, now);
+    const digest = Buffer.from(prepared.digest);
     let tstAt = now;
     const cms = await buildSignedData({
       eContentType: CMS_OID.data, contentDigest: digest,
@@ -389,8 +392,8 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
       throw new AppError("EXTERNAL_CERTIFICATE_UNTRUSTED", "Own-key signatures use ECDSA P-256 keys (the allowed algorithm).");
     }
     const { r, p, latest } = await canAct(id, h);
-    const prepared = prepareOn(r, p, latest.pdf, input.mark, now);
-    const digest = byteRangeDigest(prepared.bytes, prepared.byteRange);
+    const prepared = await prepareOn(r, p, latest.pdf, input.mark, now);
+    const digest = Buffer.from(prepared.digest);
     const enc = encodeSigner({ der: ders[0]!, issuerDer: issuerOf(ders[0]!), serial: leaf.serial }, ders);
     const signedAttrs = setOf(attribute(CMS_OID.contentType, oid(CMS_OID.data)), attribute(CMS_OID.messageDigest, octets(digest)), enc.essAttr);
     const state: PreparedState = {

@@ -4,9 +4,9 @@
  */
 import type { Sql, Row } from "../sql.js";
 import { tableOf } from "../table.js";
-import { passkeys, personalKeys, signingDocuments, signingParticipants, signingPrepared, signingRequests, webauthnChallenges } from "../schema/signatures.js";
+import { passkeys, personalKeys, signingDocuments, signingParticipants, signingPrepared, signingRequests, signingSealJobs, webauthnChallenges } from "../schema/signatures.js";
 import type {
-  Participant, ParticipantRepo, Passkey, PersonalKey, PreparedSignature, SignaturePlacement, SignatureRepos, SigningDocument, SigningDocumentRepo,
+  Participant, ParticipantRepo, Passkey, SealJob, PersonalKey, PreparedSignature, SignaturePlacement, SignatureRepos, SigningDocument, SigningDocumentRepo,
   SigningRequest, SigningRequestRepo, WebauthnChallenge,
 } from "../../modules/signatures/ports.js";
 
@@ -19,6 +19,7 @@ const K = tableOf<PersonalKey>(personalKeys);
 const PK = tableOf<Passkey>(passkeys);
 const W = tableOf<WebauthnChallenge>(webauthnChallenges);
 const PR = tableOf<PreparedSignature>(signingPrepared);
+const J = tableOf<SealJob>(signingSealJobs);
 
 function participantOf(r: Row): Participant {
   const p = P.from(r);
@@ -115,6 +116,26 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
     },
   };
   return {
+    signingSealJobs: {
+      async add(j) {
+        await sql.run(`${J.insert} ON CONFLICT (request_id) DO NOTHING`, J.args(j));
+      },
+      async due(now, limit) {
+        return (await sql.all(`SELECT ${J.cols} FROM signing_seal_jobs WHERE next_at <= ? ORDER BY next_at, request_id LIMIT ?`, [now.getTime(), limit])).map(J.from);
+      },
+      async get(requestId) {
+        return J.maybe(await sql.get(`SELECT ${J.cols} FROM signing_seal_jobs WHERE request_id = ?`, [requestId]));
+      },
+      async claim(requestId, was, until) {
+        return (await sql.run("UPDATE signing_seal_jobs SET next_at = ?, attempts = attempts + 1 WHERE request_id = ? AND next_at = ?", [until.getTime(), requestId, was.getTime()])) === 1;
+      },
+      async reschedule(requestId, nextAt, lastError) {
+        await sql.run("UPDATE signing_seal_jobs SET next_at = ?, last_error = ? WHERE request_id = ?", [nextAt.getTime(), lastError.slice(0, 500), requestId]);
+      },
+      async delete(requestId) {
+        await sql.run("DELETE FROM signing_seal_jobs WHERE request_id = ?", [requestId]);
+      },
+    },
     signingEvents: {
       async insert(e) {
         await sql.run(EVENT_INSERT, [e.requestId, e.logIndex, e.type, e.createdAt.getTime()]);

@@ -142,5 +142,6 @@ export const {
   issuerGrants, matters, licences, licenceEvents, licenceCounters, idempotencyKeys, consents, accessLog, seals,
   sealEvents, stamps, scans, caseAttachments, documentBlobs, documents, signingRequests, signingParticipants, signingDocuments,
   personalKeys, passkeys, webauthnChallenges, signingPrepared, deployment, signingEvents, webhookEndpoints, webhookDeliveries,
-  materialTypes, materials, materialChunks,
+  signingSealJobs,
+  materialTypes, materials, materialChunks, cases, caseFiles, caseItems, archives, archiveChunks,
 } = tables as Record<string, AnyPgTable>;

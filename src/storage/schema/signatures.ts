@@ -142,3 +142,20 @@ export const signingEvents = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.requestId, t.logIndex] })],
 );
+
+/**
+ * Completed requests whose final seal is still to be made (issue 17 §5): written in the transaction that completes
+ * the request, deleted in the one that stores the sealed revision. The sealing job retries what is due with back-off
+ * (`attempts`, `next_at`), on any instance and after a restart.
+ */
+export const signingSealJobs = sqliteTable(
+  "signing_seal_jobs",
+  {
+    requestId: text("request_id").primaryKey().references(() => signingRequests.id),
+    attempts: integer("attempts").notNull().default(0),
+    nextAt: integer("next_at", { mode: "timestamp_ms" }).notNull(),
+    lastError: text("last_error"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("signing_seal_jobs_due_idx").on(t.nextAt)],
+);
