@@ -4,6 +4,7 @@
  * service on a schema of its own, dropped at teardown (.ci/run does this as a second pass when PostgreSQL answers).
  */
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Test } from "tap";
@@ -114,3 +115,14 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for spawned servers). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}

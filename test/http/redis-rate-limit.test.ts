@@ -6,17 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
 import t, { type Test } from "tap";
-import { build } from "../helpers/app.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
+import { build, freePort } from "../helpers/app.js";
 
 t.test("two instances share the public rate limit through Redis", async (t) => {
   if (spawnSync("redis-server", ["--version"]).status !== 0) return void t.pass("skipped: redis-server is not installed (Debian package redis-server)");

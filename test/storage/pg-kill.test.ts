@@ -6,10 +6,9 @@
  * has no gap and `log audit` passes. Skips where no PostgreSQL answers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import t from "tap";
-import { ROOT } from "../helpers/app.js";
+import { freePort, ROOT } from "../helpers/app.js";
 import { pgTestUrl } from "../helpers/pg.js";
 import { logAudit } from "../../src/modules/tlog/cli.js";
 import { loadKeyMaterial } from "../../src/pki/index.js";
@@ -20,16 +19,6 @@ import { personLicence, world } from "../licences/helpers.js";
 const MAIN = path.join(ROOT, "src/main.ts");
 // Starting two server processes (each compiles TypeScript) and loading them takes minutes on a busy two-core machine.
 t.setTimeout(600_000);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 t.test("two server processes, one killed with SIGKILL under load: nothing acknowledged is lost, the log stays whole", async (t) => {
   const url = await pgTestUrl(t, "kill");
