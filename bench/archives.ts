@@ -84,7 +84,7 @@ export async function run(report: Report): Promise<void> {
       report.add({ name: `  peak RSS above the start (${hashOn})`, value: (peak - rss0) / 1048576, unit: `MiB (package ${(a.packageSize! / 1048576).toFixed(1)} MiB)` });
     }
     t0 = performance.now();
-    const p = await ctx.archives.packageStream(a!.id, actor);
+    const p = await ctx.archives.packageStream(a!.id, actor, { held: true });
     const h = createHash("sha256");
     for await (const ch of p.stream) h.update(ch as Buffer);
     const readSecs = (performance.now() - t0) / 1000;

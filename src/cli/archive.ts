@@ -9,14 +9,17 @@ import type { Context } from "../context.js";
 import { AppError } from "../errors.js";
 import type { Actor } from "../modules/kernel.js";
 import type { Retention } from "../modules/archives/index.js";
+import { archiveAndRelease } from "../modules/archives/release.js";
 
 export async function archiveBuildCommand(ctx: Context, ref: string, opts: { out?: string; retention?: string }, actor: Actor): Promise<string> {
   if (opts.retention !== undefined && !["permanent", "30y", "10y"].includes(opts.retention)) throw new AppError("VALIDATION_FAILED", "--retention must be permanent, 30y or 10y.");
   const c = (await ctx.uow.read.cases.byId(ref)) ?? (await ctx.uow.read.cases.byCaseNo(ref));
   if (!c) throw new AppError("CASE_NOT_FOUND", `No case with id or number ${ref}.`);
   const existing = await ctx.uow.read.archives.byCase(c.id);
+  // Check-before-release, as POST /cases/{id}/archive: built, checked at the archiving stage, released if it passes.
   const a = existing?.status === "stored" ? await ctx.archives.get(existing.id, actor)
-    : await ctx.archives.archive(c.id, actor, opts.retention ? { retention: opts.retention as Retention } : {});
+    : (await archiveAndRelease(ctx.archives, ctx.archiveChecks, c.id, actor, opts.retention ? { retention: opts.retention as Retention } : {})).archive;
+  if (!a.releasedAt) throw new AppError("ARCHIVE_NOT_RELEASED", `Archive ${a.id} is stored but held: it did not pass 四性检测 at archiving (sidian archive check, or POST /archives/${a.id}/checks {"stage":"archiving"}).`);
   const out = opts.out ?? `${a.bagName}.zip`;
   const p = await ctx.archives.packageStream(a.id, actor);
   await pipeline(p.stream, fs.createWriteStream(out, { flags: "wx" }));

@@ -37,6 +37,12 @@ t.test("an archive left building is finished by archiving again", async (t) => {
   t.equal(again.id, a.id, "the same archive");
   t.equal(again.logIndex, a.logIndex, "under the same log entry");
   t.equal(again.status, "stored");
+  t.equal(again.releasedAt, null, "held until 四性检测 at archiving passes");
+  await t.rejects(h.ctx.archives.packageStream(a.id, actor), { code: "ARCHIVE_NOT_RELEASED" });
+  // An empty case (Payload-Oxum 0.0: a zip holds no empty data/ folder) passes 四性检测 at archiving and is released.
+  const run = await h.ctx.archiveChecks.check(a.id, actor, "archiving");
+  t.equal(run.report.result, "pass", JSON.stringify(run.report.items.filter((i) => i.result === "fail")));
+  t.ok(run.released, "the passing run released it");
   const p = await h.ctx.archives.packageStream(a.id, actor);
   const chunks: Buffer[] = [];
   for await (const ch of p.stream) chunks.push(ch as Buffer);

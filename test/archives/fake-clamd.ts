@@ -19,9 +19,8 @@ export interface FakeClamd {
   close(): Promise<void>;
 }
 
-export async function startFakeClamd(o: { streamMaxLength?: number } = {}): Promise<FakeClamd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-clamd-"));
-  const address = path.join(dir, "clamd.sock");
+export async function startFakeClamd(o: { streamMaxLength?: number; /** a socket path (default: a new one) */ address?: string } = {}): Promise<FakeClamd> {
+  const address = o.address ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fake-clamd-")), "clamd.sock");
   const max = o.streamMaxLength ?? 25 * 1024 * 1024;
   const state = { sessions: 0 };
   const server = net.createServer((sock) => {
@@ -77,7 +76,8 @@ export async function startFakeClamd(o: { streamMaxLength?: number } = {}): Prom
       return state.sessions;
     },
     close: () => new Promise<void>((resolve) => server.close(() => {
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (o.address) fs.rmSync(address, { force: true });
+      else fs.rmSync(path.dirname(address), { recursive: true, force: true });
       resolve();
     })),
   };

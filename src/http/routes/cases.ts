@@ -18,6 +18,7 @@ import type { Context } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { CASE_RESULTS, MAX_CASE_FILE_BYTES, type CaseView } from "../../modules/cases/index.js";
 import type { ArchiveView } from "../../modules/archives/index.js";
+import { archiveAndRelease } from "../../modules/archives/release.js";
 import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
 import { Line } from "../validation.js";
@@ -38,7 +39,7 @@ const EX_CASE = {
 const EX_ARCHIVE = {
   id: "0193f0a9-0000-7000-8000-0000000a0c41", caseId: EX_ID, caseNo: "SL2026120100017", departmentId: EX_CASE.departmentId, bagName: "SL2026120100017", status: "stored",
   files: 3, payloadOctets: 182_311, manifestSha256: "9f2c…", tagmanifestSha256: "41ab…", packageSha256: "c0ff…", packageSize: 191_022, certSerial: "5f1a…",
-  createdAt: "2026-12-02T10:00:00.000Z", storedAt: "2026-12-02T10:00:01.000Z", logIndex: 230,
+  createdAt: "2026-12-02T10:00:00.000Z", storedAt: "2026-12-02T10:00:01.000Z", logIndex: 230, releasedAt: "2026-12-02T10:00:02.000Z",
 };
 
 const Item = Type.Object({
@@ -58,14 +59,23 @@ const ArchiveOut = Type.Object({
   files: Type.Integer(), payloadOctets: Type.Integer(), manifestSha256: Type.String(), tagmanifestSha256: Type.Union([Type.String(), Type.Null()]),
   packageSha256: Type.Union([Type.String(), Type.Null()]), packageSize: Type.Union([Type.Integer(), Type.Null()]), certSerial: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String({ format: "date-time" }), storedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]), logIndex: Type.Integer(),
+  releasedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "when the package passed 四性检测 at archiving and was released; null: held (the package is not handed out)" }),
 });
+const ArchivedOut = Type.Intersect([ArchiveOut, Type.Object({
+  check: Type.Object({
+    logIndex: Type.Integer({ description: "the `archive.checked` entry of the archiving-stage run" }),
+    result: Type.Union([Type.Literal("pass"), Type.Literal("fail")]),
+    failed: Type.Array(Type.String(), { description: "failing item ids (GET the report with POST /archives/{id}/checks)" }),
+    releasedLogIndex: Type.Union([Type.Integer(), Type.Null()], { description: "the `archive.released` entry; null: held" }),
+  }),
+})]);
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 function caseOut(c: CaseView) {
   return { ...c, openedAt: c.openedAt.toISOString(), closedAt: iso(c.closedAt), items: c.items.map((i) => ({ ...i, at: i.at.toISOString() })) };
 }
 function archiveOut(a: ArchiveView) {
-  return { ...a, createdAt: a.createdAt.toISOString(), storedAt: iso(a.storedAt) };
+  return { ...a, createdAt: a.createdAt.toISOString(), storedAt: iso(a.storedAt), releasedAt: iso(a.releasedAt) };
 }
 
 const OpenBody = ex(Type.Object({
@@ -183,12 +193,13 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: HOLDERS },
     schema: {
       tags: ["cases"], summary: "Archive a closed case: build and store its package", security: SEC, params: IdParam, body: ArchiveBody,
-      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate. The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again.",
-      response: { 201: ex(ArchiveOut, EX_ARCHIVE), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED") },
+      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate. The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again. Check-before-release: the stored package is checked at once with 四性检测 at the archiving stage (the run is logged as `archive.checked`); only a package that passes is released (`archive.released`, `releasedAt`), one that fails is held (`GET /archives/{id}/package` answers 409 `ARCHIVE_NOT_RELEASED`) with `check.failed` naming the failing items; `POST /archives/{id}/checks` with `{stage: \"archiving\"}` checks it again and releases it when it passes.",
+      response: { 201: ex(ArchivedOut, { ...EX_ARCHIVE, check: { logIndex: 233, result: "pass", failed: [], releasedLogIndex: 234 } }), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED") },
     },
   }, async (req, reply) => {
-    const a = await ctx.archives.archive(req.params.id, req.actor, req.body?.retention ? { retention: req.body.retention } : {});
-    return reply.code(201).send(archiveOut(a));
+    const r = await archiveAndRelease(ctx.archives, ctx.archiveChecks, req.params.id, req.actor, req.body?.retention ? { retention: req.body.retention } : {});
+    const check = { logIndex: r.check.logIndex, result: r.check.report.result, failed: r.check.report.items.filter((i) => i.result === "fail").map((i) => i.id), releasedLogIndex: r.check.released?.logIndex ?? null };
+    return reply.code(201).send({ ...archiveOut(r.archive), check });
   });
 
   app.get<{ Params: Static<typeof IdParam> }>("/archives/:id", {
@@ -205,7 +216,7 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     schema: {
       tags: ["cases"], summary: "The archival package (zip)", security: SEC, params: IdParam,
       description: "The stored package as a zip whose one top-level folder is the bag (`<case number>/`), streamed (`x-package-sha256` carries its SHA-256). For the case's owner and the archivists of the case's department. Check it with `sidian archive check` or by hand (docs/archives.md).",
-      response: { 200: Type.String({ description: "application/zip", examples: ["PK\u0003\u0004…"] }), ...problems("ARCHIVE_NOT_FOUND", "ARCHIVE_NOT_STORED") },
+      response: { 200: Type.String({ description: "application/zip", examples: ["PK\u0003\u0004…"] }), ...problems("ARCHIVE_NOT_FOUND", "ARCHIVE_NOT_STORED", "ARCHIVE_NOT_RELEASED") },
     },
   }, async (req, reply) => {
     const p = await ctx.archives.packageStream(req.params.id, req.actor);

@@ -90,6 +90,8 @@ export interface ArchiveView {
   createdAt: Date;
   storedAt: Date | null;
   logIndex: number;
+  /** When it passed 四性检测 at the archiving stage and was released (null: held, the package is not handed out). */
+  releasedAt: Date | null;
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest();
@@ -283,6 +285,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       id: a.id, caseId: a.caseId, caseNo: c?.caseNo ?? "", departmentId: a.departmentId, bagName: a.bagName, status: a.status, files: a.files,
       payloadOctets: a.payloadOctets, manifestSha256: a.manifestSha256, tagmanifestSha256: a.tagmanifestSha256, packageSha256: a.packageSha256,
       packageSize: a.packageSize, certSerial: a.certSerial, createdAt: a.createdAt, storedAt: a.storedAt, logIndex: a.logIndex,
+      releasedAt: a.releasedAt,
     };
   }
 
@@ -368,7 +371,8 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       const r = await store.result();
       const patch = {
         status: "stored" as const, tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
-        certSerial: cert.serial, storedAt: clock.now(), releasedAt: clock.now(),
+        // Held until 四性检测 at the archiving stage passes (check-before-release: release.ts, check/runs.ts).
+        certSerial: cert.serial, storedAt: clock.now(), releasedAt: null,
       };
       await uow.write((repos) => repos.archives.update(a.id, patch));
       return view({ ...a, ...patch });
@@ -388,10 +392,14 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     return a;
   }
 
-  /** The stored package (zip) as a stream of its decrypted chunks; one chunk in memory at a time. */
-  async function packageStream(id: string, actor: Actor): Promise<{ stream: Readable; size: number; sha256: string; filename: string }> {
+  /**
+   * The stored package (zip) as a stream of its decrypted chunks; one chunk in memory at a time. A package not yet
+   * released (四性检测 at archiving has not passed) is ARCHIVE_NOT_RELEASED, except to the checker itself (`held`).
+   */
+  async function packageStream(id: string, actor: Actor, opts: { held?: boolean } = {}): Promise<{ stream: Readable; size: number; sha256: string; filename: string }> {
     const a = await visible(id, actor);
     if (a.status !== "stored" || a.chunks === null || a.packageSize === null || !a.packageSha256) throw new AppError("ARCHIVE_NOT_STORED");
+    if (!a.releasedAt && !opts.held) throw new AppError("ARCHIVE_NOT_RELEASED", undefined, { details: { archiveId: a.id } });
     const chunks = a.chunks;
     async function* read() {
       for (let seq = 0; seq < chunks; seq++) {

@@ -45,6 +45,8 @@ export interface CheckRun {
   archiveId: string;
   logIndex: number;
   report: CheckReport;
+  /** The package was released by this run (an archiving-stage run that passed over a held package). */
+  released?: { logIndex: number; at: Date };
 }
 
 const SYSTEM: Actor = { kind: "system", name: "archive-recheck" };
@@ -53,7 +55,8 @@ export function createArchiveChecks<RR extends ArchiveRepos>(deps: ArchiveChecks
   /** Checks one stored package (visible to `actor`) and logs the run. */
   async function check(id: string, actor: Actor, stage: Stage): Promise<CheckRun> {
     const a = await deps.archives.get(id, actor);
-    const p = await deps.archives.packageStream(id, actor);
+    // The checker reads a package that is not released yet: that is what check-before-release runs on.
+    const p = await deps.archives.packageStream(id, actor, { held: true });
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "sidian-check-"));
     const file = path.join(dir, "package.zip");
     try {
@@ -69,14 +72,23 @@ export function createArchiveChecks<RR extends ArchiveRepos>(deps: ArchiveChecks
         await src.close();
       }
       const reportSha256 = crypto.createHash("sha256").update(JSON.stringify(report)).digest("hex");
-      const { index } = await deps.uow.write((repos, tx) => deps.log.append(repos, tx, {
-        type: TLOG_EVENTS.archiveChecked, subject: `archive:${a.id}`, actor: actorLabel(actor),
-        data: {
-          archiveId: a.id, stage, result: report.result, failed: report.items.filter((i) => i.result === "fail").map((i) => i.id),
-          tagmanifestSha256: report.package.tagManifestSha256, packageSha256: p.sha256, reportSha256,
-        },
-      }));
-      return { archiveId: a.id, logIndex: index, report };
+      const { index, released } = await deps.uow.write(async (repos, tx) => {
+        const { index } = await deps.log.append(repos, tx, {
+          type: TLOG_EVENTS.archiveChecked, subject: `archive:${a.id}`, actor: actorLabel(actor),
+          data: {
+            archiveId: a.id, stage, result: report.result, failed: report.items.filter((i) => i.result === "fail").map((i) => i.id),
+            tagmanifestSha256: report.package.tagManifestSha256, packageSha256: p.sha256, reportSha256,
+          },
+        });
+        // Check-before-release: a held package that passes at the archiving stage is released, in the same transaction.
+        const cur = await repos.archives.byId(a.id);
+        if (stage !== "archiving" || report.result !== "pass" || !cur || cur.releasedAt || cur.packageSha256 !== p.sha256) return { index, released: undefined };
+        const at = deps.clock.now();
+        await repos.archives.update(a.id, { releasedAt: at });
+        const rel = await deps.log.append(repos, tx, { type: TLOG_EVENTS.archiveReleased, subject: `archive:${a.id}`, actor: actorLabel(actor), data: { archiveId: a.id, checkLogIndex: index, packageSha256: p.sha256 } });
+        return { index, released: { logIndex: rel.index, at } };
+      });
+      return { archiveId: a.id, logIndex: index, report, ...(released ? { released } : {}) };
     } finally {
       await fs.promises.rm(dir, { recursive: true, force: true });
     }
