@@ -163,6 +163,7 @@ export const ERROR_TABLE = {
   MATERIAL_CONTENT_REFUSED: { status: 422, message: "The material's bytes are not an accepted media type, or contradict the declared type." },
   MATERIAL_HASH_MISMATCH: { status: 422, message: "The material's bytes do not have the hash the client stated." },
   MATERIAL_UPLOAD_INVALID: { status: 400, message: "The upload is not a well-formed material upload." },
+  MATERIAL_SOURCE_PROTECTED: { status: 403, message: "The material's source class does not let this caller replace or withdraw it." },
   MATERIAL_STATE_INVALID: { status: 409, message: "This change is not allowed in the material's current status." },
   MATERIAL_LINK_INVALID: { status: 404, message: "The material link is not valid or has expired." },
   MATERIAL_RECEIPT_SEAL_MISSING: { status: 409, message: "No platform seal is configured to seal the receipt PDF." },

@@ -305,7 +305,7 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
       consumes: [...RAW_TYPES, "multipart/form-data"],
       body: { description: "The file: either the raw body (content-type of the file, or application/octet-stream) with the metadata JSON in the `x-material-meta` header (JSON, or base64url of JSON for non-ASCII text), or multipart/form-data with a `meta` field (JSON) followed by one `file` part.", examples: ["%PDF-1.7 … (the file's bytes)"] } as unknown as TSchema,
       description: "Registers a material. The source class comes from the caller: an approval system (consumer: `holder` and a `matterCode` it serves that accepts the type), a counter terminal (`holder` and `counter`: operator, device, checkedAgainstOriginal), a department (issuer: `holder`), or the holder themself (no `holder`). The bytes are streamed: hashed (SHA-256, SM3), judged by content (magic numbers; a PE file called lease.pdf is refused), read at most to the type's `maxBytes` (413, nothing stored), encrypted at rest, and stored with the `material.registered` log entry in one transaction. `supersedes` makes it the next version of a valid material (same holder and type); `derivedFrom` (+ `derivation`) links it to its original. `sha256`/`sm3` in the metadata are checked against the bytes. The answer carries the receipt JWS (claims: docs/materials.md).",
-      response: { 201: Registered, ...problems("MATERIAL_UPLOAD_INVALID", "MATERIAL_EMPTY", "HOLDER_CODE_INVALID", "VALIDATION_FAILED", "FORBIDDEN_MATTER", "MATERIAL_TYPE_NOT_ACCEPTED", "MATERIAL_TYPE_NOT_FOUND", "MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "MATERIAL_CONTENT_REFUSED", "MATERIAL_HASH_MISMATCH") },
+      response: { 201: Registered, ...problems("MATERIAL_UPLOAD_INVALID", "MATERIAL_EMPTY", "HOLDER_CODE_INVALID", "VALIDATION_FAILED", "FORBIDDEN_MATTER", "MATERIAL_TYPE_NOT_ACCEPTED", "MATERIAL_TYPE_NOT_FOUND", "MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_SOURCE_PROTECTED", "MATERIAL_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "MATERIAL_CONTENT_REFUSED", "MATERIAL_HASH_MISMATCH") },
     },
   }, async (req, reply) => {
     let u: Upload | undefined;
@@ -433,8 +433,8 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
   app.post<{ Params: Static<typeof IdParam> }>("/holders/me/materials/:id/withdraw", {
     config: { auth: { holder: true } },
     schema: { tags: ["holder"], summary: "Withdraw one of my materials (its bytes are deleted)", security: SEC, params: IdParam,
-      description: "The holder withdraws a material: it leaves reuse at once (links stop answering) and its bytes are deleted; the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN.",
-      response: { 200: ViewOut, ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID") } },
+      description: "The holder withdraws a material registered for them: it leaves reuse at once (links stop answering) and its bytes are deleted; the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN. A department-issued material (a document a department's system produced) is not the holder's to withdraw (403 `MATERIAL_SOURCE_PROTECTED`: its registrant or department revokes it).",
+      response: { 200: ViewOut, ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_SOURCE_PROTECTED") } },
   }, async (req) => svc.withdraw(req.params.id, req.actor));
 
   // ---- verification ----
