@@ -70,6 +70,7 @@ export const ERROR_TABLE = {
   CASE_ALREADY_ARCHIVED: { status: 409, message: "The case has been archived already." },
   ARCHIVE_NOT_FOUND: { status: 404, message: "No such archive." },
   ARCHIVE_NOT_STORED: { status: 409, message: "The archive's package is not stored (yet)." },
+  ARCHIVE_BUILD_IN_PROGRESS: { status: 409, message: "The archive's package is being built by another request." },
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },

@@ -24,6 +24,9 @@ export interface ArchiveRecord {
   createdAt: Date;
   storedAt: Date | null;
   logIndex: number;
+  /** The build lease of a `building` archive (null when no build holds it). */
+  buildToken?: string | null;
+  buildLeaseUntil?: Date | null;
 }
 
 export interface ArchiveRepo {
@@ -31,6 +34,17 @@ export interface ArchiveRepo {
   byId(id: string): Promise<ArchiveRecord | undefined>;
   byCase(caseId: string): Promise<ArchiveRecord | undefined>;
   update(id: string, patch: Partial<Pick<ArchiveRecord, "status" | "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt">>): Promise<void>;
+  /**
+   * Compare-and-set: takes the build lease of a `building` archive for `token` until `until`, when no build holds it
+   * or its lease ran out by `now`. One UPDATE on the row: across instances, exactly one caller wins.
+   */
+  claimBuild(id: string, token: string, until: Date, now: Date): Promise<boolean>;
+  /** Extends the lease while `token` still holds it; false when it was lost (taken over after running out). */
+  renewBuild(id: string, token: string, until: Date): Promise<boolean>;
+  /** Marks the archive stored (with `patch`) and ends the lease, only while `token` holds it. */
+  finishBuild(id: string, token: string, patch: Partial<Pick<ArchiveRecord, "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt">>): Promise<boolean>;
+  /** Gives the lease up (a build that failed), so the next request may build at once. */
+  releaseBuild(id: string, token: string): Promise<void>;
   /** Stored archives, oldest first (for re-checks), after `afterId`. */
   listStored(opts: { limit: number; afterId?: string }): Promise<ArchiveRecord[]>;
 }
