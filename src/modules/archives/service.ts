@@ -351,7 +351,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
         const rec: ArchiveRecord = {
           id, caseId: c.id, departmentId: dept.id, bagName: bagNameOf(c.caseNo), status: "building", files: files.length, payloadOctets: octets,
           manifestSha256, tagmanifestSha256: null, packageSha256: null, packageSize: null, chunks: null, certSerial: null,
-          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index, buildToken: token, buildLeaseUntil: leaseUntil(),
+          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index, releasedAt: null, buildToken: token, buildLeaseUntil: leaseUntil(),
         };
         await repos.archives.insert(rec);
         await repos.cases.update(c.id, { status: "archived" });
@@ -403,7 +403,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       const r = await store.result();
       const patch = {
         tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
-        certSerial: cert.serial, storedAt: clock.now(),
+        certSerial: cert.serial, storedAt: clock.now(), releasedAt: clock.now(),
       };
       if (!(await uow.write((repos) => repos.archives.finishBuild(a.id, token, patch)))) throw leaseLost(a.id);
       finished = true;

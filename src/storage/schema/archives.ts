@@ -32,6 +32,8 @@ export const archives = sqliteTable(
      */
     buildToken: text("build_token"),
     buildLeaseUntil: integer("build_lease_until", { mode: "timestamp_ms" }),
+    /** When the package passed 四性检测 at the archiving stage and was released for download (null: held). */
+    releasedAt: integer("released_at", { mode: "timestamp_ms" }),
   },
   (t) => [uniqueIndex("archives_case_idx").on(t.caseId), index("archives_department_idx").on(t.departmentId, t.createdAt)],
 );
