@@ -52,13 +52,14 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
     ORDER BY created_at DESC, id DESC LIMIT ?`;
   const reqDue = `SELECT ${RQ.cols} FROM signing_requests WHERE status IN ('draft', 'in_progress') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`;
   const ofRequest = `SELECT ${P.cols} FROM signing_participants WHERE request_id = ? ORDER BY idx`;
-  // The holder's list: only the columns it shows (a row of 11 values instead of both tables' 37), one text per
-  // filter so SQLite's planner sees plain equalities on signing_participants_holder_idx (holder_hash, status).
+  // The holder's list: only the columns it shows (a row of 11 values instead of both tables' 37). CROSS JOIN keeps
+  // SQLite's join order (participants first, on signing_participants_holder_idx), so the waiting list never walks
+  // every open request of every holder through signing_requests_open_idx; PostgreSQL plans it as a plain join.
   const holderCols = `r.id, r.title, r.matter_code, r.case_ref, r.status, r.expires_at, r.created_at, p.role, p.group_no, p.status AS my_status, p.acted_at`;
-  const holderAll = `SELECT ${holderCols} FROM signing_participants p JOIN signing_requests r ON r.id = p.request_id
-    WHERE p.holder_hash = ? ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
-  const holderWaiting = `SELECT ${holderCols} FROM signing_participants p JOIN signing_requests r ON r.id = p.request_id
-    WHERE p.holder_hash = ? AND p.status = 'pending' AND r.status = 'in_progress' AND r.expires_at > ?
+  const holderAll = `SELECT ${holderCols} FROM signing_participants p CROSS JOIN signing_requests r
+    WHERE r.id = p.request_id AND p.holder_hash = ? ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
+  const holderWaiting = `SELECT ${holderCols} FROM signing_participants p CROSS JOIN signing_requests r
+    WHERE r.id = p.request_id AND p.holder_hash = ? AND p.status = 'pending' AND r.status = 'in_progress' AND r.expires_at > ?
     ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
   const docLatest = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? ORDER BY seq DESC LIMIT 1`;
   const docGet = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? AND seq = ?`;
