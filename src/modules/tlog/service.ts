@@ -18,7 +18,9 @@ import {
 } from "./checkpoint.js";
 import {
   consistencyProof as buildConsistency,
+  foldPlan,
   Frontier,
+  inclusionPlan,
   inclusionProof as buildInclusion,
   leafHash as hashLeaf,
   rangeNodes,
@@ -101,6 +103,15 @@ export interface ConsistencyProof {
  * The proof bundle that travels with a verdict (issue 3 §4): enough for an offline verifier holding the log's
  * vkey to check that the entry is in the log the checkpoint commits to.
  */
+/**
+ * What a caller already read for `evidence` (one statement with its own row, e.g. LicenceRepo.byIdWithLog): the
+ * smallest checkpoint with size > index, and the leaf's hash. Either may be absent; what is absent is read.
+ */
+export interface KnownEvidence {
+  checkpoint?: CheckpointRecord;
+  leafHash?: Buffer;
+}
+
 export interface LogEvidence {
   logIndex: number;
   leafHash: string;
@@ -161,6 +172,11 @@ export function isEntitled(actor: Actor, e: LeafEvent): boolean {
   if (actor.kind === "client" && actor.role === "admin") return true;
   if (actor.kind === "holder") return e.holder !== undefined && e.holder === actor.subjectHash;
   return false;
+}
+
+/** The entry of a stored leaf. */
+export function entryOf(r: LeafRecord): LogEntry {
+  return { index: r.index, leafHash: b64(r.leafHash), leaf: r.data, event: JSON.parse(r.data) as LeafEvent, createdAt: r.createdAt };
 }
 
 export function redact(entry: LogEntry, entitled: boolean): LogEntry | RedactedEntry {
@@ -440,7 +456,7 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
     if (!Number.isSafeInteger(index) || index < 0) throw new AppError("LOG_RANGE_INVALID");
     const r = await uow.read.tlog.getLeaf(index);
     if (!r) throw new AppError("LOG_ENTRY_NOT_FOUND");
-    return { index: r.index, leafHash: b64(r.leafHash), leaf: r.data, event: JSON.parse(r.data) as LeafEvent, createdAt: r.createdAt };
+    return entryOf(r);
   }
 
   const reader = (ids: readonly NodeId[]) => uow.read.tlog.getNodes(ids);
@@ -486,20 +502,27 @@ export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
    * The evidence bundle for a verdict: inclusion of `index` in the smallest published checkpoint that covers it,
    * publishing one on demand if none does yet. MUST NOT be called inside `uow.write` (it may take the write lock).
    */
-  async function evidence(index: number, opts: { includeLeaf?: boolean } = {}): Promise<LogEvidence> {
-    let cp = await uow.read.tlog.checkpointAtLeast(index + 1);
+  async function evidence(index: number, opts: { includeLeaf?: boolean; known?: KnownEvidence } = {}): Promise<LogEvidence> {
+    if (!Number.isSafeInteger(index) || index < 0) throw new AppError("LOG_RANGE_INVALID");
+    // A checkpoint the caller read with the leaf (the smallest with size > index, see KnownEvidence) is used as is.
+    let cp = opts.known?.checkpoint && opts.known.checkpoint.size > index ? opts.known.checkpoint : await uow.read.tlog.checkpointAtLeast(index + 1);
     if (!cp) {
       await publish(true);
       cp = await uow.read.tlog.checkpointAtLeast(index + 1);
       if (!cp) throw new AppError("LOG_ENTRY_NOT_FOUND");
     }
-    const proof = await inclusionProof({ index, treeSize: cp.size });
+    // The proof's nodes and the leaf hash (unless known) in one read. A stored checkpoint never exceeds the stored
+    // tree (it is signed over committed leaves), so index < cp.size is the only range to check.
+    const plan = inclusionPlan(index, cp.size);
+    const known = opts.known?.leafHash;
+    const ids = plan.flat();
+    const read = await uow.read.tlog.getNodes(known ? ids : [...ids, { level: 0, index }]);
     const ev: LogEvidence = {
       logIndex: index,
-      leafHash: proof.leafHash,
+      leafHash: b64(known ?? read[ids.length]!),
       treeSize: cp.size,
       rootHash: b64(cp.root),
-      hashes: proof.hashes,
+      hashes: foldPlan(plan, read).map(b64),
       checkpoint: cp.note,
     };
     if (opts.includeLeaf) ev.leaf = (await getEntry(index)).leaf;
