@@ -293,6 +293,9 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     if (existing?.status === "stored") throw new AppError("CASE_ALREADY_ARCHIVED", undefined, { details: { archiveId: existing.id } });
     if (!existing && c0.status === "open") throw new AppError("CASE_NOT_ARCHIVABLE", "Close the case with its result before archiving it.", { details: { reason: "open" } });
     if (!c0.departmentId) throw new AppError("CASE_NOT_ARCHIVABLE", "The case has no department to archive it.", { details: { reason: "no-department" } });
+    // The department's certificate signs the package: only for a department the caller may act for (never the word
+    // of whoever opened the case).
+    await deps.cases.departmentStands(c0, actor);
     const dept = await uow.read.departments.byId(c0.departmentId);
     if (!dept) throw new AppError("DEPARTMENT_NOT_FOUND");
     const items = await uow.read.caseItems.ofCase(c0.id);
