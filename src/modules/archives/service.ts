@@ -175,7 +175,12 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     list.sort((a, b) => a.logIndex - b.logIndex);
     const out = [];
     let seq = 0;
+    let last = -1;
     for (const e of list) {
+      // One event per log entry: two items can rest on the same one (a licence and its 加注件 handed over by one
+      // access; a material attached twice).
+      if (e.logIndex === last) continue;
+      last = e.logIndex;
       const entry = await log.getEntry(e.logIndex);
       const proof = await log.inclusionProof({ index: e.logIndex, treeSize });
       const namesHolder = entry.event.holder !== undefined || entry.event.actor.startsWith("holder:");
