@@ -24,13 +24,15 @@ export interface ArchiveRecord {
   createdAt: Date;
   storedAt: Date | null;
   logIndex: number;
+  /** When the package passed 四性检测 at the archiving stage (check-before-release); null: not released. */
+  releasedAt: Date | null;
 }
 
 export interface ArchiveRepo {
   insert(a: ArchiveRecord): Promise<void>;
   byId(id: string): Promise<ArchiveRecord | undefined>;
   byCase(caseId: string): Promise<ArchiveRecord | undefined>;
-  update(id: string, patch: Partial<Pick<ArchiveRecord, "status" | "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt">>): Promise<void>;
+  update(id: string, patch: Partial<Pick<ArchiveRecord, "status" | "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt" | "releasedAt">>): Promise<void>;
   /** Stored archives, oldest first (for re-checks), after `afterId`. */
   listStored(opts: { limit: number; afterId?: string }): Promise<ArchiveRecord[]>;
 }
@@ -40,6 +42,8 @@ export interface ArchiveChunkRepo {
   get(archiveId: string, seq: number): Promise<Buffer | undefined>;
   /** Removes the chunks of an archive that was not stored (a build that failed half-way), before it is retried. */
   clear(archiveId: string): Promise<number>;
+  /** Removes the chunks from `fromSeq` on (a renewal rewrites the package's tail: src/modules/archives/renewal.ts). */
+  truncate(archiveId: string, fromSeq: number): Promise<number>;
 }
 
 export interface ArchiveRepos {

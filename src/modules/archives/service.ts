@@ -331,7 +331,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
         const rec: ArchiveRecord = {
           id, caseId: c.id, departmentId: dept.id, bagName: bagNameOf(c.caseNo), status: "building", files: files.length, payloadOctets: octets,
           manifestSha256, tagmanifestSha256: null, packageSha256: null, packageSize: null, chunks: null, certSerial: null,
-          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index,
+          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index, releasedAt: null,
         };
         await repos.archives.insert(rec);
         await repos.cases.update(c.id, { status: "archived" });
@@ -376,7 +376,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       const r = await store.result();
       const patch = {
         status: "stored" as const, tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
-        certSerial: cert.serial, storedAt: clock.now(),
+        certSerial: cert.serial, storedAt: clock.now(), releasedAt: clock.now(),
       };
       await uow.write((repos) => repos.archives.update(a.id, patch));
       return view({ ...a, ...patch });

@@ -12,7 +12,7 @@ import { progressBar } from "../../cli/progress.js";
 import { auditLog, type AuditReport } from "./audit.js";
 import { formatVkey, keyIdFor, ALG_ED25519, parseNote, parseVkey, rawEd25519PublicKey, type NoteVerifier } from "./checkpoint.js";
 import { verifyLogEvidence, type LogVerification } from "./verify.js";
-import type { LogEvidence } from "./service.js";
+import type { LogEvidence } from "./model.js";
 
 type Out = { write(s: string): unknown };
 

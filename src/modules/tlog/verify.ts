@@ -4,7 +4,7 @@
  */
 import { NoteError, parseNote, parseVkey, verifyCheckpoint, type NoteVerifier } from "./checkpoint.js";
 import { HASH_SIZE, leafHash as hashLeaf, verifyConsistency, verifyInclusion } from "./merkle.js";
-import type { ConsistencyProof, LogEvidence } from "./service.js";
+import type { ConsistencyProof, LogEvidence } from "./model.js";
 
 export type CheckStatus = "VALID" | "INVALID" | "INDETERMINATE";
 

@@ -13,6 +13,7 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
   const insChunk = "INSERT INTO archive_chunks (archive_id, seq, bytes) VALUES (?, ?, ?)";
   const getChunk = "SELECT bytes FROM archive_chunks WHERE archive_id = ? AND seq = ?";
   const clear = "DELETE FROM archive_chunks WHERE archive_id = ?";
+  const truncate = "DELETE FROM archive_chunks WHERE archive_id = ? AND seq >= ?";
   return {
     archives: {
       async insert(a) {
@@ -41,6 +42,9 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
       },
       async clear(archiveId) {
         return sql.run(clear, [archiveId]);
+      },
+      async truncate(archiveId, fromSeq) {
+        return sql.run(truncate, [archiveId, fromSeq]);
       },
     },
   };

@@ -26,6 +26,8 @@ export const archives = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     storedAt: integer("stored_at", { mode: "timestamp_ms" }),
     logIndex: integer("log_index").notNull(),
+    /** When the package passed 四性检测 at the archiving stage and was released for download (null: held). */
+    releasedAt: integer("released_at", { mode: "timestamp_ms" }),
   },
   (t) => [uniqueIndex("archives_case_idx").on(t.caseId), index("archives_department_idx").on(t.departmentId, t.createdAt)],
 );
