@@ -77,6 +77,8 @@ export interface Config {
   readonly archiveRenewDays: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
+  /** 四性检测 runs (POST /archives/:id/checks) per minute per caller (SIDIAN_ARCHIVE_CHECK_RATE_LIMIT). */
+  readonly archiveCheckRateLimit: number;
   /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
   readonly checkpointIntervalSeconds: number;
   readonly checkpointMaxEntries: number;
@@ -343,6 +345,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     tokenTtlSeconds: int(env, "SIDIAN_TOKEN_TTL", 300, 30, 3600, problems),
     bodyLimit: int(env, "SIDIAN_BODY_LIMIT", 1_048_576, 1024, 256 * 1_048_576, problems),
     publicRateLimit: int(env, "SIDIAN_PUBLIC_RATE_LIMIT", 600, 1, 1_000_000, problems),
+    archiveCheckRateLimit: int(env, "SIDIAN_ARCHIVE_CHECK_RATE_LIMIT", 6, 1, 100_000, problems),
     pdfWorkers: int(env, "SIDIAN_PDF_WORKERS", Math.min(4, Math.max(2, os.availableParallelism() - 1)), 1, 64, problems),
     pdfQueue: int(env, "SIDIAN_PDF_QUEUE", 64, 0, 100_000, problems),
     pdfTimeBudgetMs: int(env, "SIDIAN_PDF_TIME_BUDGET_MS", 10_000, 100, 600_000, problems),

@@ -3,11 +3,16 @@
  *   POST /archives/:id/checks   run DA/T 70 四性检测 over the stored package; the run is logged (`archive.checked`)
  * For the archivists (档案部门) of the case's department (scope archives:check) and the case's owner; anyone else
  * gets 404 ARCHIVE_NOT_FOUND, as for an archive that does not exist.
+ *
+ * A run reads and validates the whole package: it is limited per caller (SIDIAN_ARCHIVE_CHECK_RATE_LIMIT per
+ * minute, counted after authentication and shared between instances through the rate-limit store), and concurrent
+ * requests for one archive and stage share one run (src/modules/archives/check/runs.ts).
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { Context } from "../../context.js";
 import { AppError } from "../../errors.js";
+import { actorLabel } from "../../modules/kernel.js";
 import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
 
@@ -59,11 +64,15 @@ export default async function archiveCheckRoutes(app: FastifyInstance, { ctx }: 
     })),
   }, { additionalProperties: false }), { stage: "preservation" });
   app.post<{ Params: Static<typeof IdParam>; Body: Static<typeof Body> | undefined }>("/archives/:id/checks", {
-    config: { auth: { roles: ["archivist", "consumer", "issuer", "counter"] } },
+    config: {
+      auth: { roles: ["archivist", "consumer", "issuer", "counter"] },
+      // Per caller, after authentication (preHandler: the actor is known), in the shared rate-limit store.
+      rateLimit: { max: ctx.config.archiveCheckRateLimit, timeWindow: "1 minute", hook: "preHandler", groupId: "archive-checks", keyGenerator: (req: FastifyRequest) => actorLabel(req.actor) },
+    },
     schema: {
       tags: ["cases"], summary: "四性检测: check a stored package (DA/T 70)", security: SEC, params: IdParam, body: Body,
-      description: "Runs DA/T 70-2018 四性检测 (authenticity, integrity, usability, security) over the stored package with the service's own trust (root and issuing CA, TSA, log key) and online PDF validation; every item has an id, a Chinese title, a result (pass / fail / not_applicable), what it found, and each failing file (docs/archive-checks.md). The run is recorded as an `archive.checked` log entry (stage, result, failed items, the tag manifest's and the report's SHA-256) before the report is answered. For the archivists of the case's department (scope `archives:check`) and the case's owner; anyone else gets 404 `ARCHIVE_NOT_FOUND`. A failed check is a 200 whose report says `fail`.",
-      response: { 200: ex(CheckRunOut, EX_RUN), ...problems("ARCHIVE_NOT_FOUND", "ARCHIVE_NOT_STORED") },
+      description: "Runs DA/T 70-2018 四性检测 (authenticity, integrity, usability, security) over the stored package with the service's own trust (root and issuing CA, TSA, log key) and online PDF validation; every item has an id, a Chinese title, a result (pass / fail / not_applicable), what it found, and each failing file (docs/archive-checks.md). The run is recorded as an `archive.checked` log entry (stage, result, failed items, the tag manifest's and the report's SHA-256) before the report is answered. Concurrent requests for the same archive and stage share one run (each gets its report and `logIndex`); each caller may start SIDIAN_ARCHIVE_CHECK_RATE_LIMIT runs a minute (429 `RATE_LIMITED`). For the archivists of the case's department (scope `archives:check`) and the case's owner; anyone else gets 404 `ARCHIVE_NOT_FOUND`. A failed check is a 200 whose report says `fail`.",
+      response: { 200: ex(CheckRunOut, EX_RUN), ...problems("ARCHIVE_NOT_FOUND", "ARCHIVE_NOT_STORED", "RATE_LIMITED") },
     },
   }, async (req) => {
     const a = req.actor;

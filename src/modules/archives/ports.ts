@@ -26,6 +26,9 @@ export interface ArchiveRecord {
   logIndex: number;
   /** When the package passed 四性检测 at the archiving stage (check-before-release); null: not released. */
   releasedAt: Date | null;
+  /** The build lease of a `building` archive (null when no build holds it). */
+  buildToken?: string | null;
+  buildLeaseUntil?: Date | null;
 }
 
 export interface ArchiveRepo {
@@ -33,6 +36,17 @@ export interface ArchiveRepo {
   byId(id: string): Promise<ArchiveRecord | undefined>;
   byCase(caseId: string): Promise<ArchiveRecord | undefined>;
   update(id: string, patch: Partial<Pick<ArchiveRecord, "status" | "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt" | "releasedAt">>): Promise<void>;
+  /**
+   * Compare-and-set: takes the build lease of a `building` archive for `token` until `until`, when no build holds it
+   * or its lease ran out by `now`. One UPDATE on the row: across instances, exactly one caller wins.
+   */
+  claimBuild(id: string, token: string, until: Date, now: Date): Promise<boolean>;
+  /** Extends the lease while `token` still holds it; false when it was lost (taken over after running out). */
+  renewBuild(id: string, token: string, until: Date): Promise<boolean>;
+  /** Marks the archive stored (with `patch`) and ends the lease, only while `token` holds it. */
+  finishBuild(id: string, token: string, patch: Partial<Pick<ArchiveRecord, "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt" | "releasedAt">>): Promise<boolean>;
+  /** Gives the lease up (a build that failed), so the next request may build at once. */
+  releaseBuild(id: string, token: string): Promise<void>;
   /** Stored archives, oldest first (for re-checks), after `afterId`. */
   listStored(opts: { limit: number; afterId?: string }): Promise<ArchiveRecord[]>;
 }
