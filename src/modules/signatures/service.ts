@@ -431,13 +431,9 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
   async function holderList(actor: Actor, which: "waiting" | "all", limit: number) {
     if (actor.kind !== "holder") throw new AppError("FORBIDDEN_ROLE");
     const now = clock.now();
-    const rows = await uow.read.signingParticipants.forHolder(actor.subjectHash, { ...(which === "waiting" ? { statuses: ["pending"] as const } : {}), limit });
-    return rows
-      .filter(({ request: r }) => which === "all" || (r.status === "in_progress" && now < r.expiresAt))
-      .map(({ participant: p, request: r }) => ({
-        id: r.id, title: r.title, matterCode: r.matterCode, caseRef: r.caseRef, status: OPEN.includes(r.status) && now >= r.expiresAt ? "expired" as const : r.status,
-        expiresAt: r.expiresAt, createdAt: r.createdAt, role: p.role, group: p.groupNo, myStatus: p.status, actedAt: p.actedAt,
-      }));
+    // "waiting" is filtered in the query (before the limit): in progress, not past its expiry, my turn.
+    const rows = await uow.read.signingParticipants.forHolder(actor.subjectHash, { ...(which === "waiting" ? { waitingAt: now } : {}), limit });
+    return rows.map(({ groupNo, ...r }) => ({ ...r, status: OPEN.includes(r.status) && now >= r.expiresAt ? "expired" as const : r.status, group: groupNo }));
   }
 
   /** Marks every open request past its expiry as expired (the minute sweep). */
