@@ -17,6 +17,7 @@ import { createPublisher } from "./publish.js";
 import { createReads } from "./reads.js";
 
 export {
+  entryOf,
   isEntitled,
   leafFor,
   namesHolder,
@@ -25,6 +26,7 @@ export {
   type CheckpointInfo,
   type ConsistencyProof,
   type InclusionProof,
+  type KnownEvidence,
   type LeafEvent,
   type LogEntry,
   type LogEvidence,
