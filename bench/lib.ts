@@ -72,6 +72,8 @@ export interface LoadResult {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Requests answered in all. */
+  total: number;
 }
 
 export async function load(opts: { url: string; method?: "GET" | "POST"; headers?: Record<string, string>; body?: string; connections?: number; duration?: number }): Promise<LoadResult> {
@@ -83,7 +85,19 @@ export async function load(opts: { url: string; method?: "GET" | "POST"; headers
     connections: opts.connections ?? 50,
     duration: opts.duration ?? 5,
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, total: r.requests.total };
+}
+
+/** CPU time (user + system) a process has used, in ms (Linux /proc; ticks of 10 ms). */
+export function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

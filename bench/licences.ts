@@ -29,7 +29,7 @@ import { loadConfig } from "../src/config.js";
 import { createContext } from "../src/context.js";
 import type { Actor } from "../src/modules/kernel.js";
 import type { IssueInput } from "../src/modules/licences/index.js";
-import { load, openLoop, startServer, type OpenLoopResult, type Report } from "./lib.js";
+import { cpuMs, load, openLoop, startServer, type OpenLoopResult, type Report } from "./lib.js";
 
 const N = Number(process.env.BENCH_LICENCES ?? 1_000_000);
 const SEED_BATCH = 10_000;
@@ -112,18 +112,6 @@ const queryBody = (h: number) => JSON.stringify({ holderCode: citizenId(h), hold
 
 /** Distinct holders per figure: more than one figure's requests, so a uniform run never asks about a holder twice. */
 const DRAWS = 60_000;
-
-/** CPU time (user + system) a process has used, in ms (Linux /proc; ticks of 10 ms). */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /**
  * POSTs of `bodies` in turn. With `serverPid`, also the server's CPU time per answered request (µs): on a machine

@@ -68,8 +68,17 @@ export interface Config {
   readonly clamd: { readonly address: string; readonly timeoutMs: number } | null;
   /** Re-check every stored archive package this often, hours (SIDIAN_ARCHIVE_RECHECK_HOURS; 0: never). */
   readonly archiveRecheckHours: number;
+  /** Largest package `POST /archives:receive` takes, bytes (SIDIAN_ARCHIVE_RECEIVE_MAX_BYTES). */
+  readonly archiveReceiveMaxBytes: number;
+  /**
+   * A stored package gets a renewal time-stamp when its newest time-stamp's TSA certificate expires within this many
+   * days (SIDIAN_ARCHIVE_RENEW_DAYS; DA/T 97 evidence renewal, run with the re-check and by `sidian archive renew`).
+   */
+  readonly archiveRenewDays: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
+  /** 四性检测 runs (POST /archives/:id/checks) per minute per caller (SIDIAN_ARCHIVE_CHECK_RATE_LIMIT). */
+  readonly archiveCheckRateLimit: number;
   /** Transparency log: publish a checkpoint at most every N seconds / M entries. */
   readonly checkpointIntervalSeconds: number;
   readonly checkpointMaxEntries: number;
@@ -336,11 +345,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     tokenTtlSeconds: int(env, "SIDIAN_TOKEN_TTL", 300, 30, 3600, problems),
     bodyLimit: int(env, "SIDIAN_BODY_LIMIT", 1_048_576, 1024, 256 * 1_048_576, problems),
     publicRateLimit: int(env, "SIDIAN_PUBLIC_RATE_LIMIT", 600, 1, 1_000_000, problems),
+    archiveCheckRateLimit: int(env, "SIDIAN_ARCHIVE_CHECK_RATE_LIMIT", 6, 1, 100_000, problems),
     pdfWorkers: int(env, "SIDIAN_PDF_WORKERS", Math.min(4, Math.max(2, os.availableParallelism() - 1)), 1, 64, problems),
     pdfQueue: int(env, "SIDIAN_PDF_QUEUE", 64, 0, 100_000, problems),
     pdfTimeBudgetMs: int(env, "SIDIAN_PDF_TIME_BUDGET_MS", 10_000, 100, 600_000, problems),
     pdfWorkerMemoryMb: int(env, "SIDIAN_PDF_WORKER_MEMORY_MB", 512, 64, 16_384, problems),
     archiveRecheckHours: int(env, "SIDIAN_ARCHIVE_RECHECK_HOURS", mode === "test" ? 0 : 168, 0, 87_600, problems),
+    archiveReceiveMaxBytes: int(env, "SIDIAN_ARCHIVE_RECEIVE_MAX_BYTES", 2 * 1024 ** 3, 1024, 64 * 1024 ** 3, problems),
+    archiveRenewDays: int(env, "SIDIAN_ARCHIVE_RENEW_DAYS", 365, 1, 36_500, problems),
     clamd: env.SIDIAN_CLAMD ? { address: clamdAddress(env.SIDIAN_CLAMD, problems), timeoutMs: int(env, "SIDIAN_CLAMD_TIMEOUT_MS", 60_000, 100, 3_600_000, problems) } : null,
     checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),

@@ -34,6 +34,7 @@ import { createWebhookService, type WebhookService } from "./modules/webhooks/in
 import { createMaterialContainer, createMaterialService, createReceiptPdf, createReceiptSigner, type MaterialContainer, type MaterialService, type MaterialsReceiptPdf } from "./modules/materials/index.js";
 import { createPdfPool, type PdfWork } from "./pdf/pool.js";
 import { createArchiveChecks, type ArchiveChecks } from "./modules/archives/check/runs.js";
+import { createArchiveReceiver, type ArchiveReceiver } from "./modules/archives/receive.js";
 import { onlineVerifyDeps } from "./modules/seals/index.js";
 import { formatVkey, parseVkey } from "./modules/tlog/checkpoint.js";
 import { createFileKeyStore, createPkiService, loadKeyMaterial, type IssuedCertificate, type KeyMaterial, type PkiService } from "./pki/index.js";
@@ -95,6 +96,8 @@ export interface Context {
   archives: ArchiveService;
   /** 四性检测 of stored packages, each run logged (src/modules/archives/check/runs.ts). */
   archiveChecks: ArchiveChecks;
+  /** Packages received at transfer (移交接收), checked before they are taken (src/modules/archives/receive.ts). */
+  archiveReceiver: ArchiveReceiver;
   /** The internal RFC 3161 time-stamping authority. */
   tsa: Tsa;
   /** Worker pool that reads untrusted PDFs (validation, stamping) off the event loop, with a time budget. */
@@ -514,16 +517,22 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     software: `sidian/${VERSION}`,
   });
   // 四性检测 of stored packages (issue 19): the service's own trust (root, issuing CA, TSA, log key), online PDF validation.
+  const archiveTrust = {
+    anchors: [material.rootCert, ...(material.sm2 ? [material.sm2.rootCert] : [])],
+    intermediates: [material.issuingCa.cert, ...(material.sm2 ? [material.sm2.issuingCa.cert] : [])],
+    knownTsaCerts: [material.tsa.cert, ...material.previous.tsa.map((t) => t.cert)],
+    logKey: parseVkey(formatVkey(config.logOrigin, material.log.publicKey)),
+    logOrigin: config.logOrigin,
+  };
+  const archivePdfDeps = onlineVerifyDeps({ material, certificates: uow.read.certificates, seals, clock });
   const archiveChecks = createArchiveChecks<Repos>({
     uow, clock, log: tlog, archives, pdf, pdfConcurrency: config.pdfWorkers, clamd: config.clamd, logger: log, agent: `sidian/${VERSION}`,
-    pdfDeps: onlineVerifyDeps({ material, certificates: uow.read.certificates, seals, clock }),
-    trust: {
-      anchors: [material.rootCert, ...(material.sm2 ? [material.sm2.rootCert] : [])],
-      intermediates: [material.issuingCa.cert, ...(material.sm2 ? [material.sm2.issuingCa.cert] : [])],
-      knownTsaCerts: [material.tsa.cert, ...material.previous.tsa.map((t) => t.cert)],
-      logKey: parseVkey(formatVkey(config.logOrigin, material.log.publicKey)),
-      logOrigin: config.logOrigin,
-    },
+    pdfDeps: archivePdfDeps, trust: archiveTrust,
+  });
+  // Transfer and receipt (移交接收): packages built elsewhere, checked at the transfer stage before they are kept.
+  const archiveReceiver = createArchiveReceiver<Repos>({
+    uow, clock, log: tlog, pii, trust: archiveTrust, pdf, pdfDeps: archivePdfDeps, pdfConcurrency: config.pdfWorkers, clamd: config.clamd,
+    agent: `sidian/${VERSION}`, maxBytes: config.archiveReceiveMaxBytes,
   });
   // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
   const materials = createMaterialService<Repos>({
@@ -613,7 +622,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   return {
     metrics, metricsToken, tracing, idpKeys,
-    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, archiveChecks, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
+    config, clock, db, pg: pgStore, store, uow, material, pii, tlog, pki, directory, auth, issueCertificate, catalogue, licences, verifier, access, seals, tsa, pdf, trustLists, qr, cases, archives, archiveChecks, archiveReceiver, documents, signatures, signing, completion, webhooks, materials, materialReceiptPdf, materialContainer,
     token,
     ready: async () => {
       const t = token?.status();

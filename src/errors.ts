@@ -70,6 +70,14 @@ export const ERROR_TABLE = {
   CASE_ALREADY_ARCHIVED: { status: 409, message: "The case has been archived already." },
   ARCHIVE_NOT_FOUND: { status: 404, message: "No such archive." },
   ARCHIVE_NOT_STORED: { status: 409, message: "The archive's package is not stored (yet)." },
+  ARCHIVE_BUILD_IN_PROGRESS: { status: 409, message: "The archive's package is being built by another request." },
+  ARCHIVE_NOT_RELEASED: { status: 409, message: "The package has not passed 四性检测 at archiving, so it is not released." },
+  ARCHIVE_PACKAGE_TOO_LARGE: { status: 413, message: "The package is larger than this archive receives." },
+  ARCHIVE_PACKAGE_MALFORMED: { status: 422, message: "The package is not a readable zip." },
+  ARCHIVE_PACKAGE_UNSAFE: { status: 422, message: "The package's zip has an unsafe entry and was not read." },
+  ARCHIVE_PACKAGE_REFUSED: { status: 422, message: "The package failed 四性检测 at receipt and was not taken." },
+  ARCHIVE_ALREADY_RECEIVED: { status: 409, message: "This archive received the package already." },
+  ARCHIVE_RECEIPT_NOT_FOUND: { status: 404, message: "No such received package." },
 
   // --- e-seals, PDF stamping and validation, time stamping (issue 5)
   SEAL_NOT_FOUND: { status: 404, message: "No such seal." },
@@ -163,6 +171,7 @@ export const ERROR_TABLE = {
   MATERIAL_CONTENT_REFUSED: { status: 422, message: "The material's bytes are not an accepted media type, or contradict the declared type." },
   MATERIAL_HASH_MISMATCH: { status: 422, message: "The material's bytes do not have the hash the client stated." },
   MATERIAL_UPLOAD_INVALID: { status: 400, message: "The upload is not a well-formed material upload." },
+  MATERIAL_SOURCE_PROTECTED: { status: 403, message: "The material's source class does not let this caller replace or withdraw it." },
   MATERIAL_STATE_INVALID: { status: 409, message: "This change is not allowed in the material's current status." },
   MATERIAL_LINK_INVALID: { status: 404, message: "The material link is not valid or has expired." },
   MATERIAL_RECEIPT_SEAL_MISSING: { status: 409, message: "No platform seal is configured to seal the receipt PDF." },

@@ -26,6 +26,7 @@ import signatureRoutes from "./http/routes/signatures.js";
 import webhookRoutes from "./http/routes/webhooks.js";
 import caseRoutes from "./http/routes/cases.js";
 import archiveCheckRoutes from "./http/routes/archive-checks.js";
+import archiveReceiveRoutes from "./http/routes/archive-receive.js";
 import materialRoutes from "./http/routes/materials.js";
 
 /** The app's dependencies from a context: used by the server, the tests and the benchmarks alike. */
@@ -56,6 +57,7 @@ export function appDeps(ctx: Context, logger?: AppDeps["logger"]): AppDeps {
       (app: FastifyInstance) => webhookRoutes(app, { webhooks: ctx.webhooks as never }),
       (app: FastifyInstance) => caseRoutes(app, { ctx }),
       (app: FastifyInstance) => archiveCheckRoutes(app, { ctx }),
+      (app: FastifyInstance) => archiveReceiveRoutes(app, { ctx }),
       (app: FastifyInstance) => materialRoutes(app, { materials: ctx.materials, receiptPdf: ctx.materialReceiptPdf, container: ctx.materialContainer, publicRateLimit: ctx.config.publicRateLimit }),
     ],
     ...(logger !== undefined ? { logger } : {}),

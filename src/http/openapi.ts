@@ -84,7 +84,7 @@ function accessLine(auth: RouteAuth | undefined, rateLimit: unknown): string {
     if (auth.holder) parts.push("holders (a token from the identity provider)");
     who = parts.join("; ") + (auth.optional ? "; or anyone without a token" : "");
   }
-  const rl = rateLimit && typeof rateLimit === "object" && "max" in rateLimit ? ` Rate limit: ${String((rateLimit as { max: unknown }).max)} requests per minute per client address (429 \`RATE_LIMITED\` with \`retry-after\`).` : "";
+  const rl = rateLimit && typeof rateLimit === "object" && "max" in rateLimit ? ` Rate limit: ${String((rateLimit as { max: unknown }).max)} requests per minute per ${"keyGenerator" in rateLimit ? "caller" : "client address"} (429 \`RATE_LIMITED\` with \`retry-after\`).` : "";
   return `**Who may call:** ${who}.${rl} Errors: \`{code, message, requestId}\` (docs/errors.md); the integration guide (${GUIDE_PATH}) says what to do about each.`;
 }
 

@@ -39,6 +39,8 @@ export const PDF_LIMITS = {
   maxSignatures: 10_000,
   /** Entries of one /ToUnicode CMap (bfchar + expanded bfrange). */
   maxCMapEntries: 131_072,
+  /** Entries of all the /ToUnicode CMaps an anchor search reads in one document together (each CMap read once). */
+  maxCMapEntriesPerDocument: 1_048_576,
   /** Bytes of one PNG-predictor row (Columns × Colors × BitsPerComponent / 8). */
   maxPredictorRow: 1 << 20,
 } as const;

@@ -59,6 +59,10 @@ export class PdfDocument {
   private objStreams = new Map<number, { offsets: Map<number, number>; data: Buffer; first: number }>();
   private loading = new Set<number>();
   private pageList: PageEntry[] | undefined;
+  private decodedStreams = new WeakSet<PdfStream>();
+  private storedBytesDecoded = 0;
+  /** Offsets of every "endstream" in the file, ascending (found once, when a stream's /Length is wrong). */
+  private endstreams: number[] | undefined;
   /** Bytes inflated so far (limits.ts: maxInflatedStream, maxInflatedDocument). */
   readonly inflateBudget = new InflateBudget();
   /** Cross-reference entries read so far, and how many this file may have (limits.ts: maxXrefEntries). */
@@ -69,8 +73,18 @@ export class PdfDocument {
     this.xrefEntryBudget = xrefEntryBudget(buf.length);
   }
 
-  /** A stream's decoded data, counted against this document's inflate budget. */
+  /**
+   * A stream's decoded data, counted against this document's inflate budget. The stored bytes of the distinct
+   * streams decoded cannot add up to more than the file: streams whose /Length reaches over their neighbours'
+   * data (every page's content running to one `endstream` at the end of the file) would otherwise make each of
+   * them as long as the rest of the file, and reading them all quadratic.
+   */
   decode(s: PdfStream): Buffer {
+    if (!this.decodedStreams.has(s)) {
+      this.decodedStreams.add(s);
+      this.storedBytesDecoded += s.data.length;
+      if (this.storedBytesDecoded > this.buf.length) throw bad(`the data of stream objects overlaps (${this.storedBytesDecoded} stored bytes in a file of ${this.buf.length}): a /Length reaches into other objects`);
+    }
     return decodeStream(s, (o) => this.resolve(o), this.inflateBudget);
   }
 
@@ -153,7 +167,7 @@ export class PdfDocument {
         return lx2.peekWord() === "endstream";
       };
       if (!okEnd(dataEnd)) {
-        const es = this.buf.indexOf("endstream", dataStart, "latin1");
+        const es = this.nextEndstream(dataStart);
         if (es < 0) throw bad(`stream of object ${n} has no end`);
         dataEnd = es;
         while (dataEnd > dataStart && (this.buf[dataEnd - 1] === 0x0a || this.buf[dataEnd - 1] === 0x0d)) dataEnd--;
@@ -163,6 +177,27 @@ export class PdfDocument {
       lx.expectWord("endstream");
     }
     return { obj, num: Number(n), gen: Number(g), end: lx.pos };
+  }
+
+  /**
+   * The first "endstream" at or after `from`, or -1. The file is scanned once and the offsets kept: a damaged file
+   * with thousands of streams whose /Length is wrong (the repair scan reads every object) costs one pass, not one
+   * pass per stream.
+   */
+  nextEndstream(from: number): number {
+    if (!this.endstreams) {
+      const at: number[] = [];
+      for (let i = this.buf.indexOf("endstream", 0, "latin1"); i >= 0; i = this.buf.indexOf("endstream", i + 9, "latin1")) at.push(i);
+      this.endstreams = at;
+    }
+    const at = this.endstreams;
+    let lo = 0, hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < at.length ? at[lo]! : -1;
   }
 
   /** Object stream `streamNum`: its header (object number → offset) and data, decoded once. */

@@ -16,15 +16,19 @@ const mul = (a: M, b: M): M => [
   a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5],
 ];
 
-function parseToUnicode(data: Buffer): { map: Map<string, string>; bytes: number } {
+/** A CMap's codes; `allowance` is what the document may still read (maxCMapEntriesPerDocument), checked as it is read. */
+function parseToUnicode(data: Buffer, allowance: number): { map: Map<string, string>; bytes: number; entries: number } {
   const s = data.toString("latin1");
   const map = new Map<string, string>();
   let bytes = 1;
   let entries = 0; // codes mapped, counting repeats (the limit bounds the work, not the map)
+  const over = () => entries > allowance && limitExceeded("maxCMapEntriesPerDocument", "the document's /ToUnicode CMaps map more codes than that together");
   const hexToStr = (h: string) => Buffer.from(h.length % 4 ? h.padStart(h.length + (4 - (h.length % 4)), "0") : h, "hex").swap16().toString("utf16le");
   for (const block of s.matchAll(/beginbfchar([\s\S]*?)endbfchar/g)) {
     for (const m of block[1]!.matchAll(/<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>/g)) {
       if (++entries > PDF_LIMITS.maxCMapEntries) throw limitExceeded("maxCMapEntries", "a /ToUnicode CMap maps more codes than that");
+      const o = over();
+      if (o) throw o;
       map.set(m[1]!.toLowerCase(), hexToStr(m[2]!));
       bytes = m[1]!.length / 2;
     }
@@ -35,10 +39,23 @@ function parseToUnicode(data: Buffer): { map: Map<string, string>; bytes: number
       bytes = m[1]!.length / 2;
       entries += Math.max(0, Math.min(hi - lo + 1, 65536));
       if (entries > PDF_LIMITS.maxCMapEntries) throw limitExceeded("maxCMapEntries", "a /ToUnicode CMap maps more codes than that");
+      const o = over();
+      if (o) throw o;
       for (let c = lo; c <= hi && c - lo < 65536; c++) map.set(c.toString(16).padStart(m[1]!.length, "0"), String.fromCodePoint(dst + c - lo));
     }
   }
-  return { map, bytes };
+  return { map, bytes, entries };
+}
+
+/**
+ * The CMaps read so far in a document: each is read once however many font names and pages share it, and all of
+ * them count together (three thousand font names over one 60-byte CMap of 131,072 codes were 393 million entries).
+ */
+const cmapCache = new WeakMap<PdfDocument, { cmaps: Map<PdfStream, ReturnType<typeof parseToUnicode>>; entries: number }>();
+function cmapsOf(doc: PdfDocument) {
+  let c = cmapCache.get(doc);
+  if (!c) cmapCache.set(doc, (c = { cmaps: new Map(), entries: 0 }));
+  return c;
 }
 
 /** Position [x, y] (points, default user space) of the first occurrence of `needle` on the page, or null. */
@@ -47,13 +64,20 @@ export function findText(doc: PdfDocument, pageIndex: number, needle: string): [
   const resources = doc.dict(page.dict.get("Resources") ?? page.inherited.get("Resources"));
   const fonts = resources ? doc.dict(resources.get("Font")) : undefined;
   const decoders = new Map<string, (b: Buffer) => string>();
+  const read = cmapsOf(doc);
   const decoderFor = (fontName: string) => {
     let d = decoders.get(fontName);
     if (d) return d;
     const f = fonts ? doc.dict(fonts.get(fontName)) : undefined;
     const tu = f ? doc.resolve(f.get("ToUnicode")) : undefined;
     if (tu instanceof PdfStream) {
-      const { map, bytes } = parseToUnicode(doc.decode(tu));
+      let cm = read.cmaps.get(tu);
+      if (!cm) {
+        cm = parseToUnicode(doc.decode(tu), PDF_LIMITS.maxCMapEntriesPerDocument - read.entries);
+        read.entries += cm.entries;
+        read.cmaps.set(tu, cm);
+      }
+      const { map, bytes } = cm;
       d = (b) => {
         let out = "";
         for (let i = 0; i + bytes <= b.length; i += bytes) out += map.get(b.subarray(i, i + bytes).toString("hex")) ?? "\ufffd";

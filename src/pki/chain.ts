@@ -14,6 +14,7 @@
  */
 import crypto from "node:crypto";
 import { OID, type KeyUsageName } from "./profiles.js";
+import { cachedLink, cachedPublicKey } from "./cache.js";
 import { certSignedParts, parseCertificate, type CertInfo } from "./reader.js";
 import { verifyWithSpki } from "./signing-key.js";
 
@@ -86,16 +87,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function signedBy(child: CertInfo, issuer: CertInfo): boolean {
-  if (child.signatureAlgorithm === OID.sm3WithSm2) {
-    const parts = certSignedParts(child.der);
-    return parts !== null && verifyWithSpki(OID.sm3WithSm2, issuer.spki, parts.tbs, parts.signature);
-  }
-  try {
-    const key = crypto.createPublicKey({ key: Buffer.from(issuer.spki), format: "der", type: "spki" });
-    return new crypto.X509Certificate(Buffer.from(child.der)).verify(key);
-  } catch {
-    return false;
-  }
+  // child.sha256 is the SHA-256 of child.der (reader.ts), so the memo is keyed by the bytes that are verified.
+  return cachedLink(child.sha256, issuer.spki, () => {
+    if (child.signatureAlgorithm === OID.sm3WithSm2) {
+      const parts = certSignedParts(child.der);
+      return parts !== null && verifyWithSpki(OID.sm3WithSm2, issuer.spki, parts.tbs, parts.signature);
+    }
+    try {
+      return new crypto.X509Certificate(Buffer.from(child.der)).verify(cachedPublicKey(issuer.spki));
+    } catch {
+      return false;
+    }
+  });
 }
 
 function couldIssue(child: CertInfo, issuer: CertInfo): boolean {

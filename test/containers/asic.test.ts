@@ -123,11 +123,21 @@ t.test("tampered and malformed containers are INVALID, with the check that says 
     ["mimetype wrong", await rezip([{ ...mt, data: Buffer.from("application/vnd.etsi.asic-s+zip") }, file, manifest, sig]), "mimetype"],
     ["manifest with a DOCTYPE", await rezip([mt, file, { ...manifest, data: Buffer.from(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>${manifest.data.toString().replace(/^<\?xml[^>]*>/, "")}`) }, sig]), "manifest"],
     ["manifest referencing outside the container", await rezip([mt, file, { ...manifest, data: Buffer.from(manifest.data.toString().replace(/URI="[^"]*" MimeType="application\/pdf"/, 'URI="../../etc/passwd" MimeType="application/pdf"')) }, sig]), "data-objects"],
+    // A digest method URI named after a property of Object.prototype is an unknown method, not Object's.
+    ...["constructor", "toString", "__proto__", "hasOwnProperty"].map((k): [string, Buffer, string] => ["digest method " + k, Buffer.alloc(0), k]),
     ["case collision", await rezip([mt, file, { name: NAME.toUpperCase(), data: Buffer.from("x") }, manifest, sig]), "container"],
     ["a symlink inside", rawZip([{ name: "mimetype", content: mt.data, method: 0 }, { name: "link", content: Buffer.from("/etc/passwd"), method: 0, ...unix(0o120777) }]), "container"],
     ["truncated", good.subarray(0, good.length - 30), "container"],
     ["not a zip", PDF, "container"],
   ];
+  for (const c of cases) {
+    if (c[0].startsWith("digest method ")) {
+      const data = Buffer.from(manifest.data.toString().replace(/(<ds:DigestMethod Algorithm=")[^"]*(")/, `$1${c[2]}$2`));
+      t.not(data.toString(), manifest.data.toString(), `${c[0]}: the manifest names it`);
+      c[1] = await rezip([mt, file, { ...manifest, data }, sig]);
+      c[2] = "data-objects";
+    }
+  }
   for (const [what, bytes, check] of cases) {
     const v = await verifyAsice(bytes, deps);
     t.equal(v.result, "INVALID", `${what}: INVALID`);

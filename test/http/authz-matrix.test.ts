@@ -124,6 +124,9 @@ const EXPECT: Record<string, Who[]> = {
   "GET /archives/{id}": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "GET /archives/{id}/package": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
   "POST /archives/{id}/checks": ["issuer", "otherIssuer", "consumer", "counter", "archivist"],
+  "POST /archives:receive": ["archivist"],
+  "GET /archive-receipts/{id}": ["archivist"],
+  "GET /archive-receipts/{id}/package": ["archivist"],
   "GET /sign": PUBLIC,
   "GET /sign/{requestId}": PUBLIC,
   // e-materials (issue 18); object-level checks (registrant, department, holder, consent, matter) in test/materials/

@@ -60,6 +60,10 @@ t.test("a holder logged in at a real OIDC provider sees their licences; keys are
   const later = await h.app.inject({ url: "/me", headers: bearer(rotated) });
   t.equal(later.statusCode, 200, later.body);
   t.equal(idp.hits("/jwks"), jwksFetches + 1, "one fetch for the unknown kid");
+  // The first token was verified (and remembered by its text) with a key the provider no longer has.
+  const dropped = await h.app.inject({ url: "/me", headers: bearer(token) });
+  t.equal(dropped.statusCode, 401, "a token verified before stops working once its key has left the provider's set");
+  t.equal(dropped.json().code, "TOKEN_INVALID");
   // A flood of unknown kids costs at most one fetch a minute.
   const stranger = ecJwk("not-at-the-idp");
   const forged = await new SignJWT({ id_number: citizenId(1) }).setProtectedHeader({ alg: "ES256", kid: "not-at-the-idp" })

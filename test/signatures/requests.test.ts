@@ -129,6 +129,30 @@ t.test("cancel and expiry are final; the sweep records expiry", async (t) => {
   t.same(await events(h, `signing:${one}`), ["signing.created", "signing.sent", "signing.cancelled"]);
 });
 
+t.test("the waiting list filters before its limit: newer requests that wait for nobody do not hide an older one", async (t) => {
+  const s = await setup(t, 2);
+  const { h, people: [a, b] } = s;
+  const old = await createRequest(s, [[signer(a!)]]);
+  const newer: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    h.clock.advance(1000);
+    const id = await createRequest(s, [[signer(a!)]]);
+    const c = await h.app.inject({ method: "POST", url: `/signatures/${id}/cancel`, headers: bearer(s.consumer.token), payload: {} });
+    t.equal(c.statusCode, 200, c.body);
+    newer.push(id);
+  }
+  // One more, a's turn only after b: a's part in it is not pending.
+  h.clock.advance(1000);
+  const later = await createRequest(s, [[signer(b!)], [signer(a!)]]);
+  const list = async (q: string) => (await h.app.inject({ url: `/holders/me/signatures?${q}`, headers: bearer(a!.token) })).json().items.map((i: { id: string }) => i.id);
+  t.same(await list("which=waiting&limit=2"), [old], "the only request waiting for a, though three newer cancelled ones were pending for a");
+  t.same(await list("which=waiting&limit=1"), [old]);
+  t.same(await list("which=all&limit=2"), [later, newer[2]], "all: newest first, whatever their state");
+  const all = (await h.app.inject({ url: "/holders/me/signatures?which=all", headers: bearer(a!.token) })).json().items;
+  t.same(all.map((i: { id: string; status: string; myStatus: string; group: number }) => [i.id, i.status, i.myStatus, i.group]),
+    [[later, "in_progress", "waiting", 2], ...[...newer].reverse().map((id) => [id, "cancelled", "pending", 1]), [old, "in_progress", "pending", 1]]);
+});
+
 t.test("bad input: codes, placements, participants, roles", async (t) => {
   const s = await setup(t, 2);
   const { h, people: [a, b] } = s;

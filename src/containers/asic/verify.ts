@@ -16,6 +16,7 @@ import { AppError } from "../../errors.js";
 import { verifyDetached, type CadesCheck, type CadesVerdict, type VerifyCadesDeps } from "../../pki/cades.js";
 import { openZip, type ZipArchive, type ZipEntry, type ZipSource } from "../zip/index.js";
 import { ASIC_E_MIMETYPE, DIGEST_METHODS, parseManifest, type ParsedManifest } from "./manifest.js";
+import { own } from "../../util/lookup.js";
 
 export const ASIC_LIMITS = Object.freeze({
   /** Entries in the container. */
@@ -157,7 +158,7 @@ export async function verifyAsice(input: Uint8Array | string | ZipSource, deps: 
       for (const r of m.references) {
         covered.add(r.name);
         const e = zip.get(r.name);
-        const alg = DIGEST_METHODS[r.digestMethod];
+        const alg = own(DIGEST_METHODS, r.digestMethod);
         if (!alg) {
           mismatch ||= `${r.name}: digest method ${r.digestMethod} is not accepted`;
           continue;

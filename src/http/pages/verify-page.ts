@@ -5,6 +5,7 @@
  */
 import type { Verdict } from "../../modules/licences/index.js";
 import type { PageOutcome } from "../../modules/qr/index.js";
+import { own } from "../../util/lookup.js";
 
 export type Lang = "zh" | "en";
 
@@ -46,7 +47,8 @@ export function headline(o: PageOutcome): Headline {
   if (v.result === "VALID") return { code: "VALID", zh: "有效", en: "Valid", tone: "ok" };
   const status = v.licence?.status;
   const statusFailed = v.checks.some((c) => (c.id === "status" || c.id === "validity") && c.status === "FAILED");
-  if (statusFailed && status && STATUS_HEADLINE[status]) return STATUS_HEADLINE[status]!;
+  const headline = status ? own(STATUS_HEADLINE, status) : undefined;
+  if (statusFailed && headline) return headline;
   if (statusFailed && v.checks.some((c) => c.id === "validity" && c.status === "FAILED")) return STATUS_HEADLINE["05"]!;
   if (v.result === "INDETERMINATE") return { code: "INDETERMINATE", zh: "无法确认", en: "Cannot be confirmed", tone: "warn" };
   return { code: "INVALID", zh: "无效", en: "Invalid", tone: "bad" };
@@ -113,7 +115,7 @@ export function checkRows(o: PageOutcome, lang: Lang): Array<{ name: string; sta
       detail: o.token.status === "VALID" ? (lang === "zh" ? "签名有效，未过期" : "signed and current") : "detail" in o.token ? o.token.detail : o.token.status,
     });
   }
-  for (const c of o.verdict?.checks ?? []) out.push({ name: (CHECK_NAMES[c.id] ?? { zh: c.id, en: c.id })[lang], status: c.status, detail: c.detail });
+  for (const c of o.verdict?.checks ?? []) out.push({ name: (own(CHECK_NAMES, c.id) ?? { zh: c.id, en: c.id })[lang], status: c.status, detail: c.detail });
   return out;
 }
 

@@ -183,8 +183,8 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: HOLDERS },
     schema: {
       tags: ["cases"], summary: "Archive a closed case: build and store its package", security: SEC, params: IdParam, body: ArchiveBody,
-      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate. The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again.",
-      response: { 201: ex(ArchiveOut, EX_ARCHIVE), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED") },
+      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate. The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again. One build runs per archive (across instances): a request while another builds answers 409 `ARCHIVE_BUILD_IN_PROGRESS`; a crashed builder's lease runs out after 60 s.",
+      response: { 201: ex(ArchiveOut, EX_ARCHIVE), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED", "ARCHIVE_BUILD_IN_PROGRESS") },
     },
   }, async (req, reply) => {
     const a = await ctx.archives.archive(req.params.id, req.actor, req.body?.retention ? { retention: req.body.retention } : {});

@@ -30,6 +30,7 @@ import { PassThrough } from "node:stream";
 import { ex } from "../openapi.js";
 import { problems } from "../schemas.js";
 import { Line } from "../validation.js";
+import { textProblem } from "../../util/text.js";
 import { MatterCode } from "./catalogue.js";
 
 const MaterialTypeCode = Type.String({ pattern: "^[0-9A-Z]{2,21}$", description: "material type code: 2-21 characters 0-9 A-Z" });
@@ -146,14 +147,59 @@ const RAW_TYPES = ["application/pdf", "image/jpeg", "image/png", "application/of
 
 const typeOut = (t: MaterialType) => ({ ...t, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() });
 
-function parseMeta(text: string | undefined): RegisterMeta {
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const uploadInvalid = (field: string, msg: string) => new AppError("MATERIAL_UPLOAD_INVALID", `${field} ${msg}.`, { details: { field } });
+
+/**
+ * The text of a header: Node hands header values over as latin1 (one char per byte), so a value with bytes over
+ * 0x7f is read back as UTF-8, strictly. MATERIAL_UPLOAD_INVALID (400) naming the header for anything else.
+ */
+function headerUtf8(field: string, raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\u0000-\u007f]*$/.test(raw)) return raw;
+  try {
+    return strictUtf8.decode(Buffer.from(raw, "latin1"));
+  } catch {
+    throw uploadInvalid(field, "is not UTF-8");
+  }
+}
+
+/**
+ * A file name sent percent-encoded (RFC 3986, UTF-8) in a header: a malformed escape (`%`, `%zz`), a truncated or
+ * overlong UTF-8 sequence, a control or bidirectional character, or more than `max` characters is refused with
+ * MATERIAL_UPLOAD_INVALID naming the header, never a 500.
+ */
+export function decodeHeaderName(field: string, raw: string, max = 255): string {
+  let v: string;
+  try {
+    v = decodeURIComponent(headerUtf8(field, raw));
+  } catch {
+    throw uploadInvalid(field, "is not valid percent-encoded UTF-8");
+  }
+  const p = textProblem(v);
+  if (p) throw uploadInvalid(field, p);
+  if (v.length === 0 || [...v].length > max) throw uploadInvalid(field, `must be 1 to ${max} characters`);
+  return v;
+}
+
+function parseMeta(text: string | undefined, field = "x-material-meta"): RegisterMeta {
   if (!text) throw new AppError("MATERIAL_UPLOAD_INVALID", "Send the material's metadata (JSON) in the x-material-meta header, or as the multipart field `meta` before the file.");
   let v: unknown;
+  const t = text.trim();
+  let json: string;
+  if (t.startsWith("{")) json = field === "meta" ? t : headerUtf8(field, t);
+  else {
+    if (!/^[A-Za-z0-9_-]+={0,2}$/.test(t)) throw uploadInvalid(field, "is neither JSON nor base64url of JSON");
+    try {
+      json = strictUtf8.decode(Buffer.from(t, "base64url"));
+    } catch {
+      throw uploadInvalid(field, "is base64url of bytes that are not UTF-8");
+    }
+  }
   try {
-    const t = text.trim();
-    v = JSON.parse(t.startsWith("{") ? t : Buffer.from(t, "base64url").toString("utf8"));
+    v = JSON.parse(json);
   } catch {
-    throw new AppError("MATERIAL_UPLOAD_INVALID", "The metadata is not JSON (or base64url of JSON).");
+    throw new AppError("MATERIAL_UPLOAD_INVALID", "The metadata is not JSON (or base64url of JSON).", { details: { field } });
   }
   if (!metaCheck.Check(v)) {
     const errors = [...metaCheck.Errors(v)].slice(0, 10).map((e) => ({ path: e.path, message: e.message }));
@@ -214,7 +260,7 @@ function multipart(req: FastifyRequest, raw: Readable): Promise<Upload> {
       if (name !== "file") return abort(bad("The file part is called `file`."));
       let m: RegisterMeta;
       try {
-        m = parseMeta(meta);
+        m = parseMeta(meta, "meta");
       } catch (e) {
         stream.resume();
         return abort(e as Error);
@@ -251,7 +297,7 @@ async function upload(req: FastifyRequest): Promise<Upload> {
   const name = req.headers["x-material-name"];
   return {
     meta: parseMeta(Array.isArray(h) ? h[0] : h), body: raw as AsyncIterable<Buffer>, contentType: ct,
-    ...(typeof name === "string" ? { fileName: decodeURIComponent(name) } : {}),
+    ...(typeof name === "string" ? { fileName: decodeHeaderName("x-material-name", name) } : {}),
   };
 }
 
@@ -303,9 +349,9 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
     schema: {
       tags: ["materials"], summary: "Register a material (streamed upload); answers its receipt (可信回执)", security: SEC,
       consumes: [...RAW_TYPES, "multipart/form-data"],
-      body: { description: "The file: either the raw body (content-type of the file, or application/octet-stream) with the metadata JSON in the `x-material-meta` header (JSON, or base64url of JSON for non-ASCII text), or multipart/form-data with a `meta` field (JSON) followed by one `file` part.", examples: ["%PDF-1.7 … (the file's bytes)"] } as unknown as TSchema,
+      body: { description: "The file: either the raw body (content-type of the file, or application/octet-stream) with the metadata JSON in the `x-material-meta` header (JSON, or base64url of JSON for non-ASCII text) and optionally the file name percent-encoded (UTF-8) in `x-material-name`, or multipart/form-data with a `meta` field (JSON) followed by one `file` part.", examples: ["%PDF-1.7 … (the file's bytes)"] } as unknown as TSchema,
       description: "Registers a material. The source class comes from the caller: an approval system (consumer: `holder` and a `matterCode` it serves that accepts the type), a counter terminal (`holder` and `counter`: operator, device, checkedAgainstOriginal), a department (issuer: `holder`), or the holder themself (no `holder`). The bytes are streamed: hashed (SHA-256, SM3), judged by content (magic numbers; a PE file called lease.pdf is refused), read at most to the type's `maxBytes` (413, nothing stored), encrypted at rest, and stored with the `material.registered` log entry in one transaction. `supersedes` makes it the next version of a valid material (same holder and type); `derivedFrom` (+ `derivation`) links it to its original. `sha256`/`sm3` in the metadata are checked against the bytes. The answer carries the receipt JWS (claims: docs/materials.md).",
-      response: { 201: Registered, ...problems("MATERIAL_UPLOAD_INVALID", "MATERIAL_EMPTY", "HOLDER_CODE_INVALID", "VALIDATION_FAILED", "FORBIDDEN_MATTER", "MATERIAL_TYPE_NOT_ACCEPTED", "MATERIAL_TYPE_NOT_FOUND", "MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "MATERIAL_CONTENT_REFUSED", "MATERIAL_HASH_MISMATCH") },
+      response: { 201: Registered, ...problems("MATERIAL_UPLOAD_INVALID", "MATERIAL_EMPTY", "HOLDER_CODE_INVALID", "VALIDATION_FAILED", "FORBIDDEN_MATTER", "MATERIAL_TYPE_NOT_ACCEPTED", "MATERIAL_TYPE_NOT_FOUND", "MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_SOURCE_PROTECTED", "MATERIAL_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "MATERIAL_CONTENT_REFUSED", "MATERIAL_HASH_MISMATCH") },
     },
   }, async (req, reply) => {
     let u: Upload | undefined;
@@ -433,8 +479,8 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
   app.post<{ Params: Static<typeof IdParam> }>("/holders/me/materials/:id/withdraw", {
     config: { auth: { holder: true } },
     schema: { tags: ["holder"], summary: "Withdraw one of my materials (its bytes are deleted)", security: SEC, params: IdParam,
-      description: "The holder withdraws a material: it leaves reuse at once (links stop answering) and its bytes are deleted; the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN.",
-      response: { 200: ViewOut, ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID") } },
+      description: "The holder withdraws a material registered for them: it leaves reuse at once (links stop answering) and its bytes are deleted; the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN. A department-issued material (a document a department's system produced) is not the holder's to withdraw (403 `MATERIAL_SOURCE_PROTECTED`: its registrant or department revokes it).",
+      response: { 200: ViewOut, ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_SOURCE_PROTECTED") } },
   }, async (req) => svc.withdraw(req.params.id, req.actor));
 
   // ---- verification ----

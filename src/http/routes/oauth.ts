@@ -40,9 +40,11 @@ export default async function oauthRoutes(app: FastifyInstance, opts: { auth: Au
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer", bodyLimit: 4096 }, (_req, body, done) => {
     try {
       const params = new URLSearchParams(utf8Text(body as Buffer));
-      const out: Record<string, string> = {};
+      // No prototype: "constructor" or "toString" is an ordinary (unknown) parameter, and "__proto__" is refused
+      // as a forbidden key by checkJsonValue, never taken for Object.prototype's.
+      const out: Record<string, string> = Object.create(null) as Record<string, string>;
       for (const [k, v] of params) {
-        if (k in out) return done(new AppError("VALIDATION_FAILED", `Parameter ${k} is repeated.`), undefined);
+        if (Object.hasOwn(out, k)) return done(new AppError("VALIDATION_FAILED", `Parameter ${k} is repeated.`), undefined);
         out[k] = v;
       }
       checkJsonValue(out);

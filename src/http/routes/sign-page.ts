@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import { AppError } from "../../errors.js";
+import { own } from "../../util/lookup.js";
 import { problems } from "../schemas.js";
 
 const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../assets/sign");
@@ -33,7 +34,7 @@ const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
   ".bcmap": "application/octet-stream", ".pfb": "application/octet-stream", ".ttf": "font/ttf", ".wasm": "application/wasm",
 };
-const typeOf = (f: string) => TYPES[path.extname(f)] ?? "application/octet-stream";
+const typeOf = (f: string) => own(TYPES, path.extname(f)) ?? "application/octet-stream";
 
 /** The files of a folder of pdfjs-dist that a browser may ask for (by exact name; nothing else is read). */
 function listing(dir: string, exts: readonly string[]): Set<string> {
@@ -51,12 +52,14 @@ const PAGE_EXAMPLE = "<!doctype html><html lang=\"zh-CN\"><head><title>电子签
 export default async function signPageRoutes(app: FastifyInstance, opts: { rateLimit: number }) {
   const rateLimit = { max: opts.rateLimit, timeWindow: "1 minute" };
   const html = fs.readFileSync(path.join(ASSETS, "index.html"));
-  const own: Record<string, Buffer> = { "app.js": fs.readFileSync(path.join(ASSETS, "app.js")), "app.css": fs.readFileSync(path.join(ASSETS, "app.css")) };
-  const build: Record<string, string> = { "pdf.min.mjs": path.join(PDFJS, "build/pdf.min.mjs"), "pdf.worker.min.mjs": path.join(PDFJS, "build/pdf.worker.min.mjs") };
-  const folders: Record<string, { dir: string; files: Set<string> }> = {};
+  // Maps, not object literals: a file named "toString", "__proto__" or "constructor" finds nothing (404), never a
+  // property of Object.prototype (a 500).
+  const assets = new Map<string, Buffer>([["app.js", fs.readFileSync(path.join(ASSETS, "app.js"))], ["app.css", fs.readFileSync(path.join(ASSETS, "app.css"))]]);
+  const build = new Map<string, string>([["pdf.min.mjs", path.join(PDFJS, "build/pdf.min.mjs")], ["pdf.worker.min.mjs", path.join(PDFJS, "build/pdf.worker.min.mjs")]]);
+  const folders = new Map<string, { dir: string; files: Set<string> }>();
   for (const [name, exts] of [["cmaps", [".bcmap"]], ["standard_fonts", [".pfb", ".ttf"]], ["wasm", [".wasm"]]] as const) {
     const dir = path.join(PDFJS, name);
-    folders[name] = { dir, files: listing(dir, exts) };
+    folders.set(name, { dir, files: listing(dir, exts) });
   }
   // The library and its worker are read once (≈1.8 MB); CMaps, fonts and decoders when first asked for.
   const cache = new Map<string, Buffer>();
@@ -90,7 +93,7 @@ export default async function signPageRoutes(app: FastifyInstance, opts: { rateL
     config: { auth: "public", rateLimit, document: true },
     schema: { hide: true, params: FileParam, response: { 200: Type.String(), ...problems("ROUTE_NOT_FOUND") } },
   }, async (req, reply) => {
-    const body = own[req.params.file];
+    const body = assets.get(req.params.file);
     if (!body) throw new AppError("ROUTE_NOT_FOUND");
     return reply.header("cache-control", "no-cache").type(typeOf(req.params.file)).send(body);
   });
@@ -99,18 +102,18 @@ export default async function signPageRoutes(app: FastifyInstance, opts: { rateL
     config: { auth: "public", rateLimit, document: true },
     schema: { hide: true, params: FileParam, response: { 200: Type.String(), ...problems("ROUTE_NOT_FOUND") } },
   }, async (req, reply) => {
-    const f = build[req.params.file];
+    const f = build.get(req.params.file);
     if (!f) throw new AppError("ROUTE_NOT_FOUND");
     return reply.header("cache-control", "public, max-age=86400").type(typeOf(f)).send(read(f));
   });
 
-  const FolderParam = Type.Object({ folder: Type.Union(Object.keys(folders).map((k) => Type.Literal(k))), file: Type.String({ minLength: 1, maxLength: 128 }) });
+  const FolderParam = Type.Object({ folder: Type.Union([...folders.keys()].map((k) => Type.Literal(k))), file: Type.String({ minLength: 1, maxLength: 128 }) });
   app.get<{ Params: Static<typeof FolderParam> }>("/sign/pdfjs/:folder/:file", {
     // CMaps are fetched one per CJK font encoding: a page may ask for several at once.
     config: { auth: "public", rateLimit: { max: opts.rateLimit * 4, timeWindow: "1 minute" }, document: true },
     schema: { hide: true, params: FolderParam, response: { 200: Type.String(), ...problems("ROUTE_NOT_FOUND") } },
   }, async (req, reply) => {
-    const d = folders[req.params.folder];
+    const d = folders.get(req.params.folder);
     if (!d || !d.files.has(req.params.file)) throw new AppError("ROUTE_NOT_FOUND");
     return reply.header("cache-control", "public, max-age=86400").type(typeOf(req.params.file)).send(read(path.join(d.dir, req.params.file)));
   });

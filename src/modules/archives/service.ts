@@ -12,8 +12,15 @@
  *     (AES-256-GCM, AAD `archive:<id>:<seq>`) as other stored blobs are, then the archive becomes `stored`.
  * A build that stops half-way leaves the archive `building`; `POST /cases/{id}/archive` again clears its chunks and
  * builds it anew under the same log entry. Downloading streams the chunks: memory stays at one chunk.
+ *
+ * One build at a time per archive, across instances: the archive row is the lease. A build takes it by
+ * compare-and-set (`build_token`, `build_lease_until`: in the transaction that creates the archive, or that clears a
+ * stopped build's chunks), renews it with every chunk it writes and on a timer, and stores the package only while it
+ * still holds it. A second request while the lease runs gets 409 ARCHIVE_BUILD_IN_PROGRESS; a builder that crashed
+ * stops renewing, and once its lease has run out (BUILD_LEASE_MS) the next request takes over. A builder that lost
+ * its lease (paused past it) finds out at its next chunk and stops without touching the new builder's chunks.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { AppError } from "../../errors.js";
 import type { PiiProtector } from "../../crypto/pii.js";
@@ -41,6 +48,9 @@ export const ARCHIVE_SIGNER_CN = "电子档案封装";
 
 /** Stored package chunk size. */
 export const CHUNK_BYTES = 1024 * 1024;
+
+/** How long a build lease lasts without renewal (renewed with every chunk and every third of this). */
+export const BUILD_LEASE_MS = 60_000;
 
 type R = CaseRepos & ArchiveRepos & PkiRepos & DirectoryRepos;
 
@@ -93,6 +103,13 @@ export interface ArchiveView {
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest();
+
+function buildInProgress(a: ArchiveRecord): AppError {
+  return new AppError("ARCHIVE_BUILD_IN_PROGRESS", "The case's package is being built by another request; ask again when it is done (GET /archives/{id}).", {
+    details: { archiveId: a.id, ...(a.buildLeaseUntil ? { leaseUntil: a.buildLeaseUntil.toISOString() } : {}) },
+  });
+}
+const leaseLost = (archiveId: string) => new AppError("ARCHIVE_BUILD_IN_PROGRESS", "This build's lease ran out and another build took the archive over.", { details: { archiveId, reason: "lease-lost" } });
 const b64hex = (b64: string) => Buffer.from(b64, "base64").toString("hex");
 const DAY = 86_400_000;
 
@@ -220,7 +237,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
   }
 
   /** A Writable that stores what it is given in sealed chunks of CHUNK_BYTES, hashing it as it passes. */
-  function chunkStore(archiveId: string, hasher: Hasher) {
+  function chunkStore(archiveId: string, hasher: Hasher, lease: { token: string; until: () => Date }) {
     const hash = hasher.stream(["sha256"]);
     let parts: Buffer[] = [];
     let held = 0;
@@ -230,7 +247,11 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       const n = seq++;
       const sealed = pii.sealBytes(buf, `archive:${archiveId}:${n}`);
       // Relaxed: the final `stored` commit is synced, and it makes these (earlier, same store) durable with it.
-      await uow.write((repos) => repos.archiveChunks.insert(archiveId, n, sealed), { relaxed: true });
+      await uow.write(async (repos) => {
+        // Only while this build holds the lease: a builder that lost it never writes over the next one's chunks.
+        if (!(await repos.archives.renewBuild(archiveId, lease.token, lease.until()))) throw leaseLost(archiveId);
+        await repos.archiveChunks.insert(archiveId, n, sealed);
+      }, { relaxed: true });
     };
     // Takes exactly one chunk's bytes off the front of `parts` (copying only when a chunk spans several writes).
     const takeChunk = (n: number): Buffer => {
@@ -291,6 +312,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     const c0 = await caseFor(uow.read, caseId, actor);
     const existing = await uow.read.archives.byCase(c0.id);
     if (existing?.status === "stored") throw new AppError("CASE_ALREADY_ARCHIVED", undefined, { details: { archiveId: existing.id } });
+    if (existing?.buildToken && existing.buildLeaseUntil && existing.buildLeaseUntil.getTime() > clock.now().getTime()) throw buildInProgress(existing);
     if (!existing && c0.status === "open") throw new AppError("CASE_NOT_ARCHIVABLE", "Close the case with its result before archiving it.", { details: { reason: "open" } });
     if (!c0.departmentId) throw new AppError("CASE_NOT_ARCHIVABLE", "The case has no department to archive it.", { details: { reason: "no-department" } });
     const dept = await uow.read.departments.byId(c0.departmentId);
@@ -302,15 +324,21 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     const cert = await signerCert(dept.id, actor);
     const now = clock.now();
 
-    let a: ArchiveRecord;
-    if (existing) {
-      // A build that stopped half-way: the same archive (and log entry) is built anew from what the case holds.
-      if (existing.manifestSha256 !== manifestSha256) throw new AppError("INTERNAL", "The case's files differ from those its archive entry recorded.");
-      await uow.write((repos) => repos.archiveChunks.clear(existing.id));
-      a = existing;
-    } else {
-      a = await uow.write(async (repos, tx) => {
-        const c = await caseFor(repos, caseId, actor);
+    const token = randomUUID();
+    const leaseUntil = () => new Date(clock.now().getTime() + BUILD_LEASE_MS);
+    const a: ArchiveRecord = await uow.write(async (repos, tx) => {
+      const c = await caseFor(repos, caseId, actor);
+      const ex = await repos.archives.byCase(c.id);
+      if (ex) {
+        // A build that stopped half-way (or whose builder died): the same archive (and log entry) is built anew from
+        // what the case holds, once no other build holds its lease.
+        if (ex.status === "stored") throw new AppError("CASE_ALREADY_ARCHIVED", undefined, { details: { archiveId: ex.id } });
+        if (ex.manifestSha256 !== manifestSha256) throw new AppError("INTERNAL", "The case's files differ from those its archive entry recorded.");
+        if (!(await repos.archives.claimBuild(ex.id, token, leaseUntil(), clock.now()))) throw buildInProgress(ex);
+        await repos.archiveChunks.clear(ex.id);
+        return { ...ex, buildToken: token };
+      }
+      {
         if (c.status !== "closed") {
           if (c.status === "archived") throw new AppError("CASE_ALREADY_ARCHIVED");
           throw new AppError("CASE_NOT_ARCHIVABLE", "Close the case with its result before archiving it.", { details: { reason: "open" } });
@@ -323,30 +351,37 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
         const rec: ArchiveRecord = {
           id, caseId: c.id, departmentId: dept.id, bagName: bagNameOf(c.caseNo), status: "building", files: files.length, payloadOctets: octets,
           manifestSha256, tagmanifestSha256: null, packageSha256: null, packageSize: null, chunks: null, certSerial: null,
-          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index,
+          createdBy: actorLabel(actor), createdAt: now, storedAt: null, logIndex: index, releasedAt: null, buildToken: token, buildLeaseUntil: leaseUntil(),
         };
         await repos.archives.insert(rec);
         await repos.cases.update(c.id, { status: "archived" });
         return rec;
-      });
-    }
-    const c = (await uow.read.cases.byId(c0.id))!;
-
-    const cp = await log.checkpoint();
-    const evs = await events(c, items, a, cp.size);
-    const applicant = deps.cases.applicantOf(c);
-    const meta: CaseMeta = {
-      archiveId: a.id, caseId: c.id, caseNo: c.caseNo, title: c.title ?? `办件 ${c.caseNo}`, channel: c.channel,
-      matter: { code: c.matterCode, name: c.matterCode ? await deps.matterName(c.matterCode) : null },
-      department: { id: dept.id, name: dept.name, uscc: dept.uscc },
-      applicant: applicant && c.applicantHash ? { name: applicant.name, codeType: applicant.codeType, codeMasked: maskCode(applicant.code), holderKey: c.applicantHash } : null,
-      staff: deps.cases.staffOf(c), openedAt: c.openedAt.toISOString(), closedAt: c.closedAt?.toISOString() ?? null, result: c.result,
-      archivedAt: a.createdAt.toISOString(), retention: opts.retention ?? "30y", eventCount: evs.length,
-    };
-    const key = log.publicKey();
-    const hasher = opts.hashOn === "worker" ? workerHasher() : inlineHasher();
+      }
+    });
+    // Renewed on a timer too, for the stretches without chunks (checkpoint, proofs, the signature and its time-stamp).
+    const heartbeat = setInterval(() => {
+      uow.write((repos) => repos.archives.renewBuild(a.id, token, leaseUntil()), { relaxed: true }).catch(() => undefined);
+    }, Math.floor(BUILD_LEASE_MS / 3));
+    heartbeat.unref();
+    let finished = false;
+    let hasher: Hasher | undefined;
     try {
-      const store = chunkStore(a.id, hasher);
+      const c = (await uow.read.cases.byId(c0.id))!;
+
+      const cp = await log.checkpoint();
+      const evs = await events(c, items, a, cp.size);
+      const applicant = deps.cases.applicantOf(c);
+      const meta: CaseMeta = {
+        archiveId: a.id, caseId: c.id, caseNo: c.caseNo, title: c.title ?? `办件 ${c.caseNo}`, channel: c.channel,
+        matter: { code: c.matterCode, name: c.matterCode ? await deps.matterName(c.matterCode) : null },
+        department: { id: dept.id, name: dept.name, uscc: dept.uscc },
+        applicant: applicant && c.applicantHash ? { name: applicant.name, codeType: applicant.codeType, codeMasked: maskCode(applicant.code), holderKey: c.applicantHash } : null,
+        staff: deps.cases.staffOf(c), openedAt: c.openedAt.toISOString(), closedAt: c.closedAt?.toISOString() ?? null, result: c.result,
+        archivedAt: a.createdAt.toISOString(), retention: opts.retention ?? "30y", eventCount: evs.length,
+      };
+      const key = log.publicKey();
+      hasher = opts.hashOn === "worker" ? workerHasher() : inlineHasher();
+      const store = chunkStore(a.id, hasher, { token, until: leaseUntil });
       const zip = createZipWriter(store.w, { mtime: a.createdAt });
       const sink: BagSink = { add: async (path, data, o) => void (await zip.addFile(path, data, { method: o.compress ? "deflate" : "store", ...(o.size !== undefined && !Buffer.isBuffer(data) ? { size: o.size } : {}) })) };
       const bag = await writeBag(sink, {
@@ -367,13 +402,17 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       await new Promise<void>((resolve, reject) => store.w.end((e?: Error | null) => (e ? reject(e) : resolve())));
       const r = await store.result();
       const patch = {
-        status: "stored" as const, tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
-        certSerial: cert.serial, storedAt: clock.now(),
+        tagmanifestSha256: bag.tagmanifestSha256, packageSha256: r.sha256, packageSize: r.size, chunks: r.chunks,
+        certSerial: cert.serial, storedAt: clock.now(), releasedAt: clock.now(),
       };
-      await uow.write((repos) => repos.archives.update(a.id, patch));
-      return view({ ...a, ...patch });
+      if (!(await uow.write((repos) => repos.archives.finishBuild(a.id, token, patch)))) throw leaseLost(a.id);
+      finished = true;
+      return view({ ...a, ...patch, status: "stored", buildToken: null, buildLeaseUntil: null });
     } finally {
-      await hasher.close();
+      clearInterval(heartbeat);
+      await hasher?.close();
+      // A build that failed gives its lease up: the next request builds at once (a crashed one's lease runs out).
+      if (!finished) await uow.write((repos) => repos.archives.releaseBuild(a.id, token)).catch(() => undefined);
     }
   }
 

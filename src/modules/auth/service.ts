@@ -6,7 +6,7 @@
  * algorithm are refused by jose before any key is used.
  */
 import { createHash, randomUUID, type KeyObject } from "node:crypto";
-import { SignJWT, jwtVerify, decodeJwt, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { SignJWT, jwtVerify, decodeJwt, errors as joseErrors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { checkHolderCode } from "../licences/holder.js";
 import { verifySecret } from "../../crypto/password.js";
 import type { PiiProtector } from "../../crypto/pii.js";
@@ -98,12 +98,21 @@ const VERIFIED_TTL_MS = 10 * 60_000;
 const VERIFIED_MAX = 10_000;
 /** How long a client record (status, role, bindings) read for authentication is reused. */
 export const CLIENT_CACHE_MS = 2000;
+/** Clock skew allowed on exp and nbf (seconds), for both kinds of token. */
+const CLOCK_TOLERANCE_S = 5;
 
 export function createAuthService(deps: AuthDeps) {
   const { uow, clock, signingKey } = deps;
   const verified = new Lru<string, number>(VERIFIED_MAX);
   /** Access tokens whose signature and claims were verified, by their exact text (bounded, least recent out). */
   const verifiedTokens = new Lru<string, JWTPayload>(VERIFIED_MAX);
+  /**
+   * Holder tokens whose signature and claims were verified, by their exact text, with the provider's key that
+   * verified them (a holder's page calls several routes with one token). A later use checks exp and nbf against
+   * the clock again and that this key is still the provider's key for the token's header: after a rotation, or a
+   * refresh of the provider's set, the token is verified in full again.
+   */
+  const verifiedIdpTokens = new Lru<string, { payload: JWTPayload; header: JWTHeaderParameters; key: unknown }>(VERIFIED_MAX);
   async function checkSecret(clientId: string, secret: string, stored: string): Promise<boolean> {
     const k = createHash("sha256").update(clientId).update("\0").update(secret).update("\0").update(stored).digest("base64");
     const now = clock.now().getTime();
@@ -163,13 +172,44 @@ export function createAuthService(deps: AuthDeps) {
    */
   const clients = new TtlCache<string, Awaited<ReturnType<typeof uow.read.clients.byId>>>(VERIFIED_MAX, CLIENT_CACHE_MS, () => clock.now().getTime());
 
+  /** The IdP token's verified claims: from `hit` while its time claims and key still hold, else jose's checks. */
+  async function verifyIdpToken(token: string, hit: { payload: JWTPayload; header: JWTHeaderParameters; key: unknown } | undefined, currentDate: Date): Promise<JWTPayload> {
+    if (hit) {
+      const now = Math.floor(currentDate.getTime() / 1000);
+      const { exp, nbf } = hit.payload;
+      const timely = typeof exp === "number" && exp > now - CLOCK_TOLERANCE_S && (typeof nbf !== "number" || nbf <= now + CLOCK_TOLERANCE_S);
+      if (timely) {
+        const [h, p, sig] = token.split(".");
+        const key = await Promise.resolve()
+          .then(() => deps.idp.keys(hit.header, { protected: h, payload: p!, signature: sig! }))
+          .catch(() => undefined);
+        if (key === hit.key) return hit.payload;
+      }
+      // Expired, not yet valid, or the key changed: jose decides (and says why).
+      verifiedIdpTokens.delete(token);
+    }
+    let used: unknown;
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, async (header, input) => (used = await deps.idp.keys(header, input)), {
+        algorithms: [...ALLOWED_ALGS], issuer: deps.idp.issuer, audience: deps.idp.audience, currentDate, clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ["exp", "iat", ...(deps.idp.claims.code === "sub" ? ["sub"] : [])],
+      });
+      verifiedIdpTokens.set(token, { payload, header: protectedHeader, key: used });
+      return payload;
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+  }
+
   /** Verifies a bearer token (ours or the IdP's) and returns the actor. Throws TOKEN_INVALID / TOKEN_EXPIRED. */
   async function authenticate(token: string): Promise<Actor> {
     if (token.length > 8192) throw new AppError("TOKEN_INVALID", "The token is too long.");
     // A token whose signature was already checked is not checked again (same bytes, same result); its expiry is.
     let payload = verifiedTokens.get(token);
+    const idpHit = payload ? undefined : verifiedIdpTokens.get(token);
     let iss: string | undefined;
     if (payload) iss = deps.issuer;
+    else if (idpHit) iss = deps.idp.issuer;
     else {
       try {
         iss = decodeJwt(token).iss;
@@ -179,14 +219,14 @@ export function createAuthService(deps: AuthDeps) {
     }
     const currentDate = clock.now();
     if (iss === deps.issuer) {
-      if (payload && (payload.exp ?? 0) + 5 <= currentDate.getTime() / 1000) {
+      if (payload && (payload.exp ?? 0) + CLOCK_TOLERANCE_S <= currentDate.getTime() / 1000) {
         verifiedTokens.delete(token);
         throw new AppError("TOKEN_EXPIRED");
       }
       if (!payload) {
         try {
           ({ payload } = await jwtVerify(token, ourKey, {
-            algorithms: [...ALLOWED_ALGS], issuer: deps.issuer, audience: ACCESS_TOKEN_AUDIENCE, typ: "at+jwt", currentDate, clockTolerance: 5,
+            algorithms: [...ALLOWED_ALGS], issuer: deps.issuer, audience: ACCESS_TOKEN_AUDIENCE, typ: "at+jwt", currentDate, clockTolerance: CLOCK_TOLERANCE_S,
             requiredClaims: ["exp", "iat", "sub"],
           }));
         } catch (e) {
@@ -209,15 +249,7 @@ export function createAuthService(deps: AuthDeps) {
     }
     if (iss === deps.idp.issuer) {
       const { claims } = deps.idp;
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, deps.idp.keys, {
-          algorithms: [...ALLOWED_ALGS], issuer: deps.idp.issuer, audience: deps.idp.audience, currentDate, clockTolerance: 5,
-          requiredClaims: ["exp", "iat", ...(claims.code === "sub" ? ["sub"] : [])],
-        }));
-      } catch (e) {
-        throw mapJoseError(e);
-      }
+      const payload = await verifyIdpToken(token, idpHit, currentDate);
       const code = claimAt(payload, claims.code);
       if (typeof code !== "string" || code.length === 0 || code.length > 64) throw new AppError("TOKEN_INVALID", `The token does not carry the holder's code (claim ${claims.code}).`);
       const rawType = claimAt(payload, claims.codeType);

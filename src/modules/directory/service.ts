@@ -17,7 +17,7 @@ export const ROLE_SCOPES: Record<Role, readonly string[]> = {
   consumer: ["licences:query"],
   counter: ["verify:counter"],
   // The archive office (档案部门): receives case packages, runs 四性检测, re-checks stored packages (issue 19).
-  archivist: ["archives:read", "archives:check"],
+  archivist: ["archives:read", "archives:check", "archives:receive"],
 };
 
 export type PublicClient = Omit<Client, "secretHash">;

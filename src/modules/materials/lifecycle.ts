@@ -2,7 +2,9 @@
  * Reads and status changes.
  *   revoke     the registrant (its client), an issuer of the registering department, or an administrator, with a
  *              reason: the material is never handed to an approval system again and its receipt verifies REVOKED
- *   withdraw   the holder: the material leaves reuse and its bytes are deleted (row, receipt and log stay)
+ *   withdraw   the holder, of anything registered for them but a department-issued material (authority.ts: the
+ *              department's record is not theirs to delete): the material leaves reuse
+ *              and its bytes are deleted (row, receipt and log stay)
  *   supersede  by registering a newer version (register.ts, `supersedes`)
  *   expire     derived from the validity (expiresAt) at every read: no write needed
  * Every change is logged (`material.status-changed`) in the transaction that makes it.
@@ -13,6 +15,7 @@ import { AppError } from "../../errors.js";
 import { textProblem } from "../../util/text.js";
 import { actorLabel, type Actor } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
+import { mayWithdraw, sourceProtected } from "./authority.js";
 import type { MaterialCore, MaterialView } from "./core.js";
 import type { MaterialRecord, MaterialRepos, StoredStatus } from "./ports.js";
 
@@ -20,11 +23,12 @@ export function createLifecycle<R extends MaterialRepos>(core: MaterialCore<R>) 
   const { deps } = core;
   const { uow, clock, tlog } = deps;
 
-  async function change(identifier: string, actor: Actor, to: StoredStatus, reason: string | null, may: (rec: MaterialRecord) => boolean): Promise<MaterialRecord> {
+  async function change(identifier: string, actor: Actor, to: StoredStatus, reason: string | null, may: (rec: MaterialRecord) => boolean, authorised: (rec: MaterialRecord) => void = () => undefined): Promise<MaterialRecord> {
     const now = clock.now();
     const out = await uow.write(async (repos, tx) => {
       const rec = await repos.materials.byId(identifier);
       if (!rec || !core.canSee(rec, actor) || !may(rec)) throw new AppError("MATERIAL_NOT_FOUND");
+      authorised(rec);
       const from = core.effective(rec, now);
       const allowed = to === "revoked" ? ["valid", "superseded", "expired"] : ["valid", "superseded", "expired"];
       if (!allowed.includes(from)) throw new AppError("MATERIAL_STATE_INVALID", `The material is ${from}.`, { details: { status: from } });
@@ -48,7 +52,9 @@ export function createLifecycle<R extends MaterialRepos>(core: MaterialCore<R>) 
 
   async function withdraw(identifier: string, actor: Actor): Promise<MaterialView> {
     if (actor.kind !== "holder") throw new AppError("FORBIDDEN_ROLE", "Only holders may do this.");
-    return core.view(await change(identifier, actor, "withdrawn", null, (r) => r.holderHash === actor.subjectHash));
+    return core.view(await change(identifier, actor, "withdrawn", null, (r) => r.holderHash === actor.subjectHash, (r) => {
+      if (!mayWithdraw(r, actor)) throw sourceProtected("withdraw", r, "holder");
+    }));
   }
 
   /** One material with its receipt, for whoever may see it (MATERIAL_NOT_FOUND otherwise). */

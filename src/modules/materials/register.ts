@@ -14,6 +14,7 @@ import { textProblem } from "../../util/text.js";
 import { checkHolderCode } from "../licences/holder.js";
 import { actorLabel, type Actor } from "../kernel.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
+import { maySupersede, sourceProtected } from "./authority.js";
 import { receive } from "./blob.js";
 import { holderAad, nameAad, wrapAad, type MaterialCore } from "./core.js";
 import { formatMaterialId, newSerial, nextVersion, parseMaterialId } from "./identifier.js";
@@ -101,6 +102,7 @@ export function createRegister<R extends MaterialRepos>(core: MaterialCore<R>) {
     let prev: MaterialRecord | undefined;
     if (meta.supersedes) {
       prev = await core.visible(meta.supersedes, actor);
+      if (!maySupersede(prev, source, actor)) throw sourceProtected("supersede", prev, source);
       if (prev.holderHash !== holderHash || prev.typeCode !== type.code) throw new AppError("MATERIAL_STATE_INVALID", "A newer version has the same holder and material type as the one it supersedes.");
       if (core.effective(prev) !== "valid") throw new AppError("MATERIAL_STATE_INVALID", "Only a valid material can be superseded.", { details: { status: core.effective(prev) } });
     }

@@ -12,6 +12,7 @@
  * Anything else (PE `MZ`, ELF, Mach-O, scripts, HTML, other archives, plain text) is unrecognised.
  */
 import type { MediaKind } from "./ports.js";
+import { own } from "../../util/lookup.js";
 
 export const HEAD_BYTES = 1024;
 export const TAIL_BYTES = 64 * 1024;
@@ -78,10 +79,10 @@ export function declaredKind(contentType: string | undefined, fileName: string |
     "application/pdf": "pdf", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/png": "png", "application/ofd": "ofd", "application/json": "json",
   };
   let fromType: MediaKind | "other" | undefined;
-  if (ct && ct !== "application/octet-stream" && ct !== "binary/octet-stream") fromType = byType[ct] ?? "other";
+  if (ct && ct !== "application/octet-stream" && ct !== "binary/octet-stream") fromType = own(byType, ct) ?? "other";
   const ext = fileName && /\.([A-Za-z0-9]{1,8})$/.exec(fileName)?.[1]?.toLowerCase();
   const byExt: Record<string, MediaKind> = { pdf: "pdf", jpg: "jpeg", jpeg: "jpeg", png: "png", ofd: "ofd", json: "json" };
-  const fromName: MediaKind | "other" | undefined = ext ? byExt[ext] ?? "other" : undefined;
+  const fromName: MediaKind | "other" | undefined = ext ? own(byExt, ext) ?? "other" : undefined;
   if (fromType && fromName && fromType !== fromName) return "other";
   return fromType ?? fromName;
 }

@@ -95,8 +95,27 @@ export interface ParticipantRepo {
   insert(p: Participant): Promise<void>;
   ofRequest(requestId: string): Promise<Participant[]>;
   update(requestId: string, idx: number, patch: ParticipantPatch): Promise<void>;
-  /** A holder's participations (newest request first), with their requests. */
-  forHolder(holderHash: string, opts: { statuses?: readonly ParticipantStatus[]; limit: number }): Promise<Array<{ participant: Participant; request: SigningRequest }>>;
+  /**
+   * A holder's participations (newest request first), with the facts of their requests that the holder's list
+   * shows. `waitingAt`: only those waiting for the holder at that time (their group signs now and they have not
+   * acted; the request in progress and not past its expiry), filtered before `limit`.
+   */
+  forHolder(holderHash: string, opts: { waitingAt?: Date; limit: number }): Promise<HolderParticipation[]>;
+}
+
+/** One row of a holder's list: the request's facts and this holder's part in it. */
+export interface HolderParticipation {
+  readonly id: string;
+  readonly title: string;
+  readonly matterCode: string | null;
+  readonly caseRef: string | null;
+  readonly status: SigningStatus;
+  readonly expiresAt: Date;
+  readonly createdAt: Date;
+  readonly role: ParticipantRole;
+  readonly groupNo: number;
+  readonly myStatus: ParticipantStatus;
+  readonly actedAt: Date | null;
 }
 
 export interface SigningDocumentRepo {

@@ -245,6 +245,9 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
 
   /** Draft only: the PDF to be signed (replaces an earlier upload). */
   async function putDocument(id: string, pdf: Buffer, actor: Actor): Promise<RequestView> {
+    // Who may upload is settled before the document is read: anyone else gets the same 404, in the same time,
+    // whatever the PDF, and costs no PDF work.
+    await draftOf(id, actor, "The document is fixed once the request is sent.");
     // Read on a PDF worker under its time budget: a hostile upload costs a worker, never the event loop.
     const info = await deps.pdf.signing(pdf, { op: "inspect" });
     if (info.op !== "inspect") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
@@ -265,17 +268,29 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
     });
   }
 
+  /**
+   * The initiator's open draft, read before any PDF work (upload, send): a caller who may not see the request
+   * gets 404 and one who may but is too late gets the state's 409, both without the document being read.
+   * The write transaction checks again (the state may change meanwhile).
+   */
+  async function draftOf(id: string, actor: Actor, sentMessage: string): Promise<{ r: SigningRequest; ps: Participant[] }> {
+    const { r, ps } = await visible(uow.read, id, actor);
+    if (!isInitiator(actor, r)) throw new AppError("SIGNING_REQUEST_NOT_FOUND");
+    if (r.status === "draft" && clock.now() >= r.expiresAt) return { r, ps }; // the write records the expiry
+    if (r.status !== "draft") throw r.status === "in_progress" ? new AppError("SIGNING_STATE_INVALID", sentMessage) : closedError(r);
+    return { r, ps };
+  }
+
   /** draft → in_progress: the document is fixed, placements are checked, the first group may act. */
   async function send(id: string, actor: Actor): Promise<RequestView> {
-    const cur = await uow.read.signingRequests.byId(id);
-    const latest = cur ? await uow.read.signingDocuments.latest(id) : undefined;
+    const { r: cur, ps: curPs } = await draftOf(id, actor, "The request has been sent already.");
+    const latest = await uow.read.signingDocuments.latest(id);
     // The completion report's page is reserved now, before the first signature: appending it later would
     // change the document every participant signed. The report is drawn on it as the final seal's appearance.
     let withReport: Buffer | null = null;
-    if (cur && latest && cur.status === "draft") {
+    if (latest && clock.now() < cur.expiresAt) {
       const pdf = pii.openBytes(latest.bytes, aadDoc(id, latest.seq));
-      const ps = await uow.read.signingParticipants.ofRequest(id);
-      const a = await deps.pdf.signing(pdf, { op: "send", participants: ps.map((p) => ({ idx: p.idx, placement: p.placement })) });
+      const a = await deps.pdf.signing(pdf, { op: "send", participants: curPs.map((p) => ({ idx: p.idx, placement: p.placement })) });
       if (a.op !== "send") throw new AppError("INTERNAL", "The PDF worker answered another operation.");
       withReport = a.bytes as Buffer;
     }
@@ -416,13 +431,9 @@ export function createSignatureService<R extends SignatureRepos & CatalogueRepos
   async function holderList(actor: Actor, which: "waiting" | "all", limit: number) {
     if (actor.kind !== "holder") throw new AppError("FORBIDDEN_ROLE");
     const now = clock.now();
-    const rows = await uow.read.signingParticipants.forHolder(actor.subjectHash, { ...(which === "waiting" ? { statuses: ["pending"] as const } : {}), limit });
-    return rows
-      .filter(({ request: r }) => which === "all" || (r.status === "in_progress" && now < r.expiresAt))
-      .map(({ participant: p, request: r }) => ({
-        id: r.id, title: r.title, matterCode: r.matterCode, caseRef: r.caseRef, status: OPEN.includes(r.status) && now >= r.expiresAt ? "expired" as const : r.status,
-        expiresAt: r.expiresAt, createdAt: r.createdAt, role: p.role, group: p.groupNo, myStatus: p.status, actedAt: p.actedAt,
-      }));
+    // "waiting" is filtered in the query (before the limit): in progress, not past its expiry, my turn.
+    const rows = await uow.read.signingParticipants.forHolder(actor.subjectHash, { ...(which === "waiting" ? { waitingAt: now } : {}), limit });
+    return rows.map(({ groupNo, ...r }) => ({ ...r, status: OPEN.includes(r.status) && now >= r.expiresAt ? "expired" as const : r.status, group: groupNo }));
   }
 
   /** Marks every open request past its expiry as expired (the minute sweep). */

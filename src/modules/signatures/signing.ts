@@ -373,6 +373,9 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
   async function externalPrepare(id: string, actor: Actor, input: { certificates: string[]; mark: SignatureMark }) {
     const h = requireHolder(actor);
     checkMark(input.mark);
+    // Whether this holder may act on this request comes first: anyone else gets 404 without their certificates
+    // being read or their chain built.
+    const { r, p, latest } = await canAct(id, h);
     if (deps.externalAnchors.length === 0) throw new AppError("EXTERNAL_CERTIFICATE_UNTRUSTED", "This deployment trusts no outside CA for signatures (SIDIAN_SIGNING_TRUST).");
     let ders: Buffer[];
     try {
@@ -391,7 +394,6 @@ export function createSigningFlow<R extends Repos>(deps: SigningFlowDeps<R>) {
     if (spki.asymmetricKeyType !== "ec" || spki.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
       throw new AppError("EXTERNAL_CERTIFICATE_UNTRUSTED", "Own-key signatures use ECDSA P-256 keys (the allowed algorithm).");
     }
-    const { r, p, latest } = await canAct(id, h);
     const prepared = await prepareOn(r, p, latest.pdf, input.mark, now);
     const digest = Buffer.from(prepared.digest);
     const enc = encodeSigner({ der: ders[0]!, issuerDer: issuerOf(ders[0]!), serial: leaf.serial }, ders);

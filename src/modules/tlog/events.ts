@@ -52,6 +52,14 @@ export const TLOG_EVENTS = {
   caseArchived: "case.archived",
   // a 四性检测 run over a stored package (issue 19): data = { archiveId, stage, result, failed: [item ids], tagmanifestSha256, reportSha256 }
   archiveChecked: "archive.checked",
+  // a package received at transfer (移交接收, issue 19 §4), subject `archive-receipt:<id>`: data = { receiptId, departmentId, bagName, caseNo, sourceOrganization, sourceArchiveId, packageSha256, packageSize, tagmanifestSha256, reportSha256 }
+  archiveReceived: "archive.received",
+  // a package refused at receipt (it failed 四性检测; it is not kept): data = { departmentId, packageSha256, packageSize, tagmanifestSha256, failed: [item ids], reportSha256 }
+  archiveReceiveRefused: "archive.receive-refused",
+  // a stored package released after passing 四性检测 at archiving (check-before-release): data = { archiveId, checkLogIndex }
+  archiveReleased: "archive.released",
+  // a renewal time-stamp added to a stored package (DA/T 97 evidence renewal): data = { archiveId, n, over, genTime, tsaNotAfter, packageSha256, previousPackageSha256 }
+  archiveRenewed: "archive.renewed",
   // e-materials (issue 18: src/modules/materials): subject `material:<identifier>`; events carry `holder`
   materialTypeCreated: "material-type.created",
   materialTypeUpdated: "material-type.updated",

@@ -13,6 +13,10 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
   const insChunk = "INSERT INTO archive_chunks (archive_id, seq, bytes) VALUES (?, ?, ?)";
   const getChunk = "SELECT bytes FROM archive_chunks WHERE archive_id = ? AND seq = ?";
   const clear = "DELETE FROM archive_chunks WHERE archive_id = ?";
+  const claim = "UPDATE archives SET build_token = ?, build_lease_until = ? WHERE id = ? AND status = 'building' AND (build_token IS NULL OR build_lease_until IS NULL OR build_lease_until <= ?)";
+  const renew = "UPDATE archives SET build_lease_until = ? WHERE id = ? AND status = 'building' AND build_token = ?";
+  const release = "UPDATE archives SET build_token = NULL, build_lease_until = NULL WHERE id = ? AND status = 'building' AND build_token = ?";
+  const truncate = "DELETE FROM archive_chunks WHERE archive_id = ? AND seq >= ?";
   return {
     archives: {
       async insert(a) {
@@ -28,6 +32,19 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
         const p = A.set(patch);
         if (p.args.length) await sql.run(`UPDATE archives ${p.text} WHERE id = ?`, [...p.args, id]);
       },
+      async claimBuild(id, token, until, now) {
+        return (await sql.run(claim, [token, until.getTime(), id, now.getTime()])) === 1;
+      },
+      async renewBuild(id, token, until) {
+        return (await sql.run(renew, [until.getTime(), id, token])) === 1;
+      },
+      async finishBuild(id, token, patch) {
+        const p = A.set({ ...patch, status: "stored", buildToken: null, buildLeaseUntil: null });
+        return (await sql.run(`UPDATE archives ${p.text} WHERE id = ? AND status = 'building' AND build_token = ?`, [...p.args, id, token])) === 1;
+      },
+      async releaseBuild(id, token) {
+        await sql.run(release, [id, token]);
+      },
       async listStored({ limit, afterId }) {
         return (await sql.all(stored, [afterId ?? "", limit])).map(A.from);
       },
@@ -41,6 +58,9 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
       },
       async clear(archiveId) {
         return sql.run(clear, [archiveId]);
+      },
+      async truncate(archiveId, fromSeq) {
+        return sql.run(truncate, [archiveId, fromSeq]);
       },
     },
   };

@@ -18,6 +18,7 @@ import { createAccessRepos } from "./access.js";
 import { createScanRepo } from "./qr.js";
 import { createCaseRepos } from "./cases.js";
 import { createArchiveRepos } from "./archives.js";
+import { createArchiveReceiptRepos } from "./archive-receipts.js";
 import { createDocumentRepo } from "./documents.js";
 import { createSignatureRepos } from "./signatures.js";
 import { createWebhookRepos } from "./webhooks.js";
@@ -39,6 +40,7 @@ export function makeRepos(sql: Sql) {
     ...createWebhookRepos(sql),
     ...createCaseRepos(sql),
     ...createArchiveRepos(sql),
+    ...createArchiveReceiptRepos(sql),
     ...createMaterialRepos(sql),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The e-signature ports (src/modules/signatures/ports.ts) over the portable Sql. The holder's waiting list
- * (`forHolder`) is one join.
+ * (`forHolder`) is one join over the columns it shows.
  */
 import type { Sql, Row } from "../sql.js";
 import { tableOf } from "../table.js";
@@ -26,10 +26,18 @@ function participantOf(r: Row): Participant {
   return { ...p, placement: p.placement ? (JSON.parse(p.placement) as SignaturePlacement) : null };
 }
 
-function prefixed(r: Row, prefix: string): Row {
-  const out: Row = {};
-  for (const [k, v] of Object.entries(r)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
-  return out;
+interface HolderRow {
+  id: string;
+  title: string;
+  matter_code: string | null;
+  case_ref: string | null;
+  status: SigningRequest["status"];
+  expires_at: number;
+  created_at: number;
+  role: Participant["role"];
+  group_no: number;
+  my_status: Participant["status"];
+  acted_at: number | null;
 }
 
 const EVENT_INSERT = "INSERT INTO signing_events (request_id, log_index, type, created_at) VALUES (?, ?, ?, ?)";
@@ -44,9 +52,14 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
     ORDER BY created_at DESC, id DESC LIMIT ?`;
   const reqDue = `SELECT ${RQ.cols} FROM signing_requests WHERE status IN ('draft', 'in_progress') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`;
   const ofRequest = `SELECT ${P.cols} FROM signing_participants WHERE request_id = ? ORDER BY idx`;
-  const forHolder = `SELECT ${P.names.map((n) => `p.${n} AS p_${n}`).join(", ")}, ${RQ.names.map((n) => `r.${n} AS r_${n}`).join(", ")}
-    FROM signing_participants p JOIN signing_requests r ON r.id = p.request_id
-    WHERE p.holder_hash = ? AND (CAST(? AS TEXT) IS NULL OR p.status IN (${sql.jsonEach}))
+  // The holder's list: only the columns it shows (a row of 11 values instead of both tables' 37). CROSS JOIN keeps
+  // SQLite's join order (participants first, on signing_participants_holder_idx), so the waiting list never walks
+  // every open request of every holder through signing_requests_open_idx; PostgreSQL plans it as a plain join.
+  const holderCols = `r.id, r.title, r.matter_code, r.case_ref, r.status, r.expires_at, r.created_at, p.role, p.group_no, p.status AS my_status, p.acted_at`;
+  const holderAll = `SELECT ${holderCols} FROM signing_participants p CROSS JOIN signing_requests r
+    WHERE r.id = p.request_id AND p.holder_hash = ? ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
+  const holderWaiting = `SELECT ${holderCols} FROM signing_participants p CROSS JOIN signing_requests r
+    WHERE r.id = p.request_id AND p.holder_hash = ? AND p.status = 'pending' AND r.status = 'in_progress' AND r.expires_at > ?
     ORDER BY r.created_at DESC, r.id DESC, p.idx LIMIT ?`;
   const docLatest = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? ORDER BY seq DESC LIMIT 1`;
   const docGet = `SELECT ${D.cols} FROM signing_documents WHERE request_id = ? AND seq = ?`;
@@ -90,10 +103,14 @@ export function createSignatureRepos(sql: Sql): SignatureRepos {
       const s = P.set({ ...rest, ...(placement !== undefined ? { placement: placement ? JSON.stringify(placement) : null } : {}) } as Partial<PRow>);
       if (s.args.length) await sql.run(`UPDATE signing_participants ${s.text} WHERE request_id = ? AND idx = ?`, [...s.args, requestId, idx]);
     },
-    async forHolder(holderHash, { statuses, limit }) {
-      const st = statuses?.length ? JSON.stringify(statuses) : null;
-      const rows = await sql.all(forHolder, [holderHash, st, st, limit]);
-      return rows.map((r) => ({ participant: participantOf(prefixed(r, "p_")), request: RQ.from(prefixed(r, "r_")) }));
+    async forHolder(holderHash, { waitingAt, limit }) {
+      const rows = waitingAt
+        ? await sql.all<HolderRow>(holderWaiting, [holderHash, waitingAt.getTime(), limit])
+        : await sql.all<HolderRow>(holderAll, [holderHash, limit]);
+      return rows.map((r) => ({
+        id: r.id, title: r.title, matterCode: r.matter_code, caseRef: r.case_ref, status: r.status, expiresAt: new Date(r.expires_at),
+        createdAt: new Date(r.created_at), role: r.role, groupNo: r.group_no, myStatus: r.my_status, actedAt: r.acted_at === null ? null : new Date(r.acted_at),
+      }));
     },
   };
   const documents: SigningDocumentRepo = {

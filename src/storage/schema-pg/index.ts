@@ -143,5 +143,5 @@ export const {
   sealEvents, stamps, scans, caseAttachments, documentBlobs, documents, signingRequests, signingParticipants, signingDocuments,
   personalKeys, passkeys, webauthnChallenges, signingPrepared, deployment, signingEvents, webhookEndpoints, webhookDeliveries,
   signingSealJobs,
-  materialTypes, materials, materialChunks, cases, caseFiles, caseItems, archives, archiveChunks,
+  materialTypes, materials, materialChunks, cases, caseFiles, caseItems, archives, archiveChunks, archiveReceipts, archiveReceiptChunks,
 } = tables as Record<string, AnyPgTable>;

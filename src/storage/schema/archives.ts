@@ -26,6 +26,14 @@ export const archives = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     storedAt: integer("stored_at", { mode: "timestamp_ms" }),
     logIndex: integer("log_index").notNull(),
+    /**
+     * The build lease (a `building` archive): who builds it now and until when. Taken by compare-and-set, renewed as
+     * the build goes on; a build whose lease ran out (its builder crashed) is taken over by the next request.
+     */
+    buildToken: text("build_token"),
+    buildLeaseUntil: integer("build_lease_until", { mode: "timestamp_ms" }),
+    /** When the package passed 四性检测 at the archiving stage and was released for download (null: held). */
+    releasedAt: integer("released_at", { mode: "timestamp_ms" }),
   },
   (t) => [uniqueIndex("archives_case_idx").on(t.caseId), index("archives_department_idx").on(t.departmentId, t.createdAt)],
 );

@@ -45,7 +45,7 @@ export const caseItems = sqliteTable(
     logIndex: integer("log_index").notNull(),
     at: integer("at", { mode: "timestamp_ms" }).notNull(),
   },
-  (t) => [index("case_items_case_idx").on(t.caseId, t.id)],
+  (t) => [index("case_items_case_idx").on(t.caseId, t.id), index("case_items_ref_idx").on(t.ref, t.kind)],
 );
 
 /**

@@ -13,4 +13,5 @@ export * from "./deployment.js";
 export * from "./webhooks.js";
 export * from "./cases.js";
 export * from "./archives.js";
+export * from "./archive-receipts.js";
 export * from "./materials.js";

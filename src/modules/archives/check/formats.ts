@@ -4,6 +4,7 @@
  * the file's end and never allocates from a length read in the file.
  */
 import zlib from "node:zlib";
+import { own } from "../../../util/lookup.js";
 
 /** Formats an archival package may hold (DA/T 47 / GB/T 33190 practice: PDF, OFD, images, text, XML, JSON, JWS). */
 export const ARCHIVAL_FORMATS: ReadonlySet<string> = new Set([
@@ -28,7 +29,7 @@ export function extensionOf(p: string): string {
   return dot > 0 ? base.slice(dot + 1).toLowerCase() : "";
 }
 
-export const formatOfExtension = (p: string): string | null => BY_EXTENSION[extensionOf(p)] ?? null;
+export const formatOfExtension = (p: string): string | null => own(BY_EXTENSION, extensionOf(p)) ?? null;
 export const isExecutableExtension = (p: string): boolean => EXECUTABLE_EXTENSIONS.has(extensionOf(p));
 
 export type Sniffed =

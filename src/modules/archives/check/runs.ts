@@ -50,9 +50,26 @@ export interface CheckRun {
 const SYSTEM: Actor = { kind: "system", name: "archive-recheck" };
 
 export function createArchiveChecks<RR extends ArchiveRepos>(deps: ArchiveChecksDeps<RR>) {
-  /** Checks one stored package (visible to `actor`) and logs the run. */
+  /**
+   * Runs in progress, by archive and stage: a caller who may see the archive and asks while one runs joins it (one
+   * read and validation of the package, one `archive.checked` entry) instead of starting another.
+   */
+  const running = new Map<string, Promise<CheckRun>>();
+
+  /** Checks one stored package (visible to `actor`) and logs the run; joins a run of the same archive and stage in progress. */
   async function check(id: string, actor: Actor, stage: Stage): Promise<CheckRun> {
+    // Visibility is each caller's own: a caller who may not see the archive never learns a run exists.
     const a = await deps.archives.get(id, actor);
+    const key = `${a.id}\u0000${stage}`;
+    const joined = running.get(key);
+    if (joined) return joined;
+    const run = runOnce(a.id, a.bagName, actor, stage).finally(() => running.delete(key));
+    running.set(key, run);
+    return run;
+  }
+
+  async function runOnce(id: string, bagName: string, actor: Actor, stage: Stage): Promise<CheckRun> {
+    const a = { id, bagName };
     const p = await deps.archives.packageStream(id, actor);
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "sidian-check-"));
     const file = path.join(dir, "package.zip");
@@ -111,7 +128,7 @@ export function createArchiveChecks<RR extends ArchiveRepos>(deps: ArchiveChecks
     return out;
   }
 
-  return { check, recheckAll };
+  return { check, recheckAll, inProgress: () => running.size };
 }
 
 export type ArchiveChecks = ReturnType<typeof createArchiveChecks>;
