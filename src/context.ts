@@ -477,14 +477,18 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       verify: (identifier) => verifier.verify({ identifier }, "counter"),
       licence: async (repos, identifier) => {
         const r = await repos.licences.byId(identifier);
-        return r ? { holderHash: r.holderHash } : undefined;
+        return r ? { holderHash: r.holderHash, departmentId: r.departmentId, typeCode: r.typeCode } : undefined;
+      },
+      access: async (repos, q) => {
+        const acc = await access.standingAccess(repos, q);
+        return acc ? { id: acc.id, logIndex: acc.logIndex } : undefined;
       },
       copy: async (token, actor) => {
         const c = await access.copy(actor, token);
         const acc = await uow.read.accessLog.byId(c.annotation.accessId);
         if (!acc) throw new AppError("COPY_LINK_INVALID");
         const doc = await documents.copyDocument(token, actor);
-        return { identifier: c.licence.identifier, accessId: acc.id, accessLogIndex: acc.logIndex, jws: c.copy, pdf: doc.pdf };
+        return { identifier: c.licence.identifier, accessId: acc.id, accessLogIndex: acc.logIndex, matterCode: acc.matterCode, holderHash: acc.holderHash, jws: c.copy, pdf: doc.pdf };
       },
       signature: async (requestId, actor) => {
         let d = await signatures.document(requestId, actor);
@@ -492,16 +496,20 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         if (d.request.status === "completed" && d.kind !== "completed" && (await completion.tryFinalise(requestId))) d = await signatures.document(requestId, actor);
         const evidence = await completion.evidence(requestId, actor);
         const events = (await uow.read.signingEvents.ofRequest(requestId)).map((e) => ({ type: e.type, logIndex: e.logIndex }));
-        return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, pdf: d.pdf, evidence, events };
+        return { status: d.kind === "completed" ? d.request.status : "sealing", title: d.request.title, matterCode: d.request.matterCode, pdf: d.pdf, evidence, events };
       },
       material: async (identifier, actor) => {
-        const m = await materials.belongsTo(identifier, { actor });
-        if (!m) throw new AppError("MATERIAL_NOT_FOUND");
-        return { holderHash: m.holderHash, status: m.status, sha256: m.sha256, size: m.size, mediaType: m.mediaType, logIndex: m.logIndex };
+        const rec = await uow.read.materials.byId(identifier);
+        if (!rec) return undefined;
+        const m = await materials.core.view(rec);
+        return { holderHash: rec.holderHash, status: m.status, sha256: m.sha256, size: m.size, mediaType: m.mediaType, logIndex: m.logIndex, own: materials.core.canSee(rec, actor) };
       },
       stampsOf: async (repos, sha) => (await repos.stamps.byResult(sha)).map((s) => ({ id: s.id, sealId: s.sealId, departmentId: s.departmentId, logIndex: s.logIndex ?? null })),
       departmentExists: async (repos, id) => (await repos.departments.byId(id)) !== undefined,
-      matterExists: async (code) => (await uow.read.matters.byCode(code)) !== undefined,
+      matter: async (code) => {
+        const m = await uow.read.matters.byCode(code);
+        return m ? { code: m.code, departments: m.departments, licenceTypes: m.licenceTypes } : undefined;
+      },
     },
   });
   const archives = createArchiveService<Repos>({

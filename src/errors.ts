@@ -64,6 +64,7 @@ export const ERROR_TABLE = {
   // --- counter
   CASE_ATTACH_REFUSED: { status: 409, message: "The licence cannot be attached to the case." },
   CASE_NOT_FOUND: { status: 404, message: "No such case." },
+  CASE_ITEM_UNAVAILABLE: { status: 404, message: "Nothing by that reference can be attached to this case by this caller." },
   CASE_NUMBER_TAKEN: { status: 409, message: "A case with that number exists already." },
   CASE_CLOSED: { status: 409, message: "The case is closed; it can no longer change." },
   CASE_NOT_ARCHIVABLE: { status: 409, message: "The case cannot be archived as it stands." },

@@ -12,7 +12,13 @@ import type { Retention } from "../modules/archives/index.js";
 
 export async function archiveBuildCommand(ctx: Context, ref: string, opts: { out?: string; retention?: string }, actor: Actor): Promise<string> {
   if (opts.retention !== undefined && !["permanent", "30y", "10y"].includes(opts.retention)) throw new AppError("VALIDATION_FAILED", "--retention must be permanent, 30y or 10y.");
-  const c = (await ctx.uow.read.cases.byId(ref)) ?? (await ctx.uow.read.cases.byCaseNo(ref));
+  let c = await ctx.uow.read.cases.byId(ref);
+  if (!c) {
+    // Case numbers are unique per owner: a number two owners use names no one case.
+    const byNo = await ctx.uow.read.cases.withCaseNo(ref, 2);
+    if (byNo.length > 1) throw new AppError("VALIDATION_FAILED", `Several cases have the number ${ref} (case numbers are unique per owner): name the case by its id.`, { details: { field: "case" } });
+    c = byNo[0];
+  }
   if (!c) throw new AppError("CASE_NOT_FOUND", `No case with id or number ${ref}.`);
   const existing = await ctx.uow.read.archives.byCase(c.id);
   const a = existing?.status === "stored" ? await ctx.archives.get(existing.id, actor)

@@ -16,7 +16,7 @@ const SYSTEM: Actor = { kind: "system", name: "test" };
 
 async function closedCase(h: Awaited<ReturnType<typeof build>>, caseNo: string) {
   const dept = await h.department("福州市行政审批局");
-  if (!(await h.ctx.uow.read.matters.byCode("M-ARC"))) await h.ctx.catalogue.createMatter({ code: "M-ARC", name: "归档测试事项", licenceTypes: [] }, ADMIN_ACTOR);
+  if (!(await h.ctx.uow.read.matters.byCode("M-ARC"))) await h.ctx.catalogue.createMatter({ code: "M-ARC", name: "归档测试事项", licenceTypes: [], departments: [dept.id] }, ADMIN_ACTOR);
   const consumer = await h.client("consumer", { matters: ["M-ARC"] });
   const actor: Actor = { kind: "client", clientId: consumer.id, role: "consumer", departmentId: null, matters: ["M-ARC"], scopes: [] };
   const c = await h.ctx.cases.open({ caseNo, matterCode: "M-ARC", title: "归档测试", departmentId: dept.id, applicant: { name: "张三", codeType: "111", code: "11010519491231002X" }, staff: { name: "李四" } }, actor);
@@ -69,7 +69,7 @@ t.test("sidian archive build CASE_NO --out FILE", { skip: TEST_STORE === "pg" ? 
   t.equal(meta.retention.code, "D10");
   t.equal(meta.case.result, "rejected");
   await z.close();
-  const a = await h.ctx.uow.read.archives.byCase((await h.ctx.uow.read.cases.byCaseNo(caseNo))!.id);
+  const a = await h.ctx.uow.read.archives.byCase((await h.ctx.uow.read.cases.withCaseNo(caseNo, 1))[0]!.id);
   t.equal(a?.packageSha256, createHash("sha256").update(zip).digest("hex"), "the file is the stored package");
   const again = await run();
   t.not(again.code, 0, "the file exists: not overwritten");

@@ -5,6 +5,7 @@
  */
 import type { Test } from "tap";
 import { makePdf } from "../../fixtures/pdf/make-pdf.js";
+import { ADMIN_ACTOR } from "../helpers/app.js";
 import { bearer, citizenId, issued, personLicence, world, type World } from "../licences/helpers.js";
 
 import type { LightMyRequestResponse } from "fastify";
@@ -34,6 +35,8 @@ export async function builtPackage(t: Test, given?: World, env: Record<string, s
   if (seal.statusCode !== 201) throw new Error(seal.body);
   const lic = await issued(w, personLicence(w, n));
   const caseNo = `RC${n}`;
+  // the matter is handled by the department (实施主体): the case is opened, and archived, in its name
+  await w.h.ctx.catalogue.updateMatter(w.exemptMatter, { departments: [w.dept.id] }, ADMIN_ACTOR);
   const c = (await api("POST", "/cases", w.tokens.consumer, {
     caseNo, matterCode: w.exemptMatter, title: "食品经营许可（新办）", departmentId: w.dept.id,
     applicant: { name: "张三丰", codeType: "111", code }, staff: { name: "李四", id: "A0231" },
@@ -41,8 +44,9 @@ export async function builtPackage(t: Test, given?: World, env: Record<string, s
   const ok = (r: { statusCode: number; body: string }, s: number) => {
     if (r.statusCode !== s) throw new Error(`${r.statusCode} ${r.body}`);
   };
-  ok(await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence", identifier: lic.identifier }), 201);
+  // the licence and the 加注件 the 免证办 query handed over for the case's matter
   const q = await api("POST", "/holders/licences:query", w.tokens.consumer, { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "核验经营资格" });
+  ok(await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence", identifier: lic.identifier }), 201);
   ok(await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence-copy", copy: q.json().items[0].copy.url }), 201);
   const st = await api("POST", `/seals/${seal.json().id}/stamp?page=1&x=150&y=200`, w.tokens.issuer, makePdf({ pages: 1 }), "application/pdf");
   ok(await api("POST", `/cases/${c.id}/documents`, w.tokens.consumer, st.rawPayload, "application/pdf"), 201);

@@ -14,18 +14,20 @@ t.test("a package from the real builder passes; a changed byte is named", async 
   const w = await world(t);
   const n = 50_000 + Math.floor(Math.random() * 9000);
   const code = citizenId(n);
-  const api = (method: "GET" | "POST", url: string, token: string, payload?: object | Buffer, type?: string) =>
+  const api = (method: "GET" | "POST" | "PATCH", url: string, token: string, payload?: object | Buffer, type?: string) =>
     w.h.app.inject({ method, url, headers: { ...bearer(token), ...(type ? { "content-type": type } : {}) }, ...(payload ? { payload } : {}) });
   const seal = await api("POST", "/seals", w.tokens.admin, { departmentId: w.dept.id, type: "01" });
   t.equal(seal.statusCode, 201, seal.body);
   const lic = await issued(w, personLicence(w, n));
   const caseNo = `RT${n}`;
+  t.equal((await api("PATCH", `/matters/${w.exemptMatter}`, w.tokens.admin, { departments: [w.dept.id] })).statusCode, 200);
   const c = (await api("POST", "/cases", w.tokens.consumer, {
     caseNo, matterCode: w.exemptMatter, title: "食品经营许可（新办）", departmentId: w.dept.id,
     applicant: { name: "张三丰", codeType: "111", code }, staff: { name: "李四", id: "A0231" },
   })).json();
-  t.equal((await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence", identifier: lic.identifier })).statusCode, 201);
+  // the licence and the 加注件 the 免证办 query handed over for the case's matter
   const q = await api("POST", "/holders/licences:query", w.tokens.consumer, { holderCode: code, holderCodeType: "111", matterCode: w.exemptMatter, useCause: "核验经营资格" });
+  t.equal((await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence", identifier: lic.identifier })).statusCode, 201);
   t.equal((await api("POST", `/cases/${c.id}/items`, w.tokens.consumer, { kind: "licence-copy", copy: q.json().items[0].copy.url })).statusCode, 201);
   const st = await api("POST", `/seals/${seal.json().id}/stamp?page=1&x=150&y=200`, w.tokens.issuer, makePdf({ pages: 1 }), "application/pdf");
   t.equal((await api("POST", `/cases/${c.id}/documents`, w.tokens.consumer, st.rawPayload, "application/pdf")).statusCode, 201);

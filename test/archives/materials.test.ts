@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import t from "tap";
 import { openZip } from "../../src/containers/zip/index.js";
 import { bagNameOf, PathSet, safeSegment } from "../../src/modules/archives/index.js";
-import { bearer } from "../helpers/app.js";
+import { ADMIN_ACTOR, bearer } from "../helpers/app.js";
 import { needs } from "../helpers/tools.js";
 import { HOLDER, OTHER_HOLDER, pdfBytes, registerRaw, setup } from "../materials/helpers.js";
 
@@ -35,6 +35,7 @@ t.test("a case's materials go into its package under their names", async (t) => 
   const s = await setup(t);
   const h = s.h;
   const api = (method: "GET" | "POST", url: string, token: string, payload?: object) => h.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  await h.ctx.catalogue.updateMatter("M-A", { departments: [s.issuer.departmentId] }, ADMIN_ACTOR);
   const c = await api("POST", "/cases", s.consumer.token, {
     caseNo: `MAT${Date.now() % 1e9}`, matterCode: "M-A", title: "食品经营许可（新办）", departmentId: s.issuer.departmentId,
     applicant: { name: "王五", codeType: "111", code: HOLDER }, staff: { name: "李四" },
@@ -53,10 +54,10 @@ t.test("a case's materials go into its package under their names", async (t) => 
     t.equal(a.json().detail.sha256, sha(files[i]!));
   }
   const foreign = await registerRaw(h, s.consumer.token, { typeCode: "LEASE", holder: { code: OTHER_HOLDER, codeType: "111" }, matterCode: "M-A" }, pdfBytes("other"));
-  t.equal((await api("POST", `/cases/${id}/items`, s.consumer.token, { kind: "material", materialId: foreign.json().material.identifier })).json().code, "CASE_ATTACH_REFUSED", "another holder's material");
+  t.equal((await api("POST", `/cases/${id}/items`, s.consumer.token, { kind: "material", materialId: foreign.json().material.identifier })).json().code, "CASE_ITEM_UNAVAILABLE", "another holder's material");
   const stranger = await h.client("consumer", { matters: ["M-A"] });
   const theirs = await registerRaw(h, stranger.token, { typeCode: "LEASE", holder: { code: HOLDER, codeType: "111" }, matterCode: "M-A" }, pdfBytes("theirs"));
-  t.equal((await api("POST", `/cases/${id}/items`, s.consumer.token, { kind: "material", materialId: theirs.json().material.identifier })).json().code, "MATERIAL_NOT_FOUND", "a material the caller may not see");
+  t.equal((await api("POST", `/cases/${id}/items`, s.consumer.token, { kind: "material", materialId: theirs.json().material.identifier })).json().code, "CASE_ITEM_UNAVAILABLE", "a material the caller may not see (never handed over): the same answer");
 
   t.equal((await api("POST", `/cases/${id}/close`, s.consumer.token, { result: "approved" })).statusCode, 200);
   const ar = await api("POST", `/cases/${id}/archive`, s.consumer.token, {});

@@ -1,6 +1,7 @@
 /**
  * A counter case (办件) belongs to the department that opened it (issue 14 §4.1): a counter of another department
- * can neither read it nor add to it, and gets the answer a case that does not exist gets (404 CASE_NOT_FOUND).
+ * can neither read it nor add to it, and gets the answer a case that does not exist gets (404 CASE_NOT_FOUND to read;
+ * to attach, a case of its own under that number, as for a number nobody uses: case numbers are unique per owner).
  */
 import t from "tap";
 import { bearer, issued, personLicence, world } from "../licences/helpers.js";
@@ -29,13 +30,14 @@ t.test("counter cases are scoped by department", async (tt) => {
   tt.same(own.json().items.map((i: { identifier: string }) => i.identifier).sort(), [lic.identifier, lic2.identifier].sort());
 
   notFound(await read(b, "CASE-A-1"), "department B reads A's case");
-  notFound(await attach(b, "CASE-A-1", lic2.identifier), "department B adds to A's case");
+  tt.equal((await attach(b, "CASE-A-1", lic2.identifier)).statusCode, 201, "department B attaching under A's number opens B's own case");
   notFound(await read(unbound, "CASE-A-1"), "a counter bound to no department reads A's case");
-  notFound(await attach(unbound, "CASE-A-1"), "and adds to it");
+  tt.equal((await attach(unbound, "CASE-A-1")).statusCode, 201, "and attaching opens its own");
   notFound(await read(b, "CASE-NONE"), "a case that does not exist");
   notFound(await read(a, "CASE-NONE"), "for its own department too");
   tt.equal((await read(a, "CASE-A-1")).json().items.length, 2, "nothing was added to A's case");
 
+  tt.same((await read(b, "CASE-A-1")).json().items.map((i: { identifier: string }) => i.identifier), [lic2.identifier], "B's case holds what B attached only");
   tt.equal((await attach(b, "CASE-B-1")).statusCode, 201, "B opens its own case");
   notFound(await read(a, "CASE-B-1"), "A cannot read B's case");
   tt.equal((await read(b, "CASE-B-1")).statusCode, 200);

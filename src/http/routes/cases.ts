@@ -26,7 +26,7 @@ const SEC = [{ bearer: [] }];
 const HOLDERS = { roles: ["consumer" as const, "issuer" as const, "counter" as const] };
 const READERS = { roles: ["consumer" as const, "issuer" as const, "counter" as const, "archivist" as const] };
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 80, pattern: "^[0-9A-Za-z:_-]+$" }) });
-const CaseNo = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z_-]+$", description: "办件编号 (unique across the deployment)" });
+const CaseNo = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z_-]+$", description: "办件编号 (unique per owner)" });
 
 const EX_ID = "0193f0a1-7c2e-7000-8000-00000000c0de";
 const EX_ITEM = { id: 1, kind: "licence", ref: "1.2.156.3005.2.11100000MB03271699001.11350100MB0000000X.0000017.001.K", clientId: "approval-system", verdict: "VALID", detail: {}, logIndex: 212, at: "2026-12-01T09:31:00.000Z" };
@@ -72,13 +72,13 @@ const OpenBody = ex(Type.Object({
   caseNo: CaseNo,
   matterCode: Type.String({ minLength: 1, maxLength: 64 }),
   title: Line({ minLength: 1, maxLength: 200 }),
-  departmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "the department that handles the case (required for approval systems)" })),
+  departmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "the department that handles the case: only one the caller is entitled to (its own, or one of the matter's handling departments, 实施主体, from the catalogue); optional when there is one (403 FORBIDDEN_DEPARTMENT otherwise)" })),
   applicant: Type.Object({
     name: Line({ minLength: 1, maxLength: 100 }), codeType: Type.String({ minLength: 3, maxLength: 3 }), code: Type.String({ minLength: 4, maxLength: 32 }),
   }, { additionalProperties: false }),
   staff: Type.Object({ name: Line({ minLength: 1, maxLength: 100 }), id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z_-]+$" })) }, { additionalProperties: false, description: "经办人" }),
 }, { additionalProperties: false }), {
-  caseNo: "SL2026120100017", matterCode: "M-0001", title: "食品经营许可（新办）", departmentId: EX_CASE.departmentId,
+  caseNo: "SL2026120100017", matterCode: "M-0001", title: "食品经营许可（新办）",
   applicant: { name: "张三", codeType: "111", code: "11010519491231002X" }, staff: { name: "李四", id: "A0231" },
 });
 
@@ -99,7 +99,7 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: HOLDERS },
     schema: {
       tags: ["cases"], summary: "Open a case (办件)", security: SEC, body: OpenBody,
-      description: "Opens a case for a matter: its number (办件编号, unique), title, the applicant (name and holder code; the code is kept as the holder's keyed hash plus ciphertext and answered masked) and the 经办 staff member. An approval system (consumer) names the department that handles it (`departmentId`) and must serve the matter; a department's system or counter opens it for its own department. The case belongs to whoever opened it (the approval system, or the department): nobody else sees it. Logged (`case.opened`).",
+      description: "Opens a case for a matter: its number (办件编号, unique per owner), title, the applicant (name and holder code; the code is kept as the holder's keyed hash plus ciphertext and answered masked) and the 经办 staff member. An approval system (consumer) must serve the matter. The handling department — whose certificate will sign the case's archive — is never the caller's word: a client registered for a department opens cases for that department only, and only for matters whose handling departments (`departments`, 实施主体, catalogue) name it or name none; an approval system registered for no department opens it for one of the matter's handling departments (`departmentId` picks one when there are several). Anything else is 403 `FORBIDDEN_DEPARTMENT`. The case belongs to whoever opened it (the approval system, or the department): nobody else sees it. Logged (`case.opened`).",
       response: { 201: ex(CaseOut, EX_CASE), ...problems("CASE_NUMBER_TAKEN", "MATTER_NOT_FOUND", "DEPARTMENT_NOT_FOUND", "FORBIDDEN_MATTER", "FORBIDDEN_DEPARTMENT", "HOLDER_CODE_INVALID", "HOLDER_CODE_TYPE_INVALID") },
     },
   }, async (req, reply) => {
@@ -138,8 +138,8 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: HOLDERS },
     schema: {
       tags: ["cases"], summary: "Attach a licence, a licence copy (加注件), a signing request or a material", security: SEC, params: IdParam, body: ItemBody,
-      description: "`licence`: a licence that verifies as valid now (the licence JWS goes into the package). `licence-copy`: a 加注件 the caller fetched with a 免证办 query (the copy link): its signed copy and its PDF are kept with the case, and the access record's log entry becomes the package's `accessed` event. `signature`: a completed signing request the caller initiated: its sealed document and evidence are kept. `material`: a valid material (电子材料) the caller may see (registered it, or its department did), referenced by its identifier: its bytes go into the package from the materials store, its registration is the package's `received` event. A licence or material whose holder is not the case's applicant is refused. Logged (`case.item-attached`) in the same transaction.",
-      response: { 201: ex(Item, EX_ITEM), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ATTACH_REFUSED", "LICENCE_NOT_FOUND", "LICENCE_ID_INVALID", "COPY_LINK_INVALID", "SIGNING_REQUEST_NOT_FOUND", "MATERIAL_NOT_FOUND", "FORBIDDEN_ROLE") },
+      description: "Only what the caller legitimately holds for the case's applicant and matter. `licence`: the applicant's licence, verifying as valid now (the licence JWS goes into the package) — for an approval system, one its 免证办 query handed over for this matter while the holder's consent (or the matter's exemption) stands (the item records that access: `detail.accessId`, `detail.accessed`); for a department's system, one its department issued; for a counter, the one the holder presented. `licence-copy`: a 加注件 the caller fetched with a 免证办 query for this applicant and this matter (the copy link): its signed copy and its PDF are kept with the case, and the access record's log entry becomes the package's `accessed` event. `signature`: a completed signing request the caller (or its department) initiated, not for another matter: its sealed document and evidence are kept. `material`: a valid material (电子材料) of the applicant, the caller's own (registered by it or its department) or handed to it by its reuse query for this matter with consent: its bytes go into the package from the materials store, its registration is the package's `received` event. Whatever does not exist, is another holder's, department's or client's, or was not handed over with consent is one answer, 404 `CASE_ITEM_UNAVAILABLE` (same words, no details: no oracle). Logged (`case.item-attached`) in the same transaction.",
+      response: { 201: ex(Item, EX_ITEM), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ITEM_UNAVAILABLE", "CASE_ATTACH_REFUSED", "FORBIDDEN_ROLE") },
     },
   }, async (req, reply) => {
     const b = req.body;
@@ -157,8 +157,8 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     schema: {
       tags: ["cases"], summary: "Attach a stamped document (the PDF as body)", security: SEC, params: IdParam, consumes: ["application/pdf"],
       ...{ "x-body-example": "%PDF-1.7 … (a PDF stamped through POST /seals/{id}/stamp)" },
-      description: "Body: the stamped PDF (`content-type: application/pdf`, up to 32 MiB), exactly as `POST /seals/{id}/stamp` answered it: its SHA-256 must be the result of a recorded stamp (用印记录), whose log entry becomes the package's `stamped` event. Kept with the case (encrypted). Logged (`case.item-attached`).",
-      response: { 201: ex(Item, { ...EX_ITEM, kind: "document", ref: "6c1f0c1e-…", verdict: null, detail: { sealId: "…", stamped: 180, sha256: "…" } }), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ATTACH_REFUSED") },
+      description: "Body: the stamped PDF (`content-type: application/pdf`, up to 32 MiB), exactly as `POST /seals/{id}/stamp` answered it: its SHA-256 must be the result of a recorded stamp (用印记录) by a seal of the case's department, whose log entry becomes the package's `stamped` event; any other PDF (stamped by another department, or not at all) is 404 `CASE_ITEM_UNAVAILABLE`. Kept with the case (encrypted). Logged (`case.item-attached`).",
+      response: { 201: ex(Item, { ...EX_ITEM, kind: "document", ref: "6c1f0c1e-…", verdict: null, detail: { sealId: "…", stamped: 180, sha256: "…" } }), ...problems("CASE_NOT_FOUND", "CASE_CLOSED", "CASE_ITEM_UNAVAILABLE", "CASE_ATTACH_REFUSED") },
     },
   }, async (req, reply) => {
     if (!Buffer.isBuffer(req.body)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the PDF as the body with content-type application/pdf.");
@@ -183,8 +183,8 @@ export default async function caseRoutes(app: FastifyInstance, opts: { ctx: Cont
     config: { auth: HOLDERS },
     schema: {
       tags: ["cases"], summary: "Archive a closed case: build and store its package", security: SEC, params: IdParam, body: ArchiveBody,
-      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate. The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again. One build runs per archive (across instances): a request while another builds answers 409 `ARCHIVE_BUILD_IN_PROGRESS`; a crashed builder's lease runs out after 60 s.",
-      response: { 201: ex(ArchiveOut, EX_ARCHIVE), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED", "ARCHIVE_BUILD_IN_PROGRESS") },
+      description: "Builds the case's archival package (docs/archives.md): a BagIt 1.0 bag with every file the case used, SHA-256 and SM3 manifests, the case metadata (XML after GB/T 42727 / DA/T 46, and JSON), the PREMIS-style events each with its log inclusion proof to the signed checkpoint included, and a CAdES signature with an RFC 3161 time-stamp over the tag manifest by the case department's certificate — only when the case's department is one the caller may act for under the matter (403 `FORBIDDEN_DEPARTMENT` otherwise). The archive and its `case.archived` log entry are created in one transaction; the package is stored encrypted and downloaded with `GET /archives/{id}/package`. A build that stopped half-way is finished by calling this again. One build runs per archive (across instances): a request while another builds answers 409 `ARCHIVE_BUILD_IN_PROGRESS`; a crashed builder's lease runs out after 60 s.",
+      response: { 201: ex(ArchiveOut, EX_ARCHIVE), ...problems("CASE_NOT_FOUND", "CASE_NOT_ARCHIVABLE", "CASE_ALREADY_ARCHIVED", "ARCHIVE_BUILD_IN_PROGRESS", "FORBIDDEN_DEPARTMENT") },
     },
   }, async (req, reply) => {
     const a = await ctx.archives.archive(req.params.id, req.actor, req.body?.retention ? { retention: req.body.retention } : {});

@@ -51,16 +51,19 @@ const MatterCreate = Type.Object({
   licenceTypes: Type.Array(TypeCode, { maxItems: 200 }),
   consentExempt: Type.Optional(Type.Boolean({ description: "exempt from holder consent by regulation" })),
   exemptBasis: Type.Optional(Type.Union([Line({ minLength: 1, maxLength: 500 }), Type.Null()], { description: "the regulation (required when consentExempt)" })),
+  departments: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200, description: "the departments that handle the matter (实施主体): a case (办件) of the matter is handled, signed and archived in the name of one of them; an approval system cannot name another (403 FORBIDDEN_DEPARTMENT)" })),
 }, { additionalProperties: false });
 const MatterPatch = Type.Object({
   name: Type.Optional(Line({ minLength: 1, maxLength: 200 })),
   licenceTypes: Type.Optional(Type.Array(TypeCode, { maxItems: 200 })),
   consentExempt: Type.Optional(Type.Boolean()),
   exemptBasis: Type.Optional(Type.Union([Line({ minLength: 1, maxLength: 500 }), Type.Null()])),
+  departments: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200, description: "the departments that handle the matter (实施主体): a case (办件) of the matter is handled, signed and archived in the name of one of them; an approval system cannot name another (403 FORBIDDEN_DEPARTMENT)" })),
 }, { additionalProperties: false, minProperties: 1 });
 const MatterOut = Type.Object({
   code: Type.String(), name: Type.String(), licenceTypes: Type.Array(Type.String()), consentExempt: Type.Boolean(),
-  exemptBasis: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
+  exemptBasis: Type.Union([Type.String(), Type.Null()]), departments: Type.Array(Type.String(), { description: "the departments that handle the matter (实施主体)" }),
+  createdAt: Type.String({ format: "date-time" }), updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Matter" });
 
 const CodeParam = Type.Object({ code: TypeCode });
@@ -107,9 +110,9 @@ export default async function catalogueRoutes(app: FastifyInstance, opts: { cata
 
   app.post<{ Body: Static<typeof MatterCreate> }>("/matters", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], description: "Defines a matter (事项) and the licence types an approval system may fetch for it. `consentExempt` (with `exemptBasis`, the regulation) lets it fetch without the holder's consent; every fetch is still recorded and shown to the holder.",
+    schema: { tags: ["catalogue"], description: "Defines a matter (事项) and the licence types an approval system may fetch for it. `consentExempt` (with `exemptBasis`, the regulation) lets it fetch without the holder's consent; every fetch is still recorded and shown to the holder. `departments` names the departments that handle it (实施主体): a case (办件) of the matter is opened, signed and archived in the name of one of them.",
       summary: "Define a matter (事项) and the licence types it may use", security: SEC, body: MatterCreate,
-      response: { 201: Type.Ref("Matter"), ...problems("LICENCE_TYPE_NOT_FOUND", "MATTER_EXISTS") } },
+      response: { 201: Type.Ref("Matter"), ...problems("LICENCE_TYPE_NOT_FOUND", "MATTER_EXISTS", "DEPARTMENT_NOT_FOUND") } },
   }, async (req, reply) => reply.code(201).send(matterOut(await cat.createMatter(req.body, req.actor))));
 
   app.get("/matters", {
@@ -128,8 +131,8 @@ export default async function catalogueRoutes(app: FastifyInstance, opts: { cata
 
   app.patch<{ Params: Static<typeof MatterParam>; Body: Static<typeof MatterPatch> }>("/matters/:code", {
     config: { auth: ADMIN },
-    schema: { tags: ["catalogue"], description: "Changes a matter's name, licence types or consent exemption.",
+    schema: { tags: ["catalogue"], description: "Changes a matter's name, licence types, consent exemption or handling departments (`departments`, 实施主体: cases opened from now on are checked against them).",
       summary: "Change a matter", security: SEC, params: MatterParam, body: MatterPatch,
-      response: { 200: Type.Ref("Matter"), ...problems("MATTER_NOT_FOUND", "LICENCE_TYPE_NOT_FOUND") } },
+      response: { 200: Type.Ref("Matter"), ...problems("MATTER_NOT_FOUND", "LICENCE_TYPE_NOT_FOUND", "DEPARTMENT_NOT_FOUND") } },
   }, async (req) => matterOut(await cat.updateMatter(req.params.code, req.body, req.actor)));
 }

@@ -225,6 +225,48 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     return { ...answer, body: answerBody(answer) };
   }
 
+  /**
+   * Whether what an access record was made under still holds (checked at each use, so a revocation stops it at
+   * once): the client is active and still serves the matter, and the consent is in force (or the matter still
+   * exempt from consent) — the same conditions as a new 免证办 query.
+   */
+  async function standing(repos: AccessRepos, acc: AccessRecord, now: Date) {
+    const client = await repos.clients.byId(acc.clientId);
+    if (!client || client.status !== "active" || client.role !== "consumer" || !client.matters.includes(acc.matterCode)) return { why: "the client does not serve this matter now" };
+    const matter = await catalogue.getMatter(acc.matterCode).catch((e: unknown) => {
+      if (e instanceof AppError && e.code === "MATTER_NOT_FOUND") return null;
+      throw e;
+    });
+    if (!matter) return { why: "the matter no longer exists" };
+    if (acc.basis === "consent") {
+      const consent = acc.consentId ? await repos.consents.byId(acc.consentId) : undefined;
+      if (!consent || consent.revokedAt !== null || !(consent.expiresAt.getTime() > now.getTime())) return { why: "the holder's consent was revoked or has expired" };
+    } else if (!matter.consentExempt) return { why: "the matter is no longer exempt from consent" };
+    return { client, matter };
+  }
+
+  /**
+   * The newest recorded access (a 免证办 licence query or a material reuse query) by which `clientId` was handed
+   * `identifier` of this holder for this matter, while that access still stands (see `standing`); undefined when
+   * there is none. What a case may hold of a holder's licences and materials is what its approval system was handed
+   * with the holder's consent (src/modules/cases). Reads through `repos` (the caller's transaction).
+   */
+  async function standingAccess(repos: AccessRepos, q: { clientId: string; holderHash: string; matterCode: string; identifier: string }): Promise<AccessRecord | undefined> {
+    const now = clock.now();
+    let before: Date | undefined;
+    // A holder's access records, newest first, a page at a time (bounded: 20 pages of 200).
+    for (let page = 0; page < 20; page++) {
+      const rows = await repos.accessLog.forHolder(q.holderHash, { limit: 200, ...(before ? { before } : {}) });
+      for (const acc of rows) {
+        if (acc.clientId !== q.clientId || acc.matterCode !== q.matterCode || acc.holderHash !== q.holderHash || !acc.identifiers.includes(q.identifier)) continue;
+        if (!("why" in (await standing(repos, acc, now)))) return acc;
+      }
+      if (rows.length < 200) return undefined;
+      before = rows[rows.length - 1]!.at;
+    }
+    return undefined;
+  }
+
   /** The use-annotated copy behind a link: only for the client the link was made for, until it expires. */
   async function copy(actor: Actor, token: string) {
     if (actor.kind !== "client" || actor.role !== "consumer") throw new AppError("FORBIDDEN_ROLE");
@@ -234,26 +276,9 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
     const acc = await uow.read.accessLog.byId(link.accessId);
     const identifier = acc?.identifiers[link.index];
     if (!acc || acc.clientId !== actor.clientId || identifier === undefined) throw new AppError("COPY_LINK_INVALID");
-    // A link answers only while what it was made under still holds, checked at each use (so a revocation stops
-    // it at once): the client is active and still serves the matter, and the consent is in force (or the matter
-    // still exempt from consent) — the same conditions as a new 免证办 query.
-    const client = await uow.read.clients.byId(acc.clientId);
-    if (!client || client.status !== "active" || client.role !== "consumer" || !client.matters.includes(acc.matterCode)) {
-      throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the client does not serve this matter now.");
-    }
-    const matter = await catalogue.getMatter(acc.matterCode).catch((e: unknown) => {
-      if (e instanceof AppError && e.code === "MATTER_NOT_FOUND") return null;
-      throw e;
-    });
-    if (!matter) throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter no longer exists.");
-    if (acc.basis === "consent") {
-      const consent = acc.consentId ? await uow.read.consents.byId(acc.consentId) : undefined;
-      if (!consent || consent.revokedAt !== null || !(consent.expiresAt.getTime() > now.getTime())) {
-        throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the holder's consent was revoked or has expired.");
-      }
-    } else if (!matter.consentExempt) {
-      throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter is no longer exempt from consent.");
-    }
+    const st = await standing(uow.read, acc, now);
+    if ("why" in st) throw new AppError("COPY_LINK_INVALID", `The copy link no longer answers: ${st.why}.`);
+    const { client, matter } = st;
     const lic = await deps.licences.view(await deps.licences.record(identifier));
     if (!matter.licenceTypes.includes(lic.typeCode)) throw new AppError("COPY_LINK_INVALID", "The copy link no longer answers: the matter may no longer use this licence type.");
     const useCause = pii.decrypt(acc.causeEnc, `access:${acc.id}`);
@@ -353,7 +378,7 @@ export function createAccessService<R extends AccessRepos>(deps: AccessDeps<R>) 
   /** Access records waiting for their group commit (metrics). */
   const queued = () => queue.length;
 
-  return { query, copy, grantConsent, revokeConsent, listConsents, accesses, holderLicences, drain, queued };
+  return { query, copy, standingAccess, grantConsent, revokeConsent, listConsents, accesses, holderLicences, drain, queued };
 }
 
 export type AccessService = ReturnType<typeof createAccessService>;

@@ -180,7 +180,12 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     list.sort((a, b) => a.logIndex - b.logIndex);
     const out = [];
     let seq = 0;
+    let last = -1;
     for (const e of list) {
+      // One event per log entry: two items can rest on the same one (a licence and its 加注件 handed over by one
+      // access; a material attached twice).
+      if (e.logIndex === last) continue;
+      last = e.logIndex;
       const entry = await log.getEntry(e.logIndex);
       const proof = await log.inclusionProof({ index: e.logIndex, treeSize });
       const namesHolder = entry.event.holder !== undefined || entry.event.actor.startsWith("holder:");
@@ -303,6 +308,9 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
     if (existing?.buildToken && existing.buildLeaseUntil && existing.buildLeaseUntil.getTime() > clock.now().getTime()) throw buildInProgress(existing);
     if (!existing && c0.status === "open") throw new AppError("CASE_NOT_ARCHIVABLE", "Close the case with its result before archiving it.", { details: { reason: "open" } });
     if (!c0.departmentId) throw new AppError("CASE_NOT_ARCHIVABLE", "The case has no department to archive it.", { details: { reason: "no-department" } });
+    // The department's certificate signs the package: only for a department the caller may act for (never the word
+    // of whoever opened the case).
+    await deps.cases.departmentStands(c0, actor);
     const dept = await uow.read.departments.byId(c0.departmentId);
     if (!dept) throw new AppError("DEPARTMENT_NOT_FOUND");
     const items = await uow.read.caseItems.ofCase(c0.id);

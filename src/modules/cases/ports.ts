@@ -1,6 +1,7 @@
 /**
  * What the cases module needs from storage (src/storage/repos/cases.ts implements it on both stores).
- * Contracts: `cases.insert` MUST fail (unique index) on a case number already taken; case items and files are
+ * Contracts: `cases.insert` MUST fail (unique index) on a case number its owner already uses (numbers are unique per
+ * owner, so that one owner's answers say nothing of another's case numbers); case items and files are
  * append-only; `owner` is stored when the case opens and never changes (ownership is a column, not derived).
  */
 export type CaseStatus = "open" | "closed" | "archived";
@@ -10,7 +11,7 @@ export type CaseItemKind = "licence" | "material" | "signature" | "document";
 export interface CaseRecord {
   id: string;
   caseNo: string;
-  /** `dept:<id>` | `client:<id>` | `counter:unbound`: who may read and change the case. */
+  /** `dept:<id>` | `client:<id>` | `counter:<client id>` (a counter bound to no department): who may read and change the case. */
   owner: string;
   /** The department that handles (and archives) the case; null for a case of a counter bound to no department. */
   departmentId: string | null;
@@ -62,7 +63,10 @@ export interface CaseFile {
 export interface CaseRepo {
   insert(c: CaseRecord): Promise<void>;
   byId(id: string): Promise<CaseRecord | undefined>;
-  byCaseNo(caseNo: string): Promise<CaseRecord | undefined>;
+  /** The owner's case with that number. */
+  byCaseNo(owner: string, caseNo: string): Promise<CaseRecord | undefined>;
+  /** Every owner's cases with that number, oldest first (the operator's CLI, which acts for no owner). */
+  withCaseNo(caseNo: string, limit: number): Promise<CaseRecord[]>;
   update(id: string, patch: Partial<Pick<CaseRecord, "status" | "result" | "closedAt" | "closeLogIndex">>): Promise<void>;
   /** Cases of one owner, newest first. */
   list(owner: string, opts: { limit: number; before?: Date }): Promise<CaseRecord[]>;

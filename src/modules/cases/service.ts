@@ -5,8 +5,13 @@
  * first attachment opens it for the counter's department.
  *
  * Ownership is a stored column (`owner`): `dept:<id>` for the clients and counters of a department, `client:<id>`
- * for an approval system (bound to matters, not to a department), `counter:unbound` for counters bound to no
- * department. Another owner's case answers CASE_NOT_FOUND, for reading and changing alike, as one that does not exist.
+ * for an approval system (bound to matters, not to a department), `counter:<client id>` for a counter terminal bound
+ * to no department (each its own). Another owner's case answers CASE_NOT_FOUND, for reading and changing alike, as one
+ * that does not exist; case numbers are unique per owner, so no answer tells of another owner's numbers.
+ *
+ * The case's department and what may be attached are judged by ./entitle.ts: the department is never the caller's
+ * word, and an item is attached only when the caller legitimately holds it for this applicant and matter (one answer,
+ * CASE_ITEM_UNAVAILABLE, for every "not found / not yours / not consented").
  *
  * Every change (opened, item attached, closed) is logged in the same transaction as the change (DESIGN rule 5).
  * Personal data (rule 7): the applicant's code is kept as the holder's keyed hash plus ciphertext; names of applicant
@@ -20,6 +25,7 @@ import { uuidv7 } from "../../util/uuid7.js";
 import { actorLabel, type Actor, type Clock, type TxHooks, type UnitOfWork } from "../kernel.js";
 import { checkHolderCode } from "../licences/holder.js";
 import type { CaseFile, CaseItem, CaseItemKind, CaseRecord, CaseRepos } from "./ports.js";
+import { asUnavailable, caseDepartment, entitledDepartments, unavailable } from "./entitle.js";
 
 export const CASE_EVENTS = {
   opened: "case.opened",
@@ -46,18 +52,24 @@ export interface CaseLog<R> {
 export interface CaseSources<R> {
   /** The licence verdict now, as a counter sees it. */
   verify(identifier: string): Promise<{ result: string }>;
-  /** The licence's holder key and issuing department, or undefined when there is no such licence. */
-  licence(repos: R, identifier: string): Promise<{ holderHash: string } | undefined>;
+  /** The licence's holder key, issuing department and type, or undefined when there is no such licence. */
+  licence(repos: R, identifier: string): Promise<{ holderHash: string; departmentId: string; typeCode: string } | undefined>;
+  /**
+   * The newest recorded access (免证办 licence query, material reuse query) by which this client was handed
+   * `identifier` of this holder for this matter, while its consent (or the matter's exemption) still stands.
+   */
+  access(repos: R, q: { clientId: string; holderHash: string; matterCode: string; identifier: string }): Promise<{ id: string; logIndex: number } | undefined>;
   /** A 加注件 the caller fetched: the copy JWS, its PDF, the access record behind it (throws COPY_LINK_INVALID). */
-  copy(token: string, actor: Actor): Promise<{ identifier: string; accessId: string; accessLogIndex: number; jws: string; pdf: Buffer }>;
-  /** A completed signing request the caller may see: its final document and evidence, and its trust events. */
-  signature(requestId: string, actor: Actor): Promise<{ status: string; title: string; pdf: Buffer; evidence: unknown; events: Array<{ type: string; logIndex: number }> }>;
-  /** A material the caller may see (MATERIAL_NOT_FOUND otherwise): its holder, status and registration entry. */
-  material(identifier: string, actor: Actor): Promise<{ holderHash: string; status: string; sha256: string; size: number; mediaType: string; logIndex: number }>;
+  copy(token: string, actor: Actor): Promise<{ identifier: string; accessId: string; accessLogIndex: number; matterCode: string; holderHash: string; jws: string; pdf: Buffer }>;
+  /** A signing request the caller initiated (SIGNING_REQUEST_NOT_FOUND otherwise): its final document, evidence and trust events. */
+  signature(requestId: string, actor: Actor): Promise<{ status: string; title: string; matterCode: string | null; pdf: Buffer; evidence: unknown; events: Array<{ type: string; logIndex: number }> }>;
+  /** A material (undefined when there is none): its holder, status, registration entry, and whether it is the caller's own (registered by it or its department). */
+  material(identifier: string, actor: Actor): Promise<{ holderHash: string; status: string; sha256: string; size: number; mediaType: string; logIndex: number; own: boolean } | undefined>;
   /** Stamps whose result is exactly these bytes. */
   stampsOf(repos: R, sha256: string): Promise<Array<{ id: string; sealId: string; departmentId: string; logIndex: number | null }>>;
   departmentExists(repos: R, id: string): Promise<boolean>;
-  matterExists(code: string): Promise<boolean>;
+  /** The matter's handling departments and licence types, or undefined when there is no such matter. */
+  matter(code: string): Promise<{ code: string; departments: string[]; licenceTypes: string[] } | undefined>;
 }
 
 export interface CasesDeps<R extends CaseRepos> {
@@ -72,6 +84,7 @@ export interface OpenCaseInput {
   caseNo: string;
   matterCode: string;
   title: string;
+  /** Checked, never taken on trust: see ./entitle.ts (caseDepartment). */
   departmentId?: string;
   applicant: { name: string; codeType: string; code: string };
   staff: { name: string; id?: string };
@@ -106,11 +119,12 @@ export interface CaseView {
 export function ownerOf(actor: Actor): string | null {
   if (actor.kind !== "client") return null;
   if (actor.role === "consumer") return `client:${actor.clientId}`;
-  if (actor.role === "issuer" || actor.role === "counter") return actor.departmentId ? `dept:${actor.departmentId}` : actor.role === "counter" ? "counter:unbound" : null;
+  if (actor.role === "issuer" || actor.role === "counter") return actor.departmentId ? `dept:${actor.departmentId}` : actor.role === "counter" ? `counter:${actor.clientId}` : null;
   return null;
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+type ClientActor = Extract<Actor, { kind: "client" }>;
 
 export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
   const { uow, clock, log, pii, sources } = deps;
@@ -143,19 +157,12 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
   async function open(input: OpenCaseInput, actor: Actor): Promise<CaseView> {
     const owner = ownerOf(actor);
     if (actor.kind !== "client" || owner === null) throw new AppError("FORBIDDEN_ROLE");
-    // The department that handles the case: a department's own client names its own (or none); an approval system
-    // names the department it serves the matter for.
-    let departmentId: string;
-    if (actor.role === "consumer") {
-      if (!input.departmentId) throw new AppError("VALIDATION_FAILED", "An approval system names the department that handles the case (departmentId).", { details: { field: "departmentId" } });
-      if (!actor.matters.includes(input.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.");
-      departmentId = input.departmentId;
-    } else {
-      if (!actor.departmentId) throw new AppError("FORBIDDEN_ROLE", "A client bound to no department cannot open a case here.");
-      if (input.departmentId && input.departmentId !== actor.departmentId) throw new AppError("FORBIDDEN_DEPARTMENT");
-      departmentId = actor.departmentId;
-    }
-    if (!(await sources.matterExists(input.matterCode))) throw new AppError("MATTER_NOT_FOUND");
+    if (actor.role === "consumer" && !actor.matters.includes(input.matterCode)) throw new AppError("FORBIDDEN_MATTER", "This client does not serve that matter.");
+    if (actor.role !== "consumer" && !actor.departmentId) throw new AppError("FORBIDDEN_ROLE", "A client bound to no department cannot open a case here.");
+    const matter = await sources.matter(input.matterCode);
+    if (!matter) throw new AppError("MATTER_NOT_FOUND");
+    // The department that handles (and will archive) the case: never the caller's word (./entitle.ts).
+    const departmentId = caseDepartment(actor, matter, input.departmentId);
     const now = clock.now();
     checkHolderCode(input.applicant.codeType, input.applicant.code, now);
     const id = uuidv7(now.getTime());
@@ -169,7 +176,7 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
     };
     const c = await uow.write(async (repos, tx) => {
       if (!(await sources.departmentExists(repos, departmentId))) throw new AppError("DEPARTMENT_NOT_FOUND");
-      if (await repos.cases.byCaseNo(input.caseNo)) throw new AppError("CASE_NUMBER_TAKEN");
+      if (await repos.cases.byCaseNo(owner, input.caseNo)) throw new AppError("CASE_NUMBER_TAKEN");
       const { index } = await log.append(repos, tx, {
         type: CASE_EVENTS.opened, subject: `case:${id}`, actor: actorLabel(actor), holder,
         data: { caseId: id, caseNo: input.caseNo, matter: input.matterCode, departmentId, channel: "api" },
@@ -202,23 +209,55 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
     }
   }
 
-  /** A licence whose holder is not the case's applicant does not belong in the case. */
-  function checkHolder(c: CaseRecord, holderHash: string): void {
-    if (c.applicantHash !== null && c.applicantHash !== holderHash) {
-      throw new AppError("CASE_ATTACH_REFUSED", "The item's holder (of the licence or material) is not the case's applicant.", { details: { reason: "holder" } });
+  /**
+   * Whether this caller may put this licence into this case, read through `repos` (again inside the attaching
+   * transaction): it must be the applicant's; an approval system must have been handed it for the case's matter by a
+   * standing, consented access (its 免证办 query), and the matter must still use its type; a department's client only
+   * attaches a licence its department issued; a counter, the licence the holder presented at the window. Returns the
+   * access behind it (the item's `accessed` event) or throws `unavailable()`.
+   */
+  async function licenceEntitled(repos: R, c: CaseRecord, identifier: string, actor: ClientActor): Promise<Record<string, unknown>> {
+    const lic = await sources.licence(repos, identifier);
+    if (!lic || (c.applicantHash !== null && lic.holderHash !== c.applicantHash)) throw unavailable();
+    if (actor.role === "consumer") {
+      if (c.applicantHash === null || c.matterCode === null) throw unavailable();
+      const m = await sources.matter(c.matterCode);
+      if (!m || !m.licenceTypes.includes(lic.typeCode)) throw unavailable();
+      const acc = await sources.access(repos, { clientId: actor.clientId, holderHash: c.applicantHash, matterCode: c.matterCode, identifier });
+      if (!acc) throw unavailable();
+      return { accessId: acc.id, accessed: acc.logIndex };
     }
+    if (actor.role === "issuer" && lic.departmentId !== actor.departmentId) throw unavailable();
+    return {};
+  }
+
+  /**
+   * Whether this caller may put this material into this case: it must be the applicant's, and either the caller's own
+   * (registered by it, or by its department) or handed to this approval system for the case's matter by a standing,
+   * consented access (its reuse query). Returns the material and the access behind it, or throws `unavailable()`.
+   */
+  async function materialEntitled(repos: R, c: CaseRecord, identifier: string, actor: ClientActor) {
+    const m = await sources.material(identifier, actor);
+    if (!m || (c.applicantHash !== null && m.holderHash !== c.applicantHash)) throw unavailable();
+    if (m.own) return { m, access: {} };
+    if (actor.role !== "consumer" || c.applicantHash === null || c.matterCode === null) throw unavailable();
+    const acc = await sources.access(repos, { clientId: actor.clientId, holderHash: c.applicantHash, matterCode: c.matterCode, identifier });
+    if (!acc) throw unavailable();
+    return { m, access: { accessId: acc.id, accessed: acc.logIndex } };
   }
 
   async function attach(id: string, input: AttachInput, actor: Actor): Promise<Omit<CaseItem, "caseId">> {
     if (actor.kind !== "client") throw new AppError("FORBIDDEN_ROLE");
     const c0 = await owned(uow.read, id, actor);
     requireOpen(c0);
-    // What the item is and the bytes it brings are settled before the transaction (verifying, reading documents).
+    // What the item is and the bytes it brings are settled before the transaction (verifying, reading documents);
+    // whether the caller may attach it is judged first (so that nothing else answers for what it may not attach),
+    // and judged again inside the transaction where it can have changed (a consent revoked meanwhile).
     let kind: CaseItemKind;
     let ref: string;
     let verdict: string | null = null;
     let detail: Record<string, unknown> = {};
-    let holderOf: ((repos: R) => Promise<string | undefined>) | null = null;
+    let recheck: ((repos: R, c: CaseRecord) => Promise<void>) | null = null;
     const files: Array<Omit<CaseFile, "id" | "itemId" | "bytes"> & { plain: Buffer }> = [];
     const file = (name: string, mediaType: string, plain: Buffer) => {
       if (plain.length > MAX_CASE_FILE_BYTES) throw new AppError("CASE_ATTACH_REFUSED", `A file a case keeps is at most ${MAX_CASE_FILE_BYTES} bytes.`, { details: { limit: MAX_CASE_FILE_BYTES } });
@@ -226,28 +265,36 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
     };
     switch (input.kind) {
       case "licence": {
+        detail = await licenceEntitled(uow.read, c0, input.identifier, actor);
         const v = await sources.verify(input.identifier);
         if (v.result !== "VALID") throw new AppError("CASE_ATTACH_REFUSED", "Only a licence that verifies as valid can be attached to a case.", { details: { result: v.result } });
         kind = "licence";
         ref = input.identifier;
         verdict = v.result;
-        holderOf = async (repos) => (await sources.licence(repos, input.identifier))?.holderHash;
+        recheck = async (repos, c) => void (await licenceEntitled(repos, c, input.identifier, actor));
         break;
       }
       case "licence-copy": {
-        const cp = await sources.copy(input.copy, actor);
+        const cp = await sources.copy(input.copy, actor).catch(asUnavailable(["COPY_LINK_INVALID"]));
+        // What was fetched for this applicant and this matter only.
+        if (cp.matterCode !== c0.matterCode || cp.holderHash !== c0.applicantHash) throw unavailable();
         const v = await sources.verify(cp.identifier);
         kind = "licence";
         ref = cp.identifier;
         verdict = v.result;
         detail = { accessId: cp.accessId, accessed: cp.accessLogIndex, copySha256: sha256(Buffer.from(cp.jws)) };
-        holderOf = async (repos) => (await sources.licence(repos, cp.identifier))?.holderHash;
+        recheck = async (repos, c) => {
+          const lic = await sources.licence(repos, cp.identifier);
+          if (!lic || lic.holderHash !== c.applicantHash) throw unavailable();
+        };
         file(`${cp.identifier}-copy.jws`, "application/jose", Buffer.from(cp.jws));
         file(`${cp.identifier}-copy.pdf`, "application/pdf", cp.pdf);
         break;
       }
       case "signature": {
-        const s = await sources.signature(input.requestId, actor);
+        const s = await sources.signature(input.requestId, actor).catch(asUnavailable(["SIGNING_REQUEST_NOT_FOUND"]));
+        // The caller's own request (initiated by it or its department), and not one made for another matter.
+        if (s.matterCode !== null && s.matterCode !== c0.matterCode) throw unavailable();
         if (s.status !== "completed") throw new AppError("CASE_ATTACH_REFUSED", "Only a completed signing request can be attached to a case.", { details: { status: s.status } });
         kind = "signature";
         ref = input.requestId;
@@ -257,19 +304,20 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
         break;
       }
       case "material": {
-        const m = await sources.material(input.materialId, actor);
+        const { m, access } = await materialEntitled(uow.read, c0, input.materialId, actor);
         if (m.status !== "valid") throw new AppError("CASE_ATTACH_REFUSED", `The material is ${m.status}; only a valid material can be attached.`, { details: { status: m.status } });
         kind = "material";
         ref = input.materialId;
-        detail = { registered: m.logIndex, sha256: m.sha256, size: m.size, mediaType: m.mediaType };
-        holderOf = async () => m.holderHash;
+        detail = { registered: m.logIndex, sha256: m.sha256, size: m.size, mediaType: m.mediaType, ...access };
+        recheck = async (repos, c) => void (await materialEntitled(repos, c, input.materialId, actor));
         break;
       }
       case "document": {
         const digest = sha256(input.pdf);
-        const stamps = await sources.stampsOf(uow.read, digest);
-        if (stamps.length === 0) throw new AppError("CASE_ATTACH_REFUSED", "The document is not one Sidian stamped (no stamp record has these bytes as its result).", { details: { reason: "not-stamped", sha256: digest } });
-        const st = stamps[stamps.length - 1]!;
+        // A document stamped by the case's own department; any other PDF (stamped elsewhere or not at all) alike.
+        const stamps = (await sources.stampsOf(uow.read, digest)).filter((s) => c0.departmentId !== null && s.departmentId === c0.departmentId);
+        const st = stamps[stamps.length - 1];
+        if (!st) throw unavailable();
         kind = "document";
         ref = st.id;
         detail = { sealId: st.sealId, stampDepartmentId: st.departmentId, stamped: st.logIndex, sha256: digest };
@@ -282,9 +330,7 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
       const c = await owned(repos, id, actor);
       requireOpen(c);
       await checkCapacity(repos, c);
-      const holder = holderOf ? await holderOf(repos) : undefined;
-      if (holderOf && holder === undefined) throw new AppError("LICENCE_NOT_FOUND");
-      if (holder !== undefined) checkHolder(c, holder);
+      if (recheck) await recheck(repos, c);
       const { index } = await log.append(repos, tx, {
         type: CASE_EVENTS.itemAttached, subject: `case:${c.id}`, actor: actorLabel(actor), ...(c.applicantHash ? { holder: c.applicantHash } : {}),
         data: { caseId: c.id, kind, ref, ...(verdict ? { verdict } : {}), files: files.map((f) => ({ name: f.name, sha256: f.sha256, size: f.size })) },
@@ -317,11 +363,11 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
 
   // ---- the counter (窗口): cases named by their number, opened by their first attachment ----
 
+  /** The caller's own case with this number (numbers are per owner: another owner's case is simply not looked at). */
   async function counterCase(repos: CaseRepos, caseNo: string, actor: Actor): Promise<CaseRecord | null> {
-    const c = await repos.cases.byCaseNo(caseNo);
-    if (!c) return null;
-    if (c.owner !== ownerOf(actor)) throw new AppError("CASE_NOT_FOUND");
-    return c;
+    const owner = ownerOf(actor);
+    if (owner === null) throw new AppError("CASE_NOT_FOUND");
+    return (await repos.cases.byCaseNo(owner, caseNo)) ?? null;
   }
 
   /**
@@ -369,8 +415,22 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
     return (await uow.read.caseItems.ofCase(c.id)).filter((i) => i.kind === "licence");
   }
 
+  /**
+   * Before a case is signed in its department's name (archiving): the department must still be one the caller is
+   * entitled to act for under the matter (./entitle.ts) — also for a case opened before that was checked. The
+   * system (the operator's CLI) acts for any department.
+   */
+  async function departmentStands(c: CaseRecord, actor: Actor): Promise<void> {
+    if (actor.kind === "system" || c.departmentId === null) return;
+    if (actor.kind !== "client") throw new AppError("FORBIDDEN_ROLE");
+    const matter = c.matterCode !== null ? await sources.matter(c.matterCode) : { code: "", departments: [], licenceTypes: [] };
+    if (!matter || !entitledDepartments(actor, matter).includes(c.departmentId)) {
+      throw new AppError("FORBIDDEN_DEPARTMENT", "The case's department is not one this client may act for under the matter: it is not archived in that department's name.", { details: { departmentId: c.departmentId } });
+    }
+  }
+
   return {
-    open, get, list, attach, close, counterAttach, counterItems,
+    open, get, list, attach, close, counterAttach, counterItems, departmentStands,
     /** For the archive builder: the record, after the same ownership check as every read. */
     owned: (id: string, actor: Actor) => owned(uow.read, id, actor),
     applicantOf, staffOf,

@@ -40,6 +40,11 @@ export interface Matter {
   consentExempt: boolean;
   /** The regulation that exempts the matter from consent (required when consentExempt). */
   exemptBasis: string | null;
+  /**
+   * The departments that handle the matter (实施主体): a case (办件) of the matter is handled, signed and archived in
+   * the name of one of them. Set by the administrator; an approval system cannot choose another (src/modules/cases).
+   */
+  departments: string[];
   createdAt: Date;
   updatedAt: Date;
 }

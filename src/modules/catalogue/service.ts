@@ -43,6 +43,8 @@ export interface MatterInput {
   licenceTypes: string[];
   consentExempt?: boolean;
   exemptBasis?: string | null;
+  /** The departments that handle the matter (实施主体); default none. */
+  departments?: string[];
 }
 
 interface Snapshot {
@@ -68,7 +70,7 @@ function bad(problem: string): AppError {
 
 /** What the log records of a licence type or matter when it is created or changed (no personal data). */
 const typeEventData = (t: LicenceType) => ({ name: t.name, holderKind: t.holderKind, holderCodeTypes: t.holderCodeTypes, fields: t.fields, validityDays: t.validityDays, issuers: t.issuers, profile: t.profile });
-const matterEventData = (m: Matter) => ({ name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis });
+const matterEventData = (m: Matter) => ({ name: m.name, licenceTypes: m.licenceTypes, consentExempt: m.consentExempt, exemptBasis: m.exemptBasis, departments: m.departments });
 
 export function createCatalogueService<R extends CatalogueRepos>(deps: CatalogueDeps<R>) {
   const { uow, clock, log } = deps;
@@ -197,8 +199,10 @@ export function createCatalogueService<R extends CatalogueRepos>(deps: Catalogue
     const exempt = input.consentExempt ?? false;
     const basis = input.exemptBasis?.trim() || null;
     if (exempt && !basis) throw new AppError("VALIDATION_FAILED", "A consent-exempt matter must name its legal basis (exemptBasis).");
+    const departments = [...new Set(input.departments ?? [])];
+    for (const d of departments) if (!(await repos.departments.byId(d))) throw new AppError("DEPARTMENT_NOT_FOUND", `No department ${d}.`, { details: { field: "departments", departmentId: d } });
     const now = clock.now();
-    return { code: input.code, name, licenceTypes: types, consentExempt: exempt, exemptBasis: exempt ? basis : null, createdAt: now, updatedAt: now };
+    return { code: input.code, name, licenceTypes: types, consentExempt: exempt, exemptBasis: exempt ? basis : null, departments, createdAt: now, updatedAt: now };
   }
 
   async function createMatter(input: MatterInput, actor: Actor): Promise<Matter> {

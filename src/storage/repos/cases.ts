@@ -10,7 +10,8 @@ const F = tableOf<CaseFile>(caseFiles);
 
 export function createCaseRepos(sql: Sql): { cases: CaseRepo; caseItems: CaseItemRepo; caseFiles: CaseFileRepo } {
   const byId = `SELECT ${C.cols} FROM cases WHERE id = ?`;
-  const byNo = `SELECT ${C.cols} FROM cases WHERE case_no = ?`;
+  const byNo = `SELECT ${C.cols} FROM cases WHERE owner = ? AND case_no = ?`;
+  const withNo = `SELECT ${C.cols} FROM cases WHERE case_no = ? ORDER BY opened_at, id LIMIT ?`;
   const list = `SELECT ${C.cols} FROM cases WHERE owner = ? AND opened_at < ? ORDER BY opened_at DESC, id DESC LIMIT ?`;
   const items = `SELECT ${I.cols} FROM case_items WHERE case_id = ? ORDER BY id`;
   const files = "SELECT f.id, f.item_id, f.name, f.media_type, f.sha256, f.size FROM case_files f JOIN case_items i ON i.id = f.item_id WHERE i.case_id = ? ORDER BY f.id";
@@ -23,8 +24,11 @@ export function createCaseRepos(sql: Sql): { cases: CaseRepo; caseItems: CaseIte
       async byId(id) {
         return C.maybe(await sql.get(byId, [id]));
       },
-      async byCaseNo(caseNo) {
-        return C.maybe(await sql.get(byNo, [caseNo]));
+      async byCaseNo(owner, caseNo) {
+        return C.maybe(await sql.get(byNo, [owner, caseNo]));
+      },
+      async withCaseNo(caseNo, limit) {
+        return (await sql.all(withNo, [caseNo, limit])).map(C.from);
       },
       async update(id, patch) {
         const p = C.set(patch);

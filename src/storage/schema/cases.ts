@@ -3,7 +3,8 @@ import { sqliteTable, text, integer, blob, index, uniqueIndex } from "drizzle-or
 /**
  * Cases (办件, issue 19): opened by an approval system (`POST /cases`) or by a counter's first attachment. `owner` is
  * the stored ownership every read and change is checked against: `dept:<id>` (a department's clients and counters),
- * `client:<id>` (the approval system that opened it), `counter:unbound` (counters bound to no department). Applicant
+ * `client:<id>` (the approval system that opened it), `counter:<client id>` (a counter terminal bound to no department).
+ * A case number is unique per owner (`cases_owner_case_no_idx`): one owner's numbers say nothing of another's. Applicant
  * and staff are AES-256-GCM ciphertext (AAD `case:<id>:applicant|staff`); `applicant_hash` is the holder's keyed hash.
  */
 export const cases = sqliteTable(
@@ -27,7 +28,7 @@ export const cases = sqliteTable(
     logIndex: integer("log_index").notNull(),
     closeLogIndex: integer("close_log_index"),
   },
-  (t) => [uniqueIndex("cases_case_no_idx").on(t.caseNo), index("cases_owner_idx").on(t.owner, t.openedAt)],
+  (t) => [uniqueIndex("cases_owner_case_no_idx").on(t.owner, t.caseNo), index("cases_owner_idx").on(t.owner, t.openedAt)],
 );
 
 /** What a case used: licences (with the 加注件 it fetched), materials, signing requests, stamped documents. */

@@ -51,6 +51,8 @@ export const matters = sqliteTable("matters", {
   /** Consent-exempt by regulation: the legal basis is required then. */
   consentExempt: integer("consent_exempt", { mode: "boolean" }).notNull(),
   exemptBasis: text("exempt_basis"),
+  /** The departments that handle the matter (实施主体), JSON array of ids: a case's department is one of them. */
+  departments: text("departments", { mode: "json" }).$type<string[]>().notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
