@@ -86,6 +86,8 @@ export async function buildApp(deps: AppDeps) {
     return503OnClosing: false,
     // Errors Node's HTTP parser raises before Fastify sees a request (431 over-long URL or headers, 408, 400).
     clientErrorHandler,
+    // A request without Host gets its 400 in the problem shape from the errors plugin, not Node's bare one.
+    http: { requireHostHeader: false },
     // Live QR tokens travel in the path (/v/<token>, ~190 chars).
     routerOptions: { maxParamLength: 512 },
     // Errors raised before routing (bad URL encoding, over-long params) get the same problem shape as the rest.

@@ -110,11 +110,15 @@ export function clientErrorHandler(this: FastifyInstance | undefined, err: Error
       : new AppError("VALIDATION_FAILED", "The request is not valid HTTP.");
   const requestId = randomUUID();
   this?.log?.info({ code: e.code, requestId, cause: err.code ?? err.message }, "request refused by the HTTP parser");
-  if (socket.writable) {
-    const body = JSON.stringify({ code: e.code, message: e.message, requestId });
-    socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n${RAW_PROBLEM_HEADERS}X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  }
+  writeRawProblem(socket, e, requestId);
   socket.destroy(err);
+}
+
+/** A problem answer written on the socket itself (Fastify bypassed), then the connection is closed. */
+export function writeRawProblem(socket: Socket, e: AppError, requestId: string = randomUUID(), extraHeaders = ""): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify({ code: e.code, message: e.message, requestId });
+  socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n${RAW_PROBLEM_HEADERS}${extraHeaders}X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 async function errorsPlugin(app: FastifyInstance) {
@@ -124,9 +128,20 @@ async function errorsPlugin(app: FastifyInstance) {
     closing = true;
   });
   app.addHook("onRequest", async (req, reply) => {
+    // Node's own check answers a bare 400 with no body: the server takes requests without Host (app.ts) and the
+    // answer is in the problem shape here (RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400).
+    if (req.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor >= 1) {
+      reply.header("connection", "close");
+      return sendProblem(req, reply, new AppError("VALIDATION_FAILED", "An HTTP/1.1 request names its host (the Host header)."));
+    }
     if (!closing) return;
     reply.header("connection", "close");
     return sendProblem(req, reply, new AppError("NOT_READY", "The service is shutting down; retry on another instance."));
+  });
+  // CONNECT (a proxy's method) never reaches Fastify: without a listener Node just drops the connection.
+  app.server.on("connect", (_req: unknown, socket: Socket) => {
+    writeRawProblem(socket, new AppError("METHOD_NOT_ALLOWED", "CONNECT is not allowed here: this is not a proxy."));
+    socket.destroy();
   });
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err);
