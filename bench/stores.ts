@@ -10,7 +10,11 @@
  * SQLite with SIDIAN_DB_SYNC=grouped (the service's default), PostgreSQL 15 on the same machine (synchronous_commit
  * on). Goals: issuance ≥ 50% of SQLite's, holder query ≥ 50%, verify ≥ 80%, bulk import ≥ 50%.
  *
- *   npx tsx bench/stores.ts            (BENCH_STORES_SECONDS=3, BENCH_STORES_SEED=10000)
+ * Verification draws each seeded licence at most once (a shuffled order, no repetition, no warm-up): the traffic a
+ * deployment should expect, where each licence is verified about once. BENCH_STORES_ONLY=verify (comma-separated:
+ * issue, query, verify) measures only those figures after the seeding import (the bulk figure is always taken).
+ *
+ *   npx tsx bench/stores.ts            (BENCH_STORES_SECONDS=3, BENCH_STORES_SEED=10000, BENCH_STORES_ONLY=verify)
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -23,6 +27,8 @@ const { world, personLicence, bearer } = await import("../test/licences/helpers.
 const SECONDS = Number(process.env.BENCH_STORES_SECONDS ?? 3);
 const SEED = Number(process.env.BENCH_STORES_SEED ?? 10_000);
 const IN_FLIGHT = 32;
+const ONLY = new Set((process.env.BENCH_STORES_ONLY ?? "issue,query,verify").split(",").map((x) => x.trim()));
+const SKIPPED = { perSecond: NaN, failed: 0 };
 
 type Teardown = () => unknown;
 function fakeTest() {
@@ -76,16 +82,23 @@ async function measure(store: "sqlite" | "pg") {
     const bulk = ids.length / ((performance.now() - t0) / 1000);
     let seed = 12345;
     const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % k);
-    const issue = await rate(async (i) => {
+    const issue = !ONLY.has("issue") ? SKIPPED : await rate(async (i) => {
       const r = await w.h.app.inject({ method: "POST", url: "/licences", headers: bearer(w.tokens.issuer), payload: personLicence(w, 500_000 + i, { number: `I${i}-${store}` }) });
       return r.statusCode === 201;
     }, SECONDS);
-    const query = await rate(async () => {
+    const query = !ONLY.has("query") ? SKIPPED : await rate(async () => {
       const r = await w.h.app.inject({ method: "POST", url: "/holders/licences:query", headers: bearer(w.tokens.consumer), payload: { holderCode: codes[rnd(codes.length)], holderCodeType: "111", matterCode: w.exemptMatter, useCause: "行政检查" } });
       return r.statusCode === 200;
     }, SECONDS);
-    const verify = await rate(async () => {
-      const r = await w.h.app.inject({ method: "POST", url: "/verify", payload: { identifier: ids[rnd(ids.length)] } });
+    // Each licence at most once, in a shuffled order (Fisher–Yates with the seeded generator).
+    const order = ids.slice();
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rnd(i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const verify = !ONLY.has("verify") ? SKIPPED : await rate(async (i) => {
+      if (i >= order.length) throw new Error(`verify: more than the ${order.length} seeded licences were asked for; seed more (BENCH_STORES_SEED)`);
+      const r = await w.h.app.inject({ method: "POST", url: "/verify", payload: { identifier: order[i] } });
       return r.statusCode === 200 && r.json().result === "VALID";
     }, SECONDS);
     const cpu = process.cpuUsage(cpu0);
@@ -110,5 +123,6 @@ row("bulk import (POST /licences:batch)", s.bulk, p.bulk, 50);
 row("single issuance (POST /licences)", s.issue.perSecond, p.issue.perSecond, 50, s.issue.failed + p.issue.failed ? ` (failed: ${s.issue.failed}/${p.issue.failed})` : "");
 row("免证办 holder query", s.query.perSecond, p.query.perSecond, 50, s.query.failed + p.query.failed ? ` (failed: ${s.query.failed}/${p.query.failed})` : "");
 row("POST /verify", s.verify.perSecond, p.verify.perSecond, 80, s.verify.failed + p.verify.failed ? ` (failed: ${s.verify.failed}/${p.verify.failed})` : "");
+console.log(`load average (1/5/15 min) at the end: ${(await import("node:os")).loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 console.log(`process CPU: SQLite run ${s.cpuSeconds.toFixed(1)} s, PostgreSQL run ${p.cpuSeconds.toFixed(1)} s`);
 process.exit(0);

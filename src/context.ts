@@ -518,7 +518,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     materialFile: async (identifier) => {
       const rec = await materials.core.record(identifier);
       const v = await materials.core.view(rec, { withName: true });
-      return { name: v.name, mediaType: rec.mediaType, sha256: rec.sha256, size: rec.size, open: () => materials.core.bytesOf(rec) };
+      // A material the holder withdrew after the case used it: its bytes are kept for this package (issue 18/19).
+      return { name: v.name, mediaType: rec.mediaType, sha256: rec.sha256, size: rec.size, open: () => (async function* () {
+        yield* (await materials.core.archivalBytes(rec)) as AsyncIterable<Uint8Array>;
+      })() };
+    },
+    materialsArchived: async (identifiers) => {
+      for (const id of identifiers) await materials.releaseKept(id);
     },
     matterName: async (code) => (await uow.read.matters.byCode(code))?.name ?? null,
     keyStore: pki.keyStore, tsa, chain: [material.issuingCa.cert.der, material.rootCert.der], issueCertificate,
@@ -545,6 +551,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // E-materials (issue 18): receipts signed with the published token key (JWKS), as every other token.
   const materials = createMaterialService<Repos>({
     uow, clock, tlog, pii, catalogue, publicUrl: config.publicUrl, log,
+    keptFor: (repos, identifier) => repos.archives.pendingUses("material", identifier),
     receipts: createReceiptSigner({
       signingKey: material.token.signingKey, kid: material.token.kid, publicKey: material.token.publicKey,
       certDer: material.token.cert.der, issuingCaDer: material.issuingCa.cert.der,

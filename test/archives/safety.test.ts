@@ -120,3 +120,39 @@ t.test("四性检测: concurrent callers share one run; each caller is rate limi
   const stranger = await h.client("archivist", { departmentId: (await h.department()).id });
   t.equal((await run(stranger.token)).json().code, "ARCHIVE_NOT_FOUND");
 });
+
+t.test("a material withdrawn after a case used it: the case's package still holds it; future reuse stops", async (t) => {
+  const s = await setup(t);
+  const { h } = s;
+  const chunks = async (id: string) => Number(await h.sql.value("SELECT count(*) AS n FROM material_chunks WHERE identifier = ?", [id]));
+  const k = await closedCase(t, s, "W");
+  const before = await chunks(k.materialId);
+  t.ok(before > 0);
+  const w = await h.app.inject({ method: "POST", url: `/holders/me/materials/${k.materialId}/withdraw`, headers: bearer(s.holder) });
+  t.equal(w.statusCode, 200, w.json().code);
+  t.equal(w.json().status, "withdrawn", "withdrawn at once");
+  t.equal(await chunks(k.materialId), before, "its bytes are kept for the case that used it");
+  // Nobody gets the kept bytes: not the holder's preview, not the approval system that registered it.
+  t.equal((await h.app.inject({ url: `/materials/${k.materialId}/content`, headers: bearer(s.holder) })).json().code, "MATERIAL_STATE_INVALID");
+  t.equal((await h.app.inject({ url: `/materials/${k.materialId}/content`, headers: bearer(s.consumer.token) })).json().code, "MATERIAL_STATE_INVALID");
+  t.equal((await h.app.inject({ method: "POST", url: "/verify/material", payload: { sha256: String(await h.sql.value("SELECT sha256 FROM materials WHERE identifier = ?", [k.materialId])) } })).json().status, "WITHDRAWN");
+
+  // The archive builds and proves itself with the material's bytes in it.
+  const ar = await k.api("POST", `/cases/${k.id}/archive`, {});
+  t.equal(ar.statusCode, 201, ar.json().code);
+  const archivist = await h.client("archivist", { departmentId: s.issuer.departmentId });
+  const run = await h.app.inject({ method: "POST", url: `/archives/${ar.json().id}/checks`, headers: bearer(archivist.token), payload: { stage: "archiving" } });
+  t.equal(run.statusCode, 200, run.json().code);
+  t.equal(run.json().report.result, "pass", JSON.stringify(run.json().report.items.filter((i: { result: string }) => i.result === "fail")));
+  const pkg = await k.api("GET", `/archives/${ar.json().id}/package`);
+  const mat = makePdf({ lines: () => ["lease W"] });
+  t.ok(pkg.rawPayload.includes(mat.subarray(0, 200)), "the package holds the material's bytes");
+  // Once the package is stored, no case waits for them: the withdrawal's deletion happens.
+  t.equal(await chunks(k.materialId), 0, "deleted once the package is stored");
+
+  // A material no case used loses its bytes at withdrawal, as before.
+  const m2 = await registerRaw(h, s.consumer.token, { typeCode: "LEASE", holder: { code: HOLDER, codeType: "111" }, matterCode: "M-A" }, makePdf({ lines: () => ["unused"] }));
+  const id2 = m2.json().material.identifier as string;
+  t.equal((await h.app.inject({ method: "POST", url: `/holders/me/materials/${id2}/withdraw`, headers: bearer(s.holder) })).statusCode, 200);
+  t.equal(await chunks(id2), 0);
+});

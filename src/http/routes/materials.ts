@@ -479,7 +479,7 @@ export default async function materialRoutes(app: FastifyInstance, opts: { mater
   app.post<{ Params: Static<typeof IdParam> }>("/holders/me/materials/:id/withdraw", {
     config: { auth: { holder: true } },
     schema: { tags: ["holder"], summary: "Withdraw one of my materials (its bytes are deleted)", security: SEC, params: IdParam,
-      description: "The holder withdraws a material registered for them: it leaves reuse at once (links stop answering) and its bytes are deleted; the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN. A department-issued material (a document a department's system produced) is not the holder's to withdraw (403 `MATERIAL_SOURCE_PROTECTED`: its registrant or department revokes it).",
+      description: "The holder withdraws a material registered for them: it leaves reuse at once (links stop answering) and its bytes are deleted (when a case that used it still waits for its archival package, once that package is stored: the archive keeps what the case relied on); the record, its receipt and its log entries stay, and its receipt verifies as WITHDRAWN. A department-issued material (a document a department's system produced) is not the holder's to withdraw (403 `MATERIAL_SOURCE_PROTECTED`: its registrant or department revokes it).",
       response: { 200: ViewOut, ...problems("MATERIAL_NOT_FOUND", "MATERIAL_STATE_INVALID", "MATERIAL_SOURCE_PROTECTED") } },
   }, async (req) => svc.withdraw(req.params.id, req.actor));
 

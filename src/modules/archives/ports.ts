@@ -47,6 +47,8 @@ export interface ArchiveRepo {
   finishBuild(id: string, token: string, patch: Partial<Pick<ArchiveRecord, "tagmanifestSha256" | "packageSha256" | "packageSize" | "chunks" | "certSerial" | "storedAt" | "releasedAt">>): Promise<boolean>;
   /** Gives the lease up (a build that failed), so the next request may build at once. */
   releaseBuild(id: string, token: string): Promise<void>;
+  /** How many cases use this item (case_items kind + ref) and have no stored package yet (open, closed, or building). */
+  pendingUses(kind: "licence" | "material" | "signature" | "document", ref: string): Promise<number>;
   /** Stored archives, oldest first (for re-checks), after `afterId`. */
   listStored(opts: { limit: number; afterId?: string }): Promise<ArchiveRecord[]>;
 }

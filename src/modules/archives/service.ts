@@ -79,6 +79,8 @@ export interface ArchiveDeps<RR extends R> {
   /** Issuing CA then root (DER), embedded after the signer's certificate. */
   chain: readonly Uint8Array[];
   issueCertificate(repos: RR, tx: TxHooks, input: IssueDepartmentCertificateInput, actor: Actor): Promise<IssuedCertificate>;
+  /** Told the materials a stored package holds (a withdrawn one's bytes, kept for the case, may go now). */
+  materialsArchived?(identifiers: string[]): Promise<void>;
   /** `Bag-Software-Agent`. */
   software: string;
 }
@@ -403,6 +405,8 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
       };
       if (!(await uow.write((repos) => repos.archives.finishBuild(a.id, token, patch)))) throw leaseLost(a.id);
       finished = true;
+      const mats = items.filter((i) => i.kind === "material").map((i) => i.ref);
+      if (mats.length && deps.materialsArchived) await deps.materialsArchived([...new Set(mats)]).catch(() => undefined);
       return view({ ...a, ...patch, status: "stored", buildToken: null, buildLeaseUntil: null });
     } finally {
       clearInterval(heartbeat);

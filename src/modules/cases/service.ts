@@ -309,7 +309,11 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
         kind = "material";
         ref = input.materialId;
         detail = { registered: m.logIndex, sha256: m.sha256, size: m.size, mediaType: m.mediaType, ...access };
-        recheck = async (repos, c) => void (await materialEntitled(repos, c, input.materialId, actor));
+        recheck = async (repos, c) => {
+          // Withdrawn or revoked since the check above: a case never takes a material whose bytes may be gone.
+          const st = (await materialEntitled(repos, c, input.materialId, actor)).m.status;
+          if (st !== "valid") throw new AppError("CASE_ATTACH_REFUSED", `The material is ${st}; only a valid material can be attached.`, { details: { status: st } });
+        };
         break;
       }
       case "document": {

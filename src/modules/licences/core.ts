@@ -116,11 +116,13 @@ export function createLicenceCore<R extends LicenceRepos>(deps: LicencesDeps<R>)
 
   /** The stored record for verification, read now (undefined when not on record). */
   const currentRecord = (identifier: string) => uow.read.licences.byId(identifier);
+  /** The same, with its log leaf and the smallest checkpoint covering it, in one read (a first verification). */
+  const currentRecordWithLog = (identifier: string) => uow.read.licences.byIdWithLog(identifier);
 
   return {
     deps, uow, clock, pii, signer, catalogue: deps.catalogue, tlog: deps.tlog, log: deps.log, publicUrl, model,
     numberHashOf, department, take, serialScope, statusScope, formatSerial, listUrl, today,
-    openPayload, jwsOf, view, currentRecord, record, checkOwner,
+    openPayload, jwsOf, view, currentRecord, currentRecordWithLog, record, checkOwner,
   };
 }
 

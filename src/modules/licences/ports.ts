@@ -1,6 +1,6 @@
 import type { CatalogueRepos } from "../catalogue/ports.js";
 import type { PkiRepos } from "../../pki/ports.js";
-import type { TlogRepo } from "../tlog/ports.js";
+import type { CheckpointRecord, LeafRecord, TlogRepo } from "../tlog/ports.js";
 
 /** Licence status as exchanged between departments (GB/T 36903 practice); `99` is used for "superseded by a new version". */
 export type LicenceStatus = "01" | "02" | "03" | "04" | "05" | "07" | "99";
@@ -71,6 +71,11 @@ export interface IdempotencyRecord {
 export interface LicenceRepo {
   insertMany(recs: readonly LicenceRecord[]): Promise<void>;
   byId(identifier: string): Promise<LicenceRecord | undefined>;
+  /**
+   * The record with what verifying it needs from the transparency log, in one read: the leaf at its log index and
+   * the smallest checkpoint covering that leaf (size > logIndex), each undefined when absent.
+   */
+  byIdWithLog(identifier: string): Promise<LicenceWithLog | undefined>;
   /** Licences of a holder in identifier order, filtered before the limit; `current` = not superseded. */
   byHolder(holderHash: string, opts?: { typeCodes?: readonly string[]; current?: boolean; limit?: number; after?: string }): Promise<LicenceRecord[]>;
   byDepartment(departmentId: string, opts: { limit: number; after?: string; typeCode?: string }): Promise<LicenceRecord[]>;
@@ -101,6 +106,12 @@ export interface LicenceRepo {
   peek(scope: string): Promise<number>;
   idempotency(clientId: string, key: string): Promise<IdempotencyRecord | undefined>;
   insertIdempotency(r: IdempotencyRecord): Promise<void>;
+}
+
+export interface LicenceWithLog {
+  rec: LicenceRecord;
+  leaf: LeafRecord | undefined;
+  checkpoint: CheckpointRecord | undefined;
 }
 
 export interface LicenceRepos extends CatalogueRepos, PkiRepos {

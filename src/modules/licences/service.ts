@@ -49,6 +49,7 @@ export function createLicenceService<R extends LicenceRepos>(deps: LicencesDeps<
     statusList: status.statusList,
     record: core.record,
     currentRecord: core.currentRecord,
+    currentRecordWithLog: core.currentRecordWithLog,
     view: core.view,
     openPayload: core.openPayload,
     jwsOf: core.jwsOf,

@@ -2,10 +2,12 @@
  * Verification, the licence as it stands (record, validity, status and log checks of verify.ts): is the presented
  * JWS exactly the licence on record, is today inside its validity period, is its current status 01, and is its
  * issuance in the transparency log with this JWS's hash (the inclusion proof travels along). Log entries and proofs
- * of an index are immutable once committed, so they are remembered when `remember` is on.
+ * of an index are immutable once committed, so they are remembered when `remember` is on. A first verification reads
+ * the record, its leaf and its covering checkpoint in one statement (LicenceRepo.byIdWithLog), then the proof's
+ * nodes in one more: two round trips on PostgreSQL.
  */
 import { Lru } from "../../util/lru.js";
-import type { LogEntry, LogEvidence } from "../tlog/index.js";
+import { entryOf as toEntry, type KnownEvidence, type LeafRecord, type LogEntry, type LogEvidence } from "../tlog/index.js";
 import { TLOG_EVENTS } from "../tlog/events.js";
 import { chinaDate } from "./dates.js";
 import { effectiveStatus, type LicencePayload } from "./model.js";
@@ -17,18 +19,23 @@ type Add = (id: "record" | "validity" | "status" | "log", status: CheckStatus, d
 
 export function createStandingChecks(deps: {
   clock: { now(): Date };
-  tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number): Promise<LogEvidence> };
+  tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number, opts?: { known?: KnownEvidence }): Promise<LogEvidence> };
   remember: boolean;
 }) {
   const entries = new Lru<number, LogEntry>(50_000);
   const evidences = new Lru<number, LogEvidence>(50_000);
 
-  /** The log entry of a licence's issuance (its time is the trustworthy signing time); undefined if unreadable. */
-  async function entryOf(index: number): Promise<LogEntry | undefined> {
+  /**
+   * The log entry of a licence's issuance (its time is the trustworthy signing time); undefined if unreadable.
+   * `read`: the leaf as read with the record (LicenceRepo.byIdWithLog; null: read with it and absent), so it is
+   * not read again.
+   */
+  async function entryOf(index: number, read?: LeafRecord | null): Promise<LogEntry | undefined> {
     let e = deps.remember ? entries.get(index) : undefined;
     if (!e) {
       try {
-        e = await deps.tlog.getEntry(index);
+        if (read === null) return undefined;
+        e = read && read.index === index ? toEntry(read) : await deps.tlog.getEntry(index);
       } catch {
         return undefined;
       }
@@ -37,10 +44,10 @@ export function createStandingChecks(deps: {
     return e;
   }
 
-  async function evidenceOf(index: number): Promise<LogEvidence> {
+  async function evidenceOf(index: number, known?: KnownEvidence): Promise<LogEvidence> {
     let ev = deps.remember ? evidences.get(index) : undefined;
     if (!ev) {
-      ev = await deps.tlog.evidence(index);
+      ev = await deps.tlog.evidence(index, known ? { known } : {});
       if (deps.remember) evidences.set(index, ev);
     }
     return ev;
@@ -51,7 +58,7 @@ export function createStandingChecks(deps: {
    * record `rec` and its log entry. `mine` is the record when the JWS is the licence on record: only then do the
    * record's validity and status describe it (a JWS that differs is judged by its own dates and gets no status).
    */
-  async function standing(rec: LicenceRecord | undefined, entry: LogEntry | undefined, payload: LicencePayload, jwsHash: string, add: Add) {
+  async function standing(rec: LicenceRecord | undefined, entry: LogEntry | undefined, payload: LicencePayload, jwsHash: string, add: Add, known?: KnownEvidence) {
     const mine = rec !== undefined && rec.jwsSha256 === jwsHash ? rec : undefined;
     if (!rec) add("record", "FAILED", "no licence with this identifier was issued by this service");
     else if (!mine) add("record", "FAILED", "the JWS differs from the licence on record");
@@ -82,7 +89,7 @@ export function createStandingChecks(deps: {
     else if (entry.event.type !== TLOG_EVENTS.licenceIssued || entry.event.data.id !== rec.identifier || entry.event.data.jwsSha256 !== jwsHash) {
       add("log", "FAILED", `log entry ${rec.logIndex} does not record this JWS`);
     } else {
-      evidence = await evidenceOf(rec.logIndex);
+      evidence = await evidenceOf(rec.logIndex, known);
       add("log", "PASSED", `issuance logged at index ${rec.logIndex} (${entry.event.at}); inclusion proof in tree of size ${evidence.treeSize}`);
     }
     return { mine, st, evidence };

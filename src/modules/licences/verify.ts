@@ -24,10 +24,10 @@ import type { PkiService } from "../../pki/index.js";
 import { Lru } from "../../util/lru.js";
 import type { CatalogueService } from "../catalogue/index.js";
 import type { Clock, Logger, UnitOfWork } from "../kernel.js";
-import type { LogEntry, LogEvidence } from "../tlog/index.js";
+import type { KnownEvidence, LeafRecord, LogEntry, LogEvidence } from "../tlog/index.js";
 import { chinaDate } from "./dates.js";
 import { maskName } from "./holder.js";
-import type { LicenceRecord, LicenceRepos, LicenceStatus } from "./ports.js";
+import type { LicenceRecord, LicenceRepos, LicenceStatus, LicenceWithLog } from "./ports.js";
 import { STATUS_TEXT } from "./ports.js";
 import type { LicencePayload, LicenceService } from "./service.js";
 import { MAX_REMEMBERED, createJwsFacts, type JwsFacts } from "./verify-facts.js";
@@ -63,8 +63,8 @@ export interface VerifierDeps<R extends LicenceRepos> {
   clock: Clock;
   pki: Pick<PkiService, "checkCertificate">;
   catalogue: CatalogueService;
-  licences: Pick<LicenceService, "jwsOf" | "openPayload" | "currentRecord">;
-  tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number): Promise<LogEvidence> };
+  licences: Pick<LicenceService, "jwsOf" | "openPayload" | "currentRecord" | "currentRecordWithLog">;
+  tlog: { getEntry(index: number): Promise<LogEntry>; evidence(index: number, opts?: { known?: KnownEvidence }): Promise<LogEvidence> };
   log?: Logger;
   /** How long a VALID chain result is reused (revocation freshness), default 60 s. */
   chainCacheSeconds?: number;
@@ -195,6 +195,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
     try {
       let parsed: { x5c: string[]; payload: unknown };
       let rec: LicenceRecord | undefined;
+      // The record with its log leaf and covering checkpoint, read together (LicenceRepo.byIdWithLog).
+      let withLog: LicenceWithLog | undefined;
       let jws: JwsFacts;
       if (input.jws !== undefined) {
         jws = facts.factsOf(input.jws.trim());
@@ -205,7 +207,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
         parsed = jws.parsed;
         const payload = parsed.payload as LicencePayload;
         add("format", "PASSED", `licence JWS for ${payload.id}`);
-        rec = await deps.licences.currentRecord(payload.id);
+        withLog = await deps.licences.currentRecordWithLog(payload.id);
+        rec = withLog?.rec;
         seen(payload.id, rec);
       } else {
         const id = (input.identifier ?? "").trim();
@@ -214,7 +217,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
           add("format", "FAILED", `the licence identifier is not valid (${pr.problem})`);
           return { result: "INVALID", checks };
         }
-        rec = await deps.licences.currentRecord(id);
+        withLog = await deps.licences.currentRecordWithLog(id);
+        rec = withLog?.rec;
         seen(id, rec);
         if (!rec) {
           add("format", "PASSED", "well-formed licence identifier");
@@ -234,7 +238,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       add("signature", sigOk ? "PASSED" : "FAILED", key === null ? "x5c[0] is not a certificate" : sigOk ? `${jws.alg} signature verifies with x5c[0]` : "the signature does not verify: the licence was altered, signed with another key, or its alg does not fit the key of x5c[0]");
 
       // log entry (gives the trustworthy signing time)
-      const entry = rec ? await standing.entryOf(rec.logIndex) : undefined;
+      const leaf: LeafRecord | null | undefined = withLog ? (withLog.leaf ?? null) : undefined;
+      const entry = rec ? await standing.entryOf(rec.logIndex, leaf) : undefined;
       const signedAt = entry ? new Date(entry.event.at) : new Date(typeof payload.signedAt === "string" ? payload.signedAt : NaN);
 
       // chain, issuer
@@ -242,7 +247,8 @@ export function createVerifier<R extends LicenceRepos>(deps: VerifierDeps<R>) {
       const { type, issuerOk } = await trust.issuer(payload, leafSerial, signedAt, add);
 
       // record, validity, status, log
-      const r = await standing.standing(rec, entry, payload, jws.sha256, add);
+      const known: KnownEvidence | undefined = withLog ? { ...(withLog.checkpoint ? { checkpoint: withLog.checkpoint } : {}), ...(withLog.leaf ? { leafHash: withLog.leaf.leafHash } : {}) } : undefined;
+      const r = await standing.standing(rec, entry, payload, jws.sha256, add, known);
       evidence = r.evidence;
 
       // Facts only from a licence this service issued, as issued: the payload is then authenticated by a key that

@@ -35,6 +35,12 @@ export interface MaterialDeps<R extends MaterialRepos> {
   publicUrl: string;
   /** Where uploads are staged (unlinked at once); default os.tmpdir(). */
   tmpDir?: string;
+  /**
+   * How many cases that used the material still wait for their archival package (the cases module, issue 19): a
+   * holder's withdrawal stops future reuse at once, but the bytes stay for those cases until their packages are
+   * stored (an archive must hold what the case relied on). None when not given.
+   */
+  keptFor?(repos: R, identifier: string): Promise<number>;
   /** Lifetime of a material link, seconds (default 1 hour). */
   linkTtlSeconds?: number;
   log?: Logger;
@@ -147,7 +153,18 @@ export function createCore<R extends MaterialRepos>(deps: MaterialDeps<R>, types
     return chunkStream(rec.identifier, rec.chunks, dek, (seq) => uow.read.materials.chunk(rec.identifier, seq));
   }
 
-  return { deps, types, publicUrl, effective, view, receipt, canSee, record, visible, bytesOf, maskedHolder };
+  /**
+   * The bytes for the archival package of a case that used the material: also of a withdrawn material whose bytes
+   * are kept for such a case (never handed to anyone else: bytesOf refuses a withdrawn material).
+   */
+  async function archivalBytes(rec: MaterialRecord): Promise<Readable> {
+    if (rec.status !== "withdrawn") return bytesOf(rec);
+    if (rec.chunks > 0 && !(await uow.read.materials.chunk(rec.identifier, 0))) throw new AppError("MATERIAL_STATE_INVALID", "The holder withdrew this material and its bytes are deleted.");
+    const dek = pii.openBytes(Buffer.from(rec.dekEnc, "base64url"), wrapAad(rec.identifier, rec.sha256));
+    return chunkStream(rec.identifier, rec.chunks, dek, (seq) => uow.read.materials.chunk(rec.identifier, seq));
+  }
+
+  return { deps, types, publicUrl, effective, view, receipt, canSee, record, visible, bytesOf, archivalBytes, maskedHolder };
 }
 
 export type MaterialCore<R extends MaterialRepos> = ReturnType<typeof createCore<R>>;

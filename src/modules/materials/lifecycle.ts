@@ -3,8 +3,9 @@
  *   revoke     the registrant (its client), an issuer of the registering department, or an administrator, with a
  *              reason: the material is never handed to an approval system again and its receipt verifies REVOKED
  *   withdraw   the holder, of anything registered for them but a department-issued material (authority.ts: the
- *              department's record is not theirs to delete): the material leaves reuse
- *              and its bytes are deleted (row, receipt and log stay)
+ *              department's record is not theirs to delete): the material leaves reuse at once and its bytes
+ *              are deleted (row, receipt and log stay) — at once, or, when cases that used it still wait for their
+ *              archival packages, as soon as the last of those packages is stored (releaseKept)
  *   supersede  by registering a newer version (register.ts, `supersedes`)
  *   expire     derived from the validity (expiresAt) at every read: no write needed
  * Every change is logged (`material.status-changed`) in the transaction that makes it.
@@ -32,12 +33,14 @@ export function createLifecycle<R extends MaterialRepos>(core: MaterialCore<R>) 
       const from = core.effective(rec, now);
       const allowed = to === "revoked" ? ["valid", "superseded", "expired"] : ["valid", "superseded", "expired"];
       if (!allowed.includes(from)) throw new AppError("MATERIAL_STATE_INVALID", `The material is ${from}.`, { details: { status: from } });
+      // Cases that used it and are not archived yet keep its bytes until their packages are stored (releaseKept).
+      const keptFor = to === "withdrawn" && deps.keptFor ? await deps.keptFor(repos, identifier) : 0;
       const { index } = await tlog.append(repos, tx, {
         type: TLOG_EVENTS.materialStatusChanged, subject: `material:${identifier}`, actor: actorLabel(actor), holder: rec.holderHash, at: now,
-        data: { identifier, from, to, ...(reason ? { reasonSha256: sha256Hex(reason) } : {}) },
+        data: { identifier, from, to, ...(reason ? { reasonSha256: sha256Hex(reason) } : {}), ...(keptFor ? { bytesKeptForCases: keptFor } : {}) },
       });
       await repos.materials.setStatus(identifier, { status: to, statusAt: now, statusReason: reason, statusLogIndex: index });
-      if (to === "withdrawn") await repos.materials.deleteChunks(identifier);
+      if (to === "withdrawn" && keptFor === 0) await repos.materials.deleteChunks(identifier);
       return { ...rec, status: to, statusAt: now, statusReason: reason, statusLogIndex: index };
     });
     return out;
@@ -75,6 +78,19 @@ export function createLifecycle<R extends MaterialRepos>(core: MaterialCore<R>) 
     return { material: await core.view(rec, { withName: true }), record: rec, stream: core.bytesOf(rec) };
   }
 
+  /**
+   * After a case's package is stored: a withdrawn material whose bytes were kept for cases loses them once no case
+   * that used it waits for its package any more. Idempotent; nothing for any other material.
+   */
+  async function releaseKept(identifier: string): Promise<boolean> {
+    return uow.write(async (repos) => {
+      const rec = await repos.materials.byId(identifier);
+      if (!rec || rec.status !== "withdrawn") return false;
+      if (deps.keptFor && (await deps.keptFor(repos, identifier)) > 0) return false;
+      return (await repos.materials.deleteChunks(identifier)) > 0;
+    });
+  }
+
   /** A holder's own materials, newest first. */
   async function mine(actor: Actor, opts: { limit?: number; current?: boolean } = {}): Promise<MaterialView[]> {
     if (actor.kind !== "holder") throw new AppError("FORBIDDEN_ROLE", "Only holders may do this.");
@@ -103,5 +119,5 @@ export function createLifecycle<R extends MaterialRepos>(core: MaterialCore<R>) 
     return { ...(await core.view(rec)), holderHash: rec.holderHash };
   }
 
-  return { revoke, withdraw, get, readMaterialBytes, mine, history, belongsTo };
+  return { revoke, withdraw, get, readMaterialBytes, mine, history, belongsTo, releaseKept };
 }

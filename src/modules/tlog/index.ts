@@ -36,6 +36,7 @@
  */
 export { createTlog, type Tlog } from "./service.js";
 export {
+  entryOf,
   isEntitled,
   leafFor,
   namesHolder,
@@ -44,6 +45,7 @@ export {
   type CheckpointInfo,
   type ConsistencyProof,
   type InclusionProof,
+  type KnownEvidence,
   type LeafEvent,
   type LogEntry,
   type LogEvidence,

@@ -171,9 +171,15 @@ export async function buildProof(plan: readonly NodeId[][], read: NodeReader): P
   if (ids.length === 0) return [];
   const hashes = await read(ids);
   if (hashes.length !== ids.length) throw new Error(`node reader returned ${hashes.length} of ${ids.length} nodes`);
+  return foldPlan(plan, hashes);
+}
+
+/** Folds the nodes of a plan, read in `plan.flat()` order (extra hashes after them are ignored), into proof hashes. */
+export function foldPlan(plan: readonly NodeId[][], hashes: readonly Uint8Array[]): Buffer[] {
   const out: Buffer[] = [];
   let at = 0;
   for (const group of plan) {
+    if (at + group.length > hashes.length) throw new Error(`node reader returned ${hashes.length} nodes, fewer than the plan needs`);
     out.push(foldRight(hashes.slice(at, at + group.length)));
     at += group.length;
   }

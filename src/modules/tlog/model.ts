@@ -5,7 +5,7 @@
 import type { KeyObject } from "node:crypto";
 import { canonicalJson } from "../../crypto/canonical.js";
 import type { Actor, Clock, Logger, TrustEvent, UnitOfWork } from "../kernel.js";
-import type { TlogRepo } from "./ports.js";
+import type { CheckpointRecord, LeafRecord, TlogRepo } from "./ports.js";
 
 /**
  * An event to log. `subject` MUST be an opaque id (`licence:<uuid>`, `key:<kid>`) or a keyed hash, never personal
@@ -91,6 +91,15 @@ export interface LogEvidence {
   leaf?: string;
 }
 
+/**
+ * What a caller already read for `evidence` (one statement with its own row, e.g. LicenceRepo.byIdWithLog): the
+ * smallest checkpoint with size > index, and the leaf's hash. Either may be absent; what is absent is read.
+ */
+export interface KnownEvidence {
+  checkpoint?: CheckpointRecord;
+  leafHash?: Buffer;
+}
+
 export interface TlogSigner {
   name: string;
   publicKey: KeyObject;
@@ -140,6 +149,11 @@ export function isEntitled(actor: Actor, e: LeafEvent): boolean {
   if (actor.kind === "client" && actor.role === "admin") return true;
   if (actor.kind === "holder") return e.holder !== undefined && e.holder === actor.subjectHash;
   return false;
+}
+
+/** The entry of a stored leaf. */
+export function entryOf(r: LeafRecord): LogEntry {
+  return { index: r.index, leafHash: b64(r.leafHash), leaf: r.data, event: JSON.parse(r.data) as LeafEvent, createdAt: r.createdAt };
 }
 
 export function redact(entry: LogEntry, entitled: boolean): LogEntry | RedactedEntry {

@@ -4,8 +4,8 @@
  */
 import { AppError } from "../../errors.js";
 import type { UnitOfWork } from "../kernel.js";
-import { consistencyProof as buildConsistency, inclusionProof as buildInclusion, type NodeId } from "./merkle.js";
-import { b64, type CheckpointInfo, type ConsistencyProof, type InclusionProof, type LeafEvent, type LogEntry, type LogEvidence } from "./model.js";
+import { consistencyProof as buildConsistency, foldPlan, inclusionPlan, inclusionProof as buildInclusion, type NodeId } from "./merkle.js";
+import { b64, entryOf, type CheckpointInfo, type ConsistencyProof, type InclusionProof, type KnownEvidence, type LogEntry, type LogEvidence } from "./model.js";
 import type { CheckpointRecord, TlogRepo } from "./ports.js";
 
 export interface ReadsDeps<R extends { tlog: TlogRepo }> {
@@ -45,7 +45,7 @@ export function createReads<R extends { tlog: TlogRepo }>(deps: ReadsDeps<R>) {
     if (!Number.isSafeInteger(index) || index < 0) throw new AppError("LOG_RANGE_INVALID");
     const r = await uow.read.tlog.getLeaf(index);
     if (!r) throw new AppError("LOG_ENTRY_NOT_FOUND");
-    return { index: r.index, leafHash: b64(r.leafHash), leaf: r.data, event: JSON.parse(r.data) as LeafEvent, createdAt: r.createdAt };
+    return entryOf(r);
   }
 
   const reader = (ids: readonly NodeId[]) => uow.read.tlog.getNodes(ids);
@@ -91,20 +91,27 @@ export function createReads<R extends { tlog: TlogRepo }>(deps: ReadsDeps<R>) {
    * The evidence bundle for a verdict: inclusion of `index` in the smallest published checkpoint that covers it,
    * publishing one on demand if none does yet. MUST NOT be called inside `uow.write` (it may take the write lock).
    */
-  async function evidence(index: number, opts: { includeLeaf?: boolean } = {}): Promise<LogEvidence> {
-    let cp = await uow.read.tlog.checkpointAtLeast(index + 1);
+  async function evidence(index: number, opts: { includeLeaf?: boolean; known?: KnownEvidence } = {}): Promise<LogEvidence> {
+    if (!Number.isSafeInteger(index) || index < 0) throw new AppError("LOG_RANGE_INVALID");
+    // A checkpoint the caller read with the leaf (the smallest with size > index, see KnownEvidence) is used as is.
+    let cp = opts.known?.checkpoint && opts.known.checkpoint.size > index ? opts.known.checkpoint : await uow.read.tlog.checkpointAtLeast(index + 1);
     if (!cp) {
       await deps.publishNow();
       cp = await uow.read.tlog.checkpointAtLeast(index + 1);
       if (!cp) throw new AppError("LOG_ENTRY_NOT_FOUND");
     }
-    const proof = await inclusionProof({ index, treeSize: cp.size });
+    // The proof's nodes and the leaf hash (unless known) in one read. A stored checkpoint never exceeds the stored
+    // tree (it is signed over committed leaves), so index < cp.size is the only range to check.
+    const plan = inclusionPlan(index, cp.size);
+    const known = opts.known?.leafHash;
+    const ids = plan.flat();
+    const read = await uow.read.tlog.getNodes(known ? ids : [...ids, { level: 0, index }]);
     const ev: LogEvidence = {
       logIndex: index,
-      leafHash: proof.leafHash,
+      leafHash: b64(known ?? read[ids.length]!),
       treeSize: cp.size,
       rootHash: b64(cp.root),
-      hashes: proof.hashes,
+      hashes: foldPlan(plan, read).map(b64),
       checkpoint: cp.note,
     };
     if (opts.includeLeaf) ev.leaf = (await getEntry(index)).leaf;

@@ -13,6 +13,7 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
   const insChunk = "INSERT INTO archive_chunks (archive_id, seq, bytes) VALUES (?, ?, ?)";
   const getChunk = "SELECT bytes FROM archive_chunks WHERE archive_id = ? AND seq = ?";
   const clear = "DELETE FROM archive_chunks WHERE archive_id = ?";
+  const pending = "SELECT count(DISTINCT ci.case_id) AS n FROM case_items ci LEFT JOIN archives a ON a.case_id = ci.case_id WHERE ci.ref = ? AND ci.kind = ? AND (a.id IS NULL OR a.status <> 'stored')";
   const claim = "UPDATE archives SET build_token = ?, build_lease_until = ? WHERE id = ? AND status = 'building' AND (build_token IS NULL OR build_lease_until IS NULL OR build_lease_until <= ?)";
   const renew = "UPDATE archives SET build_lease_until = ? WHERE id = ? AND status = 'building' AND build_token = ?";
   const release = "UPDATE archives SET build_token = NULL, build_lease_until = NULL WHERE id = ? AND status = 'building' AND build_token = ?";
@@ -44,6 +45,9 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
       },
       async releaseBuild(id, token) {
         await sql.run(release, [id, token]);
+      },
+      async pendingUses(kind, ref) {
+        return Number((await sql.value(pending, [ref, kind])) ?? 0);
       },
       async listStored({ limit, afterId }) {
         return (await sql.all(stored, [afterId ?? "", limit])).map(A.from);

@@ -24,15 +24,16 @@ import { createSignatureRepos } from "./signatures.js";
 import { createWebhookRepos } from "./webhooks.js";
 import { createMaterialRepos } from "./materials.js";
 
-export function makeRepos(sql: Sql) {
+/** `batch`: concurrent verification reads share statements (PostgreSQL reads through the pool only: batch.ts). */
+export function makeRepos(sql: Sql, opts: { batch?: boolean } = {}) {
   return {
     ...createDirectoryRepos(sql),
     ...createPkiRepos(sql),
     registeredKeys: createRegisteredKeyRepo(sql),
     ...createSealRepos(sql),
-    tlog: createTlogRepo(sql),
+    tlog: createTlogRepo(sql, opts),
     ...createCatalogueRepos(sql),
-    licences: createLicenceRepo(sql),
+    licences: createLicenceRepo(sql, opts),
     ...createAccessRepos(sql),
     scans: createScanRepo(sql),
     documents: createDocumentRepo(sql),
@@ -86,7 +87,7 @@ export function createUnitOfWork(h: SqliteHandle): UnitOfWork<Repos> {
  * coordination row). `changeMark` moves when another instance commits (LISTEN/NOTIFY).
  */
 export function createPgUnitOfWork(h: PgHandle): UnitOfWork<Repos> {
-  const readerRepos = makeRepos(h.r);
+  const readerRepos = makeRepos(h.r, { batch: true });
   const writeRepos = makeRepos(h.w);
   return {
     read: readerRepos,

@@ -2,9 +2,10 @@
  * Licence repository (port: src/modules/licences/ports.ts) over the portable Sql: constant SQL texts, prepared once
  * per connection (SQLite) or per process (PostgreSQL named statements); the schema lives in ../schema/licences.ts.
  */
+import { createReadBatcher } from "../batch.js";
 import type { Sql } from "../sql.js";
 import { HOLDER_KEY_MATCH, holderKeyArgs } from "../schema/licences.js";
-import type { IdempotencyRecord, LicenceEventRecord, LicenceRecord, LicenceRepo, LicenceStatus } from "../../modules/licences/ports.js";
+import type { IdempotencyRecord, LicenceEventRecord, LicenceRecord, LicenceRepo, LicenceStatus, LicenceWithLog } from "../../modules/licences/ports.js";
 
 const COLS = "identifier, lineage, version, type_code, department_id, holder_hash, holder_code_type, number_hash, payload_enc, signature, cert_serial, jws_sha256, valid_from, valid_until, status, status_at, status_index, supersedes, superseded_by, log_index, created_at";
 const NCOLS = 21;
@@ -15,6 +16,12 @@ interface Row {
   holder_code_type: string; number_hash: string | null; payload_enc: string; signature: string; cert_serial: string; jws_sha256: string;
   valid_from: string; valid_until: string | null; status: string; status_at: number; status_index: number;
   supersedes: string | null; superseded_by: string | null; log_index: number; created_at: number;
+}
+
+/** The log columns of byIdWithLog (NULL when the leaf or a covering checkpoint is absent). */
+interface LogCols {
+  t_idx: number | null; t_leaf_hash: Buffer | null; t_data: string | null; t_type: string | null; t_subject_hash: Buffer | null; t_created_at: number | null;
+  c_size: number | null; c_root: Buffer | null; c_note: string | null; c_created_at: number | null;
 }
 
 function toRec(r: Row): LicenceRecord {
@@ -33,11 +40,35 @@ function push(args: unknown[], l: LicenceRecord): void {
     l.logIndex, l.createdAt.getTime());
 }
 
-export function createLicenceRepo(sql: Sql): LicenceRepo {
+function withLog(r: Row & LogCols): LicenceWithLog {
+  return {
+    rec: toRec(r),
+    leaf: r.t_idx === null ? undefined : { index: r.t_idx, leafHash: r.t_leaf_hash!, data: r.t_data!, type: r.t_type!, subjectHash: r.t_subject_hash!, createdAt: new Date(r.t_created_at!) },
+    checkpoint: r.c_size === null ? undefined : { size: r.c_size, root: r.c_root!, note: r.c_note!, createdAt: new Date(r.c_created_at!) },
+  };
+}
+
+/** `batch`: group concurrent verification reads into one statement (PostgreSQL reads through the pool: batch.ts). */
+export function createLicenceRepo(sql: Sql, opts: { batch?: boolean } = {}): LicenceRepo {
   const row = `(${Array(NCOLS).fill("?").join(", ")})`;
   const ins1 = `INSERT INTO licences (${COLS}) VALUES ${row}`;
   const insN = `INSERT INTO licences (${COLS}) VALUES ${Array(CHUNK).fill(row).join(", ")}`;
   const byId = `SELECT ${COLS} FROM licences WHERE identifier = ?`;
+  // Verification: the record, its log leaf and the smallest checkpoint covering the leaf in one statement (one round
+  // trip on PostgreSQL instead of three); both joins by primary key.
+  // Verification: the record, its log leaf and the smallest checkpoint covering the leaf in one statement (one round
+  // trip on PostgreSQL instead of three); both joins by primary key. Concurrent calls through the pool share one.
+  const withLogSelect = `SELECT ${COLS.split(", ").map((c) => `l.${c}`).join(", ")},
+      t.idx AS t_idx, t.leaf_hash AS t_leaf_hash, t.data AS t_data, t.type AS t_type, t.subject_hash AS t_subject_hash, t.created_at AS t_created_at,
+      c.size AS c_size, c.root AS c_root, c.note AS c_note, c.created_at AS c_created_at
+    FROM licences l
+    LEFT JOIN tlog_leaves t ON t.idx = l.log_index
+    LEFT JOIN tlog_checkpoints c ON c.size = (SELECT MIN(size) FROM tlog_checkpoints WHERE size > l.log_index)`;
+  const byIdWithLog = `${withLogSelect} WHERE l.identifier = ?`;
+  const byIdsWithLog = `${withLogSelect} WHERE l.identifier = ANY(CAST(? AS TEXT[]))`;
+  const withLogBatch = opts.batch && sql.dialect === "pg"
+    ? createReadBatcher<string, LicenceWithLog>(async (ids) => new Map((await sql.all<Row & LogCols>(byIdsWithLog, [ids])).map((r) => [r.identifier, withLog(r)])))
+    : null;
   const byHolder = `SELECT ${COLS} FROM licences WHERE ${HOLDER_KEY_MATCH} AND (? = 1 OR superseded_by IS NULL)
     AND (CAST(? AS TEXT) IS NULL OR type_code IN (${sql.jsonEach})) AND identifier > ? ORDER BY identifier LIMIT ?`;
   const byDep = `SELECT ${COLS} FROM licences WHERE department_id = ? AND status_index > ?
@@ -74,6 +105,11 @@ export function createLicenceRepo(sql: Sql): LicenceRepo {
     async byId(identifier) {
       const r = await sql.get<Row>(byId, [identifier]);
       return r ? toRec(r) : undefined;
+    },
+    async byIdWithLog(identifier) {
+      if (withLogBatch) return (await withLogBatch.load([identifier]))[0];
+      const r = await sql.get<Row & LogCols>(byIdWithLog, [identifier]);
+      return r ? withLog(r) : undefined;
     },
     async byHolder(holderHash, opts = {}) {
       const types = opts.typeCodes ? JSON.stringify(opts.typeCodes) : null;

@@ -3,6 +3,7 @@
  * multi-row INSERT per chunk inside the caller's transaction; the schema lives in ../schema/tlog.ts.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { createReadBatcher } from "../batch.js";
 import type { Sql } from "../sql.js";
 import type { CheckpointRecord, LeafRecord, NodeRecord, TlogAuditSource, TlogRepo } from "../../modules/tlog/ports.js";
 import type { NodeId } from "../../modules/tlog/merkle.js";
@@ -30,7 +31,8 @@ interface CpRow { size: number; root: Buffer; note: string; created_at: number }
 const toCheckpoint = (r: CpRow | undefined): CheckpointRecord | undefined =>
   r ? { size: r.size, root: Buffer.from(r.root), note: r.note, createdAt: new Date(r.created_at) } : undefined;
 
-export function createTlogRepo(sql: Sql): TlogRepo {
+/** `batch`: group concurrent node reads into one statement (PostgreSQL reads through the pool: batch.ts). */
+export function createTlogRepo(sql: Sql, opts: { batch?: boolean } = {}): TlogRepo {
   const lastIdx = "SELECT idx FROM tlog_leaves ORDER BY idx DESC LIMIT 1";
   const insLeaf = "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) VALUES (?, ?, ?, ?, ?, ?, ?)";
   const insNode = "INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)";
@@ -38,9 +40,9 @@ export function createTlogRepo(sql: Sql): TlogRepo {
   const insNodeChunk = `INSERT INTO tlog_nodes (id, hash) VALUES ${Array(CHUNK).fill("(?, ?)").join(", ")}`;
   const getNode = "SELECT hash FROM tlog_nodes WHERE id = ?";
   const getLeafHash = "SELECT leaf_hash FROM tlog_leaves WHERE idx = ?";
-  // PostgreSQL: one round trip for all the nodes of a proof or of the tree's edge.
-  const getNodesAny = "SELECT id, hash FROM tlog_nodes WHERE id = ANY(CAST(? AS BIGINT[]))";
-  const getLeavesAny = "SELECT idx, leaf_hash FROM tlog_leaves WHERE idx = ANY(CAST(? AS BIGINT[]))";
+  // PostgreSQL: one round trip for all the leaves and nodes of a proof or of the tree's edge.
+  const getBothAny = `SELECT 1 AS leaf, idx AS id, leaf_hash AS hash FROM tlog_leaves WHERE idx = ANY(CAST(? AS BIGINT[]))
+    UNION ALL SELECT 0 AS leaf, id, hash FROM tlog_nodes WHERE id = ANY(CAST(? AS BIGINT[]))`;
   const getLeaf = "SELECT idx, leaf_hash, data, type, subject_hash, created_at FROM tlog_leaves WHERE idx = ?";
   const byHash = "SELECT idx FROM tlog_leaves WHERE leaf_key = ? AND leaf_hash = ? ORDER BY idx LIMIT 1";
   const cpCols = "size, root, note, created_at";
@@ -52,6 +54,15 @@ export function createTlogRepo(sql: Sql): TlogRepo {
   // PostgreSQL: every leaf (every node) of a transaction in one statement, whatever their number (one round trip).
   const insLeavesPg = "INSERT INTO tlog_leaves (idx, leaf_hash, data, type, subject_hash, created_at, leaf_key) SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))";
   const insNodesPg = "INSERT INTO tlog_nodes (id, hash) SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BYTEA[]))";
+
+  async function fetchNodes(keys: number[]): Promise<Map<number, Buffer>> {
+    const leafIdx = keys.filter((k) => k < 0).map((k) => -1 - k);
+    const nodeIds = keys.filter((k) => k >= 0);
+    const out = new Map<number, Buffer>();
+    for (const r of await sql.all<{ leaf: number; id: number; hash: Buffer }>(getBothAny, [leafIdx, nodeIds])) out.set(r.leaf === 1 ? -1 - r.id : r.id, r.hash);
+    return out;
+  }
+  const nodeBatch = opts.batch && sql.dialect === "pg" ? createReadBatcher<number, Buffer>(fetchNodes) : null;
 
   return {
     async size() {
@@ -104,16 +115,11 @@ export function createTlogRepo(sql: Sql): TlogRepo {
         }
         return out;
       }
-      const leafIdx = ids.filter((id) => id.level === 0).map((id) => id.index);
-      const nodeIds = ids.filter((id) => id.level > 0).map((id) => nodeKey(id.level, id.index));
-      const [leaves, nodes] = await Promise.all([
-        leafIdx.length ? sql.all<{ idx: number; leaf_hash: Buffer }>(getLeavesAny, [leafIdx]) : [],
-        nodeIds.length ? sql.all<{ id: number; hash: Buffer }>(getNodesAny, [nodeIds]) : [],
-      ]);
-      const leafMap = new Map(leaves.map((r) => [r.idx, r.leaf_hash]));
-      const nodeMap = new Map(nodes.map((r) => [r.id, r.hash]));
-      return ids.map((id) => {
-        const h = id.level === 0 ? leafMap.get(id.index) : nodeMap.get(nodeKey(id.level, id.index));
+      // Leaves (keyed -1 - idx) and nodes (keyed nodeKey ≥ 2^47) in one statement, shared by concurrent reads.
+      const keys = ids.map((id) => (id.level === 0 ? -1 - id.index : nodeKey(id.level, id.index)));
+      const found = nodeBatch ? await nodeBatch.load(keys) : keysOf(keys, await fetchNodes(keys));
+      return ids.map((id, i) => {
+        const h = found[i];
         if (!h) throw new Error(`tlog: node (${id.level}, ${id.index}) is missing`);
         return h;
       });
@@ -141,6 +147,10 @@ export function createTlogRepo(sql: Sql): TlogRepo {
       return (await sql.run(insCp, [cp.size, cp.root, cp.note, cp.createdAt.getTime()])) === 1;
     },
   };
+}
+
+function keysOf<K, V>(keys: readonly K[], m: Map<K, V>): Array<V | undefined> {
+  return keys.map((k) => m.get(k));
 }
 
 function readNodes(ids: readonly NodeId[], node: Stmt, leaf: Stmt): Buffer[] {
