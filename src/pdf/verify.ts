@@ -18,14 +18,13 @@
  */
 import crypto from "node:crypto";
 import { AppError } from "../errors.js";
-import {
-  attr, attrCount, CMS_OID, DIGESTS, parseSignedData, signingCertHashes, verifySignatureValue, type ParsedSignedData,
-} from "../pki/cms.js";
-import { contentOf, readNode } from "../pki/der.js";
-import { verifyChain, type RevocationStatus } from "../pki/chain.js";
+import type { CheckStatus, RevocationStatus } from "../pki/chain.js";
+import { parseSignedData, type ParsedSignedData } from "../pki/cms.js";
+import { readNode } from "../pki/der.js";
 import type { CertInfo } from "../pki/reader.js";
-import { cachedCertificate } from "../pki/cache.js";
-import { verifyTimestampToken } from "../pki/tsa.js";
+import {
+  certificateCheck, checkMessageDigest, checkSigner, contentTypeIsData, timestampCheck, verifySignatureTimestamp, verifySignerChain, type SignerCheck,
+} from "../pki/signer-info.js";
 import { OID } from "../pki/profiles.js";
 import { embeddedEvidence, judgeSealStatus, readSealStatus, type SealStatusStatement } from "../pki/seal-status.js";
 import { PdfDict, PdfRef, PdfString, type PdfObj } from "./objects.js";
@@ -33,12 +32,8 @@ import { analyse, docMdp, type ModResult } from "./changes.js";
 import { limitExceeded, PDF_LIMITS } from "./limits.js";
 import { openPdf, type PdfDocument } from "./reader.js";
 
-export type Status = "PASSED" | "FAILED" | "INDETERMINATE";
-export interface Check {
-  id: string;
-  status: Status;
-  detail: string;
-}
+export type Status = CheckStatus;
+export type Check = SignerCheck;
 export type Result = "VALID" | "INVALID" | "INDETERMINATE";
 
 export interface SignatureReport {
@@ -97,8 +92,6 @@ export interface VerifyPdfDeps {
 
 const worst = (checks: readonly Check[]): Result =>
   checks.some((c) => c.status === "FAILED") ? "INVALID" : checks.some((c) => c.status === "INDETERMINATE") ? "INDETERMINATE" : "VALID";
-
-const cert = (der: Buffer): CertInfo => cachedCertificate(der);
 
 export interface SigRef {
   field: string | null;
@@ -395,73 +388,40 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   checks.push({ id: "contents", status: "PASSED", detail: `CMS SignedData, ${cmsDer.length} bytes` });
 
   // 3. digest ------------------------------------------------------------------------------------------------
-  const hname = DIGESTS[si.digestAlgorithm];
-  if (!hname) return fail("digest", `digest algorithm ${si.digestAlgorithm} is not accepted`);
-  const digest = crypto.createHash(hname).update(buf.subarray(0, b)).update(buf.subarray(c, end)).digest();
-  const md = attr(si, CMS_OID.messageDigest);
-  if (!si.signedAttrsDer || !md || attrCount(si, CMS_OID.messageDigest) !== 1) return fail("digest", "the CMS has no (single) message-digest attribute");
-  if (!contentOf(md).equals(digest)) return fail("digest", "the signed bytes were changed: their digest does not match the signature");
-  const ct = attr(si, CMS_OID.contentType);
-  if (!ct || Buffer.compare(contentOf(ct), Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01])) !== 0) {
-    return fail("digest", "the content-type attribute is missing or not id-data");
-  }
-  checks.push({ id: "digest", status: "PASSED", detail: `${hname} of the signed bytes matches` });
+  const md = checkMessageDigest(si, (hname) => crypto.createHash(hname).update(buf.subarray(0, b)).update(buf.subarray(c, end)).digest());
+  if (md.problem === "algorithm") return fail("digest", `digest algorithm ${si.digestAlgorithm} is not accepted`);
+  if (md.problem === "attribute") return fail("digest", "the CMS has no (single) message-digest attribute");
+  if (md.problem === "mismatch") return fail("digest", "the signed bytes were changed: their digest does not match the signature");
+  if (!contentTypeIsData(si, false)) return fail("digest", "the content-type attribute is missing or not id-data");
+  checks.push({ id: "digest", status: "PASSED", detail: `${md.hname} of the signed bytes matches` });
 
   // 4. signature ---------------------------------------------------------------------------------------------
-  const certs = sd.certificates.map((x) => {
-    try {
-      return cert(x);
-    } catch {
-      return null;
-    }
-  }).filter((x): x is CertInfo => x !== null);
-  const signer = certs.find((x) => ("serial" in si.sid ? x.serial === si.sid.serial && Buffer.from(x.issuerDer).equals(si.sid.issuerDer) : x.subjectKeyId === si.sid.ski));
+  const { certs, signer, problem } = checkSigner(sd, si, sub === "ETSI.CAdES.detached");
   if (!signer) return fail("signature", "the signer's certificate is not in the CMS");
   rep.signer = signer.subject;
   rep.signerSerial = signer.serial;
-  if (!verifySignatureValue(si.signatureAlgorithm, si.digestAlgorithm, signer.spki, si.signedAttrsDer, si.signature)) {
-    return fail("signature", "the CMS signature does not verify with the signer's certificate");
-  }
-  const ess = signingCertHashes(si);
-  if (ess.length === 0 && sub === "ETSI.CAdES.detached") return fail("signature", "PAdES requires the signing-certificate-v2 attribute");
-  if (ess.length && !ess.some((h) => crypto.createHash(DIGESTS[h.alg] ?? "sha1").update(signer.der).digest().equals(h.hash))) {
-    return fail("signature", "the signing-certificate attribute does not name the signer's certificate");
-  }
+  if (problem === "signature") return fail("signature", "the CMS signature does not verify with the signer's certificate");
+  if (problem === "no-ess") return fail("signature", "PAdES requires the signing-certificate-v2 attribute");
+  if (problem === "ess-mismatch") return fail("signature", "the signing-certificate attribute does not name the signer's certificate");
   checks.push({ id: "signature", status: "PASSED", detail: `signed by ${signer.subject}` });
 
   // 5. time-stamp -------------------------------------------------------------------------------------------
   let at = deps.now();
-  const tsToken = si.unsignedAttrs.find((x) => x.type === CMS_OID.signatureTimeStampToken);
-  if (tsToken && tsToken.values[0]) {
-    const tv = await verifyTimestampToken(Buffer.from(tsToken.values[0].buf.subarray(tsToken.values[0].start, tsToken.values[0].end)), si.signature, {
-      anchors: deps.anchors, intermediates: deps.intermediates ?? [], knownTsaCerts: deps.knownTsaCerts ?? [],
-    });
-    const failed = tv.checks.find((x) => x.status !== "PASSED");
-    if (tv.result === "VALID" && tv.genTime) {
-      at = tv.genTime;
-      rep.timestampTime = tv.genTime.toISOString();
-      checks.push({ id: "timestamp", status: "PASSED", detail: `time-stamped ${tv.genTime.toISOString()} by ${tv.tsa}` });
-    } else {
-      checks.push({ id: "timestamp", status: tv.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: failed?.detail ?? "the time-stamp is not valid" });
+  const tv = await verifySignatureTimestamp(si, deps);
+  if (tv) {
+    const ts = timestampCheck(tv);
+    checks.push(ts.check);
+    if (ts.at) {
+      at = ts.at;
+      rep.timestampTime = ts.at.toISOString();
     }
   } else {
     checks.push({ id: "timestamp", status: "PASSED", detail: `no signature time-stamp (PAdES B-B): certificates are checked at validation time${rep.claimedTime ? `; claimed signing time ${rep.claimedTime}` : ""}` });
   }
 
   // 6. certificate chain ----------------------------------------------------------------------------------
-  const chain = await verifyChain({
-    leaf: signer,
-    intermediates: [...certs, ...(deps.intermediates ?? [])],
-    anchors: deps.anchors,
-    at,
-    ...(deps.revocation ? { revocation: deps.revocation } : {}),
-  });
-  if (chain.result === "VALID") {
-    checks.push({ id: "certificate", status: "PASSED", detail: `chains to ${chain.path[chain.path.length - 1]!.subject} at ${at.toISOString()}${deps.revocation ? ", not revoked" : " (revocation not checked offline)"}` });
-  } else {
-    const f = chain.checks.find((x) => x.status !== "PASSED");
-    checks.push({ id: "certificate", status: chain.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: f?.detail ?? String(chain.problem) });
-  }
+  const chain = await verifySignerChain(signer, certs, deps, at);
+  checks.push(certificateCheck(chain, at, !!deps.revocation));
 
   // 7. seal status ----------------------------------------------------------------------------------------------
   const sealId = signer.subjectAttrs[OID.serialNumber];

@@ -9,12 +9,15 @@
  * `signDetached` makes (test/containers/asic.test.ts runs it).
  */
 import crypto from "node:crypto";
-import { attr, attrCount, attribute, buildSignedData, CMS_OID, DIGESTS, encodeSigner, parseSignedData, signingCertHashes, verifySignatureValue, type EncodedSigner, type ParsedSignedData } from "./cms.js";
-import { bytesOf, contentOf, readNode } from "./der.js";
-import { verifyChain, type RevocationStatus } from "./chain.js";
+import type { CheckStatus, RevocationStatus } from "./chain.js";
 import { cachedCertificate } from "./cache.js";
+import { attribute, buildSignedData, CMS_OID, encodeSigner, parseSignedData, type EncodedSigner, type ParsedSignedData } from "./cms.js";
+import { readNode } from "./der.js";
 import type { CertInfo } from "./reader.js";
-import { verifyTimestampToken, type Tsa } from "./tsa.js";
+import {
+  certificateCheck, checkMessageDigest, checkSigner, contentTypeIsData, timestampCheck, verifySignatureTimestamp, verifySignerChain, type SignerCheck,
+} from "./signer-info.js";
+import type { Tsa } from "./tsa.js";
 
 export interface CadesSigner {
   /** Signer certificate first, then its chain (issuing CA, root): all embedded. */
@@ -50,12 +53,8 @@ export async function signDetached(content: Uint8Array, signer: CadesSigner, tsa
   return { cms, timestampAt };
 }
 
-export type CadesStatus = "PASSED" | "FAILED" | "INDETERMINATE";
-export interface CadesCheck {
-  id: string;
-  status: CadesStatus;
-  detail: string;
-}
+export type CadesStatus = CheckStatus;
+export type CadesCheck = SignerCheck;
 export interface CadesVerdict {
   result: "VALID" | "INVALID" | "INDETERMINATE";
   checks: CadesCheck[];
@@ -106,54 +105,31 @@ export async function verifyDetached(cmsDer: Uint8Array, content: Uint8Array, de
   checks.push({ id: "contents", status: "PASSED", detail: `detached CMS SignedData, ${der.length} bytes` });
 
   // 2. digest
-  const hname = DIGESTS[si.digestAlgorithm];
-  if (!hname) return fail("digest", `digest algorithm ${si.digestAlgorithm} is not accepted`);
-  const md = attr(si, CMS_OID.messageDigest);
-  if (!si.signedAttrsDer || !md || attrCount(si, CMS_OID.messageDigest) !== 1) return fail("digest", "the CMS has no (single) message-digest attribute");
-  const ct = attr(si, CMS_OID.contentType);
-  if (!ct || attrCount(si, CMS_OID.contentType) !== 1 || Buffer.compare(contentOf(ct), Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01])) !== 0) {
-    return fail("digest", "the content-type attribute is missing or not id-data");
-  }
-  const digest = crypto.createHash(hname).update(content).digest();
-  if (!contentOf(md).equals(digest)) return fail("digest", "the signed content was changed: its digest does not match the signature");
-  checks.push({ id: "digest", status: "PASSED", detail: `${hname} of the signed content matches` });
+  const md = checkMessageDigest(si, (hname) => crypto.createHash(hname).update(content).digest());
+  if (md.problem === "algorithm") return fail("digest", `digest algorithm ${si.digestAlgorithm} is not accepted`);
+  if (md.problem === "attribute") return fail("digest", "the CMS has no (single) message-digest attribute");
+  if (!contentTypeIsData(si, true)) return fail("digest", "the content-type attribute is missing or not id-data");
+  if (md.problem === "mismatch") return fail("digest", "the signed content was changed: its digest does not match the signature");
+  checks.push({ id: "digest", status: "PASSED", detail: `${md.hname} of the signed content matches` });
 
   // 3. signature
-  const certs = sd.certificates.map((x) => {
-    try {
-      return cachedCertificate(x);
-    } catch {
-      return null;
-    }
-  }).filter((x): x is CertInfo => x !== null);
-  const signer = certs.find((x) => ("serial" in si.sid ? x.serial === si.sid.serial && Buffer.from(x.issuerDer).equals(si.sid.issuerDer) : x.subjectKeyId === si.sid.ski));
+  const { certs, signer, problem } = checkSigner(sd, si, true);
   if (!signer) return fail("signature", "the signer's certificate is not in the CMS");
   v.signer = { subject: signer.subject, serial: signer.serial, sha256: signer.sha256 };
-  if (!verifySignatureValue(si.signatureAlgorithm, si.digestAlgorithm, signer.spki, si.signedAttrsDer, si.signature)) {
-    return fail("signature", "the CMS signature does not verify with the signer's certificate");
-  }
-  const ess = signingCertHashes(si);
-  if (ess.length === 0) return fail("signature", "CAdES requires the signing-certificate-v2 attribute");
-  if (!ess.some((h) => crypto.createHash(DIGESTS[h.alg] ?? "sha1").update(signer.der).digest().equals(h.hash))) {
-    return fail("signature", "the signing-certificate attribute does not name the signer's certificate");
-  }
+  if (problem === "signature") return fail("signature", "the CMS signature does not verify with the signer's certificate");
+  if (problem === "no-ess") return fail("signature", "CAdES requires the signing-certificate-v2 attribute");
+  if (problem === "ess-mismatch") return fail("signature", "the signing-certificate attribute does not name the signer's certificate");
   checks.push({ id: "signature", status: "PASSED", detail: `signed by ${signer.subject}` });
 
   // 4. time-stamp
   let at = deps.now();
-  const ts = si.unsignedAttrs.filter((x) => x.type === CMS_OID.signatureTimeStampToken);
-  if (ts.length > 0 && ts[0]!.values[0]) {
-    const node = ts[0]!.values[0];
-    const tv = await verifyTimestampToken(Buffer.from(bytesOf(node)), si.signature, {
-      anchors: deps.anchors, intermediates: deps.intermediates ?? [], knownTsaCerts: deps.knownTsaCerts ?? [],
-    });
-    if (tv.result === "VALID" && tv.genTime) {
-      at = tv.genTime;
-      v.timestampTime = tv.genTime.toISOString();
-      checks.push({ id: "timestamp", status: "PASSED", detail: `time-stamped ${tv.genTime.toISOString()} by ${tv.tsa}` });
-    } else {
-      const f = tv.checks.find((x) => x.status !== "PASSED");
-      checks.push({ id: "timestamp", status: tv.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: f?.detail ?? "the time-stamp is not valid" });
+  const tv = await verifySignatureTimestamp(si, deps);
+  if (tv) {
+    const ts = timestampCheck(tv);
+    checks.push(ts.check);
+    if (ts.at) {
+      at = ts.at;
+      v.timestampTime = ts.at.toISOString();
     }
   } else if ((deps.timestamp ?? "required") === "required") {
     checks.push({ id: "timestamp", status: "FAILED", detail: "no signature time-stamp (CAdES-B-T expected)" });
@@ -162,15 +138,6 @@ export async function verifyDetached(cmsDer: Uint8Array, content: Uint8Array, de
   }
 
   // 5. certificate
-  const chain = await verifyChain({
-    leaf: signer, intermediates: [...certs, ...(deps.intermediates ?? [])], anchors: deps.anchors, at,
-    ...(deps.revocation ? { revocation: deps.revocation } : {}),
-  });
-  if (chain.result === "VALID") {
-    checks.push({ id: "certificate", status: "PASSED", detail: `chains to ${chain.path[chain.path.length - 1]!.subject} at ${at.toISOString()}${deps.revocation ? ", not revoked" : " (revocation not checked offline)"}` });
-  } else {
-    const f = chain.checks.find((x) => x.status !== "PASSED");
-    checks.push({ id: "certificate", status: chain.result === "INVALID" ? "FAILED" : "INDETERMINATE", detail: f?.detail ?? String(chain.problem) });
-  }
+  checks.push(certificateCheck(await verifySignerChain(signer, certs, deps, at), at, !!deps.revocation));
   return done();
 }

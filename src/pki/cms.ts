@@ -62,6 +62,14 @@ export interface SignerCert {
   readonly serial: string;
 }
 
+/** The issuer Name (DER) of a certificate, for a signer's issuerAndSerialNumber; read without a full parse. */
+export function certificateIssuerDer(der: Uint8Array): Uint8Array {
+  const tbs = children(readNode(Buffer.from(der)))[0]!;
+  const f = children(tbs);
+  const off = f[0]!.tag === 0xa0 ? 1 : 0;
+  return bytesOf(f[off + 2]!);
+}
+
 /**
  * The parts of a SignerInfo/SignedData that depend only on the signing certificate and the embedded chain,
  * encoded once (`encodeSigner`) so a caller signing many times with one certificate can keep them.

@@ -10,7 +10,7 @@ import path from "node:path";
 import t from "tap";
 import { loadConfig } from "../../src/config.js";
 import { createContext } from "../../src/context.js";
-import { ADMIN_ACTOR, ROOT, tempDir } from "../helpers/app.js";
+import { ADMIN_ACTOR, freePort, ROOT, tempDir } from "../helpers/app.js";
 
 const MAIN = path.join(ROOT, "src/main.ts");
 
@@ -19,17 +19,6 @@ function shellEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SIDIAN_")) env[k] = v;
   return { ...env, SIDIAN_MODE: "development", SIDIAN_LOG_LEVEL: "silent", SIDIAN_DB_SYNC: "normal", ...extra };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 const secretOf = (out: string, id: string) => new RegExp(`client_id=${id}\\s+client_secret=(\\S+)`).exec(out)?.[1];

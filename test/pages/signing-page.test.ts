@@ -7,27 +7,14 @@
  * Screenshots go to test-artifacts/.
  */
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import t from "tap";
 import { needs } from "../helpers/tools.js";
-import { bearer, ROOT } from "../helpers/app.js";
+import { bearer, freePort, ROOT } from "../helpers/app.js";
 import { createRequest, pdfsigTrusting, setup, signer } from "../signatures/helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ART = path.join(ROOT, "test-artifacts");
-
-/** A free port: WebAuthn needs the page's origin (http://localhost:PORT) known before the service is built. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 if (!fs.existsSync(CHROMIUM)) {
   t.comment(`SKIP: ${CHROMIUM} is not installed (apt-get install chromium); signer page browser test not run`);
@@ -36,6 +23,7 @@ if (!fs.existsSync(CHROMIUM)) {
   t.test("signer's page in Chromium: log in, register a passkey, draw, sign; a second signer declines", { skip: needs("pdfsig", "certutil") }, async (t) => {
     const { chromium } = await import("playwright-core");
     fs.mkdirSync(ART, { recursive: true });
+    // WebAuthn needs the page's origin (http://localhost:PORT) known before the service is built.
     const port = await freePort();
     const base = `http://localhost:${port}`;
     const s = await setup(t, 2, await (await import("../helpers/app.js")).build(t, { SIDIAN_PUBLIC_URL: base }));

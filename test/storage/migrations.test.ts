@@ -98,3 +98,26 @@ t.test("0012_holder_key: holders are found through the 16-digit key index, on ro
   t.match(plan(`SELECT * FROM access_log WHERE ${HOLDER_KEY_MATCH} AND at < ? ORDER BY at DESC LIMIT ?`, 10, 10), /USING INDEX access_holder_key_idx/);
   t.notMatch(plan(`SELECT * FROM access_log WHERE ${HOLDER_KEY_MATCH} AND at < ? ORDER BY at DESC LIMIT ?`, 10, 10), /TEMP B-TREE/, "ordered by the index, no sort");
 });
+
+t.test("0027_case_security: counter cases of unbound terminals become each terminal's own; case numbers unique per owner; matters get departments", async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, "old.db");
+  const old = new BetterSqlite3(file);
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(dir, "0027_case_security") });
+  const ins = old.prepare("INSERT INTO cases (id, case_no, owner, department_id, client_id, channel, status, opened_at, log_index) VALUES (?, ?, ?, NULL, ?, 'counter', 'open', 1, 0)");
+  ins.run("c1", "WIN-1", "counter:unbound", "term-a");
+  ins.run("c2", "WIN-2", "counter:unbound", "term-b");
+  ins.run("c3", "D-1", "dept:d1", "counter-d1");
+  old.prepare("INSERT INTO matters (code, name, licence_types, consent_exempt, exempt_basis, created_at, updated_at) VALUES ('M', '事项', '[]', 0, NULL, 1, 1)").run();
+  old.close();
+
+  const h = openSqlite(file);
+  t.teardown(() => h.close());
+  t.same(h.reader.prepare("SELECT id, owner FROM cases ORDER BY id").all(), [
+    { id: "c1", owner: "counter:term-a" }, { id: "c2", owner: "counter:term-b" }, { id: "c3", owner: "dept:d1" },
+  ], "each unbound terminal owns the cases it opened; others unchanged");
+  t.equal(h.reader.prepare("SELECT departments FROM matters WHERE code = 'M'").pluck().get(), "[]", "existing matters name no department");
+  const add = h.writer.prepare("INSERT INTO cases (id, case_no, owner, department_id, client_id, channel, status, opened_at, log_index) VALUES (?, ?, ?, NULL, 'x', 'counter', 'open', 1, 0)");
+  t.doesNotThrow(() => add.run("c4", "D-1", "dept:d2"), "another owner may use the same number");
+  t.throws(() => add.run("c5", "D-1", "dept:d1"), /UNIQUE/, "one owner, one case per number");
+});

@@ -85,26 +85,12 @@ export interface ArchiveDeps<RR extends R> {
   software: string;
 }
 
-export interface ArchiveView {
-  id: string;
-  caseId: string;
-  caseNo: string;
-  departmentId: string;
-  bagName: string;
-  status: ArchiveRecord["status"];
-  files: number;
-  payloadOctets: number;
-  manifestSha256: string;
-  tagmanifestSha256: string | null;
-  packageSha256: string | null;
-  packageSize: number | null;
-  certSerial: string | null;
-  createdAt: Date;
-  storedAt: Date | null;
-  logIndex: number;
-  /** When it passed 四性检测 at the archiving stage and was released (null: held, the package is not handed out). */
-  releasedAt: Date | null;
-}
+/** An archive as callers see it: the stored record's public fields (ports.ts) and the case's number. */
+export type ArchiveView = Pick<
+  ArchiveRecord,
+  | "id" | "caseId" | "departmentId" | "bagName" | "status" | "files" | "payloadOctets" | "manifestSha256" | "tagmanifestSha256"
+  | "packageSha256" | "packageSize" | "certSerial" | "createdAt" | "storedAt" | "logIndex" | "releasedAt"
+> & { caseNo: string };
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest();
 

@@ -34,8 +34,8 @@
  *   previous one when any entry waits, and on demand (`checkpoint()`, `evidence()`). Signing happens outside the
  *   write transaction.
  */
+export { createTlog, type Tlog } from "./service.js";
 export {
-  createTlog,
   entryOf,
   isEntitled,
   leafFor,
@@ -50,11 +50,10 @@ export {
   type LogEntry,
   type LogEvidence,
   type RedactedEntry,
-  type Tlog,
   type TlogDeps,
   type TlogEvent,
   type TlogSigner,
-} from "./service.js";
+} from "./model.js";
 export type { TlogRepo, TlogAuditSource, LeafRecord, NodeRecord, CheckpointRecord } from "./ports.js";
 export {
   formatVkey,

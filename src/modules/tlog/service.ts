@@ -16,26 +16,6 @@ import type { TlogRepo } from "./ports.js";
 import { createPublisher } from "./publish.js";
 import { createReads } from "./reads.js";
 
-export {
-  entryOf,
-  isEntitled,
-  leafFor,
-  namesHolder,
-  redact,
-  type AppendResult,
-  type CheckpointInfo,
-  type ConsistencyProof,
-  type InclusionProof,
-  type KnownEvidence,
-  type LeafEvent,
-  type LogEntry,
-  type LogEvidence,
-  type RedactedEntry,
-  type TlogDeps,
-  type TlogEvent,
-  type TlogSigner,
-} from "./model.js";
-
 export function createTlog<R extends { tlog: TlogRepo }>(deps: TlogDeps<R>) {
   const { uow, clock, log } = deps;
   const origin = deps.origin ?? deps.signer.name;

@@ -5,11 +5,9 @@
  * the caller configured; never throws.
  */
 import crypto from "node:crypto";
-import { attr, attrCount, CMS_OID, DIGESTS, parseSignedData, signingCertHashes, verifySignatureValue, type ParsedSignedData } from "../../../pki/cms.js";
-import { contentOf } from "../../../pki/der.js";
-import { cachedCertificate } from "../../../pki/cache.js";
-import { verifyChain } from "../../../pki/chain.js";
+import { parseSignedData, type ParsedSignedData } from "../../../pki/cms.js";
 import type { CertInfo } from "../../../pki/reader.js";
+import { checkMessageDigest, checkSigner, verifySignatureTimestamp, verifySignerChain } from "../../../pki/signer-info.js";
 import { verifyTimestampToken, type TimestampVerification } from "../../../pki/tsa.js";
 import type { Trust } from "./context.js";
 
@@ -49,42 +47,21 @@ export async function verifyPackageSignature(p7s: Buffer, content: Buffer, trust
   // The time-stamp over the signature value (judged on its own: it dates this signature value, valid or not);
   // when it is valid, the signer's chain is judged at its time.
   let at = now;
-  const ts = si.unsignedAttrs.find((x) => x.type === CMS_OID.signatureTimeStampToken);
-  if (!ts || !ts.values[0]) out.timestampProblem = "the signature has no signature-time-stamp attribute";
-  else {
-    const v = ts.values[0];
-    out.timestamp = await verifyTimestampToken(Buffer.from(v.buf.subarray(v.start, v.end)), si.signature, {
-      anchors: trust.anchors, intermediates: trust.intermediates, knownTsaCerts: trust.knownTsaCerts,
-    });
-    if (out.timestamp.result === "VALID" && out.timestamp.genTime) at = out.timestamp.genTime;
-    else out.timestampProblem = out.timestamp.checks.find((c) => c.status !== "PASSED")?.detail ?? "the time-stamp is not valid";
-  }
-  const hname = DIGESTS[si.digestAlgorithm];
-  if (!hname) return fail(`digest algorithm ${si.digestAlgorithm} is not accepted`);
-  const md = attr(si, CMS_OID.messageDigest);
-  if (!si.signedAttrsDer || !md || attrCount(si, CMS_OID.messageDigest) !== 1) return fail("no (single) message-digest attribute");
-  if (!contentOf(md).equals(crypto.createHash(hname).update(content).digest())) {
-    return fail("the tag manifest was changed after signing: its digest does not match the signature's message-digest");
-  }
-  const certs = sd.certificates.flatMap((x) => {
-    try {
-      return [cachedCertificate(x)];
-    } catch {
-      return [];
-    }
-  });
-  const signer = certs.find((x) => ("serial" in si.sid ? x.serial === si.sid.serial && Buffer.from(x.issuerDer).equals(si.sid.issuerDer) : x.subjectKeyId === si.sid.ski));
+  out.timestamp = await verifySignatureTimestamp(si, trust);
+  if (!out.timestamp) out.timestampProblem = "the signature has no signature-time-stamp attribute";
+  else if (out.timestamp.result === "VALID" && out.timestamp.genTime) at = out.timestamp.genTime;
+  else out.timestampProblem = out.timestamp.checks.find((c) => c.status !== "PASSED")?.detail ?? "the time-stamp is not valid";
+  const md = checkMessageDigest(si, (hname) => crypto.createHash(hname).update(content).digest());
+  if (md.problem === "algorithm") return fail(`digest algorithm ${si.digestAlgorithm} is not accepted`);
+  if (md.problem === "attribute") return fail("no (single) message-digest attribute");
+  if (md.problem === "mismatch") return fail("the tag manifest was changed after signing: its digest does not match the signature's message-digest");
+  const { certs, signer, problem } = checkSigner(sd, si, true);
   if (!signer) return fail("the signer's certificate is not in the CMS");
   out.signer = signer;
-  if (!verifySignatureValue(si.signatureAlgorithm, si.digestAlgorithm, signer.spki, si.signedAttrsDer, si.signature)) {
-    return fail(`the signature value does not verify with the certificate of ${signer.subject}`);
-  }
-  const ess = signingCertHashes(si);
-  if (ess.length === 0) return fail("no signing-certificate-v2 attribute (CAdES requires it)");
-  if (!ess.some((h) => crypto.createHash(DIGESTS[h.alg] ?? "sha1").update(signer.der).digest().equals(h.hash))) {
-    return fail("the signing-certificate attribute does not name the signer's certificate");
-  }
-  const chain = await verifyChain({ leaf: signer, intermediates: [...certs, ...trust.intermediates], anchors: trust.anchors, at });
+  if (problem === "signature") return fail(`the signature value does not verify with the certificate of ${signer.subject}`);
+  if (problem === "no-ess") return fail("no signing-certificate-v2 attribute (CAdES requires it)");
+  if (problem === "ess-mismatch") return fail("the signing-certificate attribute does not name the signer's certificate");
+  const chain = await verifySignerChain(signer, certs, trust, at);
   if (chain.result !== "VALID") {
     const f = chain.checks.find((c) => c.status !== "PASSED");
     return fail(`the signer ${signer.subject} does not chain to a configured trust anchor at ${at.toISOString()}: ${f?.detail ?? chain.problem}`);
