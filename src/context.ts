@@ -483,10 +483,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
         const acc = await access.standingAccess(repos, q);
         return acc ? { id: acc.id, logIndex: acc.logIndex } : undefined;
       },
-      copy: async (token, actor) => {
+      copy: async (token, actor, expect) => {
         const c = await access.copy(actor, token);
         const acc = await uow.read.accessLog.byId(c.annotation.accessId);
-        if (!acc) throw new AppError("COPY_LINK_INVALID");
+        // Fetched for another matter or applicant: refused before the copy's PDF is made (no work for a stranger).
+        if (!acc || acc.matterCode !== expect.matterCode || acc.holderHash !== expect.holderHash) throw new AppError("COPY_LINK_INVALID");
         const doc = await documents.copyDocument(token, actor);
         return { identifier: c.licence.identifier, accessId: acc.id, accessLogIndex: acc.logIndex, matterCode: acc.matterCode, holderHash: acc.holderHash, jws: c.copy, pdf: doc.pdf };
       },

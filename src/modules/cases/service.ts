@@ -59,8 +59,8 @@ export interface CaseSources<R> {
    * `identifier` of this holder for this matter, while its consent (or the matter's exemption) still stands.
    */
   access(repos: R, q: { clientId: string; holderHash: string; matterCode: string; identifier: string }): Promise<{ id: string; logIndex: number } | undefined>;
-  /** A 加注件 the caller fetched: the copy JWS, its PDF, the access record behind it (throws COPY_LINK_INVALID). */
-  copy(token: string, actor: Actor): Promise<{ identifier: string; accessId: string; accessLogIndex: number; matterCode: string; holderHash: string; jws: string; pdf: Buffer }>;
+  /** A 加注件 the caller fetched for `expect` (this matter and applicant): the copy JWS, its PDF, the access record behind it; COPY_LINK_INVALID otherwise, before any PDF work. */
+  copy(token: string, actor: Actor, expect: { matterCode: string; holderHash: string }): Promise<{ identifier: string; accessId: string; accessLogIndex: number; matterCode: string; holderHash: string; jws: string; pdf: Buffer }>;
   /** A signing request the caller initiated (SIGNING_REQUEST_NOT_FOUND otherwise): its final document, evidence and trust events. */
   signature(requestId: string, actor: Actor): Promise<{ status: string; title: string; matterCode: string | null; pdf: Buffer; evidence: unknown; events: Array<{ type: string; logIndex: number }> }>;
   /** A material (undefined when there is none): its holder, status, registration entry, and whether it is the caller's own (registered by it or its department). */
@@ -275,9 +275,10 @@ export function createCaseService<R extends CaseRepos>(deps: CasesDeps<R>) {
         break;
       }
       case "licence-copy": {
-        const cp = await sources.copy(input.copy, actor).catch(asUnavailable(["COPY_LINK_INVALID"]));
-        // What was fetched for this applicant and this matter only.
-        if (cp.matterCode !== c0.matterCode || cp.holderHash !== c0.applicantHash) throw unavailable();
+        // What was fetched for this applicant and this matter only (checked before the copy's PDF is made).
+        const matterCode = c0.matterCode, holderHash = c0.applicantHash;
+        if (matterCode === null || holderHash === null) throw unavailable();
+        const cp = await sources.copy(input.copy, actor, { matterCode, holderHash }).catch(asUnavailable(["COPY_LINK_INVALID"]));
         const v = await sources.verify(cp.identifier);
         kind = "licence";
         ref = cp.identifier;
