@@ -70,11 +70,6 @@ export interface Config {
   readonly archiveRecheckHours: number;
   /** Largest package `POST /archives:receive` takes, bytes (SIDIAN_ARCHIVE_RECEIVE_MAX_BYTES). */
   readonly archiveReceiveMaxBytes: number;
-  /**
-   * A stored package gets a renewal time-stamp when its newest time-stamp's TSA certificate expires within this many
-   * days (SIDIAN_ARCHIVE_RENEW_DAYS; DA/T 97 evidence renewal, run with the re-check and by `sidian archive renew`).
-   */
-  readonly archiveRenewDays: number;
   /** Requests per minute per IP on public (unauthenticated) routes. */
   readonly publicRateLimit: number;
   /** 四性检测 runs (POST /archives/:id/checks) per minute per caller (SIDIAN_ARCHIVE_CHECK_RATE_LIMIT). */
@@ -139,7 +134,7 @@ type Env = Record<string, string | undefined>;
 /** SIDIAN_CLAMD: an absolute unix socket path or tcp://host:port. */
 function clamdAddress(v: string, problems: string[]): string {
   if (v.startsWith("/") && !/[\s\u0000]/.test(v)) return v;
-  if (/^tcp:\/\/[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$/.test(v)) return v;
+  if (/^tcp:\/\/[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/.test(v)) return v;
   problems.push("SIDIAN_CLAMD must be an absolute unix socket path or tcp://host:port");
   return v;
 }
@@ -352,7 +347,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pdfWorkerMemoryMb: int(env, "SIDIAN_PDF_WORKER_MEMORY_MB", 512, 64, 16_384, problems),
     archiveRecheckHours: int(env, "SIDIAN_ARCHIVE_RECHECK_HOURS", mode === "test" ? 0 : 168, 0, 87_600, problems),
     archiveReceiveMaxBytes: int(env, "SIDIAN_ARCHIVE_RECEIVE_MAX_BYTES", 2 * 1024 ** 3, 1024, 64 * 1024 ** 3, problems),
-    archiveRenewDays: int(env, "SIDIAN_ARCHIVE_RENEW_DAYS", 365, 1, 36_500, problems),
     clamd: env.SIDIAN_CLAMD ? { address: clamdAddress(env.SIDIAN_CLAMD, problems), timeoutMs: int(env, "SIDIAN_CLAMD_TIMEOUT_MS", 60_000, 100, 3_600_000, problems) } : null,
     checkpointIntervalSeconds: int(env, "SIDIAN_CHECKPOINT_INTERVAL", 10, 1, 86_400, problems),
     checkpointMaxEntries: int(env, "SIDIAN_CHECKPOINT_MAX_ENTRIES", 1000, 1, 10_000_000, problems),

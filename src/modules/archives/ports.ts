@@ -58,8 +58,6 @@ export interface ArchiveChunkRepo {
   get(archiveId: string, seq: number): Promise<Buffer | undefined>;
   /** Removes the chunks of an archive that was not stored (a build that failed half-way), before it is retried. */
   clear(archiveId: string): Promise<number>;
-  /** Removes the chunks from `fromSeq` on (a renewal rewrites the package's tail: src/modules/archives/renewal.ts). */
-  truncate(archiveId: string, fromSeq: number): Promise<number>;
 }
 
 export interface ArchiveRepos {

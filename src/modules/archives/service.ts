@@ -234,7 +234,7 @@ export function createArchiveService<RR extends R>(deps: ArchiveDeps<RR>) {
   /** A Writable that stores what it is given in sealed chunks of CHUNK_BYTES, hashing it as it passes. */
   function chunkStore(archiveId: string, hasher: Hasher, lease: { token: string; until: () => Date }) {
     const hash = hasher.stream(["sha256"]);
-    let parts: Buffer[] = [];
+    const parts: Buffer[] = [];
     let held = 0;
     let seq = 0;
     let size = 0;

@@ -17,7 +17,6 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
   const claim = "UPDATE archives SET build_token = ?, build_lease_until = ? WHERE id = ? AND status = 'building' AND (build_token IS NULL OR build_lease_until IS NULL OR build_lease_until <= ?)";
   const renew = "UPDATE archives SET build_lease_until = ? WHERE id = ? AND status = 'building' AND build_token = ?";
   const release = "UPDATE archives SET build_token = NULL, build_lease_until = NULL WHERE id = ? AND status = 'building' AND build_token = ?";
-  const truncate = "DELETE FROM archive_chunks WHERE archive_id = ? AND seq >= ?";
   return {
     archives: {
       async insert(a) {
@@ -62,9 +61,6 @@ export function createArchiveRepos(sql: Sql): { archives: ArchiveRepo; archiveCh
       },
       async clear(archiveId) {
         return sql.run(clear, [archiveId]);
-      },
-      async truncate(archiveId, fromSeq) {
-        return sql.run(truncate, [archiveId, fromSeq]);
       },
     },
   };
