@@ -50,22 +50,8 @@ export interface ReceiveDeps<RR extends ArchiveReceiptRepos> {
   maxBytes: number;
 }
 
-export interface ReceiptView {
-  id: string;
-  departmentId: string;
-  bagName: string;
-  caseNo: string | null;
-  sourceOrganization: string | null;
-  sourceArchiveId: string | null;
-  status: ArchiveReceiptRecord["status"];
-  packageSha256: string;
-  packageSize: number;
-  tagmanifestSha256: string;
-  reportSha256: string;
-  receivedBy: string;
-  receivedAt: Date;
-  logIndex: number | null;
-}
+/** What a receipt shows: the record without its report text and chunk count. */
+export type ReceiptView = Omit<ArchiveReceiptRecord, "report" | "chunks">;
 
 export interface Received {
   receipt: ReceiptView;
