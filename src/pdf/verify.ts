@@ -278,8 +278,17 @@ export async function verifyPdf(buf: Buffer, deps: VerifyPdfDeps): Promise<PdfVe
     return Array.isArray(br) && br.length === 4 && br.every((x) => typeof x === "number") ? Number(br[2]) + Number(br[3]) : -1;
   };
   const endOf = new Map<number, number>();
-  for (const x of sigs) if (x.sigNum !== null) endOf.set(x.sigNum, signedEnd(x));
-  const revs: Revisions = { spans, endOf, old: new Map(), changed: new Map() };
+  const claims = new Map<number, number>();
+  for (const x of sigs) {
+    const e = signedEnd(x);
+    if (x.sigNum !== null) endOf.set(x.sigNum, e);
+    // Counted when its dictionary is defined inside the revision it claims (a dictionary added by a later update
+    // cannot make a genuine signature of that revision look contested).
+    const r = revisionEndingAt(spans, e);
+    const at = x.sigNum !== null ? doc.info(x.sigNum)?.offset ?? -1 : -1;
+    if (r >= 0 && at >= (r > 0 ? spans[r - 1]!.eof : 0) && at < spans[r]!.eof) claims.set(r, (claims.get(r) ?? 0) + 1);
+  }
+  const revs: Revisions = { spans, endOf, claims, old: new Map(), changed: new Map() };
   const reports: SignatureReport[] = [];
   for (let i = 0; i < sigs.length; i++) reports.push(await verifyOne(doc, buf, sigs[i]!, i, revs, deps));
   const result = worst([...checks, ...reports.flatMap((r) => (r.result === "VALID" ? [] : [{ id: "", status: r.result === "INVALID" ? "FAILED" as const : "INDETERMINATE" as const, detail: "" }]))]);
@@ -292,6 +301,8 @@ interface Revisions {
   spans: RevisionSpan[];
   /** Signature dictionary number → end of its signed range. */
   endOf: Map<number, number>;
+  /** Revision index → how many signatures' signed ranges close it (trailing white space after %%EOF included). */
+  claims: Map<number, number>;
   /** The signed revision ending at an offset, opened on its own (or why it cannot be). */
   old: Map<number, PdfDocument | Error>;
   /** Objects defined by the sections after an offset. */
@@ -359,6 +370,11 @@ async function verifyOne(doc: PdfDocument, buf: Buffer, s: SigRef, index: number
   }
   const revision = revisionEndingAt(revs.spans, end);
   if (revision < 0) return fail("byte-range", `the signed range ends at ${end}, which is not the end of a revision (%%EOF)`);
+  // Two signatures cannot both have signed the same revision: each one's range covers the other's /Contents, which
+  // was written after (or before) it was signed. Refused before hashing, so that thousands of signatures all signing
+  // to the end of one large file cost no hashing each (work linear in the input, issue 14 §1).
+  const rivals = (revs.claims.get(revision) ?? 1) - 1;
+  if (rivals > 0) return fail("byte-range", `${rivals} other signature(s) claim the revision this one signs (its %%EOF at ${revs.spans[revision]!.eof}); one revision is signed by one signature`);
   const old = signedRevision(buf, end, revs);
   if (old instanceof Error) return fail("byte-range", `the signed revision cannot be read on its own: ${old.message}`);
   const sigInfoOld = s.sigNum !== null ? old.info(s.sigNum) : undefined;

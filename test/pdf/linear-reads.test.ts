@@ -5,12 +5,14 @@
  *     file (a 2 MB upload to the public POST /verify/pdf took over two minutes);
  *   - content streams whose data overlapped (all running to one `endstream` at the end) made every page's content
  *     the rest of the file, read again for each page by the anchor search (a 780 KB file: 55 s);
- *   - a /ToUnicode CMap was expanded again for each font name that used it (50 names over one 60-byte CMap: 10 s).
+ *   - a /ToUnicode CMap was expanded again for each font name that used it (50 names over one 60-byte CMap: 10 s);
+ *   - thousands of signatures, each with its own well-formed gap, all signing to the end of one large file: each range
+ *     was hashed over the whole file (4 MB, 2,000 signatures: 27 s, stopped only by the time budget).
  * Now: one pass, PDF_INVALID for overlapping stream data, each CMap read once and all of a document's CMaps bounded
  * together (maxCMapEntriesPerDocument).
  */
 import t from "tap";
-import { cmapManyDistinct, cmapManyFonts, overlappingStreams, rand, repairEndstreamScan } from "../../fixtures/pdf/make-hostile.js";
+import { cmapManyDistinct, cmapManyFonts, overlappingStreams, rand, repairEndstreamScan, signaturesOfOneRevision } from "../../fixtures/pdf/make-hostile.js";
 import { makePdf } from "../../fixtures/pdf/make-pdf.js";
 import { PDF_LIMITS } from "../../src/pdf/limits.js";
 import { prepareStamp } from "../../src/pdf/stamp.js";
@@ -65,4 +67,21 @@ t.test("a CMap is read once however many fonts share it; a document's CMaps are 
   t.equal(d.err?.code, "PDF_LIMIT_EXCEEDED");
   t.same(d.err?.details, { limit: "maxCMapEntriesPerDocument", max: PDF_LIMITS.maxCMapEntriesPerDocument });
   t.ok(d.ms < 10_000, `refused in ${d.ms.toFixed(0)} ms`);
+});
+
+t.test("many signatures claiming one revision are refused before any of them is hashed", async (t) => {
+  // The construction is sound: alone, such a signature passes the byte-range check (and fails later, on its CMS).
+  const one = await verifyPdf(signaturesOfOneRevision(1, 1000), deps);
+  t.equal(one.signatures[0]?.checks[0]?.status, "PASSED", "one signature of the revision: its range is well formed");
+  const n = rand(500, 3000);
+  const pdf = signaturesOfOneRevision(n, rand(1 << 20, 3 << 20));
+  const t0 = performance.now();
+  const v = await verifyPdf(pdf, deps);
+  const ms = performance.now() - t0;
+  t.equal(v.result, "INVALID");
+  t.equal(v.signatures.length, n);
+  const contested = v.signatures.filter((s) => s.checks[0]?.id === "byte-range" && s.checks[0].status === "FAILED" && /claim the revision this one signs/.test(s.checks[0].detail));
+  t.equal(contested.length, n, `every one of the ${n} signatures is refused as contested (${Math.round(ms)} ms)`);
+  // Hashing each range: n × the file's size (gigabytes). Refused up front: about the cost of reading the fields.
+  t.ok(ms < 20_000, `bounded time (${Math.round(ms)} ms)`);
 });
