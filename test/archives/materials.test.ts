@@ -10,6 +10,7 @@ import t from "tap";
 import { openZip } from "../../src/containers/zip/index.js";
 import { bagNameOf, PathSet, safeSegment } from "../../src/modules/archives/index.js";
 import { ADMIN_ACTOR, bearer } from "../helpers/app.js";
+import { makePdf } from "../../fixtures/pdf/make-pdf.js";
 import { needs } from "../helpers/tools.js";
 import { HOLDER, OTHER_HOLDER, pdfBytes, registerRaw, setup } from "../materials/helpers.js";
 
@@ -42,7 +43,8 @@ t.test("a case's materials go into its package under their names", async (t) => 
   });
   t.equal(c.statusCode, 201, c.body);
   const id = c.json().id as string;
-  const files = [pdfBytes("one", 1000), pdfBytes("two", 2000), pdfBytes("three", 3000)];
+  // Real PDFs: the package is checked before it is released, and a PDF the checker cannot open holds it back.
+  const files = ["one", "two", "three"].map((w, i) => makePdf({ pages: i + 1, lines: () => [`material ${w}`] }));
   const names = ["租赁合同 e\u0301.pdf", "租赁合同 é.pdf", "Lease.PDF"];
   const ids: string[] = [];
   for (let i = 0; i < files.length; i++) {

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import t, { type Test } from "tap";
 import { BUILD_LEASE_MS } from "../../src/modules/archives/service.js";
-import { bearer } from "../helpers/app.js";
+import { ADMIN_ACTOR, bearer } from "../helpers/app.js";
 import { makePdf } from "../../fixtures/pdf/make-pdf.js";
 import { HOLDER, registerRaw, setup, type MatSetup } from "../materials/helpers.js";
 
@@ -19,6 +19,8 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 async function closedCase(t: Test, s: MatSetup, tag: string) {
   const { h } = s;
   const api = (method: "GET" | "POST", url: string, payload?: object) => h.app.inject({ method, url, headers: bearer(s.consumer.token), ...(payload ? { payload } : {}) });
+  // The matter names the department that handles it (a case's department is never the caller's word alone).
+  await h.ctx.catalogue.updateMatter("M-A", { departments: [s.issuer.departmentId] }, ADMIN_ACTOR);
   const c = await api("POST", "/cases", {
     caseNo: `SAFE${tag}${Date.now() % 1e7}`, matterCode: "M-A", title: "食品经营许可（新办）", departmentId: s.issuer.departmentId,
     applicant: { name: "王五", codeType: "111", code: HOLDER }, staff: { name: "李四" },
